@@ -1,0 +1,1 @@
+"""One module per ``bipe`` sub-command (see ``bipe.experiments.cli``)."""
