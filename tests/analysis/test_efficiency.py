@@ -1,0 +1,93 @@
+"""Width search on planted thresholds; the power-law fit recovers a planted exponent."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bipe.analysis.efficiency import (
+    Result,
+    fit_power_law,
+    fit_scaling,
+    scaling_table,
+    smallest_widths,
+    width_search,
+)
+
+GRID = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
+
+
+@given(st.sampled_from(GRID), st.floats(0.5, 0.99))
+def test_width_search_finds_planted_threshold_and_stops(threshold, target):
+    calls = []
+
+    def accuracy(w):
+        calls.append(w)
+        return 1.0 if w >= threshold else target - 0.3
+
+    found = width_search(accuracy, list(reversed(GRID)), target)
+    assert found.width == threshold
+    assert calls == [w for w in GRID if w <= threshold]  # ascending, early stop
+
+
+def test_width_search_reports_none_when_never_reached():
+    found = width_search(lambda w: 0.1, [16, 32], 0.9)
+    assert found.width is None and [w for w, _ in found.evaluated] == [16, 32]
+
+
+def _synthetic_results(rng, exponent, prefactor, sizes, seeds, noise=0.0):
+    """Accuracy is a sigmoid in log(width) centred on prefactor * size**exponent."""
+    rows = []
+    for size in sizes:
+        centre = prefactor * size**exponent * math.exp(noise * rng.normal())
+        for seed in seeds:
+            jitter = math.exp(noise * rng.normal())
+            for w in GRID:
+                acc = 1 / (1 + math.exp(-8 * (math.log(w) - math.log(centre * jitter))))
+                rows.append(Result(encoding="enc", size=size, seed=seed, width=w, accuracy=acc))
+    return rows
+
+
+def test_smallest_widths_use_seed_means():
+    rows = [Result(encoding="a", size=2, seed=s, width=w, accuracy=acc)
+            for s, w, acc in [(0, 16, 0.95), (1, 16, 0.5), (0, 32, 0.95), (1, 32, 0.9)]]
+    assert smallest_widths(rows, 0.9) == {("a", 2.0): 32}
+    assert smallest_widths(rows, 0.99) == {("a", 2.0): None}
+
+
+@given(st.floats(0.3, 2.0))
+def test_fit_power_law_recovers_exact_exponent(b):
+    sizes = [2.0, 3.0, 5.0, 8.0]
+    got_b, got_c = fit_power_law(sizes, [7.0 * s**b for s in sizes])
+    assert got_b == pytest.approx(b) and got_c == pytest.approx(7.0)
+
+
+def test_fit_scaling_recovers_planted_exponent_with_interval():
+    rng = np.random.default_rng(0)
+    sizes = [4, 8, 16, 32, 64]
+    rows = _synthetic_results(rng, 1.0, 2.0, sizes, seeds=range(4), noise=0.1)
+    fits = fit_scaling(np.random.default_rng(1), rows, 0.5, n_boot=200)
+    fit = fits["enc"]
+    # Widths snap to a grid of ratio ~1.5, so allow the quantisation error.
+    assert fit.exponent.estimate == pytest.approx(1.0, abs=0.2)
+    assert fit.exponent.lo <= fit.exponent.estimate <= fit.exponent.hi
+    assert fit.exponent.hi - fit.exponent.lo < 0.6
+    assert not fit.censored
+    table = scaling_table(fits, {"additive": 1.0})
+    assert "| enc |" in table and "additive" in table
+
+
+def test_fit_scaling_marks_censored_sizes():
+    rows = _synthetic_results(np.random.default_rng(0), 2.0, 4.0, [2, 4, 16], seeds=[0])
+    fit = fit_scaling(np.random.default_rng(0), rows, 0.5, n_boot=50)["enc"]
+    assert fit.censored == (16.0,)  # 4 * 16^2 = 1024 > largest width
+    assert fit.exponent.estimate == pytest.approx(2.0, abs=0.35)
+    assert fit.exponent.n == 0  # one seed: no bootstrap
+    assert ">grid" in scaling_table({"enc": fit})
+
+
+def test_result_validates():
+    with pytest.raises(ValueError, match="width"):
+        Result(encoding="a", size=1, seed=0, width=0, accuracy=0.5)
