@@ -342,7 +342,8 @@ def stream_positions(
 
     ``step`` is e.g. ``functools.partial(separator_step, separators=[9])``. Returns ``(seg,
     intra)`` stacked like the batched form (``seg`` gets a leading level axis when ``step``
-    emits one seg per level; pass ``n_levels`` then). Meant for tests and for replaying a prefix before decoding.
+    emits one seg per level; pass ``n_levels`` then). Meant for tests and for replaying a
+    prefix before decoding.
     """
     tokens2, squeeze = _as_batch(tokens)
     n, t = tokens2.shape
