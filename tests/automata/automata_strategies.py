@@ -1,0 +1,134 @@
+"""Hypothesis strategies and slow reference code for the automata tests (test-only).
+
+Strategies build valid values constructively (drawn pieces are mapped into place, nothing is
+filtered). The reference functions are deliberately naive per-word set loops.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+from hypothesis import strategies as st
+
+import bipe
+from bipe.automata import NFA
+
+
+@st.composite
+def nfas(draw, max_states: int = 6, max_symbols: int = 3, min_states: int = 1,
+         max_edges: int | None = None) -> NFA:
+    """A random NFA: sparse random transitions, a non-empty start set, any accept set."""
+    q = draw(st.integers(min_states, max_states))
+    a = draw(st.integers(1, max_symbols))
+    state = st.integers(0, q - 1)
+    edges = draw(st.lists(st.tuples(state, st.integers(0, a - 1), state),
+                          max_size=max_edges if max_edges is not None else 3 * q * a))
+    start = {draw(state)} | set(draw(st.lists(state, max_size=2)))
+    accept = draw(st.lists(state, max_size=q))
+    return NFA.from_transitions(q, a, start, accept, edges)
+
+
+@st.composite
+def nfa_and_words(draw, max_states: int = 6, max_symbols: int = 3, max_n: int = 6,
+                  max_t: int = 8, min_states: int = 1):
+    """(nfa, words (N, T) int64, lengths (N,) int64) with lengths in 0..T."""
+    nfa = draw(nfas(max_states=max_states, max_symbols=max_symbols, min_states=min_states))
+    n = draw(st.integers(1, max_n))
+    t = draw(st.integers(0, max_t))
+    flat = draw(st.lists(st.integers(0, nfa.n_symbols - 1), min_size=n * t, max_size=n * t))
+    words = np.array(flat, dtype=np.int64).reshape(n, t)
+    lengths = np.array(draw(st.lists(st.integers(0, t), min_size=n, max_size=n)),
+                       dtype=np.int64)
+    return nfa, words, lengths
+
+
+# ------------------------------------------------------------------ slow references
+def edge_map(nfa: NFA) -> dict[tuple[int, int], set[int]]:
+    """{(q, a): successors} read from the transition list, not the array."""
+    out: dict[tuple[int, int], set[int]] = {}
+    for q, a, r in nfa.to_dict()["transitions"]:
+        out.setdefault((q, a), set()).add(r)
+    return out
+
+
+def ref_state_sets(nfa: NFA, word) -> list[frozenset[int]]:
+    """State set after each prefix of one word (len(word) + 1 sets)."""
+    edges = edge_map(nfa)
+    sets = [frozenset(nfa.start)]
+    for x in word:
+        sets.append(frozenset(r for q in sets[-1] for r in edges.get((q, int(x)), ())))
+    return sets
+
+
+def ref_accepts(nfa: NFA, word) -> bool:
+    return bool(ref_state_sets(nfa, word)[-1] & nfa.accept)
+
+
+def ref_live(nfa: NFA) -> set[int]:
+    """States from which an accept state is reachable (forward search from each state)."""
+    edges = edge_map(nfa)
+    live = set()
+    for q in range(nfa.n_states):
+        seen, todo = {q}, [q]
+        while todo:
+            s = todo.pop()
+            for a in range(nfa.n_symbols):
+                for r in edges.get((s, a), ()):
+                    if r not in seen:
+                        seen.add(r)
+                        todo.append(r)
+        if seen & nfa.accept:
+            live.add(q)
+    return live
+
+
+def ref_viable(nfa: NFA, prefix) -> bool:
+    return bool(ref_state_sets(nfa, prefix)[-1] & ref_live(nfa))
+
+
+def all_words(n_symbols: int, length: int):
+    """Every word of that length, in lexicographic order."""
+    return itertools.product(range(n_symbols), repeat=length)
+
+
+def to_automata_lib(nfa: NFA):
+    """The same automaton as an automata-lib NFA over the characters 'a', 'b', ...
+
+    automata-lib has one initial state, so a fresh state 'init' has lambda ('') moves to every
+    start state.
+    """
+    LibNFA = automata_lib_nfa_class()
+    symbols = [chr(ord("a") + i) for i in range(nfa.n_symbols)]
+    transitions: dict = {q: {} for q in range(nfa.n_states)}
+    for (q, a), targets in edge_map(nfa).items():
+        transitions[q][symbols[a]] = set(targets)
+    transitions["init"] = {"": set(nfa.start)}
+    return LibNFA(states=set(range(nfa.n_states)) | {"init"}, input_symbols=set(symbols),
+                  transitions=transitions, initial_state="init", final_states=set(nfa.accept))
+
+
+def as_text(word) -> str:
+    return "".join(chr(ord("a") + int(x)) for x in word)
+
+
+def automata_lib_nfa_class():
+    """automata-lib's ``automata.fa.nfa.NFA``.
+
+    Run from the repository root (``python -m pytest``), the folder ``automata/`` (which is
+    ``bipe.automata``) would shadow automata-lib's top-level package ``automata``, so the import
+    runs with the repository root taken off ``sys.path``.
+    """
+    root = Path(bipe.__file__).resolve().parent
+    shadow = sys.modules.get("automata")
+    if shadow is not None and Path(shadow.__file__).resolve().parent.parent == root:
+        del sys.modules["automata"]
+    saved = sys.path[:]
+    sys.path[:] = [p for p in saved if Path(p or ".").resolve() != root]
+    try:
+        from automata.fa.nfa import NFA as LibNFA
+    finally:
+        sys.path[:] = saved
+    return LibNFA
