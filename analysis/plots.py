@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .files import write_atomic  # noqa: E402
 from .stats import Interval  # noqa: E402
@@ -56,7 +57,8 @@ def plot_series_ci(
     """Lines with error bars/bands: one series per label, points ``(x, Interval)``."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     if shade is not None:
-        ax.axvspan(shade[0], shade[1], color="0.85", label=shade_label, zorder=0)
+        ax.axvspan(shade[0], shade[1], facecolor="0.94", edgecolor="0.75", hatch="..",
+                   linewidth=0, label=shade_label, zorder=0)
     for i, (label, points) in enumerate(series.items()):
         pts = sorted((x, iv) for x, iv in points if np.isfinite(iv.estimate))
         if not pts:
@@ -71,6 +73,8 @@ def plot_series_ci(
             ax.fill_between(x, lo, hi, color=st["color"], alpha=0.15, linewidth=0)
             ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt="none", ecolor=st["color"],
                         capsize=2, linewidth=0.8)
+    if not logx and all(float(x).is_integer() for pts in series.values() for x, _ in pts):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _finish(ax, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx, logy=logy)
     return save_figure(fig, path)
 
