@@ -1,0 +1,131 @@
+"""Seeded random NFAs and DFAs: trimmed, with a given out-degree, accepting requested lengths.
+
+Construction (one draw): a random cyclic order of the states gives a Hamiltonian cycle whose
+edges carry random symbols, so the transition graph is strongly connected; every state then gets
+``out_degree - 1`` further distinct random edges (for a DFA: on distinct other symbols). The start
+state is random and ``n_accept`` distinct random states accept. Strong connectivity with at least
+one accept state makes every state reachable and co-reachable, i.e. the automaton is trim.
+
+``out_degree`` is the number of outgoing edges of every state in the transition graph (as in
+:meth:`NFA.to_networkx`), counted over all symbols: an NFA state has ``out_degree`` distinct
+``(symbol, target)`` pairs, a DFA state has transitions on ``out_degree`` distinct symbols
+(``out_degree == n_symbols`` gives a complete DFA).
+
+With ``lengths``, draws are repeated (at most ``max_tries`` times) until the automaton accepts at
+least one word of every requested length (checked by boolean reachability, no enumeration);
+otherwise ``ValueError`` names the lengths that no draw could reach.
+
+Worked example::
+
+    >>> rng = np.random.default_rng(0)
+    >>> nfa = random_nfa(rng, 20, 8, 2, lengths=range(1, 9))
+    >>> all(c > 0 for c in nfa.count_words(8)[1:])
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from bipe.automata.nfa import NFA
+
+
+def _check_positive(name: str, value: int, low: int = 1) -> None:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def _edges(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int,
+           deterministic: bool) -> list[tuple[int, int, int]]:
+    order = rng.permutation(n_states)
+    edges = []
+    for i in range(n_states):
+        q, nxt = int(order[i]), int(order[(i + 1) % n_states])
+        a = int(rng.integers(n_symbols))
+        edges.append((q, a, nxt))
+        if deterministic:
+            others = np.delete(np.arange(n_symbols), a)
+            symbols = rng.choice(others, size=out_degree - 1, replace=False)
+            targets = rng.integers(n_states, size=out_degree - 1)
+            edges += [(q, int(s), int(r)) for s, r in zip(symbols, targets, strict=True)]
+        else:
+            taken = a * n_states + nxt
+            picks = rng.choice(n_symbols * n_states - 1, size=out_degree - 1, replace=False)
+            picks = picks + (picks >= taken)  # skip the cycle edge's (symbol, target) index
+            edges += [(q, int(p) // n_states, int(p) % n_states) for p in picks]
+    return edges
+
+
+def missing_lengths(nfa: NFA, lengths: Iterable[int]) -> list[int]:
+    """The requested lengths of which ``nfa`` accepts no word (boolean reachability)."""
+    lengths = sorted(set(int(n) for n in lengths))
+    adjacency = nfa.delta.any(axis=0).astype(np.float32)  # (Q, Q)
+    accept = np.zeros(nfa.n_states, dtype=bool)
+    accept[list(nfa.accept)] = True
+    reach = np.zeros(nfa.n_states, dtype=bool)
+    reach[list(nfa.start)] = True
+    missing, wanted = [], set(lengths)
+    for length in range(max(lengths, default=-1) + 1):
+        if length in wanted and not (reach & accept).any():
+            missing.append(length)
+        reach = (reach.astype(np.float32) @ adjacency) > 0
+    return missing
+
+
+def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int,
+            lengths: Iterable[int] | None, n_accept: int | None, max_tries: int,
+            deterministic: bool) -> NFA:
+    kind = "DFA" if deterministic else "NFA"
+    _check_positive("n_states", n_states)
+    _check_positive("n_symbols", n_symbols)
+    _check_positive("max_tries", max_tries)
+    most = n_symbols if deterministic else n_symbols * n_states
+    _check_positive("out_degree", out_degree)
+    if out_degree > most:
+        raise ValueError(f"out_degree {out_degree} exceeds the {most} possible edges per state "
+                         f"of a random {kind} with {n_states} states and {n_symbols} symbols")
+    n_accept = (n_states + 1) // 2 if n_accept is None else n_accept
+    _check_positive("n_accept", n_accept)
+    if n_accept > n_states:
+        raise ValueError(f"n_accept {n_accept} exceeds n_states {n_states}")
+    wanted = [] if lengths is None else [int(n) for n in lengths]
+    if any(n < 0 for n in wanted):
+        raise ValueError(f"lengths must be non-negative, got {wanted}")
+    always_missing: set[int] | None = None
+    best: list[int] = []
+    for _ in range(max_tries):
+        edges = _edges(rng, n_states, n_symbols, out_degree, deterministic)
+        start = [int(rng.integers(n_states))]
+        accept = rng.choice(n_states, size=n_accept, replace=False).tolist()
+        nfa = NFA.from_transitions(n_states, n_symbols, start, accept, edges)
+        missing = missing_lengths(nfa, wanted)
+        if not missing:
+            return nfa
+        always_missing = set(missing) if always_missing is None else always_missing & set(missing)
+        best = missing if not best or len(missing) < len(best) else best
+    named = sorted(always_missing) if always_missing else best
+    raise ValueError(f"no random {kind} with n_states={n_states}, n_symbols={n_symbols}, "
+                     f"out_degree={out_degree}, n_accept={n_accept} accepted words of lengths "
+                     f"{named} in {max_tries} draws")
+
+
+def random_nfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int, *,
+               lengths: Iterable[int] | None = None, n_accept: int | None = None,
+               max_tries: int = 200) -> NFA:
+    """A random trim NFA; every state has ``out_degree`` distinct (symbol, target) edges.
+
+    ``n_accept`` defaults to half the states (rounded up). See the module docstring.
+    """
+    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, False)
+
+
+def random_dfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int, *,
+               lengths: Iterable[int] | None = None, n_accept: int | None = None,
+               max_tries: int = 200) -> NFA:
+    """A random trim (partial) DFA; every state has moves on ``out_degree`` distinct symbols.
+
+    ``n_accept`` defaults to half the states (rounded up). See the module docstring.
+    """
+    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, True)
