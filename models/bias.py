@@ -1,0 +1,110 @@
+"""Attention-bias encodings: ALiBi, T5 relative buckets, FIRE.
+
+Shape legend: B batch, T query length, S key length, H heads, N buckets, F FIRE hidden width.
+
+Each returns a (B, H, T, S) bias added to the attention logits of queries at ``q_pos`` and keys
+at ``k_pos``; only keys at or before the query matter (the model masks the rest), so distances
+are ``d = p_query - p_key >= 0``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .encoding import Encoding, read_stream, streams_except
+from .positions import Positions
+
+
+def alibi_slopes(n_heads: int) -> Tensor:
+    """(H,) float32 ALiBi slopes (Press et al.): for H a power of two ``2^(-8(h+1)/H)``;
+    otherwise the slopes of the largest power of two n < H, then every other slope of 2n.
+
+    >>> alibi_slopes(4).tolist()
+    [0.25, 0.0625, 0.015625, 0.00390625]
+    """
+    def power_of_two(n: int) -> list[float]:
+        return [2.0 ** (-8.0 * (h + 1) / n) for h in range(n)]
+
+    n = 2 ** math.floor(math.log2(n_heads))
+    slopes = power_of_two(n) + power_of_two(2 * n)[0::2][: n_heads - n]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def distances(q: Tensor, k: Tensor) -> Tensor:
+    """(B, 1|H, T, S) ``q - k`` for streams (B, T) and (B, S), or per head (B, T, H), (B, S, H)."""
+    if q.dim() == 3:
+        return (q[:, :, None, :] - k[:, None, :, :]).permute(0, 3, 1, 2)  # (B, H, T, S)
+    return (q[:, :, None] - k[:, None, :])[:, None]  # (B, 1, T, S)
+
+
+class Alibi(Encoding):
+    """ALiBi: bias ``-scale * m_h * (p_query - p_key)`` on one stream (BiPE-ALiBi: ``seg``, so
+    zero inside a segment; hbipe: ``levels``, head group g on level g)."""
+
+    def __init__(self, n_heads: int, *, source: str = "index", slope_scale: float = 1.0,
+                 levels_of_heads: Tensor | None = None) -> None:
+        super().__init__()
+        self.source, self.levels_of_heads = source, levels_of_heads
+        self.slope_scale = slope_scale
+        self.register_buffer("slopes", alibi_slopes(n_heads) * slope_scale, persistent=False)
+
+    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor:
+        """(B, H, T, S) linear distance penalty."""
+        d = distances(read_stream(q_pos, self.source, self.levels_of_heads),
+                      read_stream(k_pos, self.source, self.levels_of_heads))  # (B, 1|H, T, S)
+        return -self.slopes[:, None, None] * d.to(self.slopes.dtype)  # (B, H, T, S)
+
+
+def t5_buckets(d: Tensor, n_buckets: int, max_distance: int) -> Tensor:
+    """Causal T5 buckets of distances d >= 0 (negative -> 0): exact below N/2, then
+    logarithmic up to ``max_distance``, the last bucket beyond."""
+    d = d.clamp(min=0)
+    exact = n_buckets // 2
+    far = exact + (torch.log(d.clamp(min=1).float() / exact) / math.log(max_distance / exact)
+                   * (n_buckets - exact)).long()
+    return torch.where(d < exact, d, far.clamp(max=n_buckets - 1))
+
+
+class T5Bias(Encoding):
+    """T5 relative bias: a learned scalar per (bucket of p_query - p_key, head), shared by all
+    layers (as in T5)."""
+
+    def __init__(self, n_heads: int, *, source: str = "index", n_buckets: int = 32,
+                 max_distance: int = 128) -> None:
+        super().__init__()
+        self.source, self.n_buckets, self.max_distance = source, n_buckets, max_distance
+        self.table = nn.Embedding(n_buckets, n_heads)
+
+    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor:
+        """(B, H, T, S) looked-up bias."""
+        d = distances(read_stream(q_pos, self.source), read_stream(k_pos, self.source))
+        buckets = t5_buckets(d[:, 0], self.n_buckets, self.max_distance)  # (B, T, S)
+        return self.table(buckets).permute(0, 3, 1, 2)  # (B, H, T, S)
+
+
+class Fire(Encoding):
+    """FIRE (Li et al. 2024): bias ``f(psi(d) / psi(max(L, p_query)))`` with
+    ``psi(x) = log(c x + 1)``, ``f`` an MLP 1 -> F -> H (ReLU), learnable c > 0 and threshold
+    L > 0, shared by all layers. Normalising by the query position makes FIRE *not* invariant
+    to shifting positions (``invariant_streams`` excludes its source)."""
+
+    def __init__(self, n_heads: int, *, source: str = "index", d_hidden: int = 32,
+                 threshold: float = 512.0) -> None:
+        super().__init__()
+        self.source = source
+        self.mlp = nn.Sequential(nn.Linear(1, d_hidden), nn.ReLU(), nn.Linear(d_hidden, n_heads))
+        self.log_c = nn.Parameter(torch.zeros(()))  # c = exp(log_c) = 1 at init
+        self.log_threshold = nn.Parameter(torch.tensor(math.log(threshold)))
+        self.invariant_streams = streams_except(source)
+
+    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor:
+        """(B, H, T, S) MLP of the normalised log distance."""
+        q, k = read_stream(q_pos, self.source), read_stream(k_pos, self.source)
+        c, threshold = self.log_c.exp(), self.log_threshold.exp()
+        d = distances(q, k)[:, 0].clamp(min=0).to(c.dtype)  # (B, T, S)
+        norm = torch.log1p(c * torch.maximum(q.to(c.dtype), threshold))  # (B, T)
+        x = torch.log1p(c * d) / norm[:, :, None]  # (B, T, S)
+        return self.mlp(x[..., None]).permute(0, 3, 1, 2)  # (B, H, T, S)

@@ -1,0 +1,219 @@
+"""ModelConfig: the frozen, validated description of a Transformer and its positional encoding.
+
+Shape legend (all ``models`` files): B batch, T query length, S key length, D model width,
+H heads, K head width, V vocabulary.
+
+Every field is plain data (ints, floats, strings, tuples), so a config round-trips through
+``to_dict``/``from_dict`` and JSON. ``pe`` names an entry of :data:`bipe.models.ENCODINGS`;
+the encoding options below are read only by the encodings that use them.
+
+Example::
+
+    >>> cfg = ModelConfig(32, 64, 2, 4, pe="bipe_rope", separators=(9,), max_intra=64)
+    >>> cfg.d_head, cfg.ff_width
+    (16, 256)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
+
+INTRA_OVERFLOW = ("clamp", "sinusoidal", "error")
+BIPE_INTRA = ("learned", "sinusoidal")
+BIPE_INTER = ("rope", "alibi", "xpos", "t5", "fire")
+HBIPE_INTER = ("rope", "alibi")
+ROPE_SCALING = ("none", "pi", "ntk", "yarn")
+OFFICIAL_BIPE_ALIBI_SLOPE_SCALE = 96.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A decoder-only Transformer with a registry positional encoding.
+
+    Trunk: ``vocab_size`` V, ``d_model`` D, ``n_layers``, ``n_heads`` H, ``d_ff`` (SwiGLU hidden
+    width, default ``4 * d_model``), ``dropout`` (residual and attention), ``tie_embeddings``,
+    ``norm_eps`` (RMSNorm epsilon).
+
+    Positions: ``pe`` is an :data:`ENCODINGS` name; ``separators`` are the token ids that close a
+    segment (BIPE.md section 1). For ``pe="hbipe"`` entry k of ``separators`` is the separator id
+    (an int, or a tuple of ints) closing a level-k unit, innermost first (at least two levels).
+
+    Encoding options (read only by the encodings that use them):
+
+    - ``max_len``: rows of the ``learned`` absolute table; a position past it is a ValueError.
+    - ``max_intra``: rows of the BiPE intra table; set it to the largest intra position seen in
+      training. ``intra_overflow`` says what an intra position past the *trained* rows gets:
+      ``clamp`` (the last trained row), ``sinusoidal`` (a sinusoidal vector scaled to the trained
+      rows' mean norm) or ``error``. A row counts as trained once a training-mode forward has
+      used it (the model records this in a buffer saved with the weights).
+    - ``bipe_intra`` / ``bipe_inter``: the absolute and relative halves of ``pe="bipe"``
+      (``bipe_inter`` also picks hbipe's level encoding, ``rope`` or ``alibi``).
+    - ``rope_base``; ``rope_scaling`` in none/pi/ntk/yarn with ``rope_scaling_factor`` (s > 1
+      stretches the usable range s times) and ``rope_original_len`` (training length in the
+      rotated stream's units; YaRN needs it). Applies to ``rope``, ``randomized_rope`` and every
+      rope rotation of the BiPE family.
+    - ``alibi_slope_scale``: multiplies the Press et al. slopes. ``None`` means the encoding's
+      documented default: 1 for ``alibi``, 96 (official BiPE-ALiBi LM code) for ``bipe_alibi``
+      and bipe/hbipe with ALiBi. :meth:`resolved_alibi_slope_scale` returns the value in use.
+    - ``xpos_scale_base`` (xPos decay length), ``randomized_max_pos`` (Ruoss et al.: training
+      positions are a sorted random subset of ``[0, randomized_max_pos)``), ``t5_n_buckets`` and
+      ``t5_max_distance`` (T5 buckets), ``fire_d_hidden`` and ``fire_threshold`` (FIRE's MLP width
+      and the initial value of its learnable threshold L).
+    """
+
+    vocab_size: int
+    d_model: int
+    n_layers: int
+    n_heads: int
+    _: KW_ONLY
+    d_ff: int | None = None
+    pe: str = "rope"
+    separators: tuple = ()
+    dropout: float = 0.0
+    tie_embeddings: bool = False
+    norm_eps: float = 1e-6
+    max_len: int = 2048
+    max_intra: int = 256
+    intra_overflow: str = "clamp"
+    bipe_intra: str = "learned"
+    bipe_inter: str = "rope"
+    rope_base: float = 10000.0
+    rope_scaling: str = "none"
+    rope_scaling_factor: float = 1.0
+    rope_original_len: int | None = None
+    alibi_slope_scale: float | None = None
+    xpos_scale_base: float = 512.0
+    randomized_max_pos: int = 2048
+    t5_n_buckets: int = 32
+    t5_max_distance: int = 128
+    fire_d_hidden: int = 32
+    fire_threshold: float = 512.0
+
+    def __post_init__(self) -> None:
+        from .registry import ENCODINGS  # lazy: the registry imports the encodings, not us
+
+        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_len", "max_intra",
+                     "randomized_max_pos", "t5_n_buckets", "t5_max_distance", "fire_d_hidden"):
+            _check_positive_int(name, getattr(self, name))
+        if self.d_ff is not None:
+            _check_positive_int("d_ff", self.d_ff)
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads "
+                             f"({self.n_heads})")
+        if self.d_head % 2:
+            raise ValueError(f"d_model / n_heads = {self.d_head} must be even (rotary pairs)")
+        if self.pe not in ENCODINGS:
+            raise ValueError(f"unknown pe {self.pe!r}; known: {', '.join(ENCODINGS)}")
+        _check_choice("intra_overflow", self.intra_overflow, INTRA_OVERFLOW)
+        _check_choice("bipe_intra", self.bipe_intra, BIPE_INTRA)
+        _check_choice("bipe_inter", self.bipe_inter, BIPE_INTER)
+        _check_choice("rope_scaling", self.rope_scaling, ROPE_SCALING)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("norm_eps", "rope_base", "xpos_scale_base", "fire_threshold"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.rope_base <= 1:
+            raise ValueError(f"rope_base must be > 1, got {self.rope_base}")
+        if not self.rope_scaling_factor >= 1.0:
+            raise ValueError(f"rope_scaling_factor must be >= 1, got {self.rope_scaling_factor}")
+        if self.rope_scaling == "yarn" and self.rope_original_len is None:
+            raise ValueError("rope_scaling='yarn' needs rope_original_len (the training length)")
+        if self.rope_original_len is not None:
+            _check_positive_int("rope_original_len", self.rope_original_len)
+        if self.alibi_slope_scale is not None and not self.alibi_slope_scale > 0:
+            raise ValueError(f"alibi_slope_scale must be > 0, got {self.alibi_slope_scale}")
+        if self.t5_max_distance <= self.t5_n_buckets // 2:
+            raise ValueError(f"t5_max_distance ({self.t5_max_distance}) must exceed "
+                             f"t5_n_buckets / 2 ({self.t5_n_buckets // 2})")
+        self._check_separators()
+
+    def _check_separators(self) -> None:
+        if not isinstance(self.separators, tuple):
+            raise ValueError(f"separators must be a tuple, got {type(self.separators).__name__}")
+        if self.pe != "hbipe":
+            for s in self.separators:
+                _check_token("separators", s, self.vocab_size)
+            return
+        if len(self.separators) < 2:
+            raise ValueError("pe='hbipe' needs separators for at least two levels, innermost "
+                             f"first, got {self.separators!r}")
+        if self.bipe_inter not in HBIPE_INTER:
+            raise ValueError(f"pe='hbipe' supports bipe_inter in {HBIPE_INTER}, "
+                             f"got {self.bipe_inter!r}")
+        if self.n_heads < len(self.separators):
+            raise ValueError(f"pe='hbipe' needs n_heads ({self.n_heads}) >= number of levels "
+                             f"({len(self.separators)}): each level gets its own head group")
+        seen: set[int] = set()
+        for level in self.separators:
+            for s in level if isinstance(level, tuple) else (level,):
+                _check_token("separators", s, self.vocab_size)
+                if s in seen:
+                    raise ValueError(f"separator {s} appears at two hbipe levels")
+                seen.add(s)
+
+    @property
+    def d_head(self) -> int:
+        """Head width K = d_model / n_heads."""
+        return self.d_model // self.n_heads
+
+    @property
+    def ff_width(self) -> int:
+        """SwiGLU hidden width: ``d_ff`` or ``4 * d_model``."""
+        return self.d_ff if self.d_ff is not None else 4 * self.d_model
+
+    def level_separators(self) -> tuple[tuple[int, ...], ...]:
+        """Separator ids per level, innermost first: one level except for ``hbipe``."""
+        if self.pe != "hbipe":
+            return (tuple(int(s) for s in self.separators),)
+        return tuple(tuple(int(s) for s in (lv if isinstance(lv, tuple) else (lv,)))
+                     for lv in self.separators)
+
+    def resolved_alibi_slope_scale(self) -> float:
+        """The ALiBi slope multiplier in use: the field, else 1 (alibi) or 96 (BiPE family)."""
+        if self.alibi_slope_scale is not None:
+            return float(self.alibi_slope_scale)
+        return 1.0 if self.pe == "alibi" else OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["separators"] = [list(s) if isinstance(s, tuple) else s for s in self.separators]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are a ValueError naming them."""
+        if not isinstance(data, dict):
+            raise ValueError(f"model config must be a dict, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
+        data = dict(data)
+        if "separators" in data:
+            data["separators"] = tuple(tuple(s) if isinstance(s, list) else s
+                                       for s in data["separators"])
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise ValueError(f"bad model config: {err}") from None
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(choices)}")
+
+
+def _check_token(name: str, value: Any, vocab_size: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab_size:
+        raise ValueError(f"{name} entries must be token ids in [0, {vocab_size}), got {value!r}")

@@ -1,0 +1,137 @@
+"""The one positional-encoding interface: four hooks, each a no-op by default.
+
+Shape legend: B batch, T query length, S key length, D model width, H heads, K head width.
+
+An :class:`Encoding` acts only through these hooks, all of which take explicit
+:class:`~bipe.models.positions.Positions`:
+
+- ``prepare(pos, generator)`` -> Positions: rewrite positions before use (randomized RoPE
+  samples training positions here); identity by default.
+- ``embed(pos)`` -> (B, T, D) or None: added to the token embedding before the first block.
+- ``rotation(pos)`` -> :class:`Rotation` or None: rotates queries and keys in every layer.
+- ``bias(q_pos, k_pos)`` -> (B or 1, H or 1, T, S) or None: added to the attention logits in
+  every layer (queries at ``q_pos``, keys at ``k_pos``).
+
+Each encoding reads one position stream (``source``): ``index``, ``seg``, ``intra`` or
+``levels`` (hbipe: head group g reads level g). :class:`Combined` sums parts, which is how
+BiPE (intra stream into an absolute part, seg stream into a relative part) and its variants
+are built in the registry. ``invariant_streams`` names the streams whose uniform shift leaves
+the encoding's effect unchanged (tested for every registry entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .positions import STREAMS, Positions
+
+SOURCES = ("index", "seg", "intra", "levels")
+
+
+@dataclass(frozen=True, eq=False)
+class Rotation:
+    """Rotary factors for queries and keys, each (B, T, 1 or H, K/2).
+
+    Query pair i of head width K (rotate-half layout: dims i and i + K/2) becomes
+    ``(x_i cos - x_{i+K/2} sin, x_{i+K/2} cos + x_i sin)``. Scaled encodings (xPos, YaRN) fold
+    their scale into cos and sin.
+    """
+
+    cos_q: Tensor
+    sin_q: Tensor
+    cos_k: Tensor
+    sin_k: Tensor
+
+
+def apply_rotation(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate-half rotation (Llama convention) of x (B, T, H, K) by cos, sin (B, T, 1|H, K/2)."""
+    x1, x2 = x.chunk(2, dim=-1)  # 2 x (B, T, H, K/2)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)  # (B, T, H, K)
+
+
+def head_levels(n_heads: int, n_levels: int) -> Tensor:
+    """(H,) level of each head: contiguous, near-equal groups, innermost level first."""
+    return torch.arange(n_heads) * n_levels // n_heads
+
+
+def read_stream(pos: Positions, source: str, levels_of_heads: Tensor | None = None) -> Tensor:
+    """The stream an encoding reads: (B, T) long, or (B, T, H) for ``levels``."""
+    if source == "levels":
+        stacked = torch.stack(pos.levels, dim=-1)  # (B, T, L)
+        return stacked[..., levels_of_heads.to(stacked.device)]  # (B, T, H)
+    if source not in SOURCES:
+        raise ValueError(f"unknown position source {source!r}; known: {', '.join(SOURCES)}")
+    return getattr(pos, source)
+
+
+def streams_except(source: str) -> tuple[str, ...]:
+    """Every stream but the one(s) ``source`` reads."""
+    read = ("seg", "outer") if source == "levels" else (source,)
+    return tuple(s for s in STREAMS if s not in read)
+
+
+class Encoding(nn.Module):
+    """Base class: every hook is a no-op; ``nope`` is this class itself."""
+
+    invariant_streams: tuple[str, ...] = STREAMS
+
+    def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
+        """Positions the other hooks see (identity unless overridden)."""
+        return pos
+
+    def embed(self, pos: Positions) -> Tensor | None:
+        """(B, T, D) added to the input embedding, or None."""
+        return None
+
+    def rotation(self, pos: Positions) -> Rotation | None:
+        """Rotary factors for q and k, or None."""
+        return None
+
+    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor | None:
+        """Additive attention bias (B|1, H|1, T, S), or None."""
+        return None
+
+
+class Combined(Encoding):
+    """Sum of parts: embeddings and biases add; at most one part may rotate."""
+
+    def __init__(self, *parts: Encoding) -> None:
+        super().__init__()
+        self.parts = nn.ModuleList(parts)
+        shared = set(STREAMS)
+        for part in parts:
+            shared &= set(part.invariant_streams)
+        self.invariant_streams = tuple(s for s in STREAMS if s in shared)
+
+    def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
+        """Each part's ``prepare`` in turn."""
+        for part in self.parts:
+            pos = part.prepare(pos, generator)
+        return pos
+
+    def embed(self, pos: Positions) -> Tensor | None:
+        """Sum of the parts' embeddings."""
+        return _sum(part.embed(pos) for part in self.parts)
+
+    def rotation(self, pos: Positions) -> Rotation | None:
+        """The single rotating part's rotation."""
+        rotations = [r for r in (part.rotation(pos) for part in self.parts) if r is not None]
+        if len(rotations) > 1:
+            raise ValueError("at most one part of a combined encoding may rotate q and k")
+        return rotations[0] if rotations else None
+
+    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor | None:
+        """Sum of the parts' biases."""
+        return _sum(part.bias(q_pos, k_pos) for part in self.parts)
+
+
+def _sum(items) -> Tensor | None:
+    total = None
+    for item in items:
+        if item is not None:
+            total = item if total is None else total + item
+    return total

@@ -1,0 +1,90 @@
+"""ENCODINGS: the registry of positional encodings (name -> constructor taking a ModelConfig).
+
+Shape legend: H heads, K head width, D model width.
+
+The only place that turns a ``pe`` name into modules. BiPE entries are compositions:
+
+- ``bipe_rope`` = learned intra table + RoPE on the segment index (official BiPE-RoPE);
+- ``bipe_alibi`` = learned intra table + ALiBi on the segment index, slopes x96 by default;
+- ``bipe`` = ``bipe_intra`` (learned | sinusoidal on intra) + ``bipe_inter`` (rope | alibi |
+  xpos | t5 | fire on seg);
+- ``hbipe`` = absolute encoding of intra (the position inside the smallest unit) + one relative
+  encoding (``bipe_inter``: rope or alibi) whose heads are split into contiguous groups, one
+  per level, innermost first: head group g rotates (or is biased) by level g's index (see
+  :mod:`bipe.models.positions`). With 4 heads and 2 levels, heads 0-1 see word distances and
+  heads 2-3 sentence distances. Levels therefore combine by attention heads, never by summing
+  indices, so each head's relative signal stays exactly shift invariant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .absolute import LearnedAbsolute, Sinusoidal
+from .bias import Alibi, Fire, T5Bias
+from .encoding import Combined, Encoding, head_levels
+from .rope import RandomizedRope, Rope, XPos
+
+if TYPE_CHECKING:
+    from .config import ModelConfig
+
+
+def _rope(cfg: ModelConfig, source: str, **extra) -> Rope:
+    return Rope(cfg.d_head, source=source, base=cfg.rope_base, scaling=cfg.rope_scaling,
+                factor=cfg.rope_scaling_factor, original_len=cfg.rope_original_len, **extra)
+
+
+def _relative(cfg: ModelConfig, kind: str, source: str, levels_of_heads=None) -> Encoding:
+    if kind == "rope":
+        return _rope(cfg, source, levels_of_heads=levels_of_heads)
+    if kind == "alibi":
+        return Alibi(cfg.n_heads, source=source, slope_scale=cfg.resolved_alibi_slope_scale(),
+                     levels_of_heads=levels_of_heads)
+    if kind == "xpos":
+        return XPos(cfg.d_head, source=source, base=cfg.rope_base,
+                    scale_base=cfg.xpos_scale_base)
+    if kind == "t5":
+        return T5Bias(cfg.n_heads, source=source, n_buckets=cfg.t5_n_buckets,
+                      max_distance=cfg.t5_max_distance)
+    if kind == "fire":
+        return Fire(cfg.n_heads, source=source, d_hidden=cfg.fire_d_hidden,
+                    threshold=cfg.fire_threshold)
+    raise ValueError(f"unknown relative encoding {kind!r}")
+
+
+def _intra(cfg: ModelConfig, kind: str) -> Encoding:
+    if kind == "sinusoidal":
+        return Sinusoidal(cfg.d_model, source="intra")
+    return LearnedAbsolute(cfg.max_intra, cfg.d_model, source="intra",
+                           overflow=cfg.intra_overflow, track_trained=True)
+
+
+def _bipe(cfg: ModelConfig, intra: str, inter: str) -> Encoding:
+    return Combined(_intra(cfg, intra), _relative(cfg, inter, "seg"))
+
+
+def _hbipe(cfg: ModelConfig) -> Encoding:
+    groups = head_levels(cfg.n_heads, len(cfg.level_separators()))
+    return Combined(_intra(cfg, cfg.bipe_intra),
+                    _relative(cfg, cfg.bipe_inter, "levels", levels_of_heads=groups))
+
+
+ENCODINGS: dict[str, Callable[[ModelConfig], Encoding]] = {
+    "nope": lambda cfg: Encoding(),
+    "sinusoidal": lambda cfg: Sinusoidal(cfg.d_model, source="index"),
+    "learned": lambda cfg: LearnedAbsolute(cfg.max_len, cfg.d_model, source="index"),
+    "rope": lambda cfg: _rope(cfg, "index"),
+    "alibi": lambda cfg: _relative(cfg, "alibi", "index"),
+    "xpos": lambda cfg: _relative(cfg, "xpos", "index"),
+    "randomized_rope": lambda cfg: RandomizedRope(
+        cfg.d_head, max_pos=cfg.randomized_max_pos, base=cfg.rope_base,
+        scaling=cfg.rope_scaling, factor=cfg.rope_scaling_factor,
+        original_len=cfg.rope_original_len),
+    "t5": lambda cfg: _relative(cfg, "t5", "index"),
+    "fire": lambda cfg: _relative(cfg, "fire", "index"),
+    "bipe_rope": lambda cfg: _bipe(cfg, "learned", "rope"),
+    "bipe_alibi": lambda cfg: _bipe(cfg, "learned", "alibi"),
+    "bipe": lambda cfg: _bipe(cfg, cfg.bipe_intra, cfg.bipe_inter),
+    "hbipe": _hbipe,
+}

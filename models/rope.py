@@ -1,0 +1,134 @@
+"""Rotary encodings: RoPE (with PI / NTK-aware / YaRN scaling), randomized RoPE, xPos.
+
+Shape legend: B batch, T length, H heads, K head width (K/2 rotary pairs), M position range.
+
+All rotate q and k in the rotate-half layout (Llama): pair i couples dims i and i + K/2 and
+turns by ``p * inv_freq[i]`` with ``inv_freq[i] = base^(-2i/K)``. The score of query p and key q
+then depends on p - q only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .encoding import Encoding, Rotation, read_stream
+from .positions import Positions
+
+YARN_ALPHA, YARN_BETA = 1.0, 32.0
+
+
+def rope_frequencies(d_head: int, base: float = 10000.0, *, scaling: str = "none",
+                     factor: float = 1.0, original_len: int | None = None) -> Tensor:
+    """(K/2,) float32 inverse frequencies, optionally scaled for a ``factor`` x longer range.
+
+    ``pi`` (position interpolation, Chen et al.): every frequency / factor. ``ntk`` (NTK-aware):
+    base * factor^(K/(K-2)). ``yarn`` (Peng et al.): per pair, with r = original_len / wavelength,
+    ramp g = clip((r - 1) / (32 - 1), 0, 1) and frequency ``(1 - g) f / factor + g f``; pairs that
+    turn many times in the training range keep their frequency, slow ones are interpolated.
+    """
+    exps = torch.arange(0, d_head, 2, dtype=torch.int64).float() / d_head  # (K/2,)
+    if scaling == "ntk":
+        base = base * factor ** (d_head / (d_head - 2))
+    inv = 1.0 / (base ** exps)  # (K/2,) the float32 arithmetic of transformers' Llama
+    if scaling == "pi":
+        return inv / factor
+    if scaling == "yarn":
+        if original_len is None:
+            raise ValueError("yarn scaling needs original_len (the training length)")
+        turns = original_len * inv / (2 * math.pi)  # (K/2,) rotations within the training range
+        ramp = ((turns - YARN_ALPHA) / (YARN_BETA - YARN_ALPHA)).clamp(0.0, 1.0)
+        return (1 - ramp) * inv / factor + ramp * inv
+    if scaling not in ("none", "ntk"):
+        raise ValueError(f"unknown rope scaling {scaling!r}; known: none, pi, ntk, yarn")
+    return inv
+
+
+def rope_attention_scale(scaling: str, factor: float) -> float:
+    """Multiplier on cos and sin (so on logits squared): YaRN's 0.1 ln(s) + 1, else 1."""
+    return 0.1 * math.log(factor) + 1.0 if scaling == "yarn" and factor > 1 else 1.0
+
+
+def rope_angles(pos: Tensor, d_head: int, base: float = 10000.0, *, scaling: str = "none",
+                factor: float = 1.0, original_len: int | None = None) -> Tensor:
+    """(..., K/2) float32 rotation angles ``pos * inv_freq`` for integer positions (...)."""
+    inv = rope_frequencies(d_head, base, scaling=scaling, factor=factor,
+                           original_len=original_len).to(pos.device)
+    return pos.float()[..., None] * inv  # (..., K/2)
+
+
+def randomized_positions(generator: torch.Generator | None, batch: int, length: int,
+                         max_pos: int, device: torch.device | str = "cpu") -> Tensor:
+    """(B, T) long: per row a sorted uniform random subset of ``range(max_pos)`` of size T."""
+    if length > max_pos:
+        raise ValueError(f"sequence length {length} exceeds randomized_max_pos {max_pos}")
+    keys = torch.rand(batch, max_pos, generator=generator, device=device)  # (B, M)
+    return keys.topk(length, dim=-1).indices.sort(dim=-1).values  # (B, T)
+
+
+class Rope(Encoding):
+    """RoPE on one stream (``index``; ``seg`` for BiPE-RoPE; ``levels`` for hbipe head groups)."""
+
+    def __init__(self, d_head: int, *, source: str = "index", base: float = 10000.0,
+                 scaling: str = "none", factor: float = 1.0, original_len: int | None = None,
+                 levels_of_heads: Tensor | None = None) -> None:
+        super().__init__()
+        self.source, self.levels_of_heads = source, levels_of_heads
+        self.scale = rope_attention_scale(scaling, factor)
+        inv = rope_frequencies(d_head, base, scaling=scaling, factor=factor,
+                               original_len=original_len)
+        self.register_buffer("inv_freq", inv, persistent=False)
+
+    def angles(self, pos: Positions) -> Tensor:
+        """(B, T, 1|H, K/2) rotation angles of the source stream."""
+        p = read_stream(pos, self.source, self.levels_of_heads)  # (B, T) or (B, T, H)
+        angles = p.to(self.inv_freq.dtype)[..., None] * self.inv_freq  # (B, T[, H], K/2)
+        return angles if p.dim() == 3 else angles[:, :, None]  # (B, T, 1|H, K/2)
+
+    def rotation(self, pos: Positions) -> Rotation:
+        """The same rotation for q and k."""
+        angles = self.angles(pos)
+        cos, sin = angles.cos() * self.scale, angles.sin() * self.scale
+        return Rotation(cos, sin, cos, sin)
+
+
+class RandomizedRope(Rope):
+    """Randomized RoPE (Ruoss et al. 2023): in training mode the token index is replaced by a
+    sorted random subset of ``[0, max_pos)`` drawn from the forward's ``generator`` (torch's
+    default generator if None, which the composition root seeds); in eval mode plain RoPE."""
+
+    def __init__(self, d_head: int, *, max_pos: int, **rope_kwargs) -> None:
+        super().__init__(d_head, source="index", **rope_kwargs)
+        self.max_pos = max_pos
+
+    def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
+        """Random ordered training positions; unchanged in eval mode."""
+        if not self.training:
+            return pos
+        B, T = pos.index.shape
+        index = randomized_positions(generator, B, T, self.max_pos, pos.index.device)  # (B, T)
+        return Positions(index, pos.seg, pos.intra, pos.outer)
+
+
+class XPos(Encoding):
+    """xPos (Sun et al. 2023): RoPE whose pair i is scaled by ``zeta_i^(p/scale_base)`` on
+    queries and ``zeta_i^(-p/scale_base)`` on keys, ``zeta_i = (2i/K + 0.4) / 1.4``, so the score
+    decays with distance and still depends on p - q only."""
+
+    def __init__(self, d_head: int, *, source: str = "index", base: float = 10000.0,
+                 scale_base: float = 512.0, gamma: float = 0.4) -> None:
+        super().__init__()
+        self.source, self.scale_base = source, scale_base
+        self.register_buffer("inv_freq", rope_frequencies(d_head, base), persistent=False)
+        zeta = (torch.arange(0, d_head, 2).float() / d_head + gamma) / (1 + gamma)  # (K/2,)
+        self.register_buffer("log_zeta", zeta.log(), persistent=False)
+
+    def rotation(self, pos: Positions) -> Rotation:
+        """Rotation with the decay folded into cos and sin."""
+        p = read_stream(pos, self.source).to(self.inv_freq.dtype)[..., None]  # (B, T, 1)
+        angles = (p * self.inv_freq)[:, :, None]  # (B, T, 1, K/2)
+        decay = (p * self.log_zeta / self.scale_base).exp()[:, :, None]  # (B, T, 1, K/2)
+        cos, sin = angles.cos(), angles.sin()
+        return Rotation(cos * decay, sin * decay, cos / decay, sin / decay)

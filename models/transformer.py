@@ -1,0 +1,261 @@
+"""The Transformer: a Llama-style pre-norm decoder with a registry positional encoding.
+
+Shape legend: B batch, T query length, S key length, D model width, H heads, K head width,
+F feed-forward width, V vocabulary.
+
+Blocks are ``x + attn(rmsnorm(x))`` then ``x + swiglu(rmsnorm(x))``, no biases, attention via
+``scaled_dot_product_attention`` (causal; the encoding's bias joins as an additive float mask).
+q, k and v come from one fused projection and gate/up from another (split when exporting to
+transformers). Initialisation draws from torch's default generator: seed it at the
+composition root (``torch.manual_seed(init_seed)``) before ``Transformer(config)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+from .encoding import Rotation, apply_rotation
+from .positions import Positions, default_positions
+from .registry import ENCODINGS
+
+INIT_STD = 0.02
+
+
+@dataclass(frozen=True, eq=False)
+class KVCache:
+    """Keys and values of every layer, each (B, H, S_max, K), plus the keys' positions
+    ((B, S_max) per stream) and which key slots are real tokens (B, S_max) (False: padding).
+    Written in place by the forward that fills slots ``start:start+T``."""
+
+    keys: tuple[Tensor, ...]
+    values: tuple[Tensor, ...]
+    positions: Positions
+    key_valid: Tensor
+
+    @classmethod
+    def empty(cls, config: ModelConfig, batch: int, max_len: int, n_outer: int,
+              device: torch.device, dtype: torch.dtype) -> KVCache:
+        """A zeroed cache for ``max_len`` tokens."""
+        shape = (batch, config.n_heads, max_len, config.d_head)
+        keys = tuple(torch.zeros(shape, device=device, dtype=dtype)
+                     for _ in range(config.n_layers))
+        values = tuple(torch.zeros_like(k) for k in keys)
+        zeros = torch.zeros(batch, max_len, dtype=torch.long, device=device)
+        pos = Positions(zeros.clone(), zeros.clone(), zeros.clone(),
+                        tuple(zeros.clone() for _ in range(n_outer)))
+        return cls(keys, values, pos, torch.zeros(batch, max_len, dtype=torch.bool,
+                                                  device=device))
+
+    def write_positions(self, pos: Positions, start: int) -> None:
+        """Store the positions (B, T) of slots ``start:start+T``."""
+        stop = start + pos.index.shape[1]
+        for dst, src in zip((self.positions.index, self.positions.seg, self.positions.intra,
+                             *self.positions.outer), (pos.index, pos.seg, pos.intra, *pos.outer),
+                            strict=True):
+            dst[:, start:stop] = src
+
+
+class RMSNorm(nn.Module):
+    """RMSNorm over the last dim, computed in float32 (as transformers' LlamaRMSNorm)."""
+
+    def __init__(self, d_model: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d_model))
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(..., D) -> (..., D)."""
+        normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(x.dtype)
+        return self.weight * normed
+
+
+class Attention(nn.Module):
+    """Multi-head causal self-attention with a fused qkv projection."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads, self.d_head, self.dropout = config.n_heads, config.d_head, config.dropout
+        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
+        self.out = nn.Linear(config.d_model, config.d_model, bias=False)
+
+    def forward(self, x: Tensor, rot: Rotation | None, mask: Tensor | None, is_causal: bool,
+                cache: tuple[Tensor, Tensor] | None = None, start: int = 0,
+                keep_weights: list | None = None) -> Tensor:
+        """x (B, T, D) -> (B, T, D); with ``cache`` the keys of slots ``< start`` join."""
+        B, T, D = x.shape
+        H, K = self.n_heads, self.d_head
+        q, k, v = self.qkv(x).view(B, T, 3, H, K).unbind(2)  # 3 x (B, T, H, K)
+        if rot is not None:
+            q = apply_rotation(q, rot.cos_q, rot.sin_q)
+            k = apply_rotation(k, rot.cos_k, rot.sin_k)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # 3 x (B, H, T, K)
+        if cache is not None:
+            cache[0][:, :, start:start + T] = k
+            cache[1][:, :, start:start + T] = v
+            k, v = cache[0][:, :, :start + T], cache[1][:, :, :start + T]  # (B, H, S, K)
+        if mask is not None:
+            mask = mask.to(q.dtype) if mask.is_floating_point() else mask
+        if keep_weights is not None:
+            y = _explicit_attention(q, k, v, mask, is_causal, keep_weights)
+        else:
+            p = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
+                                               is_causal=is_causal)  # (B, H, T, K)
+        return self.out(y.transpose(1, 2).reshape(B, T, D))  # (B, T, D)
+
+
+def _explicit_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
+                        is_causal: bool, keep: list) -> Tensor:
+    """Softmax attention written out (for attention maps); appends (B, H, T, S) weights."""
+    T, S = q.shape[2], k.shape[2]
+    logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5  # (B, H, T, S)
+    if is_causal:
+        allowed = torch.ones(T, S, dtype=torch.bool, device=q.device).tril()
+        logits = logits.masked_fill(~allowed, float("-inf"))
+    if mask is not None:
+        logits = logits.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool \
+            else logits + mask
+    weights = logits.softmax(dim=-1)
+    keep.append(weights)
+    return weights @ v  # (B, H, T, K)
+
+
+class SwiGLU(nn.Module):
+    """``down(silu(gate(x)) * up(x))`` with gate and up fused."""
+
+    def __init__(self, d_model: int, d_ff: int) -> None:
+        super().__init__()
+        self.gate_up = nn.Linear(d_model, 2 * d_ff, bias=False)
+        self.down = nn.Linear(d_ff, d_model, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, T, D) -> (B, T, D)."""
+        gate, up = self.gate_up(x).chunk(2, dim=-1)  # 2 x (B, T, F)
+        return self.down(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    """Pre-norm block: attention then SwiGLU, each with a residual connection."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.attn_norm = RMSNorm(config.d_model, config.norm_eps)
+        self.attn = Attention(config)
+        self.mlp_norm = RMSNorm(config.d_model, config.norm_eps)
+        self.mlp = SwiGLU(config.d_model, config.ff_width)
+        self.drop = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor, rot: Rotation | None, mask: Tensor | None, is_causal: bool,
+                **attn_kwargs) -> Tensor:
+        """(B, T, D) -> (B, T, D)."""
+        x = x + self.drop(self.attn(self.attn_norm(x), rot, mask, is_causal, **attn_kwargs))
+        return x + self.drop(self.mlp(self.mlp_norm(x)))
+
+
+class Transformer(nn.Module):
+    """Decoder-only Transformer; ``model(tokens, positions=None)`` -> logits (B, T, V).
+
+    Without ``positions`` they come from ``config.separators`` (:meth:`positions`). In training
+    mode ``generator`` feeds encodings that sample (randomized RoPE); None means torch's default
+    generator.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.encoding = ENCODINGS[config.pe](config)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.norm = RMSNorm(config.d_model, config.norm_eps)
+        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.drop = nn.Dropout(config.dropout)
+        self.apply(_init_weights)
+        if config.tie_embeddings:
+            self.head.weight = self.embed.weight
+
+    def positions(self, tokens: Tensor) -> Positions:
+        """Default positions of tokens (B, T): index 0..T-1, seg/intra from the separators."""
+        return default_positions(tokens, self.config.level_separators())
+
+    def forward(self, tokens: Tensor, positions: Positions | None = None, *,
+                generator: torch.Generator | None = None) -> Tensor:
+        """tokens (B, T) long -> logits (B, T, V)."""
+        return self.run(tokens, positions, generator=generator)
+
+    def attention_maps(self, tokens: Tensor, positions: Positions | None = None) -> list[Tensor]:
+        """Attention weights of every layer, each (B, H, T, T), from an explicit softmax."""
+        maps: list[Tensor] = []
+        self.run(tokens, positions, keep_weights=maps)
+        return maps
+
+    def run(self, tokens: Tensor, positions: Positions | None = None, *,
+            cache: KVCache | None = None, start: int = 0, key_valid: Tensor | None = None,
+            generator: torch.Generator | None = None, keep_weights: list | None = None) -> Tensor:
+        """The forward in full: tokens (B, T) at slots ``start:start+T`` -> logits (B, T, V).
+
+        ``cache`` holds earlier keys (slots < start) and receives these; ``key_valid`` (B, S)
+        masks padding keys (S = start + T). Used by :func:`bipe.models.generate`.
+        """
+        B, T = tokens.shape
+        pos = positions if positions is not None else self.positions(tokens)
+        pos = self.encoding.prepare(pos, generator)
+        if cache is not None:
+            cache.write_positions(pos, start)
+            k_pos = cache.positions.select(0, start + T)
+        else:
+            k_pos = pos
+        x = self.embed(tokens)  # (B, T, D)
+        added = self.encoding.embed(pos)
+        if added is not None:
+            x = x + added.to(x.dtype)
+        x = self.drop(x)
+        rot = self.encoding.rotation(pos)
+        mask, is_causal = attention_mask(self.encoding.bias(pos, k_pos), T, start, key_valid,
+                                         tokens.device)
+        for i, block in enumerate(self.blocks):
+            layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
+            x = block(x, rot, mask, is_causal, cache=layer_cache, start=start,
+                      keep_weights=keep_weights)
+        return self.head(self.norm(x))  # (B, T, V)
+
+    def generate(self, prompt: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
+        """Decode ``max_new_tokens`` after ``prompt`` (B, T0); see :func:`bipe.models.generate`."""
+        from .generate import generate
+
+        return generate(self, prompt, max_new_tokens, **kwargs)
+
+
+def attention_mask(bias: Tensor | None, T: int, start: int, key_valid: Tensor | None,
+                   device: torch.device) -> tuple[Tensor | None, bool]:
+    """(mask, is_causal) for SDPA: queries at slots ``start:start+T`` over keys ``0:start+T``.
+
+    No bias, no padding and no cache gives ``(None, True)`` (the fast causal kernel). Otherwise a
+    bool mask (B|1, 1, T, S), or the bias (B|1, H|1, T, S) with -inf where not allowed. A padding
+    query may always see itself, so no row is empty.
+    """
+    S = start + T
+    if bias is None and key_valid is None:
+        if start == 0:
+            return None, True
+        if T == 1:
+            return None, False
+    q_slot = torch.arange(start, S, device=device)[:, None]  # (T, 1)
+    k_slot = torch.arange(S, device=device)[None, :]  # (1, S)
+    allowed = (k_slot <= q_slot)[None, None]  # (1, 1, T, S)
+    if key_valid is not None:
+        allowed = allowed & (key_valid[:, None, None, :S] | (k_slot == q_slot))  # (B, 1, T, S)
+    if bias is None:
+        return allowed, False
+    return bias.masked_fill(~allowed, float("-inf")), False
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)
