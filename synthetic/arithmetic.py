@@ -372,8 +372,11 @@ def _records(rows: list[list[int]], modulus: int) -> list[dict]:
 # ----------------------------------------------------------------------------- generation
 
 
-def _as_dist(operators: LengthDist | str | int) -> LengthDist:
+def operator_dist(operators: LengthDist | str | int) -> LengthDist:
+    """Operator counts as a :class:`LengthDist`: a spec, a distribution, or K (= ``fixed:K``)."""
     if isinstance(operators, int | np.integer) and not isinstance(operators, bool):
+        operators = f"fixed:{int(operators)}"
+    if isinstance(operators, str) and operators.strip().isdigit():
         operators = f"fixed:{int(operators)}"
     dist = parse_length_spec(operators)
     if dist.lo < 1:
@@ -432,7 +435,7 @@ def iter_arithmetic(
         raise ValueError(f"unknown arithmetic format {fmt!r}; known: {', '.join(FORMATS)}")
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"the number of chains must be a positive integer, got {n!r}")
-    dist = _as_dist(operators)
+    dist = operator_dist(operators)
     if under and dist.lo != dist.hi:
         raise ValueError(f"--under needs a fixed operator count L, got {dist}")
     if dedup and dist.hi == 1 and n > n_distinct_chains(1, modulus):
