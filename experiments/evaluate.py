@@ -1,0 +1,208 @@
+"""The length-extrapolation protocol: score a run at each length setting, write ``eval.json``.
+
+For each evaluation setting (operator count for arithmetic, segment count for automata tasks)
+an evaluation set of ``data.n_eval`` examples is drawn from its own seed stream (so a setting's
+examples do not depend on which other settings are evaluated), split into batches of at most
+``data.eval_tokens_per_batch`` tokens (so lengths many times the training length fit in
+memory), and scored by the task (``experiments/tasks.py``). Decoding uses the model's KV cache
+(``model.generate``) under the default separator segmentation; under another evaluation
+segmentation it recomputes the prefix each step with positions from that segmentation (with
+perturbations redrawn from the same seed at every step).
+
+``eval.json``::
+
+    {"task": "arith", "pe": "bipe_rope", "train_range": [1, 4],
+     "per_length": [{"length": 1, "n": 200, "accuracy": 1.0, "chain_accuracy": 0.99}, ...],
+     "summary": {"in_distribution": {"accuracy": ...}, "above_train": {"accuracy": ...}}}
+
+``in_distribution`` is the mean over settings inside the training range, ``above_train`` the
+mean over settings above it (each an unweighted mean over settings; ``{}`` when there are none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bipe.experiments import rundir
+from bipe.experiments.segmentation import batch_positions, example_positions, pad_rows
+from bipe.experiments.tasks import Examples, get_task
+from bipe.experiments.train import EVAL, SEGMENT, WORLD, Prepared, resolve_device, stream
+from bipe.models.absolute import LearnedAbsolute
+from bipe.models.checkpoint import load as load_model
+from bipe.models.positions import Positions
+from bipe.models.registry import ENCODINGS
+
+__all__ = ["check_feasible", "eval_lengths", "evaluate_model", "evaluate_run", "summarize"]
+
+
+def eval_lengths(config, task) -> tuple[int, ...]:
+    """The run's evaluation settings: ``data.eval_lengths`` or the task's default."""
+    return tuple(config.data.eval_lengths) or task.default_eval_lengths(config.data)
+
+
+def eval_set(config, task, world, length: int, n: int | None = None) -> Examples:
+    """The evaluation examples of one setting (own seed stream per setting)."""
+    return task.generate(stream(config.data_seed, EVAL, int(length)), config.data, world,
+                         n or config.data.n_eval, int(length))
+
+
+def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> None:
+    """Fail before training (one line) when the evaluation could not run.
+
+    An absolute table over token indices (``learned``) must cover the longest evaluation
+    sequence; an intra table with overflow policy ``error`` must cover every intra position
+    of the evaluation sets under the evaluation segmentation.
+    """
+    config, task, world = prepared.config, prepared.task, prepared.world
+    encoding = ENCODINGS[config.model.pe](config.model)
+    tables = [m for m in encoding.modules() if isinstance(m, LearnedAbsolute)]
+    index_limit = min((m.table.num_embeddings for m in tables if m.source == "index"),
+                      default=None)
+    intra_error = any(m.source == "intra" and m.overflow == "error" for m in tables)
+    if index_limit is None and not intra_error:
+        return
+    for length in lengths or eval_lengths(config, task):
+        examples = eval_set(config, task, world, length)
+        longest = max(len(x) for x in examples.inputs) + 1
+        if index_limit is not None and longest > index_limit:
+            raise ValueError(
+                f"pe={config.model.pe} has {index_limit} positions but evaluation at length "
+                f"{length} needs {longest}; raise model.max_len or drop that length")
+        if intra_error:
+            pos = example_positions(stream(config.data_seed, SEGMENT, 1, int(length)), examples,
+                                    config.segment_eval, config.model.separators)
+            top = max(int(p[1].max()) for p in pos)
+            if top >= config.model.max_intra:
+                raise ValueError(
+                    f"intra position {top} at evaluation length {length} exceeds the trained "
+                    f"intra table ({config.model.max_intra} rows) and model.intra_overflow is "
+                    "'error'; use clamp or sinusoidal, or train on longer segments")
+
+
+def summarize(per_length: list[dict], train_range: tuple[int, int]) -> dict[str, dict]:
+    """In-distribution and above-training means of every metric over settings."""
+    lo, hi = train_range
+    names = [k for k in (per_length[0] if per_length else {}) if k not in ("length", "n")]
+
+    def mean(rows):
+        return {k: float(np.mean([r[k] for r in rows])) for k in names} if rows else {}
+
+    return {"in_distribution": mean([r for r in per_length if lo <= r["length"] <= hi]),
+            "above_train": mean([r for r in per_length if r["length"] > hi])}
+
+
+def evaluate_model(model, config, task, world, lengths: Sequence[int], *,
+                   progress: bool = False, n: int | None = None) -> dict[str, Any]:
+    """The ``eval.json`` content of ``model`` trained under ``config``."""
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    device = next(model.parameters()).device
+    model.eval()
+    rows = []
+    for length in tqdm(lengths, disable=not progress, desc="eval", leave=False):
+        examples = eval_set(config, task, world, length, n)
+        longest = max(len(x) for x in examples.inputs) + 1
+        batch = max(1, config.data.eval_tokens_per_batch // longest)
+        forward = _forward_fn(model, config, examples, length, device)
+        decode = _decode_fn(model, config, length, device)
+        with torch.no_grad():
+            values = task.metrics(examples, world, forward, decode, batch)
+        rows.append({"length": int(length), "n": len(examples), **values})
+    train_range = task.train_range(config.data)
+    return {"task": config.task, "pe": config.model.pe, "train_range": list(train_range),
+            "per_length": rows, "summary": summarize(rows, train_range)}
+
+
+def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, model=None,
+                 progress: bool = True, n: int | None = None) -> dict[str, Any]:
+    """Evaluate the trained run in ``run_dir`` and write ``run_dir/eval.json``."""
+    config, _ = rundir.read_run_config(run_dir)
+    task = get_task(config.task)
+    world = task.setup(stream(config.data_seed, WORLD), config.data)
+    if model is None:
+        path = Path(run_dir) / "model.pt"
+        if not path.exists():
+            raise ValueError(f"{run_dir}: no model.pt (training has not finished; "
+                             f"bipe train --resume {run_dir})")
+        model = load_model(path, map_location=resolve_device(config.train.device))
+    result = evaluate_model(model, config, task, world,
+                            tuple(lengths) if lengths else eval_lengths(config, task),
+                            progress=progress, n=n)
+    rundir.write_json_atomic(Path(run_dir) / "eval.json", result)
+    return result
+
+
+def _forward_fn(model, config, examples: Examples, length: int, device):
+    """forward(rows) -> logits (B, T, V) of ``examples.inputs[rows]`` under eval positions."""
+    positions = example_positions(stream(config.data_seed, SEGMENT, 1, int(length)), examples,
+                                  config.segment_eval, config.model.separators)
+
+    def forward(rows: np.ndarray) -> torch.Tensor:
+        tokens, _ = pad_rows([examples.inputs[i] for i in rows])  # (B, T)
+        seg, _ = pad_rows([positions[i][0] for i in rows])  # (B, T)
+        intra, _ = pad_rows([positions[i][1] for i in rows])  # (B, T)
+        b, t = tokens.shape
+        pos = Positions(torch.arange(t, device=device).expand(b, t),
+                        torch.from_numpy(seg).to(device), torch.from_numpy(intra).to(device))
+        return model(torch.from_numpy(tokens).to(device), pos)
+
+    return forward
+
+
+def _decode_fn(model, config, length: int, device):
+    """decode(prompts, max_new, eos) -> (B, max_new) greedy continuations of 1-D prompts."""
+    seg_config = config.segment_eval
+
+    def decode(prompts: list[np.ndarray], max_new: int, eos: int | None) -> np.ndarray:
+        if seg_config.is_default:
+            return _decode_cached(model, prompts, max_new, eos, device)
+        rng_seed = (config.data_seed, SEGMENT, 2, int(length))
+        return _decode_recompute(model, prompts, max_new, eos, device, seg_config,
+                                 config.model.separators, rng_seed)
+
+    return decode
+
+
+def _decode_cached(model, prompts, max_new, eos, device) -> np.ndarray:
+    lengths = np.array([len(p) for p in prompts], dtype=np.int64)  # (B,)
+    width = int(lengths.max())
+    padded = np.zeros((len(prompts), width), dtype=np.int64)  # (B, P) left-padded
+    for i, p in enumerate(prompts):
+        padded[i, width - len(p):] = p
+    uniform = bool((lengths == width).all())
+    out = model.generate(torch.from_numpy(padded).to(device), max_new, eos=eos,
+                         prompt_lengths=None if uniform else torch.from_numpy(lengths).to(device))
+    return out[:, width:].cpu().numpy()  # (B, max_new)
+
+
+def _decode_recompute(model, prompts, max_new, eos, device, seg_config, separators,
+                      rng_seed) -> np.ndarray:
+    rows = [list(p) for p in prompts]
+    done = np.zeros(len(rows), dtype=bool)
+    for _ in range(max_new):
+        tokens, lengths = pad_rows([np.asarray(r) for r in rows])  # (B, T), (B,)
+        rng = np.random.default_rng(np.random.SeedSequence(rng_seed[0], spawn_key=rng_seed[1:]))
+        seg, intra = batch_positions(rng, tokens, lengths, seg_config, separators)  # (B, T)
+        b, t = tokens.shape
+        pos = Positions(torch.arange(t, device=device).expand(b, t),
+                        torch.from_numpy(seg).to(device), torch.from_numpy(intra).to(device))
+        logits = model(torch.from_numpy(tokens).to(device), pos)  # (B, T, V)
+        last = logits[torch.arange(b), torch.from_numpy(lengths - 1)]  # (B, V)
+        nxt = last.argmax(-1).cpu().numpy()  # (B,)
+        if eos is not None:
+            nxt = np.where(done, eos, nxt)
+            done |= nxt == eos
+        for r, token in zip(rows, nxt, strict=True):
+            r.append(int(token))
+        if eos is not None and done.all():
+            break
+    out = np.full((len(rows), max_new), eos if eos is not None else 0, dtype=np.int64)
+    for i, (r, p) in enumerate(zip(rows, prompts, strict=True)):
+        gen = r[len(p):]
+        out[i, : len(gen)] = gen
+    return out

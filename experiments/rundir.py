@@ -1,0 +1,149 @@
+"""Run folders: the files a run writes, written atomically, read back with clear errors.
+
+Layout of a run folder ``RUN``::
+
+    RUN/config.json     the full resolved RunConfig + "command" (argv) + "version" (bipe)
+    RUN/metrics.jsonl   one JSON object per logged step: step, loss, lr, tokens/s, elapsed_s
+    RUN/checkpoint.pt   model + optimizer + step + RNG state (torch.save, weights_only loadable)
+    RUN/model.pt        the final model (bipe.models.save), written when training ends
+    RUN/eval.json       the length-extrapolation evaluation (experiments/evaluate.py)
+
+Every file is written to a temporary name in the same folder and renamed over the old one, so an
+interrupted write never leaves a half-written file. A corrupt file is a ``ValueError`` naming
+it; nothing is overwritten on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import bipe
+from bipe.experiments.config import RunConfig, config_from_dict, config_to_dict
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "append_metrics",
+    "load_checkpoint",
+    "read_json",
+    "read_metrics",
+    "read_run_config",
+    "save_checkpoint",
+    "write_json_atomic",
+    "write_metrics",
+    "write_run_config",
+]
+
+CHECKPOINT_FORMAT = 1
+
+
+def _atomic(path: Path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically (temp file, then rename)."""
+    text = json.dumps(data, indent=1) + "\n"
+    return _atomic(Path(path), lambda h: h.write(text.encode()))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Parsed JSON of ``path``; a missing or corrupt file is a ``ValueError`` naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: corrupt JSON ({err})") from None
+
+
+def write_run_config(run_dir: str | os.PathLike, config: RunConfig, command: list[str]) -> Path:
+    """``RUN/config.json``: the resolved config plus the command line and package version."""
+    data = config_to_dict(config)
+    data["command"] = list(command)
+    data["version"] = bipe.__version__
+    return write_json_atomic(Path(run_dir) / "config.json", data)
+
+
+def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, Any]]:
+    """``(config, raw)`` from ``RUN/config.json``; ``ValueError`` naming the file if bad."""
+    path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise ValueError(f"{run_dir}: not a run folder (no such directory)")
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: corrupt run config (not an object)")
+    body = {k: v for k, v in raw.items() if k not in ("command", "version")}
+    try:
+        return config_from_dict(RunConfig, body), raw
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: corrupt run config ({err})") from None
+
+
+def append_metrics(run_dir: str | os.PathLike, row: dict[str, Any]) -> None:
+    """Append one row to ``RUN/metrics.jsonl`` (a torn last line is dropped on resume)."""
+    with open(Path(run_dir) / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows of ``RUN/metrics.jsonl``; a torn last line (killed mid-write) is skipped."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i != len(lines) - 1:
+                raise ValueError(f"{path}: corrupt line {i + 1}") from None
+    return rows
+
+
+def write_metrics(run_dir: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
+    """Replace ``RUN/metrics.jsonl`` by ``rows`` atomically."""
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    return _atomic(Path(run_dir) / "metrics.jsonl", lambda h: h.write(text.encode()))
+
+
+def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write ``RUN/checkpoint.pt`` atomically; ``state`` holds tensors, numbers and dicts."""
+    payload = {"format": CHECKPOINT_FORMAT, **state}
+    return _atomic(Path(run_dir) / "checkpoint.pt", lambda h: torch.save(payload, h))
+
+
+def load_checkpoint(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The checkpoint of a run (None if there is none); a corrupt one is a ``ValueError``."""
+    path = Path(run_dir) / "checkpoint.pt"
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 (torch raises many types for a bad file)
+        raise ValueError(f"{path}: corrupt checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a bipe checkpoint of format {CHECKPOINT_FORMAT}")
+    for key in ("step", "model", "optimizer"):
+        if key not in state:
+            raise ValueError(f"{path}: corrupt checkpoint (no {key!r})")
+    return state

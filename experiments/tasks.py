@@ -1,0 +1,233 @@
+"""The task registry: what a model is trained on and how it is scored.
+
+A task turns a :class:`~bipe.experiments.config.DataConfig` into :class:`Examples` (model inputs,
+per-position targets, the generator's own position labels) and scores a model on a batch of
+examples of one length setting. Length settings are operator counts for arithmetic and segment
+counts for the automata tasks. Every task reports ``accuracy`` (its reference metric) first.
+
+``arith`` (chain-of-thought arithmetic over Z_p, Feng et al.; BIPE.md section 5)
+    inputs  ``( 2 + 7 ) * 6 = 9 * 6 = 10`` as ids, without the final ``<eos>``
+    targets the next token, scored only after the first ``=`` (the prompt is masked)::
+
+        tokens : (  2  +  7  )  *  6  =  9  *  6  =  10 <eos>
+        target : .  .  .  .  .  .  .  9  *  6  =  10 <eos>      (. = not scored)
+
+    metrics ``accuracy``: greedy decoding (KV cache) from the prompt ``... =``; correct iff the
+    token before the first generated ``<eos>`` is the answer (the reference metric);
+    ``chain_accuracy``: the whole generated chain up to ``<eos>`` equals the reference.
+``arith_direct``: the same with ``question = answer`` (no chain; ``--data.fmt`` is ignored).
+``binfa_lm`` (next-token language modelling on Bi-NFA sequences; see ``bipe.synthetic``)
+    inputs  ``a b # c #`` (symbols, separators ``#``) without the last token; targets the next
+    token everywhere. ``accuracy``: the fraction of positions whose argmax is a legal next token
+    by the automaton oracle (``NFA.legal_next_mask`` of the flattened automaton; with ``#`` the
+    separator, after ``a b #`` any first symbol of a segment type the outer automaton allows is
+    legal); ``continuation_valid``: per sequence, greedy continuation of the first
+    ``data.continuation_prefix`` of the tokens for the remaining length is still a viable
+    prefix of the language.
+``binfa_state``: the same sequences, target at each token = the current (inner, outer) state
+    of the deterministic Bi-NFA after reading it; ``accuracy`` = both right,
+    ``inner_accuracy``, ``outer_accuracy``. The states are read out of logit slices after the
+    token ids (``vocab_size = n_tokens + Q_inner + Q_outer``).
+``nfa_lm``: ``binfa_lm`` on sequences sampled from the flattened automaton directly (length =
+    segment count times the mean segment length), i.e. the same language without the
+    generator's bilevel structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bipe.synthetic.distributions import parse_length_spec
+
+__all__ = ["IGNORE", "TASKS", "Examples", "Task", "get_task"]
+
+IGNORE = -100  # target value that no loss or metric counts
+
+# decode(prompts: list of (P_i,) int64 arrays, max_new, eos) -> (B, max_new) int64 greedy tokens
+Decoder = Callable[[list, int, "int | None"], np.ndarray]
+# forward(rows (B,) example indices) -> logits (B, T, V) of those examples' inputs, right-padded
+Forward = Callable[[np.ndarray], torch.Tensor]
+
+
+@dataclass(frozen=True, eq=False)
+class Examples:
+    """N variable-length examples of one task (numpy, one array per example).
+
+    ``inputs[i]`` (T_i,) int64 model input; ``targets[i]`` (T_i,) or (T_i, C) int64 with
+    ``IGNORE`` where nothing is scored; ``setting[i]`` the example's length setting;
+    ``oracle[i]`` the generator's ``(seg, intra)`` for the inputs (None when it has none);
+    ``extra`` per-example task data used by metrics (answers, words, ...).
+    """
+
+    inputs: tuple[np.ndarray, ...]
+    targets: tuple[np.ndarray, ...]
+    setting: np.ndarray
+    oracle: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+class Task:
+    """Base of all tasks; subclasses fill in the data and the scoring (see module docstring)."""
+
+    name: str = ""
+    unit: str = "length"
+    metric_names: tuple[str, ...] = ("accuracy",)
+
+    def setup(self, rng: np.random.Generator, data: Any) -> Any:
+        """The task's fixed world (e.g. an automaton), shared by training and evaluation."""
+        return None
+
+    def vocab_size(self, data: Any, world: Any = None) -> int:
+        raise NotImplementedError
+
+    def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def train_range(self, data: Any) -> tuple[int, int]:
+        """``(lo, hi)`` of the training distribution's length setting."""
+        raise NotImplementedError
+
+    def default_eval_lengths(self, data: Any) -> tuple[int, ...]:
+        """Evaluation settings when ``data.eval_lengths`` is empty: lo..2*hi (at least hi+3)."""
+        lo, hi = self.train_range(data)
+        return tuple(range(max(1, lo), max(2 * hi, hi + 3) + 1))
+
+    def generate(
+        self, rng: np.random.Generator, data: Any, world: Any, n: int, setting: int | None
+    ) -> Examples:
+        """``n`` examples from the training distribution (``setting=None``) or at one setting."""
+        raise NotImplementedError
+
+    def load(self, path: str, data: Any, world: Any) -> Examples:
+        """A saved training set (``bipe gen ... --out DIR``) as examples."""
+        raise ValueError(f"task {self.name!r} cannot load saved datasets (data.path)")
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of logits (B, T, V) against next-token targets (B, T)."""
+        b, t, v = logits.shape
+        return F.cross_entropy(logits.reshape(b * t, v), targets.reshape(b * t),
+                               ignore_index=IGNORE)
+
+    def metrics(
+        self, examples: Examples, world: Any, forward: Forward, decode: Decoder, batch_size: int
+    ) -> dict[str, float]:
+        """Metric name -> value averaged over ``examples`` (all of one length setting)."""
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------- arithmetic
+
+
+def _arith_module():
+    from bipe.synthetic import arithmetic  # noqa: PLC0415 (lands with the arithmetic helper)
+
+    return arithmetic
+
+
+class ArithTask(Task):
+    """Chain-of-thought (or direct) arithmetic over Z_p; see the module docstring."""
+
+    unit = "operators"
+    metric_names = ("accuracy", "chain_accuracy")
+
+    def __init__(self, name: str, fmt: str | None) -> None:
+        self.name = name
+        self._fmt = fmt
+
+    def fmt(self, data: Any) -> str:
+        return self._fmt or data.fmt
+
+    def vocab_size(self, data: Any, world: Any = None) -> int:
+        return len(_arith_module().vocab(data.modulus))
+
+    def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
+        return tuple(int(s) for s in _arith_module().SEPARATORS)
+
+    def train_range(self, data: Any) -> tuple[int, int]:
+        spec = parse_length_spec(data.operators)
+        if spec.hi is None:
+            raise ValueError(f"data.operators {data.operators!r} must be bounded")
+        return int(spec.lo), int(spec.hi)
+
+    def generate(self, rng, data, world, n, setting):
+        spec = data.operators if setting is None else f"fixed:{int(setting)}"
+        records = _arith_module().generate_arithmetic(
+            rng, n, operators=spec, modulus=data.modulus, fmt=self.fmt(data)
+        )
+        return self._examples(records)
+
+    def load(self, path, data, world):
+        from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+
+        dataset = load_dataset(path)
+        fmt = dataset.meta.get("format", dataset.meta.get("config", {}).get("fmt"))
+        if fmt is not None and fmt != self.fmt(data):
+            raise ValueError(f"{path}: dataset format {fmt!r} but the run wants {self.fmt(data)!r}")
+        return self._examples(dataset.records)
+
+    def _examples(self, records: Sequence[dict]) -> Examples:
+        inputs, targets, oracle = [], [], []
+        for r in records:
+            tokens = np.asarray(r["tokens"], dtype=np.int64)  # (T,)
+            target = tokens[1:].copy()  # (T-1,) token t+1 is predicted at t
+            target[: int(r["prompt_len"]) - 1] = IGNORE  # loss masked through the first '='
+            inputs.append(tokens[:-1])
+            targets.append(target)
+            oracle.append((np.asarray(r["seg"][:-1], np.int64),
+                           np.asarray(r["intra"][:-1], np.int64)))
+        return Examples(
+            inputs=tuple(inputs), targets=tuple(targets),
+            setting=np.array([int(r["n_operators"]) for r in records], dtype=np.int64),
+            oracle=tuple(oracle),
+            extra={"prompt_len": np.array([int(r["prompt_len"]) for r in records], np.int64),
+                   "tokens": [np.asarray(r["tokens"], np.int64) for r in records]},
+        )
+
+    def metrics(self, examples, world, forward, decode, batch_size):
+        prompt_len = examples.extra["prompt_len"]
+        refs = examples.extra["tokens"]
+        answer_ok = np.zeros(len(examples), dtype=bool)
+        chain_ok = np.zeros(len(examples), dtype=bool)
+        eos = _arith_module().EOS
+        order = np.argsort(prompt_len, kind="stable")  # similar prompt lengths share a batch
+        for start in range(0, len(order), batch_size):
+            chunk = order[start: start + batch_size]
+            prompts = [refs[i][: prompt_len[i]] for i in chunk]
+            max_new = max(len(refs[i]) - prompt_len[i] for i in chunk) + 2
+            out = decode(prompts, int(max_new), eos)  # (B, max_new)
+            for row, gen in zip(chunk, out, strict=True):
+                answer_ok[row], chain_ok[row] = _score_chain(gen, refs[row][prompt_len[row]:], eos)
+        return {"accuracy": float(answer_ok.mean()), "chain_accuracy": float(chain_ok.mean())}
+
+
+def _score_chain(gen: np.ndarray, ref: np.ndarray, eos: int) -> tuple[bool, bool]:
+    """(final answer right, whole chain right) of one generated continuation."""
+    stops = np.flatnonzero(gen == eos)
+    if not len(stops) or stops[0] == 0:
+        return False, False
+    end = int(stops[0])
+    answer = bool(gen[end - 1] == ref[-2])  # ref ends '... answer <eos>'
+    chain = end + 1 == len(ref) and bool(np.array_equal(gen[: end + 1], ref))
+    return answer, chain
+
+
+TASKS: dict[str, Task] = {
+    "arith": ArithTask("arith", None),
+    "arith_direct": ArithTask("arith_direct", "direct"),
+}
+
+
+def get_task(name: str) -> Task:
+    """The registered task ``name``; unknown -> ``ValueError`` listing the known ones."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+    return TASKS[name]
