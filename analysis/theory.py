@@ -39,12 +39,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-K, n, m, A, d, r = sp.symbols("K n m A d r", positive=True)
-SYMBOLS: dict[str, sp.Symbol] = {"K": K, "n": n, "m": m, "A": A, "d": d, "r": r}
+K, n, m, A, d, r, f = sp.symbols("K n m A d r f", positive=True)
+SYMBOLS: dict[str, sp.Symbol] = {"K": K, "n": n, "m": m, "A": A, "d": d, "r": r, "f": f}
 SYMBOL_MEANING = {
     "K": "segment types (inner NFAs)", "n": "states per inner NFA", "m": "outer states",
     "A": "symbols", "d": "inner transitions per (state, symbol)",
-    "r": "outer transitions per (state, type)",
+    "r": "outer transitions per (state, type)", "f": "accepting states per inner NFA",
 }
 
 # name -> width a Transformer needs, up to a constant factor. Extend freely.
@@ -61,11 +61,12 @@ HYPOTHESES: dict[str, sp.Expr] = {
 def family_counts() -> dict[str, sp.Expr]:
     """State and transition counts of the family's Bi-NFA and its flattening (sympy).
 
-    Flattened transitions: each copy of an inner NFA keeps its ``A*d*n`` transitions, each
-    copy is entered from its outer source state on the segment's first symbol (one edge per
-    inner start-state transition: ``A*d`` for a single start state) and left from each of its
-    accepting states on the separator to the outer target (at most ``n``). These are upper
-    counts for the family; :func:`binfa_counts` measures a concrete automaton exactly.
+    The family's inner NFAs have one start state, ``f`` accepting states and exactly ``d``
+    transitions per (state, symbol); the outer NFA exactly ``r`` per (state, type). Flattened
+    transitions (``BiNFA.flatten``): each copy of an inner NFA keeps its ``A*d*n`` transitions,
+    is entered from its outer source state on the segment's first symbol (the start state's
+    ``A*d`` moves) and left from each of its ``f`` accepting states on the separator.
+    :func:`binfa_counts` measures any concrete automaton exactly.
     """
     inner_transitions = A * d * n
     outer_transitions = K * r * m
@@ -77,7 +78,7 @@ def family_counts() -> dict[str, sp.Expr]:
         "outer_transitions": outer_transitions,
         "bilevel_transitions": K * inner_transitions + outer_transitions,
         "flat_states": sp.expand(m + outer_transitions * n),
-        "flat_transitions_max": sp.expand(outer_transitions * (inner_transitions + A * d + n)),
+        "flat_transitions": sp.expand(outer_transitions * (inner_transitions + A * d + f)),
     }
 
 

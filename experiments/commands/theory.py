@@ -32,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inner transitions per (state, symbol)")
     parser.add_argument("--outer-degree", type=int, default=1, metavar="r",
                         help="outer transitions per (state, type)")
+    parser.add_argument("--accepting", type=int, default=1, metavar="f",
+                        help="accepting states per inner NFA")
     parser.add_argument("--hypothesis", action="append", default=[], metavar="NAME=EXPR",
-                        help="add a width hypothesis in the symbols K n m A d r (repeatable)")
+                        help="add a width hypothesis in the symbols K n m A d r f (repeatable)")
 
 
 def _points(args: argparse.Namespace) -> tuple[list[dict], list[float] | None]:
@@ -46,7 +48,8 @@ def _points(args: argparse.Namespace) -> tuple[list[dict], list[float] | None]:
     count = max(len(ns), len(ms))
     pairs = [(ns[i] if len(ns) > 1 else ns[0], ms[i] if len(ms) > 1 else ms[0])
              for i in range(count)]
-    base = {"K": ks[0], "A": args.symbols, "d": args.inner_degree, "r": args.outer_degree}
+    base = {"K": ks[0], "A": args.symbols, "d": args.inner_degree, "r": args.outer_degree,
+            "f": args.accepting}
     points = [{**base, "n": n_, "m": m_} for n_, m_ in pairs]
     if count < 2:
         return points, None
