@@ -556,6 +556,8 @@ def chain_problem(ids: list[int], fmt: str, modulus: int) -> str | None:
     if len(parts) < 2 or any(not part for part in parts):
         return "the chain needs non-empty expressions separated by '='"
     question = parts[0]
+    if not any(t in OPERATORS for t in question):
+        return "the question has no operator"
     try:
         tree, groups = parse(question, modulus)
         value = _tree_value(tree, modulus)
