@@ -25,10 +25,11 @@ Worked example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from bipe.automata.binfa import BiNFA
 from bipe.automata.nfa import NFA
 
 
@@ -76,7 +77,7 @@ def missing_lengths(nfa: NFA, lengths: Iterable[int]) -> list[int]:
 
 def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int,
             lengths: Iterable[int] | None, n_accept: int | None, max_tries: int,
-            deterministic: bool) -> NFA:
+            deterministic: bool, accept_empty: bool) -> NFA:
     kind = "DFA" if deterministic else "NFA"
     _check_positive("n_states", n_states)
     _check_positive("n_symbols", n_symbols)
@@ -88,18 +89,22 @@ def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree:
                          f"of a random {kind} with {n_states} states and {n_symbols} symbols")
     n_accept = (n_states + 1) // 2 if n_accept is None else n_accept
     _check_positive("n_accept", n_accept)
-    if n_accept > n_states:
-        raise ValueError(f"n_accept {n_accept} exceeds n_states {n_states}")
+    allowed = n_states if accept_empty else n_states - 1  # the start state never accepts
+    if n_accept > allowed:
+        raise ValueError(f"n_accept {n_accept} exceeds the {allowed} states that may accept "
+                         f"(n_states={n_states}, accept_empty={accept_empty})")
     wanted = [] if lengths is None else [int(n) for n in lengths]
-    if any(n < 0 for n in wanted):
-        raise ValueError(f"lengths must be non-negative, got {wanted}")
+    if any(n < 0 for n in wanted) or (not accept_empty and 0 in wanted):
+        raise ValueError(f"lengths must be non-negative (positive when accept_empty is False), "
+                         f"got {wanted}")
     always_missing: set[int] | None = None
     best: list[int] = []
     for _ in range(max_tries):
         edges = _edges(rng, n_states, n_symbols, out_degree, deterministic)
-        start = [int(rng.integers(n_states))]
-        accept = rng.choice(n_states, size=n_accept, replace=False).tolist()
-        nfa = NFA.from_transitions(n_states, n_symbols, start, accept, edges)
+        start = int(rng.integers(n_states))
+        candidates = np.arange(n_states) if accept_empty else np.delete(np.arange(n_states), start)
+        accept = rng.choice(candidates, size=n_accept, replace=False).tolist()
+        nfa = NFA.from_transitions(n_states, n_symbols, [start], accept, edges)
         missing = missing_lengths(nfa, wanted)
         if not missing:
             return nfa
@@ -113,19 +118,71 @@ def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree:
 
 def random_nfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int, *,
                lengths: Iterable[int] | None = None, n_accept: int | None = None,
-               max_tries: int = 200) -> NFA:
+               accept_empty: bool = True, max_tries: int = 200) -> NFA:
     """A random trim NFA; every state has ``out_degree`` distinct (symbol, target) edges.
 
-    ``n_accept`` defaults to half the states (rounded up). See the module docstring.
+    ``n_accept`` defaults to half the states (rounded up); ``accept_empty=False`` keeps the
+    start state out of the accept set (no empty word). See the module docstring.
     """
-    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, False)
+    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, False,
+                   accept_empty)
 
 
 def random_dfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int, *,
                lengths: Iterable[int] | None = None, n_accept: int | None = None,
-               max_tries: int = 200) -> NFA:
+               accept_empty: bool = True, max_tries: int = 200) -> NFA:
     """A random trim (partial) DFA; every state has moves on ``out_degree`` distinct symbols.
 
-    ``n_accept`` defaults to half the states (rounded up). See the module docstring.
+    ``n_accept`` defaults to half the states (rounded up); ``accept_empty=False`` keeps the
+    start state out of the accept set (no empty word). See the module docstring.
     """
-    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, True)
+    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, True,
+                   accept_empty)
+
+
+def random_binfa(rng: np.random.Generator, n_symbols: int, n_types: int,
+                 inner_states: int | Sequence[int], outer_states: int, *, out_degree: int = 2,
+                 outer_out_degree: int | None = None,
+                 segment_lengths: Iterable[int] = range(1, 9),
+                 segment_counts: Iterable[int] = range(1, 9), deterministic: bool = False,
+                 levels: int = 2, accept_empty: bool = True, max_tries: int = 200) -> BiNFA:
+    """A random Bi-NFA (``levels=2``) or nested multi-level automaton (``levels >= 3``).
+
+    Each of the ``n_types`` inner automata is a random trim automaton (:func:`random_nfa`, or
+    :func:`random_dfa` with ``deterministic``) over ``n_symbols`` symbols with
+    ``inner_states`` states (one int, or one per type) and ``out_degree``, accepting no empty
+    word and some word of every length in ``segment_lengths``. The outer automaton over the type
+    ids has ``outer_states`` states and ``outer_out_degree`` (default ``out_degree``, capped at
+    the possible edges) and accepts some type sequence of every length in ``segment_counts``.
+    So any segment count from ``segment_counts`` combined with any lengths from
+    ``segment_lengths`` is realisable. With ``levels >= 3`` every type is itself such a random
+    automaton of ``levels - 1`` levels built with the same parameters (its segment counts
+    without 0), i.e. sentences of random types in paragraphs of random types. The top outer
+    automaton may accept the empty type sequence unless ``accept_empty`` is False; nested ones
+    never do (segments are non-empty).
+    Raises ``ValueError`` naming impossible lengths, as :func:`random_nfa` does.
+    """
+    _check_positive("levels", levels, low=2)
+    _check_positive("n_types", n_types)
+    sizes = [inner_states] * n_types if isinstance(inner_states, int | np.integer) \
+        else list(inner_states)
+    if len(sizes) != n_types:
+        raise ValueError(f"inner_states has {len(sizes)} entries, expected n_types={n_types}")
+    make = random_dfa if deterministic else random_nfa
+    segment_lengths, segment_counts = list(segment_lengths), list(segment_counts)
+    if levels == 2:
+        inner = tuple(make(rng, size, n_symbols, out_degree, lengths=segment_lengths,
+                           accept_empty=False, max_tries=max_tries) for size in sizes)
+    else:
+        inner = tuple(random_binfa(rng, n_symbols, n_types, size, outer_states,
+                                   out_degree=out_degree, outer_out_degree=outer_out_degree,
+                                   segment_lengths=segment_lengths,
+                                   segment_counts=[c for c in segment_counts if c > 0],
+                                   deterministic=deterministic, levels=levels - 1,
+                                   accept_empty=False, max_tries=max_tries)
+                      for size in sizes)
+    degree = out_degree if outer_out_degree is None else outer_out_degree
+    degree = min(degree, n_types if deterministic else n_types * outer_states)
+    outer = make(rng, outer_states, n_types, degree, lengths=segment_counts,
+                 accept_empty=accept_empty, max_tries=max_tries)
+    return BiNFA(n_symbols=n_symbols, separator=n_symbols + levels - 2, outer=outer, inner=inner)

@@ -72,7 +72,7 @@ def check_words(words: np.ndarray, lengths: np.ndarray | None,
 
 
 # --------------------------------------------------------------------------- bitset engine
-def _pack(mask: np.ndarray, n_words: int) -> np.ndarray:
+def pack_sets(mask: np.ndarray, n_words: int) -> np.ndarray:
     """(..., Q) bool -> (..., W) uint64 little-endian bitsets."""
     packed = np.packbits(mask, axis=-1, bitorder="little")  # (..., ceil(Q/8)) uint8
     pad = 8 * n_words - packed.shape[-1]
@@ -80,7 +80,7 @@ def _pack(mask: np.ndarray, n_words: int) -> np.ndarray:
     return packed.view("<u8").astype(np.uint64)
 
 
-def _unpack(bits: np.ndarray, n_states: int) -> np.ndarray:
+def unpack_sets(bits: np.ndarray, n_states: int) -> np.ndarray:
     """(..., W) uint64 -> (..., Q) bool."""
     as_bytes = np.ascontiguousarray(bits.astype("<u8")).view(np.uint8)  # (..., 8W)
     return np.unpackbits(as_bytes, axis=-1, bitorder="little")[..., :n_states].astype(bool)
@@ -97,7 +97,7 @@ def _chunks(n_states: int, k: int) -> list[tuple[int, int, int]]:
     return out
 
 
-class _BitsetStep:
+class StepTable:
     """Chunk tables for one automaton: ``step(S, symbols)`` maps (N, W) sets to successors."""
 
     def __init__(self, delta: np.ndarray) -> None:
@@ -109,7 +109,7 @@ class _BitsetStep:
             k -= 1
         self.chunks = _chunks(n_states, k)
         self.k = max(width for _, _, width in self.chunks)
-        succ = _pack(delta, self.n_words)  # (A, Q, W)
+        succ = pack_sets(delta, self.n_words)  # (A, Q, W)
         tables = np.zeros((len(self.chunks), n_symbols, 1 << self.k, self.n_words), np.uint64)
         first = 0
         for c, (_, _, width) in enumerate(self.chunks):
@@ -132,11 +132,11 @@ class _BitsetStep:
 
 def _run_bitset(nfa: NFA, words: np.ndarray, lengths: np.ndarray,
                 record: bool) -> np.ndarray:
-    stepper = _BitsetStep(nfa.delta)
+    stepper = StepTable(nfa.delta)
     n, t_len = words.shape
     start = np.zeros(nfa.n_states, dtype=bool)
     start[list(nfa.start)] = True
-    sets = np.repeat(_pack(start, stepper.n_words)[None], n, axis=0)  # (N, W)
+    sets = np.repeat(pack_sets(start, stepper.n_words)[None], n, axis=0)  # (N, W)
     ragged = bool((lengths < t_len).any())
     history = [sets] if record else None
     for t in range(t_len):
@@ -147,8 +147,8 @@ def _run_bitset(nfa: NFA, words: np.ndarray, lengths: np.ndarray,
         if record:
             history.append(sets)
     if not record:
-        return _unpack(sets, nfa.n_states)  # (N, Q)
-    return _unpack(np.stack(history, axis=1), nfa.n_states)  # (N, T+1, Q)
+        return unpack_sets(sets, nfa.n_states)  # (N, Q)
+    return unpack_sets(np.stack(history, axis=1), nfa.n_states)  # (N, T+1, Q)
 
 
 # --------------------------------------------------------------------------- dense engine

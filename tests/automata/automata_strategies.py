@@ -14,21 +14,68 @@ import numpy as np
 from hypothesis import strategies as st
 
 import bipe
-from bipe.automata import NFA
+from bipe.automata import NFA, BiNFA
 
 
 @st.composite
 def nfas(draw, max_states: int = 6, max_symbols: int = 3, min_states: int = 1,
-         max_edges: int | None = None) -> NFA:
-    """A random NFA: sparse random transitions, a non-empty start set, any accept set."""
+         max_edges: int | None = None, n_symbols: int | None = None,
+         no_empty: bool = False) -> NFA:
+    """A random NFA: sparse random transitions, a non-empty start set, any accept set.
+
+    ``n_symbols`` fixes the alphabet; ``no_empty`` drops start states from the accept set so the
+    empty word is rejected.
+    """
     q = draw(st.integers(min_states, max_states))
-    a = draw(st.integers(1, max_symbols))
+    a = n_symbols if n_symbols is not None else draw(st.integers(1, max_symbols))
     state = st.integers(0, q - 1)
     edges = draw(st.lists(st.tuples(state, st.integers(0, a - 1), state),
                           max_size=max_edges if max_edges is not None else 3 * q * a))
     start = {draw(state)} | set(draw(st.lists(state, max_size=2)))
-    accept = draw(st.lists(state, max_size=q))
+    accept = set(draw(st.lists(state, max_size=q)))
+    if no_empty:
+        accept -= start
     return NFA.from_transitions(q, a, start, accept, edges)
+
+
+@st.composite
+def binfas(draw, levels: int = 2, max_symbols: int = 2, max_types: int = 3,
+           n_symbols: int | None = None, top: bool = True) -> BiNFA:
+    """A random Bi-NFA with ``levels`` levels built from random NFAs (types with empty words
+    are made non-empty by dropping start states from the accept set)."""
+    a = n_symbols if n_symbols is not None else draw(st.integers(1, max_symbols))
+    k = draw(st.integers(1, max_types))
+    if levels == 2:
+        inner = tuple(draw(nfas(max_states=4, n_symbols=a, no_empty=True)) for _ in range(k))
+    else:
+        inner = tuple(draw(binfas(levels - 1, max_types=2, n_symbols=a, top=False))
+                      for _ in range(k))
+    outer = draw(nfas(max_states=4, n_symbols=k, no_empty=not top))
+    return BiNFA(n_symbols=a, separator=a + levels - 2, outer=outer, inner=inner)
+
+
+def ref_member(automaton, word) -> bool:
+    """Set-based recursive membership: split on the separator, type each segment, run the
+    outer NFA on sets of types."""
+    word = [int(x) for x in word]
+    if isinstance(automaton, NFA):
+        return all(x < automaton.n_symbols for x in word) and ref_accepts(automaton, word)
+    sep, outer = automaton.separator, automaton.outer
+    if any(x > sep for x in word) or (word and word[-1] != sep):
+        return False
+    segments, current = [], []
+    for x in word:
+        if x == sep:
+            segments.append(current)
+            current = []
+        else:
+            current.append(x)
+    edges = edge_map(outer)
+    states = set(outer.start)
+    for segment in segments:
+        types = [k for k, x in enumerate(automaton.inner) if ref_member(x, segment)]
+        states = {r for q in states for k in types for r in edges.get((q, k), ())}
+    return bool(states & outer.accept)
 
 
 @st.composite
