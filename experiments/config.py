@@ -98,7 +98,6 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     log_every: int = 10
-    eval_every: int = 0
     checkpoint_every: int = 200
     device: str = "auto"
     n_threads: int = 0
@@ -106,7 +105,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_positive(self, "steps", "batch_size", "log_every", "checkpoint_every")
-        for name in ("warmup", "eval_every", "n_threads"):
+        for name in ("warmup", "n_threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:

@@ -37,7 +37,7 @@ from bipe.experiments.tasks import get_task
 
 __all__ = ["PRESETS", "build_config"]
 
-DERIVED_KEYS = ("model.vocab_size", "model.separators")
+DERIVED_KEYS = ("model.vocab_size", "model.separators", "model.max_intra")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -45,7 +45,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"n_train": 512, "n_eval": 16, "operators": "uniform:1:2",
                  "eval_lengths": [1, 2, 3], "n_symbols": 3, "n_types": 2, "inner_states": 2,
                  "outer_states": 2, "segments": "uniform:1:3", "segment_length": "uniform:1:3"},
-        "model": {"d_model": 32, "n_layers": 2, "n_heads": 2, "max_intra": 64},
+        "model": {"d_model": 32, "n_layers": 2, "n_heads": 2},
         "train": {"steps": 60, "batch_size": 16, "lr": 3e-3, "warmup": 10, "log_every": 10,
                   "checkpoint_every": 20},
     },
@@ -53,7 +53,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "task": "arith",
         "data": {"n_train": 20000, "n_eval": 200, "operators": "uniform:1:4", "fmt": "steps",
                  "eval_lengths": [1, 2, 3, 4, 5, 6, 7, 8]},
-        "model": {"d_model": 64, "n_layers": 2, "n_heads": 4, "max_intra": 64},
+        "model": {"d_model": 64, "n_layers": 2, "n_heads": 4},
         "train": {"steps": 1200, "batch_size": 32, "lr": 3e-3, "warmup": 50, "log_every": 20,
                   "checkpoint_every": 200},
     },
@@ -61,7 +61,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "task": "arith",
         "data": {"n_train": 1_000_000, "n_eval": 1000, "operators": "linear:1:15",
                  "fmt": "feng", "eval_lengths": [5, 10, 15, 16, 17, 18]},
-        "model": {"d_model": 256, "n_layers": 3, "n_heads": 4, "max_intra": 1024},
+        "model": {"d_model": 256, "n_layers": 3, "n_heads": 4},
         "train": {"steps": 195_313, "batch_size": 512, "lr": 1e-4, "warmup": 1000,
                   "log_every": 100, "checkpoint_every": 2000},
     },
@@ -74,7 +74,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "task": "arith",
         "data": {"n_train": 100_000, "n_eval": 500, "operators": "uniform:1:6", "fmt": "steps",
                  "eval_lengths": [2, 4, 6, 7, 8, 9, 10, 12]},
-        "model": {"d_model": 64, "n_layers": 3, "n_heads": 4, "max_intra": 64},
+        "model": {"d_model": 64, "n_layers": 3, "n_heads": 4},
         "train": {"steps": 12000, "batch_size": 64, "lr": 1e-3, "warmup": 200,
                   "log_every": 50, "checkpoint_every": 500},
     },
@@ -88,12 +88,14 @@ def build_config(
     pe: str | None = None,
     overrides: dict[str, str] | None = None,
     out: str | None = None,
+    base: dict[str, Any] | None = None,
 ) -> RunConfig:
     """The RunConfig of ``preset`` with ``task``, ``pe`` (= ``model.pe``) and dotted overrides.
 
-    Unknown preset, task or key -> ``ValueError`` listing the known ones.
+    ``base`` (a config dict, e.g. a run's ``config.json``) replaces the preset. Unknown preset,
+    task or key -> ``ValueError`` listing the known ones.
     """
-    if preset not in PRESETS:
+    if base is None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
     overrides = dict(overrides or {})
     for key in DERIVED_KEYS:
@@ -101,7 +103,7 @@ def build_config(
             raise ValueError(f"{key} is derived from the task and cannot be set")
     if pe is not None:
         overrides["model.pe"] = pe
-    tree = apply_overrides(PRESETS[preset], overrides, RunConfig)
+    tree = apply_overrides(PRESETS[preset] if base is None else base, overrides, RunConfig)
     if task is not None:
         tree["task"] = task
     if out is not None:
@@ -111,4 +113,5 @@ def build_config(
     model = tree.setdefault("model", {})
     model["vocab_size"] = the_task.vocab_size(data)
     model["separators"] = list(the_task.separators(data))
+    model.pop("max_intra", None)  # set from the training data when the run starts
     return config_from_dict(RunConfig, tree)

@@ -1,0 +1,127 @@
+"""``bipe train``: train a model on a task and write a run folder (see experiments/train.py).
+
+Any config field can be set with a dotted option parsed by the field's type
+(``--model.d_model 64``, ``--train.steps 400``, ``--data.operators uniform:1:6``,
+``--segment_eval.method fixed:4``, ``--init_seed 3``); an unknown key is an error listing the
+valid ones. ``--resume RUN`` continues an interrupted run (Ctrl-C included) to the same result
+as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "train a model on a task; writes a run folder"
+EXAMPLE = "bipe train --task arith --pe bipe_rope --preset tiny --out runs/tiny-bipe"
+
+TOP_KEYS = ("data_seed", "init_seed")  # top-level RunConfig fields settable as --KEY
+OWN_KEYS = ("task", "out")  # set by --task / --out
+
+
+def override_keys() -> list[str]:
+    """Every key a dotted option may set (derived model fields excluded)."""
+    from bipe.experiments.config import RunConfig, valid_keys
+    from bipe.experiments.presets import DERIVED_KEYS
+
+    return [k for k in valid_keys(RunConfig) if k not in DERIVED_KEYS and k not in OWN_KEYS]
+
+
+def add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``--SECTION.FIELD VALUE`` for every config field; unknown keys list the valid."""
+    keys = override_keys()
+    group = parser.add_argument_group(
+        "config overrides (any field, parsed by its type; model.vocab_size, model.separators "
+        "and model.max_intra come from the task and the training data)")
+    for key in keys:
+        group.add_argument(f"--{key}", dest=f"override:{key}", default=None, metavar="VALUE")
+    original = parser.error
+
+    def error(message: str) -> None:
+        if "unrecognized arguments" in message:
+            unknown = next((a for a in message.split(":", 1)[1].split() if a.startswith("--")),
+                           None)
+            if unknown is not None:
+                raise ValueError(f"unknown config key {unknown[2:]!r}; valid keys: "
+                                 f"{', '.join(keys)}")
+        original(message)
+
+    parser.error = error  # type: ignore[method-assign]
+
+
+def collect_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """``{dotted key: text}`` of the override options given on the command line."""
+    return {k.split(":", 1)[1]: v for k, v in vars(args).items()
+            if k.startswith("override:") and v is not None}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default=None, help="task (arith, arith_direct, binfa_lm, "
+                        "binfa_state, nfa_lm; default: the preset's)")
+    parser.add_argument("--pe", default=None, help="positional encoding (bipe.models.ENCODINGS)")
+    parser.add_argument("--preset", default="tiny",
+                        help="tiny, demo, paper_arith or cpu_arith (default: tiny)")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="start from a saved config.json instead of a preset")
+    parser.add_argument("--out", default=None, metavar="RUN", help="run folder to create")
+    parser.add_argument("--resume", default=None, metavar="RUN",
+                        help="continue the interrupted run in RUN (other options are ignored)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_override_arguments(parser)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The RunConfig a ``bipe train``-style command line describes."""
+    from bipe.experiments.presets import build_config
+    from bipe.experiments.rundir import read_json
+
+    base = None
+    if args.config:
+        base = read_json(args.config)
+        if not isinstance(base, dict):
+            raise ValueError(f"{args.config}: not a config object")
+        base = {k: v for k, v in base.items() if k not in ("command", "version")}
+    return build_config(args.preset, task=args.task, pe=args.pe, out=args.out,
+                        overrides=collect_overrides(args), base=base)
+
+
+def command_line(args: argparse.Namespace) -> list[str]:
+    """The command line as given (options in a canonical order), for config.json."""
+    words = ["bipe", "train"]
+    for name in ("task", "pe", "preset", "config", "out"):
+        if getattr(args, name, None) is not None:
+            words += [f"--{name}", str(getattr(args, name))]
+    for key, value in collect_overrides(args).items():
+        words += [f"--{key}", value]
+    return words
+
+
+def run(args: argparse.Namespace) -> int:
+    from bipe.experiments.train import resume, train
+
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.resume:
+        out = resume(args.resume, progress=progress)
+    else:
+        if not args.out:
+            raise ValueError("--out RUN is required (or --resume RUN)")
+        config = config_from_args(args)
+        out = train(config, command=command_line(args), progress=progress)
+    _print_summary(out)
+    return 0
+
+
+def _print_summary(out) -> None:
+    from pathlib import Path
+
+    from bipe.experiments.rundir import read_json
+
+    path = Path(out) / "eval.json"
+    if not path.exists():
+        print(f"trained: {out} (not evaluated; bipe eval {out})")
+        return
+    result = read_json(path)
+    summary = result["summary"]
+    parts = [f"{name} {metrics.get('accuracy', float('nan')):.3f}"
+             for name, metrics in summary.items() if metrics]
+    print(f"{out}: {result['task']} {result['pe']} accuracy " + ", ".join(parts))
