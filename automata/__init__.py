@@ -3,8 +3,8 @@ automata and bilevel / multi-level (Bi-NFA) automata.
 
 Public API: :class:`NFA` (a DFA is the deterministic case), :class:`WordSampler`,
 :func:`count_words`, :func:`random_nfa`, :func:`random_dfa`, :func:`missing_lengths`,
-:class:`BiNFA`, :class:`BiLabels`, :class:`BiSampler`, :func:`random_binfa`, :func:`automaton_from_dict`,
-:func:`segment_labels`.
+:class:`BiNFA`, :class:`BiLabels`, :class:`BiSampler`, :func:`random_binfa`,
+:func:`automaton_from_dict`, :func:`segment_labels`.
 """
 
 from bipe.automata.binfa import BiNFA, automaton_from_dict
