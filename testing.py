@@ -131,30 +131,42 @@ def nfas(
     max_symbols: int = 3,
     nonempty: bool = False,
     min_word_length: int = 0,
+    accepts_empty: bool | None = None,
 ) -> Any:
     """Random :class:`bipe.automata.NFA` values, built directly from drawn transition tables.
 
     With ``nonempty=True`` a drawn witness path (a start state, symbols, an accept state at its
     end; ``min_word_length..max_states`` symbols long) is added to the transitions, so the
-    language contains a word of that length.
+    language contains a word of that length. ``accepts_empty=False`` keeps start and accept
+    states disjoint (the empty word is rejected, as Bi-NFA segment types require; then at least
+    2 states, and the witness path has at least one symbol).
     """
     from bipe.automata import NFA
 
-    q = draw(st.integers(1, max_states))
+    no_empty = accepts_empty is False
+    q = draw(st.integers(2 if no_empty else 1, max(max_states, 2 if no_empty else 1)))
     a = n_symbols if n_symbols is not None else draw(st.integers(1, max_symbols))
     bits = draw(st.lists(st.booleans(), min_size=a * q * q, max_size=a * q * q))
     delta = np.array(bits, dtype=bool).reshape(a, q, q)  # (A, Q, Q)
-    start = draw(st.sets(st.integers(0, q - 1), min_size=1))
+    last = q - 2 if no_empty else q - 1  # with no_empty, state q-1 is never a start state
+    start = set(draw(st.sets(st.integers(0, last), min_size=1)))
     accept = set(draw(st.sets(st.integers(0, q - 1))))
     if nonempty:
-        path = draw(st.lists(st.integers(0, q - 1), min_size=min_word_length + 1,
-                             max_size=max(q, min_word_length) + 1))
+        shortest = max(min_word_length, 1 if no_empty else 0)
+        path = draw(st.lists(st.integers(0, q - 1), min_size=shortest + 1,
+                             max_size=max(q, shortest) + 1))
+        path[0] = draw(st.sampled_from(sorted(start)))
+        if no_empty:
+            path[-1] = q - 1
         symbols = draw(st.lists(st.integers(0, a - 1), min_size=len(path) - 1,
                                 max_size=len(path) - 1))
-        start.add(path[0])
         accept.add(path[-1])
         for q0, sym, q1 in zip(path[:-1], symbols, path[1:], strict=True):
             delta[sym, q0, q1] = True
+    if no_empty:
+        accept -= start
+    elif accepts_empty:
+        accept |= start
     return NFA(n_states=q, n_symbols=a, start=frozenset(start), accept=frozenset(accept),
                delta=delta)
 
@@ -169,14 +181,16 @@ def binfas(
     max_outer_states: int = 3,
 ) -> Any:
     """Random two-level :class:`bipe.automata.BiNFA` values built from :func:`nfas` with witness
-    paths: every inner language has a word of length ``0..max_inner_states`` and the outer
-    language one of length ``1..max_outer_states``."""
+    paths: every inner language has a word of length ``1..max(2, max_inner_states)`` (and never
+    the empty word: segments are non-empty) and the outer language one of length
+    ``1..max_outer_states``."""
     from bipe.automata import BiNFA
 
     a = draw(st.integers(1, max_symbols))
     k = draw(st.integers(1, max_types))
     inner = tuple(
-        draw(nfas(max_states=max_inner_states, n_symbols=a, nonempty=True)) for _ in range(k)
+        draw(nfas(max_states=max_inner_states, n_symbols=a, nonempty=True, accepts_empty=False))
+        for _ in range(k)
     )
     outer = draw(nfas(max_states=max_outer_states, n_symbols=k, nonempty=True, min_word_length=1))
     return BiNFA(n_symbols=a, separator=a, outer=outer, inner=inner)
@@ -189,7 +203,7 @@ def binfa_sequences(
     automata: st.SearchStrategy | None = None,
     max_rows: int = 4,
     segments: str = "uniform:1:5",
-    segment_length: str = "uniform:0:4",
+    segment_length: str = "uniform:1:4",
 ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """``(binfa, tokens (N, T), lengths (N,), is_last (N, T))``: sequences of a random Bi-NFA
     with their true boundaries (``is_last`` marks each segment's closing separator).
@@ -208,7 +222,8 @@ def binfa_sequences(
         np.random.default_rng(seed), binfa, n,
         [parse_length_spec(segments), parse_length_spec(segment_length)],
     )
-    return binfa, batch.tokens, batch.lengths, batch.marks[0]
+    tokens, lengths, marks = batch.padded()
+    return binfa, tokens, lengths, marks[0]
 
 
 # ------------------------------------------------------------------------------- the checks
