@@ -1,0 +1,110 @@
+"""``bipe study width``: early stopping over the width grid, thresholds and fitted exponents."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bipe.experiments.study import WidthStudy, run_width_study, study_configs
+
+WIDTHS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+
+
+def planted_threshold(pe, size):
+    """rope needs width ~ 2*size^2, bipe_rope ~ 4*size (snapped up to the grid)."""
+    need = 2 * size**2 if pe == "rope" else 4 * size
+    return min((w for w in WIDTHS if w >= need), default=10**6)
+
+
+class FakeRunner:
+    """Stands in for run_sweep: writes a run folder whose eval.json carries a planted accuracy."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, configs, out, *, jobs=1, progress=False):
+        rows = []
+        for c in configs:
+            run = Path(out) / c.out
+            run.mkdir(parents=True, exist_ok=True)
+            size = c.data.inner_states
+            ok = c.model.d_model >= planted_threshold(c.model.pe, size)
+            acc = 0.95 if ok else 0.3 + 0.01 * c.init_seed
+            (run / "config.json").write_text(json.dumps(
+                {"task": c.task, "init_seed": c.init_seed,
+                 "model": {"pe": c.model.pe, "d_model": c.model.d_model}}))
+            (run / "eval.json").write_text(json.dumps(
+                {"task": c.task, "pe": c.model.pe, "train_range": [1, 2], "per_length": [],
+                 "summary": {"in_distribution": {"accuracy": acc},
+                             "above_train": {"accuracy": acc / 2}}}))
+            self.calls.append((c.model.pe, size, c.model.d_model, c.init_seed))
+            rows.append({"name": c.out, "dir": c.out, "status": "done"})
+        return rows
+
+
+def study(**kw):
+    base = dict(encodings=("rope", "bipe_rope"), sizes=(2, 4, 8), widths=WIDTHS, seeds=(0, 1),
+                size_keys=("data.inner_states",), target=0.9)
+    return WidthStudy(**{**base, **kw})
+
+
+def test_early_stopping_finds_planted_thresholds_and_exponents(tmp_path):
+    runner = FakeRunner()
+    outcome = run_width_study(study(), tmp_path, runner=runner, n_boot=100)
+    for pe in ("rope", "bipe_rope"):
+        for size in (2, 4, 8):
+            trained = sorted({w for p, s, w, _ in runner.calls if (p, s) == (pe, size)})
+            t = planted_threshold(pe, size)
+            assert trained == [w for w in WIDTHS if w <= t]  # nothing past the threshold
+            assert dict(outcome.fits[pe].points)[size] == t
+    # rope: 8, 32, 128 -> exponent 2; bipe_rope: 8, 16, 32 -> exponent 1.
+    assert outcome.fits["rope"].exponent.estimate == pytest.approx(2.0)
+    assert outcome.fits["bipe_rope"].exponent.estimate == pytest.approx(1.0)
+    assert outcome.implied["additive"] < outcome.implied["product"]
+    md = outcome.report.read_text()
+    assert "| rope | 8 | 32 | 128 | 2.00" in md and "product" in md
+    assert (tmp_path / "width_scaling.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "study.json").read_text())
+    assert len(saved["results"]) == len(runner.calls)
+
+
+def test_unreached_cells_are_censored_and_grid_is_exhausted(tmp_path):
+    runner = FakeRunner()
+    outcome = run_width_study(study(encodings=("rope",), sizes=(8, 16), widths=(8, 64, 128)),
+                              tmp_path, runner=runner, n_boot=10)
+    assert outcome.fits["rope"].censored == (16.0,)  # needs 512
+    assert sorted({w for _, s, w, _ in runner.calls if s == 16}) == [8, 64, 128]
+    assert ">grid" in outcome.report.read_text()
+
+
+def test_configs_set_study_keys_and_reject_clashes():
+    s = study(size_keys=("data.inner_states", "data.outer_states"), seeds=(3,))
+    (c,) = study_configs(s, [("bipe_rope", 5)], 32)
+    assert (c.model.pe, c.model.d_model, c.init_seed) == ("bipe_rope", 32, 3)
+    assert c.data.inner_states == c.data.outer_states == 5
+    assert "inner_states-5" in c.out and "d_model-32" in c.out
+    with pytest.raises(ValueError, match="study keys"):
+        study(fixed=(("model.d_model", "8"),))
+    with pytest.raises(ValueError, match="size_format"):
+        study(size_format="uniform:1:2")
+
+
+@pytest.mark.slow
+def test_cli_study_runs_real_tiny_sweep(tmp_path):
+    out = tmp_path / "study"
+    cmd = [sys.executable, "-m", "bipe", "study", "width", "--preset", "tiny", "--task", "arith",
+           "--pes", "rope", "--size-key", "data.operators", "--size-format", "uniform:1:{}",
+           "--sizes", "1,2", "--widths", "8,16", "--target", "0", "--train.steps", "4",
+           "--data.n_train", "64", "--data.n_eval", "4", "--no-progress", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads((out / "study.json").read_text())
+    # Target 0 is reached at the first width: two runs, none at width 16.
+    assert sorted((r["size"], r["width"]) for r in saved["results"]) == [(1, 8), (2, 8)]
+    assert all(math.isfinite(r["accuracy"]) for r in saved["results"])
+    assert (out / "index.json").is_file() and "rope" in proc.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True)  # resumable: all skipped
+    assert again.returncode == 0 and json.loads((out / "study.json").read_text()) == saved
