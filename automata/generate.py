@@ -9,7 +9,8 @@ one accept state makes every state reachable and co-reachable, i.e. the automato
 ``out_degree`` is the number of outgoing edges of every state in the transition graph (as in
 :meth:`NFA.to_networkx`), counted over all symbols: an NFA state has ``out_degree`` distinct
 ``(symbol, target)`` pairs, a DFA state has transitions on ``out_degree`` distinct symbols
-(``out_degree == n_symbols`` gives a complete DFA).
+(``out_degree == n_symbols`` gives a complete DFA). ``random_nfa(..., per_symbol=True)`` reads
+``out_degree`` per (state, symbol) pair instead: every pair has that many distinct targets.
 
 With ``lengths``, draws are repeated (at most ``max_tries`` times) until the automaton accepts at
 least one word of every requested length (checked by boolean reachability, no enumeration);
@@ -39,18 +40,25 @@ def _check_positive(name: str, value: int, low: int = 1) -> None:
 
 
 def _edges(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int,
-           deterministic: bool) -> list[tuple[int, int, int]]:
+           mode: str) -> list[tuple[int, int, int]]:
+    """Cycle edges plus random extra edges; ``mode`` is "dfa", "nfa" or "per_symbol"."""
     order = rng.permutation(n_states)
     edges = []
     for i in range(n_states):
         q, nxt = int(order[i]), int(order[(i + 1) % n_states])
         a = int(rng.integers(n_symbols))
         edges.append((q, a, nxt))
-        if deterministic:
+        if mode == "dfa":
             others = np.delete(np.arange(n_symbols), a)
             symbols = rng.choice(others, size=out_degree - 1, replace=False)
             targets = rng.integers(n_states, size=out_degree - 1)
             edges += [(q, int(s), int(r)) for s, r in zip(symbols, targets, strict=True)]
+        elif mode == "per_symbol":
+            for b in range(n_symbols):
+                size = out_degree - (b == a)
+                targets = rng.choice(n_states - (b == a), size=size, replace=False)
+                targets = targets + ((targets >= nxt) & (b == a))  # skip the cycle target
+                edges += [(q, b, int(r)) for r in targets]
         else:
             taken = a * n_states + nxt
             picks = rng.choice(n_symbols * n_states - 1, size=out_degree - 1, replace=False)
@@ -77,16 +85,17 @@ def missing_lengths(nfa: NFA, lengths: Iterable[int]) -> list[int]:
 
 def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int,
             lengths: Iterable[int] | None, n_accept: int | None, max_tries: int,
-            deterministic: bool, accept_empty: bool) -> NFA:
-    kind = "DFA" if deterministic else "NFA"
+            mode: str, accept_empty: bool) -> NFA:
+    kind = "DFA" if mode == "dfa" else "NFA"
     _check_positive("n_states", n_states)
     _check_positive("n_symbols", n_symbols)
     _check_positive("max_tries", max_tries)
-    most = n_symbols if deterministic else n_symbols * n_states
+    most = {"dfa": n_symbols, "nfa": n_symbols * n_states, "per_symbol": n_states}[mode]
     _check_positive("out_degree", out_degree)
     if out_degree > most:
-        raise ValueError(f"out_degree {out_degree} exceeds the {most} possible edges per state "
-                         f"of a random {kind} with {n_states} states and {n_symbols} symbols")
+        raise ValueError(f"out_degree {out_degree} exceeds the {most} possible edges per "
+                         f"{'(state, symbol)' if mode == 'per_symbol' else 'state'} of a random "
+                         f"{kind} with {n_states} states and {n_symbols} symbols")
     n_accept = (n_states + 1) // 2 if n_accept is None else n_accept
     _check_positive("n_accept", n_accept)
     allowed = n_states if accept_empty else n_states - 1  # the start state never accepts
@@ -100,7 +109,7 @@ def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree:
     always_missing: set[int] | None = None
     best: list[int] = []
     for _ in range(max_tries):
-        edges = _edges(rng, n_states, n_symbols, out_degree, deterministic)
+        edges = _edges(rng, n_states, n_symbols, out_degree, mode)
         start = int(rng.integers(n_states))
         candidates = np.arange(n_states) if accept_empty else np.delete(np.arange(n_states), start)
         accept = rng.choice(candidates, size=n_accept, replace=False).tolist()
@@ -118,13 +127,17 @@ def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree:
 
 def random_nfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int, *,
                lengths: Iterable[int] | None = None, n_accept: int | None = None,
-               accept_empty: bool = True, max_tries: int = 200) -> NFA:
+               accept_empty: bool = True, per_symbol: bool = False,
+               max_tries: int = 200) -> NFA:
     """A random trim NFA; every state has ``out_degree`` distinct (symbol, target) edges.
 
+    With ``per_symbol`` every (state, symbol) pair instead has ``out_degree`` distinct targets
+    (a complete NFA with large state sets, whose language is usually almost everything).
     ``n_accept`` defaults to half the states (rounded up); ``accept_empty=False`` keeps the
     start state out of the accept set (no empty word). See the module docstring.
     """
-    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, False,
+    mode = "per_symbol" if per_symbol else "nfa"
+    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, mode,
                    accept_empty)
 
 
@@ -136,7 +149,7 @@ def random_dfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degr
     ``n_accept`` defaults to half the states (rounded up); ``accept_empty=False`` keeps the
     start state out of the accept set (no empty word). See the module docstring.
     """
-    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, True,
+    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, "dfa",
                    accept_empty)
 
 

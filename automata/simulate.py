@@ -73,16 +73,16 @@ def check_words(words: np.ndarray, lengths: np.ndarray | None,
 
 # --------------------------------------------------------------------------- bitset engine
 def pack_sets(mask: np.ndarray, n_words: int) -> np.ndarray:
-    """(..., Q) bool -> (..., W) uint64 little-endian bitsets."""
+    """(..., Q) bool -> (..., W) int64 little-endian bitsets (bit q of word q // 64)."""
     packed = np.packbits(mask, axis=-1, bitorder="little")  # (..., ceil(Q/8)) uint8
     pad = 8 * n_words - packed.shape[-1]
     packed = np.concatenate([packed, np.zeros((*packed.shape[:-1], pad), np.uint8)], axis=-1)
-    return packed.view("<u8").astype(np.uint64)
+    return np.ascontiguousarray(packed).view("<i8").astype(np.int64)
 
 
 def unpack_sets(bits: np.ndarray, n_states: int) -> np.ndarray:
-    """(..., W) uint64 -> (..., Q) bool."""
-    as_bytes = np.ascontiguousarray(bits.astype("<u8")).view(np.uint8)  # (..., 8W)
+    """(..., W) int64 bitsets -> (..., Q) bool."""
+    as_bytes = np.ascontiguousarray(bits.astype("<i8")).view(np.uint8)  # (..., 8W)
     return np.unpackbits(as_bytes, axis=-1, bitorder="little")[..., :n_states].astype(bool)
 
 
@@ -98,7 +98,8 @@ def _chunks(n_states: int, k: int) -> list[tuple[int, int, int]]:
 
 
 class StepTable:
-    """Chunk tables for one automaton: ``step(S, symbols)`` maps (N, W) sets to successors."""
+    """Chunk tables for one automaton: ``step(S, symbols)`` maps (N, W) int64 bitsets to their
+    successor sets. Built per call from ``delta``; never stored on an automaton."""
 
     def __init__(self, delta: np.ndarray) -> None:
         n_symbols, n_states, _ = delta.shape
@@ -110,23 +111,38 @@ class StepTable:
         self.chunks = _chunks(n_states, k)
         self.k = max(width for _, _, width in self.chunks)
         succ = pack_sets(delta, self.n_words)  # (A, Q, W)
-        tables = np.zeros((len(self.chunks), n_symbols, 1 << self.k, self.n_words), np.uint64)
+        tables = np.zeros((len(self.chunks), n_symbols, 1 << self.k, self.n_words), np.int64)
         first = 0
         for c, (_, _, width) in enumerate(self.chunks):
             for b in range(width):  # values with top bit b = values below 2^b plus state b
                 tables[c, :, 1 << b: 2 << b] = tables[c, :, : 1 << b] | succ[:, first + b, None]
             first += width
-        self.n_symbols = n_symbols
-        self.flat = tables.reshape(-1, self.n_words)  # (C * A * 2^k, W)
+        # one flat table per chunk, indexed by (symbol << k) + chunk value
+        self.tables = [t.reshape(-1, self.n_words) for t in tables]  # each (A * 2^k, W)
+        self.tables_1d = [t[:, 0].copy() for t in self.tables]  # each (A * 2^k,) for W == 1
 
     def step(self, sets: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-        """(N, W) uint64 sets, (N,) intp symbols -> (N, W) uint64 successor sets."""
+        """(N, W) int64 sets, (N,) intp symbols -> (N, W) int64 successor sets."""
+        if self.n_words == 1:
+            return self.step_1d(sets[:, 0], symbols)[:, None]
         base = symbols << self.k  # (N,)
-        out = np.zeros_like(sets)
-        for c, (word, shift, width) in enumerate(self.chunks):
-            value = (sets[:, word] >> np.uint64(shift)) & np.uint64((1 << width) - 1)  # (N,)
-            index = base + value.astype(np.intp) + ((c * self.n_symbols) << self.k)
-            out |= np.take(self.flat, index, axis=0)
+        out = None
+        for (word, shift, width), table in zip(self.chunks, self.tables, strict=True):
+            value = (sets[:, word] >> shift) & ((1 << width) - 1)  # (N,) chunk value
+            value += base
+            got = np.take(table, value, axis=0)  # (N, W)
+            out = got if out is None else np.bitwise_or(out, got, out=out)
+        return out
+
+    def step_1d(self, sets: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+        """The W == 1 case on (N,) int64 sets: fewer, cheaper numpy calls per step."""
+        base = symbols << self.k  # (N,)
+        out = None
+        for (_, shift, width), table in zip(self.chunks, self.tables_1d, strict=True):
+            value = ((sets >> shift) if shift else sets) & ((1 << width) - 1)  # (N,)
+            value += base
+            got = table.take(value)  # (N,)
+            out = got if out is None else np.bitwise_or(out, got, out=out)
         return out
 
 
@@ -137,18 +153,22 @@ def _run_bitset(nfa: NFA, words: np.ndarray, lengths: np.ndarray,
     start = np.zeros(nfa.n_states, dtype=bool)
     start[list(nfa.start)] = True
     sets = np.repeat(pack_sets(start, stepper.n_words)[None], n, axis=0)  # (N, W)
+    flat = stepper.n_words == 1
+    step = stepper.step_1d if flat else stepper.step
+    if flat:
+        sets = sets[:, 0].copy()  # (N,)
     ragged = bool((lengths < t_len).any())
     history = [sets] if record else None
     for t in range(t_len):
-        nxt = stepper.step(sets, words[:, t])
+        nxt = step(sets, words[:, t])
         if ragged:
-            nxt = np.where((t < lengths)[:, None], nxt, sets)
+            active = t < lengths  # (N,)
+            nxt = np.where(active if flat else active[:, None], nxt, sets)
         sets = nxt
         if record:
             history.append(sets)
-    if not record:
-        return unpack_sets(sets, nfa.n_states)  # (N, Q)
-    return unpack_sets(np.stack(history, axis=1), nfa.n_states)  # (N, T+1, Q)
+    out = np.stack(history, axis=1) if record else sets  # (N, T+1[, W]) or (N[, W])
+    return unpack_sets(out[..., None] if flat else out, nfa.n_states)
 
 
 # --------------------------------------------------------------------------- dense engine

@@ -11,19 +11,27 @@ from bipe.automata import random_dfa, random_nfa
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(1, 4), st.data(),
-       st.booleans())
-def test_random_automata_are_trim_with_exact_out_degree(seed, n_states, n_symbols, data, det):
-    most = n_symbols if det else n_symbols * n_states
+       st.sampled_from(["nfa", "dfa", "per_symbol"]))
+def test_random_automata_are_trim_with_exact_out_degree(seed, n_states, n_symbols, data, mode):
+    most = {"nfa": n_symbols * n_states, "dfa": n_symbols, "per_symbol": n_states}[mode]
     out_degree = data.draw(st.integers(1, min(most, 4)))
-    make = random_dfa if det else random_nfa
-    nfa = make(np.random.default_rng(seed), n_states, n_symbols, out_degree)
+
+    def make(rng):
+        if mode == "dfa":
+            return random_dfa(rng, n_states, n_symbols, out_degree)
+        return random_nfa(rng, n_states, n_symbols, out_degree, per_symbol=mode == "per_symbol")
+
+    nfa = make(np.random.default_rng(seed))
     assert nfa.reachable_states().all() and nfa.coreachable_states().all()
     assert nfa.trim() == nfa
-    graph = nfa.to_networkx()
-    assert all(graph.out_degree(q) == out_degree for q in range(n_states))
-    assert nfa.is_deterministic == det or (not det and nfa.is_deterministic)
-    again = make(np.random.default_rng(seed), n_states, n_symbols, out_degree)
-    assert again == nfa
+    if mode == "per_symbol":
+        assert (nfa.delta.sum(axis=2) == out_degree).all()
+    else:
+        graph = nfa.to_networkx()
+        assert all(graph.out_degree(q) == out_degree for q in range(n_states))
+    if mode == "dfa":
+        assert nfa.is_deterministic
+    assert make(np.random.default_rng(seed)) == nfa
 
 
 @given(st.integers(0, 2**32 - 1), st.sampled_from([random_nfa, random_dfa]))
