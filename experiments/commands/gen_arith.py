@@ -69,6 +69,13 @@ def excluded_questions(paths: list[str], modulus: int) -> set[str]:
     return questions
 
 
+def _as_arrays(record: dict) -> dict:
+    """The list fields as int64 arrays: write_dataset serialises those in C (about 10x faster
+    than walking Python lists element by element); the file is the same."""
+    return {k: np.asarray(v, dtype=np.int64) if isinstance(v, list) else v
+            for k, v in record.items()}
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate and write the dataset; prints one summary line."""
     from bipe.synthetic.arithmetic import (
@@ -108,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         rng, args.n, operators=dist, modulus=modulus, fmt=args.format, under=args.under,
         dedup=args.dedup, exclude=exclude,
     )
-    write_dataset(out, records, meta, overwrite=args.force)
+    write_dataset(out, map(_as_arrays, records), meta, overwrite=args.force)
     under = " (--under)" if args.under else ""
     print(f"wrote {args.n} {args.format} chains, operators {dist}{under}, mod {modulus} to {out}")
     return 0
