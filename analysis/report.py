@@ -146,7 +146,9 @@ def _length_blocks(rng, task, metric, runs, labels, train_range, out_dir) -> lis
     series = {lab: [(x, _ci_or_nan(rng, v)) for x, v in sorted(pts.items())]
               for lab, pts in sorted(by_label.items())}
     name = f"{slug(task)}_{slug(metric)}_vs_length.png"
-    plot_series_ci(out_dir / name, series, xlabel="length (evaluation setting)",
+    unit = next((r.evaluation.get("length_unit") for r in runs
+                 if r.evaluation.get("length_unit")), "evaluation setting")
+    plot_series_ci(out_dir / name, series, xlabel=f"length ({unit})",
                    ylabel=metric, title=f"{task}: {metric} against length",
                    shade=train_range)
     lengths = sorted({x for s in series.values() for x, _ in s})
