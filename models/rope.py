@@ -33,17 +33,17 @@ def rope_frequencies(d_head: int, base: float = 10000.0, *, scaling: str = "none
     if scaling == "ntk":
         base = base * factor ** (d_head / (d_head - 2))
     inv = 1.0 / (base ** exps)  # (K/2,) the float32 arithmetic of transformers' Llama
+    if scaling not in ("none", "pi", "ntk", "yarn"):
+        raise ValueError(f"unknown rope scaling {scaling!r}; known: none, pi, ntk, yarn")
+    if scaling in ("none", "ntk") or factor == 1.0:  # factor 1 is exactly no scaling
+        return inv
     if scaling == "pi":
         return inv / factor
-    if scaling == "yarn":
-        if original_len is None:
-            raise ValueError("yarn scaling needs original_len (the training length)")
-        turns = original_len * inv / (2 * math.pi)  # (K/2,) rotations within the training range
-        ramp = ((turns - YARN_ALPHA) / (YARN_BETA - YARN_ALPHA)).clamp(0.0, 1.0)
-        return (1 - ramp) * inv / factor + ramp * inv
-    if scaling not in ("none", "ntk"):
-        raise ValueError(f"unknown rope scaling {scaling!r}; known: none, pi, ntk, yarn")
-    return inv
+    if original_len is None:
+        raise ValueError("yarn scaling needs original_len (the training length)")
+    turns = original_len * inv / (2 * math.pi)  # (K/2,) rotations within the training range
+    ramp = ((turns - YARN_ALPHA) / (YARN_BETA - YARN_ALPHA)).clamp(0.0, 1.0)
+    return (1 - ramp) * inv / factor + ramp * inv
 
 
 def rope_attention_scale(scaling: str, factor: float) -> float:
