@@ -135,6 +135,12 @@ def plot_scaling(
         ax.plot(x, y, color="0.5", linestyle=LINESTYLES[(j + 3) % 4], linewidth=1,
                 label=f"hypothesis: {label}")
     _finish(ax, xlabel=xlabel, ylabel=ylabel, title=title, logx=True, logy=True)
+    xs = sorted({p[0] for pts in points.values() for p in pts})
+    ys = sorted({p[1] for pts in points.values() for p in pts})
+    if xs:
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+        ax.set_yticks(ys, [f"{y:g}" for y in ys])
+        ax.minorticks_off()
     return save_figure(fig, path)
 
 
