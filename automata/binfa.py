@@ -182,6 +182,17 @@ class BiNFA:
 
         return accepts(self, tokens, lengths)
 
+    def viable_prefix_mask(self, tokens: np.ndarray, lengths: np.ndarray | None = None,
+                           max_states: int = 4096) -> np.ndarray:
+        """(N, T+1) bool, as :meth:`NFA.viable_prefix_mask` on the trimmed flattening."""
+        return self.flatten(max_states).trim().viable_prefix_mask(tokens, lengths)
+
+    def legal_next_mask(self, tokens: np.ndarray, lengths: np.ndarray | None = None,
+                        max_states: int = 4096) -> np.ndarray:
+        """(N, T, vocab_size) bool, as :meth:`NFA.legal_next_mask` on the trimmed flattening
+        (the oracle for scoring a language model's next-token choices)."""
+        return self.flatten(max_states).trim().legal_next_mask(tokens, lengths)
+
     def sampler(self, max_lengths: Any) -> Any:
         """A :class:`~bipe.automata.bisample.BiSampler` (build once, sample many times);
         ``max_lengths`` has one entry per level, outermost segment count first."""

@@ -216,9 +216,13 @@ class NFA:
                    accept=frozenset(int(new[s]) for s in self.accept if keep[s]),
                    delta=delta)
 
-    def determinize(self) -> NFA:
+    def determinize(self, max_states: int = 200_000) -> NFA:
         """Subset construction: an equivalent (partial) DFA over the reachable non-empty
-        subsets, numbered in breadth-first order from the start subset (state 0)."""
+        subsets, numbered in breadth-first order from the start subset (state 0).
+
+        Raises ``ValueError`` when more than ``max_states`` subsets are reachable (the subset
+        construction can blow up exponentially).
+        """
         succ = _successor_bits(self.delta)  # succ[a][q] = int bitmask of successors
         start = sum(1 << s for s in self.start)
         accept_bits = sum(1 << s for s in self.accept)
@@ -234,6 +238,9 @@ class NFA:
                 if nxt == 0:
                     continue
                 if nxt not in index:
+                    if len(order) >= max_states:
+                        raise ValueError(f"determinizing a {self.n_states}-state NFA exceeded "
+                                         f"max_states={max_states} subsets")
                     index[nxt] = len(order)
                     order.append(nxt)
                 edges.append((i, a, index[nxt]))

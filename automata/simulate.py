@@ -6,7 +6,7 @@ must lie in ``0..A-1``, else ``ValueError`` naming the row, position and symbol.
 
 Two engines give the same answers:
 
-- **bitset** (Q <= 256): a state set is W = ceil(Q/64) uint64 words. For each symbol and each
+- **bitset** (Q <= 2048): a state set is W = ceil(Q/64) int64 words. For each symbol and each
   chunk of up to k state bits a table maps the chunk's 2^k possible values to the union of their
   successor sets (the "four Russians" trick), so one step is a handful of gathers and ORs per
   chunk, independent of how many states are active. The tables are built per call (no caches).
@@ -34,7 +34,7 @@ import numpy as np
 if TYPE_CHECKING:
     from bipe.automata.nfa import NFA
 
-_MAX_BITSET_STATES = 256
+_MAX_BITSET_STATES = 2048
 _TABLE_BYTES = 8 << 20
 
 
@@ -195,7 +195,7 @@ def run(nfa: NFA, words: np.ndarray, lengths: np.ndarray, record: bool,
     """Simulate checked words: (N, Q) final sets, or (N, T+1, Q) with ``record``.
 
     ``engine`` forces ``"bitset"`` or ``"dense"`` (tests compare them); by default bitset for
-    Q <= 256. Rows freeze after their length (padding is then zeroed by :func:`state_sets`).
+    Q <= 2048. Rows freeze after their length (padding is then zeroed by :func:`state_sets`).
     """
     if engine is None:
         engine = "bitset" if nfa.n_states <= _MAX_BITSET_STATES else "dense"

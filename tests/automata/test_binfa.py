@@ -44,6 +44,16 @@ def tokens_for(draw, automaton, max_n=5, max_t=10):
     return np.array(flat, dtype=np.int64).reshape(n, t), np.array(lengths, dtype=np.int64)
 
 
+def test_legal_next_mask_on_the_example():
+    tokens = np.array([[0, 0, 2, 1, 2]])
+    legal = EXAMPLE.legal_next_mask(tokens)
+    # after "": only 0; after "0": 0 or sep; after "00": 0 or sep; after "00#": only 1;
+    # after "00#1": only sep
+    assert legal[0].tolist() == [[True, False, False], [True, False, True], [True, False, True],
+                                 [False, True, False], [False, False, True]]
+    assert EXAMPLE.viable_prefix_mask(np.array([[1, 2]])).tolist() == [[True, False, False]]
+
+
 def test_module_example():
     rows = [[0, 0, 2, 1, 2, 1, 2], [0, 2, 2, 0, 0, 0, 0], [1, 2, 0, 2, 0, 0, 0]]
     lengths = np.array([7, 3, 4])

@@ -109,3 +109,14 @@ def test_is_deterministic_detects_two_successors_or_two_starts(n):
     assert NFA.from_transitions(n, 1, [0], [0], cycle).is_deterministic
     assert not NFA.from_transitions(n, 1, [0], [0], [*cycle, (0, 0, 0)]).is_deterministic
     assert not NFA.from_transitions(n, 1, [0, 1], [0], cycle).is_deterministic
+
+
+def test_determinize_refuses_to_blow_up():
+    # the classic "n-th symbol from the end is 1" NFA needs 2^n subsets
+    n = 6
+    edges = [(0, 0, 0), (0, 1, 0), (0, 1, 1)] + [(q, a, q + 1) for q in range(1, n)
+                                                 for a in range(2)]
+    nfa = NFA.from_transitions(n + 1, 2, [0], [n], edges)
+    assert nfa.determinize().n_states == 2**n
+    with pytest.raises(ValueError, match="exceeded max_states=10"):
+        nfa.determinize(max_states=10)
