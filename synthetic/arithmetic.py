@@ -523,11 +523,15 @@ def _split(ids: list[int]) -> list[list[int]]:
 
 def is_reduction(prev: list[int], nxt: list[int], modulus: int) -> bool:
     """Whether ``nxt`` undoes one generator expansion of ``prev`` (ids, no ``=``)."""
-    d = len(prev) - len(nxt)
+    d, m = len(prev) - len(nxt), len(nxt)
     if d not in (2, 4):
         return False
-    for k, t in enumerate(nxt):
-        if t < NUM0 or prev[:k] != nxt[:k] or prev[k + d + 1 :] != nxt[k + 1 :]:
+    # prev = nxt[:k] + span + nxt[k+1:] needs k <= common prefix, m-1-k <= common suffix
+    prefix = next((i for i in range(m) if prev[i] != nxt[i]), m)
+    suffix = next((i for i in range(m) if prev[-1 - i] != nxt[-1 - i]), m)
+    for k in range(max(0, m - 1 - suffix), min(prefix, m - 1) + 1):
+        t = nxt[k]
+        if t < NUM0:
             continue
         span = prev[k : k + d + 1]
         if d == 4:
@@ -550,7 +554,7 @@ def is_reduction(prev: list[int], nxt: list[int], modulus: int) -> bool:
 
 def chain_problem(ids: list[int], fmt: str, modulus: int) -> str | None:
     """Why the ids of a chain (no ``<eos>``) are not a valid ``fmt`` chain, or None."""
-    if any(t < OPERATORS[0] for t in ids):
+    if ids and min(ids) < PLUS:
         return "a special token (<pad>, <cls>, <eos>) inside the text"
     parts = _split(ids)
     if len(parts) < 2 or any(not part for part in parts):
@@ -606,11 +610,16 @@ def verify_text(text: str, fmt: str, modulus: int) -> str | None:
 
 def _positions(tokens: list[int]) -> tuple[list[int], list[int]]:
     """``(seg, intra)`` by the plain definition (a separator closes its segment)."""
-    seg, intra, s, i = [], [], 0, 0
-    for t in tokens:
-        seg.append(s)
-        intra.append(i)
-        s, i = (s + 1, 0) if t in SEPARATORS else (s, i + 1)
+    ends = [i for i, t in enumerate(tokens) if t in SEPARATORS]
+    if not ends or ends[-1] != len(tokens) - 1:
+        ends.append(len(tokens) - 1)
+    seg: list[int] = []
+    intra: list[int] = []
+    start = 0
+    for s, end in enumerate(ends):
+        seg += [s] * (end + 1 - start)
+        intra += range(end + 1 - start)
+        start = end + 1
     return seg, intra
 
 
@@ -638,10 +647,20 @@ def verify_record(record: dict, meta: dict) -> str | None:
                            "prompt_len") if k not in record]
     if missing:
         return f"missing fields {', '.join(missing)}"
-    problem = verify_text(record["text"], fmt, modulus)
+    text = record["text"]
+    if not isinstance(text, str) or not text:
+        return "text must be a non-empty string"
+    words = text.split(" ")
+    if any(not w for w in words):
+        return "words must be separated by single spaces"
+    try:
+        ids = words_to_ids(words, modulus)
+    except ValueError as err:
+        return str(err)
+    problem = chain_problem(ids, fmt, modulus)
     if problem:
         return problem
-    ids = words_to_ids(record["text"].split(" "), modulus) + [EOS]
+    ids.append(EOS)
     if record["tokens"] != ids:
         return "tokens do not match the text"
     seg, intra = _positions(ids)
