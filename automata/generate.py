@@ -27,6 +27,7 @@ Worked example::
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -158,7 +159,8 @@ def random_binfa(rng: np.random.Generator, n_symbols: int, n_types: int,
                  outer_out_degree: int | None = None,
                  segment_lengths: Iterable[int] = range(1, 9),
                  segment_counts: Iterable[int] = range(1, 9), deterministic: bool = False,
-                 levels: int = 2, accept_empty: bool = True, max_tries: int = 200) -> BiNFA:
+                 levels: int = 2, accept_empty: bool = True, per_symbol: bool = False,
+                 max_tries: int = 200) -> BiNFA:
     """A random Bi-NFA (``levels=2``) or nested multi-level automaton (``levels >= 3``).
 
     Each of the ``n_types`` inner automata is a random trim automaton (:func:`random_nfa`, or
@@ -172,7 +174,8 @@ def random_binfa(rng: np.random.Generator, n_symbols: int, n_types: int,
     automaton of ``levels - 1`` levels built with the same parameters (its segment counts
     without 0), i.e. sentences of random types in paragraphs of random types. The top outer
     automaton may accept the empty type sequence unless ``accept_empty`` is False; nested ones
-    never do (segments are non-empty).
+    never do (segments are non-empty). ``per_symbol`` reads both out-degrees per (state,
+    symbol) as in :func:`random_nfa` (not with ``deterministic``).
     Raises ``ValueError`` naming impossible lengths, as :func:`random_nfa` does.
     """
     _check_positive("levels", levels, low=2)
@@ -181,7 +184,15 @@ def random_binfa(rng: np.random.Generator, n_symbols: int, n_types: int,
         else list(inner_states)
     if len(sizes) != n_types:
         raise ValueError(f"inner_states has {len(sizes)} entries, expected n_types={n_types}")
-    make = random_dfa if deterministic else random_nfa
+    if deterministic and per_symbol:
+        raise ValueError("per_symbol out-degrees need nondeterministic automata "
+                         "(deterministic=False)")
+
+    def make(rng: np.random.Generator, *args: Any, **kwargs: Any) -> NFA:
+        if deterministic:
+            return random_dfa(rng, *args, **kwargs)
+        return random_nfa(rng, *args, per_symbol=per_symbol, **kwargs)
+
     segment_lengths, segment_counts = list(segment_lengths), list(segment_counts)
     if levels == 2:
         inner = tuple(make(rng, size, n_symbols, out_degree, lengths=segment_lengths,
@@ -192,10 +203,12 @@ def random_binfa(rng: np.random.Generator, n_symbols: int, n_types: int,
                                    segment_lengths=segment_lengths,
                                    segment_counts=[c for c in segment_counts if c > 0],
                                    deterministic=deterministic, levels=levels - 1,
-                                   accept_empty=False, max_tries=max_tries)
+                                   accept_empty=False, per_symbol=per_symbol,
+                                   max_tries=max_tries)
                       for size in sizes)
     degree = out_degree if outer_out_degree is None else outer_out_degree
-    degree = min(degree, n_types if deterministic else n_types * outer_states)
+    degree = min(degree, n_types if deterministic else
+                 outer_states if per_symbol else n_types * outer_states)
     outer = make(rng, outer_states, n_types, degree, lengths=segment_counts,
                  accept_empty=accept_empty, max_tries=max_tries)
     return BiNFA(n_symbols=n_symbols, separator=n_symbols + levels - 2, outer=outer, inner=inner)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bipe.automata import random_dfa, random_nfa
+from bipe.automata import random_binfa, random_dfa, random_nfa
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(1, 4), st.data(),
@@ -60,3 +60,19 @@ def test_bad_parameters_raise(kwargs, message):
     args = {"n_states": 4, "n_symbols": 2, "out_degree": 2} | kwargs
     with pytest.raises(ValueError, match=message):
         random_dfa(np.random.default_rng(0), **{k: v for k, v in args.items()})
+
+
+@given(st.integers(0, 2**32 - 1), st.booleans(), st.sampled_from([2, 3]))
+def test_random_binfa_realises_every_count_and_length(seed, per_symbol, levels):
+    binfa = random_binfa(np.random.default_rng(seed), 2, 2, 3, 3, per_symbol=per_symbol,
+                         segment_lengths=range(1, 4), segment_counts=range(1, 4), levels=levels)
+    assert binfa.levels == levels and binfa.separator == 2 + levels - 2
+    assert all(c > 0 for c in binfa.outer.count_words(3)[1:])
+    if levels == 2:
+        for inner in binfa.inner:
+            assert inner.count_words(3)[0] == 0 and all(c > 0 for c in inner.count_words(3)[1:])
+            if per_symbol:
+                assert (inner.delta.sum(axis=2) == 2).all()
+    with pytest.raises(ValueError, match="per_symbol"):
+        random_binfa(np.random.default_rng(seed), 2, 2, 3, 3, per_symbol=True,
+                     deterministic=True)
