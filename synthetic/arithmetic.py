@@ -52,6 +52,17 @@ question), ``prompt_len`` (tokens up to and including the first ``=``)::
     >>> rec["seg"][:11], rec["prompt_len"], rec["answer"], rec["n_operators"]
     ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 10, 7, 3)
 
+A dataset's ``meta.json`` (written by ``bipe gen arith``) holds ``generator`` ("arith"),
+``arith_format`` (the format above; ``format`` is taken by the dataset layer for jsonl/npz),
+``modulus``, ``vocab``, ``separators`` ([9, 2]), ``config`` and ``seed``.
+
+**Verification** (:func:`verify_record`): the text is single-spaced known words and the tokens,
+``seg``, ``intra``, ``prompt_len``, ``answer`` and ``n_operators`` follow from it; the question
+parses, has at least one operator and only the brackets the generator writes; the answer is the
+question's value (evaluated independently of the chain); ``feng``: exactly L steps, each undoing
+one generator expansion (a single value-preserving reduction with the bracket rule); ``steps``:
+equal to the canonical steps re-derived from the question; ``direct``: one ``=``.
+
 **API**: :func:`generate_arithmetic` (list of records) and :func:`iter_arithmetic` (a stream,
 with the reference's ``--under`` quotas, deduplication and exclusion), :func:`vocab`,
 :func:`parse`, :func:`evaluate`, :func:`canonical_steps`, :func:`make_record`,
@@ -425,6 +436,7 @@ def iter_arithmetic(
     ``operators`` is a :class:`LengthDist` (or spec, or an int K = ``fixed:K``) drawn per chain.
     ``under=True`` needs a fixed count L and follows the reference's ``--under``: the quotas of
     :func:`under_quotas` (in shuffled order), then chains of L operators until ``n`` are kept.
+    Chains of L operators that replace dropped ones come after the shuffled quotas.
     ``dedup`` drops a chain whose text was already kept; ``exclude`` drops chains whose
     question (:func:`question_of`) it contains; dropped draws are replaced by new ones (from L
     with ``under``, as the reference does; else from ``operators``). After ``max_stale``
