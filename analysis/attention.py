@@ -92,6 +92,10 @@ def model_attention_profile(model, tokens, **kwargs) -> AttentionProfile:
     import torch  # noqa: PLC0415 (torch only when a model is analysed)
 
     tokens = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
+    vocab = model.config.vocab_size
+    if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab):
+        raise ValueError(f"token ids must lie in [0, {vocab}) for this model, got "
+                         f"{int(tokens.min())}..{int(tokens.max())}")
     was_training = model.training
     model.eval()
     try:
@@ -101,6 +105,20 @@ def model_attention_profile(model, tokens, **kwargs) -> AttentionProfile:
     finally:
         model.train(was_training)
     return attention_profile(maps, pos.seg.cpu().numpy(), pos.intra.cpu().numpy(), **kwargs)
+
+
+def pad_batch(token_lists: Sequence[Sequence[int]], pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded (N, T) tokens and the (N, T) mask of real tokens. Causal attention and
+    separator positions of real tokens do not depend on padding that follows them."""
+    if not token_lists:
+        raise ValueError("no token sequences to analyse")
+    T = max(len(t) for t in token_lists)
+    tokens = np.full((len(token_lists), T), pad, dtype=np.int64)  # (N, T)
+    valid = np.zeros((len(token_lists), T), dtype=bool)  # (N, T)
+    for i, t in enumerate(token_lists):
+        tokens[i, : len(t)] = t
+        valid[i, : len(t)] = True
+    return tokens, valid
 
 
 def run_attention_profile(run_dir: str | Path, tokens, **kwargs) -> AttentionProfile:

@@ -249,6 +249,51 @@ def _runs_table(runs: Sequence[Run]) -> Block:
                  rows=rows)
 
 
+def _attention_blocks(runs: Sequence[Run], data: str | Path, n_records: int,
+                      out_dir: Path) -> list[Block]:
+    """Same-segment attention mass and distance profiles of every run with a saved model."""
+    from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+
+    from .attention import pad_batch, run_attention_profile  # noqa: PLC0415 (torch)
+
+    tokens, valid = pad_batch(load_dataset(data).column("tokens")[:n_records])
+    groups: dict[str, list] = defaultdict(list)
+    skipped = []
+    for r in runs:
+        try:
+            groups[r.pe].append(run_attention_profile(r.path, tokens, valid=valid))
+        except (ValueError, OSError) as err:
+            skipped.append(f"{r.name} ({err})")
+    blocks = [Block(kind="h2", text="Attention diagnostics"),
+              Block(kind="p", text=f"On the first {len(tokens)} records of `{data}`; mean over "
+                                   "seeds. Same-segment mass per layer is averaged over heads; "
+                                   "uniform causal attention would give the baseline.")]
+    if skipped:
+        blocks.append(Block(kind="p", text="Skipped: " + "; ".join(skipped)))
+    if not groups:
+        return blocks
+    rows, seg_series, intra_series = [], {}, {}
+    for pe, profs in sorted(groups.items()):
+        same = np.mean([p.same_segment for p in profs], axis=0)  # (L, H)
+        rows.append((pe, str(len(profs)), *[f"{v:.3f}" for v in same.mean(axis=1)],
+                     f"{profs[0].uniform_same_segment:.3f}"))
+        for series, attr in ((seg_series, "seg_profile"), (intra_series, "intra_profile")):
+            prof = np.mean([getattr(p, attr)[-1].mean(axis=0) for p in profs], axis=0)  # (Dd,)
+            series[pe] = [(d, Interval(estimate=float(v), lo=float(v), hi=float(v), n=1))
+                          for d, v in enumerate(prof)]
+    n_layers = max(len(r) for r in rows) - 3
+    blocks.append(Block(kind="table", header=("encoding", "runs", *[f"layer {i}" for i in
+                                                                    range(n_layers)],
+                                              "uniform baseline"), rows=tuple(rows)))
+    for name, series, what in (("attention_segment_distance.png", seg_series, "segment"),
+                               ("attention_intra_distance.png", intra_series, "intra")):
+        plot_series_ci(out_dir / name, series, xlabel=f"{what} distance (query - key; last bin "
+                       "= farther)", ylabel="attention mass per query (last layer)",
+                       title=f"Attention by {what} distance")
+        blocks.append(Block(kind="img", text=name))
+    return blocks
+
+
 def build_report(
     rng: np.random.Generator, runs: Sequence[Run], out_dir: Path, *, title: str
 ) -> list[Block]:
@@ -267,17 +312,21 @@ def build_report(
 
 def write_report(
     run_dirs: Iterable[str | Path], out_dir: str | Path, *, title: str = "bipe report",
-    seed: int = 0,
+    seed: int = 0, attention_data: str | Path | None = None, attention_records: int = 32,
 ) -> Path:
     """Write ``report.md``, ``report.html`` and PNGs into ``out_dir``; return the .md path.
 
     ``run_dirs`` are run folders or folders containing runs (sweeps). ``seed`` seeds the
-    bootstrap (this is a composition root for analysis).
+    bootstrap (this is a composition root for analysis). With ``attention_data`` (a bipe
+    dataset folder whose tokens the runs' models accept) the report adds attention diagnostics
+    of every run with a saved ``model.pt`` on its first ``attention_records`` records.
     """
     runs = load_runs(run_dirs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     blocks = build_report(rng, runs, out, title=title)
+    if attention_data is not None:
+        blocks += _attention_blocks(runs, attention_data, attention_records, out)
     write_text_atomic(out / "report.html", render_html(blocks, title))
     return write_text_atomic(out / "report.md", render_markdown(blocks))

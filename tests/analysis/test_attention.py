@@ -78,3 +78,19 @@ def test_bipe_alibi_with_huge_slopes_stays_inside_segments(tmp_path):
     md = write_attention_report({"bipe_alibi": strong, "rope": flat}, tmp_path).read_text()
     assert "| bipe_alibi | 1 | 1 |" in md
     assert (tmp_path / "attention_rope_segment_distance.png").stat().st_size > 1000
+
+
+def test_right_padding_with_valid_mask_changes_nothing():
+    from bipe.analysis.attention import pad_batch
+
+    model = tiny("bipe_rope")
+    seq = [1, 2, 7, 3, 7, 4, 5]
+    tokens, valid = pad_batch([seq, seq[:3]])
+    assert tokens.shape == (2, 7) and valid.sum() == 10
+    alone = model_attention_profile(model, np.array([seq]))
+    padded = model_attention_profile(model, np.array([seq + [0, 0, 0]]),
+                                     valid=np.array([[True] * 7 + [False] * 3]))
+    np.testing.assert_allclose(padded.same_segment, alone.same_segment, atol=1e-6)
+    np.testing.assert_allclose(padded.seg_profile, alone.seg_profile, atol=1e-6)
+    with pytest.raises(ValueError, match="token ids"):
+        model_attention_profile(model, np.array([[1, 99]]))

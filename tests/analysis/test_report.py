@@ -109,3 +109,23 @@ def test_cli_report_writes_files_and_reports_errors_in_one_line(sweep, tmp_path)
     bad = subprocess.run([sys.executable, "-m", "bipe", "report", str(tmp_path / "nope"),
                           "--out", str(out)], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_report_with_attention_diagnostics(sweep, tmp_path):
+    import torch
+
+    from bipe.models import ModelConfig, Transformer, save
+    from bipe.synthetic.dataset import write_dataset
+
+    for run in sorted(sweep.iterdir())[:3]:  # the fourth run has no model: skipped
+        pe = load_run(run).pe
+        torch.manual_seed(0)
+        save(Transformer(ModelConfig(12, 16, 1, 2, pe=pe, separators=(11,))), run / "model.pt")
+    records = [{"tokens": [1, 2, 11, 3, 4, 11, 5]}, {"tokens": [6, 11, 7, 8, 9, 10, 11, 2]}]
+    write_dataset(tmp_path / "ds", records, {"generator": "test"})
+    out = tmp_path / "att"
+    md = write_report([sweep], out, attention_data=tmp_path / "ds").read_text()
+    assert "## Attention diagnostics" in md and "Skipped: arith-rope-d32-s1" in md
+    assert "| bipe_rope | 2 |" in md and "| rope | 1 |" in md
+    assert (out / "attention_segment_distance.png").stat().st_size > 1000
+    assert 'src="attention_intra_distance.png"' in (out / "report.html").read_text()
