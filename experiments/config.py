@@ -69,6 +69,7 @@ class DataConfig:
     n_types: int = 2
     inner_states: int = 3
     outer_states: int = 3
+    out_degree: int = 2
     segments: str = "uniform:2:8"
     segment_length: str = "uniform:1:4"
     eval_segment_length: str = ""
@@ -76,7 +77,8 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check_positive(self, "n_train", "n_eval", "eval_tokens_per_batch", "modulus")
-        _check_positive(self, "n_symbols", "n_types", "inner_states", "outer_states")
+        _check_positive(self, "n_symbols", "n_types", "inner_states", "outer_states",
+                        "out_degree")
         if any(k < 0 for k in self.eval_lengths):
             raise ValueError(f"data.eval_lengths must be >= 0, got {self.eval_lengths}")
         if not 0.0 < self.continuation_prefix < 1.0:

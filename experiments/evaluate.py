@@ -111,7 +111,7 @@ def evaluate_model(model, config, task, world, lengths: Sequence[int], *,
         forward = _forward_fn(model, config, examples, length, device)
         decode = _decode_fn(model, config, length, device)
         with torch.no_grad():
-            values = task.metrics(examples, world, forward, decode, batch)
+            values = task.metrics(examples, world, config.data, forward, decode, batch)
         rows.append({"length": int(length), "n": len(examples), **values})
     train_range = task.train_range(config.data)
     return {"task": config.task, "pe": config.model.pe, "train_range": list(train_range),

@@ -111,14 +111,15 @@ class Task:
         """A saved training set (``bipe gen ... --out DIR``) as examples."""
         raise ValueError(f"task {self.name!r} cannot load saved datasets (data.path)")
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor, data: Any) -> torch.Tensor:
         """Mean cross-entropy of logits (B, T, V) against next-token targets (B, T)."""
         b, t, v = logits.shape
         return F.cross_entropy(logits.reshape(b * t, v), targets.reshape(b * t),
                                ignore_index=IGNORE)
 
     def metrics(
-        self, examples: Examples, world: Any, forward: Forward, decode: Decoder, batch_size: int
+        self, examples: Examples, world: Any, data: Any, forward: Forward, decode: Decoder,
+        batch_size: int,
     ) -> dict[str, float]:
         """Metric name -> value averaged over ``examples`` (all of one length setting)."""
         raise NotImplementedError
@@ -192,7 +193,7 @@ class ArithTask(Task):
                    "tokens": [np.asarray(r["tokens"], np.int64) for r in records]},
         )
 
-    def metrics(self, examples, world, forward, decode, batch_size):
+    def metrics(self, examples, world, data, forward, decode, batch_size):
         prompt_len = examples.extra["prompt_len"]
         refs = examples.extra["tokens"]
         answer_ok = np.zeros(len(examples), dtype=bool)
@@ -220,9 +221,212 @@ def _score_chain(gen: np.ndarray, ref: np.ndarray, eos: int) -> tuple[bool, bool
     return answer, chain
 
 
+# ------------------------------------------------------------------------------- automata
+
+
+@dataclass(frozen=True, eq=False)
+class AutomatonWorld:
+    """The random Bi-NFA of a run and its flattened (trimmed) NFA, the legality oracle."""
+
+    binfa: Any
+    flat: Any
+
+
+def _support(spec: str) -> list[int]:
+    dist = parse_length_spec(spec)
+    if dist.hi is None:
+        raise ValueError(f"length spec {spec!r} must be bounded for automata tasks")
+    return [int(v) for v in dist.support()[0]]
+
+
+class AutomatonTask(Task):
+    """Bi-NFA / flat NFA tasks; see the module docstring. Settings are segment counts."""
+
+    unit = "segments"
+
+    def __init__(self, name: str, *, flat: bool, states: bool) -> None:
+        self.name, self._flat, self._states = name, flat, states
+        self.metric_names = (("accuracy", "inner_accuracy", "outer_accuracy") if states
+                             else ("accuracy", "continuation_valid"))
+
+    def n_tokens(self, data: Any) -> int:
+        return data.n_symbols + 1  # symbols 0..A-1, separator A
+
+    def vocab_size(self, data: Any, world: Any = None) -> int:
+        extra = data.n_types * data.inner_states + data.outer_states if self._states else 0
+        return self.n_tokens(data) + extra
+
+    def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
+        return (data.n_symbols,)
+
+    def train_range(self, data: Any) -> tuple[int, int]:
+        values = _support(data.segments)
+        return min(values), max(values)
+
+    def _segment_length(self, data: Any, setting: int | None) -> str:
+        return data.segment_length if setting is None or not data.eval_segment_length \
+            else data.eval_segment_length
+
+    def setup(self, rng, data):
+        from bipe.automata import random_binfa  # noqa: PLC0415
+
+        counts = set(_support(data.segments)) | set(data.eval_lengths
+                                                     or self.default_eval_lengths(data))
+        lengths = set(_support(data.segment_length))
+        if data.eval_segment_length:
+            lengths |= set(_support(data.eval_segment_length))
+        binfa = random_binfa(rng, data.n_symbols, data.n_types, data.inner_states,
+                             data.outer_states, out_degree=data.out_degree,
+                             deterministic=self._states, segment_lengths=sorted(lengths),
+                             segment_counts=sorted(counts))
+        return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
+
+    def generate(self, rng, data, world, n, setting):
+        from bipe.synthetic import sequences  # noqa: PLC0415
+
+        seg_len = self._segment_length(data, setting)
+        counts = data.segments if setting is None else f"fixed:{int(setting)}"
+        if self._flat:
+            batch = sequences.sample_nfa_sequences(
+                rng, world.flat, n, parse_length_spec(_flat_length_spec(counts, seg_len)),
+                world.binfa.separators)
+        else:
+            batch = sequences.sample_binfa_sequences(
+                rng, world.binfa, n, [parse_length_spec(counts), parse_length_spec(seg_len)],
+                state_labels=self._states)
+        return self._examples(batch, data)
+
+    def _examples(self, batch, data) -> Examples:
+        segs, intra = batch.positions()  # (1, M), (M,)
+        bounds = batch.offsets
+        tokens = [batch.tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        seg = [segs[0][a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        pos = [intra[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        setting = np.array([int(s[-1]) + 1 if len(s) else 0 for s in seg], dtype=np.int64)
+        if self._states:
+            inner = _inner_class(batch, data)  # (M,)
+            inner_ids = np.where(inner >= 0, self.n_tokens(data) + inner, IGNORE)
+            outer_ids = np.where(batch.outer_state >= 0, self.n_tokens(data)
+                                 + data.n_types * data.inner_states + batch.outer_state, IGNORE)
+            both = np.stack([inner_ids, outer_ids], axis=1)  # (M, 2) logit indices
+            targets = [both[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            return Examples(inputs=tuple(tokens), targets=tuple(targets), setting=setting,
+                            oracle=tuple(zip(seg, pos, strict=True)), extra={"tokens": tokens})
+        targets = [t[1:].astype(np.int64) for t in tokens]
+        return Examples(inputs=tuple(t[:-1] for t in tokens), targets=tuple(targets),
+                        setting=setting,
+                        oracle=tuple((s[:-1], p[:-1]) for s, p in zip(seg, pos, strict=True)),
+                        extra={"tokens": tokens})
+
+    def _slices(self, data: Any) -> list[slice]:
+        a = self.n_tokens(data)
+        b = a + data.n_types * data.inner_states
+        return [slice(a, b), slice(b, b + data.outer_states)]
+
+    def loss(self, logits, targets, data):
+        if not self._states:
+            return super().loss(logits, targets, data)
+        total = logits.new_zeros(())
+        for column, part in enumerate(self._slices(data)):
+            target = targets[..., column]  # (B, T) logit index, or IGNORE
+            shifted = torch.where(target == IGNORE, target, target - part.start)
+            total = total + super().loss(logits[..., part], shifted, data)
+        return total
+
+    def metrics(self, examples, world, data, forward, decode, batch_size):
+        if self._states:
+            return self._state_metrics(examples, data, forward, batch_size)
+        hits = total = 0
+        valid_rows = np.zeros(len(examples), dtype=bool)
+        for start in range(0, len(examples), batch_size):
+            rows = np.arange(start, min(start + batch_size, len(examples)))
+            pred = forward(rows).argmax(-1).cpu().numpy()  # (B, T)
+            full, lengths = _pad([examples.extra["tokens"][i] for i in rows])  # (B, T+1)
+            legal = world.flat.legal_next_mask(full, lengths)  # (B, T+1, A)
+            scored = np.arange(pred.shape[1])[None, :] < (lengths - 1)[:, None]  # (B, T)
+            ok = np.zeros_like(scored)
+            inside = pred < legal.shape[2]
+            b, t = np.nonzero(scored & inside)
+            ok[b, t] = legal[b, t + 1, pred[b, t]]
+            hits += int(ok[scored].sum())
+            total += int(scored.sum())
+            valid_rows[rows] = self._continuations(examples, rows, world, data, decode)
+        return {"accuracy": hits / max(total, 1), "continuation_valid": float(valid_rows.mean())}
+
+    def _continuations(self, examples, rows, world, data, decode) -> np.ndarray:
+        """Per row: greedy continuation of the prefix stays a viable prefix of the language."""
+        fraction = data.continuation_prefix
+        tokens = [examples.extra["tokens"][i] for i in rows]
+        cut = [max(1, round(fraction * len(t))) for t in tokens]
+        todo = [len(t) - c for t, c in zip(tokens, cut, strict=True)]
+        gen = decode([t[:c] for t, c in zip(tokens, cut, strict=True)], max(max(todo), 1), None)
+        full = [np.concatenate([t[:c], g[:k]]) for t, c, g, k in zip(tokens, cut, gen, todo,
+                                                                       strict=True)]
+        padded, lengths = _pad(full)
+        if (padded >= world.flat.n_symbols).any():
+            padded = np.where(padded >= world.flat.n_symbols, 0, padded)
+            bad = np.array([(f >= world.flat.n_symbols).any() for f in full])
+        else:
+            bad = np.zeros(len(full), dtype=bool)
+        viable = world.flat.viable_prefix_mask(padded, lengths)  # (B, T+1)
+        return viable[np.arange(len(full)), lengths] & ~bad
+
+    def _state_metrics(self, examples, data, forward, batch_size):
+        inner_ok = outer_ok = both_ok = total = 0
+        for start in range(0, len(examples), batch_size):
+            rows = np.arange(start, min(start + batch_size, len(examples)))
+            logits = forward(rows)  # (B, T, V)
+            targets, _ = _pad([examples.targets[i] for i in rows], pad=IGNORE)  # (B, T, 2)
+            pred = []
+            for part in self._slices(data):
+                pred.append(logits[..., part].argmax(-1).cpu().numpy() + part.start)  # (B, T)
+            scored = (targets[..., 0] != IGNORE) & (targets[..., 1] != IGNORE)  # (B, T)
+            inner = pred[0] == targets[..., 0]
+            outer = pred[1] == targets[..., 1]
+            inner_ok += int(inner[scored].sum())
+            outer_ok += int(outer[scored].sum())
+            both_ok += int((inner & outer)[scored].sum())
+            total += int(scored.sum())
+        total = max(total, 1)
+        return {"accuracy": both_ok / total, "inner_accuracy": inner_ok / total,
+                "outer_accuracy": outer_ok / total}
+
+
+def _inner_class(batch, data) -> np.ndarray:
+    """(M,) global inner class ``type * Q + state`` per token (-1 where not one state)."""
+    segs, _ = batch.positions()
+    types, type_offsets = batch.types[0], batch.type_offsets[0]
+    rows = np.repeat(np.arange(batch.n), batch.lengths)  # (M,)
+    unit = type_offsets[rows] + segs[0]  # (M,) global unit index of each token
+    token_type = types[np.minimum(unit, len(types) - 1)] if len(types) else unit * 0
+    out = token_type * data.inner_states + batch.inner_state
+    return np.where(batch.inner_state >= 0, out, -1)
+
+
+def _flat_length_spec(counts: str, segment_length: str) -> str:
+    """Total-length spec of flat NFA words: segment counts x (mean segment length + 1)."""
+    mean = float(np.mean(_support(segment_length))) + 1.0
+    values = _support(counts)
+    lo, hi = round(min(values) * mean), round(max(values) * mean)
+    return f"fixed:{lo}" if lo == hi else f"uniform:{lo}:{hi}"
+
+
+def _pad(rows, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded stack of arrays (T_i, ...) and their lengths."""
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    shape = (len(rows), int(lengths.max(initial=0)), *np.asarray(rows[0]).shape[1:])
+    out = np.full(shape, pad, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out, lengths
+
+
 TASKS: dict[str, Task] = {
     "arith": ArithTask("arith", None),
     "arith_direct": ArithTask("arith_direct", "direct"),
+    "binfa_lm": AutomatonTask("binfa_lm", flat=False, states=False),
+    "binfa_state": AutomatonTask("binfa_state", flat=False, states=True),
+    "nfa_lm": AutomatonTask("nfa_lm", flat=True, states=False),
 }
 
 

@@ -231,7 +231,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
             for group in optimizer.param_groups:
                 group["lr"] = lr
             logits = model(tokens, pos, generator=sampler)  # (B, T, V)
-            loss = task.loss(logits, targets)
+            loss = task.loss(logits, targets, config.data)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
