@@ -408,10 +408,55 @@ def n_distinct_chains(n_operators: int, modulus: int) -> int | None:
     return sum(len(o) for o in expansion_table(modulus)[0])
 
 
-def _chunk_records(rng: np.random.Generator, counts: np.ndarray, fmt: str, modulus: int):
+def _chunk_records(
+    seed: np.random.SeedSequence, counts: np.ndarray | None, size: int, dist: LengthDist,
+    fmt: str, modulus: int,
+) -> list[dict]:
+    """One chunk of records from its own stream: ``counts`` given, or ``size`` draws of dist."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    if counts is None:
+        counts = dist.sample(rng, size)
     u = rng.random((len(counts), 1 + 2 * int(counts.max())))  # (N, 1 + 2 * L_max) uniforms
     rows = [format_ids(_history(u[i], int(c), modulus), fmt, modulus) for i, c in enumerate(counts)]
     return _records(rows, modulus)
+
+
+def _chunk_tasks(root: np.random.SeedSequence, n: int, dist: LengthDist, under: bool, fmt: str,
+                 modulus: int) -> Iterator[tuple]:
+    """The endless, result-independent sequence of chunk jobs (chunk j has stream j + 1)."""
+    size = min(_CHUNK, n)
+    if under:
+        plan_rng = np.random.Generator(np.random.PCG64(root.spawn(1)[0]))
+        quotas = under_quotas(n, dist.lo)
+        plan = plan_rng.permutation(np.repeat(np.arange(1, dist.lo + 1), quotas))
+        for start in range(0, len(plan), size):
+            yield root.spawn(1)[0], plan[start : start + size], size, dist, fmt, modulus
+    fill = np.full(size, dist.lo, dtype=np.int64) if under else None
+    while True:
+        yield root.spawn(1)[0], fill, size, dist, fmt, modulus
+
+
+def _chunks(tasks: Iterator[tuple], workers: int) -> Iterator[list[dict]]:
+    """The tasks' results in order, computed by ``workers`` processes (1: in this process)."""
+    if workers <= 1:
+        for task in tasks:
+            yield _chunk_records(*task)
+        return
+    import concurrent.futures as cf
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork" if "fork" in
+                                          multiprocessing.get_all_start_methods() else None)
+    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending = [pool.submit(_chunk_records, *next(tasks)) for _ in range(2 * workers)]
+        try:
+            while True:
+                result = pending.pop(0).result()
+                pending.append(pool.submit(_chunk_records, *next(tasks)))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def question_of(text: str) -> str:
@@ -430,6 +475,7 @@ def iter_arithmetic(
     dedup: bool = False,
     exclude: Collection[str] = (),
     max_stale: int = 50_000,
+    workers: int = 1,
 ) -> Iterator[dict]:
     """Yield ``n`` records (see the module docstring), streaming in chunks.
 
@@ -441,6 +487,9 @@ def iter_arithmetic(
     question (:func:`question_of`) it contains; dropped draws are replaced by new ones (from L
     with ``under``, as the reference does; else from ``operators``). After ``max_stale``
     consecutive dropped draws it gives up with a ``ValueError``.
+
+    Randomness: one draw from ``rng`` seeds a ``SeedSequence``; chunk j of up to 2048 chains
+    uses its j-th spawned stream, so ``workers`` processes give the same records as one.
     """
     modulus = check_modulus(modulus)
     if fmt not in FORMATS:
@@ -456,43 +505,39 @@ def iter_arithmetic(
             f"{n_distinct_chains(1, modulus)} exist"
         )
     exclude = exclude if isinstance(exclude, set | frozenset) else set(exclude)
+    root = np.random.SeedSequence(int(rng.integers(2**63)))
+    return _kept(_chunks(_chunk_tasks(root, n, dist, under, fmt, modulus), workers), n, dedup,
+                 exclude, max_stale, f"{dist}, mod {modulus}")
+
+
+def _kept(chunks: Iterator[list[dict]], n: int, dedup: bool, exclude: Collection[str],
+          max_stale: int, what: str) -> Iterator[dict]:
+    """The first ``n`` records of ``chunks`` that pass deduplication and exclusion."""
     seen: set[bytes] = set()
-    state = {"kept": 0, "stale": 0}
-
-    def keep(record: dict) -> bool:
-        if exclude and question_of(record["text"]) in exclude:
-            return False
-        if dedup:
-            key = hashlib.blake2b(record["text"].encode(), digest_size=16).digest()
-            if key in seen:
-                return False
-            seen.add(key)
-        return True
-
-    def run(counts: np.ndarray) -> Iterator[dict]:
-        for record in _chunk_records(rng, counts, fmt, modulus):
-            if state["kept"] == n:
-                return
-            if keep(record):
-                state["kept"] += 1
-                state["stale"] = 0
-                yield record
+    kept = stale = 0
+    for chunk in chunks:
+        for record in chunk:
+            text = record["text"]
+            if exclude and question_of(text) in exclude:
+                fresh = False
+            elif dedup:
+                key = hashlib.blake2b(text.encode(), digest_size=16).digest()
+                fresh = key not in seen
+                seen.add(key)
             else:
-                state["stale"] += 1
-                if state["stale"] > max_stale:
+                fresh = True
+            if fresh:
+                kept, stale = kept + 1, 0
+                yield record
+                if kept == n:
+                    return
+            else:
+                stale += 1
+                if stale > max_stale:
                     raise ValueError(
                         f"gave up after {max_stale} draws in a row were duplicates or "
-                        f"excluded: cannot draw {n} distinct chains ({dist}, mod {modulus})"
+                        f"excluded: cannot draw {n} distinct chains ({what})"
                     )
-
-    if under:
-        plan = rng.permutation(np.repeat(np.arange(1, dist.lo + 1), under_quotas(n, dist.lo)))
-        for start in range(0, len(plan), _CHUNK):
-            yield from run(plan[start : start + _CHUNK])
-    while state["kept"] < n:
-        m = min(_CHUNK, max(n - state["kept"], 64))
-        counts = np.full(m, dist.lo, dtype=np.int64) if under else dist.sample(rng, m)
-        yield from run(counts)
 
 
 def generate_arithmetic(
@@ -505,6 +550,7 @@ def generate_arithmetic(
     under: bool = False,
     dedup: bool = False,
     exclude: Collection[str] = (),
+    workers: int = 1,
 ) -> list[dict]:
     """``n`` records as a list; see :func:`iter_arithmetic`.
 
@@ -515,7 +561,7 @@ def generate_arithmetic(
     return list(
         iter_arithmetic(
             rng, n, operators=operators, modulus=modulus, fmt=fmt, under=under,
-            dedup=dedup, exclude=exclude,
+            dedup=dedup, exclude=exclude, workers=workers,
         )
     )
 

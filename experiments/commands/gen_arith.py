@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="drop repeated chains (default on, as in the reference)")
     parser.add_argument("--exclude", action="append", default=[], metavar="DIR",
                         help="drop chains whose question is in the dataset(s) under DIR")
+    parser.add_argument("--workers", type=int, default=1, help="processes generating chunks "
+                        "(default 1; the output does not depend on it)")
     parser.add_argument("--out", required=True, help="output dataset folder")
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
 
@@ -94,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     dist = operator_dist(args.operators)
     if args.under and dist.lo != dist.hi:
         raise ValueError(f"--under needs a fixed operator count L, got --operators {dist}")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
     out = Path(args.out)
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(np.random.SeedSequence(args.seed))
     records = iter_arithmetic(
         rng, args.n, operators=dist, modulus=modulus, fmt=args.format, under=args.under,
-        dedup=args.dedup, exclude=exclude,
+        dedup=args.dedup, exclude=exclude, workers=args.workers,
     )
     write_dataset(out, map(_as_arrays, records), meta, overwrite=args.force)
     under = " (--under)" if args.under else ""

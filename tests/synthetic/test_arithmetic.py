@@ -300,6 +300,15 @@ def test_same_seed_same_records(seed, fmt):
     assert make() == make()
 
 
+def test_output_does_not_depend_on_the_number_of_workers():
+    def make(workers: int) -> list[dict]:
+        return generate_arithmetic(np.random.default_rng(7), 4500, operators="uniform:1:4",
+                                   dedup=True, workers=workers)
+
+    one, two = make(1), make(2)
+    assert one == two and len({r["text"] for r in one}) == 4500
+
+
 def test_formats_share_questions_and_answers():
     """With the same seed the three formats write the same questions and answers."""
     recs = {f: generate_arithmetic(np.random.default_rng(3), 30, operators=5, fmt=f)
