@@ -106,5 +106,12 @@ def test_cli_study_runs_real_tiny_sweep(tmp_path):
     assert sorted((r["size"], r["width"]) for r in saved["results"]) == [(1, 8), (2, 8)]
     assert all(math.isfinite(r["accuracy"]) for r in saved["results"])
     assert (out / "index.json").is_file() and "rope" in proc.stdout
-    again = subprocess.run(cmd, capture_output=True, text=True)  # resumable: all skipped
-    assert again.returncode == 0 and json.loads((out / "study.json").read_text()) == saved
+    # Resumable: running the same study again (real run_sweep) trains nothing.
+    evals = sorted(out.glob("*/eval.json"))
+    stamps = [p.stat().st_mtime_ns for p in evals]
+    again = run_width_study(WidthStudy(
+        encodings=("rope",), sizes=(1, 2), widths=(8, 16), target=0.0, preset="tiny",
+        task="arith", size_keys=("data.operators",), size_format="uniform:1:{}",
+        fixed=(("train.steps", "4"), ("data.n_train", "64"), ("data.n_eval", "4"))), out)
+    assert [p.stat().st_mtime_ns for p in evals] == stamps and len(evals) == 2
+    assert sorted((r.size, r.width) for r in again.results) == [(1, 8), (2, 8)]
