@@ -10,6 +10,15 @@ in the reference, which keeps its chains in a set) drops repeated texts; ``--exc
 drops chains whose question occurs in the dataset(s) under DIR, so a test set can be made
 disjoint from a training set by question (stricter than the reference, which compares whole
 chains). Dropped draws are replaced, so the output always holds ``--n`` records.
+``--workers K`` generates chunks in K processes; every chunk has its own seed stream, so the
+data are byte-identical for any K.
+
+A reference-style train/test pair::
+
+    bipe gen arith --operators 15 --under --n 1000000 --out data/a15/chain_train
+    bipe gen arith --operators 15 --format direct --n 100000 --seed 1 \
+        --exclude data/a15/chain_train --out data/a15/chain_test
+    bipe verify data/a15 && bipe export feng data/a15 --out Data/   # the reference's files
 """
 
 from __future__ import annotations
