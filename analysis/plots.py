@@ -22,6 +22,7 @@ from .stats import Interval  # noqa: E402
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 LINESTYLES = ("-", "--", "-.", ":")
+GUIDE_STYLES = (":", (0, (6, 2, 1, 2, 1, 2)), (0, (1, 4)))
 COLORS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#777777")
 
 
@@ -132,7 +133,7 @@ def plot_scaling(
     for j, (label, pts) in enumerate((guides or {}).items()):
         x = np.array([p[0] for p in pts], float)
         y = np.array([p[1] for p in pts], float)
-        ax.plot(x, y, color="0.5", linestyle=LINESTYLES[(j + 3) % 4], linewidth=1,
+        ax.plot(x, y, color="0.45", linestyle=GUIDE_STYLES[j % len(GUIDE_STYLES)], linewidth=1.2,
                 label=f"hypothesis: {label}")
     _finish(ax, xlabel=xlabel, ylabel=ylabel, title=title, logx=True, logy=True)
     xs = sorted({p[0] for pts in points.values() for p in pts})

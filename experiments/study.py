@@ -29,7 +29,7 @@ from bipe.analysis.efficiency import Result, ScalingFit, fit_scaling, scaling_ta
 from bipe.analysis.files import write_text_atomic
 from bipe.analysis.plots import plot_scaling
 from bipe.analysis.runs import load_run
-from bipe.analysis.theory import HYPOTHESES, implied_exponents
+from bipe.analysis.theory import HYPOTHESES, SYMBOLS, implied_exponents
 from bipe.experiments.config import RunConfig
 from bipe.experiments.presets import build_config
 from bipe.experiments.sweep import run_name, run_sweep
@@ -183,7 +183,8 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
     axis = ", ".join(study.size_keys)
     plot_scaling(out / "width_scaling.png", {e: list(f.points) for e, f in fits.items()},
                  fitted, xlabel=f"size ({axis})", title=f"smallest d_model reaching "
-                 f"{study.metric or 'accuracy'} >= {study.target} ({study.setting})")
+                 f"{study.metric or 'accuracy'} >= {study.target} ({study.setting})",
+                 guides=_guides(points, list(study.sizes), fits))
     data = {"study": _study_dict(study),
             "results": [r.__dict__ for r in results],
             "fits": {e: {"exponent": None if f.exponent is None else f.exponent.__dict__,
@@ -201,6 +202,29 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
         md += ["Failed runs:", "", *[f"- {f}" for f in failed], ""]
     report = write_text_atomic(out / "study.md", "\n".join(md))
     return StudyOutcome(results=tuple(results), fits=fits, implied=implied, report=report)
+
+
+GUIDE_HYPOTHESES = ("additive", "product")
+
+
+def _guides(points: list[dict[str, float]] | None, sizes: list[float],
+            fits: dict[str, ScalingFit]) -> dict[str, list[tuple[float, float]]]:
+    """The additive and product hypotheses as curves, scaled (one constant each) to the
+    geometric mean of all threshold widths found, for reading the plot."""
+    found = [(s, w) for f in fits.values() for s, w in f.points]
+    if points is None or not found:
+        return {}
+    out = {}
+    by_size = dict(zip(sizes, points, strict=True))
+    for name in GUIDE_HYPOTHESES:
+        expr = HYPOTHESES.get(name)
+        if expr is None:
+            continue
+        h = {s: float(expr.subs({SYMBOLS[k]: v for k, v in p.items()}))
+             for s, p in by_size.items()}
+        scale = math.exp(np.mean([math.log(w) - math.log(h[s]) for s, w in found]))
+        out[name] = [(s, scale * h[s]) for s in sorted(h)]
+    return out
 
 
 def _study_dict(study: WidthStudy) -> dict[str, Any]:
