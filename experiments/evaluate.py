@@ -59,6 +59,10 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
     of the evaluation sets under the evaluation segmentation.
     """
     config, task, world = prepared.config, prepared.task, prepared.world
+    if len(config.model.level_separators()) > 1 and not (
+            config.segment_train.is_default and config.segment_eval.is_default):
+        raise ValueError(f"pe={config.model.pe} reads every level from the separators; it "
+                         "supports only the separator segmentation without perturbations")
     encoding = ENCODINGS[config.model.pe](config.model)
     tables = [m for m in encoding.modules() if isinstance(m, LearnedAbsolute)]
     index_limit = min((m.table.num_embeddings for m in tables if m.source == "index"),
@@ -144,6 +148,8 @@ def _forward_fn(model, config, examples: Examples, length: int, device):
 
     def forward(rows: np.ndarray) -> torch.Tensor:
         tokens, _ = pad_rows([examples.inputs[i] for i in rows])  # (B, T)
+        if config.segment_eval.is_default:
+            return model(torch.from_numpy(tokens).to(device))  # the model's own streams
         seg, _ = pad_rows([positions[i][0] for i in rows])  # (B, T)
         intra, _ = pad_rows([positions[i][1] for i in rows])  # (B, T)
         b, t = tokens.shape

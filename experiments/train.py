@@ -227,6 +227,8 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
         while step < end:
             rows = batch_indices(config.data_seed, step, tc.batch_size, n)
             tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, device)
+            if config.segment_train.is_default:
+                pos = None  # the model's own streams (identical; multi-level for hbipe)
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
                 group["lr"] = lr
