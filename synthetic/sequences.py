@@ -274,18 +274,19 @@ class SequenceBatch:
         """``(segs (L, M), intra (M,))``: per-level segment index and innermost intra position,
         restarting at each row (BIPE.md section 1)."""
         m = len(self.tokens)
-        index = np.arange(m)
-        row_start = np.zeros(m, dtype=bool)
-        row_start[self.offsets[:-1][self.offsets[:-1] < m]] = True  # (M,)
-        starts_at = np.repeat(self.offsets[:-1], self.lengths)  # (M,) each token's row start
-        segs = []
-        for marks in self.marks:
-            before = np.cumsum(marks) - marks  # (M,) marks strictly before, over all rows
-            segs.append(before - before[starts_at] if m else before)
-        new_unit = row_start.copy()
-        new_unit[1:] |= self.marks[0, :-1] if len(self.marks) else False
-        first = np.maximum.accumulate(np.where(new_unit, index, 0)) if m else index
-        return np.stack(segs) if segs else np.zeros((0, m), np.int64), index - first
+        lengths = self.lengths
+        row_starts = self.offsets[:-1][lengths > 0]  # (N',) first token of each non-empty row
+        segs = np.zeros((len(self.marks), m), dtype=np.int64)
+        for level, marks in enumerate(self.marks):
+            before = np.cumsum(marks, dtype=np.int64) - marks  # (M,) marks before t, all rows
+            segs[level] = before - np.repeat(before[row_starts], lengths[lengths > 0])
+        new_unit = np.zeros(m, dtype=bool)  # (M,) first token of an innermost unit
+        new_unit[row_starts] = True
+        if len(self.marks) and m:
+            new_unit[1:] |= self.marks[0, :-1]
+        starts = np.flatnonzero(new_unit)  # (U',)
+        intra = np.arange(m, dtype=np.int64) - np.repeat(starts, np.diff(np.r_[starts, m]))
+        return segs, intra
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -362,9 +363,39 @@ def _singleton(sets: np.ndarray) -> np.ndarray:
     return np.where(sets.sum(axis=-1) == 1, sets.argmax(axis=-1), -1).astype(np.int64)
 
 
+_SUBSET_TABLE_STATES = 16  # up to this many states, step whole state sets by table lookup
+
+
+def _single_states(nfa: NFA, words: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """(N, T+1) int64: the state after ``words[n, :t]`` when that state set is a single state,
+    else -1 (also past ``lengths``).
+
+    For Q <= 16 a state set is an int bitmask and one step is one lookup in a table of the
+    successor set of every subset (built by doubling: 2^Q entries per symbol); larger automata
+    go through :meth:`NFA.state_sets`.
+    """
+    q = nfa.n_states
+    if q > _SUBSET_TABLE_STATES:
+        return _singleton(nfa.state_sets(words, lengths))
+    succ = (nfa.delta * (1 << np.arange(q))[None, None, :]).sum(axis=2)  # (A, Q) bitmasks
+    table = np.zeros((nfa.n_symbols, 1), dtype=np.int64)  # (A, 2^Q) after the loop
+    for state in range(q):
+        table = np.concatenate([table, table | succ[:, state:state + 1]], axis=1)
+    n, t_len = words.shape
+    sets = np.full(n, sum(1 << s for s in nfa.start), dtype=np.int64)  # (N,)
+    history = [sets]
+    for t in range(t_len):
+        live = t < lengths  # (N,)
+        sets = np.where(live, table[np.where(live, words[:, t], 0), sets], 0)  # (N,)
+        history.append(sets)
+    masks = np.stack(history, axis=1)  # (N, T+1)
+    single = (masks > 0) & ((masks & (masks - 1)) == 0)
+    return np.where(single, np.log2(np.maximum(masks, 1)).astype(np.int64), -1)
+
+
 def _state_labels(binfa: BiNFA, batch: SequenceBatch) -> tuple[np.ndarray, np.ndarray]:
     """Per-token ``inner_state`` and ``outer_state`` (see the module docstring)."""
-    segs, intra = batch.positions()  # (1, M), (M,)
+    _, intra = batch.positions()  # (M,)
     m, n = len(batch.tokens), batch.n
     types, type_offsets = batch.types[0], batch.type_offsets[0]
     ends = np.flatnonzero(batch.marks[0])  # (U,) each segment's separator, in unit order
@@ -379,7 +410,7 @@ def _state_labels(binfa: BiNFA, batch: SequenceBatch) -> tuple[np.ndarray, np.nd
         valid = np.arange(width)[None, :] < content[idx, None]  # (U_k, W)
         pos = np.where(valid, starts[idx, None] + np.arange(width)[None, :], 0)  # (U_k, W)
         words = np.where(valid, batch.tokens[pos], 0)  # (U_k, W)
-        state = _singleton(automaton.state_sets(words, content[idx]))  # (U_k, W + 1)
+        state = _single_states(automaton, words, content[idx])  # (U_k, W + 1)
         inner[pos[valid]] = state[:, 1:][valid]
         inner[ends[idx]] = state[np.arange(idx.size), content[idx]]
     counts = np.diff(type_offsets)  # (N,) segments per row
@@ -387,9 +418,10 @@ def _state_labels(binfa: BiNFA, batch: SequenceBatch) -> tuple[np.ndarray, np.nd
     valid = np.arange(width)[None, :] < counts[:, None]  # (N, S)
     padded = np.zeros((n, width), dtype=np.int64)
     padded[valid] = types
-    outer_sets = _singleton(binfa.outer.state_sets(padded, counts))  # (N, S + 1)
-    rows = np.repeat(np.arange(n), batch.lengths)  # (M,)
-    outer = outer_sets[rows, segs[0] + batch.marks[0]]  # (M,) after the segments closed so far
+    outer_sets = _single_states(binfa.outer, padded, counts)  # (N, S + 1)
+    before = outer_sets[:, :-1][valid]  # (U,) state before each segment's type, unit order
+    outer = np.repeat(before, content + 1)  # (M,) the segment's tokens see the state before it
+    outer[ends] = outer_sets[:, 1:][valid]  # its separator sees the state after it
     return inner, outer
 
 

@@ -9,7 +9,11 @@ from bipe.automata import NFA
 from bipe.automata.binfa import BiNFA
 from bipe.synthetic.distributions import parse_length_spec as spec
 from bipe.synthetic.segment import multilevel_positions, separator_positions
-from bipe.synthetic.sequences import sample_binfa_sequences, sample_nfa_sequences
+from bipe.synthetic.sequences import (
+    batch_records,
+    sample_binfa_sequences,
+    sample_nfa_sequences,
+)
 from bipe.testing import binfa_sequences, binfas, nfas
 
 # BIPE.md-style worked example: type 0 = 0+, type 1 = exactly "1"; outer = type 0 then 1*.
@@ -110,7 +114,7 @@ def test_unbounded_and_conditional_lengths():
 
 def test_impossible_settings_are_a_clear_error():
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="no sequence satisfies.*inner automaton.*fixed:0"):
+    with pytest.raises(ValueError, match=r"no sequence satisfies.*segment types \[0, 1\] accept no word .*fixed:0"):
         sample_binfa_sequences(rng, EXAMPLE, 3, [spec("uniform:1:3"), spec("fixed:0")])
     usable = r"outer automaton has no word over the usable types \[0\]"
     with pytest.raises(ValueError, match=usable):
@@ -195,3 +199,22 @@ def test_three_level_sequences(binfa, seed):
     # types per level: one per sentence and one per paragraph, in order
     assert len(batch.types[0]) == int((batch.tokens == binfa.n_symbols).sum())
     assert len(batch.types[1]) == int((batch.tokens == binfa.separator).sum())
+
+
+def test_empty_sequences_and_records():
+    """An outer automaton accepting the empty type sequence gives empty rows; positions, labels
+    and records stay aligned around them."""
+    outer = NFA.from_transitions(1, 2, [0], [0], [(0, 0, 0), (0, 1, 0)])
+    binfa = BiNFA(n_symbols=2, separator=2, outer=outer, inner=(T0, T1))
+    batch = sample_binfa_sequences(np.random.default_rng(5), binfa, 200,
+                                   [spec("uniform:0:2"), spec("uniform:1:3")])
+    lengths = batch.lengths
+    assert (lengths == 0).any() and (lengths > 0).any()
+    records = batch_records(batch, "binfa")
+    for record in records:
+        tokens = np.asarray(record["tokens"])
+        seg, intra = separator_positions(tokens, 2)
+        assert record["seg"].tolist() == seg.tolist()
+        assert record["intra"].tolist() == intra.tolist()
+        assert len(record["types"]) == int((tokens == 2).sum())
+        assert len(record["inner_state"]) == len(record["outer_state"]) == len(tokens)
