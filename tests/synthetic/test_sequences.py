@@ -114,7 +114,8 @@ def test_unbounded_and_conditional_lengths():
 
 def test_impossible_settings_are_a_clear_error():
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match=r"no sequence satisfies.*segment types \[0, 1\] accept no word .*fixed:0"):
+    none_fit = r"no sequence satisfies.*segment types \[0, 1\] accept no word .*fixed:0"
+    with pytest.raises(ValueError, match=none_fit):
         sample_binfa_sequences(rng, EXAMPLE, 3, [spec("uniform:1:3"), spec("fixed:0")])
     usable = r"outer automaton has no word over the usable types \[0\]"
     with pytest.raises(ValueError, match=usable):
