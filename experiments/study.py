@@ -133,6 +133,8 @@ def run_width_study(
     """Run the study into ``out_dir`` (resumable) and write its report; see the module doc."""
     out = Path(out_dir)
     active = [(pe, size) for pe in study.encodings for size in study.sizes]
+    for width in study.widths:  # validate the whole grid before training anything
+        study_configs(study, active, width)
     results: list[Result] = []
     failed: list[str] = []
     for width in sorted(set(study.widths)):

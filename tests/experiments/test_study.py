@@ -115,3 +115,10 @@ def test_cli_study_runs_real_tiny_sweep(tmp_path):
         fixed=(("train.steps", "4"), ("data.n_train", "64"), ("data.n_eval", "4"))), out)
     assert [p.stat().st_mtime_ns for p in evals] == stamps and len(evals) == 2
     assert sorted((r.size, r.width) for r in again.results) == [(1, 8), (2, 8)]
+
+
+def test_bad_width_anywhere_in_grid_fails_before_training(tmp_path):
+    runner = FakeRunner()
+    with pytest.raises(ValueError, match="even"):
+        run_width_study(study(widths=(16, 10)), tmp_path, runner=runner)
+    assert runner.calls == []
