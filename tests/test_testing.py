@@ -12,10 +12,17 @@ from bipe.synthetic.segment import (
     fixed_length_step,
     multilevel_positions,
     oracle_positions,
+    positions_from_boundaries,
     separator_positions,
     separator_step,
 )
-from bipe.testing import check_segmenter, check_segmenter_on, nfas, token_streams
+from bipe.testing import (
+    binfa_sequences,
+    check_segmenter,
+    check_segmenter_on,
+    nfas,
+    token_streams,
+)
 
 SEPS = [5, 6]
 FAST = {"max_examples": 40}
@@ -157,3 +164,16 @@ def test_token_streams_shapes(batch):
 def test_nonempty_nfas_have_a_word(nfa):
     counts = nfa.count_words(nfa.n_states)
     assert nfa.n_symbols == 2 and any(counts[1:])
+
+
+@settings(max_examples=25)
+@given(binfa_sequences())
+def test_separator_segmenter_recovers_true_boundaries(drawn):
+    binfa, tokens, lengths, is_last = drawn
+    segmenter = partial(separator_positions, separators=binfa.separators)
+    check_segmenter_on(segmenter, tokens, lengths, separators=binfa.separators,
+                       step=partial(separator_step, separators=binfa.separators))
+    seg, intra = segmenter(tokens, lengths=lengths)
+    true_seg, true_intra = positions_from_boundaries(is_last, lengths)
+    np.testing.assert_array_equal(seg, true_seg)
+    np.testing.assert_array_equal(intra, true_intra)
