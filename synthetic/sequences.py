@@ -647,7 +647,7 @@ def generate_dataset(
 
     def records() -> Iterator[dict[str, Any]]:
         rng = np.random.default_rng(data_seq)
-        show = progress and config.n >= 20 * _CHUNK and sys.stderr.isatty()
+        show = progress and config.n >= 8 * _CHUNK and sys.stderr.isatty()
         with tqdm(total=config.n, disable=not show, unit="seq", desc=f"gen {config.kind}",
                   file=sys.stderr) as bar:
             for start in range(0, config.n, _CHUNK):

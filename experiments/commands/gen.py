@@ -30,6 +30,12 @@ _KIND_HELP = {
     "nfa": "words of the flattened Bi-NFA (same language, no segment structure used)",
     "binfa3": "3-level sequences: sentences ('#') in paragraphs ('$')",
 }
+_KIND_EXAMPLE = {
+    "binfa": EXAMPLE,
+    "nfa": "bipe gen nfa --automaton data/binfa/meta.json --length uniform:16:64 --out data/flat",
+    "binfa3": ("bipe gen binfa3 --segments uniform:2:4 --sub-segments uniform:2:4 "
+               "--segment-length uniform:1:6 --out data/three"),
+}
 _STRUCTURE = ("n_symbols", "n_types", "inner_states", "outer_states", "out_degree",
               "deterministic")
 
@@ -45,7 +51,8 @@ def _sequence_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
     add("--automaton", metavar="FILE", help="reuse a saved Bi-NFA: a dataset's meta.json (or "
         "folder) or a bare automaton JSON; the automaton options below are then not allowed")
     add("--n-symbols", type=int, help=f"symbols A, separators excluded (default {d.n_symbols})")
-    add("--n-types", type=int, help=f"segment types K (default {d.n_types})")
+    add("--n-types", type=int, help=f"segment types K (default {d.n_types}; binfa3: at each "
+        "level)" if kind == "binfa3" else f"segment types K (default {d.n_types})")
     add("--inner-states", type=int, help=f"states per type (default {d.inner_states})")
     add("--outer-states", type=int, help=f"outer states (default {d.outer_states})")
     add("--out-degree", type=int, help=f"edges per state (default {d.out_degree})")
@@ -71,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True,
                                   help="binfa, nfa, binfa3 or arith")
     for kind, text in _KIND_HELP.items():
-        sub = kinds.add_parser(kind, help=text, description=text)
+        sub = kinds.add_parser(kind, help=text, description=text,
+                               formatter_class=argparse.RawDescriptionHelpFormatter,
+                               epilog=f"example:\n  {_KIND_EXAMPLE[kind]}")
         _sequence_arguments(sub, kind)
     arith = kinds.add_parser("arith", help="chain-of-thought arithmetic over Z_p",
                              description="chain-of-thought arithmetic over Z_p")
