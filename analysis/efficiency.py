@@ -8,10 +8,11 @@ in ``bipe study width`` trains no larger width once a cell has reached the targe
 may be absent from the results). A cell that never reaches the target is *censored*: reported,
 left out of the fit.
 
-The fit is ``log(width) = log(c) + b * log(size)`` per encoding by least squares; the exponent
-``b`` gets a bootstrap interval by resampling seeds within each (encoding, size) cell and redoing
-the threshold search and the fit. Hypotheses from :mod:`bipe.analysis.theory` give the exponent
-they imply over the same sizes, set beside the fit.
+The fit is ``log(width) = log(c) + b * log(size)`` per encoding by least squares (with several
+size axes, e.g. inner and outer states varied on a grid, ``log(width) = log(c) + sum_i b_i *
+log(size_i)``); each exponent gets a bootstrap interval by resampling seeds within each
+(encoding, size) cell and redoing the threshold search and the fit. Hypotheses from
+:mod:`bipe.analysis.theory` give the exponents they imply over the same sizes, set beside the fit.
 
 Worked example (threshold search on a planted accuracy function)::
 
@@ -37,7 +38,7 @@ class Result:
     """One trained run of the study: ``accuracy`` of ``encoding`` at ``size`` and ``width``."""
 
     encoding: str
-    size: float
+    size: float | tuple[float, ...]
     seed: int
     width: int
     accuracy: float
@@ -45,7 +46,8 @@ class Result:
     def __post_init__(self) -> None:
         if self.width <= 0:
             raise ValueError(f"Result.width must be positive, got {self.width}")
-        if not self.size > 0:
+        sizes = self.size if isinstance(self.size, tuple) else (self.size,)
+        if not sizes or not all(x > 0 for x in sizes):
             raise ValueError(f"Result.size must be positive, got {self.size}")
         if not math.isfinite(self.accuracy):
             raise ValueError(f"Result.accuracy must be finite, got {self.accuracy}")
@@ -78,7 +80,8 @@ def width_search(
 def _cells(results: Iterable[Result]) -> dict[tuple[str, float], list[Result]]:
     cells: dict[tuple[str, float], list[Result]] = defaultdict(list)
     for r in results:
-        cells[(r.encoding, float(r.size))].append(r)
+        size = tuple(float(x) for x in r.size) if isinstance(r.size, tuple) else float(r.size)
+        cells[(r.encoding, size)].append(r)
     return dict(cells)
 
 
@@ -108,36 +111,62 @@ def smallest_widths(
 ) -> dict[tuple[str, float], int | None]:
     """Threshold width per (encoding, size); None when no width of the grid reaches ``target``."""
     out = {}
-    for key, rows in sorted(_cells(results).items()):
+    for key, rows in sorted(_cells(results).items(), key=lambda kv: repr(kv[0])):
         widths, acc = _cell_matrix(rows)
         out[key] = _threshold(widths, acc, target)
     return out
 
 
-def fit_power_law(sizes: Sequence[float], widths: Sequence[float]) -> tuple[float, float]:
-    """Least-squares ``(exponent, prefactor)`` of ``width = prefactor * size ** exponent``."""
-    x = np.log(np.asarray(sizes, dtype=float))  # (P,)
+def fit_power_law(sizes, widths) -> tuple[float | tuple[float, ...], float]:
+    """Least-squares ``(exponent, prefactor)`` of ``width = prefactor * size ** exponent``.
+
+    ``sizes`` is (P,) for one size axis, or (P, k) for k axes (``width = c * prod_i
+    size_i ** b_i``; the exponent is then a k-tuple). The points must determine the fit: at
+    least two distinct sizes on one axis, and for k axes a full-rank design.
+    """
+    x = np.log(np.asarray(sizes, dtype=float))  # (P,) or (P, k)
     y = np.log(np.asarray(widths, dtype=float))  # (P,)
-    if x.size < 2 or np.ptp(x) == 0:
-        raise ValueError("a power-law fit needs at least two distinct sizes")
-    slope, intercept = np.polyfit(x, y, 1)
-    return float(slope), float(np.exp(intercept))
+    multi = x.ndim == 2
+    x = x if multi else x[:, None]  # (P, k)
+    design = np.hstack([np.ones((x.shape[0], 1)), x])  # (P, k + 1)
+    if x.shape[0] < x.shape[1] + 1 or np.linalg.matrix_rank(design) < x.shape[1] + 1:
+        raise ValueError("a power-law fit needs more distinct sizes than size axes "
+                         "(and, with several axes, sizes that vary independently)")
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    exponents = tuple(float(b) for b in coef[1:])
+    return (exponents if multi else exponents[0]), float(np.exp(coef[0]))
+
+
+def _fits(sizes: list, widths: list) -> bool:
+    """Whether :func:`fit_power_law` can fit these points."""
+    try:
+        fit_power_law(sizes, widths)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, kw_only=True)
 class ScalingFit:
     """Fit of threshold width against size for one encoding.
 
-    ``exponent`` carries the bootstrap interval (seeds resampled within cells; ``n`` = number
-    of bootstrap replicates with a usable fit). ``points`` are the (size, threshold width)
-    pairs used; ``censored`` the sizes where no width reached the target.
+    ``exponents`` has one interval per size axis (empty when the points cannot determine a
+    fit); each carries a bootstrap interval (seeds resampled within cells; ``n`` = number of
+    bootstrap replicates with a usable fit). ``points`` are the (size, threshold width) pairs
+    used (size a number, or a tuple with several axes); ``censored`` the sizes where no width
+    reached the target.
     """
 
     encoding: str
-    exponent: Interval | None
+    exponents: tuple[Interval, ...]
     prefactor: float | None
-    points: tuple[tuple[float, int], ...]
-    censored: tuple[float, ...]
+    points: tuple[tuple[float | tuple[float, ...], int], ...]
+    censored: tuple[float | tuple[float, ...], ...]
+
+    @property
+    def exponent(self) -> Interval | None:
+        """The exponent of a one-axis fit (None without a fit or with several axes)."""
+        return self.exponents[0] if len(self.exponents) == 1 else None
 
 
 def fit_scaling(
@@ -148,38 +177,51 @@ def fit_scaling(
     n_boot: int = N_BOOT,
     level: float = 0.95,
 ) -> dict[str, ScalingFit]:
-    """Per encoding: threshold widths, the log-log fit and a bootstrap interval on its exponent."""
-    by_enc: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)
-    for (enc, size), rows in sorted(_cells(results).items()):
+    """Per encoding: threshold widths, the log-log fit and bootstrap intervals on its exponents.
+
+    A result's ``size`` may be a number or a tuple (one entry per size axis, e.g. inner and
+    outer states); all results must use the same number of axes.
+    """
+    by_enc: dict[str, dict] = defaultdict(dict)
+    for (enc, size), rows in sorted(_cells(results).items(), key=lambda kv: repr(kv[0])):
         by_enc[enc][size] = _cell_matrix(rows)
+    dims = {len(_vector(s)) for cells in by_enc.values() for s in cells}
+    if len(dims) > 1:
+        raise ValueError(f"results mix sizes with different numbers of axes: {sorted(dims)}")
     fits = {}
+    alpha = (1.0 - level) / 2.0
     for enc, cells in by_enc.items():
         thresholds = {s: _threshold(w, a, target) for s, (w, a) in cells.items()}
-        points = tuple((s, t) for s, t in sorted(thresholds.items()) if t is not None)
-        censored = tuple(s for s, t in sorted(thresholds.items()) if t is None)
-        exponent, prefactor = None, None
-        if len({p[0] for p in points}) >= 2:
-            b, c = fit_power_law([p[0] for p in points], [p[1] for p in points])
-            boots = _bootstrap_exponents(rng, cells, target, n_boot)
-            alpha = (1.0 - level) / 2.0
-            lo, hi = np.quantile(boots, [alpha, 1 - alpha]) if boots.size else (np.nan, np.nan)
-            exponent = Interval(estimate=b, lo=float(lo), hi=float(hi), n=int(boots.size),
-                                level=level)
-            prefactor = c
-        fits[enc] = ScalingFit(encoding=enc, exponent=exponent, prefactor=prefactor,
+        order = sorted(thresholds, key=_vector)
+        points = tuple((s, thresholds[s]) for s in order if thresholds[s] is not None)
+        censored = tuple(s for s in order if thresholds[s] is None)
+        exponents: tuple[Interval, ...] = ()
+        prefactor = None
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        if _fits(xs, ys):
+            b, prefactor = fit_power_law(xs, ys)
+            b = _vector(b)
+            boots = _bootstrap_exponents(rng, cells, target, n_boot)  # (R, k)
+            exponents = tuple(
+                Interval(estimate=b[i],
+                         lo=float(np.quantile(boots[:, i], alpha)) if len(boots) else np.nan,
+                         hi=float(np.quantile(boots[:, i], 1 - alpha)) if len(boots) else np.nan,
+                         n=len(boots), level=level)
+                for i in range(len(b)))
+        fits[enc] = ScalingFit(encoding=enc, exponents=exponents, prefactor=prefactor,
                                points=points, censored=censored)
     return fits
 
 
-def _bootstrap_exponents(
-    rng: np.random.Generator,
-    cells: dict[float, tuple[np.ndarray, np.ndarray]],
-    target: float,
-    n_boot: int,
-) -> np.ndarray:
-    """Exponents refitted on seed-resampled cells; replicates with < 2 sizes are dropped."""
+def _vector(size) -> tuple[float, ...]:
+    return tuple(float(x) for x in size) if isinstance(size, (tuple, list)) else (float(size),)
+
+
+def _bootstrap_exponents(rng: np.random.Generator, cells: dict, target: float,
+                         n_boot: int) -> np.ndarray:
+    """(R, k) exponents refitted on seed-resampled cells; unfittable replicates are dropped."""
     if all(acc.shape[0] == 1 for _, acc in cells.values()):
-        return np.empty(0)  # one seed per cell: nothing to resample
+        return np.empty((0, 0))  # one seed per cell: nothing to resample
     out = []
     for _ in range(n_boot):
         xs, ys = [], []
@@ -189,26 +231,39 @@ def _bootstrap_exponents(
             if t is not None:
                 xs.append(size)
                 ys.append(t)
-        if len(set(xs)) >= 2:
-            out.append(fit_power_law(xs, ys)[0])
-    return np.asarray(out)
+        if _fits(xs, ys):
+            out.append(_vector(fit_power_law(xs, ys)[0]))
+    return np.asarray(out).reshape(len(out), -1)
 
 
-def scaling_table(
-    fits: dict[str, ScalingFit], implied: dict[str, float] | None = None
-) -> str:
-    """Markdown table: threshold widths per size, fitted exponent; then hypotheses' exponents."""
+def _size_label(size) -> str:
+    v = _vector(size)
+    return f"{v[0]:g}" if len(v) == 1 else "(" + ", ".join(f"{x:g}" for x in v) + ")"
+
+
+def scaling_table(fits: dict[str, ScalingFit], implied: dict | None = None,
+                  axes: Sequence[str] = ()) -> str:
+    """Markdown table: threshold widths per size, fitted exponents; then hypotheses' exponents.
+
+    ``axes`` names the size axes (default ``size``, or ``axis 1..k``).
+    """
     sizes = sorted({s for f in fits.values() for s, _ in f.points} |
-                   {s for f in fits.values() for s in f.censored})
-    head = ["encoding", *[f"size {s:g}" for s in sizes], "exponent [95% CI]"]
+                   {s for f in fits.values() for s in f.censored}, key=_vector)
+    k = len(_vector(sizes[0])) if sizes else 1
+    names = list(axes) or (["size"] if k == 1 else [f"axis {i + 1}" for i in range(k)])
+    expo_head = [f"exponent of {n} [95% CI]" for n in names]
+    head = ["encoding", *[f"size {_size_label(s)}" for s in sizes], *expo_head]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for enc, fit in fits.items():
         found = dict(fit.points)
         cells = [str(found[s]) if s in found else (">grid" if s in fit.censored else "-")
                  for s in sizes]
-        expo = fit.exponent.format(2) if fit.exponent is not None else "n/a (< 2 sizes)"
-        lines.append("| " + " | ".join([enc, *cells, expo]) + " |")
+        expos = [e.format(2) for e in fit.exponents] or ["n/a (too few sizes)"] * len(names)
+        lines.append("| " + " | ".join([enc, *cells, *expos]) + " |")
     if implied:
-        lines += ["", "| hypothesis | implied exponent |", "|---|---|"]
-        lines += [f"| {name} | {value:.2f} |" for name, value in implied.items()]
+        lines += ["", "| hypothesis | " + " | ".join(f"implied exponent of {n}" for n in names)
+                  + " |", "|---|" + "---|" * len(names)]
+        for name, value in implied.items():
+            vals = _vector(value)
+            lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
     return "\n".join(lines) + "\n"

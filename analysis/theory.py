@@ -96,28 +96,36 @@ def evaluate(expr: sp.Expr, values: Mapping[str, float]) -> int | float:
 
 
 def implied_exponent(
-    expr: sp.Expr, points: Sequence[Mapping[str, float]], sizes: Sequence[float]
-) -> float:
+    expr: sp.Expr, points: Sequence[Mapping[str, float]], sizes: Sequence[Any]
+) -> float | tuple[float, ...]:
     """Least-squares slope of ``log expr(point)`` against ``log size`` over the study points.
 
-    Symbols a point leaves out are set to 1 (they only shift the intercept of a monomial).
+    ``sizes`` is (P,) for one size axis, or (P, k) for k axes (a k-tuple of partial slopes is
+    returned, as :func:`bipe.analysis.efficiency.fit_power_law` fits them). Symbols a point
+    leaves out are set to 1 (they only shift the intercept of a monomial).
     """
-    if len(points) != len(sizes) or len(set(sizes)) < 2:
-        raise ValueError("implied_exponent needs matching points and >= 2 distinct sizes")
+    x = np.log(np.asarray(sizes, dtype=float))  # (P,) or (P, k)
+    multi = x.ndim == 2
+    x = x if multi else x[:, None]  # (P, k)
+    design = np.hstack([np.ones((x.shape[0], 1)), x])  # (P, k + 1)
+    if len(points) != x.shape[0] or np.linalg.matrix_rank(design) < x.shape[1] + 1:
+        raise ValueError("implied_exponent needs one point per size and sizes that "
+                         "determine the fit (>= 2 distinct per axis, axes varying independently)")
     ys = []
     for p in points:
         full = {name: p.get(name, 1) for name in SYMBOLS}
         ys.append(float(expr.subs({SYMBOLS[k]: v for k, v in full.items()})))
     if min(ys) <= 0:
         raise ValueError(f"hypothesis {expr} is not positive at every study point")
-    slope, _ = np.polyfit(np.log(np.asarray(sizes, float)), np.log(ys), 1)
-    return float(slope)
+    coef, *_ = np.linalg.lstsq(design, np.log(ys), rcond=None)
+    slopes = tuple(float(b) for b in coef[1:])
+    return slopes if multi else slopes[0]
 
 
 def implied_exponents(
-    points: Sequence[Mapping[str, float]], sizes: Sequence[float],
+    points: Sequence[Mapping[str, float]], sizes: Sequence[Any],
     hypotheses: Mapping[str, sp.Expr] | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | tuple[float, ...]]:
     """:func:`implied_exponent` of every hypothesis (default :data:`HYPOTHESES`)."""
     return {name: implied_exponent(expr, points, sizes)
             for name, expr in (hypotheses or HYPOTHESES).items()}

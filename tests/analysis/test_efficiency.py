@@ -91,3 +91,37 @@ def test_fit_scaling_marks_censored_sizes():
 def test_result_validates():
     with pytest.raises(ValueError, match="width"):
         Result(encoding="a", size=1, seed=0, width=0, accuracy=0.5)
+
+
+@given(st.floats(0.2, 2.5), st.floats(0.2, 2.5))
+def test_two_axis_fit_recovers_both_exponents(b1, b2):
+    sizes = [(n, m) for n in (2.0, 4.0, 8.0) for m in (1.0, 3.0)]
+    widths = [5.0 * n**b1 * m**b2 for n, m in sizes]
+    (got1, got2), c = fit_power_law(sizes, widths)
+    assert (got1, got2, c) == (pytest.approx(b1), pytest.approx(b2), pytest.approx(5.0))
+
+
+def test_two_axis_fit_needs_independent_axes():
+    with pytest.raises(ValueError, match="independently"):
+        fit_power_law([(2, 2), (4, 4), (8, 8)], [1, 2, 3])  # collinear: n = m
+
+
+def test_fit_scaling_on_a_grid_of_inner_and_outer_sizes():
+    grid = [(n, m) for n in (2, 4, 8) for m in (2, 4, 8)]
+    rows = []
+    for seed in range(3):
+        for n, m in grid:
+            need = 2 * n * m  # product scaling: exponent 1 on each axis
+            for w in GRID:
+                rows.append(Result(encoding="flat", size=(n, m), seed=seed, width=w,
+                                   accuracy=0.95 if w >= need else 0.1))
+    fit = fit_scaling(np.random.default_rng(0), rows, 0.9, n_boot=50)["flat"]
+    assert len(fit.exponents) == 2 and fit.exponent is None
+    for e in fit.exponents:
+        assert e.estimate == pytest.approx(1.0, abs=0.15)
+    table = scaling_table({"flat": fit}, {"product": (1.0, 1.0)}, axes=("n", "m"))
+    assert "size (2, 8)" in table and "exponent of m" in table
+    assert "| product | 1.00 | 1.00 |" in table
+    with pytest.raises(ValueError, match="axes"):
+        fit_scaling(np.random.default_rng(0), rows + [Result(encoding="x", size=3, seed=0,
+                                                             width=8, accuracy=1.0)], 0.9)

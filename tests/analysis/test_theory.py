@@ -117,3 +117,13 @@ def test_load_binfa_from_json_and_cli(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="no Bi-NFA"):
         load_binfa(tmp_path / "bad.json")
+
+
+def test_implied_exponents_on_a_two_axis_grid():
+    grid = [(n, m) for n in (2, 4, 8) for m in (2, 4, 8)]
+    points = [{"n": n, "m": m, "K": 2} for n, m in grid]
+    assert implied_exponent(HYPOTHESES["product"], points, grid) == pytest.approx((1.0, 1.0))
+    bn, bm = implied_exponent(HYPOTHESES["additive"], points, grid)
+    assert 0.3 < bn < 0.7 and bn == pytest.approx(bm)  # symmetric, each below 1
+    with pytest.raises(ValueError, match="independently"):
+        implied_exponent(HYPOTHESES["product"], points[:3], [(2, 2), (4, 4), (8, 8)])
