@@ -139,7 +139,8 @@ def _plan(automaton: NFA | BiNFA, dists: Sequence[LengthDist], why: list[str]) -
     if len(dists) < 2:
         raise ValueError(f"a {automaton.levels}-level automaton needs "
                          f"{automaton.levels} length distributions")
-    subs = tuple(_plan(inner, dists[1:], why) for inner in automaton.inner)
+    subs = tuple(_plan(inner, dists[-inner.levels:] if isinstance(inner, BiNFA) else dists[-1:],
+                       why) for inner in automaton.inner)  # a type takes the innermost laws
     usable = np.array([s is not None for s in subs])
     plain = [k for k, s in enumerate(subs) if s is None and isinstance(automaton.inner[k], NFA)]
     if plain:

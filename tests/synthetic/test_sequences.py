@@ -219,3 +219,23 @@ def test_empty_sequences_and_records():
         assert record["intra"].tolist() == intra.tolist()
         assert len(record["types"]) == int((tokens == 2).sum())
         assert len(record["inner_state"]) == len(record["outer_state"]) == len(tokens)
+
+
+def test_mixed_depths_and_zero_sequences():
+    """A 3-level automaton whose paragraph types are a Bi-NFA and a plain NFA (a paragraph
+    without sentence separators): members only, streams as multilevel_positions says."""
+    para = BiNFA(n_symbols=2, separator=2, outer=OUTER, inner=(T0, T1))
+    top_outer = NFA.from_transitions(1, 2, [0], [0], [(0, 0, 0), (0, 1, 0)])
+    binfa = BiNFA(n_symbols=2, separator=3, outer=top_outer, inner=(para, T0))
+    dists = [spec("uniform:1:4"), spec("uniform:1:3"), spec("uniform:1:3")]
+    batch = sample_binfa_sequences(np.random.default_rng(2), binfa, 30, dists)
+    tokens, lengths, _ = batch.padded()
+    assert binfa.accepts(tokens, lengths).all() and (batch.types[1] == 1).any()
+    segs, intra = batch.positions()
+    ref_segs, ref_intra = multilevel_positions(tokens, [[2], [3]], lengths)
+    valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
+    np.testing.assert_array_equal(segs, ref_segs[:, valid])
+    np.testing.assert_array_equal(intra, ref_intra[valid])
+    empty = sample_binfa_sequences(np.random.default_rng(2), EXAMPLE, 0,
+                                   [spec("uniform:1:3"), spec("uniform:1:3")])
+    assert empty.n == 0 and len(empty.tokens) == 0 and batch_records(empty, "binfa") == []
