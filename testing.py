@@ -175,25 +175,37 @@ def nfas(
 def binfas(
     draw: st.DrawFn,
     *,
+    levels: int = 2,
     max_symbols: int = 3,
     max_types: int = 3,
     max_inner_states: int = 3,
     max_outer_states: int = 3,
+    n_symbols: int | None = None,
+    nested: bool = False,
 ) -> Any:
-    """Random two-level :class:`bipe.automata.BiNFA` values built from :func:`nfas` with witness
-    paths: every inner language has a word of length ``1..max(2, max_inner_states)`` (and never
-    the empty word: segments are non-empty) and the outer language one of length
-    ``1..max_outer_states``."""
+    """Random :class:`bipe.automata.BiNFA` values built from :func:`nfas` with witness paths:
+    every inner language has a word of length ``1..max(2, max_inner_states)`` (never the empty
+    word: segments are non-empty) and every outer language one of length
+    ``1..max(2, max_outer_states)``. ``levels=3`` nests such Bi-NFAs as the paragraph types;
+    ``nested=True`` (used for those) makes the outer reject the empty word, as an inner
+    automaton must."""
     from bipe.automata import BiNFA
 
-    a = draw(st.integers(1, max_symbols))
+    if levels < 2:
+        raise ValueError(f"levels must be at least 2, got {levels}")
+    a = n_symbols if n_symbols is not None else draw(st.integers(1, max_symbols))
     k = draw(st.integers(1, max_types))
-    inner = tuple(
-        draw(nfas(max_states=max_inner_states, n_symbols=a, nonempty=True, accepts_empty=False))
-        for _ in range(k)
-    )
-    outer = draw(nfas(max_states=max_outer_states, n_symbols=k, nonempty=True, min_word_length=1))
-    return BiNFA(n_symbols=a, separator=a, outer=outer, inner=inner)
+    if levels == 2:
+        inner = tuple(draw(nfas(max_states=max_inner_states, n_symbols=a, nonempty=True,
+                                accepts_empty=False)) for _ in range(k))
+    else:
+        inner = tuple(draw(binfas(levels=levels - 1, max_types=max_types, n_symbols=a,
+                                  max_inner_states=max_inner_states,
+                                  max_outer_states=max_outer_states, nested=True))
+                      for _ in range(k))
+    outer = draw(nfas(max_states=max_outer_states, n_symbols=k, nonempty=True, min_word_length=1,
+                      accepts_empty=False if nested else None))
+    return BiNFA(n_symbols=a, separator=a + levels - 2, outer=outer, inner=inner)
 
 
 @st.composite

@@ -84,7 +84,8 @@ def main() -> None:
           f"({bare_s * 1e3:.0f} ms)")
     print(f"  peer automata.BiSampler (padded)    : {peer_count / peer_s / 1e6:8.2f} M tokens/s "
           f"({peer_s * 1e3:.0f} ms)")
-    print(f"  ratio ours (no labels) / peer       : {(tokens / bare_s) / (peer_count / peer_s):8.2f}")
+    ratio = (tokens / bare_s) / (peer_count / peer_s)
+    print(f"  ratio ours (no labels) / peer       : {ratio:8.2f}")
     print(f"  whole dataset to jsonl (bipe gen)   : {tokens / whole_s / 1e6:8.2f} M tokens/s "
           f"({whole_s:.2f} s)")
     profile = cProfile.Profile()

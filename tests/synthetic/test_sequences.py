@@ -14,7 +14,7 @@ from bipe.synthetic.sequences import (
     sample_binfa_sequences,
     sample_nfa_sequences,
 )
-from bipe.testing import binfa_sequences, binfas, nfas
+from bipe.testing import binfa_sequences, binfas
 
 # BIPE.md-style worked example: type 0 = 0+, type 1 = exactly "1"; outer = type 0 then 1*.
 T0 = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 0, 1)])
@@ -155,23 +155,7 @@ def test_flat_nfa_sequences(binfa, seed, lo, span):
     np.testing.assert_array_equal(marks[0], (tokens == binfa.separator) & valid)
 
 
-@st.composite
-def three_level(draw):
-    """A 3-level Bi-NFA: paragraph types are 2-level Bi-NFAs whose outers reject the empty
-    word (paragraphs are non-empty)."""
-    a = draw(st.integers(1, 2))
-    paragraphs = []
-    for _ in range(draw(st.integers(1, 2))):
-        k = draw(st.integers(1, 2))
-        inner = tuple(draw(nfas(max_states=3, n_symbols=a, nonempty=True, accepts_empty=False))
-                      for _ in range(k))
-        outer = draw(nfas(max_states=3, n_symbols=k, nonempty=True, accepts_empty=False))
-        paragraphs.append(BiNFA(n_symbols=a, separator=a, outer=outer, inner=inner))
-    top = draw(nfas(max_states=2, n_symbols=len(paragraphs), nonempty=True, min_word_length=1))
-    return BiNFA(n_symbols=a, separator=a + 1, outer=top, inner=tuple(paragraphs))
-
-
-@given(three_level(), st.integers(0, 2**32 - 1))
+@given(binfas(levels=3, max_symbols=2, max_types=2), st.integers(0, 2**32 - 1))
 def test_three_level_sequences(binfa, seed):
     dists = [spec("uniform:1:3"), spec("uniform:1:3"), spec("uniform:1:3")]
     try:
