@@ -64,7 +64,7 @@ __all__ = [
     "token_streams",
 ]
 
-# BIPE.md section 1: tokens as (letter, is_separator), with the expected streams.
+# BIPE.md section 1: letters are ordinary tokens, "S" a separator; the expected streams.
 WORKED_EXAMPLE = {
     "tokens": ["a", "b", "S", "c", "d", "e", "S", "f", "S", "S", "g"],
     "intra": [0, 1, 2, 0, 1, 2, 3, 0, 1, 0, 0],

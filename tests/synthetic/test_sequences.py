@@ -223,3 +223,25 @@ def test_mixed_depths_and_zero_sequences():
     empty = sample_binfa_sequences(np.random.default_rng(2), EXAMPLE, 0,
                                    [spec("uniform:1:3"), spec("uniform:1:3")])
     assert empty.n == 0 and len(empty.tokens) == 0 and batch_records(empty, "binfa") == []
+
+
+@pytest.mark.slow
+def test_type_sequences_are_uniform_among_usable_outer_words():
+    """Types follow a uniform outer word of the drawn length, over the usable types only."""
+    t2 = NFA.from_transitions(3, 2, [0], [2], [(0, 0, 1), (1, 0, 2)])  # only "00": length 2
+    outer = NFA.from_transitions(2, 3, [0], [0, 1], [(0, 0, 1), (1, 1, 0), (1, 0, 1),
+                                                     (0, 2, 0), (1, 2, 1)])
+    binfa = BiNFA(n_symbols=2, separator=2, outer=outer, inner=(T0, T1, t2))
+    n = 6000
+    batch = sample_binfa_sequences(np.random.default_rng(11), binfa, n,
+                                   [spec("fixed:3"), spec("fixed:1")])  # type 2 is unusable
+    words = batch.types[0].reshape(n, 3)
+    assert (words != 2).all()
+    restricted = NFA.from_transitions(2, 2, [0], [0, 1], [(0, 0, 1), (1, 1, 0), (1, 0, 1)])
+    codes = words @ np.array([4, 2, 1])
+    members = [c for c in range(8)
+               if restricted.accepts(np.array([[c >> 2 & 1, c >> 1 & 1, c & 1]]))[0]]
+    assert set(np.unique(codes)) == set(members)
+    freq = np.bincount(codes, minlength=8)[members] / n
+    expected = 1 / len(members)
+    assert np.all(np.abs(freq - expected) < 5 * np.sqrt(expected * (1 - expected) / n))
