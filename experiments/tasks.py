@@ -170,9 +170,14 @@ class ArithTask(Task):
         from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
 
         dataset = load_dataset(path)
-        fmt = dataset.meta.get("format", dataset.meta.get("config", {}).get("fmt"))
+        fmt = dataset.meta.get("arith_format")
         if fmt is not None and fmt != self.fmt(data):
-            raise ValueError(f"{path}: dataset format {fmt!r} but the run wants {self.fmt(data)!r}")
+            raise ValueError(f"{path}: arithmetic format {fmt!r} but the run has data.fmt="
+                             f"{self.fmt(data)!r}")
+        modulus = dataset.meta.get("modulus")
+        if modulus is not None and modulus != data.modulus:
+            raise ValueError(f"{path}: modulus {modulus} but the run has data.modulus="
+                             f"{data.modulus}")
         return self._examples(dataset.records)
 
     def _examples(self, records: Sequence[dict]) -> Examples:
@@ -270,6 +275,11 @@ class AutomatonTask(Task):
     def setup(self, rng, data):
         from bipe.automata import random_binfa  # noqa: PLC0415
 
+        if data.path:  # the saved dataset's own automaton (its legality oracle)
+            from bipe.synthetic.sequences import load_automaton  # noqa: PLC0415
+
+            binfa = load_automaton(data.path)
+            return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
         counts = set(_support(data.segments)) | set(data.eval_lengths
                                                      or self.default_eval_lengths(data))
         lengths = set(_support(data.segment_length))
@@ -294,29 +304,47 @@ class AutomatonTask(Task):
             batch = sequences.sample_binfa_sequences(
                 rng, world.binfa, n, [parse_length_spec(counts), parse_length_spec(seg_len)],
                 state_labels=self._states)
-        return self._examples(batch, data)
+        return self._examples(sequences.batch_records(batch, "nfa" if self._flat else "binfa"),
+                              data)
 
-    def _examples(self, batch, data) -> Examples:
-        segs, intra = batch.positions()  # (1, M), (M,)
-        bounds = batch.offsets
-        tokens = [batch.tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        seg = [segs[0][a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        pos = [intra[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    def load(self, path, data, world):
+        from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+
+        dataset = load_dataset(path)
+        vocab = dataset.meta.get("vocab")
+        if vocab is not None and len(vocab) != self.n_tokens(data):
+            raise ValueError(f"{path}: vocabulary of {len(vocab)} tokens, but the run's data "
+                             f"config has n_symbols={data.n_symbols}; set --data.n_symbols")
+        return self._examples(dataset.records, data)
+
+    def _examples(self, records: Sequence[dict], data: Any) -> Examples:
+        """Examples from sequence records (``tokens``, ``seg``, ``intra``; for the state task
+        also ``types``, ``inner_state``, ``outer_state``)."""
+        tokens = [np.asarray(r["tokens"], dtype=np.int64) for r in records]
+        seg = [np.asarray(r["seg"], dtype=np.int64) for r in records]
+        intra = [np.asarray(r["intra"], dtype=np.int64) for r in records]
         setting = np.array([int(s[-1]) + 1 if len(s) else 0 for s in seg], dtype=np.int64)
         if self._states:
-            inner = _inner_class(batch, data)  # (M,)
-            inner_ids = np.where(inner >= 0, self.n_tokens(data) + inner, IGNORE)
-            outer_ids = np.where(batch.outer_state >= 0, self.n_tokens(data)
-                                 + data.n_types * data.inner_states + batch.outer_state, IGNORE)
-            both = np.stack([inner_ids, outer_ids], axis=1)  # (M, 2) logit indices
-            targets = [both[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            targets = [self._state_targets(r, s, data) for r, s in zip(records, seg, strict=True)]
             return Examples(inputs=tuple(tokens), targets=tuple(targets), setting=setting,
-                            oracle=tuple(zip(seg, pos, strict=True)), extra={"tokens": tokens})
-        targets = [t[1:].astype(np.int64) for t in tokens]
-        return Examples(inputs=tuple(t[:-1] for t in tokens), targets=tuple(targets),
-                        setting=setting,
-                        oracle=tuple((s[:-1], p[:-1]) for s, p in zip(seg, pos, strict=True)),
+                            oracle=tuple(zip(seg, intra, strict=True)), extra={"tokens": tokens})
+        return Examples(inputs=tuple(t[:-1] for t in tokens),
+                        targets=tuple(t[1:] for t in tokens), setting=setting,
+                        oracle=tuple((s[:-1], p[:-1]) for s, p in zip(seg, intra, strict=True)),
                         extra={"tokens": tokens})
+
+    def _state_targets(self, record: dict, seg: np.ndarray, data: Any) -> np.ndarray:
+        """(T, 2) logit indices of the (type, inner state) and outer state after each token."""
+        if "inner_state" not in record or "types" not in record:
+            raise ValueError("binfa_state needs records with types, inner_state and outer_state")
+        a = self.n_tokens(data)
+        types = np.asarray(record["types"], dtype=np.int64)  # (S,)
+        inner = np.asarray(record["inner_state"], dtype=np.int64)  # (T,)
+        outer = np.asarray(record["outer_state"], dtype=np.int64)  # (T,)
+        token_type = types[np.minimum(seg, len(types) - 1)]  # (T,) type of each token's segment
+        inner_ids = np.where(inner >= 0, a + token_type * data.inner_states + inner, IGNORE)
+        outer_ids = np.where(outer >= 0, a + data.n_types * data.inner_states + outer, IGNORE)
+        return np.stack([inner_ids, outer_ids], axis=1)  # (T, 2)
 
     def _slices(self, data: Any) -> list[slice]:
         a = self.n_tokens(data)
@@ -390,17 +418,6 @@ class AutomatonTask(Task):
         total = max(total, 1)
         return {"accuracy": both_ok / total, "inner_accuracy": inner_ok / total,
                 "outer_accuracy": outer_ok / total}
-
-
-def _inner_class(batch, data) -> np.ndarray:
-    """(M,) global inner class ``type * Q + state`` per token (-1 where not one state)."""
-    segs, _ = batch.positions()
-    types, type_offsets = batch.types[0], batch.type_offsets[0]
-    rows = np.repeat(np.arange(batch.n), batch.lengths)  # (M,)
-    unit = type_offsets[rows] + segs[0]  # (M,) global unit index of each token
-    token_type = types[np.minimum(unit, len(types) - 1)] if len(types) else unit * 0
-    out = token_type * data.inner_states + batch.inner_state
-    return np.where(batch.inner_state >= 0, out, -1)
 
 
 def _flat_length_spec(counts: str, segment_length: str) -> str:

@@ -73,6 +73,14 @@ def prepare(config: RunConfig) -> Prepared:
     world = task.setup(stream(config.data_seed, WORLD), config.data)
     if config.data.path:
         examples = task.load(config.data.path, config.data, world)
+        lo, hi = task.train_range(config.data)
+        have = (int(examples.setting.min()), int(examples.setting.max())) if len(examples) \
+            else (lo, hi)
+        if have[0] < lo or have[1] > hi:
+            raise ValueError(f"{config.data.path}: {task.unit} {have[0]}..{have[1]}, outside "
+                             f"the training range {lo}..{hi} of the run's data config (set "
+                             f"--data.{'operators' if task.unit == 'operators' else 'segments'}"
+                             f" uniform:{have[0]}:{have[1]})")
     else:
         examples = task.generate(stream(config.data_seed, TRAIN), config.data, world,
                                  config.data.n_train, None)

@@ -195,3 +195,23 @@ def test_corrupt_run_folders_are_reported_untouched(tmp_path, capsys):
     before["config.json"] = b"{ broken"
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
     _one_line_error(capsys, ["train", "--out", str(run)], "already holds a run")
+
+
+def test_training_from_saved_datasets(tmp_path, capsys):
+    data = tmp_path / "arith-data"
+    assert main(["gen", "arith", "--format", "steps", "--operators", "uniform:1:2", "--n", "64",
+                 "--out", str(data)]) == 0
+    run = ["train", "--task", "arith", "--data.path", str(data), "--train.steps", "5",
+           "--no-progress"]
+    assert main([*run, "--data.fmt", "steps", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["data"]["path"] == str(data)
+    _one_line_error(capsys, [*run, "--out", str(tmp_path / "b")], "data.fmt")
+    _one_line_error(capsys, [*run, "--data.fmt", "steps", "--data.operators", "fixed:1",
+                             "--out", str(tmp_path / "c")], "uniform:1:2")
+    seqs = tmp_path / "binfa-data"
+    assert main(["gen", "binfa", "--n", "64", "--n-symbols", "3", "--n-types", "2",
+                 "--inner-states", "2", "--outer-states", "2", "--segments", "uniform:1:3",
+                 "--segment-length", "uniform:1:3", "--out", str(seqs)]) == 0
+    assert main(["train", "--task", "binfa_lm", "--data.path", str(seqs), "--train.steps", "5",
+                 "--no-progress", "--out", str(tmp_path / "d")]) == 0
+    assert json.loads((tmp_path / "d" / "eval.json").read_text())["per_length"]
