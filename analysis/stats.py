@@ -40,9 +40,12 @@ class Interval:
 
     def format(self, digits: int = 3) -> str:
         """``'0.912 [0.880, 0.940]'`` (or just the estimate when there is one unit)."""
+        def fmt(x: float) -> str:
+            return f"{round(x, digits) + 0.0:.{digits}f}"  # + 0.0: no "-0.00"
+
         if self.n <= 1 or not np.isfinite(self.lo):
-            return f"{self.estimate:.{digits}f}"
-        return f"{self.estimate:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+            return fmt(self.estimate)
+        return f"{fmt(self.estimate)} [{fmt(self.lo)}, {fmt(self.hi)}]"
 
 
 def _check_level(level: float) -> None:

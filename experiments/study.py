@@ -48,8 +48,10 @@ class WidthStudy:
     """What ``bipe study width`` runs.
 
     ``size_keys`` are set to ``size_format.format(size)`` for each size (several keys grow
-    together, e.g. inner and outer states); ``metric`` is read from ``eval.json``'s summary
-    under ``setting`` (None: the task's first metric).
+    together, e.g. inner and outer states). An optional second axis (``sizes2`` with its own
+    ``size_keys2``) makes the sizes a grid, e.g. inner states x outer states, fitted as
+    ``width ~ size^b1 * size2^b2``. ``metric`` is read from ``eval.json``'s summary under
+    ``setting`` (None: the task's first metric).
     """
 
     encodings: tuple[str, ...]
@@ -64,8 +66,16 @@ class WidthStudy:
     preset: str = "tiny"
     task: str | None = None
     fixed: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    sizes2: tuple[int, ...] = ()
+    size_keys2: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if bool(self.sizes2) != bool(self.size_keys2):
+            raise ValueError("a second size axis needs both sizes2 and size_keys2")
+        if self.sizes2 and min(self.sizes2) <= 0:
+            raise ValueError("study sizes2 must be positive")
+        if set(self.size_keys) & set(self.size_keys2):
+            raise ValueError("size_keys and size_keys2 must be different keys")
         for name in ("encodings", "sizes", "widths", "seeds", "size_keys"):
             if not getattr(self, name):
                 raise ValueError(f"study {name} must not be empty")
@@ -75,10 +85,16 @@ class WidthStudy:
             raise ValueError(f"unknown setting {self.setting!r}; known: {', '.join(SETTINGS)}")
         if "{}" not in self.size_format:
             raise ValueError(f"size_format must contain '{{}}', got {self.size_format!r}")
-        clash = {k for k, _ in self.fixed} & {*self.size_keys, "model.d_model", "init_seed",
-                                               "model.pe"}
+        clash = {k for k, _ in self.fixed} & {*self.size_keys, *self.size_keys2,
+                                               "model.d_model", "init_seed", "model.pe"}
         if clash:
             raise ValueError(f"fixed overrides may not set study keys: {sorted(clash)}")
+
+    def cells(self) -> list[tuple[str, int | tuple[int, int]]]:
+        """Every (encoding, size) cell; size is ``(size, size2)`` with a second axis."""
+        sizes = [(a, b) for a in self.sizes for b in self.sizes2] if self.sizes2 \
+            else list(self.sizes)
+        return [(pe, size) for pe in self.encodings for size in sizes]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,15 +107,19 @@ class StudyOutcome:
     report: Path
 
 
-def _point(study: WidthStudy, pe: str, size: int, width: int, seed: int) -> dict[str, str]:
+
+def _point(study: WidthStudy, pe: str, size, width: int, seed: int) -> dict[str, str]:
     point = {"model.pe": pe}
-    point.update({k: study.size_format.format(size) for k in study.size_keys})
+    first = size[0] if isinstance(size, tuple) else size
+    point.update({k: study.size_format.format(first) for k in study.size_keys})
+    if isinstance(size, tuple):
+        point.update({k: str(size[1]) for k in study.size_keys2})
     point.update({"model.d_model": str(width), "init_seed": str(seed)})
     return point
 
 
 def study_configs(
-    study: WidthStudy, cells: Sequence[tuple[str, int]], width: int
+    study: WidthStudy, cells: Sequence[tuple[str, Any]], width: int
 ) -> list[RunConfig]:
     """Run configs of the given (encoding, size) cells at one width, every seed."""
     configs = []
@@ -132,7 +152,7 @@ def run_width_study(
 ) -> StudyOutcome:
     """Run the study into ``out_dir`` (resumable) and write its report; see the module doc."""
     out = Path(out_dir)
-    active = [(pe, size) for pe in study.encodings for size in study.sizes]
+    active = study.cells()
     for width in study.widths:  # validate the whole grid before training anything
         study_configs(study, active, width)
     results: list[Result] = []
@@ -159,37 +179,44 @@ def run_width_study(
     return _finish(study, out, results, failed, seed=seed, n_boot=n_boot)
 
 
-def theory_points(study: WidthStudy) -> list[dict[str, float]] | None:
-    """Family symbol values at each size (automaton tasks), or None when the size is not an
-    automaton size (e.g. operator counts)."""
-    if not set(study.size_keys) <= set(THEORY_KEYS) or study.size_format != "{}":
+def theory_points(study: WidthStudy) -> tuple[list[dict[str, float]], list] | None:
+    """Family symbol values and sizes of every distinct size (automaton tasks), or None when a
+    size is not an automaton size (e.g. operator counts)."""
+    keys = set(study.size_keys) | set(study.size_keys2)
+    if not keys <= set(THEORY_KEYS) or study.size_format != "{}":
         return None
     base = build_config(study.preset, task=study.task, overrides=dict(study.fixed)).data
+    sizes = list(dict.fromkeys(size for _, size in study.cells()))
     points = []
-    for size in study.sizes:
+    for size in sizes:
+        first, second = size if isinstance(size, tuple) else (size, None)
         p = {sym: float(getattr(base, key.split(".")[1])) for key, sym in THEORY_KEYS.items()}
-        p.update({THEORY_KEYS[k]: float(size) for k in study.size_keys})
+        p.update({THEORY_KEYS[k]: float(first) for k in study.size_keys})
+        p.update({THEORY_KEYS[k]: float(second) for k in study.size_keys2})
         points.append(p)
-    return points
+    return points, sizes
 
 
 def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[str], *,
             seed: int, n_boot: int) -> StudyOutcome:
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     fits = fit_scaling(rng, results, study.target, n_boot=n_boot)
-    points = theory_points(study)
-    implied = implied_exponents(points, list(study.sizes), HYPOTHESES) \
-        if points is not None and len(set(study.sizes)) >= 2 else {}
-    fitted = {e: (f.exponent.estimate, f.prefactor) for e, f in fits.items()
-              if f.exponent is not None and f.prefactor is not None}
+    theory = theory_points(study)
+    implied = {}
+    if theory is not None:
+        try:
+            implied = implied_exponents(theory[0], theory[1], HYPOTHESES)
+        except ValueError:  # too few sizes to determine an exponent
+            implied = {}
     axis = ", ".join(study.size_keys)
-    plot_scaling(out / "width_scaling.png", {e: list(f.points) for e, f in fits.items()},
-                 fitted, xlabel=f"size ({axis})", title=f"smallest d_model reaching "
-                 f"{study.metric or 'accuracy'} >= {study.target} ({study.setting})",
-                 guides=_guides(points, list(study.sizes), fits))
+    series, fitted = _plot_series(study, fits)
+    plot_scaling(out / "width_scaling.png", series, fitted, xlabel=f"size ({axis})",
+                 title=f"smallest d_model reaching {study.metric or 'accuracy'} >= "
+                       f"{study.target} ({study.setting})",
+                 guides={} if study.sizes2 or theory is None else _guides(*theory, fits))
     data = {"study": _study_dict(study),
             "results": [r.__dict__ for r in results],
-            "fits": {e: {"exponent": None if f.exponent is None else f.exponent.__dict__,
+            "fits": {e: {"exponents": [x.__dict__ for x in f.exponents],
                          "prefactor": f.prefactor, "points": f.points,
                          "censored": f.censored} for e, f in fits.items()},
             "implied_exponents": implied, "failed": failed}
@@ -197,13 +224,43 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
     md = [f"# Width study: {', '.join(study.encodings)}", "",
           f"Smallest `d_model` in {list(sorted(study.widths))} whose mean {study.setting} "
           f"accuracy over seeds {list(study.seeds)} reaches {study.target}, per size of "
-          f"{axis}; `>grid` = never reached. Exponent: least-squares slope of log width "
-          "against log size, [95% bootstrap interval over seeds].", "",
-          scaling_table(fits, implied), "![width_scaling.png](width_scaling.png)", ""]
+          f"{' x '.join(_axis_names(study))}; `>grid` = never reached. Exponents: "
+          "least-squares slopes of log width against log size, [95% bootstrap interval over "
+          "seeds].", "",
+          scaling_table(fits, implied, axes=_axis_names(study)),
+          "![width_scaling.png](width_scaling.png)", ""]
     if failed:
         md += ["Failed runs:", "", *[f"- {f}" for f in failed], ""]
     report = write_text_atomic(out / "study.md", "\n".join(md))
     return StudyOutcome(results=tuple(results), fits=fits, implied=implied, report=report)
+
+
+def _axis_names(study: WidthStudy) -> list[str]:
+    names = ["+".join(k.split(".")[-1] for k in study.size_keys)]
+    if study.sizes2:
+        names.append("+".join(k.split(".")[-1] for k in study.size_keys2))
+    return names
+
+
+def _plot_series(study: WidthStudy, fits: dict[str, ScalingFit]) -> tuple[dict, dict]:
+    """Points and fitted lines against the first size axis (one series per second-axis
+    value when there are two axes)."""
+    series: dict[str, list] = {}
+    fitted: dict[str, tuple[float, float]] = {}
+    for enc, f in fits.items():
+        if not study.sizes2:
+            series[enc] = list(f.points)
+            if f.exponent is not None and f.prefactor is not None:
+                fitted[enc] = (f.exponent.estimate, f.prefactor)
+            continue
+        key2 = _axis_names(study)[1]
+        for s2 in study.sizes2:
+            label = f"{enc} ({key2}={s2})"
+            series[label] = [(s[0], w) for s, w in f.points if s[1] == s2]
+            if len(f.exponents) == 2 and f.prefactor is not None:
+                b1, b2 = f.exponents[0].estimate, f.exponents[1].estimate
+                fitted[label] = (b1, f.prefactor * s2**b2)
+    return series, fitted
 
 
 GUIDE_HYPOTHESES = ("additive", "product")

@@ -45,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "data.inner_states)")
     parser.add_argument("--size-format", default="{}",
                         help="template of the size value, e.g. uniform:1:{} for operators")
+    parser.add_argument("--sizes2", type=_ints, default=None,
+                        help="optional second size axis (a grid with --sizes), e.g. 2,4,8")
+    parser.add_argument("--size-key2", action="append", default=None, metavar="KEY",
+                        help="config key(s) of the second axis (e.g. data.outer_states)")
     parser.add_argument("--target", type=float, default=0.9, help="target accuracy")
     parser.add_argument("--metric", default=None, help="eval.json metric (default: first)")
     parser.add_argument("--setting", choices=("in_distribution", "above_train"),
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         size_format=args.size_format, target=args.target, metric=args.metric,
         setting=args.setting, preset=args.preset, task=args.task,
         fixed=tuple(collect_overrides(args).items()),
+        sizes2=tuple(args.sizes2 or ()), size_keys2=tuple(args.size_key2 or ()),
     )
     outcome = run_width_study(study, args.out, jobs=args.jobs, progress=not args.no_progress,
                               seed=args.seed)

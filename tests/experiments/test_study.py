@@ -122,3 +122,31 @@ def test_bad_width_anywhere_in_grid_fails_before_training(tmp_path):
     with pytest.raises(ValueError, match="even"):
         run_width_study(study(widths=(16, 10)), tmp_path, runner=runner)
     assert runner.calls == []
+
+
+def test_two_axis_grid_fits_both_exponents(tmp_path):
+    """Planted: rope needs 2*n*m (product), bipe_rope 4*(n+m)-ish (here 4*n: no m at all)."""
+
+    class GridRunner(FakeRunner):
+        def __call__(self, configs, out, *, jobs=1, progress=False):
+            rows = super().__call__(configs, out)
+            for c in configs:
+                n, m = c.data.inner_states, c.data.outer_states
+                need = 2 * n * m if c.model.pe == "rope" else 4 * n
+                acc = 0.95 if c.model.d_model >= need else 0.1
+                ev = json.loads((Path(out) / c.out / "eval.json").read_text())
+                ev["summary"]["in_distribution"]["accuracy"] = acc
+                (Path(out) / c.out / "eval.json").write_text(json.dumps(ev))
+            return rows
+
+    s = study(sizes=(2, 4, 8), sizes2=(2, 4), size_keys2=("data.outer_states",), seeds=(0,),
+              widths=(8, 16, 32, 64, 128))
+    outcome = run_width_study(s, tmp_path, runner=GridRunner(), n_boot=10)
+    rope, bipe = outcome.fits["rope"], outcome.fits["bipe_rope"]
+    assert [e.estimate for e in rope.exponents] == pytest.approx([1.0, 1.0])
+    assert [e.estimate for e in bipe.exponents] == pytest.approx([1.0, 0.0], abs=1e-9)
+    assert outcome.implied["product"] == pytest.approx((1.0, 1.0))
+    md = outcome.report.read_text()
+    assert "exponent of outer_states" in md and "size (8, 4)" in md
+    with pytest.raises(ValueError, match="both sizes2 and size_keys2"):
+        study(sizes2=(2,))
