@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import html
 import itertools
+import json
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,10 +91,39 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
 
 
+# Config keys that never distinguish groups: replicates (seeds), bookkeeping, derived fields,
+# and the encoding and width, which the report shows on their own.
+NOT_VARIANTS = ("command", "version", "out", "init_seed", "data_seed", "seed", "pe", "d_model",
+                "max_intra", "vocab_size", "separators", "path", "device", "progress")
+
+
+def _leaves(tree: Any, prefix: str = "") -> dict[str, str]:
+    if not isinstance(tree, dict):
+        return {prefix: tree if isinstance(tree, str) else json.dumps(tree, sort_keys=True)}
+    out: dict[str, str] = {}
+    for key, value in tree.items():
+        out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _variants(runs: Sequence[Run]) -> dict[Path, str]:
+    """Per run, the config values that vary among ``runs`` (besides encoding, width, seeds),
+    e.g. ``inner_states=3``: runs differing there are different conditions, not replicates."""
+    leaves = {r.path: _leaves(dict(r.config)) for r in runs}
+    keys = sorted({k for lv in leaves.values() for k in lv})
+    varying = [k for k in keys if k.split(".")[-1] not in NOT_VARIANTS
+               and len({lv.get(k) for lv in leaves.values()}) > 1]
+    return {path: " ".join(f"{k.split('.')[-1]}={lv.get(k, '-')}" for k in varying)
+            for path, lv in leaves.items()}
+
+
 def _labels(runs: Sequence[Run]) -> dict[Path, str]:
-    """Series label per run: the encoding, plus ``d=W`` when widths vary among the runs."""
+    """Series label per run: the encoding, the varying config values, and ``d=W`` when widths
+    vary among the runs."""
     vary = len({r.width for r in runs}) > 1
-    return {r.path: f"{r.pe} d={r.width}" if vary else r.pe for r in runs}
+    variants = _variants(runs)
+    return {r.path: " ".join(x for x in (r.pe, variants[r.path], f"d={r.width}" if vary else "")
+                             if x) for r in runs}
 
 
 def _summary_value(run: Run, setting: str, metric: str) -> float:
@@ -183,10 +214,12 @@ def _width_blocks(rng, task, metric, runs, out_dir) -> list[Block]:
     if len({r.width for r in runs}) < 2:
         return []
     blocks = [Block(kind="h3", text=f"{metric} against width")]
+    variants = _variants(runs)
     for setting in SETTINGS:
         cells: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
         for r in runs:
-            cells[r.pe][r.width].append(_summary_value(r, setting, metric))
+            label = f"{r.pe} {variants[r.path]}".strip()
+            cells[label][r.width].append(_summary_value(r, setting, metric))
         series = {pe: [(w, _ci_or_nan(rng, v)) for w, v in sorted(ws.items())]
                   for pe, ws in sorted(cells.items())}
         name = f"{slug(task)}_{slug(metric)}_vs_width_{setting}.png"
@@ -197,12 +230,13 @@ def _width_blocks(rng, task, metric, runs, out_dir) -> list[Block]:
 
 
 def _paired_blocks(rng, metrics, runs) -> list[Block]:
-    by_cell: dict[tuple[int | None, str], dict[int, Run]] = defaultdict(dict)
+    variants = _variants(runs)
+    by_cell: dict[tuple[str, str], dict[int, Run]] = defaultdict(dict)
     for r in runs:
-        by_cell[(r.width, r.pe)][r.seed] = r
+        by_cell[(f"d={r.width} {variants[r.path]}".strip(), r.pe)][r.seed] = r
     rows = []
-    widths = sorted({w for w, _ in by_cell}, key=lambda w: (w is None, w))
-    for w in widths:
+    conditions = sorted({c for c, _ in by_cell})
+    for w in conditions:
         pes = sorted(pe for ww, pe in by_cell if ww == w)
         for a, b in itertools.combinations(pes, 2):
             ra, rb = by_cell[(w, a)], by_cell[(w, b)]
@@ -215,14 +249,15 @@ def _paired_blocks(rng, metrics, runs) -> list[Block]:
                 vb = {k: v for k, v in vb.items() if not math.isnan(v)}
                 if set(va) & set(vb):
                     d = paired_difference(rng, va, vb)
-                    rows.append((f"{a} - {b}", str(w), m, s.replace("_", " "), str(d.n),
+                    rows.append((f"{a} - {b}", w, m, s.replace("_", " "), str(d.n),
                                  d.format(3)))
     if not rows:
         return []
     return [Block(kind="h3", text="Paired differences between encodings"),
-            Block(kind="p", text="Difference of summary metrics, paired by seed at equal width "
+            Block(kind="p", text="Difference of summary metrics, paired by seed under equal "
+                                 "conditions (width and any other varied config value) "
                                  "[95% bootstrap interval over seeds]."),
-            Block(kind="table", header=("pair", "d_model", "metric", "setting", "seeds",
+            Block(kind="table", header=("pair", "condition", "metric", "setting", "seeds",
                                         "difference"), rows=tuple(rows))]
 
 

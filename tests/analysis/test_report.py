@@ -17,11 +17,12 @@ ACC = {  # (pe, seed) -> accuracy per length 2..6; training range 2..4
 }
 
 
-def make_run(root, pe, seed, acc, width=32, task="arith"):
-    run = root / f"{task}-{pe}-d{width}-s{seed}"
+def make_run(root, pe, seed, acc, width=32, task="arith", data=None):
+    run = root / (f"{task}-{pe}-d{width}-s{seed}" + (f"-n{data}" if data else ""))
     run.mkdir(parents=True)
-    config = {"task": task, "pe": pe, "seeds": {"data": 0, "init": seed},
-              "model": {"d_model": width, "n_layers": 1, "n_heads": 2, "pe": pe}}
+    config = {"task": task, "data_seed": 0, "init_seed": seed,
+              "model": {"d_model": width, "n_layers": 1, "n_heads": 2, "pe": pe},
+              "data": {"inner_states": data or 3}, "command": ["bipe", str(seed)]}
     (run / "config.json").write_text(json.dumps(config))
     metrics = [{"step": s, "loss": 2.0 / (1 + s), "lr": 1e-3, "tokens/s": 1000.0}
                for s in range(0, 50, 10)]
@@ -129,3 +130,14 @@ def test_report_with_attention_diagnostics(sweep, tmp_path):
     assert "| bipe_rope | 2 |" in md and "| rope | 1 |" in md
     assert (out / "attention_segment_distance.png").stat().st_size > 1000
     assert 'src="attention_intra_distance.png"' in (out / "report.html").read_text()
+
+
+def test_runs_differing_in_data_config_are_conditions_not_replicates(tmp_path):
+    root = tmp_path / "grid"
+    for n, base in [(2, 0.9), (5, 0.4)]:
+        for seed in (0, 1):
+            make_run(root, "rope", seed, [base] * 5, data=n)
+            make_run(root, "bipe_rope", seed, [base + 0.05] * 5, data=n)
+    md = write_report([root], tmp_path / "out").read_text()
+    assert "| rope inner_states=2 | 2 | 0.900" in md and "| rope inner_states=5 | 2 | 0.400" in md
+    assert "| bipe_rope - rope | d=32 inner_states=5 | accuracy | above train | 2 | 0.050" in md
