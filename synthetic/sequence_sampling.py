@@ -1,0 +1,462 @@
+"""Sampling Bi-NFA, flat NFA and 3-level token sequences with their true position streams.
+
+Dataset files, configs and verification built on this live in :mod:`bipe.synthetic.sequences`
+(which re-exports the public names here).
+
+**Bi-NFA sequences** (:func:`sample_binfa_sequences`). A sequence is ``w_1 # w_2 # ... w_S #``
+(BIPE.md section 4). Per sequence: draw the segment count S from its distribution; draw the
+segment types ``t_1..t_S`` uniformly among the outer automaton's words of length S; draw each
+segment's length from the segment-length distribution (content tokens, not counting the
+separator) and its content uniformly among type ``t_i``'s words of that length. Draws are
+conditioned on feasibility, so every sequence is in the language: a segment length is drawn from
+the length distribution restricted to the lengths its type accepts, a type is usable only if some
+length in the distribution's support works for it, and S is drawn from the count distribution
+restricted to the lengths of outer words over usable types (exact conditional laws, by inverse
+transform on the support, never by retrying). When nothing is feasible the call raises
+``ValueError`` saying what cannot be met; a non-member is never emitted. Unbounded distributions
+(``geometric:P`` without HI, ``poisson:LAM``) are cut where the remaining tail mass is below
+1e-15. Sampling is vectorised: one :class:`~bipe.automata.WordSampler` pass per segment type
+draws every segment of that type at once (rows of different lengths together), and one pass draws
+all type sequences.
+
+**3-level sequences**: the same recursion one level deeper (a paragraph type is itself a
+Bi-NFA): distributions ``[paragraphs per sequence, sentences per paragraph, tokens per
+sentence]``; sentences end in ``#`` (= A) and each paragraph's last ``#`` is followed by ``$`` (=
+A + 1). **Flat NFA sequences** (:func:`sample_nfa_sequences`): uniform words of a drawn total
+length from an ordinary NFA (e.g. ``binfa.flatten()``), for baselines.
+
+Labels. Position streams follow BIPE.md section 1 with one stream per level (innermost first, see
+:func:`bipe.synthetic.segment.multilevel_positions`: a ``$`` closes a paragraph and, being right
+after a ``#``, forms a one-token innermost unit of its own). For 2-level data also, per token:
+``inner_state`` -- the state of the segment's own inner automaton (its type is known) after the
+segment's content up to this token (at the separator: after the whole segment); ``outer_state`` --
+the outer state after the types of the segments closed so far (it changes right at each
+separator, as in :class:`bipe.automata.bisimulate.BiLabels`); each ``-1`` where the state set is
+not a single state. ``types`` lists each segment's type.
+
+Worked example (A = 2 symbols, separator 2; type 0 accepts ``0+``, type 1 accepts exactly ``1``;
+the outer automaton wants type 0 then any number of type 1): with 3 segments of lengths drawn as
+2, 1, 1 the only sequence is::
+
+    tokens      : 0  0  2  1  2  1  2
+    seg         : 0  0  0  1  1  2  2
+    intra       : 0  1  2  0  1  0  1
+    types       : [0, 1, 1]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bipe.automata import NFA, BiNFA, missing_lengths
+from bipe.synthetic.distributions import LengthDist
+
+__all__ = [
+    "BinfaSequenceSampler",
+    "NfaSequenceSampler",
+    "SequenceBatch",
+    "effective_support",
+    "sample_binfa_sequences",
+    "sample_nfa_sequences",
+]
+
+_TAIL = 1e-15  # unbounded distributions are cut where the tail mass drops below this
+
+
+# ---------------------------------------------------------------------------- distributions
+
+
+def effective_support(dist: LengthDist) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, probs)`` of ``dist``; unbounded ones cut where the tail is below 1e-15."""
+    if dist.hi is not None:
+        return dist.support()
+    p = getattr(dist, "p", None)
+    if p is not None:  # geometric: tail beyond lo + m has mass (1 - p) ** (m + 1)
+        span = 0 if p >= 1 else math.ceil(math.log(_TAIL) / math.log1p(-p))
+        return type(dist)(p=p, lo=dist.lo, hi=dist.lo + span).support()
+    return dist.support()  # poisson cuts its own tail
+
+
+def _conditional(values: np.ndarray, probs: np.ndarray, ok: np.ndarray) -> tuple:
+    """``(values, cdf)`` of the law restricted to ``ok`` (assumed non-empty)."""
+    kept = probs * ok
+    cdf = np.cumsum(kept) / kept.sum()
+    cdf[-1] = 1.0
+    return values, cdf
+
+
+def _draw(rng: np.random.Generator, law: tuple[np.ndarray, np.ndarray], n: int) -> np.ndarray:
+    values, cdf = law
+    return values[np.searchsorted(cdf, rng.random(n), side="right").clip(0, len(values) - 1)]
+
+
+def _feasible(nfa: NFA, values: np.ndarray) -> np.ndarray:
+    """(len(values),) bool: whether ``nfa`` accepts some word of each length."""
+    missing = set(missing_lengths(nfa, values.tolist()))
+    return np.array([int(v) not in missing for v in values], dtype=bool)
+
+
+# ---------------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _Plan:
+    """What sampling an automaton needs, built once: the conditional length (or count) law, a
+    word sampler (inner NFA, or the outer automaton restricted to usable types) and, for a
+    Bi-NFA, one sub-plan per type (``None`` for a type no allowed length can realise)."""
+
+    law: tuple[np.ndarray, np.ndarray]
+    sampler: Any
+    separator: int | None = None
+    levels: int = 1
+    subs: tuple[_Plan | None, ...] = ()
+
+
+def _plan(automaton: NFA | BiNFA, dists: Sequence[LengthDist], why: list[str]) -> _Plan | None:
+    """A plan, or ``None`` (appending the reason to ``why``) when no word can be drawn."""
+    if isinstance(automaton, NFA):
+        values, probs = effective_support(dists[-1])
+        ok = _feasible(automaton, values)
+        if not ok.any():
+            return None
+        return _Plan(law=_conditional(values, probs, ok),
+                     sampler=automaton.sampler(int(values[ok].max())))
+    if len(dists) < 2:
+        raise ValueError(f"a {automaton.levels}-level automaton needs "
+                         f"{automaton.levels} length distributions")
+    subs = tuple(_plan(inner, dists[-inner.levels:] if isinstance(inner, BiNFA) else dists[-1:],
+                       why) for inner in automaton.inner)  # a type takes the innermost laws
+    usable = np.array([s is not None for s in subs])
+    plain = [k for k, s in enumerate(subs) if s is None and isinstance(automaton.inner[k], NFA)]
+    if plain:
+        why.append(f"segment types {plain} accept no word with a length in {dists[-1]}")
+    outer = automaton.outer
+    restricted = NFA(n_states=outer.n_states, n_symbols=outer.n_symbols, start=outer.start,
+                     accept=outer.accept, delta=outer.delta & usable[:, None, None])
+    values, probs = effective_support(dists[0])
+    ok = _feasible(restricted, values)
+    if not ok.any():
+        kinds = np.flatnonzero(usable).tolist()
+        why.append(f"the outer automaton has no word over the usable types {kinds} with a "
+                   f"length in {dists[0]}")
+        return None
+    sampler = restricted.sampler(int(values[ok].max()))
+    return _Plan(law=_conditional(values, probs, ok), sampler=sampler,
+                 separator=automaton.separator, levels=automaton.levels, subs=subs)
+
+
+# ---------------------------------------------------------------------------- ragged sampling
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _Ragged:
+    """``n`` words concatenated: ``tokens`` (M,), ``lengths`` (n,), ``marks`` (levels-1, M)
+    boundary marks innermost first, ``units`` per level ``(types, starts)`` innermost first."""
+
+    tokens: np.ndarray
+    lengths: np.ndarray
+    marks: np.ndarray
+    units: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def _padded_to_flat(words: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    return words[np.arange(words.shape[1])[None, :] < lengths[:, None]]  # (M,) row-major
+
+
+def _sample(rng: np.random.Generator, plan: _Plan, n: int) -> _Ragged:
+    """``n`` words of the plan's automaton (no trailing separator of a parent)."""
+    sizes = _draw(rng, plan.law, n)  # (n,) lengths, or unit counts for a Bi-NFA
+    words, _ = plan.sampler.sample_lengths(rng, sizes)  # (n, max) words (types for a Bi-NFA)
+    flat = _padded_to_flat(words, sizes)  # (U,)
+    if plan.separator is None:
+        return _Ragged(tokens=flat, lengths=sizes, marks=np.zeros((0, len(flat)), dtype=bool),
+                       units=())
+    return _assemble(rng, plan, flat, sizes)
+
+
+def _assemble(rng: np.random.Generator, plan: _Plan, types: np.ndarray,
+              counts: np.ndarray) -> _Ragged:
+    """Draw every unit's content (grouped by type) and lay the units out, each + separator."""
+    n_units = len(types)
+    content = np.zeros(n_units, dtype=np.int64)  # (U,) content tokens per unit
+    drawn = []
+    for k, sub_plan in enumerate(plan.subs):
+        idx = np.flatnonzero(types == k)  # (U_k,) units of type k, in order
+        if idx.size:
+            sub = _sample(rng, sub_plan, idx.size)
+            content[idx] = sub.lengths
+            drawn.append((idx, sub))
+    starts = np.cumsum(content + 1) - (content + 1)  # (U,) first token of each unit
+    ends = starts + content  # (U,) position of each unit's separator
+    total = int((content + 1).sum())
+    tokens = np.empty(total, dtype=np.int64)
+    tokens[ends] = plan.separator
+    marks = np.zeros((plan.levels - 1, total), dtype=bool)
+    marks[:, ends] = True  # this level's separator closes a unit at every level
+    lower: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(plan.levels - 2)]
+    for idx, sub in drawn:
+        within = np.arange(len(sub.tokens)) - np.repeat(np.cumsum(sub.lengths) - sub.lengths,
+                                                        sub.lengths)  # (M_k,)
+        dest = np.repeat(starts[idx], sub.lengths) + within  # (M_k,) global positions
+        tokens[dest] = sub.tokens
+        marks[: len(sub.marks), dest] |= sub.marks
+        for level, (sub_types, sub_starts) in enumerate(sub.units):
+            lower[level].append((sub_types, dest[sub_starts]))
+    units = []
+    for pieces in lower:
+        level_types = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, np.int64)
+        level_starts = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, np.int64)
+        order = np.argsort(level_starts, kind="stable")
+        units.append((level_types[order], level_starts[order]))
+    units.append((types, starts))
+    rows = np.repeat(np.arange(len(counts)), counts)  # (U,) row of each unit
+    lengths = np.bincount(rows, weights=content + 1, minlength=len(counts)).astype(np.int64)
+    return _Ragged(tokens=tokens, lengths=lengths, marks=marks, units=tuple(units))
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SequenceBatch:
+    """Generated sequences, concatenated.
+
+    Fields: ``tokens`` (M,) int64; ``offsets`` (N+1,) row boundaries; ``marks`` (L, M) bool
+    boundary marks per level, innermost first (true on a unit's last token); ``types`` per
+    level (innermost first) the type of each generated unit in order, with ``type_offsets``
+    (N+1,) per level; ``inner_state``/``outer_state`` (M,) int64 for 2-level data, else None.
+    """
+
+    tokens: np.ndarray
+    offsets: np.ndarray
+    marks: np.ndarray
+    types: tuple[np.ndarray, ...] = ()
+    type_offsets: tuple[np.ndarray, ...] = ()
+    inner_state: np.ndarray | None = None
+    outer_state: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        """Number of sequences."""
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(N,) tokens per sequence."""
+        return np.diff(self.offsets)
+
+    def padded(self, pad: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(tokens (N, T), lengths (N,), marks (L, N, T))`` padded with ``pad`` / False."""
+        lengths = self.lengths
+        width = int(lengths.max(initial=0))
+        valid = np.arange(width)[None, :] < lengths[:, None]  # (N, T)
+        tokens = np.full((self.n, width), pad, dtype=np.int64)
+        tokens[valid] = self.tokens
+        marks = np.zeros((len(self.marks), self.n, width), dtype=bool)
+        marks[:, valid] = self.marks
+        return tokens, lengths, marks
+
+    def positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(segs (L, M), intra (M,))``: per-level segment index and innermost intra position,
+        restarting at each row (BIPE.md section 1)."""
+        m = len(self.tokens)
+        lengths = self.lengths
+        row_starts = self.offsets[:-1][lengths > 0]  # (N',) first token of each non-empty row
+        segs = np.zeros((len(self.marks), m), dtype=np.int64)
+        for level, marks in enumerate(self.marks):
+            before = np.cumsum(marks, dtype=np.int64) - marks  # (M,) marks before t, all rows
+            segs[level] = before - np.repeat(before[row_starts], lengths[lengths > 0])
+        new_unit = np.zeros(m, dtype=bool)  # (M,) first token of an innermost unit
+        new_unit[row_starts] = True
+        if len(self.marks) and m:
+            new_unit[1:] |= self.marks[0, :-1]
+        starts = np.flatnonzero(new_unit)  # (U',)
+        intra = np.arange(m, dtype=np.int64) - np.repeat(starts, np.diff(np.r_[starts, m]))
+        return segs, intra
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class BinfaSequenceSampler:
+    """Everything needed to draw sequences of one (multi-level) Bi-NFA under given length
+    distributions, built and validated once (immutable; :meth:`sample` may be called many
+    times, e.g. chunk by chunk)."""
+
+    binfa: BiNFA
+    dists: tuple[LengthDist, ...]
+    plan: _Plan
+
+    @classmethod
+    def build(cls, binfa: BiNFA, dists: Sequence[LengthDist]) -> BinfaSequenceSampler:
+        """Validate and tabulate; ``ValueError`` says why no sequence can be drawn."""
+        if not isinstance(binfa, BiNFA):
+            raise ValueError(f"expected a BiNFA, got {type(binfa).__name__}")
+        if len(dists) != binfa.levels:
+            raise ValueError(f"a {binfa.levels}-level automaton needs {binfa.levels} length "
+                             f"distributions (outermost first), got {len(dists)}")
+        why: list[str] = []
+        plan = _plan(binfa, dists, why)
+        if plan is None:
+            raise ValueError("no sequence satisfies the length settings: " + "; ".join(why))
+        return cls(binfa=binfa, dists=tuple(dists), plan=plan)
+
+    def sample(self, rng: np.random.Generator, n: int, *,
+               state_labels: bool = True) -> SequenceBatch:
+        """``n`` sequences (see :func:`sample_binfa_sequences`)."""
+        if not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"number of sequences must be a non-negative int, got {n!r}")
+        plan = self.plan
+        counts = _draw(rng, plan.law, int(n))  # (N,) top-level units per sequence
+        types, _ = plan.sampler.sample_lengths(rng, counts)  # (N, S_max) type ids
+        ragged = _assemble(rng, plan, _padded_to_flat(types, counts), counts)
+        offsets = np.concatenate([[0], np.cumsum(ragged.lengths)]).astype(np.int64)
+        fields = {
+            "tokens": ragged.tokens, "offsets": offsets, "marks": ragged.marks,
+            "types": tuple(t for t, _ in ragged.units),
+            "type_offsets": tuple(_unit_offsets(starts, offsets) for _, starts in ragged.units),
+        }
+        if state_labels and self.binfa.levels == 2:
+            inner, outer = _state_labels(self.binfa, SequenceBatch(**fields))
+            fields.update(inner_state=inner, outer_state=outer)
+        return SequenceBatch(**fields)
+
+
+def sample_binfa_sequences(
+    rng: np.random.Generator,
+    binfa: BiNFA,
+    n: int,
+    dists: Sequence[LengthDist],
+    *,
+    state_labels: bool = True,
+) -> SequenceBatch:
+    """``n`` sequences of ``binfa`` (see the module docstring).
+
+    ``dists`` has one distribution per level, outermost first: ``[segments per sequence,
+    tokens per segment]`` for a Bi-NFA, ``[paragraphs, sentences per paragraph, tokens per
+    sentence]`` for a 3-level one. A plain-NFA type at any depth takes its length from the last
+    one. ``state_labels`` adds ``inner_state``/``outer_state`` (2-level automata only).
+    Build a :class:`BinfaSequenceSampler` once to draw many batches.
+    """
+    return BinfaSequenceSampler.build(binfa, dists).sample(rng, n, state_labels=state_labels)
+
+
+def _unit_offsets(starts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(N+1,) index of each row's first unit, from the units' global start positions."""
+    return np.searchsorted(starts, offsets, side="left").astype(np.int64)
+
+
+def _singleton(sets: np.ndarray) -> np.ndarray:
+    """(..., Q) bool state sets -> (...) int64 state id, or -1 unless exactly one state."""
+    return np.where(sets.sum(axis=-1) == 1, sets.argmax(axis=-1), -1).astype(np.int64)
+
+
+_SUBSET_TABLE_STATES = 16  # up to this many states, step whole state sets by table lookup
+
+
+def _single_states(nfa: NFA, words: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """(N, T+1) int64: the state after ``words[n, :t]`` when that state set is a single state,
+    else -1 (also past ``lengths``).
+
+    For Q <= 16 a state set is an int bitmask and one step is one lookup in a table of the
+    successor set of every subset (built by doubling: 2^Q entries per symbol); larger automata
+    go through :meth:`NFA.state_sets`.
+    """
+    q = nfa.n_states
+    if q > _SUBSET_TABLE_STATES:
+        return _singleton(nfa.state_sets(words, lengths))
+    succ = (nfa.delta * (1 << np.arange(q))[None, None, :]).sum(axis=2)  # (A, Q) bitmasks
+    table = np.zeros((nfa.n_symbols, 1), dtype=np.int64)  # (A, 2^Q) after the loop
+    for state in range(q):
+        table = np.concatenate([table, table | succ[:, state:state + 1]], axis=1)
+    n, t_len = words.shape
+    sets = np.full(n, sum(1 << s for s in nfa.start), dtype=np.int64)  # (N,)
+    history = [sets]
+    for t in range(t_len):
+        live = t < lengths  # (N,)
+        sets = np.where(live, table[np.where(live, words[:, t], 0), sets], 0)  # (N,)
+        history.append(sets)
+    masks = np.stack(history, axis=1)  # (N, T+1)
+    single = (masks > 0) & ((masks & (masks - 1)) == 0)
+    return np.where(single, np.log2(np.maximum(masks, 1)).astype(np.int64), -1)
+
+
+def _state_labels(binfa: BiNFA, batch: SequenceBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token ``inner_state`` and ``outer_state`` (see the module docstring)."""
+    _, intra = batch.positions()  # (M,)
+    m, n = len(batch.tokens), batch.n
+    types, type_offsets = batch.types[0], batch.type_offsets[0]
+    ends = np.flatnonzero(batch.marks[0])  # (U,) each segment's separator, in unit order
+    content = intra[ends]  # (U,) content tokens per segment
+    starts = ends - content  # (U,)
+    inner = np.full(m, -1, dtype=np.int64)
+    for k, automaton in enumerate(binfa.inner):
+        idx = np.flatnonzero(types == k)  # (U_k,)
+        if not idx.size:
+            continue
+        width = int(content[idx].max())
+        valid = np.arange(width)[None, :] < content[idx, None]  # (U_k, W)
+        pos = np.where(valid, starts[idx, None] + np.arange(width)[None, :], 0)  # (U_k, W)
+        words = np.where(valid, batch.tokens[pos], 0)  # (U_k, W)
+        state = _single_states(automaton, words, content[idx])  # (U_k, W + 1)
+        inner[pos[valid]] = state[:, 1:][valid]
+        inner[ends[idx]] = state[np.arange(idx.size), content[idx]]
+    counts = np.diff(type_offsets)  # (N,) segments per row
+    width = int(counts.max(initial=0))
+    valid = np.arange(width)[None, :] < counts[:, None]  # (N, S)
+    padded = np.zeros((n, width), dtype=np.int64)
+    padded[valid] = types
+    outer_sets = _single_states(binfa.outer, padded, counts)  # (N, S + 1)
+    before = outer_sets[:, :-1][valid]  # (U,) state before each segment's type, unit order
+    outer = np.repeat(before, content + 1)  # (M,) the segment's tokens see the state before it
+    outer[ends] = outer_sets[:, 1:][valid]  # its separator sees the state after it
+    return inner, outer
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class NfaSequenceSampler:
+    """Tables for drawing words of one NFA under a total-length distribution (immutable)."""
+
+    nfa: NFA
+    length: LengthDist
+    separators: tuple[int, ...]
+    plan: _Plan
+
+    @classmethod
+    def build(cls, nfa: NFA, length: LengthDist,
+              separators: Sequence[int] = ()) -> NfaSequenceSampler:
+        """Validate and tabulate; ``ValueError`` when no length in the support is accepted."""
+        if not isinstance(nfa, NFA):
+            raise ValueError(f"expected an NFA, got {type(nfa).__name__}")
+        plan = _plan(nfa, [length], [])
+        if plan is None:
+            raise ValueError(f"the automaton accepts no word with a length in {length}")
+        return cls(nfa=nfa, length=length, separators=tuple(int(x) for x in separators),
+                   plan=plan)
+
+    def sample(self, rng: np.random.Generator, n: int) -> SequenceBatch:
+        """``n`` words (see :func:`sample_nfa_sequences`)."""
+        if not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"number of sequences must be a non-negative int, got {n!r}")
+        ragged = _sample(rng, self.plan, int(n))
+        seps = list(self.separators)
+        marks = np.stack([np.isin(ragged.tokens, seps[level:]) for level in range(len(seps))]) \
+            if seps else np.zeros((0, len(ragged.tokens)), dtype=bool)  # (L, M)
+        offsets = np.concatenate([[0], np.cumsum(ragged.lengths)]).astype(np.int64)
+        return SequenceBatch(tokens=ragged.tokens, offsets=offsets, marks=marks)
+
+
+def sample_nfa_sequences(
+    rng: np.random.Generator,
+    nfa: NFA,
+    n: int,
+    length: LengthDist,
+    separators: Sequence[int] = (),
+) -> SequenceBatch:
+    """``n`` words of ``nfa``, each uniform among the accepted words of a length drawn from
+    ``length`` (restricted to lengths the automaton accepts). ``separators`` (innermost first)
+    define the boundary marks (a level-l separator closes units at levels 0..l)."""
+    return NfaSequenceSampler.build(nfa, length, separators).sample(rng, n)
