@@ -148,12 +148,32 @@ def bilevel_counts(binfa: Any) -> dict[str, int]:
     return {"states": states, "transitions": transitions}
 
 
+def flat_counts(binfa: Any) -> dict[str, int]:
+    """States and transitions of ``binfa.flatten()``, counted without building it when the
+    inner automata are plain NFAs (so it works for automata too large to flatten densely).
+
+    Per outer transition ``(p, k, p2)`` the flattening holds a copy of inner automaton k: its
+    transitions, the entry moves from p (the distinct (symbol, target) pairs of k's start
+    states) and one separator move from each accepting state to p2.
+    """
+    if any(hasattr(x, "outer") for x in binfa.inner):  # nested levels: build it
+        return nfa_counts(binfa.flatten())
+    per_type = []
+    for x in binfa.inner:
+        entry = np.asarray(x.delta)[:, sorted(x.start), :].any(axis=1)  # (A, Q)
+        per_type.append((x.n_states,
+                         int(np.count_nonzero(x.delta)) + int(entry.sum()) + len(x.accept)))
+    edges = [k for _, k, _ in binfa.outer.transitions()]
+    return {"states": binfa.outer.n_states + sum(per_type[k][0] for k in edges),
+            "transitions": sum(per_type[k][1] for k in edges)}
+
+
 def binfa_counts(binfa: Any) -> dict[str, int]:
     """Exact counts of a concrete Bi-NFA: its levels, its description and its flattening."""
     outer = nfa_counts(binfa.outer)
     inner = [bilevel_counts(i) if hasattr(i, "outer") else nfa_counts(i) for i in binfa.inner]
     bilevel = bilevel_counts(binfa)
-    flat = nfa_counts(binfa.flatten())
+    flat = flat_counts(binfa)
     return {
         "types": len(binfa.inner),
         "outer_states": outer["states"],
@@ -169,7 +189,7 @@ def binfa_counts(binfa: Any) -> dict[str, int]:
 
 def _find_binfa_dict(tree: Any) -> Mapping[str, Any] | None:
     if isinstance(tree, Mapping):
-        if tree.get("kind") in ("binfa", "binfa3") or {"outer", "inner"} <= set(tree):
+        if {"outer", "inner"} <= set(tree):
             return tree
         for value in tree.values():
             found = _find_binfa_dict(value)

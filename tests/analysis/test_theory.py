@@ -108,7 +108,8 @@ def test_concrete_counts_of_random_binfa_match_reference(seed, k, n, m):
 
 def test_load_binfa_from_json_and_cli(tmp_path):
     b = regular_binfa(2, 3, 2, 2)
-    (tmp_path / "meta.json").write_text(json.dumps({"generator": "x", "automaton": b.to_dict()}))
+    (tmp_path / "meta.json").write_text(json.dumps(
+        {"generator": "x", "config": {"kind": "binfa", "n": 3}, "automaton": b.to_dict()}))
     assert load_binfa(tmp_path) == b
     proc = subprocess.run([sys.executable, "-m", "bipe", "theory", "--binfa", str(tmp_path)],
                           capture_output=True, text=True)
@@ -127,3 +128,14 @@ def test_implied_exponents_on_a_two_axis_grid():
     assert 0.3 < bn < 0.7 and bn == pytest.approx(bm)  # symmetric, each below 1
     with pytest.raises(ValueError, match="independently"):
         implied_exponent(HYPOTHESES["product"], points[:3], [(2, 2), (4, 4), (8, 8)])
+
+
+@settings(deadline=None, max_examples=10)
+@given(st.integers(0, 2**31), st.integers(1, 2), st.integers(2, 3))
+def test_nested_binfa_counts_use_the_flattening(seed, k, n):
+    b = random_binfa(np.random.default_rng(seed), 2, k, n, 2, levels=3,
+                     segment_lengths=range(1, 3), segment_counts=range(1, 3))
+    c = binfa_counts(b)
+    flat = b.flatten()
+    assert c["flat_states"] == flat.n_states == b.flat_state_count
+    assert c["flat_transitions"] == int(np.count_nonzero(flat.delta))
