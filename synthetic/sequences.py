@@ -315,8 +315,14 @@ def _int_list(record: Mapping[str, Any], key: str) -> list[int] | str:
     return value
 
 
-def _within(dist_spec: str, values: np.ndarray, what: str) -> str | None:
-    dist = parse_length_spec(dist_spec)
+def _within(dist_spec: str | None, values: np.ndarray, what: str) -> str | None:
+    """Why some value lies outside the spec's bounds (None if all inside or no spec)."""
+    if dist_spec is None:
+        return None
+    try:
+        dist = parse_length_spec(dist_spec)
+    except ValueError:
+        return f"meta config has a malformed {what} spec {dist_spec!r}"
     bad = values[(values < dist.lo) | ((values > dist.hi) if dist.hi is not None else False)]
     return f"{what} {int(bad[0])} outside {dist}" if bad.size else None
 
@@ -369,19 +375,18 @@ def _check_specs(record: Mapping[str, Any], meta: Mapping[str, Any], checker: _C
     config = meta.get("config", {})
     kind, binfa = meta["generator"], checker.binfa
     if kind == "nfa":
-        return _within(config.get("length", "uniform:0:1000000000"), np.array([len(row)]),
-                       "length")
+        return _within(config.get("length"), np.array([len(row)]), "length")
     top = np.flatnonzero(row == binfa.separator)
     ends = np.flatnonzero(row >= binfa.n_symbols)  # every separator closes an innermost unit
     content = (np.diff(np.r_[-1, ends]) - 1)[row[ends] == binfa.n_symbols]  # sentences only
     if kind == "binfa3":
         sentences = np.flatnonzero(row == binfa.n_symbols)
         per_paragraph = np.diff(np.r_[0, np.searchsorted(sentences, top)])
-        problem = _within(config["sub_segments"], per_paragraph, "sentences per paragraph")
+        problem = _within(config.get("sub_segments"), per_paragraph, "sentences per paragraph")
         if problem:
             return problem
-    problem = _within(config["segments"], np.array([len(top)]), "segment count") or \
-        _within(config["segment_length"], content, "segment length")
+    problem = _within(config.get("segments"), np.array([len(top)]), "segment count") or \
+        _within(config.get("segment_length"), content, "segment length")
     if problem or kind != "binfa":
         return problem
     return _check_types_and_states(record, checker, row, top)
