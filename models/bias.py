@@ -51,11 +51,16 @@ class Alibi(Encoding):
         self.slope_scale = slope_scale
         self.register_buffer("slopes", alibi_slopes(n_heads) * slope_scale, persistent=False)
 
-    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor:
-        """(B, H, T, S) linear distance penalty."""
-        d = distances(read_stream(q_pos, self.source, self.levels_of_heads),
-                      read_stream(k_pos, self.source, self.levels_of_heads))  # (B, 1|H, T, S)
-        return -self.slopes[:, None, None] * d.to(self.slopes.dtype)  # (B, H, T, S)
+    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
+             dtype: torch.dtype | None = None) -> Tensor:
+        """(B, H, T, S) linear distance penalty (masked before the heads are expanded)."""
+        dtype = dtype or self.slopes.dtype
+        work = torch.promote_types(self.slopes.dtype, torch.float32)
+        d = distances(read_stream(q_pos, self.source, self.levels_of_heads).to(work),
+                      read_stream(k_pos, self.source, self.levels_of_heads).to(work))
+        if allowed is not None:
+            d = d.masked_fill(~allowed, float("inf"))  # (B, 1|H, T, S); -slope * inf = -inf
+        return d.to(dtype) * (-self.slopes).to(dtype)[:, None, None]  # (B, H, T, S)
 
 
 def t5_buckets(d: Tensor, n_buckets: int, max_distance: int) -> Tensor:
@@ -78,11 +83,12 @@ class T5Bias(Encoding):
         self.source, self.n_buckets, self.max_distance = source, n_buckets, max_distance
         self.table = nn.Embedding(n_buckets, n_heads)
 
-    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor:
+    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
+             dtype: torch.dtype | None = None) -> Tensor:
         """(B, H, T, S) looked-up bias."""
         d = distances(read_stream(q_pos, self.source), read_stream(k_pos, self.source))
         buckets = t5_buckets(d[:, 0], self.n_buckets, self.max_distance)  # (B, T, S)
-        return self.table(buckets).permute(0, 3, 1, 2)  # (B, H, T, S)
+        return _masked(self.table(buckets).permute(0, 3, 1, 2), allowed, dtype)  # (B, H, T, S)
 
 
 class Fire(Encoding):
@@ -100,11 +106,18 @@ class Fire(Encoding):
         self.log_threshold = nn.Parameter(torch.tensor(math.log(threshold)))
         self.invariant_streams = streams_except(source)
 
-    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor:
+    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
+             dtype: torch.dtype | None = None) -> Tensor:
         """(B, H, T, S) MLP of the normalised log distance."""
         q, k = read_stream(q_pos, self.source), read_stream(k_pos, self.source)
         c, threshold = self.log_c.exp(), self.log_threshold.exp()
         d = distances(q, k)[:, 0].clamp(min=0).to(c.dtype)  # (B, T, S)
         norm = torch.log1p(c * torch.maximum(q.to(c.dtype), threshold))  # (B, T)
         x = torch.log1p(c * d) / norm[:, :, None]  # (B, T, S)
-        return self.mlp(x[..., None]).permute(0, 3, 1, 2)  # (B, H, T, S)
+        return _masked(self.mlp(x[..., None]).permute(0, 3, 1, 2), allowed, dtype)
+
+
+def _masked(bias: Tensor, allowed: Tensor | None, dtype: torch.dtype | None) -> Tensor:
+    """bias (B, H, T, S) in ``dtype`` with -inf where not ``allowed``."""
+    bias = bias if dtype is None else bias.to(dtype)
+    return bias if allowed is None else bias.masked_fill(~allowed, float("-inf"))

@@ -9,8 +9,11 @@ An :class:`Encoding` acts only through these hooks, all of which take explicit
   samples training positions here); identity by default.
 - ``embed(pos)`` -> (B, T, D) or None: added to the token embedding before the first block.
 - ``rotation(pos)`` -> :class:`Rotation` or None: rotates queries and keys in every layer.
-- ``bias(q_pos, k_pos)`` -> (B or 1, H or 1, T, S) or None: added to the attention logits in
-  every layer (queries at ``q_pos``, keys at ``k_pos``).
+- ``bias(q_pos, k_pos, allowed=None, dtype=None)`` -> (B or 1, H or 1, T, S) or None: added
+  to the attention logits in every layer (queries at ``q_pos``, keys at ``k_pos``); where the
+  bool ``allowed`` (B or 1, 1, T, S) is False the bias must be -inf (the causal and padding
+  mask, folded in before the head dimension is expanded); ``dtype`` is the result's dtype
+  (default float32).
 
 Each encoding reads one position stream (``source``): ``index``, ``seg``, ``intra`` or
 ``levels`` (hbipe: head group g reads level g). :class:`Combined` sums parts, which is how
@@ -91,8 +94,9 @@ class Encoding(nn.Module):
         """Rotary factors for q and k, or None."""
         return None
 
-    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor | None:
-        """Additive attention bias (B|1, H|1, T, S), or None."""
+    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
+             dtype: torch.dtype | None = None) -> Tensor | None:
+        """Additive attention bias (B|1, H|1, T, S), -inf where not ``allowed``, or None."""
         return None
 
 
@@ -124,9 +128,10 @@ class Combined(Encoding):
             raise ValueError("at most one part of a combined encoding may rotate q and k")
         return rotations[0] if rotations else None
 
-    def bias(self, q_pos: Positions, k_pos: Positions) -> Tensor | None:
+    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
+             dtype: torch.dtype | None = None) -> Tensor | None:
         """Sum of the parts' biases."""
-        return _sum(part.bias(q_pos, k_pos) for part in self.parts)
+        return _sum(part.bias(q_pos, k_pos, allowed, dtype) for part in self.parts)
 
 
 def _sum(items) -> Tensor | None:

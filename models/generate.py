@@ -92,8 +92,8 @@ def _decode_cached(model, prompt, n_new, prompt_lengths, pick, eos) -> Tensor:
     B, T0 = prompt.shape
     seps = model.config.level_separators()
     pos, valid = _prompt_state(model, prompt, prompt_lengths)
-    dtype = next(model.parameters()).dtype
-    cache = KVCache.empty(model.config, B, T0 + n_new, len(pos.outer), prompt.device, dtype)
+    cache = KVCache.empty(model.config, B, T0 + n_new, len(pos.outer), prompt.device,
+                          model.compute_dtype())
     cache.key_valid[:, :T0] = True if valid is None else valid
     cache.key_valid[:, T0:] = True
     key_valid = None if valid is None else cache.key_valid

@@ -98,8 +98,6 @@ class Attention(nn.Module):
             cache[0][:, :, start:start + T] = k
             cache[1][:, :, start:start + T] = v
             k, v = cache[0][:, :, :start + T], cache[1][:, :, :start + T]  # (B, H, S, K)
-        if mask is not None:
-            mask = mask.to(q.dtype) if mask.is_floating_point() else mask
         if keep_weights is not None:
             y = _explicit_attention(q, k, v, mask, is_causal, keep_weights)
         else:
@@ -201,6 +199,20 @@ class Transformer(nn.Module):
         ``cache`` holds earlier keys (slots < start) and receives these; ``key_valid`` (B, S)
         masks padding keys (S = start + T). Used by :func:`bipe.models.generate`.
         """
+        if self.config.compute_dtype == "float32":
+            return self._run(tokens, positions, cache, start, key_valid, generator, keep_weights)
+        with torch.autocast(tokens.device.type, dtype=torch.bfloat16):
+            logits = self._run(tokens, positions, cache, start, key_valid, generator,
+                               keep_weights)
+        return logits.float()
+
+    def compute_dtype(self) -> torch.dtype:
+        """dtype of activations, keys and values: the parameters' or bfloat16 (autocast)."""
+        if self.config.compute_dtype == "bfloat16":
+            return torch.bfloat16
+        return self.embed.weight.dtype
+
+    def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights):
         B, T = tokens.shape
         pos = positions if positions is not None else self.positions(tokens)
         pos = self.encoding.prepare(pos, generator)
@@ -215,8 +227,11 @@ class Transformer(nn.Module):
             x = x + added.to(x.dtype)
         x = self.drop(x)
         rot = self.encoding.rotation(pos)
-        mask, is_causal = attention_mask(self.encoding.bias(pos, k_pos), T, start, key_valid,
-                                         tokens.device)
+        allowed = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
+        mask = self.encoding.bias(pos, k_pos, allowed, self.compute_dtype())  # shared by layers
+        is_causal = False
+        if mask is None:
+            mask, is_causal = _plain_mask(allowed, T, start, key_valid)
         for i, block in enumerate(self.blocks):
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
             x = block(x, rot, mask, is_causal, cache=layer_cache, start=start,
@@ -230,28 +245,28 @@ class Transformer(nn.Module):
         return generate(self, prompt, max_new_tokens, **kwargs)
 
 
-def attention_mask(bias: Tensor | None, T: int, start: int, key_valid: Tensor | None,
-                   device: torch.device) -> tuple[Tensor | None, bool]:
-    """(mask, is_causal) for SDPA: queries at slots ``start:start+T`` over keys ``0:start+T``.
-
-    No bias, no padding and no cache gives ``(None, True)`` (the fast causal kernel). Otherwise a
-    bool mask (B|1, 1, T, S), or the bias (B|1, H|1, T, S) with -inf where not allowed. A padding
-    query may always see itself, so no row is empty.
-    """
+def allowed_keys(T: int, start: int, key_valid: Tensor | None,
+                 device: torch.device) -> Tensor:
+    """(B|1, 1, T, S) bool: query slot ``start + i`` may see key slot j <= start + i that is
+    valid (``key_valid`` (B, S), False for padding). A padding query may always see itself, so
+    no row is empty."""
     S = start + T
-    if bias is None and key_valid is None:
-        if start == 0:
-            return None, True
-        if T == 1:
-            return None, False
     q_slot = torch.arange(start, S, device=device)[:, None]  # (T, 1)
     k_slot = torch.arange(S, device=device)[None, :]  # (1, S)
     allowed = (k_slot <= q_slot)[None, None]  # (1, 1, T, S)
     if key_valid is not None:
         allowed = allowed & (key_valid[:, None, None, :S] | (k_slot == q_slot))  # (B, 1, T, S)
-    if bias is None:
-        return allowed, False
-    return bias.masked_fill(~allowed, float("-inf")), False
+    return allowed
+
+
+def _plain_mask(allowed: Tensor, T: int, start: int,
+                key_valid: Tensor | None) -> tuple[Tensor | None, bool]:
+    """(mask, is_causal) for SDPA without a bias: the fast causal kernel when possible."""
+    if key_valid is None and start == 0:
+        return None, True
+    if key_valid is None and T == 1:
+        return None, False
+    return allowed, False
 
 
 def _init_weights(module: nn.Module) -> None:
