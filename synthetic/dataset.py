@@ -58,12 +58,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _json_value(value: Any) -> Any:
-    """ints, strings and lists of ints as plain JSON values (numpy arrays included)."""
+def _json_default(value: Any) -> Any:
+    """numpy arrays and scalars as plain JSON values (``json.dumps``'s ``default`` hook)."""
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
+    raise TypeError(f"cannot store a {type(value).__name__} in a dataset record")
+
+
+def _json_value(value: Any) -> Any:
+    """ints, strings and lists of ints as plain Python values (numpy arrays included)."""
+    if isinstance(value, np.ndarray | np.generic):
+        return _json_default(value)
     if isinstance(value, list | tuple):
         return [_json_value(v) for v in value]
     return value
@@ -71,10 +78,10 @@ def _json_value(value: Any) -> Any:
 
 def _write_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
     n = 0
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for record in records:
-            row = {k: _json_value(v) for k, v in record.items()}
-            f.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
+            f.write(encode.encode(dict(record)) + "\n")
             n += 1
     return n
 
