@@ -212,9 +212,26 @@ class Transformer(nn.Module):
             return torch.bfloat16
         return self.embed.weight.dtype
 
+    def _check_positions(self, pos: Positions, shape: tuple[int, int]) -> None:
+        """Explicit positions must match the tokens' shape and the number of levels."""
+        streams = {"index": pos.index, "seg": pos.seg, "intra": pos.intra}
+        streams.update({f"outer[{i}]": o for i, o in enumerate(pos.outer)})
+        for name, stream in streams.items():
+            if tuple(stream.shape) != shape:
+                raise ValueError(f"positions.{name} has shape {tuple(stream.shape)}, tokens "
+                                 f"have {shape}")
+        n_outer = len(self.config.level_separators()) - 1
+        if len(pos.outer) < n_outer:
+            raise ValueError(f"pe={self.config.pe!r} needs positions.outer with {n_outer} "
+                             f"level(s) above seg, got {len(pos.outer)}")
+
     def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights):
         B, T = tokens.shape
-        pos = positions if positions is not None else self.positions(tokens)
+        if positions is None:
+            pos = self.positions(tokens)
+        else:
+            pos = positions
+            self._check_positions(pos, (B, T))
         pos = self.encoding.prepare(pos, generator)
         if cache is not None:
             cache.write_positions(pos, start)
