@@ -54,8 +54,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"n_train": 20000, "n_eval": 200, "operators": "uniform:1:4", "fmt": "steps",
                  "eval_lengths": [1, 2, 3, 4, 5, 6, 7, 8]},
         "model": {"d_model": 64, "n_layers": 2, "n_heads": 4},
-        "train": {"steps": 1200, "batch_size": 32, "lr": 3e-3, "warmup": 50, "log_every": 20,
-                  "checkpoint_every": 200},
+        "train": {"steps": 3000, "batch_size": 32, "lr": 3e-3, "warmup": 100, "log_every": 50,
+                  "checkpoint_every": 500},
     },
     "paper_arith": {
         "task": "arith",
@@ -72,11 +72,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # count) grows with the operator count.
     "cpu_arith": {
         "task": "arith",
-        "data": {"n_train": 100_000, "n_eval": 500, "operators": "uniform:1:6", "fmt": "steps",
-                 "eval_lengths": [2, 4, 6, 7, 8, 9, 10, 12]},
+        "data": {"n_train": 100_000, "n_eval": 500, "operators": "uniform:1:8", "fmt": "steps",
+                 "eval_lengths": [2, 4, 6, 8, 9, 10, 11, 12]},
         "model": {"d_model": 64, "n_layers": 3, "n_heads": 4},
-        "train": {"steps": 12000, "batch_size": 64, "lr": 1e-3, "warmup": 200,
-                  "log_every": 50, "checkpoint_every": 500},
+        "train": {"steps": 16000, "batch_size": 64, "lr": 2e-3, "warmup": 300,
+                  "log_every": 50, "checkpoint_every": 1000},
     },
 }
 
