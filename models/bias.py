@@ -44,6 +44,8 @@ class Alibi(Encoding):
     """ALiBi: bias ``-scale * m_h * (p_query - p_key)`` on one stream (BiPE-ALiBi: ``seg``, so
     zero inside a segment; hbipe: ``levels``, head group g on level g)."""
 
+    uses_bias = True
+
     def __init__(self, n_heads: int, *, source: str = "index", slope_scale: float = 1.0,
                  levels_of_heads: Tensor | None = None) -> None:
         super().__init__()
@@ -77,6 +79,8 @@ class T5Bias(Encoding):
     """T5 relative bias: a learned scalar per (bucket of p_query - p_key, head), shared by all
     layers (as in T5)."""
 
+    uses_bias = True
+
     def __init__(self, n_heads: int, *, source: str = "index", n_buckets: int = 32,
                  max_distance: int = 128) -> None:
         super().__init__()
@@ -96,6 +100,8 @@ class Fire(Encoding):
     ``psi(x) = log(c x + 1)``, ``f`` an MLP 1 -> F -> H (ReLU), learnable c > 0 and threshold
     L > 0, shared by all layers. Normalising by the query position makes FIRE *not* invariant
     to shifting positions (``invariant_streams`` excludes its source)."""
+
+    uses_bias = True
 
     def __init__(self, n_heads: int, *, source: str = "index", d_hidden: int = 32,
                  threshold: float = 512.0) -> None:

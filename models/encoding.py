@@ -81,6 +81,7 @@ class Encoding(nn.Module):
     """Base class: every hook is a no-op; ``nope`` is this class itself."""
 
     invariant_streams: tuple[str, ...] = STREAMS
+    uses_bias: bool = False  # True when ``bias`` can return a tensor (the model skips it else)
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Positions the other hooks see (identity unless overridden)."""
@@ -110,6 +111,7 @@ class Combined(Encoding):
         for part in parts:
             shared &= set(part.invariant_streams)
         self.invariant_streams = tuple(s for s in STREAMS if s in shared)
+        self.uses_bias = any(part.uses_bias for part in parts)
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Each part's ``prepare`` in turn."""

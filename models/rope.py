@@ -90,7 +90,9 @@ class Rope(Encoding):
     def rotation(self, pos: Positions) -> Rotation:
         """The same rotation for q and k."""
         angles = self.angles(pos)
-        cos, sin = angles.cos() * self.scale, angles.sin() * self.scale
+        cos, sin = angles.cos(), angles.sin()
+        if self.scale != 1.0:
+            cos, sin = cos * self.scale, sin * self.scale
         return Rotation(cos, sin, cos, sin)
 
 
