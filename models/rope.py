@@ -99,7 +99,12 @@ class Rope(Encoding):
 class RandomizedRope(Rope):
     """Randomized RoPE (Ruoss et al. 2023): in training mode the token index is replaced by a
     sorted random subset of ``[0, max_pos)`` drawn from the forward's ``generator`` (torch's
-    default generator if None, which the composition root seeds); in eval mode plain RoPE."""
+    default generator if None, which the composition root seeds).
+
+    In eval mode it is plain RoPE on the given index (0..T-1 by default), so evaluation and
+    cached decoding are deterministic. The reference code also samples at test time; to
+    evaluate that way pass ``Positions(index=randomized_positions(gen, B, T, max_pos), ...)``.
+    """
 
     def __init__(self, d_head: int, *, max_pos: int, **rope_kwargs) -> None:
         super().__init__(d_head, source="index", **rope_kwargs)

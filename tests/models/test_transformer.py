@@ -9,7 +9,16 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from model_helpers import SEP, VARIANT_IDS, VARIANTS, VOCAB, ref_positions, tiny_model, tokens
+from model_helpers import (
+    SEP,
+    VARIANT_IDS,
+    VARIANTS,
+    VOCAB,
+    ref_positions,
+    tiny_config,
+    tiny_model,
+    tokens,
+)
 
 from bipe.models import ModelConfig, Positions, Transformer, generate
 from bipe.models.transformer import KVCache
@@ -232,3 +241,20 @@ def test_loss_falls_on_a_counting_task(pe):
         opt.step()
         losses.append(loss.item())
     assert sum(losses[-10:]) / 10 < 0.25 * sum(losses[:10]) / 10
+
+
+@pytest.mark.parametrize("pe", ["rope", "bipe_alibi", "t5"])
+def test_bfloat16_compute_is_close_to_float32(pe):
+    full = tiny_model(pe, dtype=torch.float32)
+    half = Transformer(tiny_config(pe, compute_dtype="bfloat16")).eval()
+    half.load_state_dict(full.state_dict())
+    x = tokens(12)
+    ref, got = full(x), half(x)
+    assert got.dtype == torch.float32
+    assert (got - ref).abs().max() < 0.05 * ref.abs().max()
+    out = half.generate(x[:, :5], 6)
+    assert out.shape == (3, 11) and torch.equal(out[:, :5], x[:, :5])
+    half.train()
+    loss = torch.nn.functional.cross_entropy(half(x).flatten(0, 1), x.flatten())
+    loss.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in half.parameters())
