@@ -14,6 +14,25 @@ Quick start::
     tokens = torch.randint(0, 16, (2, 20))
     logits = model(tokens)                     # (2, 20, 16); seg/intra from the separators
     out = model.generate(tokens[:, :5], 10)    # (2, 15), KV cache, streaming positions
+
+Encodings (``ModelConfig.pe``, the registry :data:`ENCODINGS`): ``nope``, ``sinusoidal``,
+``learned`` (table of ``max_len`` rows, ValueError past it), ``rope`` (``rope_scaling`` none /
+pi / ntk / yarn), ``alibi``, ``xpos``, ``randomized_rope`` (random ordered training positions
+from ``[0, randomized_max_pos)``), ``t5`` (bucketed relative bias), ``fire``, and the BiPE
+family: ``bipe_rope`` (learned intra table + RoPE on the segment index), ``bipe_alibi``
+(learned intra table + ALiBi on the segment index, slopes x96 as in the official code),
+``bipe`` (``bipe_intra`` learned|sinusoidal x ``bipe_inter`` rope|alibi|xpos|t5|fire) and
+``hbipe`` (several separator levels; the relative encoding's heads are split into one group per
+level). Every encoding acts through the hooks of :class:`Encoding` with explicit
+:class:`Positions` (token index, segment index, intra position, outer levels).
+
+Intra overflow (BiPE tables): positions past the *trained* rows follow ``intra_overflow``
+(``clamp`` to the last trained row, ``sinusoidal``, or ``error``); the model records which rows
+a training-mode forward used, so an untrained row is never read.
+
+Speed: ``compute_dtype="bfloat16"`` runs matmuls and attention under bf16 autocast (weights
+and logits stay float32); ``benchmarks/bench_models.py`` compares against transformers' Llama.
+Interop: :func:`to_hf_llama` / :func:`from_hf_llama`; persistence: :func:`save` / :func:`load`.
 """
 
 from .bias import alibi_slopes, t5_buckets

@@ -207,7 +207,8 @@ class Transformer(nn.Module):
         return self.run(tokens, positions, generator=generator)
 
     def attention_maps(self, tokens: Tensor, positions: Positions | None = None) -> list[Tensor]:
-        """Attention weights of every layer, each (B, H, T, T), from an explicit softmax."""
+        """Attention weights of every layer, each (B, H, T, T), from an explicit softmax (the
+        logits equal the SDPA forward's; wrap in ``torch.no_grad()`` for diagnostics)."""
         maps: list[Tensor] = []
         self.run(tokens, positions, keep_weights=maps)
         return maps
