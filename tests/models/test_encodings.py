@@ -273,11 +273,42 @@ def test_registry_hooks_match_their_references(pe, extra):
                 stream = stream[:, :, None].expand(2, 9, 4)
             want = ref_rotate(q, stream, part.inv_freq.tolist()) * part.scale
             assert torch.allclose(apply_rotation(q, rot.cos_q, rot.sin_q), want, atol=1e-10)
+        if isinstance(part, XPos):
+            q = torch.randn(2, 9, 1, 8, dtype=torch.float64)
+            rot = part.rotation(pos)
+            zeta = [((2 * i / 8 + 0.4) / 1.4) ** (1 / part.scale_base) for i in range(4)]
+            want = ref_rotate(q, read_stream(pos, part.source), part.inv_freq.tolist(), zeta)
+            assert torch.allclose(apply_rotation(q, rot.cos_q, rot.sin_q), want, atol=1e-10)
+        if isinstance(part, (Alibi, T5Bias, Fire)):
+            got = part.bias(pos, pos)
+            entries = [(0, 0, 8, 0), (1, 3, 8, 2), (0, 1, 5, 5), (1, 2, 7, 1), (0, 3, 3, 0)]
+            for b, h, i, j in entries:
+                want = _ref_bias(part, pos, b, h, i, j)
+                assert math.isclose(float(got[b, h, i, j]), want, rel_tol=1e-9, abs_tol=1e-12)
+            allowed = torch.ones(9, 9, dtype=torch.bool).tril()[None, None]
+            masked = part.bias(pos, pos, allowed)
+            assert torch.equal(masked[allowed.expand_as(masked)], got[allowed.expand_as(got)])
+            assert (masked[~allowed.expand_as(masked)] == float("-inf")).all()
     expected_sources = {"bipe_rope": "seg", "bipe_alibi": "seg", "bipe": "seg", "hbipe": "levels"}
     relative = [p for p in parts if isinstance(p, (Rope, XPos, Alibi, T5Bias, Fire))]
     if pe in expected_sources:
         assert [p.source for p in relative] == [expected_sources[pe]]
         assert any(getattr(p, "source", None) == "intra" for p in parts)
+
+
+@torch.no_grad()
+def _ref_bias(part, pos: Positions, b: int, h: int, i: int, j: int) -> float:
+    """One bias entry by scalar arithmetic, from the papers' formulas."""
+    stream = read_stream(pos, part.source, getattr(part, "levels_of_heads", None))
+    qi, kj = (int(stream[b, t, h] if stream.dim() == 3 else stream[b, t]) for t in (i, j))
+    if isinstance(part, Alibi):
+        return -part.slope_scale * press_slopes(4)[h] * (qi - kj)
+    if isinstance(part, T5Bias):
+        return float(part.table.weight[ref_t5_bucket(qi - kj, part.n_buckets,
+                                                      part.max_distance), h])
+    c, threshold = math.exp(float(part.log_c)), math.exp(float(part.log_threshold))
+    x = math.log(c * max(qi - kj, 0) + 1) / math.log(c * max(threshold, qi) + 1)
+    return float(part.mlp(torch.tensor([[x]], dtype=torch.float64))[0, h])
 
 
 def test_bipe_alibi_bias_is_zero_inside_a_segment():
