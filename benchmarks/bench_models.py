@@ -2,14 +2,15 @@
 
 Shape legend: B batch, T length, D width, F feed-forward width, V vocabulary, L layers.
 
-    .venv/bin/python benchmarks/bench_models.py            # about 3-5 minutes on 2 cores
-    .venv/bin/python benchmarks/bench_models.py --rounds 3 --decode-tokens 128   # quicker
+    .venv/bin/python benchmarks/bench_models.py            # about 3 minutes on 2 quiet cores
+    .venv/bin/python benchmarks/bench_models.py --rounds 3 --decode-batches   # quicker
 
 Prints, for vocab 32, width 128, 3 layers, 4 heads, FFN 512, batch 32 x 256 tokens:
 
 1. matmul peak (GFLOP/s) in float32 and bfloat16, measured here;
-2. training-step throughput (forward, backward, AdamW; tokens/s, median over interleaved
-   rounds) of LlamaForCausalLM (SDPA) and of our pe="rope", each in float32 and under bfloat16
+2. training-step throughput (forward, backward, AdamW; tokens/s from the best of interleaved
+   rounds, the least disturbed on a shared machine; median wall and CPU seconds beside it)
+   of LlamaForCausalLM (SDPA) and of our pe="rope", each in float32 and under bfloat16
    autocast (our ``compute_dtype="bfloat16"``), plus pe="bipe_rope" and pe="bipe_alibi";
    ratios against the Llama reference and against rope, and FLOP utilisation (model FLOPs
    6N + 12 L D T per token, full attention counted) against the peak of the same dtype;
@@ -102,59 +103,66 @@ def bench_training(rounds: int, use_compile: bool) -> None:
         steps["rope bf16 compiled"] = training_step(compiled, our_forward, False)
         steps["rope bf16 compiled"](tokens)
         print(f"torch.compile warm-up: {time.perf_counter() - start:.1f} s")
-    times: dict[str, list[float]] = {name: [] for name in steps}
+    wall: dict[str, list[float]] = {name: [] for name in steps}
+    cpu: dict[str, list[float]] = {name: [] for name in steps}
     for step in steps.values():
         step(tokens)  # warm-up
     for _ in range(rounds):
         for name, step in steps.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             step(tokens)
-            times[name].append(time.perf_counter() - start)
-    med = {name: statistics.median(ts) for name, ts in times.items()}
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    best = {name: min(ts) for name, ts in wall.items()}
     flops = model_flops_per_token(rope32.config) * B * T
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     print(f"matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s "
           f"(1024^3, best of 10, {torch.get_num_threads()} threads)")
-    print(f"model FLOPs per step: {flops / 1e9:.1f} GFLOP ({B} x {T} tokens)")
-    print(f"{'training step':<24}{'median s':>10}{'min s':>8}{'tokens/s':>10}"
+    print(f"model FLOPs per step: {flops / 1e9:.1f} GFLOP ({B} x {T} tokens); {rounds} "
+          "interleaved rounds; 'best' is the least disturbed round (the machine is shared)")
+    print(f"{'training step':<24}{'best s':>8}{'median s':>10}{'cpu s':>8}{'tokens/s':>10}"
           f"{'vs llama fp32':>15}{'FLOP util':>11}")
-    ref = med["llama fp32 (reference)"]
-    for name, ts in times.items():
-        util = flops / med[name] / 1e9 / peak["bf16" if "bf16" in name else "fp32"]
-        print(f"{name:<24}{med[name]:>10.3f}{min(ts):>8.3f}{B * T / med[name]:>10.0f}"
-              f"{ref / med[name]:>14.2f}x{util:>10.0%}")
-    print("ratios (median step time; targets: ours >= 1.5x llama fp32, bipe <= 1.05x rope):")
-    print(f"  rope bf16 vs llama fp32 speed-up: {ref / med['rope bf16']:.2f}x")
-    print(f"  rope fp32 vs llama fp32 speed-up: {ref / med['rope fp32']:.2f}x")
+    ref = best["llama fp32 (reference)"]
+    for name in steps:
+        util = flops / best[name] / 1e9 / peak["bf16" if "bf16" in name else "fp32"]
+        print(f"{name:<24}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
+              f"{statistics.median(cpu[name]):>8.3f}{B * T / best[name]:>10.0f}"
+              f"{ref / best[name]:>14.2f}x{util:>10.0%}")
+    print("ratios (best step time; targets: ours >= 1.5x llama fp32, bipe <= 1.05x rope):")
+    print(f"  rope bf16 vs llama fp32 speed-up: {ref / best['rope bf16']:.2f}x")
+    print(f"  rope fp32 vs llama fp32 speed-up: {ref / best['rope fp32']:.2f}x")
     print(f"  rope bf16 vs llama bf16 speed-up: "
-          f"{med['llama bf16 autocast'] / med['rope bf16']:.2f}x")
+          f"{best['llama bf16 autocast'] / best['rope bf16']:.2f}x")
     for dt in ("bf16", "fp32"):
         for pe in ("bipe_rope", "bipe_alibi"):
-            ratio = med[f"{pe} {dt}"] / med[f"rope {dt}"]
+            ratio = best[f"{pe} {dt}"] / best[f"rope {dt}"]
             print(f"  {pe} {dt} / rope {dt} step time: {ratio:.3f}x")
 
 
-def bench_decoding(n_new: int) -> None:
-    for pe, batch in (("rope", 1), ("bipe_rope", 1), ("rope", 8)):
+def bench_decoding(n_new: int, batches: tuple[int, ...]) -> None:
+    cases = [("rope", 1), ("bipe_rope", 1)] + [("rope", b) for b in batches if b != 1]
+    for pe, batch in cases:
         model = ours(pe).eval()
         prompt = torch.randint(0, V, (batch, 16), generator=torch.Generator().manual_seed(1))
         model.generate(prompt, 8)  # warm-up
-        start = time.perf_counter()
-        cached = model.generate(prompt, n_new)
-        t_cache = time.perf_counter() - start
-        start = time.perf_counter()
-        full = model.generate(prompt, n_new, use_cache=False)
-        t_full = time.perf_counter() - start
-        same = torch.equal(cached, full)
-        print(f"greedy decoding {pe}, batch {batch}, {n_new} tokens: cached {t_cache:.2f} s "
-              f"({batch * n_new / t_cache:.0f} tok/s), recomputation {t_full:.2f} s; speed-up "
-              f"{t_full / t_cache:.1f}x; identical tokens: {same}")
+        times, outs = {}, {}
+        for use_cache in (True, False):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            outs[use_cache] = model.generate(prompt, n_new, use_cache=use_cache)
+            times[use_cache] = (time.perf_counter() - start, time.process_time() - start_cpu)
+        (w_c, c_c), (w_f, c_f) = times[True], times[False]
+        print(f"greedy decoding {pe}, batch {batch}, {n_new} tokens: cached {w_c:.2f} s wall "
+              f"({c_c:.2f} s cpu), recomputation {w_f:.2f} s wall ({c_f:.2f} s cpu); speed-up "
+              f"{w_f / w_c:.1f}x wall, {c_f / c_c:.1f}x cpu; identical tokens: "
+              f"{torch.equal(outs[True], outs[False])}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds")
     parser.add_argument("--decode-tokens", type=int, default=512)
+    parser.add_argument("--decode-batches", type=int, nargs="*", default=[8],
+                        help="extra decoding batch sizes for rope (batch 1 always runs)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: "
                         "torch's choice)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
@@ -167,7 +175,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, cpu capability "
           f"{torch.backends.cpu.get_cpu_capability()}")
     bench_training(args.rounds, args.compile)
-    bench_decoding(args.decode_tokens)
+    bench_decoding(args.decode_tokens, tuple(args.decode_batches))
 
 
 if __name__ == "__main__":
