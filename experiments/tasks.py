@@ -24,10 +24,18 @@ counts for the automata tasks. Every task reports ``accuracy`` (its reference me
     legal); ``continuation_valid``: per sequence, greedy continuation of the first
     ``data.continuation_prefix`` of the tokens for the remaining length is still a viable
     prefix of the language.
-``binfa_state``: the same sequences, target at each token = the current (inner, outer) state
-    of the deterministic Bi-NFA after reading it; ``accuracy`` = both right,
-    ``inner_accuracy``, ``outer_accuracy``. The states are read out of logit slices after the
-    token ids (``vocab_size = n_tokens + Q_inner + Q_outer``).
+``binfa_state``: the same sequences from a deterministic Bi-NFA; inputs all tokens; two
+    targets per token, the state after reading it: inner = (segment type k, state q of type k's
+    DFA) as class ``k * Q + q`` and the outer DFA's state (the generator's labels,
+    ``bipe.synthetic.sequences``). They are read from two logit slices after the token ids
+    (``vocab_size = (A + 1) + K * Q + Q_outer``), each trained with its own cross-entropy::
+
+        tokens : a    b    #    c    #
+        inner  : 0,1  0,2  0,2  1,1  1,1    (type, state); at '#' the closed segment's state
+        outer  : 0    0    2    2    1      changes right at each separator
+
+    ``accuracy``: both right; ``inner_accuracy``, ``outer_accuracy``. Where two types accept
+    the same prefix the type is not determined by the tokens, so 1.0 may be out of reach.
 ``nfa_lm``: ``binfa_lm`` on sequences sampled from the flattened automaton directly (length =
     segment count times the mean segment length), i.e. the same language without the
     generator's bilevel structure.

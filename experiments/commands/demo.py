@@ -1,5 +1,5 @@
-"""``bipe demo``: data, small rope and bipe_rope models, evaluation past the training range, a
-report with plots (experiments/demo.py). About 10 minutes on 2 CPU cores."""
+"""``bipe demo``: data, small rope/bipe_rope/alibi/bipe_alibi models, evaluation past the
+training range, a report with plots (experiments/demo.py). Minutes on 2 CPU cores."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a seconds-long smoke version (tiny models; numbers mean nothing)")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
     parser.add_argument("--pe", default=None, metavar="A,B,...",
-                        help="encodings to compare (default: rope,bipe_rope)")
+                        help="encodings to compare (default: rope,bipe_rope,alibi,bipe_alibi)")
 
 
 def run(args: argparse.Namespace) -> int:

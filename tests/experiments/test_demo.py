@@ -7,7 +7,9 @@ from bipe.experiments.demo import demo_configs
 def test_demo_configs_compare_rope_and_bipe_rope_on_both_tasks():
     configs = demo_configs()
     assert {(c.task, c.model.pe) for c in configs} == {
-        (t, pe) for t in ("arith", "binfa_lm") for pe in ("rope", "bipe_rope")}
+        (t, pe) for t in ("arith", "binfa_lm") for pe in ("rope", "bipe_rope", "alibi",
+                                                          "bipe_alibi")}
+    assert len({c.out for c in configs}) == len(configs)
     for c in configs:  # evaluated beyond the training range
         assert max(c.data.eval_lengths) >= 2 * max(
             int(x) for x in (c.data.operators if c.task == "arith" else c.data.segments)
@@ -22,4 +24,4 @@ def test_quick_demo_writes_a_report_with_plots(tmp_path, capsys):
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert any("accuracy" in p for p in pngs)
     printed = capsys.readouterr().out
-    assert str(out / "report.md") in printed and "| arith | rope |" in printed
+    assert str(out / "report.md") in printed and "| arith-rope | 1-2 | accuracy |" in printed
