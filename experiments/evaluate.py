@@ -198,7 +198,8 @@ def _decode_recompute(model, prompts, max_new, eos, device, seg_config, separato
         pos = Positions(torch.arange(t, device=device).expand(b, t),
                         torch.from_numpy(seg).to(device), torch.from_numpy(intra).to(device))
         logits = model(torch.from_numpy(tokens).to(device), pos)  # (B, T, V)
-        last = logits[torch.arange(b), torch.from_numpy(lengths - 1)]  # (B, V)
+        last = logits[torch.arange(b, device=device),
+                      torch.from_numpy(lengths - 1).to(device)]  # (B, V)
         nxt = last.argmax(-1).cpu().numpy()  # (B,)
         if eos is not None:
             nxt = np.where(done, eos, nxt)

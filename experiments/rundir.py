@@ -144,7 +144,7 @@ def load_checkpoint(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         raise ValueError(f"{path}: corrupt checkpoint ({type(err).__name__}: {first})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a bipe checkpoint of format {CHECKPOINT_FORMAT}")
-    for key in ("step", "model", "optimizer"):
+    for key in ("step", "model", "optimizer", "sampler", "torch_rng"):
         if key not in state:
             raise ValueError(f"{path}: corrupt checkpoint (no {key!r})")
     return state

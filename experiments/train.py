@@ -5,8 +5,9 @@
 from ``data_seed``; the batch of step ``s`` is a pure function of ``(data_seed, s)`` (one
 permutation of the training set per epoch); the initial weights come from ``init_seed`` (torch's
 global generator is forked, never touched); the checkpoint holds model, optimizer, the sampling
-generator's state and the loss accumulator of the logging window. Resuming from any checkpoint
-therefore gives bit-identical losses and weights on CPU to an uninterrupted run; Ctrl-C saves a
+generator's state, torch's global generator state (dropout) and the loss accumulator of the
+logging window. Resuming from any checkpoint therefore gives bit-identical losses and weights
+on CPU to an uninterrupted run; Ctrl-C saves a
 checkpoint at the last completed step (unless it hit inside the optimizer update, where the
 last periodic checkpoint stands).
 
@@ -191,7 +192,7 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
     device = resolve_device(tc.device)
     model = build_model(config, device)
     optimizer = make_optimizer(model, tc)
-    sampler = torch.Generator().manual_seed(config.init_seed)  # randomized encodings, dropout
+    sampler = torch.Generator(device=device).manual_seed(config.init_seed)  # randomized PEs
     step, window = 0, [0.0, 0]
     if state is not None:
         model.load_state_dict(state["model"])
@@ -202,7 +203,15 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
     elif (out / "metrics.jsonl").exists():
         rundir.write_metrics(out, [])
     if step < tc.steps:
-        step = _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop_after)
+        # dropout draws from torch's global generator: fork it, seed it, restore it on resume
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(config.init_seed + 1)
+            if state is not None:
+                torch.set_rng_state(state["torch_rng"])
+                if device.type == "cuda" and "cuda_rng" in state:
+                    torch.cuda.set_rng_state(state["cuda_rng"], device)
+            step = _loop(prepared, model, optimizer, sampler, out, step, window, progress,
+                         stop_after)
     if step >= tc.steps:
         save_model(model, out / "model.pt")
         if tc.evaluate_at_end:
@@ -213,9 +222,12 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
 
 
 def _checkpoint(out, model, optimizer, sampler, step, window) -> None:
+    device = next(model.parameters()).device
+    extra = {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
     rundir.save_checkpoint(out, {
         "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "sampler": sampler.get_state(), "window_loss": window[0], "window_n": window[1],
+        "sampler": sampler.get_state(), "torch_rng": torch.get_rng_state(),
+        "window_loss": window[0], "window_n": window[1], **extra,
     })
 
 

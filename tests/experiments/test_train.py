@@ -100,7 +100,7 @@ OVERRIDES = {"data.n_train": "128", "train.steps": "40", "train.checkpoint_every
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    config = build_config("tiny", pe="bipe_rope", overrides=OVERRIDES)
+    config = build_config("tiny", pe="bipe_rope", overrides={**OVERRIDES, "model.dropout": "0.1"})
     train(config.__class__(**{**config.__dict__, "out": str(tmp_path / "full")}), progress=False)
     part = config.__class__(**{**config.__dict__, "out": str(tmp_path / "part")})
     train(part, progress=False, stop_after=17)  # stops mid logging window, after a checkpoint
