@@ -258,3 +258,21 @@ def test_bfloat16_compute_is_close_to_float32(pe):
     loss = torch.nn.functional.cross_entropy(half(x).flatten(0, 1), x.flatten())
     loss.backward()
     assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in half.parameters())
+
+
+def test_length_limits_and_overflow_policies_at_model_level():
+    learned = tiny_model("learned", max_len=16)
+    with pytest.raises(ValueError, match="index position 16 is past the learned table's 16"):
+        learned(tokens(13, length=17))
+    strict = tiny_model("bipe_rope", intra_overflow="error").train()
+    short = torch.full((2, 6), 3)  # one segment, intra 0..5
+    strict(short)
+    strict.eval()
+    assert strict(short).shape == (2, 6, VOCAB)
+    with pytest.raises(ValueError, match="intra position 6 is past the learned table's 6 trained"):
+        strict(torch.full((2, 7), 3))
+    clamped = tiny_model("bipe_rope", intra_overflow="clamp").train()
+    clamped(short)
+    clamped.eval()
+    longer = torch.full((1, 9), 3)
+    assert torch.allclose(clamped(longer)[:, :6], clamped(short[:1]))
