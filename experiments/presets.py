@@ -8,10 +8,10 @@ starts (``experiments/train.py``).
 ``tiny``
     For tests: 2 layers, width 32, 60 steps on 1-2 operator arithmetic; seconds on a CPU.
 ``demo``
-    What ``bipe demo`` trains for arithmetic (about four minutes per encoding on one free CPU
-    core): 2 layers, width 64, 4 heads, 3000 steps of 32 bounded-step chains (``fmt=steps``)
-    with 1-4 operators, evaluated at 1-8. Measured here: rope and bipe_rope both reach about
-    97-98% in distribution and chance (about 10%) at 5-8 operators.
+    What ``bipe demo`` trains for arithmetic (about one minute per encoding on a free CPU core,
+    three on the shared machine it was measured on): 2 layers, width 64, 4 heads, 3000 steps
+    of 32 bounded-step chains (``fmt=steps``) with 1-4 operators, evaluated at 1-8. Measured
+    here: every encoding learns 1-3 operators, none gets above chance (about 10%) at 5-8.
 ``paper_arith``
     The reference arithmetic setup of BIPE.md section 5 as far as it is stated: 3 layers, width
     256, 4 heads, AdamW lr 1e-4, batch 512, 1e6 training chains with the reference's ``--under``
