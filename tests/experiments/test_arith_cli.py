@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,29 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bipe.experiments.cli import OneLineParser, main
-from bipe.experiments.commands import gen_arith
+from bipe.experiments.cli import main
 from bipe.synthetic.arithmetic import generate_arithmetic, verify_record
 from bipe.synthetic.dataset import load_dataset, write_dataset
 
-FIXTURES = Path("/work/shared/fixtures/feng_arithmetic")
-if not FIXTURES.is_dir():
-    FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/feng_arithmetic"
-HAS_GEN = importlib.util.find_spec("bipe.experiments.commands.gen") is not None
+# Real files from the reference generator (Feng et al.), kept with the tests.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feng_arithmetic"
 
 
 def gen(argv: list[str], capsys) -> tuple[int, str, str]:
-    """``bipe gen arith ARGV``: through ``bipe gen`` when it exists, else the module directly."""
-    if HAS_GEN:
-        rc = main(["gen", "arith", *argv])
-    else:
-        parser = OneLineParser(prog="bipe gen arith")
-        gen_arith.add_arguments(parser)
-        try:
-            rc = gen_arith.run(parser.parse_args(argv))
-        except (ValueError, OSError) as err:  # what bipe's main does
-            print(f"bipe gen: error: {err}", file=sys.stderr)
-            rc = 2
+    """``bipe gen arith ARGV`` through the real CLI entry point."""
+    rc = main(["gen", "arith", *argv])
     out = capsys.readouterr()
     return rc, out.out, out.err
 

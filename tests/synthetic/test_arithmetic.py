@@ -32,9 +32,8 @@ from bipe.synthetic.arithmetic import (
     vocab,
 )
 
-FIXTURES = Path("/work/shared/fixtures/feng_arithmetic")
-if not FIXTURES.is_dir():  # the fixtures also live beside the repository in CI checkouts
-    FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/feng_arithmetic"
+# Real files from the reference generator (Feng et al.), kept with the tests.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feng_arithmetic"
 PRIMES = [2, 3, 5, 7, 11, 13, 17]
 OPS = ("+", "-", "*", "/")
 PREC = {"+": 1, "-": 1, "*": 2, "/": 2}

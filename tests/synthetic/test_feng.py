@@ -21,9 +21,8 @@ from bipe.synthetic.feng import (
     split_meta,
 )
 
-FIXTURES = Path("/work/shared/fixtures/feng_arithmetic")
-if not FIXTURES.is_dir():
-    FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/feng_arithmetic"
+# Real files from the reference generator (Feng et al.), kept with the tests.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feng_arithmetic"
 FILES = sorted({f for files, _ in SPLITS.values() for f in files})
 
 
