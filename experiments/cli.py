@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rest.remove(name)
         args = parser.parse_args(rest)
         return int(module.run(args) or 0)
+    except BrokenPipeError:  # `bipe ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("bipe: interrupted", file=sys.stderr)
         return 130
