@@ -1,1 +1,9 @@
-"""bipe.experiments."""
+"""bipe.experiments: the composition root, where tasks meet models.
+
+Modules: ``config`` (nested frozen run configs, dotted overrides), ``presets`` (``tiny``,
+``demo``, ``paper_arith``, ``cpu_arith``), ``tasks`` (the task registry), ``segmentation``
+(which positions a model receives), ``train`` (runs, checkpoints, exact resume), ``evaluate``
+(the length-extrapolation protocol, ``eval.json``), ``sweep`` and ``study`` (grids of runs),
+``demo`` (``bipe demo``), ``rundir`` (run-folder files) and ``cli`` with ``commands/`` (the
+``bipe`` command).
+"""

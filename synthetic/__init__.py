@@ -1,1 +1,14 @@
-"""bipe.synthetic."""
+"""bipe.synthetic: the data BiPE experiments train on (numpy only, never torch).
+
+Modules (import the one you need; nothing is imported eagerly):
+
+- ``distributions``: the length-spec grammar (``uniform:2:8``, ``zipf:1.2:10``, ...).
+- ``segment``: segmenters, tokens -> ``(seg, intra)`` (separator, fixed length, oracle,
+  multi-level), batched and streaming.
+- ``perturb``: seeded boundary perturbations (drop, insert, shift, fixed length).
+- ``sequence_sampling`` / ``sequences``: Bi-NFA, flat NFA and 3-level sequences with labels,
+  dataset generation and verification.
+- ``arithmetic``: chain-of-thought arithmetic over Z_p (``feng``, ``direct``, ``steps``) and its
+  strict verifier; ``feng``: the reference generator's file layout, read and written.
+- ``dataset``: atomic, hash-checked dataset folders (``data.jsonl``/``data.npz`` + ``meta.json``).
+"""
