@@ -12,5 +12,4 @@ Modules (imported on demand; nothing here imports torch or matplotlib eagerly):
 - ``plots``: matplotlib (Agg) figures, grayscale-readable.
 - ``segstats``: tokens per segment and segments per sequence of datasets and text corpora.
 - ``attention``: same-segment attention mass and distance profiles of trained models.
-- ``files``: atomic writes.
 """

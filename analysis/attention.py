@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import write_text_atomic
+from bipe.fileio import write_text_atomic
+
 from .plots import plot_series_ci
 from .stats import Interval
 

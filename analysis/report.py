@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .files import write_text_atomic
+from bipe.fileio import write_text_atomic
+
 from .plots import plot_curves, plot_series_ci
 from .runs import Run, as_float, load_runs, metric_names
 from .stats import Interval, bootstrap_ci, paired_difference

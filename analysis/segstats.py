@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bipe.fileio import write_text_atomic
 from bipe.synthetic.dataset import load_dataset
 
-from .files import write_text_atomic
 from .plots import plot_histograms
 
 UNITS = ("word", "char")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch
 
 import bipe
 from bipe.experiments.config import RunConfig, config_from_dict, config_to_dict
+from bipe.fileio import write_atomic, write_text_atomic
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -42,26 +42,10 @@ __all__ = [
 CHECKPOINT_FORMAT = 1
 
 
-def _atomic(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically (temp file, then rename)."""
     text = json.dumps(data, indent=1) + "\n"
-    return _atomic(Path(path), lambda h: h.write(text.encode()))
+    return write_text_atomic(path, text)
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -123,13 +107,13 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
 def write_metrics(run_dir: str | os.PathLike, rows: list[dict[str, Any]]) -> Path:
     """Replace ``RUN/metrics.jsonl`` by ``rows`` atomically."""
     text = "".join(json.dumps(r) + "\n" for r in rows)
-    return _atomic(Path(run_dir) / "metrics.jsonl", lambda h: h.write(text.encode()))
+    return write_text_atomic(Path(run_dir) / "metrics.jsonl", text)
 
 
 def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``RUN/checkpoint.pt`` atomically; ``state`` holds tensors, numbers and dicts."""
     payload = {"format": CHECKPOINT_FORMAT, **state}
-    return _atomic(Path(run_dir) / "checkpoint.pt", lambda h: torch.save(payload, h))
+    return write_atomic(Path(run_dir) / "checkpoint.pt", lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(run_dir: str | os.PathLike) -> dict[str, Any] | None:

@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 
 from bipe.analysis.efficiency import Result, ScalingFit, fit_scaling, scaling_table
-from bipe.analysis.files import write_text_atomic
 from bipe.analysis.plots import plot_scaling
 from bipe.analysis.runs import load_run
 from bipe.analysis.theory import HYPOTHESES, SYMBOLS, implied_exponents
 from bipe.experiments.config import RunConfig
 from bipe.experiments.presets import build_config
 from bipe.experiments.sweep import run_name, run_sweep
+from bipe.fileio import write_text_atomic
 
 __all__ = ["WidthStudy", "StudyOutcome", "study_configs", "run_width_study"]
 

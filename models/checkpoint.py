@@ -11,10 +11,11 @@ file and the problem.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from bipe.fileio import write_atomic
 
 from .config import ModelConfig
 from .transformer import Transformer
@@ -26,22 +27,10 @@ VERSION = 1
 def save(model: Transformer, path: str | os.PathLike) -> Path:
     """Write ``model`` (weights, buffers such as the intra table's trained-row count, config)
     to ``path`` atomically (temporary file in the same folder, then rename); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "version": VERSION, "config": model.config.to_dict(),
                "state": state}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> Transformer:

@@ -29,14 +29,14 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bipe.fileio import atomic_folder
 
 SCHEMA = 1
 FORMATS = ("jsonl", "npz")
@@ -122,17 +122,12 @@ def write_dataset(
     ``meta`` holds the generator's keys; ``schema``, ``format``, ``n_records``, ``sha256`` and
     ``version`` are filled in here. An existing ``out`` is an error unless ``overwrite``.
     """
-    out = Path(out)
     if fmt not in FORMATS:
         raise ValueError(f"unknown dataset format {fmt!r}; known: {', '.join(FORMATS)}")
     clash = [k for k in _RESERVED if k in meta]
     if clash:
         raise ValueError(f"meta keys {clash} are filled in by write_dataset; remove them")
-    if out.exists() and not overwrite:
-        raise ValueError(f"{out} already exists; choose another folder or allow overwriting")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         data = tmp / f"data.{fmt}"
         n = (_write_jsonl if fmt == "jsonl" else _write_npz)(data, records)
         full = {
@@ -140,22 +135,7 @@ def write_dataset(
             "version": _package_version(), **meta,
         }
         (tmp / "meta.json").write_text(json.dumps(full, indent=2, sort_keys=False) + "\n")
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
-def _replace_dir(new: Path, out: Path) -> None:
-    """Rename ``new`` to ``out``; an old ``out`` is moved aside first and removed after."""
-    if not out.exists():
-        os.replace(new, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.replace(out, old / out.name)
-    os.replace(new, out)
-    shutil.rmtree(old, ignore_errors=True)
+    return Path(out)
 
 
 @dataclass(frozen=True)

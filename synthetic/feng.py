@@ -36,10 +36,9 @@ none of them is an error. To export data bipe generated, put datasets of the rig
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from bipe.fileio import atomic_folder
 from bipe.synthetic.arithmetic import (
     EOS,
     SEPARATORS,
@@ -155,23 +154,6 @@ def render_split(split: str, records: list[dict]) -> dict[str, str]:
     return {files[0]: "".join(f"{t}\n" for t in texts)}
 
 
-def _atomic_folder(out: Path, overwrite: bool) -> Path:
-    if out.exists() and not overwrite:
-        raise ValueError(f"{out} already exists; choose another folder or allow overwriting")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-
-
-def _commit_folder(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
 def import_feng(
     path: str | os.PathLike, out: str | os.PathLike, *, modulus: int = 11, overwrite: bool = False
 ) -> dict[str, int]:
@@ -181,15 +163,10 @@ def import_feng(
     """
     splits = read_feng(path, modulus)
     out = Path(out)
-    tmp = _atomic_folder(out, overwrite)
-    try:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         for split, records in splits.items():
             meta = split_meta(split, modulus, path=str(Path(path).resolve()))
             write_dataset(tmp / split, records, meta)
-        _commit_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {split: len(records) for split, records in splits.items()}
 
 
@@ -222,13 +199,8 @@ def export_feng(
     if len(moduli) > 1:
         raise ValueError(f"{root}: the splits use different moduli {sorted(moduli)}")
     out = Path(out)
-    tmp = _atomic_folder(out, overwrite)
-    try:
+    with atomic_folder(out, overwrite=overwrite) as tmp:
         for name, text in files.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_bytes(text.encode("ascii"))
-        _commit_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return counts
