@@ -223,7 +223,7 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
     write_text_atomic(out / "study.json", json.dumps(data, indent=1) + "\n")
     md = [f"# Width study: {', '.join(study.encodings)}", "",
           f"Smallest `d_model` in {list(sorted(study.widths))} whose mean {study.setting} "
-          f"accuracy over seeds {list(study.seeds)} reaches {study.target}, per size of "
+          f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches {study.target}, per size of "
           f"{' x '.join(_axis_names(study))}; `>grid` = never reached. Exponents: "
           "least-squares slopes of log width against log size, [95% bootstrap interval over "
           "seeds].", "",
