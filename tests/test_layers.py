@@ -23,10 +23,10 @@ ALLOWED = {
 NO_TORCH = ("automata", "synthetic")
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, root: Path = ROOT) -> set[str]:
     """Every module name a file imports, absolute ('bipe.x.y') or resolved from relative."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = ["bipe", *path.relative_to(ROOT).parent.parts]
+    package = ["bipe", *path.relative_to(root).parent.parts]
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -40,37 +40,43 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def _layer_files(layer: str) -> list[Path]:
-    return sorted((ROOT / layer).rglob("*.py"))
-
-
-@pytest.mark.parametrize("layer", LAYERS)
-def test_layer_imports_point_one_way(layer):
+def _violations(layer: str, root: Path = ROOT) -> list[str]:
     bad = []
-    for path in _layer_files(layer):
-        for name in _imports(path):
+    for path in sorted((root / layer).rglob("*.py")):
+        where = path.relative_to(root)
+        for name in _imports(path, root):
             parts = name.split(".")
             if parts[0] == "bipe" and len(parts) > 1 and parts[1] in LAYERS:
                 target = parts[1]
                 if target != layer and target not in ALLOWED[layer]:
-                    bad.append(f"{path.relative_to(ROOT)} imports {name}")
+                    bad.append(f"{where} imports {name}")
             if layer in NO_TORCH and parts[0] in ("torch", "matplotlib"):
-                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+                bad.append(f"{where} imports {name}")
             if layer != "analysis" and parts[0] == "matplotlib":
-                bad.append(f"{path.relative_to(ROOT)} imports {name} (matplotlib is analysis-only)")
+                bad.append(f"{where} imports {name} (matplotlib is analysis-only)")
+    return bad
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_imports_point_one_way(layer):
+    bad = _violations(layer)
     assert not bad, "layer violations:\n" + "\n".join(bad)
 
 
-def test_import_parser_sees_relative_and_absolute(tmp_path):
-    """The checker itself must catch a planted bad edge (a test that cannot fail is no test)."""
-    planted = ROOT / "automata" / "_planted_for_test.py"
-    planted.write_text("from ..models import x\nimport torch\n")
-    try:
-        assert {"bipe.models", "torch"} <= _imports(planted)
-        with pytest.raises(AssertionError, match="_planted_for_test"):
-            test_layer_imports_point_one_way("automata")
-    finally:
-        planted.unlink()
+def test_checker_catches_planted_edges(tmp_path):
+    """The checker must catch a planted bad edge (a test that cannot fail is no test)."""
+    (tmp_path / "automata").mkdir()
+    (tmp_path / "automata" / "planted.py").write_text(
+        "from ..models import x\nimport torch\nfrom bipe.synthetic import y\n"
+    )
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "fine.py").write_text("import torch\nfrom . import z\n")
+    assert sorted(_violations("automata", tmp_path)) == [
+        "automata/planted.py imports bipe.models",
+        "automata/planted.py imports bipe.synthetic",
+        "automata/planted.py imports torch",
+    ]
+    assert _violations("models", tmp_path) == []
 
 
 def test_data_layers_do_not_load_torch():
