@@ -25,11 +25,12 @@ starts (``experiments/train.py``).
     at most 5 tokens, so only the question and the segment count grow with the operator count)
     over the wider training range 1-8 operators (the issue's data points show 1-4 and 1-6 are
     too narrow), 100k chains, 16k steps of 64 (about 10 epochs), evaluated to 12 operators.
-    Measured once here (one seed, rope and bipe_rope side by side on the shared 2-core machine,
-    about 40 minutes each including data and evaluation): final-answer accuracy at 8 / 9 / 10 /
-    12 operators rope 98 / 17 / 10 / 6%, bipe_rope 88 / 33 / 8 / 1% (full chain at 9: 6% vs
-    23%). BiPE extrapolates one operator further than rope at this budget, and neither goes
-    beyond: the paper's claim shows only weakly. Use several seeds before concluding anything.
+    Measured here with two seeds (rope and bipe_rope side by side on the shared 2-core machine,
+    about 35-40 minutes each including data and evaluation): final-answer accuracy at 8 / 9 /
+    10 / 12 operators, seed 0: rope 98 / 17 / 10 / 6%, bipe_rope 88 / 33 / 8 / 1%; seed 1: rope
+    98 / 45 / 11 / 9%, bipe_rope 92 / 16 / 9 / 7%. Neither encoding extrapolates past one
+    operator beyond training and the order at 9 operators flips with the seed: the paper's claim
+    does not show at this budget.
 """
 
 from __future__ import annotations
