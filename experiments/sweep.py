@@ -144,7 +144,10 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
             raise ValueError(f"{run_dir} exists and is not a bipe run folder; not touching it")
         return "new"
     saved = rundir.read_json(run_dir / "config.json")
-    if not isinstance(saved, dict) or _comparable(saved) != _comparable(config_to_dict(config)):
+    from bipe.experiments.train import resolve_precision  # noqa: PLC0415 (torch-heavy)
+
+    expected = config_to_dict(resolve_precision(config))  # config.json holds the resolved dtype
+    if not isinstance(saved, dict) or _comparable(saved) != _comparable(expected):
         raise ValueError(f"{run_dir} holds a run with a different config; move it away or "
                          "use another sweep folder")
     finished = "eval.json" if config.train.evaluate_at_end else "model.pt"

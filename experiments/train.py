@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,11 @@ from bipe.experiments.segmentation import example_positions, max_intra, pad_rows
 from bipe.experiments.tasks import IGNORE, Examples, Task, get_task
 from bipe.models.checkpoint import save as save_model
 from bipe.models.positions import Positions
+from bipe.models.precision import precision_note, resolve_compute_dtype
 from bipe.models.transformer import Transformer
 
-__all__ = ["Prepared", "batch_indices", "make_batch", "prepare", "resume", "stream", "train"]
+__all__ = ["Prepared", "batch_indices", "make_batch", "prepare", "resolve_precision", "resume",
+           "stream", "train"]
 
 WORLD, TRAIN, BATCH, EVAL, SEGMENT = range(5)
 
@@ -69,6 +72,8 @@ def prepare(config: RunConfig) -> Prepared:
 
     The intra table gets exactly one row per intra position seen in training (under the
     training segmentation); the model's ``intra_overflow`` policy decides the rest.
+    ``model.compute_dtype="auto"`` becomes the concrete dtype for the run's device (recorded
+    in config.json, so a resumed run keeps it on any machine; docs/method.md#precision).
     """
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)
@@ -90,8 +95,16 @@ def prepare(config: RunConfig) -> Prepared:
     seps = config.model.separators
     positions = example_positions(stream(config.data_seed, SEGMENT, 0), examples,
                                   config.segment_train, seps)
-    model = dataclasses.replace(config.model, max_intra=max_intra(positions) + 1)
+    model = dataclasses.replace(resolve_precision(config).model,
+                                max_intra=max_intra(positions) + 1)
     return Prepared(dataclasses.replace(config, model=model), task, world, examples, positions)
+
+
+def resolve_precision(config: RunConfig) -> RunConfig:
+    """``config`` with ``model.compute_dtype="auto"`` resolved for the run's device."""
+    dtype = resolve_compute_dtype(config.model.compute_dtype, resolve_device(config.train.device))
+    return dataclasses.replace(config, model=dataclasses.replace(config.model,
+                                                                 compute_dtype=dtype))
 
 
 def batch_indices(data_seed: int, step: int, batch_size: int, n: int) -> np.ndarray:
@@ -167,6 +180,7 @@ def train(
     from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (evaluate imports us)
 
     check_feasible(prepared)
+    _announce(config.model.compute_dtype, config.train.device, progress)
     rundir.write_run_config(out, prepared.config, command or [])
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
@@ -181,6 +195,7 @@ def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None
                          "(was it written by another bipe version?)")
     prepared = dataclasses.replace(prepared, config=dataclasses.replace(
         prepared.config, out=str(run_dir)))
+    _announce(config.model.compute_dtype, config.train.device, progress)
     return _run(prepared, Path(run_dir), state, progress=progress, stop_after=stop_after)
 
 
@@ -219,6 +234,14 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
 
             evaluate_run(out, model=model, progress=progress)
     return out
+
+
+def _announce(dtype: str, device: str, progress: bool) -> None:
+    """Print the precision once: always a warning (emulated bf16), the choice when
+    ``progress``."""
+    note = precision_note(dtype, resolve_device(device))
+    if progress or note.startswith("warning"):
+        print(note, file=sys.stderr)
 
 
 def _checkpoint(out, model, optimizer, sampler, step, window) -> None:
