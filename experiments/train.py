@@ -30,6 +30,16 @@ import numpy as np
 import torch
 
 from bipe.experiments import rundir
+from bipe.experiments.compiled import (
+    BUCKET,
+    backward,
+    bucket_length,
+    compile_forward,
+    compile_supported,
+    explicit_positions,
+    pad_batch,
+    update,
+)
 from bipe.experiments.config import RunConfig
 from bipe.experiments.segmentation import example_positions, max_intra, pad_rows
 from bipe.experiments.tasks import IGNORE, Examples, Task, get_task
@@ -155,12 +165,14 @@ def build_model(config: RunConfig, device: torch.device) -> Transformer:
 
 
 def make_optimizer(model: torch.nn.Module, config) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices only (not on norms' gains)."""
+    """AdamW (fused kernel on CPU and CUDA); weight decay on matrices only (not on norms'
+    gains)."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     other = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": other, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98))
+    fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters())
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), fused=fused or None)
 
 
 def train(
@@ -236,6 +248,26 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
     return out
 
 
+def _training_forward(model: Transformer, tc) -> tuple:
+    """``(forward, bucket)``: the model's forward, compiled with length bucket ``BUCKET`` when
+    ``tc.compile`` (0: no padding)."""
+    if not tc.compile:
+        return model.forward, 0
+    why_not = compile_supported(model)
+    if why_not:
+        print(f"train.compile: not compiling ({why_not}); training eagerly", file=sys.stderr)
+        return model.forward, 0
+    return compile_forward(model), BUCKET
+
+
+def _read_losses(pending: list[torch.Tensor], window: list) -> None:
+    """Add the losses not yet read back to the logging window (one host synchronisation)."""
+    if pending:
+        for value in torch.stack(pending).tolist():
+            window[0] += value
+        pending.clear()
+
+
 def _announce(dtype: str, device: str, progress: bool) -> None:
     """Print the precision once: always a warning (emulated bf16), the choice when
     ``progress``."""
@@ -266,29 +298,35 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     tokens_seen, t0, updating = 0, time.perf_counter(), False
     last_saved = step
     end = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
+    forward, bucket = _training_forward(model, tc)
+    pending: list[torch.Tensor] = []  # losses not yet read back (read at log/checkpoint steps)
+
+    def loss_fn(logits, targets):
+        return task.loss(logits, targets, config.data)
+
     try:
         while step < end:
             rows = batch_indices(config.data_seed, step, tc.batch_size, n)
             tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, device)
             if config.segment_train.is_default:
                 pos = None  # the model's own streams (identical; multi-level for hbipe)
+            tokens_seen += tokens.numel()
+            if bucket:
+                pos = explicit_positions(pos, model, tokens)
+                tokens, pos, targets = pad_batch(tokens, pos, targets,
+                                                 bucket_length(tokens.shape[1], bucket))
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            logits = model(tokens, pos, generator=sampler)  # (B, T, V)
-            loss = task.loss(logits, targets, config.data)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if tc.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            loss_value = float(loss.detach())
+            extra = {} if bucket else {"generator": sampler}
+            pending.append(backward(forward, loss_fn, optimizer, (tokens, pos, targets), **extra))
             updating = True  # from here to the end of the body a Ctrl-C keeps the last checkpoint
-            optimizer.step()
+            update(model, optimizer, tc.grad_clip)
             step += 1
-            window[0] += loss_value
             window[1] += 1
-            tokens_seen += tokens.numel()
             bar.update(1)
+            if step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or step == end:
+                _read_losses(pending, window)
             if step % tc.log_every == 0 or step == tc.steps:
                 elapsed = time.perf_counter() - t0
                 rundir.append_metrics(out, {
@@ -304,6 +342,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                 last_saved = step
             updating = False
     except KeyboardInterrupt:
+        _read_losses(pending, window)
         if not updating and step != last_saved:
             _checkpoint(out, model, optimizer, sampler, step, window)
         raise

@@ -75,7 +75,8 @@ class Rope(Encoding):
                  scaling: str = "none", factor: float = 1.0, original_len: int | None = None,
                  levels_of_heads: Tensor | None = None) -> None:
         super().__init__()
-        self.source, self.levels_of_heads = source, levels_of_heads
+        self.source = source
+        self.register_buffer("levels_of_heads", levels_of_heads, persistent=False)  # on device
         self.scale = rope_attention_scale(scaling, factor)
         inv = rope_frequencies(d_head, base, scaling=scaling, factor=factor,
                                original_len=original_len)
