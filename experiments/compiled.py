@@ -24,8 +24,8 @@ from bipe.experiments.tasks import IGNORE
 from bipe.models.positions import Positions
 from bipe.models.transformer import Transformer
 
-__all__ = ["BUCKET", "backward", "explicit_positions", "bucket_length", "compile_forward", "compile_supported",
-           "pad_batch", "train_step", "update"]
+__all__ = ["BUCKET", "backward", "bucket_length", "compile_forward", "compile_supported",
+           "explicit_positions", "pad_batch", "train_step", "update"]
 
 BUCKET = 16
 
@@ -61,9 +61,10 @@ def compile_supported(model: Transformer) -> str | None:
     return None
 
 
-def compile_forward(model: Transformer) -> Forward:
-    """``forward(tokens, positions) -> logits`` compiled once per input shape."""
-    return torch.compile(model.forward, dynamic=False)
+def compile_forward(model: torch.nn.Module) -> Forward:
+    """``model(tokens, positions) -> logits`` (a Transformer, or one under DDP) compiled once
+    per input shape."""
+    return torch.compile(model, dynamic=False)
 
 
 def backward(forward: Forward, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],

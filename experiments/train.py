@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bipe.experiments import rundir
+from bipe.experiments import distributed, rundir
 from bipe.experiments.compiled import (
     BUCKET,
     backward,
@@ -182,8 +182,15 @@ def train(
     """Train ``config`` into the new run folder ``config.out``; returns the folder.
 
     A folder that already holds a run is an error (use :func:`resume`). ``stop_after`` ends
-    the run after that many steps as if interrupted (tests use it to check resume).
+    the run after that many steps as if interrupted (tests use it to check resume). Under
+    torchrun the run trains data-parallel (``experiments/distributed.py``).
     """
+    with distributed.join(config.train.device):
+        return _train(config, command, progress, stop_after)
+
+
+def _train(config: RunConfig, command: list[str] | None, progress: bool,
+           stop_after: int | None) -> Path:
     out = Path(config.out)
     if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
         raise ValueError(
@@ -192,14 +199,24 @@ def train(
     from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (evaluate imports us)
 
     check_feasible(prepared)
-    _announce(config.model.compute_dtype, config.train.device, progress)
-    rundir.write_run_config(out, prepared.config, command or [])
+    distributed.check_batch(config.train.batch_size)
+    distributed.barrier()  # every rank has checked the folder before rank 0 writes to it
+    if distributed.is_main():
+        _announce(config.model.compute_dtype, config.train.device, progress)
+        rundir.write_run_config(out, prepared.config, command or [])
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
 
 def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None) -> Path:
-    """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none)."""
+    """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none),
+    with the recorded config (compute dtype included), under any number of ranks."""
     config, _ = rundir.read_run_config(run_dir)
+    with distributed.join(config.train.device):
+        return _resume(run_dir, config, progress, stop_after)
+
+
+def _resume(run_dir: str | Path, config: RunConfig, progress: bool,
+            stop_after: int | None) -> Path:
     state = rundir.load_checkpoint(run_dir)
     prepared = prepare(config)
     if prepared.config.model != config.model:
@@ -207,7 +224,9 @@ def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None
                          "(was it written by another bipe version?)")
     prepared = dataclasses.replace(prepared, config=dataclasses.replace(
         prepared.config, out=str(run_dir)))
-    _announce(config.model.compute_dtype, config.train.device, progress)
+    distributed.check_batch(config.train.batch_size)
+    if distributed.is_main():
+        _announce(config.model.compute_dtype, config.train.device, progress)
     return _run(prepared, Path(run_dir), state, progress=progress, stop_after=stop_after)
 
 
@@ -226,8 +245,10 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
         optimizer.load_state_dict(state["optimizer"])
         sampler.set_state(state["sampler"])
         step, window = int(state["step"]), [float(state["window_loss"]), int(state["window_n"])]
-        rundir.write_metrics(out, [r for r in rundir.read_metrics(out) if r["step"] <= step])
-    elif (out / "metrics.jsonl").exists():
+        if distributed.is_main():
+            rundir.write_metrics(out, [r for r in rundir.read_metrics(out)
+                                       if r["step"] <= step])
+    elif (out / "metrics.jsonl").exists() and distributed.is_main():
         rundir.write_metrics(out, [])
     if step < tc.steps:
         # dropout draws from torch's global generator: fork it, seed it, restore it on resume
@@ -239,7 +260,7 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
                     torch.cuda.set_rng_state(state["cuda_rng"], device)
             step = _loop(prepared, model, optimizer, sampler, out, step, window, progress,
                          stop_after)
-    if step >= tc.steps:
+    if step >= tc.steps and distributed.is_main():
         save_model(model, out / "model.pt")
         if tc.evaluate_at_end:
             from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
@@ -249,21 +270,43 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
 
 
 def _training_forward(model: Transformer, tc) -> tuple:
-    """``(forward, bucket)``: the model's forward, compiled with length bucket ``BUCKET`` when
-    ``tc.compile`` (0: no padding)."""
+    """``(forward, bucket)``: the model's forward (under DDP when data-parallel), compiled
+    with length bucket ``BUCKET`` when ``tc.compile`` (0: no padding)."""
+    module = distributed.wrap(model)
     if not tc.compile:
-        return model.forward, 0
+        return module, 0
     why_not = compile_supported(model)
     if why_not:
         print(f"train.compile: not compiling ({why_not}); training eagerly", file=sys.stderr)
-        return model.forward, 0
-    return compile_forward(model), BUCKET
+        return module, 0
+    return compile_forward(module), BUCKET
+
+
+def _step_batch(prepared: Prepared, model: Transformer, step: int, bucket: int) -> tuple:
+    """``((tokens, positions, targets), global tokens, loss weight)`` of ``step`` for this rank:
+    the global batch (padded to its bucket), then this rank's rows of it."""
+    config, tc = prepared.config, prepared.config.train
+    device = next(model.parameters()).device
+    rows = batch_indices(config.data_seed, step, tc.batch_size, len(prepared.train))
+    tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, device)
+    if config.segment_train.is_default:
+        pos = None  # the model's own streams (identical; multi-level for hbipe)
+    n_tokens = tokens.numel()
+    if bucket:
+        pos = explicit_positions(pos, model, tokens)
+        tokens, pos, targets = pad_batch(tokens, pos, targets,
+                                         bucket_length(tokens.shape[1], bucket))
+    if distributed.world_size() == 1:
+        return (tokens, pos, targets), n_tokens, 1.0
+    mine = distributed.local_rows(tokens.shape[0])
+    weight = distributed.shard_weight(targets, mine)
+    return distributed.local_batch(tokens, pos, targets, mine), n_tokens, weight
 
 
 def _read_losses(pending: list[torch.Tensor], window: list) -> None:
     """Add the losses not yet read back to the logging window (one host synchronisation)."""
     if pending:
-        for value in torch.stack(pending).tolist():
+        for value in distributed.all_mean(torch.stack(pending)).tolist():
             window[0] += value
         pending.clear()
 
@@ -277,6 +320,8 @@ def _announce(dtype: str, device: str, progress: bool) -> None:
 
 
 def _checkpoint(out, model, optimizer, sampler, step, window) -> None:
+    if not distributed.is_main():
+        return
     device = next(model.parameters()).device
     extra = {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
     rundir.save_checkpoint(out, {
@@ -290,9 +335,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     from tqdm.auto import tqdm  # noqa: PLC0415
 
     config, tc, task = prepared.config, prepared.config.train, prepared.task
-    device = next(model.parameters()).device
-    n = len(prepared.train)
-    bar = tqdm(total=tc.steps, initial=step, disable=not progress,
+    bar = tqdm(total=tc.steps, initial=step, disable=not progress or not distributed.is_main(),
                desc=f"train {config.task} {config.model.pe}", leave=False)
     model.train()
     tokens_seen, t0, updating = 0, time.perf_counter(), False
@@ -300,26 +343,20 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     end = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
     forward, bucket = _training_forward(model, tc)
     pending: list[torch.Tensor] = []  # losses not yet read back (read at log/checkpoint steps)
+    weight = [1.0]  # this rank's share of the global batch's loss (data-parallel)
 
     def loss_fn(logits, targets):
-        return task.loss(logits, targets, config.data)
+        return task.loss(logits, targets, config.data) * weight[0]
 
     try:
         while step < end:
-            rows = batch_indices(config.data_seed, step, tc.batch_size, n)
-            tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, device)
-            if config.segment_train.is_default:
-                pos = None  # the model's own streams (identical; multi-level for hbipe)
-            tokens_seen += tokens.numel()
-            if bucket:
-                pos = explicit_positions(pos, model, tokens)
-                tokens, pos, targets = pad_batch(tokens, pos, targets,
-                                                 bucket_length(tokens.shape[1], bucket))
+            batch, n_tokens, weight[0] = _step_batch(prepared, model, step, bucket)
+            tokens_seen += n_tokens
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             extra = {} if bucket else {"generator": sampler}
-            pending.append(backward(forward, loss_fn, optimizer, (tokens, pos, targets), **extra))
+            pending.append(backward(forward, loss_fn, optimizer, batch, **extra))
             updating = True  # from here to the end of the body a Ctrl-C keeps the last checkpoint
             update(model, optimizer, tc.grad_clip)
             step += 1
@@ -327,7 +364,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
             bar.update(1)
             if step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or step == end:
                 _read_losses(pending, window)
-            if step % tc.log_every == 0 or step == tc.steps:
+            if (step % tc.log_every == 0 or step == tc.steps) and distributed.is_main():
                 elapsed = time.perf_counter() - t0
                 rundir.append_metrics(out, {
                     "step": step, "loss": window[0] / window[1], "lr": lr,
@@ -335,6 +372,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                     "elapsed_s": elapsed,
                 })
                 bar.set_postfix(loss=f"{window[0] / window[1]:.3f}")
+            if step % tc.log_every == 0 or step == tc.steps:
                 window[0], window[1] = 0.0, 0
                 tokens_seen, t0 = 0, time.perf_counter()
             if step % tc.checkpoint_every == 0 or step == tc.steps:
