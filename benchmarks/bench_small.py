@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from bipe.experiments.presets import build_config
-from bipe.experiments.train import batch_indices, make_batch, prepare, train
+from bipe.experiments.train import batch_indices, make_batch, prepare, resolve_device, train
 from bipe.models import Transformer, to_hf_llama
 from bipe.models.precision import cpu_flags, has_native_bf16
 
@@ -48,14 +48,16 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def small_config(preset: str, steps: int, **train_fields):
-    """The preset's shape and batch, ``steps`` steps, logging every 10, no evaluation;
-    ``train_fields`` are TrainConfig fields or dotted keys."""
+def small_config(preset: str, steps: int, pe: str = "rope", device: str = "cpu",
+                 **train_fields):
+    """The preset's shape and batch, ``steps`` steps, logging every 10, no evaluation, on
+    ``device``; ``train_fields`` are TrainConfig fields or dotted keys."""
     overrides = {"train.steps": str(steps), "train.log_every": "10", "train.warmup": "10",
                  "train.checkpoint_every": str(steps), "train.evaluate_at_end": "false",
-                 "data.n_train": "4000", "model.compute_dtype": "float32"}
+                 "data.n_train": "4000", "model.compute_dtype": "float32",
+                 "train.device": device}
     overrides.update({k if "." in k else f"train.{k}": str(v) for k, v in train_fields.items()})
-    return build_config(preset, pe="rope", overrides=overrides, out="unused")
+    return build_config(preset, pe=pe, overrides=overrides, out="unused")
 
 
 def bipe_tokens_per_s(config) -> tuple[float, float]:
@@ -72,16 +74,19 @@ def bipe_tokens_per_s(config) -> tuple[float, float]:
 def hf_tokens_per_s(config, steps: int) -> float:
     """Tokens/s of an HF Llama (eager SDPA, float32) training loop on the run's own batches."""
     prepared = prepare(config)
+    device = resolve_device(config.train.device)
     torch.manual_seed(0)
-    llama = to_hf_llama(Transformer(prepared.config.model)).train()
+    model = Transformer(dataclasses.replace(prepared.config.model, pe="rope"))
+    llama = to_hf_llama(model).to(device).train()
     opt = torch.optim.AdamW(llama.parameters(), lr=1e-3)
     tc, n = prepared.config.train, len(prepared.train)
     batches = [make_batch(prepared.train, prepared.positions,
                           batch_indices(config.data_seed, s, tc.batch_size, n),
-                          torch.device("cpu")) for s in range(steps)]
+                          device) for s in range(steps)]
     tokens_seen, start = 0, 0.0
     for i, (tokens, _, targets) in enumerate(batches):
         if i == 10:  # the bipe figure also skips its first window
+            _sync(device)
             tokens_seen, start = 0, time.perf_counter()
         logits = llama(input_ids=tokens).logits  # (B, T, V)
         loss = prepared.task.loss(logits, targets, prepared.config.data)
@@ -90,7 +95,13 @@ def hf_tokens_per_s(config, steps: int) -> float:
         torch.nn.utils.clip_grad_norm_(llama.parameters(), tc.grad_clip)
         opt.step()
         tokens_seen += tokens.numel()
+    _sync(device)
     return tokens_seen / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def bench_shape(preset: str, steps: int) -> None:
