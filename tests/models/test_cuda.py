@@ -17,6 +17,11 @@ needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CU
 PES = ["rope", "bipe_rope", "alibi", "bipe_alibi", "t5", "hbipe"]
 
 
+def on_gpu(test):
+    """Mark ``test`` ``cuda`` and skip it where no CUDA device is present."""
+    return pytest.mark.cuda(needs_gpu(test))
+
+
 @pytest.mark.parametrize("overflow", ["clamp", "error", "sinusoidal"])
 def test_sync_free_training_rows_equal_the_checked_path(overflow):
     """The GPU/compiled training path (no host sync) gives the checked path's rows and
@@ -34,8 +39,7 @@ def test_sync_free_training_rows_equal_the_checked_path(overflow):
     assert int(fast.n_trained) == 12
 
 
-@pytest.mark.cuda
-@needs_gpu
+@on_gpu
 @pytest.mark.parametrize("pe", PES)
 def test_cuda_forward_equals_cpu(pe):
     torch.manual_seed(0)
@@ -46,8 +50,7 @@ def test_cuda_forward_equals_cpu(pe):
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.cuda
-@needs_gpu
+@on_gpu
 @pytest.mark.parametrize("pe", PES)
 def test_training_step_has_no_host_synchronisation(pe):
     torch.manual_seed(0)
@@ -68,8 +71,7 @@ def test_training_step_has_no_host_synchronisation(pe):
         torch.cuda.set_sync_debug_mode("default")
 
 
-@pytest.mark.cuda
-@needs_gpu
+@on_gpu
 def test_fused_attention_kernels_are_reachable():
     """Without a bias or padding, attention runs on SDPA's fused kernels (math disabled)."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -79,8 +81,7 @@ def test_fused_attention_kernels_are_reachable():
         model(tokens(3).cuda()).sum().backward()
 
 
-@pytest.mark.cuda
-@needs_gpu
+@on_gpu
 @pytest.mark.parametrize("pe", PES)
 def test_cached_decoding_equals_recomputation_on_cuda(pe):
     torch.manual_seed(0)
@@ -91,8 +92,7 @@ def test_cached_decoding_equals_recomputation_on_cuda(pe):
                                                                       use_cache=False))
 
 
-@pytest.mark.cuda
-@needs_gpu
+@on_gpu
 def test_auto_device_and_dtype_choose_cuda_bf16(tmp_path):
     from bipe.experiments.presets import build_config
     from bipe.experiments.train import resolve_device, resolve_precision
