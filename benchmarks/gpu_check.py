@@ -103,8 +103,9 @@ def main() -> int:
     demo_binfa_runs(args.device, args.quick, 1 if args.quick else args.seeds)
     print("2. cached decoding vs recomputation (float32)")
     ok = cached_decoding_matches(args.device)
-    print(f"3. training tokens/s at the demo shape ({args.steps} steps)")
-    throughput(args.device, 20 if args.quick else args.steps)
+    steps = 20 if args.quick else args.steps
+    print(f"3. training tokens/s at the demo shape ({steps} steps)")
+    throughput(args.device, steps)
     return 0 if ok else 1
 
 

@@ -70,6 +70,7 @@ def _losses(run) -> list[float]:
     return [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow  # compile warm-up: 207 s on the loaded 2-core machine (a third of the budget)
 def test_compiled_training_follows_the_eager_curve(tmp_path):
     eager = tiny("bipe_rope")
     compiled = dataclasses.replace(eager, train=dataclasses.replace(eager.train, compile=True))
