@@ -144,9 +144,11 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
             raise ValueError(f"{run_dir} exists and is not a bipe run folder; not touching it")
         return "new"
     saved = rundir.read_json(run_dir / "config.json")
-    from bipe.experiments.train import resolve_precision  # noqa: PLC0415 (torch-heavy)
-
-    expected = config_to_dict(resolve_precision(config))  # config.json holds the resolved dtype
+    if isinstance(saved, dict):  # fields added since the run was written take their defaults
+        saved = config_to_dict(rundir.read_run_config(run_dir)[0])
+    expected = config_to_dict(config)
+    if expected["model"]["compute_dtype"] == "auto" and isinstance(saved, dict):
+        expected["model"]["compute_dtype"] = saved["model"]["compute_dtype"]  # the run's choice
     if not isinstance(saved, dict) or _comparable(saved) != _comparable(expected):
         raise ValueError(f"{run_dir} holds a run with a different config; move it away or "
                          "use another sweep folder")
