@@ -77,15 +77,23 @@ def join(device: str) -> Iterator[None]:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     timeout = datetime.timedelta(seconds=float(os.environ.get("BIPE_DIST_TIMEOUT_S",
                                                               DEFAULT_TIMEOUT_S)))
-    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timeout)
+    try:
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timeout)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"cannot join the data-parallel process group: {_first_line(err)}") \
+            from None
     try:
         yield
-    except (RuntimeError, dist.DistBackendError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except RuntimeError as err:  # DistBackendError included
         raise ValueError(f"rank {rank()}: data-parallel training failed (another rank died "
-                         f"or timed out?): {first[:200]}") from None
+                         f"or timed out?): {_first_line(err)}") from None
     finally:
         dist.destroy_process_group()
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
 
 
 def check_batch(batch_size: int) -> None:
