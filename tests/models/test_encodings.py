@@ -13,8 +13,8 @@ from model_helpers import SEP, VARIANT_IDS, VARIANTS, ref_rotate, tiny_model, to
 from bipe.models import Positions, alibi_slopes, rope_frequencies, t5_buckets
 from bipe.models.absolute import LearnedAbsolute, Sinusoidal, sinusoidal_encoding
 from bipe.models.bias import Alibi, Fire, T5Bias
-from bipe.models.encoding import Combined, Encoding, apply_rotation, read_stream
 from bipe.models.content import SegmentCope
+from bipe.models.encoding import Combined, Encoding, apply_rotation, read_stream
 from bipe.models.rope import HiRope, RandomizedRope, Rope, XPos, randomized_positions
 
 
@@ -305,8 +305,9 @@ def _ref_rope_query(part: Rope, pos: Positions, q: torch.Tensor) -> torch.Tensor
     inv = part.inv_freq.tolist()
     if isinstance(part, HiRope):
         on_seg = part.on_seg.tolist()
-        inner = ref_rotate(q, stream, [0.0 if s else f for s, f in zip(on_seg, inv)])
-        outer = ref_rotate(q, pos.seg, [f if s else 0.0 for s, f in zip(on_seg, inv)])
+        pairs = list(zip(on_seg, inv, strict=True))
+        inner = ref_rotate(q, stream, [0.0 if s else f for s, f in pairs])
+        outer = ref_rotate(q, pos.seg, [f if s else 0.0 for s, f in pairs])
         mask = torch.tensor(on_seg * 2)  # (K,) dims i and i + K/2 of pair i
         want = torch.where(mask, outer, inner)
     else:
