@@ -245,3 +245,20 @@ def test_bipe_cope_entry_equals_bipe_with_cope_inter():
     b.load_state_dict(a.state_dict())
     x = tokens(5)
     assert torch.equal(a(x), b(x))
+
+
+@pytest.mark.parametrize("pe", ["rope", "hirope", "p_rope", "cope", "fox"])
+def test_sdpa_keeps_the_causal_kernel_unless_the_content_hook_is_used(pe, monkeypatch):
+    """Encodings without the content hook still call SDPA with is_causal and no mask."""
+    import torch.nn.functional as F
+
+    seen, sdpa = [], F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False):
+        seen.append((attn_mask is None, is_causal))
+        return sdpa(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    tiny_model(pe)(tokens(6, length=8))
+    plain = pe not in ("cope", "fox")
+    assert seen == [(plain, plain)] * 2
