@@ -20,7 +20,7 @@ import statistics
 import time
 
 import torch
-from bench_models import B, D, F_FF, H, L, SEP, T, V, training_step
+from bench_models import F_FF, SEP, B, D, H, L, T, V, training_step
 
 from bipe.models import ModelConfig, Transformer
 

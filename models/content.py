@@ -55,7 +55,8 @@ def boundary_weights(seg: Tensor) -> Tensor:
 
 
 class Cope(Encoding):
-    """CoPE: contextual positions counted by gates ``sigmoid(q_i . k_t)`` (module docstring).
+    """CoPE (Golovneva et al. 2024): ``g_it = sigmoid(q_i . k_t)``, ``p_ij = min(sum_{t=j..i}
+    g_it, P - 1)``, logit term ``q_i . e[p_ij] / sqrt(K)`` with e interpolated between rows.
 
     Reads no position stream (``invariant_streams`` = all); ``table`` holds one (K, P) table
     per layer, zero at init as in the paper's code.
@@ -85,7 +86,8 @@ class Cope(Encoding):
 
 
 class SegmentCope(Cope):
-    """BiPE-CoPE's relative part: CoPE whose gates count only at separators (module docstring).
+    """BiPE-CoPE's relative part (ours): ``p_ij = min(sum_{t=j..i-1} g_it (seg_{t+1} - seg_t),
+    P - 1)``, so only separators count; the logit term is CoPE's.
 
     Reads the ``seg`` stream through its differences, so a uniform shift of ``seg`` changes
     nothing; key t counts for query i only when t < i (strictly before the query).
@@ -105,7 +107,8 @@ class SegmentCope(Cope):
 
 
 class Fox(Encoding):
-    """Forgetting Transformer's forget gate (module docstring): reads no position stream.
+    """Forgetting Transformer (Lin et al. 2025): ``f_l = sigmoid(w_h . x_l + b_h)`` per layer
+    and head, logit term ``sum_{l=j+1..i} log f_l = c_i - c_j``; reads no position stream.
 
     ``gate`` holds one ``Linear(D, H)`` per layer (weights from the model's init, biases 0,
     so ``f = 1/2`` at init).
