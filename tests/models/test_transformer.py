@@ -250,7 +250,7 @@ def test_loss_falls_on_a_counting_task(pe):
     assert sum(losses[-10:]) / 10 < 0.25 * sum(losses[:10]) / 10
 
 
-@pytest.mark.parametrize("pe", ["rope", "bipe_alibi", "t5"])
+@pytest.mark.parametrize("pe", ["rope", "bipe_alibi", "t5", "cope", "fox", "bipe_cope"])
 def test_bfloat16_compute_is_close_to_float32(pe):
     full = tiny_model(pe, dtype=torch.float32)
     half = Transformer(tiny_config(pe, compute_dtype="bfloat16")).eval()
