@@ -126,6 +126,10 @@ def test_entropy_finds_the_separators_it_was_trained_on():
     natural = sum(map(len, rows)) / sum(int((r[:-1] == 4).sum()) + 1 for r in rows)
     seg = fit_entropy_segmenter(rows, target_length=natural, order=2)
     assert seg.achieved_length == pytest.approx(natural)
+    a, b, c, sep = 0, 1, 2, 4  # the module docstring's worked example
+    seg_ids, intra = entropy_positions(np.array([a, a, sep, c, sep, b, b, sep]), seg)
+    assert seg_ids.tolist() == [0, 0, 0, 1, 1, 2, 2, 2]
+    assert intra.tolist() == [0, 1, 2, 0, 1, 0, 1, 2]
     check_segmenter(partial(entropy_positions, segmenter=seg), separators=[4],
                     step=partial(entropy_step, segmenter=seg), init=entropy_initial_state(seg),
                     max_examples=40)
