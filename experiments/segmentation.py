@@ -21,11 +21,13 @@ evaluation and resume read them back (:func:`load_run_segmenters`) instead of re
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from bipe.experiments.config import SegmentationConfig
 from bipe.synthetic.entropy import (
     EntropySegmenter,
     entropy_boundaries,
@@ -42,6 +44,7 @@ from bipe.synthetic.segment import (
 
 __all__ = [
     "batch_positions",
+    "evaluation_segmenters",
     "example_positions",
     "fit_run_segmenters",
     "load_run_segmenters",
@@ -168,4 +171,39 @@ def load_run_segmenters(run_dir: str | Path, config, *, required: bool = False
     if len(present) != len(splits):
         missing = _segmenter_path(run_dir, next(s for s in splits if s not in present))
         raise ValueError(f"{missing}: missing (the run's entropy segmenter)")
-    return {s: load_entropy_segmenter(_segmenter_path(run_dir, s)) for s in splits}
+    out = {s: load_entropy_segmenter(_segmenter_path(run_dir, s)) for s in splits}
+    for split, segmenter in out.items():
+        if not _knobs_match(segmenter, getattr(config, f"segment_{split}")):
+            raise ValueError(f"{_segmenter_path(run_dir, split)} was fitted with other entropy "
+                             f"knobs than the config's segment_{split}")
+    return out
+
+
+def _knobs_match(segmenter: EntropySegmenter, seg_config) -> bool:
+    return (segmenter.model.order, segmenter.rule, segmenter.target_length,
+            segmenter.model.smoothing) == (seg_config.entropy_order, seg_config.entropy_rule,
+                                           seg_config.entropy_length,
+                                           seg_config.entropy_smoothing)
+
+
+def evaluation_segmenters(run_dir: str | Path, config, out: str | Path | None = None
+                          ) -> dict[str, EntropySegmenter]:
+    """``{"eval": segmenter}`` for ``config.segment_eval`` (``{}`` unless it uses entropy):
+    the run's saved one; with evaluation overrides (``out`` given) that changed the entropy
+    knobs or introduced entropy, one fitted now on the run's regenerated training split and
+    saved in ``out``."""
+    if config.segment_eval.method != "entropy":
+        return {}
+    if out is None:
+        return load_run_segmenters(run_dir, config, required=True)
+    path = _segmenter_path(run_dir, "eval")
+    if path.is_file():
+        saved = load_entropy_segmenter(path)
+        if _knobs_match(saved, config.segment_eval):
+            return {"eval": saved}
+    from bipe.experiments.train import prepare  # noqa: PLC0415 (train imports this module)
+
+    plain = dataclasses.replace(config, segment_train=SegmentationConfig())
+    fitted = prepare(plain).segmenters["eval"]
+    save_entropy_segmenter(_segmenter_path(out, "eval"), fitted)
+    return {"eval": fitted}
