@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from bipe.experiments import segmentation, train as train_module
+from bipe.experiments import rundir, segmentation
+from bipe.experiments import train as train_module
 from bipe.experiments.cli import main
 from bipe.experiments.config import SegmentationConfig
 from bipe.experiments.presets import build_config
@@ -92,7 +93,28 @@ def test_cli_train_end_to_end(tmp_path):
                  "--no-progress"]) == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["segment_train"]["entropy_rule"] == "rise"
-    trained = segmentation.load_run_segmenters(out, prepare(_config(tmp_path)).config)
+    trained = segmentation.load_run_segmenters(out, rundir.read_run_config(out)[0])
     assert trained["train"].rule == "rise" and trained["eval"].rule == "threshold"
+    with pytest.raises(ValueError, match="other entropy knobs"):
+        segmentation.load_run_segmenters(out, prepare(_config(tmp_path)).config)
     assert all(0.0 <= r["accuracy"] <= 1.0
                for r in json.loads((out / "eval.json").read_text())["per_length"])
+
+
+def test_eval_set_entropy_on_a_separator_run_equals_training_with_it(tmp_path):
+    """`bipe eval --set segment_eval.method=entropy` fits the segmenter on the run's training
+    split, saves it in --out, and scores as a run trained with that evaluation setting."""
+    base = {"train.steps": "8", "data.n_eval": "4", "data.n_train": "64"}
+    extra = {"segment_eval.method": "entropy", "segment_eval.entropy_length": "3"}
+    for name, over in (("clean", {}), ("ent", extra)):
+        train(build_config("tiny", task="binfa_lm", pe="bipe_rope", out=str(tmp_path / name),
+                           overrides={**base, **over}), progress=False)
+    args = ["eval", str(tmp_path / "clean"), "--no-progress", "--out", str(tmp_path / "e")]
+    for key, value in extra.items():
+        args += ["--set", f"{key}={value}"]
+    assert main(args) == 0
+    assert json.loads((tmp_path / "e" / "eval.json").read_text()) == \
+        json.loads((tmp_path / "ent" / "eval.json").read_text())
+    assert (tmp_path / "e" / "segmenter_eval.npz").read_bytes() == \
+        (tmp_path / "ent" / "segmenter_eval.npz").read_bytes()
+    assert not (tmp_path / "clean" / "segmenter_eval.npz").exists()
