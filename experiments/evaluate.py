@@ -9,8 +9,9 @@ memory), and scored by the task (``experiments/tasks.py``). Decoding uses the mo
 segmentation it recomputes the prefix each step with positions from that segmentation (with
 perturbations redrawn from the same seed at every step). Entropy segmentation reads the run's
 fitted segmenter (``RUN/segmenter_eval.npz``; fitted on the run's training split and saved in
-``--out`` when ``--set`` changes it) and decodes through that recompute path; it is causal, so
-recomputing gives every earlier token the positions it had.
+``--out`` when ``--set`` changes it) and, unperturbed, decodes with the KV cache and segments
+computed online by its streaming form (``experiments/online_decode.py``; equal to the recompute
+path because the segmenter is causal).
 
 ``eval.json``::
 
@@ -38,6 +39,7 @@ from bipe.experiments.config import (
     config_from_dict,
     config_to_dict,
 )
+from bipe.experiments.online_decode import decode_entropy_cached
 from bipe.experiments.segmentation import (
     batch_positions,
     evaluation_segmenters,
@@ -216,6 +218,9 @@ def _decode_fn(model, config, length: int, device, entropy=None):
     def decode(prompts: list[np.ndarray], max_new: int, eos: int | None) -> np.ndarray:
         if seg_config.is_default:
             return _decode_cached(model, prompts, max_new, eos, device)
+        if seg_config.method == "entropy" and not (seg_config.drop or seg_config.insert
+                                                    or seg_config.shift):
+            return decode_entropy_cached(model, prompts, max_new, eos, device, entropy)
         rng_seed = (config.data_seed, SEGMENT, 2, int(length))
         return _decode_recompute(model, prompts, max_new, eos, device, seg_config,
                                  config.model.separators, rng_seed, entropy)

@@ -5,14 +5,17 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from bipe.experiments import rundir, segmentation
 from bipe.experiments import train as train_module
 from bipe.experiments.cli import main
 from bipe.experiments.config import SegmentationConfig
+from bipe.experiments.evaluate import _decode_recompute
+from bipe.experiments.online_decode import decode_entropy_cached
 from bipe.experiments.presets import build_config
 from bipe.experiments.segmentation import batch_positions
-from bipe.experiments.train import prepare, resume, train
+from bipe.experiments.train import build_model, prepare, resume, train
 from bipe.synthetic.entropy import entropy_positions, fit_entropy_segmenter
 
 ENTROPY = {"segment_train.method": "entropy", "segment_eval.method": "entropy"}
@@ -118,3 +121,29 @@ def test_eval_set_entropy_on_a_separator_run_equals_training_with_it(tmp_path):
     assert (tmp_path / "e" / "segmenter_eval.npz").read_bytes() == \
         (tmp_path / "ent" / "segmenter_eval.npz").read_bytes()
     assert not (tmp_path / "clean" / "segmenter_eval.npz").exists()
+
+
+@pytest.mark.parametrize("pe", ["bipe_rope", "bipe_alibi"])
+def test_online_cached_decoding_equals_recomputation(tmp_path, pe):
+    """The KV-cached decoder with streaming entropy segments gives the tokens of recomputing
+    every prefix with the batch segmenter (evaluation's recompute path)."""
+    config = build_config("tiny", task="binfa_lm", pe=pe, out=str(tmp_path / "r"),
+                          overrides={"data.n_train": "64", **ENTROPY,
+                                     "segment_eval.entropy_length": "1.5"})
+    prepared = prepare(config)
+    model = build_model(prepared.config, torch.device("cpu")).eval()
+    segmenter = prepared.segmenters["eval"]
+    rng = np.random.default_rng(0)
+    vocab = prepared.config.model.vocab_size
+    prompts = [rng.integers(0, vocab, size=k) for k in (3, 7, 1, 9)]
+    runs = []
+    for eos in (None, int(rng.integers(0, vocab))):
+        with torch.no_grad():
+            cached = decode_entropy_cached(model, prompts, 10, eos, torch.device("cpu"),
+                                           segmenter)
+            slow = _decode_recompute(model, prompts, 10, eos, torch.device("cpu"),
+                                     prepared.config.segment_eval, (), (0, 4, 2, 1), segmenter)
+        assert np.array_equal(cached, slow)
+        runs.append(cached)
+    seg, _ = entropy_positions(np.concatenate([prompts[3], runs[0][3]]), segmenter)
+    assert seg[-1] > seg[len(prompts[3]) - 1]  # segments were closed while decoding
