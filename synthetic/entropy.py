@@ -139,11 +139,30 @@ def fit_entropy_segmenter(sequences: Sequence[np.ndarray], *, target_length: flo
     """Fit the n-gram model on ``sequences`` and calibrate ``tau`` on them (deterministic)."""
     _check_rule(rule)
     model = fit_ngram_entropy(sequences, order=order, vocab_size=vocab_size, smoothing=smoothing)
-    scores = [entropy_scores(model, np.asarray(s, dtype=np.int64).reshape(-1), rule)
-              for s in sequences]
-    tau, mean = calibrate_threshold(scores, target_length)
+    tau, mean = calibrate_threshold(_row_scores(model, sequences, rule), target_length)
     return EntropySegmenter(model=model, rule=rule, threshold=tau,
                             target_length=float(target_length), achieved_length=mean)
+
+
+def _row_scores(model: NgramEntropy, sequences: Sequence[np.ndarray], rule: str,
+                budget: int = 1 << 20) -> list[np.ndarray]:
+    """Scores of every row (in order of length), scored in padded batches of about ``budget``
+    tokens; padding never changes a row's scores (the segmenter is causal)."""
+    rows = sorted((np.asarray(s, dtype=np.int64).reshape(-1) for s in sequences), key=len)
+    out: list[np.ndarray] = []
+    start = 0
+    while start < len(rows):
+        stop = start + 1  # rows ascend in length: grow the chunk while it fits the budget
+        while stop < len(rows) and (stop + 1 - start) * len(rows[stop]) <= budget:
+            stop += 1
+        width = len(rows[stop - 1])  # the longest of the chunk
+        tokens = np.zeros((stop - start, width), dtype=np.int64)  # (N, T) right-padded
+        for i, row in enumerate(rows[start:stop]):
+            tokens[i, :len(row)] = row
+        scores = entropy_scores(model, tokens, rule)  # (N, T)
+        out += [scores[i, :len(row)] for i, row in enumerate(rows[start:stop])]
+        start = stop
+    return out
 
 
 def entropy_boundaries(tokens: np.ndarray, segmenter: EntropySegmenter,

@@ -59,7 +59,7 @@ class NgramEntropy:
         return self.vocab_size + 1
 
 
-def check_order(order: int, vocab_size: int) -> None:
+def _check_order(order: int, vocab_size: int) -> None:
     """Reject an order below 2 or one whose keys would overflow int64."""
     if not isinstance(order, int | np.integer) or order < 2:
         raise ValueError(f"n-gram order must be an int >= 2 (order 1 has one constant "
@@ -119,7 +119,7 @@ def fit_ngram_entropy(sequences: Sequence[np.ndarray], *, order: int,
         raise ValueError(f"token ids must lie in 0..{vocab - 1}, got {low}..{top}")
     if not smoothing > 0:
         raise ValueError(f"n-gram smoothing k must be > 0, got {smoothing}")
-    check_order(order, vocab)
+    _check_order(order, vocab)
     ctx_keys, targets = _training_keys(seqs, order, vocab)
     radix, alpha = vocab + 2, smoothing * vocab
     tables: list[tuple] = []  # per order: (ngram keys, ngram counts, ctx keys, ctx counts)

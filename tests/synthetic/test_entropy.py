@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipe.synthetic.entropy import (
+    _row_scores,
     calibrate_threshold,
     entropy_boundaries,
     entropy_initial_state,
@@ -244,3 +245,12 @@ def test_positions_follow_the_one_conversion():
     want = positions_from_boundaries(entropy_boundaries(tokens, seg, lengths), lengths,
                                      pad_value=-1)
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("budget", [1, 7, 1 << 20])
+def test_chunked_calibration_scores_equal_per_row_scores(budget):
+    corpus = _random_corpus(8) + [np.zeros(0, dtype=np.int64)]
+    seg = fit_entropy_segmenter(corpus, target_length=3.0, order=3, rule="rise")
+    chunked = _row_scores(seg.model, corpus, "rise", budget=budget)
+    per_row = [entropy_scores(seg.model, row, "rise") for row in sorted(corpus, key=len)]
+    assert all(np.array_equal(a, b) for a, b in zip(chunked, per_row, strict=True))
