@@ -11,10 +11,11 @@ from bipe.experiments import rundir, segmentation
 from bipe.experiments import train as train_module
 from bipe.experiments.cli import main
 from bipe.experiments.config import SegmentationConfig
-from bipe.experiments.evaluate import _decode_recompute
+from bipe.experiments.evaluate import _decode_recompute, check_feasible
 from bipe.experiments.online_decode import decode_entropy_cached
 from bipe.experiments.presets import build_config
 from bipe.experiments.segmentation import batch_positions
+from bipe.experiments.tasks import TASKS
 from bipe.experiments.train import build_model, prepare, resume, train
 from bipe.synthetic.entropy import entropy_positions, fit_entropy_segmenter
 
@@ -147,3 +148,25 @@ def test_online_cached_decoding_equals_recomputation(tmp_path, pe):
         runs.append(cached)
     seg, _ = entropy_positions(np.concatenate([prompts[3], runs[0][3]]), segmenter)
     assert seg[-1] > seg[len(prompts[3]) - 1]  # segments were closed while decoding
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_task_prepares_with_entropy_segmentation(tmp_path, task):
+    config = build_config("tiny", task=task, pe="bipe_rope", out=str(tmp_path / "r"),
+                          overrides={"data.n_train": "48", **ENTROPY})
+    prepared = prepare(config)
+    check_feasible(prepared, [1])
+    segmenter = prepared.segmenters["train"]
+    for tokens, (seg, intra) in zip(prepared.train.inputs, prepared.positions, strict=True):
+        want = entropy_positions(tokens, segmenter)
+        assert np.array_equal(seg, want[0]) and np.array_equal(intra, want[1])
+
+
+def test_arithmetic_chains_decode_under_entropy_segmentation(tmp_path):
+    config = build_config("tiny", task="arith", pe="bipe_alibi", out=str(tmp_path / "a"),
+                          overrides={"train.steps": "6", "data.n_train": "64",
+                                     "data.n_eval": "4", **ENTROPY})
+    train(config, progress=False)
+    rows = json.loads((tmp_path / "a" / "eval.json").read_text())["per_length"]
+    assert [r["n"] for r in rows] == [4, 4, 4]
+    assert all(0.0 <= r["chain_accuracy"] <= 1.0 for r in rows)
