@@ -51,8 +51,8 @@ from typing import Any
 import tomllib
 
 from bipe.experiments import rundir
-from bipe.experiments.config import RunConfig, config_to_dict
 from bipe.experiments.cluster import ClusterOptions
+from bipe.experiments.config import RunConfig, config_to_dict
 from bipe.experiments.presets import build_config
 from bipe.experiments.progress import SweepProgress
 

@@ -65,12 +65,12 @@ class TrainLog:
 
 
 def open_log(run_dir: str | Path, step: int = 0) -> TrainLog:
-    """A :class:`TrainLog` on ``RUN/tensorboard``; events at steps >= ``step`` (> 0: resuming)
-    left by an earlier attempt are purged."""
+    """A :class:`TrainLog` on ``RUN/tensorboard``; events at steps >= ``step`` (the step a run
+    starts or resumes at) left by an earlier attempt are purged."""
     cls = _writer_class()
     if cls is None:
         return TrainLog(None)
-    return TrainLog(cls(str(Path(run_dir) / SUBDIR), purge_step=step or None))
+    return TrainLog(cls(str(Path(run_dir) / SUBDIR), purge_step=step))
 
 
 def log_eval(run_dir: str | Path, result: dict[str, Any], step: int) -> None:

@@ -52,8 +52,9 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def executor_from_args(args: argparse.Namespace, file_executor: str | None = None,
-                       file_slurm=()) -> tuple[str, object]:
-    """``(executor, ClusterOptions)`` of the flags over the sweep file's values."""
+                       file_slurm=()) -> tuple[str, object, int | None]:
+    """``(executor, ClusterOptions, jobs)`` of the flags over the sweep file's values; jobs
+    None (submitit: no cap) unless ``--jobs`` is given, 1 for local by default."""
     from bipe.experiments.cluster import ClusterOptions
 
     executor = args.executor or file_executor or "local"
@@ -75,7 +76,10 @@ def executor_from_args(args: argparse.Namespace, file_executor: str | None = Non
         table["extra"] = extra
     if executor == "local" and (table or args.submitit_cluster):
         raise ValueError("Slurm parameters and --submitit-cluster need --executor submitit")
-    return executor, ClusterOptions.from_table(table, cluster=args.submitit_cluster)
+    jobs = getattr(args, "jobs", None)
+    if jobs is None and executor == "local":
+        jobs = 1
+    return executor, ClusterOptions.from_table(table, cluster=args.submitit_cluster), jobs
 
 
 def spec_from_args(args: argparse.Namespace):
@@ -107,13 +111,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         raise ValueError("--out SWEEP is required (or --status SWEEP to look at one)")
     spec = spec_from_args(args)
-    executor, cluster = executor_from_args(args, spec.executor, spec.slurm)
+    executor, cluster, jobs = executor_from_args(args, spec.executor, spec.slurm)
     points = expand_grid(spec)
     if args.dry_run:
         for name, config, _ in points:
             print(f"{name}: task {config.task}, pe {config.model.pe}")
         return 0
-    jobs = args.jobs if args.jobs is not None or executor == "submitit" else 1
     rows = run_sweep([c for _, c, _ in points], args.out, jobs=jobs, progress=True,
                      executor=executor, cluster=cluster)
     failed = [r for r in rows if r["status"] == "failed"]

@@ -3,7 +3,6 @@
 import builtins
 import functools
 import json
-import os
 import subprocess
 import sys
 
@@ -20,7 +19,8 @@ from bipe.experiments.train import train
 pytest.importorskip("submitit")  # the [cluster] extra; installed in the test environment
 
 STEPS = (("train.steps", "8"), ("data.n_train", "64"), ("data.n_eval", "4"),
-         ("data.eval_lengths", "1,2"), ("train.checkpoint_every", "4"), ("train.n_threads", "1"))
+         ("data.eval_lengths", "1,2"), ("train.checkpoint_every", "4"), ("train.n_threads", "1"),
+         ("train.log_every", "2"))
 LOCAL = ClusterOptions(cluster="local", poll_s=0.2)
 
 
@@ -71,3 +71,101 @@ def test_sweep_of_four_jobs_with_one_killed_run_finished_on_the_second_call(tmp_
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
     evals = [json.loads((d / "eval.json").read_text())["per_length"] for d in (sweep / killed, ref)]
     assert evals[0] == evals[1]
+
+
+def test_missing_submitit_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    real_import = builtins.__import__
+
+    def no_submitit(name, *args, **kw):
+        if name == "submitit" or name.startswith("submitit."):
+            raise ImportError(name)
+        return real_import(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_submitit)
+    argv = ["sweep", "--preset", "tiny", "--grid", "model.pe=rope", "--executor", "submitit",
+            "--out", str(tmp_path / "sw")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and 'pip install "bipe-workbench[cluster]"' in err
+    assert not list((tmp_path / "sw").glob("*/config.json"))  # nothing started
+    study = ["study", "width", "--pes", "rope", "--sizes", "2", "--widths", "16",
+             "--executor", "submitit", "--out", str(tmp_path / "st")]
+    assert main(study) == 2  # the study runs on the same executors
+    assert 'pip install "bipe-workbench[cluster]"' in capsys.readouterr().err
+    assert main([*study[:-4], "--slurm-gpus", "1", "--out", str(tmp_path / "st")]) == 2
+    assert "need --executor submitit" in capsys.readouterr().err
+
+
+def test_slurm_parameters_from_flags_over_the_sweep_file(tmp_path):
+    from bipe.experiments.cli import OneLineParser
+    from bipe.experiments.commands.sweep import add_executor_arguments, executor_from_args
+
+    grid = tmp_path / "g.toml"
+    grid.write_text('executor = "submitit"\n[grid]\n"model.pe" = ["rope"]\n'
+                    '[slurm]\npartition = "gpu"\ntime = 90\ngpus = 1\n'
+                    '[slurm.extra]\nconstraint = "a100"\n')
+    spec = load_grid_file(grid)
+    parser = OneLineParser()
+    add_executor_arguments(parser)
+    args = parser.parse_args(["--slurm-time", "30", "--slurm-account", "lab",
+                              "--slurm-extra", "qos=high"])
+    executor, options, jobs = executor_from_args(args, spec.executor, spec.slurm)
+    assert executor == "submitit" and jobs is None
+    assert options.parameters("slurm") == {
+        "timeout_min": 30, "gpus_per_node": 1, "slurm_partition": "gpu",
+        "slurm_account": "lab",
+        "slurm_additional_parameters": {"constraint": "a100", "qos": "high"}}
+    assert options.parameters("local") == {"timeout_min": 30, "gpus_per_node": 1}
+    with pytest.raises(ValueError, match="need --executor submitit"):
+        executor_from_args(parser.parse_args(["--executor", "local", "--slurm-gpus", "1"]))
+    with pytest.raises(ValueError, match=r"unknown \[slurm\] keys \['qos'\]"):
+        ClusterOptions.from_table({"qos": "x"})
+    with pytest.raises(ValueError, match="time = 'soon' is not a int"):
+        ClusterOptions.from_table({"time": "soon"})
+    with pytest.raises(ValueError, match="time must be positive"):
+        ClusterOptions(time=0)
+
+
+def test_checkpoint_requeues_the_same_run_and_a_done_run_is_never_trained_again(tmp_path):
+    config = build_config("tiny", task="binfa_lm", overrides=dict(STEPS),
+                          out=str(tmp_path / "run"))
+    job = TrainJob(config, stop_after=3)
+    assert job() is None and not (tmp_path / "run" / "model.pt").exists()
+    delayed = job.checkpoint()  # submitit's protocol: requeue a DelayedSubmission
+    assert delayed.function == TrainJob(config) and delayed.args == ()
+    assert delayed.function() is None  # the requeued job resumes the run to its end
+    stamp = (tmp_path / "run" / "eval.json").stat().st_mtime_ns
+    assert TrainJob(config)() is None  # done: nothing happens
+    assert (tmp_path / "run" / "eval.json").stat().st_mtime_ns == stamp
+
+
+def test_reattach_waits_for_a_live_local_job_and_skips_a_dead_one(tmp_path):
+    import submitit
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        row = {"executor": "submitit", "cluster": "local", "job_id": str(sleeper.pid)}
+        handle = cluster._reattach(submitit, row, tmp_path, "local")
+        assert handle is not None and not handle.done()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert cluster._reattach(submitit, row, tmp_path, "local") is None
+    assert cluster._reattach(submitit, {**row, "executor": "local"}, tmp_path, "local") is None
+
+
+def test_status_prints_runs_and_states_without_starting_anything(tmp_path, capsys):
+    sweep = tmp_path / "sw"
+    config = build_config("tiny", task="binfa_lm", overrides=dict(STEPS), out=str(sweep / "a"))
+    TrainJob(config, stop_after=4)()
+    (sweep / "index.json").write_text(json.dumps({"runs": [
+        {"name": "a", "dir": "a", "status": "failed", "executor": "submitit",
+         "job_id": "123", "job_state": "TIMEOUT"},
+        {"name": "b", "dir": "b", "status": "pending"}]}))
+    before = sorted(p.name for p in sweep.rglob("*"))
+    assert main(["sweep", "--status", str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert "| a | failed | 123 | TIMEOUT | 4/8 |" in out and "| b | pending | - | - | - |" in out
+    assert "2 runs: 1 failed, 1 pending" in out
+    assert sorted(p.name for p in sweep.rglob("*")) == before
+    assert main(["sweep", "--status", str(tmp_path / "nothing")]) == 2

@@ -22,22 +22,26 @@ def _scalars(run_dir):
 
 
 def test_event_files_hold_training_and_evaluation_scalars(tmp_path):
-    run = train(build_config("tiny", task="binfa_lm", overrides=OVERRIDES, out=str(tmp_path / "r")),
-                progress=False, stop_after=3)  # interrupted at step 3 ...
-    run = resume(run, progress=False)  # ... and resumed: no step appears twice
+    config = build_config("tiny", task="binfa_lm", overrides=OVERRIDES, out=str(tmp_path / "r"))
+    run = train(config, progress=False, stop_after=3)  # checkpoint at step 3
+    saved = (run / "checkpoint.pt").read_bytes()
+    resume(run, progress=False, stop_after=2)  # logs step 4, checkpoint at 5 ...
+    (run / "checkpoint.pt").write_bytes(saved)  # ... lost, as if killed before it was written
+    resume(run, progress=False)  # from step 3 again: step 4 is logged once
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     got = _scalars(run)
     for key, tag in tblog.TRAIN_TAGS.items():
         assert [s for s, _ in got[tag]] == [r["step"] for r in rows] == [2, 4, 6]
-        assert got[tag] == pytest.approx([(r["step"], r[key]) for r in rows], rel=1e-6)
+        assert [v for _, v in got[tag]] == pytest.approx([r[key] for r in rows], rel=1e-6)
     result = json.loads((run / "eval.json").read_text())
     for metric in (k for k in result["per_length"][0] if k not in ("length", "n")):
-        assert got[f"eval/{metric}"] == pytest.approx(
-            [(r["length"], r[metric]) for r in result["per_length"]], rel=1e-6)
+        assert [s for s, _ in got[f"eval/{metric}"]] == [r["length"] for r in result["per_length"]]
+        assert [v for _, v in got[f"eval/{metric}"]] == pytest.approx(
+            [r[metric] for r in result["per_length"]], rel=1e-6)
     summary = result["summary"]["in_distribution"]
     metric = next(iter(summary))
-    assert got[f"eval_summary/in_distribution/{metric}"] == pytest.approx(
-        [(6, summary[metric])], rel=1e-6)
+    assert [(s, pytest.approx(v, rel=1e-6)) for s, v in
+            got[f"eval_summary/in_distribution/{metric}"]] == [(6, summary[metric])]
 
 
 def test_logging_off_without_tensorboard_says_so_once(tmp_path, monkeypatch, capsys):
