@@ -19,6 +19,7 @@ pickles, stdout and stderr) are in ``SWEEP/.submitit/JOBID_*``.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -195,34 +196,49 @@ def run_jobs(todo: Sequence[int], configs: Sequence[RunConfig], rows: list[dict]
              make_job: Callable[[RunConfig], TrainJob] | None = None) -> None:
     """Submit (or reattach to) one job per ``todo`` index, at most ``jobs`` at once, and wait.
 
-    ``rows`` are the sweep's index rows (updated in place with ``executor``, ``job_id`` and
-    ``job_state``; ``save`` writes them); ``finish(i, error)`` is called as each job ends.
-    ``make_job`` builds the job of a config (default :class:`TrainJob`).
+    ``rows`` are the sweep's index rows (updated in place with ``executor``, ``cluster``,
+    ``job_id`` and ``job_state``; ``save`` writes them); ``finish(i, error)`` is called as each
+    job ends. ``make_job`` builds the job of a config (default :class:`TrainJob`).
     """
-    make_job = make_job or TrainJob
     submitit = require_submitit()
     folder = out / LOG_DIR
     executor = submitit.AutoExecutor(folder=folder / "%j", cluster=options.cluster)
-    cluster = executor.cluster
-    executor.update_parameters(name="bipe", **options.parameters(cluster))
-    queue, live = list(todo), {}
+    executor.update_parameters(name="bipe", **options.parameters(executor.cluster))
+    cap = jobs or len(todo) or 1
+    # local jobs share this machine's cores; a Slurm job gets the CPUs it asked for
+    threads = max(1, (os.cpu_count() or 1) // cap) if executor.cluster == "local" \
+        else options.cpus
+    live = {}
     for i in todo:
-        handle = _reattach(submitit, rows[i], folder, cluster)
+        handle = _reattach(submitit, rows[i], folder, executor.cluster)
         if handle is not None:
             live[i] = handle
-            queue.remove(i)
-    cap = jobs or len(todo) or 1
-    while queue or live:
-        while queue and len(live) < cap:
-            i = queue.pop(0)
-            live[i] = executor.submit(make_job(configs[i]))
-            rows[i].update(executor="submitit", cluster=cluster, job_id=str(live[i].job_id))
-        for i, job in list(live.items()):
-            rows[i]["job_state"] = str(job.state)
-            if job.done():
-                del live[i]
-                rows[i]["job_state"] = str(job.state)
-                finish(i, _error(job))
+    queue = [i for i in todo if i not in live]
+    make_job = make_job or (lambda config: TrainJob(config, threads=threads))
+    try:
+        while queue or live:
+            while queue and len(live) < cap:
+                i = queue.pop(0)
+                live[i] = executor.submit(make_job(configs[i]))
+                rows[i].update(executor="submitit", cluster=executor.cluster,
+                               job_id=str(live[i].job_id))
+            _poll(live, rows, finish)
+            save()
+            if live:
+                time.sleep(options.poll_s)
+    except KeyboardInterrupt:
         save()
-        if live:
-            time.sleep(options.poll_s)
+        if executor.cluster != "local":
+            print("bipe: the jobs keep running; run the same sweep command again to wait for "
+                  "them (--status to look)", file=sys.stderr)
+        raise
+
+
+def _poll(live: dict, rows: list[dict], finish: Callable[[int, str | None], None]) -> None:
+    """Record the state of each live job; hand the ended ones to ``finish``."""
+    for i, job in list(live.items()):
+        ended = job.done()
+        rows[i]["job_state"] = str(job.state)
+        if ended:
+            del live[i]
+            finish(i, _error(job))

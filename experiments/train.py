@@ -280,7 +280,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                 _checkpoint(out, model, optimizer, sampler, step, window)
                 last_saved = step
             updating = False
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C; a submitit job told to exit
         if not updating and step != last_saved:
             _checkpoint(out, model, optimizer, sampler, step, window)
         raise

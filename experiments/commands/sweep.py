@@ -106,6 +106,11 @@ def run(args: argparse.Namespace) -> int:
     from bipe.experiments.sweep import expand_grid, run_sweep, status_table
 
     if args.status is not None:
+        given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+                 if k != "status" and v not in (None, False, [])]
+        if given:
+            raise ValueError(f"--status starts nothing and takes no other options: "
+                             f"{', '.join(given)}")
         print(status_table(args.status))
         return 0
     if args.out is None:

@@ -16,8 +16,6 @@ from bipe.experiments.presets import build_config
 from bipe.experiments.sweep import GridSpec, expand_grid, load_grid_file, run_sweep
 from bipe.experiments.train import train
 
-pytest.importorskip("submitit")  # the [cluster] extra; installed in the test environment
-
 STEPS = (("train.steps", "8"), ("data.n_train", "64"), ("data.n_eval", "4"),
          ("data.eval_lengths", "1,2"), ("train.checkpoint_every", "4"), ("train.n_threads", "1"),
          ("train.log_every", "2"))
@@ -169,3 +167,5 @@ def test_status_prints_runs_and_states_without_starting_anything(tmp_path, capsy
     assert "2 runs: 1 failed, 1 pending" in out
     assert sorted(p.name for p in sweep.rglob("*")) == before
     assert main(["sweep", "--status", str(tmp_path / "nothing")]) == 2
+    assert main(["sweep", "--status", str(sweep), "--executor", "submitit"]) == 2
+    assert "takes no other options: --executor" in capsys.readouterr().err

@@ -8,7 +8,6 @@ from bipe.experiments import tblog
 from bipe.experiments.presets import build_config
 from bipe.experiments.train import resume, train
 
-pytest.importorskip("tensorboard")  # the [tensorboard] extra; installed in the test environment
 OVERRIDES = {"train.steps": "6", "train.log_every": "2", "train.checkpoint_every": "2",
              "data.n_train": "64", "data.n_eval": "4", "data.eval_lengths": "1,2"}
 
