@@ -169,3 +169,22 @@ def test_status_prints_runs_and_states_without_starting_anything(tmp_path, capsy
     assert main(["sweep", "--status", str(tmp_path / "nothing")]) == 2
     assert main(["sweep", "--status", str(sweep), "--executor", "submitit"]) == 2
     assert "takes no other options: --executor" in capsys.readouterr().err
+
+
+def test_a_job_told_to_exit_checkpoints_its_last_completed_step(tmp_path, monkeypatch):
+    from bipe.experiments import train as train_module
+    from bipe.experiments.rundir import load_checkpoint
+
+    real = train_module.batch_indices
+
+    def exit_at_3(data_seed, step, *args):  # what submitit's signal handler does: sys.exit
+        if step == 3:
+            raise SystemExit(-1)
+        return real(data_seed, step, *args)
+
+    monkeypatch.setattr(train_module, "batch_indices", exit_at_3)
+    config = build_config("tiny", task="binfa_lm", overrides=dict(STEPS),
+                          out=str(tmp_path / "run"))
+    with pytest.raises(SystemExit):
+        TrainJob(config)()
+    assert load_checkpoint(tmp_path / "run")["step"] == 3  # not the periodic one at step 0
