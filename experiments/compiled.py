@@ -1,4 +1,6 @@
-"""The training step, optionally compiled, with padded length buckets (docs/method.md#compile).
+"""The training step, optionally compiled, with padded length buckets.
+
+Documented in docs/method.md#training-step-and-compilation.
 
 ``train.compile`` wraps the model's forward in ``torch.compile(dynamic=False)``. Batches of
 variable length would recompile at every new length, so with compilation a batch (B, T) is

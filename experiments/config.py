@@ -93,7 +93,7 @@ class TrainConfig:
     """Optimisation (AdamW, linear warm-up then cosine decay to ``min_lr_ratio * lr``), logging,
     checkpoints and device (``auto``: CUDA when present, else CPU). ``compile`` runs the
     training forward through ``torch.compile`` with padded length buckets
-    (``experiments/compiled.py``, docs/method.md#compile)."""
+    (``experiments/compiled.py``; docs/method.md#training-step-and-compilation)."""
 
     steps: int = 1000
     batch_size: int = 64
