@@ -7,8 +7,8 @@ eight init seeds (16 runs of about 30 s each on a free core): ``bipe_alibi`` (AL
 segment indices) against ``bipe_rope`` (RoPE over segment indices). In the study, the ALiBi
 family kept its continuations valid far beyond training while the RoPE family decayed, the
 largest and most stable gap between encodings; the BiPE-vs-flat differences were not
-detectable above the training range at six seeds (see ``docs/results.md``). It prints the per-length table
-of ``continuation_valid`` (mean over seeds, 95% bootstrap interval), the paired difference
+detectable above the training range at six seeds (see ``docs/results.md``). It prints the
+per-length table of ``continuation_valid`` (mean over seeds, 95% bootstrap interval), the paired difference
 above the training range with its 95% Student-t interval across seeds, and one sentence of
 conclusion: a difference is stated only when that interval excludes zero. It also writes
 ``report.md`` (+ ``report.html`` and PNG plots, from ``bipe.analysis.report``).
