@@ -2,9 +2,9 @@
 
 On ``--device cuda`` (the default):
 
-1. trains the demo's Bi-NFA runs (``bipe demo``'s configs: bipe_rope and rope, ``--seeds``
-   seeds, 4 by default to stay under 5 minutes; the demo itself uses 8) on the device and
-   prints each run's time and summary;
+1. trains the demo's Bi-NFA runs (``bipe demo``'s configs: its encodings, ``--seeds`` seeds,
+   4 by default to stay under 5 minutes; the demo itself uses 8) on the device and prints each
+   run's time and summary;
 2. checks cached decoding against recomputation in float32 on the device (greedy tokens equal,
    for every encoding of the demo);
 3. prints training tokens/s of bipe ``rope`` and ``bipe_rope`` beside transformers' Llama
