@@ -44,7 +44,8 @@ DEMO_TASK = "binfa_lm"
 # overrides of the demo preset (full run) and of the tiny preset (quick run): study 1's setup
 _FULL = {"data.segments": "uniform:2:6", "data.segment_length": "uniform:1:4",
          "data.eval_lengths": "2,4,6,8,10,12,15,18", "data.n_train": "20000",
-         "data.n_eval": "200", "train.steps": "1000"}
+         "data.n_eval": "200", "train.steps": "1000",
+         "model.compute_dtype": "float32"}  # the study's precision, on every CPU
 _QUICK = {"train.steps": "12", "data.n_train": "128", "data.n_eval": "4",
           "data.eval_lengths": "1,2,4", "train.checkpoint_every": "6"}
 
