@@ -4,7 +4,8 @@ BiPE assumes segments stay short while sequences grow by adding segments. This m
 that premise on bipe datasets and on plain text or code on disk:
 
 - **tokens per segment**: the length of every segment, separator included (a separator is the
-  last token of the segment it closes, BIPE.md section 1; a final unterminated piece counts too);
+  last token of the segment it closes, docs/method.md#positions; a final unterminated piece
+  counts too);
 - **segments per sequence** at several sequence lengths ``T``: the documents of a source are
   concatenated into one token stream (as language-model training packs them) and cut into
   non-overlapping windows of ``T`` tokens; a window's count is the number of distinct segments
@@ -202,11 +203,15 @@ def write_segstats(
 
     Returns the path of ``segstats.md``.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     names = _unique_names(sources)
     stats = [source_stats(n, source_marks(p, separators, unit=unit, glob=glob), lengths)
              for n, p in zip(names, sources, strict=True)]
+    for s, path in zip(stats, sources, strict=True):
+        if s.n_tokens == 0:  # refused before anything is written
+            raise ValueError(f"{path}: no tokens to measure ({s.n_documents} document(s), all "
+                             "empty); give a non-empty file, folder or dataset")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     plot_histograms(out / "tokens_per_segment.png",
                     [(s.name, _clip(s.segment_lengths)) for s in stats],
                     xlabel=f"tokens ({unit}s) per segment (clipped at p99)",

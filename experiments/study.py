@@ -81,6 +81,8 @@ class WidthStudy:
                 raise ValueError(f"study {name} must not be empty")
         if min(self.sizes) <= 0 or min(self.widths) <= 0:
             raise ValueError("study sizes and widths must be positive")
+        if not 0.0 < self.target <= 1.0:  # also refuses NaN
+            raise ValueError(f"study target must be an accuracy in (0, 1], got {self.target}")
         if self.setting not in SETTINGS:
             raise ValueError(f"unknown setting {self.setting!r}; known: {', '.join(SETTINGS)}")
         if "{}" not in self.size_format:
@@ -223,7 +225,8 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
     write_text_atomic(out / "study.json", json.dumps(data, indent=1) + "\n")
     md = [f"# Width study: {', '.join(study.encodings)}", "",
           f"Smallest `d_model` in {list(sorted(study.widths))} whose mean {study.setting} "
-          f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches {study.target}, per size of "
+          f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches {study.target}, "
+          "per size of "
           f"{' x '.join(_axis_names(study))}; `>grid` = never reached. Exponents: "
           "least-squares slopes of log width against log size, [95% bootstrap interval over "
           "seeds].", "",
