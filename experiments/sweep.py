@@ -135,7 +135,7 @@ def expand_grid(spec: GridSpec) -> list[tuple[str, RunConfig, dict[str, str]]]:
 
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in data.items() if k not in ("command", "version", "out")}
+    body = {k: v for k, v in data.items() if k not in (*rundir.BOOKKEEPING, "out")}
     body["model"] = {k: v for k, v in body.get("model", {}).items() if k != "max_intra"}
     return body
 

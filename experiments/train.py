@@ -171,16 +171,35 @@ def train(
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
 
-def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None) -> Path:
-    """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none)."""
-    config, _ = rundir.read_run_config(run_dir)
+def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None,
+           overrides: dict[str, str] | None = None, command: list[str] | None = None) -> Path:
+    """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none).
+
+    ``overrides`` (dotted key -> text) may change only what is safe to change mid-run (more
+    steps, evaluation settings, cadence; see ``experiments/resume_changes.py``); anything else is
+    a ``ValueError``. A resume with changes or a ``command`` (its command line) is recorded in
+    ``config.json["resumes"]``.
+    """
+    from bipe.experiments.resume_changes import resumed_config  # noqa: PLC0415
+
+    config, raw = rundir.read_run_config(run_dir)
     state = rundir.load_checkpoint(run_dir)
+    config, changes = resumed_config(config, overrides or {},
+                                     step=int(state["step"]) if state else 0)
     prepared = prepare(config)
     if prepared.config.model != config.model:
         raise ValueError(f"{run_dir}/config.json does not match the regenerated training data "
                          "(was it written by another bipe version?)")
     prepared = dataclasses.replace(prepared, config=dataclasses.replace(
         prepared.config, out=str(run_dir)))
+    if changes:
+        from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415
+
+        check_feasible(prepared)
+    if changes or command is not None:
+        entry = {"command": None if command is None else list(command),
+                 "step": int(state["step"]) if state else 0, "changes": changes}
+        rundir.record_resume(run_dir, prepared.config, raw, entry)
     return _run(prepared, Path(run_dir), state, progress=progress, stop_after=stop_after)
 
 
