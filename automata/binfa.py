@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from bipe.automata.nfa import NFA, _is_int
+from bipe.automata.nfa import NFA, _is_int, dense_delta
 
 _KEYS = ("kind", "n_symbols", "separator", "outer", "inner")
 
@@ -158,7 +158,7 @@ class BiNFA:
                              f"max_states={max_states}")
         parts = [x.flatten(max_states) if isinstance(x, BiNFA) else x for x in self.inner]
         n_outer = self.outer.n_states
-        delta = np.zeros((self.vocab_size, count, count), dtype=bool)  # (V, Q, Q)
+        delta = dense_delta(self.vocab_size, count)  # (V, Q, Q); refuses past MAX_DENSE_BYTES
         offset = n_outer
         for p, k, p2 in self.outer.transitions():
             part = parts[k]
