@@ -75,14 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace):
     """The RunConfig a ``bipe train``-style command line describes."""
     from bipe.experiments.presets import build_config
-    from bipe.experiments.rundir import read_json
+    from bipe.experiments.rundir import BOOKKEEPING, read_json
 
     base = None
     if args.config:
         base = read_json(args.config)
         if not isinstance(base, dict):
             raise ValueError(f"{args.config}: not a config object")
-        base = {k: v for k, v in base.items() if k not in ("command", "version")}
+        base = {k: v for k, v in base.items() if k not in BOOKKEEPING}
     return build_config(args.preset or "tiny", task=args.task, pe=args.pe, out=args.out,
                         overrides=collect_overrides(args), base=base)
 

@@ -51,6 +51,11 @@ def test_more_steps_trains_past_the_old_count_and_is_recorded(finished, tmp_path
     (entry,) = saved["resumes"]
     assert entry["command"] == ["bipe", "train", "--resume", str(run), "--train.steps", "30"]
     assert entry["step"] == 20 and entry["changes"] == {"train.steps": [20, 30]}
+    # A resumed run's config.json still seeds a new run (its history is bookkeeping).
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(again),
+                 "--train.steps", "2", "--train.evaluate_at_end", "false", "--no-progress"]) == 0
+    assert "resumes" not in json.loads((again / "config.json").read_text())
 
 
 def test_extended_run_resumes_to_the_same_result(finished, tmp_path):
