@@ -24,9 +24,9 @@ def _guarded(tree: ast.Module, node: ast.AST, backport: str) -> bool:
     """``node`` sits in the body of ``if sys.version_info >= (3, 11):`` with an ``else``, or of a
     ``try:`` whose ``except`` imports ``backport``."""
     for parent in ast.walk(tree):
-        if isinstance(parent, ast.If) and node in parent.body and parent.orelse:
-            if ast.unparse(parent.test).replace(" ", "") == "sys.version_info>=(3,11)":
-                return True
+        if (isinstance(parent, ast.If) and node in parent.body and parent.orelse
+                and ast.unparse(parent.test).replace(" ", "") == "sys.version_info>=(3,11)"):
+            return True
         if isinstance(parent, ast.Try) and node in parent.body:
             handled = [n for h in parent.handlers for n in ast.walk(h)
                        if isinstance(n, ast.Import)]
