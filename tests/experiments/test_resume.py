@@ -32,6 +32,11 @@ def _copy(run, tmp_path):
     return dest
 
 
+def _snapshot(run) -> dict:
+    """Every file under the run folder (TensorBoard logs included) and its bytes."""
+    return {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
 def test_more_steps_trains_past_the_old_count_and_is_recorded(finished, tmp_path):
     run = _copy(finished, tmp_path)
     before = torch.load(run / "model.pt", weights_only=True)
@@ -99,11 +104,11 @@ def test_evaluation_settings_change_without_training(finished, tmp_path, capsys)
 ])
 def test_unsafe_changes_are_refused_untouched(finished, tmp_path, capsys, argv, needle):
     run = _copy(finished, tmp_path)
-    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    before = _snapshot(run)
     assert main(["train", "--resume", str(run), *argv, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err, err
-    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert _snapshot(run) == before
 
 
 def test_plain_resume_of_a_finished_run_changes_nothing_but_the_record(finished, tmp_path):
