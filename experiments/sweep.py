@@ -48,7 +48,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser as the `tomli` package (a dependency there)
+    import tomli as tomllib
 
 from bipe.experiments import rundir
 from bipe.experiments.cluster import ClusterOptions
@@ -154,7 +157,7 @@ def expand_grid(spec: GridSpec) -> list[tuple[str, RunConfig, dict[str, str]]]:
 
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in data.items() if k not in ("command", "version", "out")}
+    body = {k: v for k, v in data.items() if k not in (*rundir.BOOKKEEPING, "out")}
     body["model"] = {k: v for k, v in body.get("model", {}).items() if k != "max_intra"}
     return body
 

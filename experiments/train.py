@@ -221,17 +221,29 @@ def _train(config: RunConfig, command: list[str] | None, progress: bool,
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
 
-def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None) -> Path:
+def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None,
+           overrides: dict[str, str] | None = None, command: list[str] | None = None) -> Path:
     """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none),
-    with the recorded config (compute dtype included), under any number of ranks."""
-    config, _ = rundir.read_run_config(run_dir)
+    with the recorded config (compute dtype included), under any number of ranks.
+
+    ``overrides`` (dotted key -> text) may change only what is safe to change mid-run (more
+    steps, evaluation settings, cadence; see ``experiments/resume_changes.py``); anything else is
+    a ``ValueError``. A resume with changes or a ``command`` (its command line) is recorded in
+    ``config.json["resumes"]``.
+    """
+    config, raw = rundir.read_run_config(run_dir)
     with distributed.join(config.train.device):
-        return _resume(run_dir, config, progress, stop_after)
+        return _resume(run_dir, config, raw, progress, stop_after, overrides or {}, command)
 
 
-def _resume(run_dir: str | Path, config: RunConfig, progress: bool,
-            stop_after: int | None) -> Path:
+def _resume(run_dir: str | Path, config: RunConfig, raw: dict, progress: bool,
+            stop_after: int | None, overrides: dict[str, str],
+            command: list[str] | None) -> Path:
+    from bipe.experiments.resume_changes import resumed_config  # noqa: PLC0415
+
     state = rundir.load_checkpoint(run_dir)
+    config, changes = resumed_config(config, overrides or {},
+                                     step=int(state["step"]) if state else 0)
     prepared = prepare(config, run_dir)
     if prepared.config.model != config.model:
         raise ValueError(f"{run_dir}/config.json does not match the regenerated training data "
@@ -241,6 +253,14 @@ def _resume(run_dir: str | Path, config: RunConfig, progress: bool,
     distributed.check_batch(config.train.batch_size)
     if distributed.is_main():
         _announce(config.model.compute_dtype, config.train.device, progress)
+    if changes:
+        from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415
+
+        check_feasible(prepared)
+    if (changes or command is not None) and distributed.is_main():
+        entry = {"command": None if command is None else list(command),
+                 "step": int(state["step"]) if state else 0, "changes": changes}
+        rundir.record_resume(run_dir, prepared.config, raw, entry)
     return _run(prepared, Path(run_dir), state, progress=progress, stop_after=stop_after)
 
 

@@ -48,8 +48,9 @@ class ModelConfig:
     recomputation token for token) hold in float32/float64; in bfloat16 up to rounding.
 
     Positions: ``pe`` is an :data:`ENCODINGS` name; ``separators`` are the token ids that close a
-    segment (BIPE.md section 1). For ``pe="hbipe"`` entry k of ``separators`` is the separator id
-    (an int, or a tuple of ints) closing a level-k unit, innermost first (at least two levels).
+    segment (docs/method.md#positions). For ``pe="hbipe"`` entry k of ``separators`` is the
+    separator id (an int, or a tuple of ints) closing a level-k unit, innermost first (at least two
+    levels).
 
     Encoding options (read only by the encodings that use them):
 

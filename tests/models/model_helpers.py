@@ -62,7 +62,7 @@ def tokens(seed: int, batch: int = 3, length: int = 20) -> torch.Tensor:
 
 
 def ref_positions(row: list[int], separators) -> tuple[list[int], list[int]]:
-    """BIPE.md section 1 by a plain loop: (seg, intra) of one row."""
+    """docs/method.md#positions by a plain loop: (seg, intra) of one row."""
     seg, intra, s, i = [], [], 0, 0
     for tok in row:
         seg.append(s)
