@@ -111,8 +111,9 @@ class Task:
 
     def default_eval_lengths(self, data: Any) -> tuple[int, ...]:
         """Evaluation settings when ``data.eval_lengths`` is empty: lo..2*hi (at least hi+3)."""
-        lo, hi = self.train_range(data)
-        return tuple(range(max(1, lo), max(2 * hi, hi + 3) + 1))
+        from bipe.synthetic.family import default_eval_lengths  # noqa: PLC0415
+
+        return default_eval_lengths(*self.train_range(data))
 
     def generate(
         self, rng: np.random.Generator, data: Any, world: Any, n: int, setting: int | None
@@ -308,7 +309,7 @@ class AutomatonTask(Task):
             else data.eval_segment_length
 
     def setup(self, rng, data):
-        from bipe.automata import random_binfa  # noqa: PLC0415
+        from bipe.synthetic.sequence_data import build_automaton  # noqa: PLC0415
 
         if data.path:  # the saved dataset's own automaton (its legality oracle)
             from bipe.synthetic.sequences import load_automaton  # noqa: PLC0415
@@ -321,15 +322,7 @@ class AutomatonTask(Task):
                                  f"{self.name!r} needs one made with bipe gen binfa "
                                  f"--deterministic (its states are the targets)")
             return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
-        counts = set(_support(data.segments)) | set(data.eval_lengths
-                                                     or self.default_eval_lengths(data))
-        lengths = set(_support(data.segment_length))
-        if data.eval_segment_length:
-            lengths |= set(_support(data.eval_segment_length))
-        binfa = random_binfa(rng, data.n_symbols, data.n_types, data.inner_states,
-                             data.outer_states, out_degree=data.out_degree,
-                             deterministic=self._states, segment_lengths=sorted(lengths),
-                             segment_counts=sorted(counts))
+        binfa = build_automaton(rng, data, deterministic=self._states)
         return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
 
     def generate(self, rng, data, world, n, setting):

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_TOKENS", "DataConfig", "DataFamily", "check_positive", "check_size", "expected"]
+__all__ = ["MAX_TOKENS", "DataConfig", "DataFamily", "check_positive", "check_size",
+           "default_eval_lengths", "expected"]
 
 MAX_TOKENS = 2 * 10**9  # a request estimated above this many tokens is refused up front
 
@@ -49,6 +50,12 @@ class DataFamily:
     name: str
     config: type[DataConfig]
     generators: tuple[str, ...]
+
+
+def default_eval_lengths(lo: int, hi: int) -> tuple[int, ...]:
+    """The evaluation settings of a training range ``lo..hi`` when none are given: from below
+    the range to twice its top (at least ``hi + 3``), in the family's length unit."""
+    return tuple(range(max(1, lo), max(2 * hi, hi + 3) + 1))
 
 
 def check_positive(config: Any, *names: str) -> None:

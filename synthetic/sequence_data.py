@@ -8,16 +8,32 @@ setting of these tasks) and ``segment_length`` tokens per segment, separator exc
 (``eval_segment_length``, when set, replaces it at evaluation).
 ``continuation_prefix`` is the fraction of a sequence given as the prompt of the
 ``continuation_valid`` metric. :func:`check_request` refuses absurd sizes up front.
+
+:func:`build_automaton` is the one place a random Bi-NFA is drawn from these settings, by
+``bipe gen binfa`` / ``nfa`` / ``binfa3`` and by the tasks alike, so the same settings and seed
+give the same automaton everywhere. It realises every segment count of ``segments`` and of the
+evaluation settings (``eval_lengths``, or by default up to twice the largest training count)
+and every length of ``segment_length`` and ``eval_segment_length``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bipe.synthetic.distributions import parse_length_spec
-from bipe.synthetic.family import DataConfig, check_positive, check_size, expected
+import numpy as np
 
-__all__ = ["AutomatonData", "check_request"]
+from bipe.automata import BiNFA, random_binfa
+from bipe.synthetic.distributions import parse_length_spec
+from bipe.synthetic.family import (
+    DataConfig,
+    check_positive,
+    check_size,
+    default_eval_lengths,
+    expected,
+)
+from bipe.synthetic.sequence_sampling import effective_support
+
+__all__ = ["AutomatonData", "build_automaton", "check_request", "eval_settings", "support"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,3 +68,32 @@ def check_request(n: int, segments: str, segment_length: str, what: str) -> None
     mean = expected(parse_length_spec(segments), lambda k: k * mean_len)
     check_size(n * mean, f"{what}: {n} sequences of {segments} segments of {segment_length} "
                f"tokens")
+
+
+def support(spec: str) -> list[int]:
+    """The values a length spec can draw (unbounded laws cut where the tail is below 1e-15)."""
+    return [int(v) for v in effective_support(parse_length_spec(spec))[0]]
+
+
+def eval_settings(data: AutomatonData) -> tuple[int, ...]:
+    """The segment counts evaluated: ``eval_lengths``, or the default range of the training
+    counts (:func:`~bipe.synthetic.family.default_eval_lengths`)."""
+    counts = support(data.segments)
+    return tuple(data.eval_lengths) or default_eval_lengths(min(counts), max(counts))
+
+
+def build_automaton(rng: np.random.Generator, data: AutomatonData, *,
+                    deterministic: bool = False, sub_segments: str | None = None) -> BiNFA:
+    """The random Bi-NFA of ``data`` (3 levels when ``sub_segments``, the sentences per
+    paragraph, is given), realising every count and length the settings can ask for."""
+    counts = set(support(data.segments)) | set(eval_settings(data))
+    if sub_segments is not None:
+        counts |= set(support(sub_segments))
+    lengths = set(support(data.segment_length))
+    if data.eval_segment_length:
+        lengths |= set(support(data.eval_segment_length))
+    return random_binfa(rng, data.n_symbols, data.n_types, data.inner_states, data.outer_states,
+                        out_degree=data.out_degree, deterministic=deterministic,
+                        segment_lengths=sorted(v for v in lengths if v > 0),
+                        segment_counts=sorted(counts),
+                        levels=2 if sub_segments is None else 3)

@@ -154,7 +154,7 @@ def test_matching_pairs_train(datasets, tmp_path):
 @pytest.mark.parametrize("argv,estimate", [
     (["gen", "arith", "--operators", "fixed:100000", "--n", "2"], "2.6e+10"),
     (["gen", "arith", "--operators", "100000", "--format", "steps", "--n", "2"], "e+10"),
-    (["gen", "binfa", "--segments", "fixed:10000000000", "--n", "2"], "9.0e+10"),
+    (["gen", "binfa", "--segments", "fixed:10000000000", "--n", "2"], "7.0e+10"),
     (["gen", "binfa3", "--sub-segments", "fixed:10000000000", "--n", "2"], "e+1"),
     (["gen", "nfa", "--length", "fixed:10000000000", "--n", "2"], "2.0e+10"),
     (["train", "--task", "arith", "--data.operators", "fixed:100000"], "tokens"),
@@ -171,3 +171,21 @@ def test_configs_are_frozen_keyword_only_dataclasses():
         assert all(f.kw_only for f in params)
         with pytest.raises(dataclasses.FrozenInstanceError):
             family.config().n_train = 3  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- one default automaton
+
+def test_gen_binfa_and_binfa_lm_defaults_are_the_same_automaton(tmp_path):
+    from bipe.experiments.train import WORLD, stream
+    from bipe.synthetic.sequence_data import AutomatonData
+    from bipe.synthetic.sequences import SequenceConfig
+
+    assert main(["gen", "binfa", "--n", "4", "--out", str(tmp_path / "g")]) == 0
+    saved = json.loads((tmp_path / "g" / "meta.json").read_text())["automaton"]
+    world = TASKS["binfa_lm"].setup(stream(0, WORLD), AutomatonData())
+    assert world.binfa.to_dict() == saved
+    structure = ("n_symbols", "n_types", "inner_states", "outer_states", "out_degree",
+                 "segments", "segment_length")
+    gen, data = SequenceConfig(), build_config("demo", task="binfa_lm").data
+    assert all(getattr(gen, k) == getattr(data, k) == getattr(AutomatonData(), k)
+               for k in structure)
