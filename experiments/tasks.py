@@ -127,17 +127,9 @@ class Task:
 
     def dataset_meta(self, path: str) -> dict[str, Any]:
         """``meta.json`` of a saved dataset this task can train on, else a ``ValueError``."""
-        from bipe.synthetic.dataset import load_meta  # noqa: PLC0415
-        from bipe.synthetic.families import FAMILIES  # noqa: PLC0415
+        from bipe.synthetic.families import dataset_meta  # noqa: PLC0415
 
-        meta = load_meta(path)
-        kind = meta.get("generator")
-        if kind not in self.generators:
-            family = next((f.name for f in FAMILIES.values() if kind in f.generators), None)
-            held = f"a {kind!r} dataset" + (f" ({family} family)" if family else "")
-            raise ValueError(f"data.path {path} holds {held}; task {self.name!r} trains on "
-                             f"{' or '.join(repr(g) for g in self.generators)} datasets")
-        return meta
+        return dataset_meta(path, self.generators, f"task {self.name!r}")
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, data: Any) -> torch.Tensor:
         """Mean cross-entropy of logits (B, T, V) against next-token targets (B, T)."""

@@ -24,10 +24,12 @@ import dataclasses
 from typing import Any
 
 from bipe.synthetic.arith_data import ArithmeticData
+from bipe.synthetic.dataset import load_meta
 from bipe.synthetic.family import DataConfig, DataFamily
 from bipe.synthetic.sequence_data import AutomatonData
 
-__all__ = ["FAMILIES", "LEGACY_DEFAULTS", "data_keys", "get_family", "upgrade_data"]
+__all__ = ["FAMILIES", "LEGACY_DEFAULTS", "data_keys", "dataset_meta", "get_family",
+           "upgrade_data"]
 
 FAMILIES: dict[str, DataFamily] = {
     "arithmetic": DataFamily(name="arithmetic", config=ArithmeticData, generators=("arith",)),
@@ -79,3 +81,16 @@ def upgrade_data(family: DataFamily, data: dict[str, Any], where: str = "data") 
             raise ValueError(f"{where}.{key} = {value!r} belongs to the {owner(key)} data "
                              f"family, not to the {family.name} family of this task")
     return out
+
+
+def dataset_meta(path: str, generators: tuple[str, ...], who: str) -> dict[str, Any]:
+    """``meta.json`` of the dataset at ``path`` if its generator is one of ``generators``;
+    otherwise a one-line ``ValueError`` naming what it holds (and that kind's family)."""
+    meta = load_meta(path)
+    kind = meta.get("generator")
+    if kind not in generators:
+        family = next((f.name for f in FAMILIES.values() if kind in f.generators), None)
+        held = f"a {kind!r} dataset" + (f" ({family} family)" if family else "")
+        raise ValueError(f"data.path {path} holds {held}; {who} trains on "
+                         f"{' or '.join(repr(g) for g in generators)} datasets")
+    return meta
