@@ -28,7 +28,12 @@ from typing import Any
 import torch
 
 import bipe
-from bipe.experiments.config import RunConfig, config_from_dict, config_to_dict
+from bipe.experiments.config import (
+    RunConfig,
+    config_from_dict,
+    config_to_dict,
+    upgrade_run_dict,
+)
 from bipe.fileio import write_atomic, write_text_atomic
 
 __all__ = [
@@ -85,7 +90,7 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, An
         raise ValueError(f"{path}: corrupt run config (not an object)")
     body = {k: v for k, v in raw.items() if k not in BOOKKEEPING}
     try:
-        return config_from_dict(RunConfig, body), raw
+        return config_from_dict(RunConfig, upgrade_run_dict(body)), raw
     except (ValueError, TypeError) as err:
         raise ValueError(f"{path}: corrupt run config ({err})") from None
 

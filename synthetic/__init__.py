@@ -13,4 +13,7 @@ Modules (import the one you need; nothing is imported eagerly):
 - ``arithmetic``: chain-of-thought arithmetic over Z_p (``feng``, ``direct``, ``steps``) and its
   strict verifier; ``feng``: the reference generator's file layout, read and written.
 - ``dataset``: atomic, hash-checked dataset folders (``data.jsonl``/``data.npz`` + ``meta.json``).
+- ``family`` / ``families``: the data families: the shared ``DataConfig`` base and the one
+  registry (family name -> config class, dataset generators); ``arith_data``
+  (``ArithmeticData``) and ``sequence_data`` (``AutomatonData``) are the families' configs.
 """

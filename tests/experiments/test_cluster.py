@@ -86,8 +86,8 @@ def test_missing_submitit_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and 'pip install "bipe-workbench[cluster]"' in err
     assert not list((tmp_path / "sw").glob("*/config.json"))  # nothing started
-    study = ["study", "width", "--pes", "rope", "--sizes", "2", "--widths", "16",
-             "--executor", "submitit", "--out", str(tmp_path / "st")]
+    study = ["study", "width", "--task", "binfa_lm", "--pes", "rope", "--sizes", "2",
+             "--widths", "16", "--executor", "submitit", "--out", str(tmp_path / "st")]
     assert main(study) == 2  # the study runs on the same executors
     assert 'pip install "bipe-workbench[cluster]"' in capsys.readouterr().err
     assert main([*study[:-4], "--slurm-gpus", "1", "--out", str(tmp_path / "st")]) == 2
