@@ -14,8 +14,9 @@ run's ``data`` section is parsed into. Adding a family: a config dataclass deriv
 :data:`FAMILIES`.
 
 Run folders written before the data families existed hold one flat ``data`` section with the
-keys of every family; :func:`upgrade_data` drops the keys of other families when they hold
-those old defaults (:data:`LEGACY_DEFAULTS`) and refuses the file otherwise.
+keys of every family; :func:`upgrade_data` drops the keys of other families (whatever their
+value: the old presets set arithmetic keys for every task, and no task ever read another
+family's keys, so dropping them cannot change what the run was).
 """
 
 from __future__ import annotations
@@ -67,20 +68,15 @@ def owner(key: str) -> str | None:
 
 
 def upgrade_data(family: DataFamily, data: dict[str, Any], where: str = "data") -> dict[str, Any]:
-    """``data`` without the keys of other families that hold their old defaults.
+    """``data`` without the keys that earlier versions stored for other families.
 
-    A key of another family with any other value is a ``ValueError`` naming it (the run was
-    configured with a setting its task never used; the file is not silently rewritten).
+    Those keys never reached the task's data (each task read only its own family's keys), so
+    dropping them keeps the run's meaning; keys unknown to every family are kept, so that
+    parsing still names them as errors.
     """
     own = set(data_keys(family.config))
-    out = {}
-    for key, value in data.items():
-        if key in own or key not in LEGACY_DEFAULTS:
-            out[key] = value
-        elif value != LEGACY_DEFAULTS[key]:
-            raise ValueError(f"{where}.{key} = {value!r} belongs to the {owner(key)} data "
-                             f"family, not to the {family.name} family of this task")
-    return out
+    return {key: value for key, value in data.items()
+            if key in own or key not in LEGACY_DEFAULTS}
 
 
 def dataset_meta(path: str, generators: tuple[str, ...], who: str) -> dict[str, Any]:
