@@ -142,7 +142,8 @@ def token_scores(forward, targets: Sequence[np.ndarray], batch_size: int
     correct = np.zeros((n, t), dtype=bool)
     for start in range(0, n, batch_size):
         rows = np.arange(start, min(start + batch_size, n))
-        logits = forward(rows).float()  # (B, T, V)
+        with torch.no_grad():
+            logits = forward(rows).float()  # (B, T, V)
         target = torch.from_numpy(np.stack([targets[i] for i in rows])).to(logits.device)
         safe = target.clamp_min(0)  # (B, T) IGNORE -> 0, masked below
         logp = torch.log_softmax(logits, dim=-1)  # (B, T, V)
