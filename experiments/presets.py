@@ -44,6 +44,7 @@ from bipe.experiments.config import (
     config_from_dict,
 )
 from bipe.experiments.tasks import get_task
+from bipe.models.config import ModelConfig
 
 __all__ = ["PRESETS", "build_config"]
 
@@ -121,6 +122,6 @@ def build_config(
     data = config_from_dict(DataConfig, tree.get("data", {}), where="data")
     model = tree.setdefault("model", {})
     model["vocab_size"] = the_task.vocab_size(data)
-    model["separators"] = list(the_task.separators(data))
+    model["separators"] = list(the_task.model_separators(data, model.get("pe", ModelConfig.pe)))
     model.pop("max_intra", None)  # set from the training data when the run starts
     return config_from_dict(RunConfig, tree)

@@ -168,6 +168,7 @@ def train(
 
     check_feasible(prepared)
     rundir.write_run_config(out, prepared.config, command or [])
+    prepared.task.write_files(prepared.world, out)
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
 

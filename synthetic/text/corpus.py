@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import re
 import sysconfig
 from collections.abc import Sequence
@@ -64,13 +65,24 @@ def _matches(rel: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(rel, p) for p in patterns)
 
 
-def _glob_files(spec: str) -> list[tuple[Path, Path]]:
+def _walk(root: Path, prune: Sequence[str]) -> list[Path]:
+    """Files under ``root`` (sorted), not descending into folders whose relative path matches
+    one of ``prune`` (exclude patterns ``X/*`` exclude everything under a folder matching X)."""
+    out = []
+    for here, dirs, files in os.walk(root):
+        rel = Path(here).relative_to(root).as_posix()
+        dirs[:] = [d for d in dirs if not _matches(d if rel == "." else f"{rel}/{d}", prune)]
+        out.extend(Path(here) / f for f in files)
+    return sorted(p for p in out if p.is_file())
+
+
+def _glob_files(spec: str, prune: Sequence[str] = ()) -> list[tuple[Path, Path]]:
     """(file, base) pairs named by one path, folder or glob (sorted, files only)."""
     path = Path(spec)
     if path.is_file():
         return [(path, path.parent)]
     if path.is_dir():
-        return [(p, path) for p in sorted(path.rglob("*")) if p.is_file()]
+        return [(p, path) for p in _walk(path, prune)]
     if any(c in spec for c in "*?["):
         anchor = Path(spec.split("*")[0].split("?")[0].split("[")[0])
         base = anchor if anchor.is_dir() else anchor.parent
@@ -89,7 +101,8 @@ def file_documents(
     """
     docs: dict[str, Document] = {}
     for spec in specs:
-        for path, base in _glob_files(spec):
+        prune = [p[:-2] for p in exclude if p.endswith("/*")]
+        for path, base in _glob_files(spec, prune):
             rel = path.relative_to(base).as_posix()
             if not _matches(rel, include) or _matches(rel, exclude):
                 continue

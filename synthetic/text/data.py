@@ -141,8 +141,10 @@ def text_levels(data) -> tuple[tuple[int, ...], ...]:
     return separator_levels(text_tokenizer(data), rule)
 
 
+@functools.lru_cache(maxsize=1)
 def load_text(data) -> TextData:
-    """Corpus, split, tokenizer, separators and the training and evaluation streams."""
+    """Corpus, split, tokenizer, separators and the training and evaluation streams (the last
+    result is kept in memory: training and the evaluation after it tokenise once)."""
     splits = _splits(_corpus_key(data))
     tokenizer = text_tokenizer(data)
     rule = resolve_rule(data.separator_rule, corpus_kind(data))

@@ -23,7 +23,7 @@ Worked example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,10 @@ class ByteTokenizer:
             second = (ids[1:] == NEWLINE) & (ids[:-1] == NEWLINE)  # (T-1,)
             ids[1:][second] = self.blank
         return ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """:meth:`encode` of each text."""
+        return [self.encode(t) for t in texts]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of ``ids``: ``<eod>`` dropped, ``<blank>`` as a newline."""
@@ -89,6 +93,11 @@ class BpeTokenizer:
     def encode(self, text: str) -> np.ndarray:
         """(T,) int64 ids of ``text`` (no ``<eod>``)."""
         return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=np.int64)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """:meth:`encode` of each text (in parallel threads)."""
+        out = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return [np.asarray(e.ids, dtype=np.int64) for e in out]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of ``ids`` (special tokens dropped)."""
