@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bipe.models.config import ModelConfig
+from bipe.synthetic.text.data import TextDataConfig
 
 __all__ = [
     "DataConfig",
@@ -45,7 +46,7 @@ _SEGMENT_METHODS = ("separator", "fixed:K", "oracle")
 
 
 @dataclass(frozen=True, kw_only=True)
-class DataConfig:
+class DataConfig(TextDataConfig):
     """What a task generates (or loads) for training and evaluation.
 
     Length settings are task-specific: operator counts for arithmetic (``operators``), segment
@@ -76,6 +77,7 @@ class DataConfig:
     continuation_prefix: float = 0.5
 
     def __post_init__(self) -> None:
+        super().__post_init__()  # the text fields (text_lm, passkey; bipe.synthetic.text.data)
         _check_positive(self, "n_train", "n_eval", "eval_tokens_per_batch", "modulus")
         _check_positive(self, "n_symbols", "n_types", "inner_states", "outer_states",
                         "out_degree")

@@ -88,6 +88,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"steps": 16000, "batch_size": 64, "lr": 2e-3, "warmup": 300,
                   "log_every": 50, "checkpoint_every": 1000},
     },
+    # cpu_text: the calibration shape (byte-level, 4 layers, width 128, 4 heads, 800
+    # steps of 32 x 128 bytes of the standard library, each window seen once), evaluated in
+    # non-overlapping chunks on 64 KiB of held-out files at 1-8x the training context.
+    "cpu_text": {
+        "task": "text_lm",
+        "data": {"corpus": "stdlib", "context": 128, "n_train": 25_600, "n_eval": 100,
+                 "eval_lengths": [128, 256, 512, 1024], "eval_tokens": 65_536},
+        "model": {"d_model": 128, "n_layers": 4, "n_heads": 4},
+        "train": {"steps": 800, "batch_size": 32, "lr": 2e-3, "warmup": 50, "log_every": 20,
+                  "checkpoint_every": 200},
+    },
 }
 
 

@@ -463,6 +463,10 @@ TASKS: dict[str, Task] = {
     "nfa_lm": AutomatonTask("nfa_lm", flat=True, states=False),
 }
 
+from bipe.experiments.text_tasks import PasskeyTask, TextLMTask  # noqa: E402 (they import Task)
+
+TASKS.update({"text_lm": TextLMTask(), "passkey": PasskeyTask()})
+
 
 def get_task(name: str) -> Task:
     """The registered task ``name``; unknown -> ``ValueError`` listing the known ones."""
