@@ -35,6 +35,7 @@ import numpy as np
 
 from bipe.fileio import write_text_atomic
 from bipe.synthetic.dataset import load_dataset
+from bipe.synthetic.text.corpus import file_documents
 
 from .plots import plot_histograms
 
@@ -126,12 +127,12 @@ def source_marks(
         raise OSError(f"{path}: no such file or folder")
     if (path / "meta.json").is_file():
         return _dataset_marks(path, separators)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob(glob) if p.is_file())
-    if not files:
-        raise ValueError(f"{path}: no files match {glob!r}")
+    if path.is_file():
+        texts = [path.read_text(encoding="utf-8", errors="replace")]
+    else:
+        texts = [d.text for d in file_documents([str(path)], include=(glob,))]
     seps = [parse_text_separator(s) for s in separators] or ["\n"]
-    return [text_boundaries(f.read_text(encoding="utf-8", errors="replace"), seps, unit=unit)
-            for f in files]
+    return [text_boundaries(text, seps, unit=unit) for text in texts]
 
 
 def _dataset_marks(path: Path, separators: Sequence[str]) -> list[np.ndarray]:

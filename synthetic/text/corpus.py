@@ -4,8 +4,9 @@ A document is a name (a path relative to its source, or an id) and its UTF-8 tex
 (docs/method.md#text), none of which touches the network at run time:
 
 - files, folders and globs (:func:`file_documents`): folders are walked recursively, files
-  kept when they match one of the ``include`` globs and none of the ``exclude`` globs (matched
-  against the path relative to the folder), read as UTF-8 (undecodable bytes replaced);
+  kept when they match one of the ``include`` globs and none of the ``exclude`` globs (a glob
+  with a ``/`` matches the path relative to the folder, one without matches the file name),
+  read as UTF-8 (undecodable bytes replaced);
 - ``stdlib`` (:func:`stdlib_documents`): the running Python's standard library sources
   (``*.py``, without ``site-packages`` and the test suites): code;
 - ``kjv`` (:func:`kjv_documents`): the King James Bible of the optional extra
@@ -62,7 +63,9 @@ class Document:
 
 
 def _matches(rel: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(rel, p) for p in patterns)
+    """A pattern with a ``/`` matches the relative path, one without it the file name."""
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel if "/" in p else name, p) for p in patterns)
 
 
 def _walk(root: Path, prune: Sequence[str]) -> list[Path]:
@@ -88,7 +91,7 @@ def _glob_files(spec: str, prune: Sequence[str] = ()) -> list[tuple[Path, Path]]
         base = anchor if anchor.is_dir() else anchor.parent
         pattern = str(Path(spec).relative_to(base)) if Path(spec).is_relative_to(base) else spec
         return [(p, base) for p in sorted(base.glob(pattern)) if p.is_file()]
-    raise ValueError(f"data.files: {spec} does not exist")
+    raise ValueError(f"{spec} does not exist")
 
 
 def file_documents(
@@ -110,7 +113,7 @@ def file_documents(
             text = path.read_bytes().decode("utf-8", errors="replace")
             docs.setdefault(name, Document(name, text))
     if not docs:
-        raise ValueError(f"data.files: no files match {', '.join(specs)} (include "
+        raise ValueError(f"no files match {', '.join(specs)} (include "
                          f"{', '.join(include)}; exclude {', '.join(exclude) or 'none'})")
     return [docs[k] for k in sorted(docs)]
 
