@@ -137,7 +137,7 @@ class TextLMTask(_TextTask):
         seps = self.separators(data, world)
         return {"accuracy": float(correct[scored].mean()) if scored.any() else 0.0,
                 "loss": total / n_tokens, "perplexity": math.exp(min(total / n_tokens, 700.0)),
-                "bits_per_byte": total / math.log(2) / max(n_bytes, 1), "tokens": n_tokens,
+                "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
                 "loss_by_position": position_profile(nll, scored, data.context),
                 "loss_by_segment": segment_profile(nll, scored, np.stack(examples.inputs), seps)}
 

@@ -15,8 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bipe.synthetic.text.corpus import CORPUS_KINDS, SPLITS, corpus_documents, manifest, \
-    split_documents
+from bipe.synthetic.text.corpus import (
+    CORPUS_KINDS,
+    SPLITS,
+    corpus_documents,
+    manifest,
+    split_documents,
+)
 from bipe.synthetic.text.separators import resolve_rule, separator_levels, uses_blank_lines
 from bipe.synthetic.text.tokenizer import ByteTokenizer, load_bpe, train_bpe
 from bipe.synthetic.text.windows import PROTOCOLS, token_stream

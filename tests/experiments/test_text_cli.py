@@ -47,7 +47,10 @@ def test_text_lm_runs_are_deterministic_and_learn(tmp_path, corpus):
             "--data.validation", "0.2", "--data.test", "0.1"]
     _, a = _train(tmp_path, "a", *args)
     _, b = _train(tmp_path, "b", *args)
-    assert a == b
+    _, c = _train(tmp_path, "c", *args, "--data_seed", "1")
+    assert a == b and a != c
+    assert (tmp_path / "a" / "manifest.json").read_text() == \
+        (tmp_path / "c" / "manifest.json").read_text()  # the split ignores the seed
     losses = [json.loads(line)["loss"] for line in (tmp_path / "a" / "metrics.jsonl")
               .read_text().splitlines()]
     assert losses[-1] < losses[0] - 1.0  # from ~ln(258) = 5.5 nats towards the corpus' entropy

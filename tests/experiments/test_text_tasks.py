@@ -79,7 +79,7 @@ def test_protocols_against_slow_reference(setup, protocol, stride):
         sum(want.values()) / math.log(2) / n_bytes, abs=1e-4)
     by_pos = metrics["loss_by_position"]
     assert [b["from"] for b in by_pos] == [0, 8] and \
-        sum(b["tokens"] for b in by_pos) == len(want) == metrics["tokens"]
+        sum(b["tokens"] for b in by_pos) == len(want)
     assert sum(b["tokens"] for b in metrics["loss_by_segment"]) == len(want)
 
 
