@@ -92,3 +92,14 @@ def test_bad_text_settings_are_one_line_errors(tmp_path, capsys, args, needle):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and needle in err
     assert not out.exists()
+
+
+def test_cpu_text_is_the_calibration_shape():
+    from bipe.experiments.presets import build_config
+
+    c = build_config("cpu_text", pe="bipe_rope")
+    assert (c.task, c.data.corpus, c.data.tokenizer) == ("text_lm", "stdlib", "bytes")
+    assert (c.model.n_layers, c.model.d_model, c.model.n_heads) == (4, 128, 4)
+    assert (c.train.steps, c.train.batch_size, c.data.context) == (800, 32, 128)
+    assert max(c.data.eval_lengths) == 8 * c.data.context
+    assert c.model.separators == (10, 256)  # newline and <eod>: the stdlib is code
