@@ -56,6 +56,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"n_train": 512, "n_eval": 16, "operators": "uniform:1:2",
                  "eval_lengths": [1, 2, 3], "n_symbols": 3, "n_types": 2, "inner_states": 2,
                  "outer_states": 2, "segments": "uniform:1:3", "segment_length": "uniform:1:3"},
+        "family_data": {
+            "text": {"context": 96, "eval_lengths": [], "eval_tokens": 4096,
+                     "train_tokens": 200_000, "n_eval": 10},
+        },
         "model": {"d_model": 32, "n_layers": 2, "n_heads": 2},
         "train": {"steps": 60, "batch_size": 16, "lr": 3e-3, "warmup": 10, "log_every": 10,
                   "checkpoint_every": 20},
@@ -124,7 +128,8 @@ def build_config(
             raise ValueError(f"{key} is derived from the task and cannot be set")
     if pe is not None:
         overrides["model.pe"] = pe
-    tree = apply_overrides(PRESETS[preset] if base is None else base, overrides, RunConfig)
+    tree = apply_overrides(_preset_tree(preset, task) if base is None else base, overrides,
+                           RunConfig)
     if task is not None:
         tree["task"] = task
     if out is not None:
@@ -136,3 +141,13 @@ def build_config(
     model["separators"] = list(the_task.model_separators(data, model.get("pe", ModelConfig.pe)))
     model.pop("max_intra", None)  # set from the training data when the run starts
     return config_from_dict(RunConfig, tree)
+
+
+def _preset_tree(preset: str, task: str | None) -> dict[str, Any]:
+    """The preset as a config dict: its ``data`` plus what its ``family_data`` gives the data
+    family of ``task`` (its own task when None)."""
+    tree = {k: v for k, v in PRESETS[preset].items() if k != "family_data"}
+    family = getattr(get_task(task or tree["task"]), "family", None)
+    extra = PRESETS[preset].get("family_data", {}).get(family, {})
+    tree["data"] = {**tree.get("data", {}), **extra}
+    return tree

@@ -56,6 +56,7 @@ class _TextTask(Task):
     """What both text tasks share: corpus, tokenizer, separators, files, lengths."""
 
     unit = "tokens"
+    family = "text"
 
     def setup(self, rng, data):
         return _text().load_text(data)

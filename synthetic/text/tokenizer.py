@@ -70,7 +70,7 @@ class ByteTokenizer:
     def token_texts(self) -> list[str]:
         """Per id, the text the separator rules match (``<blank>``: ``\\n\\n``)."""
         texts = [chr(b) if b < 128 else "" for b in range(256)]  # a lone byte >= 128: no text
-        return [*texts, EOD, BLANK]
+        return [*texts, EOD, BLANK if self.blank_lines else ""]
 
     def to_json(self) -> str | None:
         """Nothing to save: the byte tokenizer is fixed."""

@@ -14,8 +14,8 @@ from bipe.experiments.cli import main
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("text") / "src"
     root.mkdir()
-    for i in range(40):
-        body = "".join(f"    y{j} = x + {i * j}\n" for j in range(i % 5 + 1))
+    for i in range(60):
+        body = "".join(f"    y{j} = x + {i * j}  # step {j}\n" for j in range(i % 7 + 12))
         (root / f"m{i:02d}.py").write_text(f"def f{i}(x):\n{body}    return y0\n\n\nz = {i}\n")
     return root
 
@@ -44,7 +44,7 @@ def test_text_lm_tiny_on_the_stdlib(tmp_path):
 
 def test_text_lm_runs_are_deterministic_and_learn(tmp_path, corpus):
     args = ["--task", "text_lm", "--data.corpus", "files", "--data.files", str(corpus),
-            "--data.validation", "0.2", "--data.test", "0.1"]
+            "--data.validation", "0.3", "--data.test", "0.1"]
     _, a = _train(tmp_path, "a", *args)
     _, b = _train(tmp_path, "b", *args)
     _, c = _train(tmp_path, "c", *args, "--data_seed", "1")
@@ -61,7 +61,7 @@ def test_bpe_hbipe_and_sliding(tmp_path, corpus):
                      "--data.files", str(corpus), "--data.tokenizer", "bpe",
                      "--data.bpe_vocab", "300", "--data.separator_rule", "auto_levels",
                      "--pe", "hbipe", "--data.protocol", "sliding", "--data.stride", "8",
-                     "--data.validation", "0.2", "--data.test", "0.1")
+                     "--data.validation", "0.3", "--data.test", "0.1")
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["vocab_size"] == 300 and len(config["model"]["separators"]) == 2
     assert (out / "tokenizer.json").exists()
