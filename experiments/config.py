@@ -4,7 +4,9 @@ A run is described by one :class:`RunConfig`::
 
     RunConfig
       task            registry name (experiments/tasks.py)
-      data            DataConfig: what is generated (or loaded) for training and evaluation
+      data            the task's data family config (a DataConfig subclass, e.g.
+                      ArithmeticData, AutomatonData; bipe.synthetic.families): what is
+                      generated (or loaded) for training and evaluation
       model           bipe.models.ModelConfig (vocab and separators are derived from the task)
       train           TrainConfig: optimisation, logging, checkpoints, device
       segment_train   SegmentationConfig: which positions the model sees while training
@@ -16,7 +18,10 @@ A run is described by one :class:`RunConfig`::
 Every field can be overridden from the command line with a dotted key, the value parsed by the
 field's type: ``--model.d_model 64``, ``--train.steps 400``, ``--data.operators uniform:1:6``,
 ``--data.eval_lengths 1,2,4,8``, ``--segment_eval.drop 0.1``, ``--init_seed 3``. Unknown keys are
-errors naming the key and listing the valid ones (:func:`apply_overrides`).
+errors naming the key and listing the valid ones (:func:`apply_overrides`). ``data.KEY``
+resolves against the task's family; a key of another family is an error naming both families.
+A flat ``data`` section of an older ``config.json`` (every family's keys) is read through
+:func:`bipe.synthetic.families.upgrade_data`.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bipe.models.config import ModelConfig
-from bipe.synthetic.text.data import TextDataConfig
+from bipe.synthetic.families import get_family, owner, upgrade_data
+from bipe.synthetic.family import DataConfig, DataFamily
 
 __all__ = [
     "DataConfig",
@@ -38,55 +44,14 @@ __all__ = [
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",
+    "data_family",
     "parse_value",
+    "upgrade_run_dict",
     "valid_keys",
 ]
 
-_SEGMENT_METHODS = ("separator", "fixed:K", "oracle")
-
-
-@dataclass(frozen=True, kw_only=True)
-class DataConfig(TextDataConfig):
-    """What a task generates (or loads) for training and evaluation.
-
-    Length settings are task-specific: operator counts for arithmetic (``operators``), segment
-    counts for automata tasks (``segments``). ``eval_lengths`` lists the evaluation settings in
-    the same unit (empty: the task's default, from below the training range to several times
-    above it). Everything is generated in memory from the run's ``data_seed``; ``path`` instead
-    loads a saved training set (``bipe gen ... --out DIR``).
-    """
-
-    path: str | None = None
-    n_train: int = 20000
-    n_eval: int = 200
-    eval_lengths: tuple[int, ...] = ()
-    eval_tokens_per_batch: int = 16384
-    # arithmetic (arith, arith_direct)
-    operators: str = "uniform:1:4"
-    fmt: str = "feng"
-    modulus: int = 11
-    # automata (binfa_lm, binfa_state, nfa_lm)
-    n_symbols: int = 4
-    n_types: int = 2
-    inner_states: int = 3
-    outer_states: int = 3
-    out_degree: int = 2
-    segments: str = "uniform:2:8"
-    segment_length: str = "uniform:1:4"
-    eval_segment_length: str = ""
-    continuation_prefix: float = 0.5
-
-    def __post_init__(self) -> None:
-        super().__post_init__()  # the text fields (text_lm, passkey; bipe.synthetic.text.data)
-        _check_positive(self, "n_train", "n_eval", "eval_tokens_per_batch", "modulus")
-        _check_positive(self, "n_symbols", "n_types", "inner_states", "outer_states",
-                        "out_degree")
-        if any(k < 0 for k in self.eval_lengths):
-            raise ValueError(f"data.eval_lengths must be >= 0, got {self.eval_lengths}")
-        if not 0.0 < self.continuation_prefix < 1.0:
-            raise ValueError(
-                f"data.continuation_prefix must lie in (0, 1), got {self.continuation_prefix}"
-            )
+_SEGMENT_METHODS = ("separator", "fixed:K", "oracle", "entropy")
+_ENTROPY_RULES = ("threshold", "rise")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +93,13 @@ class SegmentationConfig:
     """Which ``(seg, intra)`` positions a BiPE model receives (flat encodings ignore them).
 
     ``method``: ``separator`` (segments closed by the task's separator tokens; the default),
-    ``fixed:K`` (every K tokens, the paper's ablation) or ``oracle`` (the generator's own labels).
+    ``fixed:K`` (every K tokens, the paper's ablation), ``oracle`` (the generator's own labels)
+    or ``entropy`` (a boundary after each token where an n-gram model fitted on the run's
+    training split is unsure of the next token; docs/method.md#entropy-segmentation). Entropy
+    knobs (only with ``method=entropy``): ``entropy_length`` the target mean tokens per segment
+    on the training split (the threshold is calibrated to it), ``entropy_order`` the n-gram
+    order n (>= 2), ``entropy_rule`` ``threshold`` (entropy above the threshold) or ``rise``
+    (entropy rise over the previous token's above it), ``entropy_smoothing`` the add-k ``k``.
     Perturbations of the chosen boundaries (never of the tokens), seeded from the data seed:
     ``drop`` each boundary with this probability, ``insert`` a spurious boundary at each other
     token with this probability, then ``shift`` every boundary by a uniform offset in
@@ -139,9 +110,14 @@ class SegmentationConfig:
     drop: float = 0.0
     insert: float = 0.0
     shift: int = 0
+    entropy_length: float = 4.0
+    entropy_order: int = 3
+    entropy_rule: str = "threshold"
+    entropy_smoothing: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.method not in ("separator", "oracle"):
+        self._check_entropy()
+        if self.method not in ("separator", "oracle", "entropy"):
             head, _, k = self.method.partition(":")
             if head != "fixed" or not k.isdigit() or int(k) < 1:
                 raise ValueError(
@@ -155,6 +131,26 @@ class SegmentationConfig:
         if self.shift < 0:
             raise ValueError(f"segmentation shift must be >= 0, got {self.shift}")
 
+    def _check_entropy(self) -> None:
+        knobs = ("entropy_length", "entropy_order", "entropy_rule", "entropy_smoothing")
+        if self.method != "entropy":
+            for name in knobs:
+                if getattr(self, name) != SegmentationConfig.__dataclass_fields__[name].default:
+                    raise ValueError(f"segmentation {name} is set but method is "
+                                     f"{self.method!r}; it applies only to method entropy")
+            return
+        if not self.entropy_length >= 1:
+            raise ValueError(f"segmentation entropy_length must be >= 1, got "
+                             f"{self.entropy_length}")
+        if self.entropy_order < 2:
+            raise ValueError(f"segmentation entropy_order must be >= 2, got {self.entropy_order}")
+        if self.entropy_rule not in _ENTROPY_RULES:
+            raise ValueError(f"segmentation entropy_rule {self.entropy_rule!r} unknown; known: "
+                             f"{', '.join(_ENTROPY_RULES)}")
+        if not self.entropy_smoothing > 0:
+            raise ValueError(f"segmentation entropy_smoothing must be > 0, got "
+                             f"{self.entropy_smoothing}")
+
     @property
     def is_default(self) -> bool:
         """True when positions are exactly the separator rule (what the model computes itself)."""
@@ -163,10 +159,13 @@ class SegmentationConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    """One training run: task, data, model, training, segmentation, seeds, output folder."""
+    """One training run: task, data, model, training, segmentation, seeds, output folder.
+
+    ``data`` is the config of the task's data family (:func:`data_family`).
+    """
 
     task: str
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataConfig
     model: ModelConfig
     train: TrainConfig = field(default_factory=TrainConfig)
     segment_train: SegmentationConfig = field(default_factory=SegmentationConfig)
@@ -176,12 +175,41 @@ class RunConfig:
     out: str = "run"
 
     def __post_init__(self) -> None:
-        from bipe.experiments.tasks import TASKS  # noqa: PLC0415 (tasks import this module)
-
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; known tasks: {', '.join(TASKS)}")
+        family = data_family(self.task)
+        if type(self.data) is not family.config:
+            raise ValueError(f"task {self.task!r} needs data of the {family.name} family "
+                             f"({family.config.__name__}), got {type(self.data).__name__}")
         if self.data_seed < 0 or self.init_seed < 0:
             raise ValueError("data_seed and init_seed must be >= 0")
+
+    @classmethod
+    def section_types(cls, tree: dict[str, Any]) -> dict[str, tuple[type, ...]]:
+        """The classes the ``data`` section may take: the task's family config, or every
+        family's when ``tree`` names no task (to list every key a command line may give)."""
+        from bipe.synthetic.families import FAMILIES  # noqa: PLC0415
+
+        task = tree.get("task")
+        if task is None:
+            return {"data": tuple(f.config for f in FAMILIES.values())}
+        return {"data": (data_family(task).config,)}
+
+
+def data_family(task: str) -> DataFamily:
+    """The data family of a registered task; unknown task -> ``ValueError`` listing them."""
+    from bipe.experiments.tasks import TASKS  # noqa: PLC0415 (tasks import this module)
+
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    return get_family(TASKS[task].family)
+
+
+def upgrade_run_dict(tree: dict[str, Any]) -> dict[str, Any]:
+    """A run config dict whose ``data`` section has only the task's family keys (older,
+    flat ``config.json`` files: see :func:`bipe.synthetic.families.upgrade_data`)."""
+    if not isinstance(tree, dict) or not isinstance(tree.get("data"), dict) \
+            or not isinstance(tree.get("task"), str):
+        return tree
+    return {**tree, "data": upgrade_data(data_family(tree["task"]), tree["data"])}
 
 
 def _check_positive(obj: Any, *names: str) -> None:
@@ -202,6 +230,16 @@ def _is_config(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
+def _field_types(cls: type, tree: dict[str, Any] | None) -> dict[str, tuple[Any, ...]]:
+    """Field name -> the types it may take in ``tree`` (a section chosen by another field,
+    such as a run's ``data`` by its task, through the class's ``section_types``)."""
+    types_ = {name: (tp,) for name, tp in _hints(cls).items()}
+    hook = getattr(cls, "section_types", None)
+    if hook is not None:
+        types_.update(hook(tree if isinstance(tree, dict) else {}))
+    return types_
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A dataclass as nested plain dicts/lists (JSON-ready; tuples become lists)."""
 
@@ -219,7 +257,7 @@ def config_from_dict(cls: type, data: dict[str, Any], *, where: str = "") -> Any
     """Rebuild ``cls`` from :func:`config_to_dict` output; unknown keys are a ``ValueError``."""
     if not isinstance(data, dict):
         raise ValueError(f"config section {where or cls.__name__!r} must be an object")
-    hints = _hints(cls)
+    hints = {name: tps[0] for name, tps in _field_types(cls, data).items()}
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(names))
     if unknown:
@@ -304,42 +342,63 @@ def parse_value(tp: Any, text: str, key: str) -> Any:
     raise ValueError(f"{key} cannot be set from the command line (type {tp})")
 
 
-def valid_keys(cls: type, prefix: str = "") -> list[str]:
-    """Every dotted key of a config class, leaves only (``model.d_model``, ``train.steps``...)."""
-    keys = []
-    hints = _hints(cls)
+def valid_keys(cls: type, prefix: str = "", tree: dict[str, Any] | None = None) -> list[str]:
+    """Every dotted key of a config class, leaves only (``model.d_model``, ``train.steps``...).
+
+    For a run, ``data.*`` are the keys of ``tree``'s task's family, or of every family when
+    ``tree`` (a partial config dict) names no task.
+    """
+    keys: dict[str, None] = {}
+    types_ = _field_types(cls, tree)
     for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        if _is_config(tp):
-            keys.extend(valid_keys(tp, _join(prefix, f.name)))
-        else:
-            keys.append(_join(prefix, f.name))
-    return keys
+        for tp in types_[f.name]:
+            if _is_config(tp):
+                keys.update(dict.fromkeys(valid_keys(tp, _join(prefix, f.name))))
+            else:
+                keys[_join(prefix, f.name)] = None
+    return list(keys)
 
 
-def _leaf_type(cls: type, key: str) -> Any:
+def _leaf_type(cls: type, key: str, tree: dict[str, Any] | None = None) -> Any:
     """The annotated type of a dotted key, or a ``ValueError`` listing the valid keys."""
-    tp: Any = cls
-    for part in key.split("."):
-        fields = {f.name for f in dataclasses.fields(tp)} if _is_config(tp) else set()
-        if part not in fields:
-            raise ValueError(
-                f"unknown config key {key!r}; valid keys: {', '.join(valid_keys(cls))}")
-        tp = _hints(tp)[part]
+    parts = key.split(".")
+    candidates: tuple[Any, ...] = (cls,)
+    for depth, part in enumerate(parts):
+        # a section with several possible classes (no task yet): the first that has the key
+        tp = next((c for c in candidates if _is_config(c)
+                   and part in {f.name for f in dataclasses.fields(c)}), None)
+        if tp is None:
+            raise ValueError(_unknown_key(cls, key, tree))
+        candidates = _field_types(tp, tree if depth == 0 else None)[part]
+    tp = candidates[0]
     if _is_config(tp):
         raise ValueError(f"config key {key!r} is a section; set one of its fields ({key}.NAME)")
     return tp
+
+
+def _unknown_key(cls: type, key: str, tree: dict[str, Any] | None) -> str:
+    """The one-line error of an unknown key (naming the family of a data key of another)."""
+    valid = ", ".join(valid_keys(cls, tree=tree))
+    head, _, name = key.partition(".")
+    task = (tree or {}).get("task")
+    other = owner(name) if head == "data" and task is not None else None
+    if other is not None:
+        family = data_family(task)
+        own = ", ".join(k for k in valid_keys(cls, tree=tree) if k.startswith("data."))
+        return (f"config key {key!r} belongs to the {other} data family, but task {task!r} "
+                f"uses the {family.name} family; its keys: {own}")
+    return f"unknown config key {key!r}; valid keys: {valid}"
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, str], cls: type) -> dict[str, Any]:
     """A copy of the nested dict ``data`` (a config of class ``cls``) with dotted overrides set.
 
     Each value is parsed by its field's type (``int``, ``float``, ``bool``, ``str``, optional
-    and tuple types: ``1,2,4``).
+    and tuple types: ``1,2,4``); ``data.*`` keys by the family of ``data``'s task.
     """
     out = _deep_copy(data)
     for key, text in overrides.items():
-        value = parse_value(_leaf_type(cls, key), text, key)
+        value = parse_value(_leaf_type(cls, key, data), text, key)
         node = out
         parts = key.split(".")
         for part in parts[:-1]:

@@ -1,9 +1,11 @@
 """Named presets and :func:`build_config`: preset + task + dotted overrides -> a RunConfig.
 
 A preset is a partial config (nested dicts) looked up by exact name; whatever it leaves out
-takes the dataclass defaults. The model's ``vocab_size`` and ``separators`` are derived from the
-task (they cannot be overridden); ``max_intra`` is set from the training data when the run
-starts (``experiments/train.py``).
+takes the dataclass defaults. Its ``data`` holds the data keys every family shares;
+``family_data`` adds per-family keys, used when the run's task is of that family (``--task
+binfa_lm`` on ``tiny`` gets ``family_data["automaton"]``). The model's ``vocab_size`` and
+``separators`` are derived from the task (they cannot be overridden); ``max_intra`` is set
+from the training data when the run starts (``experiments/train.py``).
 
 ``tiny``
     For tests: 2 layers, width 32, 60 steps on 1-2 operator arithmetic; seconds on a CPU.
@@ -38,10 +40,11 @@ from __future__ import annotations
 from typing import Any
 
 from bipe.experiments.config import (
-    DataConfig,
     RunConfig,
     apply_overrides,
     config_from_dict,
+    data_family,
+    upgrade_run_dict,
 )
 from bipe.experiments.tasks import get_task
 from bipe.models.config import ModelConfig
@@ -53,10 +56,11 @@ DERIVED_KEYS = ("model.vocab_size", "model.separators", "model.max_intra")
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "task": "arith",
-        "data": {"n_train": 512, "n_eval": 16, "operators": "uniform:1:2",
-                 "eval_lengths": [1, 2, 3], "n_symbols": 3, "n_types": 2, "inner_states": 2,
-                 "outer_states": 2, "segments": "uniform:1:3", "segment_length": "uniform:1:3"},
+        "data": {"n_train": 512, "n_eval": 16, "eval_lengths": [1, 2, 3]},
         "family_data": {
+            "arithmetic": {"operators": "uniform:1:2"},
+            "automaton": {"n_symbols": 3, "n_types": 2, "inner_states": 2, "outer_states": 2,
+                          "segments": "uniform:1:3", "segment_length": "uniform:1:3"},
             "text": {"context": 96, "eval_lengths": [], "eval_tokens": 4096,
                      "train_tokens": 200_000, "n_eval": 10},
         },
@@ -66,16 +70,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "demo": {
         "task": "arith",
-        "data": {"n_train": 20000, "n_eval": 200, "operators": "uniform:1:4", "fmt": "steps",
-                 "eval_lengths": [1, 2, 3, 4, 5, 6, 7, 8]},
+        "data": {"n_train": 20000, "n_eval": 200, "eval_lengths": [1, 2, 3, 4, 5, 6, 7, 8]},
+        "family_data": {"arithmetic": {"operators": "uniform:1:4", "fmt": "steps"}},
         "model": {"d_model": 64, "n_layers": 2, "n_heads": 4},
         "train": {"steps": 3000, "batch_size": 32, "lr": 3e-3, "warmup": 100, "log_every": 50,
                   "checkpoint_every": 500},
     },
     "paper_arith": {
         "task": "arith",
-        "data": {"n_train": 1_000_000, "n_eval": 1000, "operators": "linear:1:15",
-                 "fmt": "feng", "eval_lengths": [5, 10, 15, 16, 17, 18]},
+        "data": {"n_train": 1_000_000, "n_eval": 1000, "eval_lengths": [5, 10, 15, 16, 17, 18]},
+        "family_data": {"arithmetic": {"operators": "linear:1:15", "fmt": "feng"}},
         "model": {"d_model": 256, "n_layers": 3, "n_heads": 4},
         "train": {"steps": 195_313, "batch_size": 512, "lr": 1e-4, "warmup": 1000,
                   "log_every": 100, "checkpoint_every": 2000},
@@ -86,8 +90,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 64-71% at 8, chance at 9+), then measured in full once (see the docstring).
     "cpu_arith": {
         "task": "arith",
-        "data": {"n_train": 100_000, "n_eval": 500, "operators": "uniform:1:8", "fmt": "steps",
-                 "eval_lengths": [2, 4, 6, 8, 9, 10, 11, 12]},
+        "data": {"n_train": 100_000, "n_eval": 500, "eval_lengths": [2, 4, 6, 8, 9, 10, 11, 12]},
+        "family_data": {"arithmetic": {"operators": "uniform:1:8", "fmt": "steps"}},
         "model": {"d_model": 64, "n_layers": 3, "n_heads": 4},
         "train": {"steps": 16000, "batch_size": 64, "lr": 2e-3, "warmup": 300,
                   "log_every": 50, "checkpoint_every": 1000},
@@ -97,8 +101,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # non-overlapping chunks on 64 KiB of held-out files at 1-8x the training context.
     "cpu_text": {
         "task": "text_lm",
-        "data": {"corpus": "stdlib", "context": 128, "n_train": 25_600, "n_eval": 100,
-                 "eval_lengths": [128, 256, 512, 1024], "eval_tokens": 65_536},
+        "data": {"n_train": 25_600, "n_eval": 100, "eval_lengths": [128, 256, 512, 1024]},
+        "family_data": {"text": {"corpus": "stdlib", "context": 128, "eval_tokens": 65_536}},
         "model": {"d_model": 128, "n_layers": 4, "n_heads": 4},
         "train": {"steps": 800, "batch_size": 32, "lr": 2e-3, "warmup": 50, "log_every": 20,
                   "checkpoint_every": 200},
@@ -128,14 +132,14 @@ def build_config(
             raise ValueError(f"{key} is derived from the task and cannot be set")
     if pe is not None:
         overrides["model.pe"] = pe
-    tree = apply_overrides(_preset_tree(preset, task) if base is None else base, overrides,
-                           RunConfig)
-    if task is not None:
-        tree["task"] = task
+    tree = _preset_tree(preset, task) if base is None else upgrade_run_dict(
+        {**base, "task": task or base.get("task")})
+    tree = apply_overrides(tree, overrides, RunConfig)
     if out is not None:
         tree["out"] = out
     the_task = get_task(tree["task"])
-    data = config_from_dict(DataConfig, tree.get("data", {}), where="data")
+    data = config_from_dict(data_family(tree["task"]).config, tree.setdefault("data", {}),
+                            where="data")
     model = tree.setdefault("model", {})
     model["vocab_size"] = the_task.vocab_size(data)
     model["separators"] = list(the_task.model_separators(data, model.get("pe", ModelConfig.pe)))
@@ -144,10 +148,11 @@ def build_config(
 
 
 def _preset_tree(preset: str, task: str | None) -> dict[str, Any]:
-    """The preset as a config dict: its ``data`` plus what its ``family_data`` gives the data
-    family of ``task`` (its own task when None)."""
+    """The preset as a config dict for ``task`` (its own task when None): the shared data keys
+    plus the keys its ``family_data`` gives for that task's family."""
     tree = {k: v for k, v in PRESETS[preset].items() if k != "family_data"}
-    family = getattr(get_task(task or tree["task"]), "family", None)
+    tree["task"] = task or tree["task"]
+    family = data_family(tree["task"]).name
     extra = PRESETS[preset].get("family_data", {}).get(family, {})
     tree["data"] = {**tree.get("data", {}), **extra}
     return tree

@@ -7,6 +7,9 @@ Layout of a run folder ``RUN``::
     RUN/checkpoint.pt   model + optimizer + step + RNG state (torch.save, weights_only loadable)
     RUN/model.pt        the final model (bipe.models.save), written when training ends
     RUN/eval.json       the length-extrapolation evaluation (experiments/evaluate.py)
+    RUN/segmenter_train.npz, RUN/segmenter_eval.npz
+                        fitted entropy segmenters, only for splits segmented by ``entropy``
+                        (experiments/segmentation.py)
 
 Every file is written to a temporary name in the same folder and renamed over the old one, so an
 interrupted write never leaves a half-written file. A corrupt file is a ``ValueError`` naming
@@ -23,7 +26,12 @@ from typing import Any
 import torch
 
 import bipe
-from bipe.experiments.config import RunConfig, config_from_dict, config_to_dict
+from bipe.experiments.config import (
+    RunConfig,
+    config_from_dict,
+    config_to_dict,
+    upgrade_run_dict,
+)
 from bipe.fileio import write_atomic, write_text_atomic
 
 __all__ = [
@@ -77,7 +85,7 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, An
         raise ValueError(f"{path}: corrupt run config (not an object)")
     body = {k: v for k, v in raw.items() if k not in ("command", "version")}
     try:
-        return config_from_dict(RunConfig, body), raw
+        return config_from_dict(RunConfig, upgrade_run_dict(body)), raw
     except (ValueError, TypeError) as err:
         raise ValueError(f"{path}: corrupt run config ({err})") from None
 

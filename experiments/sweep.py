@@ -42,7 +42,7 @@ from typing import Any
 import tomllib
 
 from bipe.experiments import rundir
-from bipe.experiments.config import RunConfig, config_to_dict
+from bipe.experiments.config import RunConfig, config_to_dict, upgrade_run_dict
 from bipe.experiments.presets import build_config
 
 __all__ = ["GridSpec", "expand_grid", "load_grid_file", "run_status", "run_sweep"]
@@ -144,6 +144,8 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
             raise ValueError(f"{run_dir} exists and is not a bipe run folder; not touching it")
         return "new"
     saved = rundir.read_json(run_dir / "config.json")
+    if isinstance(saved, dict):
+        saved = upgrade_run_dict(saved)  # an older, flat data section
     if not isinstance(saved, dict) or _comparable(saved) != _comparable(config_to_dict(config)):
         raise ValueError(f"{run_dir} holds a run with a different config; move it away or "
                          "use another sweep folder")

@@ -1,9 +1,12 @@
 """The task registry: what a model is trained on and how it is scored.
 
-A task turns a :class:`~bipe.experiments.config.DataConfig` into :class:`Examples` (model inputs,
-per-position targets, the generator's own position labels) and scores a model on a batch of
-examples of one length setting. Length settings are operator counts for arithmetic and segment
-counts for the automata tasks. Every task reports ``accuracy`` (its reference metric) first.
+A task names its data family (``family``, a key of :data:`bipe.synthetic.families.FAMILIES`;
+the run's ``data`` section is that family's config) and the dataset generators it can train on
+(``generators``, ``meta.json``'s ``generator``). It turns its data config into :class:`Examples`
+(model inputs, per-position targets, the generator's own position labels) and scores a model on
+a batch of examples of one length setting. Length settings are operator counts for arithmetic
+and segment counts for the automata tasks. Every task reports ``accuracy`` (its reference
+metric) first.
 
 ``arith`` (chain-of-thought arithmetic over Z_p, Feng et al.; BIPE.md section 5)
     inputs  ``( 2 + 7 ) * 6 = 9 * 6 = 10`` as ids, without the final ``<eos>``
@@ -88,6 +91,8 @@ class Task:
     """Base of all tasks; subclasses fill in the data and the scoring (see module docstring)."""
 
     name: str = ""
+    family: str = ""
+    generators: tuple[str, ...] = ()
     unit: str = "length"
     metric_names: tuple[str, ...] = ("accuracy",)
 
@@ -112,8 +117,9 @@ class Task:
 
     def default_eval_lengths(self, data: Any) -> tuple[int, ...]:
         """Evaluation settings when ``data.eval_lengths`` is empty: lo..2*hi (at least hi+3)."""
-        lo, hi = self.train_range(data)
-        return tuple(range(max(1, lo), max(2 * hi, hi + 3) + 1))
+        from bipe.synthetic.family import default_eval_lengths  # noqa: PLC0415
+
+        return default_eval_lengths(*self.train_range(data))
 
     def generate(
         self, rng: np.random.Generator, data: Any, world: Any, n: int, setting: int | None
@@ -127,6 +133,20 @@ class Task:
     def load(self, path: str, data: Any, world: Any) -> Examples:
         """A saved training set (``bipe gen ... --out DIR``) as examples."""
         raise ValueError(f"task {self.name!r} cannot load saved datasets (data.path)")
+
+    def dataset_meta(self, path: str) -> dict[str, Any]:
+        """``meta.json`` of a saved dataset this task can train on, else a ``ValueError``."""
+        from bipe.synthetic.dataset import load_meta  # noqa: PLC0415
+        from bipe.synthetic.families import FAMILIES  # noqa: PLC0415
+
+        meta = load_meta(path)
+        kind = meta.get("generator")
+        if kind not in self.generators:
+            family = next((f.name for f in FAMILIES.values() if kind in f.generators), None)
+            held = f"a {kind!r} dataset" + (f" ({family} family)" if family else "")
+            raise ValueError(f"data.path {path} holds {held}; task {self.name!r} trains on "
+                             f"{' or '.join(repr(g) for g in self.generators)} datasets")
+        return meta
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, data: Any) -> torch.Tensor:
         """Mean cross-entropy of logits (B, T, V) against next-token targets (B, T)."""
@@ -154,6 +174,8 @@ def _arith_module():
 class ArithTask(Task):
     """Chain-of-thought (or direct) arithmetic over Z_p; see the module docstring."""
 
+    family = "arithmetic"
+    generators = ("arith",)
     unit = "operators"
     metric_names = ("accuracy", "chain_accuracy")
 
@@ -177,7 +199,10 @@ class ArithTask(Task):
         return int(spec.lo), int(spec.hi)
 
     def generate(self, rng, data, world, n, setting):
+        from bipe.synthetic.arith_data import check_request  # noqa: PLC0415
+
         spec = data.operators if setting is None else f"fixed:{int(setting)}"
+        check_request(n, spec, self.fmt(data), f"task {self.name}")
         records = _arith_module().generate_arithmetic(
             rng, n, operators=spec, modulus=data.modulus, fmt=self.fmt(data)
         )
@@ -186,6 +211,7 @@ class ArithTask(Task):
     def load(self, path, data, world):
         from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
 
+        self.dataset_meta(path)
         dataset = load_dataset(path)
         fmt = dataset.meta.get("arith_format")
         if fmt is not None and fmt != self.fmt(data):
@@ -264,10 +290,12 @@ def _support(spec: str) -> list[int]:
 class AutomatonTask(Task):
     """Bi-NFA / flat NFA tasks; see the module docstring. Settings are segment counts."""
 
+    family = "automaton"
     unit = "segments"
 
     def __init__(self, name: str, *, flat: bool, states: bool) -> None:
         self.name, self._flat, self._states = name, flat, states
+        self.generators = ("nfa",) if flat else ("binfa",)
         self.metric_names = (("accuracy", "inner_accuracy", "outer_accuracy") if states
                              else ("accuracy", "continuation_valid"))
 
@@ -290,29 +318,29 @@ class AutomatonTask(Task):
             else data.eval_segment_length
 
     def setup(self, rng, data):
-        from bipe.automata import random_binfa  # noqa: PLC0415
+        from bipe.synthetic.sequence_data import build_automaton  # noqa: PLC0415
 
         if data.path:  # the saved dataset's own automaton (its legality oracle)
             from bipe.synthetic.sequences import load_automaton  # noqa: PLC0415
 
+            self.dataset_meta(data.path)
             binfa = load_automaton(data.path)
+            if self._states and not all(x.is_deterministic for x in (*binfa.inner,
+                                                                          binfa.outer)):
+                raise ValueError(f"data.path {data.path} holds a nondeterministic Bi-NFA; task "
+                                 f"{self.name!r} needs one made with bipe gen binfa "
+                                 f"--deterministic (its states are the targets)")
             return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
-        counts = set(_support(data.segments)) | set(data.eval_lengths
-                                                     or self.default_eval_lengths(data))
-        lengths = set(_support(data.segment_length))
-        if data.eval_segment_length:
-            lengths |= set(_support(data.eval_segment_length))
-        binfa = random_binfa(rng, data.n_symbols, data.n_types, data.inner_states,
-                             data.outer_states, out_degree=data.out_degree,
-                             deterministic=self._states, segment_lengths=sorted(lengths),
-                             segment_counts=sorted(counts))
+        binfa = build_automaton(rng, data, deterministic=self._states)
         return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
 
     def generate(self, rng, data, world, n, setting):
         from bipe.synthetic import sequences  # noqa: PLC0415
+        from bipe.synthetic.sequence_data import check_request  # noqa: PLC0415
 
         seg_len = self._segment_length(data, setting)
         counts = data.segments if setting is None else f"fixed:{int(setting)}"
+        check_request(n, counts, seg_len, f"task {self.name}")
         if self._flat:
             batch = sequences.sample_nfa_sequences(
                 rng, world.flat, n, parse_length_spec(_flat_length_spec(counts, seg_len)),
@@ -327,6 +355,7 @@ class AutomatonTask(Task):
     def load(self, path, data, world):
         from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
 
+        self.dataset_meta(path)
         dataset = load_dataset(path)
         vocab = dataset.meta.get("vocab")
         if vocab is not None and len(vocab) != self.n_tokens(data):

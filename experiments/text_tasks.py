@@ -59,6 +59,9 @@ class _TextTask(Task):
     family = "text"
 
     def setup(self, rng, data):
+        if data.path:
+            raise ValueError(f"{data.path}: task {self.name!r} reads a corpus (data.corpus), "
+                             "not a saved dataset (data.path)")
         return _text().load_text(data)
 
     def vocab_size(self, data: Any, world: Any = None) -> int:

@@ -37,14 +37,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bipe.automata import NFA, BiNFA, random_binfa
+from bipe.automata import NFA, BiNFA
 from bipe.synthetic.distributions import LengthDist, parse_length_spec
 from bipe.synthetic.segment import multilevel_positions
+from bipe.synthetic.sequence_data import AutomatonData
+from bipe.synthetic.sequence_data import build_automaton as build_data_automaton
 from bipe.synthetic.sequence_sampling import (
     BinfaSequenceSampler,
     NfaSequenceSampler,
     SequenceBatch,
-    effective_support,
     sample_binfa_sequences,
     sample_nfa_sequences,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "NfaSequenceSampler",
     "SequenceBatch",
     "SequenceConfig",
+    "automaton_data",
     "batch_records",
     "build_automaton",
     "generate_dataset",
@@ -69,6 +71,7 @@ __all__ = [
 # ---------------------------------------------------------------------------- datasets
 
 KINDS = ("binfa", "nfa", "binfa3")
+_DEFAULT = AutomatonData()  # one default automaton for bipe gen and the tasks
 _CHUNK = 4096  # sequences drawn per call when generating a dataset (fixed: same seed, same data)
 
 
@@ -87,14 +90,14 @@ class SequenceConfig:
 
     kind: str = "binfa"
     n: int = 1000
-    n_symbols: int = 4
-    n_types: int = 3
-    inner_states: int = 4
-    outer_states: int = 3
-    out_degree: int = 2
+    n_symbols: int = _DEFAULT.n_symbols
+    n_types: int = _DEFAULT.n_types
+    inner_states: int = _DEFAULT.inner_states
+    outer_states: int = _DEFAULT.outer_states
+    out_degree: int = _DEFAULT.out_degree
     deterministic: bool = False
-    segments: str = "uniform:4:8"
-    segment_length: str = "uniform:1:6"
+    segments: str = _DEFAULT.segments
+    segment_length: str = _DEFAULT.segment_length
     sub_segments: str = "uniform:2:4"
     length: str = "uniform:16:64"
     automaton_file: str | None = None
@@ -134,21 +137,21 @@ class SequenceConfig:
         return out
 
 
-def _support_values(dist: LengthDist) -> list[int]:
-    return [int(v) for v in effective_support(dist)[0]]
+def automaton_data(config: SequenceConfig) -> AutomatonData:
+    """The automaton settings of a dataset config, as the tasks' :class:`AutomatonData`."""
+    return AutomatonData(
+        n_train=max(1, config.n), n_symbols=config.n_symbols, n_types=config.n_types,
+        inner_states=config.inner_states, outer_states=config.outer_states,
+        out_degree=config.out_degree, segments=config.segments,
+        segment_length=config.segment_length)
 
 
 def build_automaton(rng: np.random.Generator, config: SequenceConfig) -> BiNFA:
-    """A random Bi-NFA (3 levels for ``binfa3``) realising every length the specs allow."""
-    dists = config.dists()
-    counts = sorted(set(_support_values(dists[0])) | (
-        set(_support_values(dists[1])) if config.kind == "binfa3" else set()))
-    return random_binfa(
-        rng, config.n_symbols, config.n_types, config.inner_states, config.outer_states,
-        out_degree=config.out_degree, deterministic=config.deterministic,
-        segment_lengths=[v for v in _support_values(dists[-1]) if v > 0],
-        segment_counts=counts, levels=3 if config.kind == "binfa3" else 2,
-    )
+    """A random Bi-NFA (3 levels for ``binfa3``) realising every length the specs allow and
+    the default evaluation counts (:func:`bipe.synthetic.sequence_data.build_automaton`)."""
+    return build_data_automaton(
+        rng, automaton_data(config), deterministic=config.deterministic,
+        sub_segments=config.sub_segments if config.kind == "binfa3" else None)
 
 
 def load_automaton(path: str | os.PathLike) -> BiNFA:

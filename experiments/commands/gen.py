@@ -94,6 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`~bipe.synthetic.sequences.SequenceConfig` and loaded automaton (or None)."""
+    from bipe.synthetic.sequence_data import check_request
     from bipe.synthetic.sequences import SequenceConfig, load_automaton
 
     given = {name: getattr(args, name) for name in _STRUCTURE if getattr(args, name) is not None}
@@ -115,6 +116,11 @@ def config_from_args(args: argparse.Namespace):
                  "outer_states": automaton.outer.n_states}
     config = SequenceConfig(kind=args.kind, n=args.n, automaton_file=args.automaton,
                             **given, **specs)
+    top = config.length if config.kind == "nfa" else config.segments
+    length = "fixed:0" if config.kind == "nfa" else config.segment_length
+    if config.kind == "binfa3":
+        check_request(args.n, config.segments, config.sub_segments, f"bipe gen {args.kind}")
+    check_request(args.n, top, length, f"bipe gen {args.kind}")
     return config, automaton
 
 

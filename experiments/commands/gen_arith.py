@@ -89,6 +89,7 @@ def _as_arrays(record: dict) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the dataset; prints one summary line."""
+    from bipe.synthetic.arith_data import check_request
     from bipe.synthetic.arithmetic import (
         FORMATS,
         SEPARATORS,
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
+    check_request(args.n, dist, args.format, "bipe gen arith")
     out = Path(args.out)
     if out.exists() and not args.force:
         raise ValueError(f"{out} already exists; use --force to replace it")

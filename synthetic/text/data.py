@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bipe.synthetic.family import DataConfig
 from bipe.synthetic.text.corpus import (
     CORPUS_KINDS,
     SPLITS,
@@ -32,8 +33,9 @@ FILLERS = ("repeat", "corpus")
 
 
 @dataclass(frozen=True, kw_only=True)
-class TextDataConfig:
-    """The text fields of ``data`` (see docs/method.md#text for each).
+class TextDataConfig(DataConfig):
+    """The ``data`` section of the text family (tasks ``text_lm`` and ``passkey``): the shared
+    fields of :class:`~bipe.synthetic.family.DataConfig` plus these (docs/method.md#text).
 
     Corpus: ``corpus`` (``stdlib``, ``kjv``, ``files`` with ``files``/``include``/``exclude``
     globs, or ``hf:FOLDER_OR_NAME`` with ``text_column``/``hf_split``); ``validation`` and
@@ -68,6 +70,7 @@ class TextDataConfig:
     passkey_depths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in ("context", "eval_tokens", "passkey_digits", "bpe_vocab"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"data.{name} must be > 0, got {getattr(self, name)}")

@@ -47,7 +47,7 @@ class FakeRunner:
 
 def study(**kw):
     base = dict(encodings=("rope", "bipe_rope"), sizes=(2, 4, 8), widths=WIDTHS, seeds=(0, 1),
-                size_keys=("data.inner_states",), target=0.9)
+                size_keys=("data.inner_states",), target=0.9, task="binfa_lm")
     return WidthStudy(**{**base, **kw})
 
 

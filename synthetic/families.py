@@ -1,0 +1,85 @@
+"""The data-family registry: the one place that maps a family name to its config and datasets.
+
+======================  ==========================================  =======================
+family                  config (``data`` section of a run)          ``meta.json`` generator
+======================  ==========================================  =======================
+``arithmetic``          :class:`~bipe.synthetic.arith_data.ArithmeticData`   ``arith``
+``automaton``           :class:`~bipe.synthetic.sequence_data.AutomatonData`  ``binfa``, ``nfa``,
+                                                                    ``binfa3``
+``text``                :class:`~bipe.synthetic.text.data.TextDataConfig`  none (corpora are read
+                                                                    at run time)
+======================  ==========================================  =======================
+
+Tasks name their family (``Task.family``); :func:`data_config_class` gives the config class a
+run's ``data`` section is parsed into. Adding a family: a config dataclass derived from
+:class:`~bipe.synthetic.family.DataConfig` next to the generator, and one entry in
+:data:`FAMILIES`.
+
+Run folders written before the data families existed hold one flat ``data`` section with the
+keys of every family; :func:`upgrade_data` drops the keys of other families when they hold
+those old defaults (:data:`LEGACY_DEFAULTS`) and refuses the file otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from bipe.synthetic.arith_data import ArithmeticData
+from bipe.synthetic.family import DataConfig, DataFamily
+from bipe.synthetic.sequence_data import AutomatonData
+from bipe.synthetic.text.data import TextDataConfig
+
+__all__ = ["FAMILIES", "LEGACY_DEFAULTS", "data_keys", "get_family", "upgrade_data"]
+
+FAMILIES: dict[str, DataFamily] = {
+    "arithmetic": DataFamily(name="arithmetic", config=ArithmeticData, generators=("arith",)),
+    "automaton": DataFamily(name="automaton", config=AutomatonData,
+                            generators=("binfa", "nfa", "binfa3")),
+    "text": DataFamily(name="text", config=TextDataConfig, generators=()),
+}
+
+# The family keys and defaults of the single flat DataConfig of earlier versions (frozen here:
+# later changes of a family's defaults must not change how old run folders are read).
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "operators": "uniform:1:4", "fmt": "feng", "modulus": 11,
+    "n_symbols": 4, "n_types": 2, "inner_states": 3, "outer_states": 3, "out_degree": 2,
+    "segments": "uniform:2:8", "segment_length": "uniform:1:4", "eval_segment_length": "",
+    "continuation_prefix": 0.5,
+}
+
+
+def get_family(name: str) -> DataFamily:
+    """The registered family ``name``; unknown -> ``ValueError`` listing the known ones."""
+    if name not in FAMILIES:
+        raise ValueError(f"unknown data family {name!r}; known: {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def data_keys(config: type[DataConfig]) -> list[str]:
+    """The field names of a family's config class, shared fields first."""
+    return [f.name for f in dataclasses.fields(config)]
+
+
+def owner(key: str) -> str | None:
+    """The family whose config (and no shared base) has the field ``key``, if any."""
+    shared = set(data_keys(DataConfig))
+    return next((name for name, fam in FAMILIES.items()
+                 if key in data_keys(fam.config) and key not in shared), None)
+
+
+def upgrade_data(family: DataFamily, data: dict[str, Any], where: str = "data") -> dict[str, Any]:
+    """``data`` without the keys of other families that hold their old defaults.
+
+    A key of another family with any other value is a ``ValueError`` naming it (the run was
+    configured with a setting its task never used; the file is not silently rewritten).
+    """
+    own = set(data_keys(family.config))
+    out = {}
+    for key, value in data.items():
+        if key in own or key not in LEGACY_DEFAULTS:
+            out[key] = value
+        elif value != LEGACY_DEFAULTS[key]:
+            raise ValueError(f"{where}.{key} = {value!r} belongs to the {owner(key)} data "
+                             f"family, not to the {family.name} family of this task")
+    return out

@@ -1,0 +1,99 @@
+"""The automaton data family's config: what ``binfa_lm``, ``binfa_state`` and ``nfa_lm`` use.
+
+:class:`AutomatonData` adds to the shared :class:`~bipe.synthetic.family.DataConfig` the random
+Bi-NFA's sizes (``n_symbols`` symbols, ``n_types`` segment types of ``inner_states`` states
+each, ``outer_states`` outer states, ``out_degree`` edges per state; see
+:func:`bipe.automata.random_binfa`) and the length laws: ``segments`` per sequence (the length
+setting of these tasks) and ``segment_length`` tokens per segment, separator excluded
+(``eval_segment_length``, when set, replaces it at evaluation).
+``continuation_prefix`` is the fraction of a sequence given as the prompt of the
+``continuation_valid`` metric. :func:`check_request` refuses absurd sizes up front.
+
+:func:`build_automaton` is the one place a random Bi-NFA is drawn from these settings, by
+``bipe gen binfa`` / ``nfa`` / ``binfa3`` and by the tasks alike, so the same settings and seed
+give the same automaton everywhere. It realises every segment count of ``segments`` and of the
+evaluation settings (``eval_lengths``, or by default up to twice the largest training count)
+and every length of ``segment_length`` and ``eval_segment_length``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bipe.automata import BiNFA, random_binfa
+from bipe.synthetic.distributions import parse_length_spec
+from bipe.synthetic.family import (
+    DataConfig,
+    check_positive,
+    check_size,
+    default_eval_lengths,
+    expected,
+)
+from bipe.synthetic.sequence_sampling import effective_support
+
+__all__ = ["AutomatonData", "build_automaton", "check_request", "eval_settings", "support"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutomatonData(DataConfig):
+    """A random Bi-NFA and the length laws of its sequences (module docstring)."""
+
+    n_symbols: int = 4
+    n_types: int = 2
+    inner_states: int = 3
+    outer_states: int = 3
+    out_degree: int = 2
+    segments: str = "uniform:2:8"
+    segment_length: str = "uniform:1:4"
+    eval_segment_length: str = ""
+    continuation_prefix: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(self, "n_symbols", "n_types", "inner_states", "outer_states",
+                       "out_degree")
+        if not 0.0 < self.continuation_prefix < 1.0:
+            raise ValueError(
+                f"data.continuation_prefix must lie in (0, 1), got {self.continuation_prefix}"
+            )
+        check_request(self.n_train, self.segments, self.segment_length, "data.n_train")
+
+
+def check_request(n: int, segments: str, segment_length: str, what: str) -> None:
+    """Refuse ``n`` sequences of ``segments`` segments of ``segment_length`` tokens (+ the
+    separator) whose estimated total size is absurd."""
+    mean_len = expected(parse_length_spec(segment_length), lambda k: k + 1.0)
+    mean = expected(parse_length_spec(segments), lambda k: k * mean_len)
+    check_size(n * mean, f"{what}: {n} sequences of {segments} segments of {segment_length} "
+               f"tokens")
+
+
+def support(spec: str) -> list[int]:
+    """The values a length spec can draw (unbounded laws cut where the tail is below 1e-15)."""
+    return [int(v) for v in effective_support(parse_length_spec(spec))[0]]
+
+
+def eval_settings(data: AutomatonData) -> tuple[int, ...]:
+    """The segment counts evaluated: ``eval_lengths``, or the default range of the training
+    counts (:func:`~bipe.synthetic.family.default_eval_lengths`)."""
+    counts = support(data.segments)
+    return tuple(data.eval_lengths) or default_eval_lengths(min(counts), max(counts))
+
+
+def build_automaton(rng: np.random.Generator, data: AutomatonData, *,
+                    deterministic: bool = False, sub_segments: str | None = None) -> BiNFA:
+    """The random Bi-NFA of ``data`` (3 levels when ``sub_segments``, the sentences per
+    paragraph, is given), realising every count and length the settings can ask for."""
+    counts = set(support(data.segments)) | set(eval_settings(data))
+    if sub_segments is not None:
+        counts |= set(support(sub_segments))
+    lengths = set(support(data.segment_length))
+    if data.eval_segment_length:
+        lengths |= set(support(data.eval_segment_length))
+    return random_binfa(rng, data.n_symbols, data.n_types, data.inner_states, data.outer_states,
+                        out_degree=data.out_degree, deterministic=deterministic,
+                        segment_lengths=sorted(v for v in lengths if v > 0),
+                        segment_counts=sorted(counts),
+                        levels=2 if sub_segments is None else 3)
