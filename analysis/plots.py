@@ -146,6 +146,38 @@ def plot_scaling(
     return save_figure(fig, path)
 
 
+def plot_heatmaps(
+    path: str | Path,
+    panels: Sequence[tuple[str, np.ndarray]],
+    *,
+    xticks: Sequence[float],
+    yticks: Sequence[float],
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+) -> Path:
+    """Side-by-side heatmaps of values in [0, 1] (rows: ``yticks``, columns: ``xticks``), one
+    per (label, (Y, X) array) panel, each cell annotated with its value (NaN: blank)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.8, 3.4),
+                             squeeze=False)
+    for ax, (label, grid) in zip(axes[0], panels, strict=True):
+        image = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto",
+                          origin="lower")
+        for (r, c), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if v < 0.5 else "black")
+        ax.set_xticks(range(len(xticks)), [f"{x:g}" for x in xticks], fontsize=7)
+        ax.set_yticks(range(len(yticks)), [f"{y:g}" for y in yticks], fontsize=7)
+        ax.set_xlabel(xlabel)
+        ax.set_title(label, fontsize=9)
+    axes[0][0].set_ylabel(ylabel)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
 def plot_histograms(
     path: str | Path,
     panels: Sequence[tuple[str, Sequence[float]]],

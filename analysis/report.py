@@ -27,7 +27,7 @@ import numpy as np
 
 from bipe.fileio import write_text_atomic
 
-from .plots import plot_curves, plot_series_ci
+from .plots import plot_curves, plot_heatmaps, plot_series_ci
 from .runs import Run, as_float, load_runs, metric_names
 from .stats import Interval, bootstrap_ci, paired_difference
 
@@ -166,6 +166,7 @@ def _task_blocks(
         blocks += _summary_blocks(rng, metrics, evaluated, labels)
         blocks += _width_blocks(rng, task, metrics[0], evaluated, out_dir)
         blocks += _paired_blocks(rng, metrics, evaluated)
+    blocks += _depth_blocks(task, evaluated, labels, out_dir)
     blocks += _training_blocks(task, runs, labels, out_dir)
     return blocks
 
@@ -260,6 +261,32 @@ def _paired_blocks(rng, metrics, runs) -> list[Block]:
                                  "[95% bootstrap interval over seeds]."),
             Block(kind="table", header=("pair", "condition", "metric", "setting", "seeds",
                                         "difference"), rows=tuple(rows))]
+
+
+def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
+    """Passkey heatmaps: accuracy per (depth, length), mean over seeds, one panel per label."""
+    cells: dict[str, dict[tuple[float, float], list[float]]] = defaultdict(
+        lambda: defaultdict(list))
+    for r in runs:
+        for row in r.evaluation["per_length"]:
+            for d in row.get("by_depth") or []:
+                cells[labels[r.path]][(float(d["depth"]), float(row["length"]))].append(
+                    as_float(d.get("accuracy")))
+    if not cells:
+        return []
+    depths = sorted({k[0] for c in cells.values() for k in c})
+    lengths = sorted({k[1] for c in cells.values() for k in c})
+    panels = []
+    for label, c in sorted(cells.items()):
+        grid = np.full((len(depths), len(lengths)), np.nan)  # (depths, lengths)
+        for (d, n), values in c.items():
+            grid[depths.index(d), lengths.index(n)] = float(np.nanmean(values))
+        panels.append((label, grid))
+    name = f"{slug(task)}_accuracy_by_depth.png"
+    plot_heatmaps(out_dir / name, panels, xticks=lengths, yticks=depths,
+                  xlabel="context length (tokens)", ylabel="depth of the key",
+                  title=f"{task}: exact-match accuracy, mean over seeds")
+    return [Block(kind="h3", text="Accuracy by depth and length"), Block(kind="img", text=name)]
 
 
 def _training_blocks(task, runs, labels, out_dir) -> list[Block]:

@@ -108,7 +108,8 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
 def summarize(per_length: list[dict], train_range: tuple[int, int]) -> dict[str, dict]:
     """In-distribution and above-training means of every metric over settings."""
     lo, hi = train_range
-    names = [k for k in (per_length[0] if per_length else {}) if k not in ("length", "n")]
+    names = [k for k, v in (per_length[0] if per_length else {}).items()
+             if k not in ("length", "n") and isinstance(v, (int, float))]  # lists: profiles
 
     def mean(rows):
         return {k: float(np.mean([r[k] for r in rows])) for k in names} if rows else {}

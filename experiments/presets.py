@@ -47,6 +47,7 @@ from bipe.experiments.config import (
     upgrade_run_dict,
 )
 from bipe.experiments.tasks import get_task
+from bipe.models.config import ModelConfig
 
 __all__ = ["PRESETS", "build_config"]
 
@@ -60,6 +61,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "arithmetic": {"operators": "uniform:1:2"},
             "automaton": {"n_symbols": 3, "n_types": 2, "inner_states": 2, "outer_states": 2,
                           "segments": "uniform:1:3", "segment_length": "uniform:1:3"},
+            "text": {"context": 96, "eval_lengths": [], "eval_tokens": 4096,
+                     "train_tokens": 200_000, "n_eval": 10},
         },
         "model": {"d_model": 32, "n_layers": 2, "n_heads": 2},
         "train": {"steps": 60, "batch_size": 16, "lr": 3e-3, "warmup": 10, "log_every": 10,
@@ -92,6 +95,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"d_model": 64, "n_layers": 3, "n_heads": 4},
         "train": {"steps": 16000, "batch_size": 64, "lr": 2e-3, "warmup": 300,
                   "log_every": 50, "checkpoint_every": 1000},
+    },
+    # cpu_text: the calibration shape (byte-level, 4 layers, width 128, 4 heads, 800
+    # steps of 32 x 128 bytes of the standard library, each window seen once), evaluated in
+    # non-overlapping chunks on 64 KiB of held-out files at 1-8x the training context.
+    "cpu_text": {
+        "task": "text_lm",
+        "data": {"n_train": 25_600, "n_eval": 100, "eval_lengths": [128, 256, 512, 1024]},
+        "family_data": {"text": {"corpus": "stdlib", "context": 128, "eval_tokens": 65_536}},
+        "model": {"d_model": 128, "n_layers": 4, "n_heads": 4},
+        "train": {"steps": 800, "batch_size": 32, "lr": 2e-3, "warmup": 50, "log_every": 20,
+                  "checkpoint_every": 200},
     },
 }
 
@@ -128,7 +142,7 @@ def build_config(
                             where="data")
     model = tree.setdefault("model", {})
     model["vocab_size"] = the_task.vocab_size(data)
-    model["separators"] = list(the_task.separators(data))
+    model["separators"] = list(the_task.model_separators(data, model.get("pe", ModelConfig.pe)))
     model.pop("max_intra", None)  # set from the training data when the run starts
     return config_from_dict(RunConfig, tree)
 

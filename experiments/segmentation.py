@@ -73,13 +73,16 @@ def batch_positions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(seg, intra)`` ``(N, T)`` of right-padded ``tokens`` ``(N, T)`` under ``config``.
 
-    ``oracle_seg`` ``(N, T)`` is the generator's segment index (needed for ``oracle``; when
-    absent, oracle falls back to the separator rule). ``entropy`` is the run's fitted segmenter
-    (required for ``entropy``). ``rng`` draws the perturbations (it may be None when there are
-    none). Padding gets position 0.
+    ``separators``: token ids, or one tuple of ids per level (hbipe; all of them close a
+    segment). ``oracle_seg`` ``(N, T)`` is the generator's segment index (needed for ``oracle``;
+    when absent, oracle falls back to the separator rule). ``entropy`` is the run's fitted
+    segmenter (required for ``entropy``). ``rng`` draws the perturbations (it may be None when
+    there are none). Padding gets position 0.
     """
     n, t = tokens.shape
     valid = np.arange(t)[None, :] < lengths[:, None]  # (N, T)
+    separators = [s for level in separators  # hbipe: one tuple per level; any level closes
+                  for s in (level if isinstance(level, (tuple, list)) else (level,))]
     if config.method == "oracle" and oracle_seg is not None:
         marks = boundaries_from_positions(oracle_seg, lengths)  # (N, T)
         # the oracle's last token closes a segment iff it is a separator (as in the data)

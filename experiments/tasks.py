@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,11 @@ class Task:
     def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
         raise NotImplementedError
 
+    def model_separators(self, data: Any, pe: str) -> tuple:
+        """``model.separators`` for encoding ``pe``: :meth:`separators` (tasks with several
+        separator levels give ``hbipe`` one tuple per level)."""
+        return self.separators(data)
+
     def train_range(self, data: Any) -> tuple[int, int]:
         """``(lo, hi)`` of the training distribution's length setting."""
         raise NotImplementedError
@@ -123,6 +129,9 @@ class Task:
     ) -> Examples:
         """``n`` examples from the training distribution (``setting=None``) or at one setting."""
         raise NotImplementedError
+
+    def write_files(self, world: Any, out: Path) -> None:
+        """Write what a run folder should keep of the world (e.g. a corpus manifest); none."""
 
     def load(self, path: str, data: Any, world: Any) -> Examples:
         """A saved training set (``bipe gen ... --out DIR``) as examples."""
@@ -484,6 +493,10 @@ TASKS: dict[str, Task] = {
     "binfa_state": AutomatonTask("binfa_state", flat=False, states=True),
     "nfa_lm": AutomatonTask("nfa_lm", flat=True, states=False),
 }
+
+from bipe.experiments.text_tasks import PasskeyTask, TextLMTask  # noqa: E402 (they import Task)
+
+TASKS.update({"text_lm": TextLMTask(), "passkey": PasskeyTask()})
 
 
 def get_task(name: str) -> Task:

@@ -82,7 +82,7 @@ def log_eval(run_dir: str | Path, result: dict[str, Any], step: int) -> None:
     try:
         for row in result.get("per_length", []):
             for key, value in row.items():
-                if key not in ("length", "n") and value is not None:
+                if key not in ("length", "n") and isinstance(value, (int, float)):  # not lists
                     writer.add_scalar(f"eval/{key}", float(value), int(row["length"]))
         for setting, metrics in result.get("summary", {}).items():
             for key, value in metrics.items():

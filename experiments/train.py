@@ -218,6 +218,7 @@ def _train(config: RunConfig, command: list[str] | None, progress: bool,
         _announce(config.model.compute_dtype, config.train.device, progress)
         save_run_segmenters(out, prepared.segmenters)
         rundir.write_run_config(out, prepared.config, command or [])
+        prepared.task.write_files(prepared.world, out)
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
 

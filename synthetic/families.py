@@ -6,6 +6,8 @@ family                  config (``data`` section of a run)          ``meta.json`
 ``arithmetic``          :class:`~bipe.synthetic.arith_data.ArithmeticData`   ``arith``
 ``automaton``           :class:`~bipe.synthetic.sequence_data.AutomatonData`  ``binfa``, ``nfa``,
                                                                     ``binfa3``
+``text``                :class:`~bipe.synthetic.text.data.TextDataConfig`  none (corpora are read
+                                                                    at run time)
 ======================  ==========================================  =======================
 
 Tasks name their family (``Task.family``); :func:`data_config_class` gives the config class a
@@ -28,6 +30,7 @@ from bipe.synthetic.arith_data import ArithmeticData
 from bipe.synthetic.dataset import load_meta
 from bipe.synthetic.family import DataConfig, DataFamily
 from bipe.synthetic.sequence_data import AutomatonData
+from bipe.synthetic.text.data import TextDataConfig
 
 __all__ = ["FAMILIES", "LEGACY_DEFAULTS", "data_keys", "dataset_meta", "get_family",
            "upgrade_data"]
@@ -36,6 +39,7 @@ FAMILIES: dict[str, DataFamily] = {
     "arithmetic": DataFamily(name="arithmetic", config=ArithmeticData, generators=("arith",)),
     "automaton": DataFamily(name="automaton", config=AutomatonData,
                             generators=("binfa", "nfa", "binfa3")),
+    "text": DataFamily(name="text", config=TextDataConfig, generators=()),
 }
 
 # The family keys and defaults of the single flat DataConfig of earlier versions (frozen here:

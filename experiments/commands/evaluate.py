@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_run(args.run_dir, lengths=parse_lengths(args.lengths), n=args.n,
                           progress=not args.no_progress and sys.stderr.isatty(),
                           overrides=overrides, out=args.out)
-    names = [k for k in result["per_length"][0] if k not in ("length", "n")]
+    names = [k for k, v in result["per_length"][0].items()
+             if k not in ("length", "n") and isinstance(v, (int, float))]
     print(f"{'length':>6} {'n':>6} " + " ".join(f"{k:>16}" for k in names))
     for row in result["per_length"]:
         print(f"{row['length']:>6} {row['n']:>6} " + " ".join(f"{row[k]:>16.3f}" for k in names))

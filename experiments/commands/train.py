@@ -57,10 +57,10 @@ def collect_overrides(args: argparse.Namespace) -> dict[str, str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default=None, help="task (arith, arith_direct, binfa_lm, "
-                        "binfa_state, nfa_lm; default: the preset's)")
+                        "binfa_state, nfa_lm, text_lm, passkey; default: the preset's)")
     parser.add_argument("--pe", default=None, help="positional encoding (bipe.models.ENCODINGS)")
     parser.add_argument("--preset", default=None,
-                        help="tiny, demo, paper_arith or cpu_arith (default: tiny)")
+                        help="tiny, demo, paper_arith, cpu_arith or cpu_text (default: tiny)")
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="start from a saved config.json instead of a preset")
     parser.add_argument("--out", default=None, metavar="RUN", help="run folder to create")

@@ -22,7 +22,7 @@ from bipe.experiments.tasks import TASKS
 
 
 def test_preset_names_are_exact():
-    assert list(PRESETS) == ["tiny", "demo", "paper_arith", "cpu_arith"]
+    assert list(PRESETS) == ["tiny", "demo", "paper_arith", "cpu_arith", "cpu_text"]
     for name in PRESETS:
         config = build_config(name)
         assert config.task in TASKS and config.model.vocab_size > 0
@@ -77,7 +77,7 @@ def test_unknown_key_names_it_and_lists_valid_ones():
 
 
 @pytest.mark.parametrize("kind,name,known", [
-    ("preset", "huge", "tiny, demo, paper_arith, cpu_arith"),
+    ("preset", "huge", "tiny, demo, paper_arith, cpu_arith, cpu_text"),
     ("task", "sorting", "arith, arith_direct, binfa_lm, binfa_state, nfa_lm"),
     ("pe", "sinusoid", "bipe_rope"),
 ])
