@@ -304,6 +304,22 @@ def _batches(members: list[_Member], step: int, device: torch.device):
     return out
 
 
+def _gradients(model, optimizer, members, batches, lr: float) -> torch.Tensor:
+    """Forward and backward of one step, gradients clipped per member; losses (M,)."""
+    tc = members[0].prepared.config.train
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    logits = model([b[0] for b in batches], [b[1] for b in batches],
+                   [m.sampler for m in members])
+    losses = torch.stack([m.prepared.task.loss(x, b[2], m.prepared.config.data)
+                          for m, x, b in zip(members, logits, batches, strict=True)])
+    optimizer.zero_grad(set_to_none=True)
+    losses.sum().backward()
+    if tc.grad_clip:
+        _clip_grads(model, tc.grad_clip)
+    return losses
+
+
 def _loop(model, optimizer, members, step, window_state, progress, stop_after) -> int:
     from tqdm.auto import tqdm  # noqa: PLC0415
 
@@ -319,16 +335,7 @@ def _loop(model, optimizer, members, step, window_state, progress, stop_after) -
         while step < end:
             batches = _batches(members, step, device)
             lr = lr_at(step, tc)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            logits = model([b[0] for b in batches], [b[1] for b in batches],
-                           [m.sampler for m in members])
-            losses = torch.stack([m.prepared.task.loss(x, b[2], m.prepared.config.data)
-                                  for m, x, b in zip(members, logits, batches, strict=True)])
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            if tc.grad_clip:
-                _clip_grads(model, tc.grad_clip)
+            losses = _gradients(model, optimizer, members, batches, lr)
             updating = True  # from here to the end of the body a Ctrl-C keeps the last checkpoint
             optimizer.step()
             step += 1

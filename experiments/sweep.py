@@ -43,6 +43,7 @@ import tomllib
 
 from bipe.experiments import rundir
 from bipe.experiments.config import RunConfig, config_to_dict
+from bipe.experiments.ensemble_sweep import run_unit, sweep_units
 from bipe.experiments.presets import build_config
 
 __all__ = ["GridSpec", "expand_grid", "load_grid_file", "run_status", "run_sweep"]
@@ -152,11 +153,14 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
 
 
 def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, jobs: int = 1,
-              progress: bool = False, names: Sequence[str] | None = None) -> list[dict]:
+              progress: bool = False, names: Sequence[str] | None = None,
+              ensemble_size: int = 1) -> list[dict]:
     """Run every config into ``out_dir`` (``config.out`` = the run's folder name there).
 
     ``jobs > 1`` runs that many ``bipe train`` processes at once, each with
-    ``cpu_count // jobs`` threads. Finished runs are skipped, interrupted ones resumed. Returns
+    ``cpu_count // jobs`` threads. ``ensemble_size > 1`` trains runs that differ only in
+    seeds or encoding as ensembles of up to that many (one process each;
+    ``docs/method.md#ensembles``). Finished runs are skipped, interrupted ones resumed. Returns
     the index rows (``name``, ``dir``, ``status``: done or failed, ``error``); ``index.json``
     is rewritten atomically as runs finish.
     """
@@ -179,22 +183,34 @@ def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, jobs:
     todo = [i for i, s in enumerate(statuses) if s != "done"]
     threads = max(1, (os.cpu_count() or 1) // jobs)
 
-    def work(i: int) -> None:
-        config, run_dir = plan[i]
-        error = (_run_inline(config, run_dir, statuses[i], progress) if jobs == 1
-                 else _run_process(config, run_dir, statuses[i], threads))
-        rows[i]["status"] = "failed" if error else "done"
-        if error:
-            rows[i]["error"] = error
+    units = sweep_units([c for c, _ in plan], dirs, statuses, todo, ensemble_size, jobs)
+
+    def work(unit: list[int]) -> None:
+        errors = _run_unit([plan[i] for i in unit], statuses[unit[0]], jobs, threads, progress)
+        for i, error in zip(unit, errors, strict=True):
+            rows[i]["status"] = "failed" if error else "done"
+            if error:
+                rows[i]["error"] = error
         _write_index(out, rows)
 
     if jobs == 1:
-        for i in todo:
-            work(i)
+        for unit in units:
+            work(unit)
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(work, todo))
+            list(pool.map(work, units))
     return rows
+
+
+def _run_unit(plan: list[tuple[RunConfig, Path]], status: str, jobs: int, threads: int,
+              progress: bool) -> list[str | None]:
+    """One unit of work (one run, or several as an ensemble); an error or None per run."""
+    if len(plan) > 1:
+        return run_unit([c for c, _ in plan], [d for _, d in plan], status == "partial",
+                        inline=jobs == 1, threads=threads, progress=progress)
+    config, run_dir = plan[0]
+    return [_run_inline(config, run_dir, status, progress) if jobs == 1
+            else _run_process(config, run_dir, status, threads)]
 
 
 def _write_index(out: Path, rows: list[dict]) -> None:

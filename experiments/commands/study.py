@@ -33,6 +33,7 @@ def _names(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bipe.experiments.commands.sweep import add_ensemble_arguments
     from bipe.experiments.commands.train import add_override_arguments
 
     parser.add_argument("kind", choices=("width",), help="the study to run (width)")
@@ -59,12 +60,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--out", required=True, metavar="DIR", help="study folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_ensemble_arguments(parser)
     add_override_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from bipe.experiments.commands.sweep import ensemble_size
     from bipe.experiments.commands.train import collect_overrides
     from bipe.experiments.study import WidthStudy, run_width_study
+    from bipe.experiments.sweep import run_sweep
+
+    runner = partial(run_sweep, ensemble_size=ensemble_size(args))
 
     study = WidthStudy(
         encodings=tuple(args.pes), sizes=tuple(args.sizes), widths=tuple(args.widths),
@@ -75,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         sizes2=tuple(args.sizes2 or ()), size_keys2=tuple(args.size_key2 or ()),
     )
     outcome = run_width_study(study, args.out, jobs=args.jobs, progress=not args.no_progress,
-                              seed=args.seed)
+                              seed=args.seed, runner=runner)
     print(outcome.report.read_text().split("![")[0].rstrip())
     print(f"\nwrote {outcome.report} (and study.json, width_scaling.png)")
     return 0
