@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "theory": ("bipe.experiments.commands.theory", "state counts of a Bi-NFA and its flattening"),
     "report": ("bipe.experiments.commands.report", "report.md and plots from runs or sweeps"),
     "segstats": ("bipe.experiments.commands.segstats", "segment-length statistics of corpora"),
+    "results": ("bipe.experiments.commands.results", "docs/results.md from study folders"),
 }
 
 

@@ -29,6 +29,12 @@ import numpy as np
 import torch
 
 from bipe.experiments import rundir
+from bipe.experiments.config import (
+    RunConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+)
 from bipe.experiments.segmentation import batch_positions, example_positions, pad_rows
 from bipe.experiments.tasks import Examples, get_task
 from bipe.experiments.train import EVAL, SEGMENT, WORLD, Prepared, resolve_device, stream
@@ -122,10 +128,37 @@ def evaluate_model(model, config, task, world, lengths: Sequence[int], *,
             "per_length": rows, "summary": summarize(rows, train_range)}
 
 
+EVAL_KEYS = ("segment_eval.", "data.eval_lengths", "data.n_eval", "data.eval_tokens_per_batch")
+
+
+def evaluation_config(run_dir: str | Path, overrides: dict[str, str]) -> tuple[RunConfig, dict]:
+    """The run's config with evaluation-only overrides (``segment_eval.*``, ``data.eval_*``,
+    ``data.n_eval``) applied, and the raw dict to record; any other key is a ``ValueError``."""
+    config, raw = rundir.read_run_config(run_dir)
+    bad = [k for k in overrides if not k.startswith(EVAL_KEYS)]
+    if bad:
+        raise ValueError(f"{bad[0]} cannot change at evaluation (allowed: segment_eval.*, "
+                         "data.eval_lengths, data.n_eval, data.eval_tokens_per_batch)")
+    tree = apply_overrides(config_to_dict(config), overrides, RunConfig)
+    return config_from_dict(RunConfig, tree), {**raw, **tree, "evaluated_from": str(run_dir),
+                                               "eval_overrides": overrides}
+
+
 def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, model=None,
-                 progress: bool = True, n: int | None = None) -> dict[str, Any]:
-    """Evaluate the trained run in ``run_dir`` and write ``run_dir/eval.json``."""
-    config, _ = rundir.read_run_config(run_dir)
+                 progress: bool = True, n: int | None = None,
+                 overrides: dict[str, str] | None = None,
+                 out: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate the trained run in ``run_dir`` and write ``run_dir/eval.json``.
+
+    With ``overrides`` (evaluation-only keys, e.g. ``{"segment_eval.drop": "0.2"}``) the model
+    is evaluated under the changed settings; ``out`` (required then) is a new folder that gets
+    the changed ``config.json`` (with ``evaluated_from``) and ``eval.json``, so the run's own
+    evaluation is never overwritten and analysis reads the folder like a run.
+    """
+    if overrides and out is None:
+        raise ValueError("evaluation overrides need an output folder (--out DIR), so the "
+                         "run's own eval.json is kept")
+    config, raw = evaluation_config(run_dir, overrides or {})
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)
     if model is None:
@@ -137,7 +170,10 @@ def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, m
     result = evaluate_model(model, config, task, world,
                             tuple(lengths) if lengths else eval_lengths(config, task),
                             progress=progress, n=n)
-    rundir.write_json_atomic(Path(run_dir) / "eval.json", result)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        rundir.write_json_atomic(Path(out) / "config.json", raw)
+    rundir.write_json_atomic(Path(out or run_dir) / "eval.json", result)
     return result
 
 

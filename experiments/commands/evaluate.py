@@ -6,7 +6,8 @@ import argparse
 import sys
 
 HELP = "evaluate a run across lengths; writes RUN/eval.json"
-EXAMPLE = "bipe eval runs/tiny-bipe --lengths 1,2,4,8"
+EXAMPLE = ("bipe eval runs/tiny-bipe --lengths 1,2,4,8; "
+           "bipe eval runs/tiny-bipe --set segment_eval.drop=0.2 --out runs/tiny-bipe-drop0.2")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="length settings (operators or segments); default: the run's")
     parser.add_argument("--n", type=int, default=None,
                         help="examples per length (default: the run's data.n_eval)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="evaluation-only override (segment_eval.*, data.eval_lengths, "
+                             "data.n_eval); repeatable; needs --out")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="write config.json and eval.json here instead of RUN/eval.json")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -44,11 +50,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r} must look like KEY=VALUE")
+        overrides[key.strip()] = value.strip()
     result = evaluate_run(args.run_dir, lengths=parse_lengths(args.lengths), n=args.n,
-                          progress=not args.no_progress and sys.stderr.isatty())
+                          progress=not args.no_progress and sys.stderr.isatty(),
+                          overrides=overrides, out=args.out)
     names = [k for k in result["per_length"][0] if k not in ("length", "n")]
     print(f"{'length':>6} {'n':>6} " + " ".join(f"{k:>16}" for k in names))
     for row in result["per_length"]:
         print(f"{row['length']:>6} {row['n']:>6} " + " ".join(f"{row[k]:>16.3f}" for k in names))
-    print(f"wrote {args.run_dir}/eval.json")
+    print(f"wrote {args.out or args.run_dir}/eval.json")
     return 0

@@ -147,3 +147,29 @@ def test_bipe_eval_far_beyond_training(tmp_path, capsys):
     assert all(r["n"] == 5 for r in result["per_length"])
     assert result["summary"]["above_train"] and "eval.json" in capsys.readouterr().out
     assert main(["eval", str(tmp_path / "nothing")]) == 2
+
+
+def test_eval_overrides_write_a_separate_folder_and_equal_training_with_them(tmp_path):
+    """Evaluating a clean-trained run under perturbed boundaries (``bipe eval --set``) gives
+    the numbers of a run trained identically and evaluated with those settings, and leaves
+    the run's own eval.json alone."""
+    base = {"train.steps": "10", "data.n_eval": "6", "data.n_train": "64"}
+    noisy = {"segment_eval.drop": "0.5", "segment_eval.insert": "0.2"}
+    for name, extra in (("clean", {}), ("noisy", noisy)):
+        train(build_config("tiny", task="binfa_lm", pe="bipe_rope", out=str(tmp_path / name),
+                           overrides={**base, **extra}), progress=False)
+    before = (tmp_path / "clean" / "eval.json").read_bytes()
+    args = ["eval", str(tmp_path / "clean"), "--no-progress", "--out", str(tmp_path / "e")]
+    for key, value in noisy.items():
+        args += ["--set", f"{key}={value}"]
+    assert main(args) == 0
+    assert (tmp_path / "clean" / "eval.json").read_bytes() == before
+    got = json.loads((tmp_path / "e" / "eval.json").read_text())
+    want = json.loads((tmp_path / "noisy" / "eval.json").read_text())
+    assert got == want
+    saved = json.loads((tmp_path / "e" / "config.json").read_text())
+    assert saved["segment_eval"]["drop"] == 0.5 and saved["evaluated_from"].endswith("clean")
+    assert main(["eval", str(tmp_path / "clean"), "--set", "model.d_model=8",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert main(["eval", str(tmp_path / "clean"), "--set", "segment_eval.drop=0.1"]) == 2
+    assert not (tmp_path / "x").exists()

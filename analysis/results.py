@@ -1,0 +1,236 @@
+"""``docs/results.md`` from committed study folders: one section per study, every number
+regenerable from the run files.
+
+A study folder (``studies/<name>/``) holds the sweep's grid file, its run folders (each with
+``config.json``, ``metrics.jsonl``, ``eval.json``) and ``study.toml``, which says what the study
+asks and which comparisons answer it::
+
+    title = "Segment-count extrapolation (Bi-NFA LM)"
+    question = "Does BiPE extrapolate further in the number of segments ...?"
+    metrics = ["continuation_valid", "accuracy"]   # the first is the headline
+    group = ["model.pe"]                 # config keys whose values name a variant
+    pairs = [["bipe_rope", "rope"], ["bipe_alibi", "alibi"]]   # variant A minus variant B
+    runs = ["."]                         # folders (relative to the study) holding its runs
+    [where]                              # optional filter: config key -> allowed values
+    "model.pe" = ["alibi", "bipe_alibi"]
+
+Variants are labelled by the values of the ``group`` keys (``bipe_alibi 8``). Runs are paired
+by ``(data_seed, init_seed)``. Each section states the question, the setup (the grid file), a
+figure of the headline metric against length with 95% percentile-bootstrap intervals across
+seeds, the per-length table, the paired differences above the training range, and one
+conclusion sentence per pair. A difference is called a finding only when its 95% Student-t
+interval across seeds excludes zero (the bootstrap is too narrow with few seeds); otherwise
+the sentence says no difference was detectable at this budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from bipe.fileio import write_text_atomic
+
+from .plots import plot_series_ci
+from .report import Block, render_markdown
+from .runs import Run, as_float, load_runs
+from .stats import Interval, bootstrap_ci, t_interval
+
+__all__ = ["StudySpec", "load_study", "study_blocks", "write_results"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudySpec:
+    """What one study asks (``study.toml``) and where its runs are."""
+
+    path: Path
+    title: str
+    question: str
+    metrics: tuple[str, ...]
+    group: tuple[str, ...] = ("model.pe",)
+    pairs: tuple[tuple[str, str], ...] = ()
+    runs: tuple[str, ...] = (".",)
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.metrics:
+            raise ValueError(f"{self.path}: study.toml needs at least one metric")
+        if any(len(p) != 2 for p in self.pairs):
+            raise ValueError(f"{self.path}: every pair must name two variants")
+
+
+def load_study(folder: str | Path) -> StudySpec:
+    """The :class:`StudySpec` of ``folder/study.toml``."""
+    folder = Path(folder)
+    try:
+        raw = tomllib.loads((folder / "study.toml").read_text())
+    except FileNotFoundError:
+        raise OSError(f"{folder}: no study.toml") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{folder}/study.toml: malformed ({err})") from None
+    known = {"title", "question", "metrics", "group", "pairs", "runs", "where"}
+    if unknown := set(raw) - known:
+        raise ValueError(f"{folder}/study.toml: unknown keys {sorted(unknown)}; "
+                         f"valid: {', '.join(sorted(known))}")
+    missing = {"title", "question", "metrics"} - set(raw)
+    if missing:
+        raise ValueError(f"{folder}/study.toml: missing {sorted(missing)}")
+    return StudySpec(
+        path=folder, title=raw["title"], question=raw["question"],
+        metrics=tuple(raw["metrics"]), group=tuple(raw.get("group", ["model.pe"])),
+        pairs=tuple(tuple(p) for p in raw.get("pairs", [])), runs=tuple(raw.get("runs", ["."])),
+        where=tuple((k, tuple(str(x) for x in v)) for k, v in raw.get("where", {}).items()))
+
+
+def config_value(config: Mapping[str, Any], dotted: str) -> str:
+    """The value at a dotted key of a run config, as text (``-`` when absent)."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return "-"
+        node = node[part]
+    return str(node)
+
+
+def _variant(spec: StudySpec, run: Run) -> str:
+    return " ".join(config_value(run.config, key) for key in spec.group)
+
+
+def _pair_key(run: Run) -> tuple[str, str]:
+    return (config_value(run.config, "data_seed"), config_value(run.config, "init_seed"))
+
+
+def study_runs(spec: StudySpec) -> dict[str, dict[tuple[str, str], Run]]:
+    """Evaluated runs of the study: variant -> pair key -> run."""
+    folders = [spec.path / sub for sub in spec.runs]
+    found = [f for f in folders if f.is_dir() and any(f.rglob("config.json"))]
+    runs = [r for r in load_runs(found) if r.evaluation] if found else []
+    out: dict[str, dict[tuple[str, str], Run]] = defaultdict(dict)
+    for r in runs:
+        if all(config_value(r.config, k) in allowed for k, allowed in spec.where):
+            out[_variant(spec, r)][_pair_key(r)] = r
+    return dict(sorted(out.items()))
+
+
+def _per_length(run: Run, metric: str) -> dict[float, float]:
+    return {float(row["length"]): as_float(row.get(metric))
+            for row in run.evaluation.get("per_length", [])}
+
+
+def _above_train(run: Run, metric: str) -> float:
+    hi = (run.evaluation.get("train_range") or [math.inf, math.inf])[1]
+    vals = [v for x, v in _per_length(run, metric).items() if x > hi and not math.isnan(v)]
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def verdict(a: str, b: str, iv: Interval) -> str:
+    """The sentence an interval of ``a - b`` supports."""
+    if iv.n < 3 or not (iv.lo > 0 or iv.hi < 0):
+        return f"no difference between {a} and {b} detectable at this budget ({iv.n} seeds)"
+    return f"{a} {'higher' if iv.lo > 0 else 'lower'} than {b} ({iv.n} seeds)"
+
+
+def _fmt(iv: Interval) -> str:
+    return "-" if iv.n == 0 or math.isnan(iv.estimate) else iv.format(3)
+
+
+def _length_table(rng, spec, runs, metric, out_dir, stem) -> list[Block]:
+    series = {}
+    for variant, by_seed in runs.items():
+        pts: dict[float, list[float]] = defaultdict(list)
+        for r in by_seed.values():
+            for x, v in _per_length(r, metric).items():
+                if not math.isnan(v):
+                    pts[x].append(v)
+        series[variant] = [(x, bootstrap_ci(rng, v)) for x, v in sorted(pts.items())]
+    some = next(r for by_seed in runs.values() for r in by_seed.values())
+    train = tuple(some.evaluation.get("train_range") or ()) or None
+    name = f"{stem}_{metric}.png"
+    plot_series_ci(out_dir / name, series, xlabel="length", ylabel=metric, shade=train,
+                   title=f"{spec.title}: {metric}")
+    lengths = sorted({x for s in series.values() for x, _ in s})
+    rows = tuple((v, str(len(runs[v])), *[_fmt(dict(s).get(x, Interval(
+        estimate=math.nan, lo=math.nan, hi=math.nan, n=0))) for x in lengths])
+        for v, s in series.items())
+    return [Block(kind="img", text=f"{out_dir.name}/{name}"),
+            Block(kind="p", text=f"`{metric}` per evaluation length (training range "
+                                 f"{train[0]}-{train[1]} shaded), mean over seeds "
+                                 "[95% bootstrap interval]." if train else ""),
+            Block(kind="table", header=("variant", "seeds", *[f"{x:g}" for x in lengths]),
+                  rows=rows)]
+
+
+def _pair_rows(spec, runs, metric) -> tuple[list[tuple[str, ...]], list[str]]:
+    rows, sentences = [], []
+    for a, b in spec.pairs:
+        if a not in runs or b not in runs:
+            continue
+        keys = sorted(set(runs[a]) & set(runs[b]))
+        diffs = [_above_train(runs[a][k], metric) - _above_train(runs[b][k], metric)
+                 for k in keys]
+        diffs = [d for d in diffs if not math.isnan(d)]
+        if not diffs:
+            continue
+        iv = t_interval(diffs)
+        rows.append((f"{a} - {b}", str(iv.n), _fmt(iv), verdict(a, b, iv)))
+        sentences.append(verdict(a, b, iv))
+    return rows, sentences
+
+
+def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> list[Block]:
+    """One study's section; its figures are written into ``out_dir``."""
+    blocks = [Block(kind="h2", text=spec.title), Block(kind="p", text=f"**Question.** "
+                                                                      f"{spec.question}")]
+    grids = sorted(spec.path.glob("*.toml"))
+    setup = "\n".join(g.read_text().strip() for g in grids if g.name != "study.toml")
+    runs = study_runs(spec)
+    n = sum(len(v) for v in runs.values())
+    blocks.append(Block(kind="p", text=f"**Setup.** {n} evaluated runs in "
+                                       f"`{spec.path.as_posix()}`; grid:\n\n```toml\n{setup}\n```"))
+    if not runs:
+        return [*blocks, Block(kind="p", text="**Status.** No evaluated run yet.")]
+    stem = spec.path.name
+    sentences: list[str] = []
+    for i, metric in enumerate(spec.metrics):
+        blocks.append(Block(kind="h3", text=f"{metric} against length"))
+        blocks += _length_table(rng, spec, runs, metric, out_dir, stem)
+        rows, said = _pair_rows(spec, runs, metric)
+        if rows:
+            blocks += [Block(kind="p", text=f"Paired differences of `{metric}` averaged over "
+                                            "the lengths above the training range, paired by "
+                                            "seed [95% Student-t interval across seeds]:"),
+                       Block(kind="table", header=("pair", "seeds", "difference", "verdict"),
+                             rows=tuple(rows))]
+        if i == 0:
+            sentences = said
+    if sentences:
+        blocks.append(Block(kind="p", text=f"**Conclusion** ({spec.metrics[0]} above the "
+                                           "training range): " + "; ".join(sentences) + "."))
+    return blocks
+
+
+def write_results(studies: Sequence[str | Path], out: str | Path, *, seed: int = 0,
+                  title: str = "Results") -> Path:
+    """Write ``out`` (Markdown) and its figures into a folder beside it named after it."""
+    out = Path(out)
+    specs = [load_study(s) for s in studies]
+    fig_dir = out.with_suffix("")
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    blocks = [Block(kind="h1", text=title),
+              Block(kind="p", text="Generated by `bipe results " +
+                    " ".join(Path(s).as_posix() for s in studies) + f" --out {out.as_posix()}`"
+                    " from the committed run files; do not edit by hand.")]
+    for spec in specs:
+        blocks += study_blocks(rng, spec, fig_dir)
+    return write_text_atomic(out, render_markdown(blocks))

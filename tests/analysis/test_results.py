@@ -1,0 +1,81 @@
+"""docs/results.md builder: study specs, paired verdicts, the t interval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy
+from sympy.stats import StudentT, cdf
+
+from bipe.analysis.results import load_study, verdict, write_results
+from bipe.analysis.stats import _T975, Interval, t_interval
+
+
+def test_t_table_matches_the_student_t_distribution():
+    for df in (1, 2, 5, 10, 30):
+        p = cdf(StudentT("t", df))(sympy.Float(_T975[df - 1]))
+        assert abs(float(p) - 0.975) < 2e-4
+
+
+def test_t_interval_against_formula_and_degenerate_cases():
+    x = np.array([0.1, 0.3, 0.2, 0.5])
+    iv = t_interval(x)
+    half = 3.182 * x.std(ddof=1) / 2.0
+    assert iv.estimate == pytest.approx(0.275)
+    assert (iv.lo, iv.hi) == pytest.approx((0.275 - half, 0.275 + half))
+    assert np.isinf(t_interval([1.0]).hi)
+    with pytest.raises(ValueError):
+        t_interval([])
+
+
+def test_verdict_needs_three_seeds_and_an_interval_off_zero():
+    assert "higher" in verdict("a", "b", Interval(estimate=1, lo=0.5, hi=1.5, n=5))
+    assert "lower" in verdict("a", "b", Interval(estimate=-1, lo=-1.5, hi=-0.5, n=5))
+    assert "no difference" in verdict("a", "b", Interval(estimate=1, lo=-0.1, hi=2, n=5))
+    assert "no difference" in verdict("a", "b", Interval(estimate=1, lo=0.5, hi=1.5, n=2))
+
+
+def _write_run(folder: Path, pe: str, seed: int, values: list[float]) -> None:
+    folder.mkdir(parents=True)
+    config = {"task": "binfa_lm", "model": {"pe": pe, "d_model": 8}, "init_seed": seed,
+              "data_seed": 0}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n")
+    rows = [{"length": x, "n": 10, "acc": v} for x, v in zip((2, 4, 8, 12), values, strict=True)]
+    (folder / "eval.json").write_text(json.dumps(
+        {"task": "binfa_lm", "pe": pe, "train_range": [2, 4], "per_length": rows,
+         "summary": {}}))
+
+
+def test_results_state_only_what_the_intervals_support(tmp_path):
+    study = tmp_path / "s"
+    rng = np.random.default_rng(0)
+    for seed in range(5):
+        noise = rng.normal(0, 0.01, size=2)
+        _write_run(study / f"good{seed}", "good", seed, [1, 1, *(0.8 + noise)])
+        _write_run(study / f"base{seed}", "base", seed, [1, 1, *(0.5 + noise[::-1])])
+        _write_run(study / f"same{seed}", "same", seed, [1, 1, *(0.5 + rng.normal(0, .1, 2))])
+    (study / "study.toml").write_text(
+        'title = "T"\nquestion = "Q?"\nmetrics = ["acc"]\n'
+        'pairs = [["good", "base"], ["same", "base"], ["missing", "base"]]\n')
+    out = write_results([study], tmp_path / "docs" / "results.md")
+    text = out.read_text()
+    assert "good higher than base (5 seeds)" in text
+    assert "no difference between same and base detectable at this budget (5 seeds)" in text
+    assert "missing" not in text.split("**Conclusion**")[1]
+    assert (tmp_path / "docs" / "results" / "s_acc.png").stat().st_size > 0
+    assert write_results([study], tmp_path / "docs" / "results.md").read_text() == text
+
+
+def test_study_spec_errors(tmp_path):
+    with pytest.raises(OSError, match="no study.toml"):
+        load_study(tmp_path)
+    (tmp_path / "study.toml").write_text('title = "T"\nquestion = "Q"\nmetrics = ["a"]\nx = 1\n')
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_study(tmp_path)
+    (tmp_path / "study.toml").write_text('title = "T"\n')
+    with pytest.raises(ValueError, match="missing"):
+        load_study(tmp_path)
