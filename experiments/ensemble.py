@@ -162,16 +162,16 @@ def _run(prepared: list[Prepared], dirs: list[Path], states: list[dict | None], 
     members = [_Member(p, d, torch.Generator(device=device).manual_seed(p.config.init_seed),
                        _dropout_rng_state(p.config.init_seed))
                for p, d in zip(prepared, dirs, strict=True)]
-    window = torch.zeros(len(members), dtype=torch.float64, device=device)
-    step, counts = 0, 0
+    window = _Window(torch.zeros(len(members), dtype=torch.float64, device=device), 0, 0)
+    step = 0
     if states[0] is not None:
-        step, counts = _load_states(model, optimizer, members, states, window, tc)
+        step = window.last_saved = _load_states(model, optimizer, members, states, window, tc)
     else:
         for m in members:
             if (m.out / "metrics.jsonl").exists():
                 rundir.write_metrics(m.out, [])
     if step < tc.steps:
-        step = _loop(model, optimizer, members, step, (window, counts), progress, stop_after)
+        step = _loop(model, optimizer, members, step, window, progress, stop_after)
     if step >= tc.steps:
         for k, m in enumerate(members):
             member = model.member(k)
@@ -261,8 +261,8 @@ def _load_member_optimizer_state(model, optimizer, m: int, member, state: dict, 
             dst[key][index].copy_(value)
 
 
-def _load_states(model, optimizer, members, states, window, tc) -> tuple[int, int]:
-    """Restore weights, optimizer, samplers and logging windows; returns (step, window n)."""
+def _load_states(model, optimizer, members, states, window, tc) -> int:
+    """Restore weights, optimizer, samplers and the logging window; returns the step."""
     step = int(states[0]["step"])
     for m, (member, state) in enumerate(zip(members, states, strict=True)):
         model.load_member_state_dict(m, state["model"])
@@ -270,16 +270,17 @@ def _load_states(model, optimizer, members, states, window, tc) -> tuple[int, in
         _load_member_optimizer_state(model, optimizer, m, own, state["optimizer"], tc)
         member.sampler.set_state(state["sampler"])
         member.torch_rng = state["torch_rng"]
-        window[m] = float(state["window_loss"])
+        window.losses[m] = float(state["window_loss"])
         rundir.write_metrics(member.out, [r for r in rundir.read_metrics(member.out)
                                           if r["step"] <= step])
-    return step, int(states[0]["window_n"])
+    window.n = int(states[0]["window_n"])
+    return step
 
 
-def _checkpoint(model, optimizer, members, step: int, window, counts: int) -> None:
+def _checkpoint(model, optimizer, members, step: int, window: _Window) -> None:
     """An ordinary checkpoint.pt in every member folder."""
     tc = members[0].prepared.config.train
-    losses = window.tolist()
+    losses = window.losses.tolist()
     for m, member in enumerate(members):
         own = model.member(m)
         device = model.weight("embed.weight").device
@@ -288,7 +289,7 @@ def _checkpoint(model, optimizer, members, step: int, window, counts: int) -> No
             "step": step, "model": own.state_dict(),
             "optimizer": _member_optimizer_state(model, optimizer, m, own, tc),
             "sampler": member.sampler.get_state(), "torch_rng": member.torch_rng,
-            "window_loss": losses[m], "window_n": counts, **extra,
+            "window_loss": losses[m], "window_n": window.n, **extra,
         })
 
 
@@ -320,17 +321,50 @@ def _gradients(model, optimizer, members, batches, lr: float) -> torch.Tensor:
     return losses
 
 
-def _loop(model, optimizer, members, step, window_state, progress, stop_after) -> int:
+@dataclasses.dataclass(eq=False)
+class _Window:
+    """The logging window: summed losses per member (M,) on the device, steps in it, tokens
+    per member, its start time; and the step of the last checkpoint."""
+
+    losses: torch.Tensor
+    n: int
+    last_saved: int
+    tokens: list[int] = dataclasses.field(default_factory=list)
+    t0: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def add(self, losses: torch.Tensor, batches) -> None:
+        self.losses += losses.detach().double()
+        self.n += 1
+        self.tokens = [n + b[0].numel() for n, b in
+                       zip(self.tokens or [0] * len(batches), batches, strict=True)]
+
+    def log(self, members, step: int, lr: float) -> None:
+        """One metrics row per member (tokens/s: its own tokens over the shared time)."""
+        elapsed, losses = time.perf_counter() - self.t0, self.losses.tolist()
+        for m, member in enumerate(members):
+            rundir.append_metrics(member.out, {
+                "step": step, "loss": losses[m] / self.n, "lr": lr,
+                "tokens/s": self.tokens[m] / elapsed if elapsed > 0 else 0.0,
+                "elapsed_s": elapsed})
+        self.losses.zero_()
+        self.n, self.tokens, self.t0 = 0, [], time.perf_counter()
+
+
+def _loop(model, optimizer, members, step: int, window: _Window, progress: bool,
+          stop_after: int | None) -> int:
     from tqdm.auto import tqdm  # noqa: PLC0415
 
-    window, counts = window_state
     tc = members[0].prepared.config.train
     device = model.weight("embed.weight").device
     bar = tqdm(total=tc.steps, initial=step, disable=not progress,
                desc=f"ensemble of {len(members)}", leave=False)
     model.train()
-    tokens_seen, t0, updating, last_saved = [0] * len(members), time.perf_counter(), False, step
-    end = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
+    updating, end = False, tc.steps if stop_after is None else min(tc.steps, step + stop_after)
+
+    def save() -> None:
+        _checkpoint(model, optimizer, members, step, window)
+        window.last_saved = step
+
     try:
         while step < end:
             batches = _batches(members, step, device)
@@ -339,34 +373,19 @@ def _loop(model, optimizer, members, step, window_state, progress, stop_after) -
             updating = True  # from here to the end of the body a Ctrl-C keeps the last checkpoint
             optimizer.step()
             step += 1
-            window += losses.detach().double()
-            counts += 1
-            tokens_seen = [n + b[0].numel() for n, b in zip(tokens_seen, batches, strict=True)]
+            window.add(losses, batches)
             bar.update(1)
             if step % tc.log_every == 0 or step == tc.steps:
-                _log(members, step, lr, window, counts, tokens_seen, time.perf_counter() - t0)
-                window.zero_()
-                counts, tokens_seen, t0 = 0, [0] * len(members), time.perf_counter()
+                window.log(members, step, lr)
             if step % tc.checkpoint_every == 0 or step == tc.steps:
-                _checkpoint(model, optimizer, members, step, window, counts)
-                last_saved = step
+                save()
             updating = False
     except KeyboardInterrupt:
-        if not updating and step != last_saved:
-            _checkpoint(model, optimizer, members, step, window, counts)
+        if not updating and step != window.last_saved:
+            save()
         raise
     finally:
         bar.close()
-    if step != last_saved:
-        _checkpoint(model, optimizer, members, step, window, counts)
+    if step != window.last_saved:
+        save()
     return step
-
-
-def _log(members, step, lr, window, counts, tokens_seen, elapsed) -> None:
-    """One metrics row per member (tokens/s: the member's own tokens over the shared time)."""
-    losses = window.tolist()
-    for m, member in enumerate(members):
-        rundir.append_metrics(member.out, {
-            "step": step, "loss": losses[m] / counts, "lr": lr,
-            "tokens/s": tokens_seen[m] / elapsed if elapsed > 0 else 0.0, "elapsed_s": elapsed,
-        })
