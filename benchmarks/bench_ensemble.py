@@ -15,7 +15,11 @@ per run for separate processes, two running at once; the members' shared time fo
 ensemble), so process start-up, data generation and the first window (warm-up) are excluded
 for both. The CPU target: ensemble / jobs-2 >= 1.
 
-Run: ``.venv/bin/python benchmarks/bench_ensemble.py [--k 4] [--steps 150]``.
+On a GPU (``--device cuda``) the comparison is the issue's GPU target instead: the K runs one
+after another (``jobs=1, ensemble_size=1``) against one ensemble of K; target >= 4x at K=8.
+
+Run: ``.venv/bin/python benchmarks/bench_ensemble.py [--k 4] [--steps 150]``;
+on a GPU: ``.venv/bin/python benchmarks/bench_ensemble.py --device cuda --k 8 --steps 300``.
 """
 
 from __future__ import annotations
@@ -42,9 +46,10 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def configs(k: int, steps: int, log_every: int):
+def configs(k: int, steps: int, log_every: int, device: str = "cpu"):
     """K demo-shape runs differing in init_seed, no evaluation."""
     overrides = {"train.steps": str(steps), "train.log_every": str(log_every),
+                 "train.device": device,
                  "train.checkpoint_every": str(steps), "train.evaluate_at_end": "false",
                  "data.n_train": "4096"}
     return [build_config("demo", pe="rope", overrides={**overrides, "init_seed": str(s)},
@@ -63,13 +68,33 @@ def aggregate(sweep: Path, k: int, concurrent: int) -> float:
     return sum(rates) / len(rates) * concurrent
 
 
+def gpu(runs, k: int) -> None:
+    """The GPU figure: K runs one after another against one ensemble of K."""
+    import torch  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        run_sweep(runs, root / "sequential", jobs=1, ensemble_size=1)
+        run_sweep(runs, root / "ensemble", jobs=1, ensemble_size=k)
+        sequential = aggregate(root / "sequential", k, concurrent=1)
+        ensemble = aggregate(root / "ensemble", k, concurrent=k)
+    print(f"GPU: {torch.cuda.get_device_name()}; demo shape, K={k} seeds; aggregate tokens/s")
+    print(f"one after another: {sequential:12,.0f}")
+    print(f"ensemble of {k}:     {ensemble:12,.0f}  ratio {ensemble / sequential:.2f}x "
+          "(target >= 4x at K=8)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--k", type=int, default=4, help="runs (ensemble members)")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--log-every", type=int, default=25)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU target")
     args = parser.parse_args()
-    runs = configs(args.k, args.steps, args.log_every)
+    runs = configs(args.k, args.steps, args.log_every, args.device)
+    if args.device != "cpu":
+        gpu(runs, args.k)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         run_sweep(runs, root / "jobs2", jobs=2, ensemble_size=1)
