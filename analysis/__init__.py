@@ -10,6 +10,7 @@ Modules (imported on demand; nothing here imports torch or matplotlib eagerly):
 - ``runs``: reading run and sweep folders.
 - ``report``: ``write_report(run_dirs, out_dir, title=...)`` -> report.md, report.html, PNGs.
 - ``plots``: matplotlib (Agg) figures, grayscale-readable.
-- ``segstats``: tokens per segment and segments per sequence of datasets and text corpora.
+- ``segstats``: tokens per segment and segments per sequence of datasets and text corpora;
+  ``segmethods``: the segmentations it compares (separator, fixed:K, entropy[:L]).
 - ``attention``: same-segment attention mass and distance profiles of trained models.
 """

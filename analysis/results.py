@@ -187,6 +187,32 @@ def _pair_rows(spec, runs, metric) -> tuple[list[tuple[str, ...]], list[str]]:
     return rows, sentences
 
 
+def _pair_length_table(spec, runs, metric) -> list[Block]:
+    """Per pair and length: the paired difference [95% t interval]; ``*`` where it excludes 0."""
+    rows = []
+    lengths = sorted({x for by_seed in runs.values() for r in by_seed.values()
+                      for x in _per_length(r, metric)})
+    for a, b in spec.pairs:
+        if a not in runs or b not in runs:
+            continue
+        cells = []
+        for x in lengths:
+            diffs = [_per_length(runs[a][k], metric).get(x, math.nan)
+                     - _per_length(runs[b][k], metric).get(x, math.nan)
+                     for k in sorted(set(runs[a]) & set(runs[b]))]
+            diffs = [d for d in diffs if not math.isnan(d)]
+            iv = t_interval(diffs) if len(diffs) > 1 else None
+            cells.append("-" if iv is None else iv.format(2) + (
+                " *" if iv.n >= 3 and (iv.lo > 0 or iv.hi < 0) else ""))
+        rows.append((f"{a} - {b}", *cells))
+    if not rows:
+        return []
+    return [Block(kind="p", text=f"Paired difference of `{metric}` per length [95% t interval "
+                                 "across seeds; * where it excludes zero]:"),
+            Block(kind="table", header=("pair", *[f"{x:g}" for x in lengths]),
+                  rows=tuple(rows))]
+
+
 def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> list[Block]:
     """One study's section; its figures are written into ``out_dir``."""
     blocks = [Block(kind="h2", text=spec.title), Block(kind="p", text=f"**Question.** "
@@ -213,6 +239,7 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
                              rows=tuple(rows))]
         if i == 0:
             sentences = said
+            blocks += _pair_length_table(spec, runs, metric)
     if sentences:
         blocks.append(Block(kind="p", text=f"**Conclusion** ({spec.metrics[0]} above the "
                                            "training range): " + "; ".join(sentences) + "."))

@@ -37,6 +37,7 @@ from bipe.fileio import write_text_atomic
 from bipe.synthetic.dataset import load_dataset
 
 from .plots import plot_histograms
+from .segmethods import EntropyKnobs, method_marks, parse_method
 
 UNITS = ("word", "char")
 DEFAULT_LENGTHS = (256, 1024, 4096)
@@ -54,19 +55,28 @@ def _marks_from_lengths(lengths: Sequence[int], closed: Sequence[bool]) -> np.nd
 
 def text_boundaries(text: str, separators: Sequence[str], *, unit: str = "word") -> np.ndarray:
     """Boundary marks (T,) of ``text`` split at any of ``separators`` (strings)."""
+    return text_tokens(text, separators, unit=unit)[1]
+
+
+def text_tokens(text: str, separators: Sequence[str], *,
+                unit: str = "word") -> tuple[list[str], np.ndarray]:
+    """``(tokens, marks)`` of ``text``: words (or characters) with each separator occurrence
+    one token of its own, and the boundary marks (T,) true on the separator tokens."""
     if unit not in UNITS:
         raise ValueError(f"unknown token unit {unit!r}; known: {', '.join(UNITS)}")
     if not separators or any(not s for s in separators):
         raise ValueError("segment statistics need at least one non-empty separator")
     pattern = "|".join(re.escape(s) for s in sorted(separators, key=len, reverse=True))
-    pieces = re.split(f"(?:{pattern})", text)  # separators removed; one more piece than seps
-    count = (lambda p: len(p.split())) if unit == "word" else len
-    lengths = [count(p) + 1 for p in pieces[:-1]]  # + the separator token
-    closed = [True] * len(lengths)
-    if count(pieces[-1]):
-        lengths.append(count(pieces[-1]))
-        closed.append(False)
-    return _marks_from_lengths(lengths, closed)
+    pieces = re.split(f"({pattern})", text)  # piece, sep, piece, ..., sep, piece
+    split = str.split if unit == "word" else list
+    tokens: list[str] = []
+    lengths = []
+    for piece, sep in zip(pieces[::2], [*pieces[1::2], None], strict=True):
+        words = split(piece)
+        tokens += words if sep is None else [*words, sep]
+        lengths.append(len(words) + (sep is not None))
+    closed = [True] * (len(lengths) - 1) + [False]
+    return tokens, _marks_from_lengths(lengths, closed)
 
 
 def token_boundaries(tokens: Sequence[int], separators: Iterable[int]) -> np.ndarray:
@@ -121,21 +131,33 @@ def source_marks(
 ) -> list[np.ndarray]:
     """Boundary marks per document of a source: a dataset folder, a text file, or a folder
     of text files (matching ``glob``, recursively, sorted)."""
+    return source_documents(path, separators, unit=unit, glob=glob)[1]
+
+
+def source_documents(
+    path: str | Path, separators: Sequence[str], *, unit: str = "word", glob: str = "*"
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(tokens, marks)`` per document of a source (as :func:`source_marks`): int64 token
+    ids (text tokens numbered in sorted order over the source) and boundary marks."""
     path = Path(path)
     if not path.exists():
         raise OSError(f"{path}: no such file or folder")
     if (path / "meta.json").is_file():
-        return _dataset_marks(path, separators)
+        ds = load_dataset(path)
+        return ([np.asarray(r["tokens"], dtype=np.int64) for r in ds.records],
+                _dataset_marks(path, ds, separators))
     files = [path] if path.is_file() else sorted(p for p in path.rglob(glob) if p.is_file())
     if not files:
         raise ValueError(f"{path}: no files match {glob!r}")
     seps = [parse_text_separator(s) for s in separators] or ["\n"]
-    return [text_boundaries(f.read_text(encoding="utf-8", errors="replace"), seps, unit=unit)
-            for f in files]
+    texts = [text_tokens(f.read_text(encoding="utf-8", errors="replace"), seps, unit=unit)
+             for f in files]
+    ids = {tok: i for i, tok in enumerate(sorted({t for toks, _ in texts for t in toks}))}
+    return ([np.array([ids[t] for t in toks], dtype=np.int64) for toks, _ in texts],
+            [marks for _, marks in texts])
 
 
-def _dataset_marks(path: Path, separators: Sequence[str]) -> list[np.ndarray]:
-    ds = load_dataset(path)
+def _dataset_marks(path: Path, ds, separators: Sequence[str]) -> list[np.ndarray]:
     if separators:
         try:
             ids = [int(s) for s in separators]
@@ -194,19 +216,25 @@ def write_segstats(
     unit: str = "word",
     lengths: Sequence[int] = DEFAULT_LENGTHS,
     glob: str = "*",
+    methods: Sequence[str] = ("separator",),
+    entropy: EntropyKnobs | None = None,
 ) -> Path:
     """Write ``segstats.md``, ``segstats.json`` and histogram PNGs into ``out_dir``.
 
     ``separators``: strings for text (backslash escapes decoded; default newline), token ids
     for datasets (default: the dataset's ``seg`` column or its meta's separators).
+    ``methods``: segmentation methods to compare (``analysis/segmethods.py``: ``separator``,
+    ``fixed:K``, ``entropy[:L]``; ``entropy`` sets the n-gram knobs); each source gets one
+    row set per method, named ``SOURCE`` for ``separator`` and ``SOURCE [METHOD]`` otherwise.
 
     Returns the path of ``segstats.md``.
     """
+    parsed = [parse_method(m) for m in methods]  # bad specs fail before anything is read
+    if not parsed:
+        raise ValueError("segment statistics need at least one method")
+    stats, fits = _method_stats(sources, parsed, separators, unit, lengths, glob, entropy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = _unique_names(sources)
-    stats = [source_stats(n, source_marks(p, separators, unit=unit, glob=glob), lengths)
-             for n, p in zip(names, sources, strict=True)]
     plot_histograms(out / "tokens_per_segment.png",
                     [(s.name, _clip(s.segment_lengths)) for s in stats],
                     xlabel=f"tokens ({unit}s) per segment (clipped at p99)",
@@ -220,13 +248,36 @@ def write_segstats(
     summary = {s.name: {"n_documents": s.n_documents, "n_tokens": s.n_tokens,
                         "tokens_per_segment": describe(s.segment_lengths),
                         "segments_per_sequence": {str(t): describe(w)
-                                                  for t, w in s.windows.items()}}
+                                                  for t, w in s.windows.items()},
+                        **({"entropy_fit": fits[s.name]} if s.name in fits else {})}
                for s in stats}
     write_text_atomic(out / "segstats.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
+    notes = "".join(
+        f"- {name}: n-gram order {f['order']}, rule {f['rule']}, threshold {f['threshold']:.4g} "
+        f"nats; mean tokens per segment {f['achieved_length']:.2f} (target "
+        f"{f['target_length']:.2f})\n" for name, f in fits.items())
     md = (f"# Segment statistics\n\nUnit: {unit}; separators: {list(separators) or 'default'}; "
-          f"sequence lengths: {list(lengths)}.\n\n" + stats_table(stats) + "\n"
-          + "\n".join(f"![{f}]({f})" for f in figures) + "\n")
+          f"sequence lengths: {list(lengths)}; methods: {', '.join(methods)}.\n\n"
+          + (f"Entropy segmentation fitted on each source:\n\n{notes}\n" if notes else "")
+          + stats_table(stats) + "\n" + "\n".join(f"![{f}]({f})" for f in figures) + "\n")
     return write_text_atomic(out / "segstats.md", md)
+
+
+def _method_stats(sources, methods, separators, unit, lengths, glob, entropy
+                  ) -> tuple[list[SourceStats], dict[str, dict]]:
+    """Statistics per source and method, and the entropy fits by row name."""
+    stats, fits = [], {}
+    for name, path in zip(_unique_names(sources), sources, strict=True):
+        docs, natural = source_documents(path, separators, unit=unit, glob=glob)
+        if not sum(len(d) for d in docs):
+            raise ValueError(f"{path}: empty corpus (no tokens)")
+        for method in methods:
+            label = name if method.kind == "separator" else f"{name} [{method.spec}]"
+            marks, info = method_marks(method, docs, natural, entropy)
+            stats.append(source_stats(label, marks, lengths))
+            if info:
+                fits[label] = info
+    return stats, fits
 
 
 def _clip(values: np.ndarray) -> np.ndarray:

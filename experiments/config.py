@@ -41,7 +41,8 @@ __all__ = [
     "valid_keys",
 ]
 
-_SEGMENT_METHODS = ("separator", "fixed:K", "oracle")
+_SEGMENT_METHODS = ("separator", "fixed:K", "oracle", "entropy")
+_ENTROPY_RULES = ("threshold", "rise")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,7 +127,13 @@ class SegmentationConfig:
     """Which ``(seg, intra)`` positions a BiPE model receives (flat encodings ignore them).
 
     ``method``: ``separator`` (segments closed by the task's separator tokens; the default),
-    ``fixed:K`` (every K tokens, the paper's ablation) or ``oracle`` (the generator's own labels).
+    ``fixed:K`` (every K tokens, the paper's ablation), ``oracle`` (the generator's own labels)
+    or ``entropy`` (a boundary after each token where an n-gram model fitted on the run's
+    training split is unsure of the next token; docs/method.md#entropy-segmentation). Entropy
+    knobs (only with ``method=entropy``): ``entropy_length`` the target mean tokens per segment
+    on the training split (the threshold is calibrated to it), ``entropy_order`` the n-gram
+    order n (>= 2), ``entropy_rule`` ``threshold`` (entropy above the threshold) or ``rise``
+    (entropy rise over the previous token's above it), ``entropy_smoothing`` the add-k ``k``.
     Perturbations of the chosen boundaries (never of the tokens), seeded from the data seed:
     ``drop`` each boundary with this probability, ``insert`` a spurious boundary at each other
     token with this probability, then ``shift`` every boundary by a uniform offset in
@@ -137,9 +144,14 @@ class SegmentationConfig:
     drop: float = 0.0
     insert: float = 0.0
     shift: int = 0
+    entropy_length: float = 4.0
+    entropy_order: int = 3
+    entropy_rule: str = "threshold"
+    entropy_smoothing: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.method not in ("separator", "oracle"):
+        self._check_entropy()
+        if self.method not in ("separator", "oracle", "entropy"):
             head, _, k = self.method.partition(":")
             if head != "fixed" or not k.isdigit() or int(k) < 1:
                 raise ValueError(
@@ -152,6 +164,26 @@ class SegmentationConfig:
                     f"segmentation {name} must lie in [0, 1], got {getattr(self, name)}")
         if self.shift < 0:
             raise ValueError(f"segmentation shift must be >= 0, got {self.shift}")
+
+    def _check_entropy(self) -> None:
+        knobs = ("entropy_length", "entropy_order", "entropy_rule", "entropy_smoothing")
+        if self.method != "entropy":
+            for name in knobs:
+                if getattr(self, name) != SegmentationConfig.__dataclass_fields__[name].default:
+                    raise ValueError(f"segmentation {name} is set but method is "
+                                     f"{self.method!r}; it applies only to method entropy")
+            return
+        if not self.entropy_length >= 1:
+            raise ValueError(f"segmentation entropy_length must be >= 1, got "
+                             f"{self.entropy_length}")
+        if self.entropy_order < 2:
+            raise ValueError(f"segmentation entropy_order must be >= 2, got {self.entropy_order}")
+        if self.entropy_rule not in _ENTROPY_RULES:
+            raise ValueError(f"segmentation entropy_rule {self.entropy_rule!r} unknown; known: "
+                             f"{', '.join(_ENTROPY_RULES)}")
+        if not self.entropy_smoothing > 0:
+            raise ValueError(f"segmentation entropy_smoothing must be > 0, got "
+                             f"{self.entropy_smoothing}")
 
     @property
     def is_default(self) -> bool:

@@ -7,7 +7,11 @@ examples do not depend on which other settings are evaluated), split into batche
 memory), and scored by the task (``experiments/tasks.py``). Decoding uses the model's KV cache
 (``model.generate``) under the default separator segmentation; under another evaluation
 segmentation it recomputes the prefix each step with positions from that segmentation (with
-perturbations redrawn from the same seed at every step).
+perturbations redrawn from the same seed at every step). Entropy segmentation reads the run's
+fitted segmenter (``RUN/segmenter_eval.npz``; fitted on the run's training split and saved in
+``--out`` when ``--set`` changes it) and, unperturbed, decodes with the KV cache and segments
+computed online by its streaming form (``experiments/online_decode.py``; equal to the recompute
+path because the segmenter is causal).
 
 ``eval.json``::
 
@@ -35,7 +39,13 @@ from bipe.experiments.config import (
     config_from_dict,
     config_to_dict,
 )
-from bipe.experiments.segmentation import batch_positions, example_positions, pad_rows
+from bipe.experiments.online_decode import decode_entropy_cached
+from bipe.experiments.segmentation import (
+    batch_positions,
+    evaluation_segmenters,
+    example_positions,
+    pad_rows,
+)
 from bipe.experiments.tasks import Examples, get_task
 from bipe.experiments.train import EVAL, SEGMENT, WORLD, Prepared, resolve_device, stream
 from bipe.models.absolute import LearnedAbsolute
@@ -85,7 +95,8 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
                 f"{length} needs {longest}; raise model.max_len or drop that length")
         if intra_error:
             pos = example_positions(stream(config.data_seed, SEGMENT, 1, int(length)), examples,
-                                    config.segment_eval, config.model.separators)
+                                    config.segment_eval, config.model.separators,
+                                    prepared.segmenters.get("eval"))
             top = max(int(p[1].max()) for p in pos)
             if top >= config.model.max_intra:
                 raise ValueError(
@@ -107,8 +118,11 @@ def summarize(per_length: list[dict], train_range: tuple[int, int]) -> dict[str,
 
 
 def evaluate_model(model, config, task, world, lengths: Sequence[int], *,
-                   progress: bool = False, n: int | None = None) -> dict[str, Any]:
-    """The ``eval.json`` content of ``model`` trained under ``config``."""
+                   progress: bool = False, n: int | None = None,
+                   segmenters: dict | None = None) -> dict[str, Any]:
+    """The ``eval.json`` content of ``model`` trained under ``config`` (``segmenters``: the
+    run's fitted entropy segmenters, needed when ``segment_eval`` uses ``entropy``)."""
+    entropy = (segmenters or {}).get("eval")
     from tqdm.auto import tqdm  # noqa: PLC0415
 
     device = next(model.parameters()).device
@@ -118,8 +132,8 @@ def evaluate_model(model, config, task, world, lengths: Sequence[int], *,
         examples = eval_set(config, task, world, length, n)
         longest = max(len(x) for x in examples.inputs) + 1
         batch = max(1, config.data.eval_tokens_per_batch // longest)
-        forward = _forward_fn(model, config, examples, length, device)
-        decode = _decode_fn(model, config, length, device)
+        forward = _forward_fn(model, config, examples, length, device, entropy)
+        decode = _decode_fn(model, config, length, device, entropy)
         with torch.no_grad():
             values = task.metrics(examples, world, config.data, forward, decode, batch)
         rows.append({"length": int(length), "n": len(examples), **values})
@@ -169,7 +183,8 @@ def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, m
         model = load_model(path, map_location=resolve_device(config.train.device))
     result = evaluate_model(model, config, task, world,
                             tuple(lengths) if lengths else eval_lengths(config, task),
-                            progress=progress, n=n)
+                            progress=progress, n=n,
+                            segmenters=evaluation_segmenters(run_dir, config, out))
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         rundir.write_json_atomic(Path(out) / "config.json", raw)
@@ -177,10 +192,10 @@ def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, m
     return result
 
 
-def _forward_fn(model, config, examples: Examples, length: int, device):
+def _forward_fn(model, config, examples: Examples, length: int, device, entropy=None):
     """forward(rows) -> logits (B, T, V) of ``examples.inputs[rows]`` under eval positions."""
     positions = example_positions(stream(config.data_seed, SEGMENT, 1, int(length)), examples,
-                                  config.segment_eval, config.model.separators)
+                                  config.segment_eval, config.model.separators, entropy)
 
     def forward(rows: np.ndarray) -> torch.Tensor:
         tokens, _ = pad_rows([examples.inputs[i] for i in rows])  # (B, T)
@@ -196,16 +211,19 @@ def _forward_fn(model, config, examples: Examples, length: int, device):
     return forward
 
 
-def _decode_fn(model, config, length: int, device):
+def _decode_fn(model, config, length: int, device, entropy=None):
     """decode(prompts, max_new, eos) -> (B, max_new) greedy continuations of 1-D prompts."""
     seg_config = config.segment_eval
 
     def decode(prompts: list[np.ndarray], max_new: int, eos: int | None) -> np.ndarray:
         if seg_config.is_default:
             return _decode_cached(model, prompts, max_new, eos, device)
+        if seg_config.method == "entropy" and not (seg_config.drop or seg_config.insert
+                                                    or seg_config.shift):
+            return decode_entropy_cached(model, prompts, max_new, eos, device, entropy)
         rng_seed = (config.data_seed, SEGMENT, 2, int(length))
         return _decode_recompute(model, prompts, max_new, eos, device, seg_config,
-                                 config.model.separators, rng_seed)
+                                 config.model.separators, rng_seed, entropy)
 
     return decode
 
@@ -223,13 +241,14 @@ def _decode_cached(model, prompts, max_new, eos, device) -> np.ndarray:
 
 
 def _decode_recompute(model, prompts, max_new, eos, device, seg_config, separators,
-                      rng_seed) -> np.ndarray:
+                      rng_seed, entropy=None) -> np.ndarray:
     rows = [list(p) for p in prompts]
     done = np.zeros(len(rows), dtype=bool)
     for _ in range(max_new):
         tokens, lengths = pad_rows([np.asarray(r) for r in rows])  # (B, T), (B,)
         rng = np.random.default_rng(np.random.SeedSequence(rng_seed[0], spawn_key=rng_seed[1:]))
-        seg, intra = batch_positions(rng, tokens, lengths, seg_config, separators)  # (B, T)
+        seg, intra = batch_positions(rng, tokens, lengths, seg_config, separators,
+                                     entropy=entropy)  # (B, T)
         b, t = tokens.shape
         pos = Positions(torch.arange(t, device=device).expand(b, t),
                         torch.from_numpy(seg).to(device), torch.from_numpy(intra).to(device))

@@ -7,6 +7,9 @@ Layout of a run folder ``RUN``::
     RUN/checkpoint.pt   model + optimizer + step + RNG state (torch.save, weights_only loadable)
     RUN/model.pt        the final model (bipe.models.save), written when training ends
     RUN/eval.json       the length-extrapolation evaluation (experiments/evaluate.py)
+    RUN/segmenter_train.npz, RUN/segmenter_eval.npz
+                        fitted entropy segmenters, only for splits segmented by ``entropy``
+                        (experiments/segmentation.py)
 
 Every file is written to a temporary name in the same folder and renamed over the old one, so an
 interrupted write never leaves a half-written file. A corrupt file is a ``ValueError`` naming

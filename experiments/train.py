@@ -30,7 +30,14 @@ import torch
 
 from bipe.experiments import rundir
 from bipe.experiments.config import RunConfig
-from bipe.experiments.segmentation import example_positions, max_intra, pad_rows
+from bipe.experiments.segmentation import (
+    example_positions,
+    fit_run_segmenters,
+    load_run_segmenters,
+    max_intra,
+    pad_rows,
+    save_run_segmenters,
+)
 from bipe.experiments.tasks import IGNORE, Examples, Task, get_task
 from bipe.models.checkpoint import save as save_model
 from bipe.models.positions import Positions
@@ -62,13 +69,16 @@ class Prepared:
     world: Any
     train: Examples
     positions: tuple[tuple[np.ndarray, np.ndarray], ...]
+    segmenters: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def prepare(config: RunConfig) -> Prepared:
+def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
     """Build the world and the training set, and resolve ``model.max_intra`` from it.
 
     The intra table gets exactly one row per intra position seen in training (under the
-    training segmentation); the model's ``intra_overflow`` policy decides the rest.
+    training segmentation); the model's ``intra_overflow`` policy decides the rest. Entropy
+    segmenters (``segmenters``: split -> fitted segmenter) are read from ``run_dir`` when it
+    holds them, else fitted on the training inputs (experiments/segmentation.py).
     """
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)
@@ -88,10 +98,13 @@ def prepare(config: RunConfig) -> Prepared:
     if not len(examples):
         raise ValueError("the training set is empty")
     seps = config.model.separators
+    segmenters = (load_run_segmenters(run_dir, config) if run_dir is not None else None) \
+        or fit_run_segmenters(config, examples.inputs)
     positions = example_positions(stream(config.data_seed, SEGMENT, 0), examples,
-                                  config.segment_train, seps)
+                                  config.segment_train, seps, segmenters.get("train"))
     model = dataclasses.replace(config.model, max_intra=max_intra(positions) + 1)
-    return Prepared(dataclasses.replace(config, model=model), task, world, examples, positions)
+    return Prepared(dataclasses.replace(config, model=model), task, world, examples, positions,
+                    segmenters)
 
 
 def batch_indices(data_seed: int, step: int, batch_size: int, n: int) -> np.ndarray:
@@ -167,6 +180,7 @@ def train(
     from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (evaluate imports us)
 
     check_feasible(prepared)
+    save_run_segmenters(out, prepared.segmenters)
     rundir.write_run_config(out, prepared.config, command or [])
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
@@ -175,7 +189,7 @@ def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None
     """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none)."""
     config, _ = rundir.read_run_config(run_dir)
     state = rundir.load_checkpoint(run_dir)
-    prepared = prepare(config)
+    prepared = prepare(config, run_dir)
     if prepared.config.model != config.model:
         raise ValueError(f"{run_dir}/config.json does not match the regenerated training data "
                          "(was it written by another bipe version?)")

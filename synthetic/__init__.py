@@ -6,6 +6,8 @@ Modules (import the one you need; nothing is imported eagerly):
 - ``segment``: segmenters, tokens -> ``(seg, intra)`` (separator, fixed length, oracle,
   multi-level), batched and streaming.
 - ``perturb``: seeded boundary perturbations (drop, insert, shift, fixed length).
+- ``ngram`` / ``entropy``: entropy segmentation for data without separators: an n-gram model's
+  next-token entropies, a calibrated threshold, batched and streaming.
 - ``sequence_sampling`` / ``sequences``: Bi-NFA, flat NFA and 3-level sequences with labels,
   dataset generation and verification.
 - ``arithmetic``: chain-of-thought arithmetic over Z_p (``feng``, ``direct``, ``steps``) and its

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["stats", "efficiency", "params", "theory", "segstats"]
+MODULES = ["stats", "efficiency", "params", "theory", "segstats", "segmethods"]
 
 
 @pytest.mark.parametrize("name", MODULES)

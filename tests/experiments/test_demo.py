@@ -1,27 +1,50 @@
-"""`bipe demo --quick`: the whole pipeline in seconds (report, plot, summary)."""
+"""`bipe demo --quick`: the whole pipeline in seconds (table, conclusion, report, plot)."""
+
+import re
 
 from bipe.experiments.cli import main
-from bipe.experiments.demo import demo_configs
+from bipe.experiments.demo import DEMO_SEEDS, conclusions, demo_configs
 
 
-def test_demo_configs_compare_rope_and_bipe_rope_on_both_tasks():
+def test_demo_configs_pair_encodings_over_seeds_beyond_training():
     configs = demo_configs()
-    assert {(c.task, c.model.pe) for c in configs} == {
-        (t, pe) for t in ("arith", "binfa_lm") for pe in ("rope", "bipe_rope", "alibi",
-                                                          "bipe_alibi")}
+    assert {c.model.pe for c in configs} == {"rope", "bipe_rope"}
+    assert sorted(c.init_seed for c in configs if c.model.pe == "rope") == list(range(DEMO_SEEDS))
     assert len({c.out for c in configs}) == len(configs)
-    for c in configs:  # evaluated beyond the training range
-        assert max(c.data.eval_lengths) >= 2 * max(
-            int(x) for x in (c.data.operators if c.task == "arith" else c.data.segments)
-            .split(":")[1:])
+    assert len({c.data_seed for c in configs}) == 1  # same data: the pairing is by init seed
+    for c in configs:  # evaluated to 3x the training range's top
+        assert max(c.data.eval_lengths) >= 3 * int(c.data.segments.split(":")[2])
 
 
-def test_quick_demo_writes_a_report_with_plots(tmp_path, capsys):
+def _result(values):
+    return {"train_range": [1, 2],
+            "per_length": [{"length": x, "n": 5, "m": v} for x, v in zip((1, 4), values,
+                                                                         strict=True)]}
+
+
+def test_conclusion_states_a_difference_only_when_the_interval_excludes_zero():
+    class C:  # the two fields conclusions() reads
+        def __init__(self, pe, seed):
+            self.model, self.init_seed, self.out = type("M", (), {"pe": pe}), seed, f"{pe}{seed}"
+
+    cs = [C(pe, s) for pe in ("x", "y") for s in range(4)]
+    clear = {**{f"x{s}": _result([1, 0.9 + s / 100]) for s in range(4)},
+             **{f"y{s}": _result([1, 0.5 - s / 100]) for s in range(4)}}
+    assert "x higher than y (4 seeds)" in conclusions(cs, clear, ("x", "y"), "m")[0]
+    noisy = {**{f"x{s}": _result([1, 0.5 + (-1) ** s * 0.2]) for s in range(4)},
+             **{f"y{s}": _result([1, 0.5]) for s in range(4)}}
+    assert "no difference" in conclusions(cs, noisy, ("x", "y"), "m")[0]
+
+
+def test_quick_demo_prints_table_and_conclusion_and_writes_a_report(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--out", str(out), "--jobs", "1"]) == 0
+    assert main(["demo", "--quick", "--out", str(out), "--jobs", "1", "--seeds", "3"]) == 0
     text = (out / "report.md").read_text()
-    assert "arith" in text and "binfa_lm" in text and "bipe_rope" in text
-    pngs = sorted(p.name for p in out.glob("*.png"))
-    assert any("accuracy" in p for p in pngs)
+    assert "binfa_lm" in text and "bipe_rope" in text
+    assert any("continuation_valid" in p.name for p in out.glob("*.png"))
     printed = capsys.readouterr().out
-    assert str(out / "report.md") in printed and "| arith-rope | 1-2 | accuracy |" in printed
+    assert str(out / "report.md") in printed
+    assert re.search(r"\| bipe_rope \| 3 \| ", printed) and re.search(r"\| rope \| 3 \| ", printed)
+    assert "Conclusion: bipe_rope - rope" in printed
+    assert main(["demo", "--quick", "--out", str(out), "--pe", "rope"]) == 2
+    assert main(["demo", "--quick", "--out", str(out), "--seeds", "0"]) == 2
