@@ -24,6 +24,7 @@ import torch
 
 from bipe.experiments import rundir
 from bipe.experiments.config import RunConfig, config_to_dict
+from bipe.experiments.segmentation import save_run_segmenters
 from bipe.experiments.train import (
     Prepared,
     batch_indices,
@@ -104,6 +105,7 @@ def train_ensemble(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path] 
     for p in prepared:
         check_feasible(p)
     for p, out in zip(prepared, dirs, strict=True):
+        save_run_segmenters(out, p.segmenters)
         rundir.write_run_config(out, p.config, command or [])
     return _run(prepared, dirs, [None] * len(dirs), progress=progress, stop_after=stop_after)
 
@@ -119,7 +121,7 @@ def resume_ensemble(run_dirs: Sequence[str | Path], *, progress: bool = True,
     if len(steps) > 1:
         raise ValueError(f"ensemble members are at different steps ({sorted(map(str, steps))})"
                          "; resume them separately")
-    prepared = _prepare_all(configs)
+    prepared = _prepare_all(configs, dirs)
     for p, c, d in zip(prepared, configs, dirs, strict=True):
         if p.config.model != c.model:
             raise ValueError(f"{d}/config.json does not match the regenerated training data")
@@ -128,14 +130,16 @@ def resume_ensemble(run_dirs: Sequence[str | Path], *, progress: bool = True,
     return _run(prepared, dirs, states, progress=progress, stop_after=stop_after)
 
 
-def _prepare_all(configs: Sequence[RunConfig]) -> list[Prepared]:
-    """:func:`prepare` of each config; members that differ only in init_seed/out share data."""
+def _prepare_all(configs: Sequence[RunConfig],
+                 dirs: Sequence[Path] | None = None) -> list[Prepared]:
+    """:func:`prepare` of each config (with its run folder's segmenters when resuming);
+    members that differ only in init_seed/out share data."""
     cache: dict[str, Prepared] = {}
     out = []
-    for config in configs:
+    for k, config in enumerate(configs):
         key = repr(config_to_dict(dataclasses.replace(config, init_seed=0, out="")))
         if key not in cache:
-            cache[key] = prepare(config)
+            cache[key] = prepare(config, None if dirs is None else dirs[k])
         shared = cache[key]
         out.append(dataclasses.replace(shared, config=dataclasses.replace(
             shared.config, init_seed=config.init_seed, out=config.out)))

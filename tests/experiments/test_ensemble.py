@@ -104,3 +104,18 @@ def test_groups_share_everything_but_seeds_and_encoding():
     assert ensemble_groups(configs, 1) == [[i] for i in range(8)]
     with pytest.raises(ValueError, match="ensemble size must be >= 1"):
         ensemble_groups(configs, 0)
+
+
+def test_entropy_segmented_members_equal_their_separate_runs(tmp_path):
+    extra = {"segment_train.method": "entropy", "segment_eval.method": "entropy",
+             "train.steps": "6"}
+    configs = _configs(tmp_path, "e", members=MEMBERS[:2], extra=extra)
+    train_ensemble(configs, progress=False)
+    for k, config in enumerate(configs):
+        alone = train(replace(config, out=str(tmp_path / f"s{k}")), progress=False)
+        assert sorted(p.name for p in (tmp_path / f"e{k}").iterdir()) == \
+            sorted(p.name for p in alone.iterdir())
+        assert _losses(tmp_path / f"e{k}") == pytest.approx(_losses(alone), rel=REL_TOL)
+        ev = [json.loads((d / "eval.json").read_text())["summary"]
+              for d in (tmp_path / f"e{k}", alone)]
+        assert ev[0] == ev[1]
