@@ -369,8 +369,10 @@ def _loop(model, optimizer, members, step: int, window: _Window, progress: bool,
         _checkpoint(model, optimizer, members, step, window)
         window.last_saved = step
 
+    samplers = [m.sampler.get_state() for m in members]
     try:
         while step < end:
+            samplers = [m.sampler.get_state() for m in members]  # a Ctrl-C rewinds to these
             batches = _batches(members, step, device)
             lr = lr_at(step, tc)
             losses = _gradients(model, optimizer, members, batches, lr)
@@ -386,6 +388,8 @@ def _loop(model, optimizer, members, step: int, window: _Window, progress: bool,
             updating = False
     except KeyboardInterrupt:
         if not updating and step != window.last_saved:
+            for member, state in zip(members, samplers, strict=True):
+                member.sampler.set_state(state)  # draws of the unfinished step are undone
             save()
         raise
     finally:

@@ -119,3 +119,28 @@ def test_entropy_segmented_members_equal_their_separate_runs(tmp_path):
         ev = [json.loads((d / "eval.json").read_text())["summary"]
               for d in (tmp_path / f"e{k}", alone)]
         assert ev[0] == ev[1]
+
+
+def test_ctrl_c_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    from bipe.experiments.tasks import TASKS
+
+    train_ensemble(_configs(tmp_path, "full"), progress=False)
+    task = TASKS["arith"]
+    calls = {"n": 0}
+    original = type(task).loss
+
+    def interrupted(self, logits, targets, data):
+        calls["n"] += 1
+        if calls["n"] == 3 * 11 + 2:  # inside step 12's forward (3 members' losses a step)
+            raise KeyboardInterrupt
+        return original(self, logits, targets, data)
+
+    monkeypatch.setattr(type(task), "loss", interrupted)
+    part = _configs(tmp_path, "part")
+    with pytest.raises(KeyboardInterrupt):
+        train_ensemble(part, progress=False)
+    monkeypatch.setattr(type(task), "loss", original)
+    assert all(len(_losses(tmp_path / f"part{k}")) == 11 for k in range(3))
+    resume_ensemble([c.out for c in part], progress=False)
+    for k in range(3):
+        assert _losses(tmp_path / f"part{k}") == _losses(tmp_path / f"full{k}")
