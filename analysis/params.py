@@ -7,7 +7,9 @@ Per component, as sympy expressions in the config's symbols and as numbers equal
 token_embedding     ``V*D``
 positional          per encoding (:data:`POSITIONAL`): ``R*D`` for a learned table of
                     R rows (``learned``: R = max_len; BiPE intra: R = max_intra),
-                    ``N_b*H`` for T5 buckets, ``F_h*(H+2) + H + 2`` for FIRE; 0 otherwise
+                    ``N_b*H`` for T5 buckets, ``F_h*(H+2) + H + 2`` for FIRE,
+                    ``L*(D/H)*P`` for CoPE's tables (``cope``, ``bipe_cope``),
+                    ``L*H*(D+1)`` for fox's forget gates; 0 otherwise
 attention           ``L*4*D**2`` (fused qkv ``D x 3D`` and output ``D x D``, no biases)
 mlp                 ``L*3*D*F`` (SwiGLU: gate, up ``D x F`` and down ``F x D``)
 norms               ``(2*L + 1)*D`` (two RMSNorm weights per block and a final one)
@@ -40,11 +42,13 @@ import sympy as sp
 from bipe.models.config import ModelConfig
 
 V, D, L, H, F = sp.symbols("V D L H F", positive=True, integer=True)
-R_POS, R_INTRA, N_B, F_H = sp.symbols("R_pos R_intra N_b F_h", positive=True, integer=True)
+R_POS, R_INTRA, N_B, F_H, P_COPE = sp.symbols("R_pos R_intra N_b F_h P", positive=True,
+                                              integer=True)
 COMPONENTS = ("token_embedding", "positional", "attention", "mlp", "norms", "head")
 SYMBOL_MEANING = {
     V: "vocab_size", D: "d_model", L: "n_layers", H: "n_heads", F: "SwiGLU width (d_ff)",
     R_POS: "max_len", R_INTRA: "max_intra", N_B: "t5_n_buckets", F_H: "fire_d_hidden",
+    P_COPE: "cope_max_pos",
 }
 
 # Relative encodings' own parameters (rope, alibi, xpos: none; t5: a table; fire: an MLP).
@@ -54,6 +58,7 @@ RELATIVE: dict[str, sp.Expr] = {
     "xpos": sp.Integer(0),
     "t5": N_B * H,
     "fire": F_H + F_H + F_H * H + H + 2,  # Linear(1,F_h)+bias, Linear(F_h,H)+bias, c, L
+    "cope": L * (D / H) * P_COPE,  # one (K, P) table per layer
 }
 # Absolute encodings of the intra stream (BiPE family).
 INTRA: dict[str, sp.Expr] = {"learned": R_INTRA * D, "sinusoidal": sp.Integer(0)}
@@ -73,6 +78,12 @@ POSITIONAL: dict[str, Callable[[ModelConfig], sp.Expr]] = {
     "bipe_alibi": lambda cfg: INTRA["learned"] + RELATIVE["alibi"],
     "bipe": lambda cfg: INTRA[cfg.bipe_intra] + RELATIVE[cfg.bipe_inter],
     "hbipe": lambda cfg: INTRA[cfg.bipe_intra] + RELATIVE[cfg.bipe_inter],
+    "bipe_cope": lambda cfg: INTRA["learned"] + RELATIVE["cope"],
+    "cope": lambda cfg: RELATIVE["cope"],
+    "fox": lambda cfg: L * H * (D + 1),  # a Linear(D, H) with bias per layer
+    "hirope": lambda cfg: sp.Integer(0),
+    "resonance_rope": lambda cfg: sp.Integer(0),
+    "p_rope": lambda cfg: sp.Integer(0),
 }
 
 
@@ -102,7 +113,7 @@ def symbol_values(config: ModelConfig) -> dict[sp.Symbol, int]:
     """The config's value of every symbol."""
     return {V: config.vocab_size, D: config.d_model, L: config.n_layers, H: config.n_heads,
             F: config.ff_width, R_POS: config.max_len, R_INTRA: config.max_intra,
-            N_B: config.t5_n_buckets, F_H: config.fire_d_hidden}
+            N_B: config.t5_n_buckets, F_H: config.fire_d_hidden, P_COPE: config.cope_max_pos}
 
 
 def parameter_counts(config: ModelConfig) -> dict[str, int]:

@@ -23,7 +23,10 @@ family: ``bipe_rope`` (learned intra table + RoPE on the segment index), ``bipe_
 (learned intra table + ALiBi on the segment index, slopes x96 as in the official code),
 ``bipe`` (``bipe_intra`` learned|sinusoidal x ``bipe_inter`` rope|alibi|xpos|t5|fire) and
 ``hbipe`` (several separator levels; the relative encoding's heads are split into one group per
-level). Every encoding acts through the hooks of :class:`Encoding` with explicit
+level). Newer entries (``docs/method.md#newer-encodings``): ``cope``, ``fox`` and
+``bipe_cope`` (content-aware, through the ``content`` hook), ``hirope``, ``resonance_rope`` and
+``p_rope``; every RoPE takes ``rope_variant``, PoSE (``pose_target_len``) and ``log_scale``.
+Every encoding acts through the hooks of :class:`Encoding` with explicit
 :class:`Positions` (token index, segment index, intra position, outer levels).
 
 Intra overflow (BiPE tables): positions past the *trained* rows follow ``intra_overflow``

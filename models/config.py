@@ -23,10 +23,13 @@ from typing import Any
 
 INTRA_OVERFLOW = ("clamp", "sinusoidal", "error")
 BIPE_INTRA = ("learned", "sinusoidal")
-BIPE_INTER = ("rope", "alibi", "xpos", "t5", "fire")
+BIPE_INTER = ("rope", "alibi", "xpos", "t5", "fire", "cope")
 HBIPE_INTER = ("rope", "alibi")
 ROPE_SCALING = ("none", "pi", "ntk", "yarn")
 COMPUTE_DTYPES = ("float32", "bfloat16")
+ROPE_VARIANTS = ("none", "resonance", "p_rope")
+LOG_SCALES = ("none", "official", "clamped")
+HIROPE_INNER = ("intra", "index")
 OFFICIAL_BIPE_ALIBI_SLOPE_SCALE = 96.0
 
 
@@ -67,6 +70,23 @@ class ModelConfig:
       positions are a sorted random subset of ``[0, randomized_max_pos)``), ``t5_n_buckets`` and
       ``t5_max_distance`` (T5 buckets), ``fire_d_hidden`` and ``fire_threshold`` (FIRE's MLP width
       and the initial value of its learnable threshold L).
+
+    Newer encodings and RoPE options (``docs/method.md#newer-encodings``):
+
+    - ``cope_max_pos``: rows P of CoPE's position table (``cope``, ``bipe_cope``); contextual
+      positions are clamped at P - 1.
+    - ``hirope_seg_share``: share of the rotary pairs (the slowest) that ``hirope`` turns by the
+      segment index; ``hirope_inner`` (``intra`` or ``index``) turns the rest.
+    - ``rope_variant`` (``none``, ``resonance``: integer wavelengths, ``p_rope``: the slowest
+      ``p_rope_share`` of the pairs unrotated) applies to every RoPE of the family (``rope``,
+      ``randomized_rope``, ``bipe_rope``, ``bipe``/``hbipe`` with rope, ``hirope``); the
+      entries ``resonance_rope`` and ``p_rope`` fix it (leave it ``none`` there).
+    - ``pose_target_len`` (None: off) and ``pose_chunks``: PoSE training-time position skipping
+      of the rotated stream (token index; segment index for the BiPE family): training
+      positions spread over ``[0, pose_target_len)``; evaluation uses the plain positions.
+    - ``log_scale`` (``none``, ``official``: queries times ``log(p + 1) / log(log_scale_len)``
+      as in the official BiPE code, ``clamped``: the same but at least 1) of the rotated
+      stream's position p; ``log_scale_len`` is the training length.
     """
 
     vocab_size: int
@@ -97,12 +117,22 @@ class ModelConfig:
     t5_max_distance: int = 128
     fire_d_hidden: int = 32
     fire_threshold: float = 512.0
+    cope_max_pos: int = 64
+    hirope_seg_share: float = 0.5
+    hirope_inner: str = "intra"
+    rope_variant: str = "none"
+    p_rope_share: float = 0.25
+    pose_target_len: int | None = None
+    pose_chunks: int = 2
+    log_scale: str = "none"
+    log_scale_len: int | None = None
 
     def __post_init__(self) -> None:
         from .registry import ENCODINGS  # lazy: the registry imports the encodings, not us
 
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_len", "max_intra",
-                     "randomized_max_pos", "t5_n_buckets", "t5_max_distance", "fire_d_hidden"):
+                     "randomized_max_pos", "t5_n_buckets", "t5_max_distance", "fire_d_hidden",
+                     "cope_max_pos", "pose_chunks"):
             _check_positive_int(name, getattr(self, name))
         if self.d_ff is not None:
             _check_positive_int("d_ff", self.d_ff)
@@ -138,6 +168,39 @@ class ModelConfig:
             raise ValueError(f"t5_max_distance ({self.t5_max_distance}) must exceed "
                              f"t5_n_buckets / 2 ({self.t5_n_buckets // 2})")
         self._check_separators()
+        self._check_newer()
+
+    def _check_newer(self) -> None:
+        from .registry import uses_rope
+
+        _check_choice("rope_variant", self.rope_variant, ROPE_VARIANTS)
+        _check_choice("log_scale", self.log_scale, LOG_SCALES)
+        _check_choice("hirope_inner", self.hirope_inner, HIROPE_INNER)
+        for name in ("hirope_seg_share", "p_rope_share"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+        for name in ("pose_target_len", "log_scale_len"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
+        rope = uses_rope(self)
+        if self.pe in ("resonance_rope", "p_rope") and self.rope_variant != "none":
+            raise ValueError(f"rope_variant must be 'none' with pe={self.pe!r} (the entry "
+                             f"fixes the variant), got {self.rope_variant!r}")
+        if self.rope_variant != "none" and not rope:
+            raise ValueError(f"rope_variant applies to RoPE encodings, not pe={self.pe!r}")
+        if self.pose_target_len is not None and (not rope or self.pe in
+                                                 ("randomized_rope", "hbipe", "hirope")):
+            raise ValueError(f"pose_target_len applies to rope, resonance_rope, p_rope and "
+                             f"the BiPE family with rope, not pe={self.pe!r}")
+        if self.log_scale != "none" and (not rope or self.pe == "hirope"):
+            raise ValueError(f"log_scale applies to RoPE encodings (not hirope), not "
+                             f"pe={self.pe!r}")
+        if self.log_scale != "none" and self.log_scale_len is None:
+            raise ValueError("log_scale needs log_scale_len (the training length)")
+        if self.log_scale_len is not None and self.log_scale_len < 2:
+            raise ValueError(f"log_scale_len must be >= 2, got {self.log_scale_len}")
 
     def _check_separators(self) -> None:
         if not isinstance(self.separators, tuple):

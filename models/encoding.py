@@ -1,4 +1,4 @@
-"""The one positional-encoding interface: four hooks, each a no-op by default.
+"""The one positional-encoding interface: five hooks, each a no-op by default.
 
 Shape legend: B batch, T query length, S key length, D model width, H heads, K head width.
 
@@ -14,6 +14,13 @@ An :class:`Encoding` acts only through these hooks, all of which take explicit
   bool ``allowed`` (B or 1, 1, T, S) is False the bias must be -inf (the causal and padding
   mask, folded in before the head dimension is expanded); ``dtype`` is the result's dtype
   (default float32).
+- ``content(ctx)`` -> (B, H, T, S) or None: an additive logit term that may read content: the
+  :class:`AttentionContext` of one layer holds q and k (after rotation, cached keys included),
+  the layer's input, the query and key positions and the ``allowed`` mask; where ``allowed`` is
+  False the term must be -inf. Only encodings with ``uses_content`` are called, and only they
+  leave the plain causal SDPA kernel (the term joins SDPA as a float mask). Per-key state that
+  decoding must keep (fox's cumulative log forget gates) lives in the KV cache
+  (``key_state_width`` floats per head and key, ``ctx.state``), never on the module.
 
 Each encoding reads one position stream (``source``): ``index``, ``seg``, ``intra`` or
 ``levels`` (hbipe: head group g reads level g). :class:`Combined` sums parts, which is how
@@ -49,6 +56,28 @@ class Rotation:
     sin_k: Tensor
 
 
+@dataclass(frozen=True, eq=False)
+class AttentionContext:
+    """What the ``content`` hook of layer ``layer`` sees (queries at slots ``start:start+T``).
+
+    ``q`` (B, H, T, K) and ``k`` (B, H, S, K) after rotation (``k`` includes the cached keys,
+    S = start + T); ``h`` (B, T, D) the attention sub-layer's input (after its RMSNorm);
+    ``q_pos`` (B, T) and ``k_pos`` (B, S) positions; ``allowed`` (B|1, 1, T, S) bool, the causal
+    and padding mask; ``state`` (B, H, S_max, W) float, this layer's per-key state slots in the
+    KV cache, or None without a cache (the hook then computes from scratch).
+    """
+
+    layer: int
+    q: Tensor
+    k: Tensor
+    h: Tensor
+    q_pos: Positions
+    k_pos: Positions
+    allowed: Tensor
+    start: int = 0
+    state: Tensor | None = None
+
+
 def apply_rotation(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """Rotate-half rotation (Llama convention) of x (B, T, H, K) by cos, sin (B, T, 1|H, K/2)."""
     x1, x2 = x.chunk(2, dim=-1)  # 2 x (B, T, H, K/2)
@@ -82,6 +111,8 @@ class Encoding(nn.Module):
 
     invariant_streams: tuple[str, ...] = STREAMS
     uses_bias: bool = False  # True when ``bias`` can return a tensor (the model skips it else)
+    uses_content: bool = False  # True when ``content`` can return a tensor (else SDPA as is)
+    key_state_width: int = 0  # floats per (head, key) the content hook keeps in the KV cache
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Positions the other hooks see (identity unless overridden)."""
@@ -100,6 +131,10 @@ class Encoding(nn.Module):
         """Additive attention bias (B|1, H|1, T, S), -inf where not ``allowed``, or None."""
         return None
 
+    def content(self, ctx: AttentionContext) -> Tensor | None:
+        """Additive logit term (B, H, T, S) read from content, -inf where not allowed, or None."""
+        return None
+
 
 class Combined(Encoding):
     """Sum of parts: embeddings and biases add; at most one part may rotate."""
@@ -112,6 +147,11 @@ class Combined(Encoding):
             shared &= set(part.invariant_streams)
         self.invariant_streams = tuple(s for s in STREAMS if s in shared)
         self.uses_bias = any(part.uses_bias for part in parts)
+        self.uses_content = any(part.uses_content for part in parts)
+        stateful = [part.key_state_width for part in parts if part.key_state_width]
+        if len(stateful) > 1:
+            raise ValueError("at most one part of a combined encoding may keep per-key state")
+        self.key_state_width = stateful[0] if stateful else 0
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Each part's ``prepare`` in turn."""
@@ -134,6 +174,10 @@ class Combined(Encoding):
              dtype: torch.dtype | None = None) -> Tensor | None:
         """Sum of the parts' biases."""
         return _sum(part.bias(q_pos, k_pos, allowed, dtype) for part in self.parts)
+
+    def content(self, ctx: AttentionContext) -> Tensor | None:
+        """Sum of the parts' content terms."""
+        return _sum(part.content(ctx) for part in self.parts if part.uses_content)
 
 
 def _sum(items) -> Tensor | None:

@@ -93,7 +93,7 @@ def _decode_cached(model, prompt, n_new, prompt_lengths, pick, eos) -> Tensor:
     seps = model.config.level_separators()
     pos, valid = _prompt_state(model, prompt, prompt_lengths)
     cache = KVCache.empty(model.config, B, T0 + n_new, len(pos.outer), prompt.device,
-                          model.compute_dtype())
+                          model.compute_dtype(), model.encoding.key_state_width)
     cache.key_valid[:, :T0] = True if valid is None else valid
     cache.key_valid[:, T0:] = True
     key_valid = None if valid is None else cache.key_valid

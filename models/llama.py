@@ -32,6 +32,12 @@ def to_hf_llama(model: Transformer):
     cfg = model.config
     if cfg.pe not in ("rope", "bipe_rope"):
         raise ValueError(f"to_hf_llama supports pe 'rope' and 'bipe_rope', not {cfg.pe!r}")
+    options = {"rope_variant": (cfg.rope_variant, "none"), "log_scale": (cfg.log_scale, "none"),
+               "pose_target_len": (cfg.pose_target_len, None)}
+    for name, (value, plain) in options.items():
+        if value != plain:
+            raise ValueError(f"to_hf_llama cannot express {name}={value!r} (Llama has plain "
+                             f"RoPE only)")
     if cfg.rope_scaling not in _SCALING_TO_HF:
         raise ValueError(f"to_hf_llama supports rope_scaling none and pi, not "
                          f"{cfg.rope_scaling!r}")

@@ -8,12 +8,25 @@ The only place that turns a ``pe`` name into modules. BiPE entries are compositi
 - ``bipe_alibi`` = learned intra table + ALiBi on the segment index, slopes x96 by default;
 - ``bipe`` = ``bipe_intra`` (learned | sinusoidal on intra) + ``bipe_inter`` (rope | alibi |
   xpos | t5 | fire on seg);
+- ``bipe_cope`` = learned intra table + BiPE-CoPE (CoPE whose gates count only at separators,
+  so the contextual position counts segments; also ``bipe`` with ``bipe_inter="cope"``);
 - ``hbipe`` = absolute encoding of intra (the position inside the smallest unit) + one relative
   encoding (``bipe_inter``: rope or alibi) whose heads are split into contiguous groups, one
   per level, innermost first: head group g rotates (or is biased) by level g's index (see
   :mod:`bipe.models.positions`). With 4 heads and 2 levels, heads 0-1 see word distances and
   heads 2-3 sentence distances. Levels therefore combine by attention heads, never by summing
   indices, so each head's relative signal stays exactly shift invariant.
+
+Newer entries (``docs/method.md#newer-encodings``; formulas and papers in each class):
+
+- ``cope`` (Golovneva et al. 2024) and ``fox`` (Lin et al. 2025): content-aware, through the
+  ``content`` hook (:mod:`bipe.models.content`), with no other positional encoding;
+- ``hirope`` (Zhang et al. 2024): a share of each head's rotary pairs turns by the segment
+  index, the rest by the intra position or token index (:class:`~bipe.models.rope.HiRope`);
+- ``resonance_rope`` (Wang et al. 2024) and ``p_rope`` (Barbero et al. 2025): RoPE with
+  integer wavelengths or its slowest pairs unrotated; ``rope_variant`` applies the same
+  transforms to every RoPE of the family (``rope``, ``bipe_rope``, ...);
+- PoSE (``pose_target_len``) and the official BiPE ``log_scale`` are options of every RoPE.
 """
 
 from __future__ import annotations
@@ -23,16 +36,27 @@ from typing import TYPE_CHECKING
 
 from .absolute import LearnedAbsolute, Sinusoidal
 from .bias import Alibi, Fire, T5Bias
+from .content import Cope, Fox, SegmentCope
 from .encoding import Combined, Encoding, head_levels
-from .rope import RandomizedRope, Rope, XPos
+from .rope import HiRope, RandomizedRope, Rope, XPos
 
 if TYPE_CHECKING:
     from .config import ModelConfig
 
 
+def _rope_options(cfg: ModelConfig, **override) -> dict:
+    """Keyword arguments shared by every RoPE of the family (``override`` wins)."""
+    options = dict(base=cfg.rope_base, scaling=cfg.rope_scaling, factor=cfg.rope_scaling_factor,
+                   original_len=cfg.rope_original_len, variant=cfg.rope_variant,
+                   p_rope_share=cfg.p_rope_share, pose_target_len=cfg.pose_target_len,
+                   pose_chunks=cfg.pose_chunks, log_scale=cfg.log_scale,
+                   log_scale_len=cfg.log_scale_len)
+    options.update(override)
+    return options
+
+
 def _rope(cfg: ModelConfig, source: str, **extra) -> Rope:
-    return Rope(cfg.d_head, source=source, base=cfg.rope_base, scaling=cfg.rope_scaling,
-                factor=cfg.rope_scaling_factor, original_len=cfg.rope_original_len, **extra)
+    return Rope(cfg.d_head, source=source, **_rope_options(cfg, **extra))
 
 
 def _relative(cfg: ModelConfig, kind: str, source: str, levels_of_heads=None) -> Encoding:
@@ -50,6 +74,8 @@ def _relative(cfg: ModelConfig, kind: str, source: str, levels_of_heads=None) ->
     if kind == "fire":
         return Fire(cfg.n_heads, source=source, d_hidden=cfg.fire_d_hidden,
                     threshold=cfg.fire_threshold)
+    if kind == "cope":
+        return SegmentCope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos)
     raise ValueError(f"unknown relative encoding {kind!r}")
 
 
@@ -78,13 +104,30 @@ ENCODINGS: dict[str, Callable[[ModelConfig], Encoding]] = {
     "alibi": lambda cfg: _relative(cfg, "alibi", "index"),
     "xpos": lambda cfg: _relative(cfg, "xpos", "index"),
     "randomized_rope": lambda cfg: RandomizedRope(
-        cfg.d_head, max_pos=cfg.randomized_max_pos, base=cfg.rope_base,
-        scaling=cfg.rope_scaling, factor=cfg.rope_scaling_factor,
-        original_len=cfg.rope_original_len),
+        cfg.d_head, max_pos=cfg.randomized_max_pos, **_rope_options(cfg)),
     "t5": lambda cfg: _relative(cfg, "t5", "index"),
     "fire": lambda cfg: _relative(cfg, "fire", "index"),
     "bipe_rope": lambda cfg: _bipe(cfg, "learned", "rope"),
     "bipe_alibi": lambda cfg: _bipe(cfg, "learned", "alibi"),
     "bipe": lambda cfg: _bipe(cfg, cfg.bipe_intra, cfg.bipe_inter),
     "hbipe": _hbipe,
+    "bipe_cope": lambda cfg: _bipe(cfg, "learned", "cope"),
+    "cope": lambda cfg: Cope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
+    "fox": lambda cfg: Fox(cfg.d_model, cfg.n_heads, cfg.n_layers),
+    "hirope": lambda cfg: HiRope(cfg.d_head, seg_share=cfg.hirope_seg_share,
+                                 inner=cfg.hirope_inner, **_rope_options(cfg)),
+    "resonance_rope": lambda cfg: _rope(cfg, "index", variant="resonance"),
+    "p_rope": lambda cfg: _rope(cfg, "index", variant="p_rope"),
 }
+
+# Entries whose positions rotate through :class:`Rope` (PoSE, log_scale and rope_variant apply;
+# ``bipe`` and ``hbipe`` only with ``bipe_inter="rope"``).
+ROPE_FAMILY = ("rope", "randomized_rope", "bipe_rope", "bipe", "hbipe", "hirope",
+               "resonance_rope", "p_rope")
+
+
+def uses_rope(cfg: ModelConfig) -> bool:
+    """True when ``cfg``'s encoding rotates with RoPE (so the RoPE options apply)."""
+    if cfg.pe in ("bipe", "hbipe"):
+        return cfg.bipe_inter == "rope"
+    return cfg.pe in ROPE_FAMILY

@@ -10,12 +10,14 @@ then depends on p - q only.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from .encoding import Encoding, Rotation, read_stream
+from .encoding import Encoding, Rotation, read_stream, streams_except
 from .positions import Positions
+from .rope_variants import log_scale_factor, pose_offsets, variant_frequencies
 
 YARN_ALPHA, YARN_BETA = 1.0, 32.0
 
@@ -69,17 +71,45 @@ def randomized_positions(generator: torch.Generator | None, batch: int, length: 
 
 
 class Rope(Encoding):
-    """RoPE on one stream (``index``; ``seg`` for BiPE-RoPE; ``levels`` for hbipe head groups)."""
+    """RoPE on one stream (``index``; ``seg`` for BiPE-RoPE; ``levels`` for hbipe head groups).
+
+    Options (``docs/method.md#newer-encodings``): ``variant`` (``resonance`` or ``p_rope``, with
+    ``p_rope_share``) transforms the frequencies after ``scaling``; ``pose_target_len`` turns on
+    PoSE position skipping of the source stream in training mode (drawn from the forward's
+    ``generator``); ``log_scale`` (``official`` | ``clamped``) multiplies queries by
+    ``log(p + 1) / log(log_scale_len)`` of the source stream, folded into the query's cos/sin.
+    """
 
     def __init__(self, d_head: int, *, source: str = "index", base: float = 10000.0,
                  scaling: str = "none", factor: float = 1.0, original_len: int | None = None,
-                 levels_of_heads: Tensor | None = None) -> None:
+                 levels_of_heads: Tensor | None = None, variant: str = "none",
+                 p_rope_share: float = 0.25, pose_target_len: int | None = None,
+                 pose_chunks: int = 2, log_scale: str = "none",
+                 log_scale_len: int | None = None) -> None:
         super().__init__()
         self.source, self.levels_of_heads = source, levels_of_heads
         self.scale = rope_attention_scale(scaling, factor)
+        self.pose_target_len, self.pose_chunks = pose_target_len, pose_chunks
+        self.log_scale, self.log_scale_len = log_scale, log_scale_len
+        if pose_target_len is not None and source not in ("index", "seg"):
+            raise ValueError(f"PoSE skips the index or seg stream, not {source!r}")
+        if log_scale != "none" and log_scale_len is None:
+            raise ValueError("log_scale needs log_scale_len (the training length)")
+        if log_scale != "none":  # the query scale reads the absolute position
+            self.invariant_streams = streams_except(source)
         inv = rope_frequencies(d_head, base, scaling=scaling, factor=factor,
                                original_len=original_len)
+        inv = variant_frequencies(inv, variant, p_rope_share)
         self.register_buffer("inv_freq", inv, persistent=False)
+
+    def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
+        """PoSE: chunk-wise skipped training positions of the source stream (if enabled)."""
+        if self.pose_target_len is None or not self.training:
+            return pos
+        p = read_stream(pos, self.source)  # (B, T)
+        skips = pose_offsets(generator, *p.shape, self.pose_target_len, self.pose_chunks,
+                             p.device)  # (B, T)
+        return replace(pos, **{self.source: p + skips})
 
     def angles(self, pos: Positions) -> Tensor:
         """(B, T, 1|H, K/2) rotation angles of the source stream."""
@@ -93,7 +123,31 @@ class Rope(Encoding):
         cos, sin = angles.cos(), angles.sin()
         if self.scale != 1.0:
             cos, sin = cos * self.scale, sin * self.scale
-        return Rotation(cos, sin, cos, sin)
+        if self.log_scale == "none":
+            return Rotation(cos, sin, cos, sin)
+        p = read_stream(pos, self.source, self.levels_of_heads)  # (B, T) or (B, T, H)
+        s = log_scale_factor(p, self.log_scale_len, self.log_scale).to(cos.dtype)
+        s = s[..., None] if p.dim() == 3 else s[:, :, None, None]  # (B, T, 1|H, 1)
+        return Rotation(cos * s, sin * s, cos, sin)
+
+
+class HiRope(Rope):
+    """HiRoPE (Zhang et al. 2024): the lowest-frequency ``seg_share`` of the rotary pairs turn
+    by the segment index, the other pairs by ``inner`` (``intra`` or ``index``). Both streams
+    enter as rotations, so the encoding is invariant to shifting either."""
+
+    def __init__(self, d_head: int, *, seg_share: float = 0.5, inner: str = "intra",
+                 **rope_kwargs) -> None:
+        super().__init__(d_head, source=inner, **rope_kwargs)
+        n_seg = round(seg_share * (d_head // 2))
+        on_seg = torch.arange(d_head // 2) >= d_head // 2 - n_seg  # (K/2,) slowest pairs
+        self.register_buffer("on_seg", on_seg, persistent=False)
+
+    def angles(self, pos: Positions) -> Tensor:
+        """(B, T, 1, K/2): pair i turns by seg (slow pairs) or the inner stream (the rest)."""
+        inner = read_stream(pos, self.source).to(self.inv_freq.dtype)[..., None]  # (B, T, 1)
+        seg = pos.seg.to(self.inv_freq.dtype)[..., None]  # (B, T, 1)
+        return (torch.where(self.on_seg, seg, inner) * self.inv_freq)[:, :, None]
 
 
 class RandomizedRope(Rope):

@@ -12,6 +12,7 @@ composition root (``torch.manual_seed(init_seed)``) before ``Transformer(config)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
+from .content import layer_hooks
 from .encoding import Rotation, apply_rotation
 from .positions import Positions, default_positions
 from .registry import ENCODINGS
@@ -36,11 +38,13 @@ class KVCache:
     values: tuple[Tensor, ...]
     positions: Positions
     key_valid: Tensor
+    states: tuple[Tensor, ...] = ()  # per layer (B, H, S_max, W): content hooks' key state
 
     @classmethod
     def empty(cls, config: ModelConfig, batch: int, max_len: int, n_outer: int,
-              device: torch.device, dtype: torch.dtype) -> KVCache:
-        """A zeroed cache for ``max_len`` tokens."""
+              device: torch.device, dtype: torch.dtype, state_width: int = 0) -> KVCache:
+        """A zeroed cache for ``max_len`` tokens (``state_width``: the encoding's
+        ``key_state_width``, floats kept per head and key for its content hook)."""
         shape = (batch, config.n_heads, max_len, config.d_head)
         keys = tuple(torch.zeros(shape, device=device, dtype=dtype)
                      for _ in range(config.n_layers))
@@ -48,8 +52,11 @@ class KVCache:
         zeros = torch.zeros(batch, max_len, dtype=torch.long, device=device)
         pos = Positions(zeros.clone(), zeros.clone(), zeros.clone(),
                         tuple(zeros.clone() for _ in range(n_outer)))
+        work = torch.promote_types(dtype, torch.float32)
+        states = tuple(torch.zeros(*shape[:3], state_width, device=device, dtype=work)
+                       for _ in range(config.n_layers)) if state_width else ()
         return cls(keys, values, pos, torch.zeros(batch, max_len, dtype=torch.bool,
-                                                  device=device))
+                                                  device=device), states)
 
     def write_positions(self, pos: Positions, start: int) -> None:
         """Store the positions (B, T) of slots ``start:start+T``."""
@@ -91,8 +98,9 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor, rot: Rotation | None, mask: Tensor | None, is_causal: bool,
                 cache: tuple[Tensor, Tensor] | None = None, start: int = 0,
-                keep_weights: list | None = None) -> Tensor:
-        """x (B, T, D) -> (B, T, D); with ``cache`` the keys of slots ``< start`` join."""
+                keep_weights: list | None = None, content: Callable | None = None) -> Tensor:
+        """x (B, T, D) -> (B, T, D); with ``cache`` the keys of slots ``< start`` join;
+        ``content(q, k, x)`` (the encoding's content hook) adds a (B, H, T, S) logit term."""
         B, T, D = x.shape
         H, K = self.n_heads, self.d_head
         qkv = F.linear(x, self.qkv.weight).view(B, T, 3, H, K)  # (B, T, 3, H, K)
@@ -109,6 +117,10 @@ class Attention(nn.Module):
             cache[0][:, :, start:start + T] = k
             cache[1][:, :, start:start + T] = v
             k, v = cache[0][:, :, :start + T], cache[1][:, :, :start + T]  # (B, H, S, K)
+        if content is not None:  # -inf where masked, so it replaces a bool mask
+            term = content(q, k, x).to(q.dtype)  # (B, H, T, S)
+            mask = term if mask is None or mask.dtype == torch.bool else mask + term
+            is_causal = False
         if keep_weights is not None:
             y = _explicit_attention(q, k, v, mask, is_causal, keep_weights)
         else:
@@ -255,7 +267,7 @@ class Transformer(nn.Module):
             pos = positions
             self._check_positions(pos, (B, T))
         pos = self.encoding.prepare(pos, generator)
-        if cache is not None and self.encoding.uses_bias:
+        if cache is not None and (self.encoding.uses_bias or self.encoding.uses_content):
             cache.write_positions(pos, start)
         x = self.embed(tokens)  # (B, T, D)
         added = self.encoding.embed(pos)
@@ -271,11 +283,25 @@ class Transformer(nn.Module):
             is_causal = False
         elif key_valid is not None or (start > 0 and T > 1):
             mask = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
+        hooks = self._content_hooks(pos, cache, start, key_valid, T)
         for i, block in enumerate(self.blocks):
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
             x = block.forward(x, rot, mask, is_causal, cache=layer_cache, start=start,
-                              keep_weights=keep_weights)
+                              keep_weights=keep_weights, content=hooks and hooks(i))
         return F.linear(rms_norm(x, self.norm.weight, self.norm.eps), self.head.weight)
+
+    def _content_hooks(self, pos, cache, start, key_valid, T):
+        """``layer -> content hook`` for encodings that read content, else None."""
+        if not self.encoding.uses_content:
+            return None
+        width = self.encoding.key_state_width
+        if cache is not None and width and not cache.states:
+            raise ValueError(f"pe={self.config.pe!r} keeps per-key state: build the cache with "
+                             f"KVCache.empty(..., state_width={width})")
+        k_pos = cache.positions.select(0, start + T) if cache is not None else pos
+        allowed = allowed_keys(T, start, key_valid, pos.index.device)  # (B|1, 1, T, S)
+        return layer_hooks(self.encoding, pos, k_pos, allowed, start,
+                           cache.states if cache is not None else ())
 
     def generate(self, prompt: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
         """Decode ``max_new_tokens`` after ``prompt`` (B, T0); see :func:`bipe.models.generate`."""

@@ -41,7 +41,7 @@ def configs(draw):
         tie_embeddings=draw(st.booleans()), max_len=draw(st.integers(1, 64)),
         max_intra=draw(st.integers(1, 64)), bipe_intra=draw(st.sampled_from(BIPE_INTRA)),
         bipe_inter=inter, t5_n_buckets=draw(st.integers(2, 16)), t5_max_distance=64,
-        fire_d_hidden=draw(st.integers(1, 16)),
+        fire_d_hidden=draw(st.integers(1, 16)), cope_max_pos=draw(st.integers(1, 16)),
     )
 
 

@@ -21,6 +21,11 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in ENCODINGS] + [
     ("hbipe", {"bipe_inter": "alibi"}),
     ("rope", {"rope_scaling": "yarn", "rope_scaling_factor": 4.0, "rope_original_len": 16}),
     ("bipe_rope", {"rope_scaling": "ntk", "rope_scaling_factor": 2.0}),
+    ("bipe", {"bipe_inter": "cope", "bipe_intra": "sinusoidal"}),
+    ("hirope", {"hirope_inner": "index", "hirope_seg_share": 0.25}),
+    ("bipe_rope", {"rope_variant": "resonance", "log_scale": "official", "log_scale_len": 4}),
+    ("rope", {"rope_variant": "p_rope", "log_scale": "clamped", "log_scale_len": 4}),
+    ("rope", {"pose_target_len": 80, "pose_chunks": 3}),
 ]
 VARIANT_IDS = [name + "".join(f"-{v}" for v in extra.values()) for name, extra in VARIANTS]
 
@@ -41,7 +46,7 @@ def tiny_model(pe: str, seed: int = 0, dtype=torch.float64, **overrides) -> Tran
     model = Transformer(tiny_config(pe, **overrides)).to(dtype).eval()
     with torch.no_grad():
         for name, p in model.encoding.named_parameters():
-            if "table" in name or "mlp" in name:
+            if "table" in name or "mlp" in name or "gate" in name:
                 p.normal_(0.0, 0.5)
     return model
 

@@ -13,8 +13,9 @@ from model_helpers import SEP, VARIANT_IDS, VARIANTS, ref_rotate, tiny_model, to
 from bipe.models import Positions, alibi_slopes, rope_frequencies, t5_buckets
 from bipe.models.absolute import LearnedAbsolute, Sinusoidal, sinusoidal_encoding
 from bipe.models.bias import Alibi, Fire, T5Bias
+from bipe.models.content import SegmentCope
 from bipe.models.encoding import Combined, Encoding, apply_rotation, read_stream
-from bipe.models.rope import RandomizedRope, Rope, XPos, randomized_positions
+from bipe.models.rope import HiRope, RandomizedRope, Rope, XPos, randomized_positions
 
 
 def press_slopes(n: int) -> list[float]:
@@ -268,10 +269,7 @@ def test_registry_hooks_match_their_references(pe, extra):
         if isinstance(part, Rope):
             q = torch.randn(2, 9, 4, 8, dtype=torch.float64)
             rot = part.rotation(pos)
-            stream = read_stream(pos, part.source, part.levels_of_heads)
-            if stream.dim() == 2:
-                stream = stream[:, :, None].expand(2, 9, 4)
-            want = ref_rotate(q, stream, part.inv_freq.tolist()) * part.scale
+            want = _ref_rope_query(part, pos, q)
             assert torch.allclose(apply_rotation(q, rot.cos_q, rot.sin_q), want, atol=1e-10)
         if isinstance(part, XPos):
             q = torch.randn(2, 9, 1, 8, dtype=torch.float64)
@@ -290,10 +288,36 @@ def test_registry_hooks_match_their_references(pe, extra):
             assert torch.equal(masked[allowed.expand_as(masked)], got[allowed.expand_as(got)])
             assert (masked[~allowed.expand_as(masked)] == float("-inf")).all()
     expected_sources = {"bipe_rope": "seg", "bipe_alibi": "seg", "bipe": "seg", "hbipe": "levels"}
-    relative = [p for p in parts if isinstance(p, (Rope, XPos, Alibi, T5Bias, Fire))]
+    relative = [p for p in parts if isinstance(p, (Rope, XPos, Alibi, T5Bias, Fire,
+                                                   SegmentCope))]
     if pe in expected_sources:
         assert [p.source for p in relative] == [expected_sources[pe]]
         assert any(getattr(p, "source", None) == "intra" for p in parts)
+
+
+def _ref_rope_query(part: Rope, pos: Positions, q: torch.Tensor) -> torch.Tensor:
+    """A rotated query by the per-pair loop: HiRoPE's slow pairs turn by seg, the rest by the
+    source stream; log_scale multiplies by ``log(p + 1) / log(len)`` (clamped at 1)."""
+    B, T, H, _ = q.shape
+    stream = read_stream(pos, part.source, part.levels_of_heads)
+    if stream.dim() == 2:
+        stream = stream[:, :, None].expand(B, T, H)
+    inv = part.inv_freq.tolist()
+    if isinstance(part, HiRope):
+        on_seg = part.on_seg.tolist()
+        pairs = list(zip(on_seg, inv, strict=True))
+        inner = ref_rotate(q, stream, [0.0 if s else f for s, f in pairs])
+        outer = ref_rotate(q, pos.seg, [f if s else 0.0 for s, f in pairs])
+        mask = torch.tensor(on_seg * 2)  # (K,) dims i and i + K/2 of pair i
+        want = torch.where(mask, outer, inner)
+    else:
+        want = ref_rotate(q, stream, inv)
+    if part.log_scale != "none":
+        factor = [[[math.log(float(stream[b, t, h]) + 1) / math.log(part.log_scale_len)
+                    for h in range(H)] for t in range(T)] for b in range(B)]
+        factor = torch.tensor(factor, dtype=q.dtype)[..., None]  # (B, T, H, 1)
+        want = want * (factor.clamp(min=1) if part.log_scale == "clamped" else factor)
+    return want * part.scale
 
 
 @torch.no_grad()

@@ -50,3 +50,14 @@ def test_unsupported_models_are_rejected():
                        rope_original_len=16)
     with pytest.raises(ValueError, match="rope_scaling"):
         to_hf_llama(model)
+
+
+@pytest.mark.parametrize(("pe", "extra"), [
+    ("cope", {}), ("fox", {}), ("bipe_cope", {}), ("hirope", {}), ("resonance_rope", {}),
+    ("p_rope", {}), ("rope", {"rope_variant": "resonance"}),
+    ("bipe_rope", {"log_scale": "official", "log_scale_len": 16}),
+    ("rope", {"pose_target_len": 128}),
+])
+def test_newer_encodings_are_refused_clearly(pe, extra):
+    with pytest.raises(ValueError, match="supports pe 'rope' and 'bipe_rope'|cannot express"):
+        to_hf_llama(tiny_model(pe, dtype=torch.float32, **extra))

@@ -29,9 +29,11 @@ each_variant = pytest.mark.parametrize(("pe", "extra"), VARIANTS, ids=VARIANT_ID
 # declared invariant_streams so the invariance test can never be vacuous).
 RELATIVE_STREAM = {"rope": "index", "alibi": "index", "xpos": "index", "t5": "index",
                    "randomized_rope": "index", "bipe_rope": "seg", "bipe_alibi": "seg",
-                   "bipe": "seg", "hbipe": "seg"}
+                   "bipe": "seg", "hbipe": "seg", "resonance_rope": "index", "p_rope": "index",
+                   "hirope": "seg", "cope": "index", "fox": "index", "bipe_cope": "seg"}
 ABSOLUTE_STREAM = {"sinusoidal": "index", "learned": "index", "fire": "index",
-                   "bipe_rope": "intra", "bipe_alibi": "intra", "bipe": "intra", "hbipe": "intra"}
+                   "bipe_rope": "intra", "bipe_alibi": "intra", "bipe": "intra", "hbipe": "intra",
+                   "bipe_cope": "intra"}
 
 
 @each_variant
@@ -59,8 +61,11 @@ def test_shift_invariance(pe, extra):
     pos = model.positions(x)
     base = model(x, positions=pos)
     invariant = model.encoding.invariant_streams
-    if pe in RELATIVE_STREAM and extra.get("bipe_inter") != "fire":  # FIRE: query-normalised
+    absolute_scale = extra.get("bipe_inter") == "fire" or "log_scale" in extra  # query-scaled
+    if pe in RELATIVE_STREAM and not absolute_scale:
         assert RELATIVE_STREAM[pe] in invariant
+    if "log_scale" in extra:
+        assert RELATIVE_STREAM[pe] not in invariant
     if pe in ABSOLUTE_STREAM:
         assert ABSOLUTE_STREAM[pe] not in invariant
     for stream in invariant:
@@ -92,7 +97,8 @@ def test_cached_step_logits_equal_full_forward(pe, extra):
     x = tokens(3, length=16)
     full = model(x)
     pos = model.positions(x)
-    cache = KVCache.empty(model.config, 3, 16, len(pos.outer), x.device, torch.float64)
+    cache = KVCache.empty(model.config, 3, 16, len(pos.outer), x.device, torch.float64,
+                          model.encoding.key_state_width)
     with torch.no_grad():
         got = [model.run(x[:, :6], pos.select(0, 6), cache=cache, start=0)]
         got += [model.run(x[:, t:t + 1], pos.select(t, t + 1), cache=cache, start=t)
@@ -214,7 +220,8 @@ def test_cached_decoding_property(i, seed, length, data):
     x = tokens(seed, batch=2, length=length)
     full = model(x)
     pos = model.positions(x)
-    cache_ = KVCache.empty(model.config, 2, length, len(pos.outer), x.device, torch.float64)
+    cache_ = KVCache.empty(model.config, 2, length, len(pos.outer), x.device, torch.float64,
+                          model.encoding.key_state_width)
     with torch.no_grad():
         got = [model.run(x[:, :split], pos.select(0, split), cache=cache_, start=0)]
         got += [model.run(x[:, t:t + 1], pos.select(t, t + 1), cache=cache_, start=t)
@@ -243,7 +250,7 @@ def test_loss_falls_on_a_counting_task(pe):
     assert sum(losses[-10:]) / 10 < 0.25 * sum(losses[:10]) / 10
 
 
-@pytest.mark.parametrize("pe", ["rope", "bipe_alibi", "t5"])
+@pytest.mark.parametrize("pe", ["rope", "bipe_alibi", "t5", "cope", "fox", "bipe_cope"])
 def test_bfloat16_compute_is_close_to_float32(pe):
     full = tiny_model(pe, dtype=torch.float32)
     half = Transformer(tiny_config(pe, compute_dtype="bfloat16")).eval()
