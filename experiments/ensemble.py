@@ -45,14 +45,22 @@ FREE_RUN_FIELDS = ("init_seed", "data_seed", "out")
 
 def group_key(config: RunConfig) -> str | None:
     """What members of one ensemble share (a JSON-like string), or None: never ensembled
-    (dropout, which an ensemble refuses)."""
-    if config.model.dropout:
+    (dropout or an encoding with a content hook, which an ensemble refuses)."""
+    if config.model.dropout or _reads_content(config):
         return None
     data = config_to_dict(config)
     for name in FREE_RUN_FIELDS:
         data.pop(name)
     data["model"] = {k: v for k, v in data["model"].items() if k in TRUNK_FIELDS}
     return repr(sorted(data.items()))
+
+
+def _reads_content(config: RunConfig) -> bool:
+    """Whether the run's encoding has a content hook (ensembles refuse those)."""
+    from bipe.models.registry import ENCODINGS  # noqa: PLC0415
+
+    with torch.random.fork_rng(devices=[]):  # building an encoding may draw its init
+        return bool(ENCODINGS[config.model.pe](config.model).uses_content)
 
 
 def ensemble_groups(configs: Sequence[RunConfig], max_size: int) -> list[list[int]]:

@@ -15,7 +15,9 @@ a row, so causal attention keeps it away from every real position.
 Members are built from ordinary :class:`~bipe.models.transformer.Transformer` objects
 (:meth:`EnsembleTransformer.__init__` stacks them) and come back as ordinary ones
 (:meth:`member`), so initialisation and saved weights are exactly those of separate runs.
-Dropout is refused: a member's dropout masks could not follow its separate run's generator.
+Refused: dropout (a member's dropout masks could not follow its separate run's generator)
+and encodings with a content hook (``uses_content``: cope, fox, bipe_cope), which need q and k
+inside attention.
 See ``docs/method.md#ensembles``.
 """
 
@@ -62,6 +64,11 @@ class EnsembleTransformer(nn.Module):
                         if getattr(member.config, f) != getattr(first, f)]
                 raise ValueError(f"ensemble member {m} differs from member 0 in {diff[0]}; "
                                  f"members must share {', '.join(TRUNK_FIELDS)}")
+        for m, member in enumerate(members):
+            if member.encoding.uses_content:
+                raise ValueError(f"ensemble member {m}: pe={member.config.pe!r} reads attention "
+                                 "content (content hook), which ensembles do not support: "
+                                 "train it separately")
         if first.dropout:
             raise ValueError(f"ensembles do not support dropout (model.dropout={first.dropout}):"
                              " train these runs separately")

@@ -100,6 +100,8 @@ def test_groups_share_everything_but_seeds_and_encoding():
                cfg(**{"model.d_model": "64"}), cfg(**{"train.lr": "0.1"}), cfg(seed=2),
                cfg(**{"model.dropout": "0.1"}), cfg(**{"model.dropout": "0.1"}, seed=1)]
     assert ensemble_groups(configs, 8) == [[0, 1, 2, 5], [3], [4], [6], [7]]
+    content = [cfg("cope", seed=0), cfg("cope", seed=1)]
+    assert ensemble_groups(content, 8) == [[0], [1]]
     assert ensemble_groups(configs, 2) == [[0, 1], [2, 5], [3], [4], [6], [7]]
     assert ensemble_groups(configs, 1) == [[i] for i in range(8)]
     with pytest.raises(ValueError, match="ensemble size must be >= 1"):
