@@ -67,7 +67,7 @@ def run_demo(out: str | Path = "bipe-demo", *, quick: bool = False, jobs: int = 
     out = Path(out)
     configs = demo_configs(quick=quick, encodings=encodings, seeds=seeds)
     start = time.perf_counter()
-    rows = run_sweep(configs, out / "runs", jobs=jobs, progress=progress)
+    rows = run_sweep(configs, out / "runs", jobs=jobs, progress=progress)  # bar: terminal only
     failed = [r for r in rows if r["status"] == "failed"]
     if failed:
         raise ValueError(f"demo run {failed[0]['name']} failed: {failed[0].get('error', '?')}")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from bipe.experiments import rundir
+from bipe.experiments import rundir, tblog
 from bipe.experiments.config import RunConfig, config_to_dict
 from bipe.experiments.segmentation import save_run_segmenters
 from bipe.experiments.train import (
@@ -191,7 +191,8 @@ def _run(prepared: list[Prepared], dirs: list[Path], states: list[dict | None], 
             if tc.evaluate_at_end:
                 from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
 
-                evaluate_run(m.out, model=member, progress=progress)
+                tblog.log_eval(m.out, evaluate_run(m.out, model=member, progress=progress),
+                               step)
     return dirs
 
 
@@ -350,14 +351,16 @@ class _Window:
         self.tokens = [n + b[0].numel() for n, b in
                        zip(self.tokens or [0] * len(batches), batches, strict=True)]
 
-    def log(self, members, step: int, lr: float) -> None:
-        """One metrics row per member (tokens/s: its own tokens over the shared time)."""
+    def log(self, members, step: int, lr: float, logs) -> None:
+        """One metrics row per member (tokens/s: its own tokens over the shared time), also
+        to its TensorBoard log."""
         elapsed, losses = time.perf_counter() - self.t0, self.losses.tolist()
-        for m, member in enumerate(members):
-            rundir.append_metrics(member.out, {
-                "step": step, "loss": losses[m] / self.n, "lr": lr,
-                "tokens/s": self.tokens[m] / elapsed if elapsed > 0 else 0.0,
-                "elapsed_s": elapsed})
+        for m, (member, tb) in enumerate(zip(members, logs, strict=True)):
+            row = {"step": step, "loss": losses[m] / self.n, "lr": lr,
+                   "tokens/s": self.tokens[m] / elapsed if elapsed > 0 else 0.0,
+                   "elapsed_s": elapsed}
+            rundir.append_metrics(member.out, row)
+            tb.log(row)
         self.losses.zero_()
         self.n, self.tokens, self.t0 = 0, [], time.perf_counter()
 
@@ -372,6 +375,7 @@ def _loop(model, optimizer, members, step: int, window: _Window, progress: bool,
                desc=f"ensemble of {len(members)}", leave=False)
     model.train()
     updating, end = False, tc.steps if stop_after is None else min(tc.steps, step + stop_after)
+    logs = [tblog.open_log(m.out, step) for m in members]  # TensorBoard views of metrics.jsonl
 
     def save() -> None:
         _checkpoint(model, optimizer, members, step, window)
@@ -390,11 +394,11 @@ def _loop(model, optimizer, members, step: int, window: _Window, progress: bool,
             window.add(losses, batches)
             bar.update(1)
             if step % tc.log_every == 0 or step == tc.steps:
-                window.log(members, step, lr)
+                window.log(members, step, lr, logs)
             if step % tc.checkpoint_every == 0 or step == tc.steps:
                 save()
             updating = False
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C; a submitit job told to exit
         if not updating and step != window.last_saved:
             for member, state in zip(members, samplers, strict=True):
                 member.sampler.set_state(state)  # draws of the unfinished step are undone
@@ -402,6 +406,8 @@ def _loop(model, optimizer, members, step: int, window: _Window, progress: bool,
         raise
     finally:
         bar.close()
+        for tb in logs:
+            tb.close()
     if step != window.last_saved:
         save()
     return step

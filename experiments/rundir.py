@@ -10,6 +10,7 @@ Layout of a run folder ``RUN``::
     RUN/segmenter_train.npz, RUN/segmenter_eval.npz
                         fitted entropy segmenters, only for splits segmented by ``entropy``
                         (experiments/segmentation.py)
+    RUN/tensorboard/    TensorBoard event files, a view of the above (experiments/tblog.py)
 
 Every file is written to a temporary name in the same folder and renamed over the old one, so an
 interrupted write never leaves a half-written file. A corrupt file is a ``ValueError`` naming

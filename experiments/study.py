@@ -5,7 +5,9 @@ count through a template like ``data.operators=uniform:1:{}``) the study trains 
 increasing order, ``seeds`` runs per width, and stops growing a cell's width as soon as its
 seed-mean accuracy reaches ``target`` (early stopping: larger widths of that cell are never
 trained). Each width level is one :func:`bipe.experiments.sweep.run_sweep` call over the cells
-still searching, so the study resumes (finished runs are skipped) and parallelises (``jobs``).
+still searching, so the study resumes (finished runs are skipped), parallelises (``jobs``) and
+runs on the sweep's executors (``runner`` = ``run_sweep`` with ``executor="submitit"``: one
+cluster job per run; docs/method.md#sweeps-on-a-cluster).
 
 At the end :mod:`bipe.analysis.efficiency` finds the threshold widths and fits
 ``width ~ size^b`` per encoding with a bootstrap interval on ``b``; for automaton tasks the
@@ -147,7 +149,7 @@ def _accuracy(run_dir: Path, study: WidthStudy) -> float | None:
 
 
 def run_width_study(
-    study: WidthStudy, out_dir: str | Path, *, jobs: int = 1, progress: bool = False,
+    study: WidthStudy, out_dir: str | Path, *, jobs: int | None = 1, progress: bool = False,
     runner: Runner = run_sweep, seed: int = 0, n_boot: int = 2000,
 ) -> StudyOutcome:
     """Run the study into ``out_dir`` (resumable) and write its report; see the module doc."""
@@ -223,7 +225,8 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
     write_text_atomic(out / "study.json", json.dumps(data, indent=1) + "\n")
     md = [f"# Width study: {', '.join(study.encodings)}", "",
           f"Smallest `d_model` in {list(sorted(study.widths))} whose mean {study.setting} "
-          f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches {study.target}, per size of "
+          f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches "
+          f"{study.target}, per size of "
           f"{' x '.join(_axis_names(study))}; `>grid` = never reached. Exponents: "
           "least-squares slopes of log width against log size, [95% bootstrap interval over "
           "seeds].", "",

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bipe.experiments import rundir
+from bipe.experiments import rundir, tblog
 from bipe.experiments.config import RunConfig
 from bipe.experiments.segmentation import (
     example_positions,
@@ -231,7 +231,7 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
         if tc.evaluate_at_end:
             from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
 
-            evaluate_run(out, model=model, progress=progress)
+            tblog.log_eval(out, evaluate_run(out, model=model, progress=progress), step)
     return out
 
 
@@ -255,7 +255,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                desc=f"train {config.task} {config.model.pe}", leave=False)
     model.train()
     tokens_seen, t0, updating = 0, time.perf_counter(), False
-    last_saved = step
+    last_saved, tb = step, tblog.open_log(out, step)  # TensorBoard view of metrics.jsonl
     end = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
     try:
         while step < end:
@@ -282,11 +282,11 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
             bar.update(1)
             if step % tc.log_every == 0 or step == tc.steps:
                 elapsed = time.perf_counter() - t0
-                rundir.append_metrics(out, {
-                    "step": step, "loss": window[0] / window[1], "lr": lr,
-                    "tokens/s": tokens_seen / elapsed if elapsed > 0 else 0.0,
-                    "elapsed_s": elapsed,
-                })
+                row = {"step": step, "loss": window[0] / window[1], "lr": lr,
+                       "tokens/s": tokens_seen / elapsed if elapsed > 0 else 0.0,
+                       "elapsed_s": elapsed}
+                rundir.append_metrics(out, row)
+                tb.log(row)
                 bar.set_postfix(loss=f"{window[0] / window[1]:.3f}")
                 window[0], window[1] = 0.0, 0
                 tokens_seen, t0 = 0, time.perf_counter()
@@ -294,12 +294,13 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                 _checkpoint(out, model, optimizer, sampler, step, window)
                 last_saved = step
             updating = False
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C; a submitit job told to exit
         if not updating and step != last_saved:
             _checkpoint(out, model, optimizer, sampler, step, window)
         raise
     finally:
         bar.close()
+        tb.close()
     if step != last_saved:
         _checkpoint(out, model, optimizer, sampler, step, window)
     return step

@@ -2,12 +2,14 @@
 
 See :mod:`bipe.experiments.study`. Any other config field can be fixed with a dotted option
 (``--train.steps 400``); the study itself sets ``model.pe``, ``model.d_model``, ``init_seed``
-and the size keys.
+and the size keys. The runs go through ``bipe sweep``'s executors (``--executor submitit`` and
+the ``--slurm-*`` flags, docs/method.md#sweeps-on-a-cluster).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 
 HELP = "parameter-efficiency studies: smallest width reaching a target accuracy per size"
 EXAMPLE = ("bipe study width --preset tiny --task arith --pes rope,bipe_rope "
@@ -33,7 +35,7 @@ def _names(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bipe.experiments.commands.sweep import add_ensemble_arguments
+    from bipe.experiments.commands.sweep import add_ensemble_arguments, add_executor_arguments
     from bipe.experiments.commands.train import add_override_arguments
 
     parser.add_argument("kind", choices=("width",), help="the study to run (width)")
@@ -56,23 +58,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default="in_distribution", help="which summary must reach the target")
     parser.add_argument("--preset", default="tiny", help="preset (default tiny)")
     parser.add_argument("--task", default=None, help="task (default: the preset's)")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel training processes")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="runs in parallel (local: processes, default 1; submitit: jobs in "
+                             "flight, default all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--out", required=True, metavar="DIR", help="study folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_ensemble_arguments(parser)
     add_override_arguments(parser)
+    add_executor_arguments(parser)
+    add_ensemble_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from functools import partial
-
-    from bipe.experiments.commands.sweep import ensemble_size
+    from bipe.experiments.commands.sweep import ensemble_size, executor_from_args
     from bipe.experiments.commands.train import collect_overrides
     from bipe.experiments.study import WidthStudy, run_width_study
     from bipe.experiments.sweep import run_sweep
-
-    runner = partial(run_sweep, ensemble_size=ensemble_size(args))
 
     study = WidthStudy(
         encodings=tuple(args.pes), sizes=tuple(args.sizes), widths=tuple(args.widths),
@@ -82,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
         fixed=tuple(collect_overrides(args).items()),
         sizes2=tuple(args.sizes2 or ()), size_keys2=tuple(args.size_key2 or ()),
     )
-    outcome = run_width_study(study, args.out, jobs=args.jobs, progress=not args.no_progress,
+    executor, cluster, jobs = executor_from_args(args)
+    runner = functools.partial(run_sweep, executor=executor, cluster=cluster,
+                               ensemble_size=ensemble_size(args, executor))
+    outcome = run_width_study(study, args.out, jobs=jobs, progress=not args.no_progress,
                               seed=args.seed, runner=runner)
     print(outcome.report.read_text().split("![")[0].rstrip())
     print(f"\nwrote {outcome.report} (and study.json, width_scaling.png)")

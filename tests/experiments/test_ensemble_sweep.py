@@ -86,6 +86,9 @@ def test_cli_flags(tmp_path, capsys, monkeypatch):
     base = ["sweep", "--preset", "tiny", "--grid", "init_seed=0,1", "--dry-run"]
     assert main([*base, "--out", str(tmp_path / "a"), "--ensemble-size", "0"]) == 2
     assert "--ensemble-size must be >= 1" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "a"), "--executor", "submitit",
+                 "--ensemble-size", "2"]) == 2
+    assert "--ensemble-size needs the local executor" in capsys.readouterr().err
     argv = ["sweep", "--preset", "tiny", "--grid", "init_seed=0,1", "--no-ensemble",
             "--out", str(tmp_path / "b")] + [f"--set={k}={v}" for k, v in STEPS]
     assert main(argv) == 0
@@ -99,9 +102,9 @@ def test_cli_flags(tmp_path, capsys, monkeypatch):
 def test_study_cli_passes_the_ensemble_size(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr("bipe.experiments.study.run_width_study",
-                        lambda study, out, **kw: seen.append(kw["runner"].keywords) or
+                        lambda study, out, **kw: seen.append(kw["runner"].keywords["ensemble_size"]) or
                         (_ for _ in ()).throw(ValueError("stop here")))
     argv = ["study", "width", "--pes", "rope", "--sizes", "2", "--widths", "16",
             "--out", str(tmp_path / "st"), "--no-ensemble"]
     assert main(argv) == 2
-    assert seen == [{"ensemble_size": 1}]
+    assert seen == [1]

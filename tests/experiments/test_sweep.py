@@ -46,6 +46,10 @@ def test_sweep_runs_skips_and_refuses_foreign_folders(tmp_path):
     stamp = (tmp_path / "sw" / "pe-rope" / "eval.json").stat().st_mtime_ns
     assert [r["status"] for r in run_sweep(configs, tmp_path / "sw")] == ["done", "done"]
     assert (tmp_path / "sw" / "pe-rope" / "eval.json").stat().st_mtime_ns == stamp
+    run_sweep(configs[1:], tmp_path / "sw")  # a later call on part of the folder (a study level)
+    index = json.loads((tmp_path / "sw" / "index.json").read_text())
+    assert sorted((r["dir"], r["status"]) for r in index["runs"]) == [
+        ("pe-alibi", "done"), ("pe-rope", "done")]  # the other run's row is kept
     other = build_config("tiny", pe="rope", overrides={**dict(STEPS), "train.steps": "9"},
                          out="pe-rope")
     with pytest.raises(ValueError, match="different config"):

@@ -187,13 +187,13 @@ def test_corrupt_run_folders_are_reported_untouched(tmp_path, capsys):
     run = tmp_path / "run"
     train(build_config("tiny", overrides=FAST, out=str(run)), progress=False)
     (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     _one_line_error(capsys, ["train", "--resume", str(run)], "checkpoint.pt", "corrupt")
     (run / "config.json").write_text("{ broken")
     _one_line_error(capsys, ["train", "--resume", str(run)], "config.json")
     _one_line_error(capsys, ["eval", str(run)], "config.json")
     before["config.json"] = b"{ broken"
-    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     _one_line_error(capsys, ["train", "--out", str(run)], "already holds a run")
 
 
