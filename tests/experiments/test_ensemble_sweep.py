@@ -101,9 +101,11 @@ def test_cli_flags(tmp_path, capsys, monkeypatch):
 
 def test_study_cli_passes_the_ensemble_size(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr("bipe.experiments.study.run_width_study",
-                        lambda study, out, **kw: seen.append(kw["runner"].keywords["ensemble_size"]) or
-                        (_ for _ in ()).throw(ValueError("stop here")))
+    def fake(study, out, **kw):
+        seen.append(kw["runner"].keywords["ensemble_size"])
+        raise ValueError("stop here")
+
+    monkeypatch.setattr("bipe.experiments.study.run_width_study", fake)
     argv = ["study", "width", "--pes", "rope", "--sizes", "2", "--widths", "16",
             "--out", str(tmp_path / "st"), "--no-ensemble"]
     assert main(argv) == 2
