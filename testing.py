@@ -2,10 +2,10 @@
 
 A **segmenter** is any function ``fn(tokens, lengths=None) -> (seg, intra)`` mapping an ``(N, T)``
 int array of token ids (rows padded past ``lengths``) to two ``(N, T)`` int arrays following the
-BiPE convention (BIPE.md section 1): ``seg`` counts the segments closed before each token, ``intra``
-is the 0-based position inside the token's segment, a separator is the last token of the segment it
-closes, rows are independent. It is called as ``fn(tokens, lengths=lengths)``; a function
-without a ``lengths`` parameter is called as ``fn(tokens)`` on unpadded batches only. A
+BiPE convention (docs/method.md#positions): ``seg`` counts the segments closed before each
+token, ``intra`` is the 0-based position inside the token's segment, a separator is the last token
+of the segment it closes, rows are independent. It is called as ``fn(tokens, lengths=lengths)``; a
+function without a ``lengths`` parameter is called as ``fn(tokens)`` on unpadded batches only. A
 **streaming form** is ``step(state, token) -> (state, seg, intra)`` fed one int at a time from
 an initial state, as decoding does.
 
@@ -27,8 +27,9 @@ Use it from a test file (needs the ``test`` extra: hypothesis, pytest)::
         check_segmenter(my_segmenter, separators=[10, 11])
 
 :func:`check_segmenter` draws token streams with the given separators (including separators at
-the start, at the end and back to back), checks the BIPE.md worked example, and asserts, for every
-batch: shapes; ``seg`` starts at 0 and steps by 0 or 1; ``intra`` restarts at 0 exactly where
+the start, at the end and back to back), checks the worked example of
+docs/method.md#positions, and asserts, for every batch: shapes; ``seg`` starts at 0 and steps by 0
+or 1; ``intra`` restarts at 0 exactly where
 ``seg`` steps and counts up by one otherwise; concatenating the segments returns the input and
 segment starts strictly increase; ``seg`` steps exactly after separators (when ``separators`` is
 given); rows are independent (each row alone, the batch permuted, the batch split in two: same
@@ -64,7 +65,7 @@ __all__ = [
     "token_streams",
 ]
 
-# BIPE.md section 1: letters are ordinary tokens, "S" a separator; the expected streams.
+# docs/method.md#positions: letters are ordinary tokens, "S" a separator; the expected streams.
 WORKED_EXAMPLE = {
     "tokens": ["a", "b", "S", "c", "d", "e", "S", "f", "S", "S", "g"],
     "intra": [0, 1, 2, 0, 1, 2, 3, 0, 1, 0, 0],
@@ -400,7 +401,7 @@ def _check_streaming(tokens, lengths, full, step, init) -> None:
 
 def _check_worked_example(fn: Segmenter, separators: np.ndarray, step: Step | None, init: Any,
                           uses_lengths: bool) -> None:
-    """BIPE.md's example, once with each separator standing for ``S``."""
+    """The docs/method.md#positions example, once with each separator standing for ``S``."""
     symbols = _symbols(separators.tolist(), 7)
     for sep in separators.tolist():
         letters = iter(symbols)
@@ -409,7 +410,7 @@ def _check_worked_example(fn: Segmenter, separators: np.ndarray, step: Step | No
         seg, intra = _call(fn, tokens, np.array([len(ids)]), uses_lengths)
         if (seg[0].tolist() != WORKED_EXAMPLE["seg"]
                 or intra[0].tolist() != WORKED_EXAMPLE["intra"]):
-            _fail("BIPE.md worked example",
+            _fail("docs/method.md#positions worked example",
                   f"tokens {ids} (S = {sep}): got seg {seg[0].tolist()}, intra "
                   f"{intra[0].tolist()}; expected seg {WORKED_EXAMPLE['seg']}, intra "
                   f"{WORKED_EXAMPLE['intra']}")
@@ -429,7 +430,8 @@ def check_segmenter(
     max_examples: int = 100,
     uses_lengths: bool | None = None,
 ) -> None:
-    """Property-test ``fn`` on many drawn batches plus the BIPE.md worked example.
+    """Property-test ``fn`` on many drawn batches plus the worked example of
+    docs/method.md#positions.
 
     Raises ``AssertionError`` naming the first violated property (Hypothesis shrinks the
     failing batch first). Call it from a plain test function, not inside another ``@given``.

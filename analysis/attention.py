@@ -11,7 +11,7 @@ For every layer and head, averaged over (valid) query tokens:
   (``intra_q - intra_k = d``).
 
 Maps come from :meth:`bipe.models.Transformer.attention_maps` (one (B, H, T, T) array per
-layer); positions follow BIPE.md section 1. Worked example: a head attending only to the
+layer); positions follow docs/method.md#positions. Worked example: a head attending only to the
 first token of a 2-segment sequence ``a S b`` (seg 0 0 1) puts mass 1 on the same segment for
 queries 0, 1 and mass 0 for query 2, so ``same_segment = 2/3`` and ``seg_profile = [2/3, 1/3]``.
 """

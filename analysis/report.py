@@ -94,8 +94,8 @@ def slug(text: str) -> str:
 
 # Config keys that never distinguish groups: replicates (seeds), bookkeeping, derived fields,
 # and the encoding and width, which the report shows on their own.
-NOT_VARIANTS = ("command", "version", "out", "init_seed", "data_seed", "seed", "pe", "d_model",
-                "max_intra", "vocab_size", "separators", "path", "device", "progress")
+NOT_VARIANTS = ("command", "version", "resumes", "out", "init_seed", "data_seed", "seed", "pe",
+                "d_model", "max_intra", "vocab_size", "separators", "path", "device", "progress")
 
 
 def _leaves(tree: Any, prefix: str = "") -> dict[str, str]:

@@ -4,7 +4,8 @@ BiPE assumes segments stay short while sequences grow by adding segments. This m
 that premise on bipe datasets and on plain text or code on disk:
 
 - **tokens per segment**: the length of every segment, separator included (a separator is the
-  last token of the segment it closes, BIPE.md section 1; a final unterminated piece counts too);
+  last token of the segment it closes, docs/method.md#positions; a final unterminated piece
+  counts too);
 - **segments per sequence** at several sequence lengths ``T``: the documents of a source are
   concatenated into one token stream (as language-model training packs them) and cut into
   non-overlapping windows of ``T`` tokens; a window's count is the number of distinct segments

@@ -1,6 +1,6 @@
 """Theory accounting: sizes of a Bi-NFA and of its flattening; width-scaling hypotheses.
 
-A Bi-NFA (BIPE.md section 4) has K inner NFAs (segment types) with ``n_k`` states and ``e_k``
+A Bi-NFA (docs/method.md#bi-nfa) has K inner NFAs (segment types) with ``n_k`` states and ``e_k``
 transitions each, and an outer NFA over the K types with ``m`` states and ``E`` transitions. The
 bilevel description costs the levels' sizes **added**: ``m + sum_k n_k`` states. Its flattening
 (an ordinary NFA over symbols plus separator) copies the inner automaton of type t once per outer

@@ -1,4 +1,4 @@
-"""bipe's bilevel automaton (Bi-NFA, BIPE.md section 4) and its multi-level generalisation.
+"""bipe's bilevel automaton (Bi-NFA, docs/method.md#bi-nfa) and its multi-level generalisation.
 
 A Bi-NFA has an alphabet of A symbols ``0..A-1`` plus a separator token, K inner automata (the
 segment types) and an outer NFA over the type ids ``0..K-1``. A token sequence is accepted iff it
@@ -8,9 +8,10 @@ each ``w_i`` accepted by inner automaton ``t_i``.
 
 **Segments are never empty** (bipe's choice): an inner automaton may not accept the empty word,
 so ``##`` never occurs inside an accepted sequence and every segment has at least one content
-token before its separator (intra positions 0..len(w_i), the separator last, as in BIPE.md
-section 1). The outer automaton may accept the empty type sequence at the top level (then the
-empty token sequence is accepted), but not when the Bi-NFA is itself an inner automaton.
+token before its separator (intra positions 0..len(w_i), the separator last, as in
+docs/method.md#positions). The outer automaton may accept the empty type sequence at the top
+level (then the empty token sequence is accepted), but not when the Bi-NFA is itself an inner
+automaton.
 
 **More levels**: an inner automaton may itself be a :class:`BiNFA` (sentences in paragraphs).
 Separator ids grow with the level: a 2-level automaton uses ``separator = A``; a 3-level one uses
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from bipe.automata.nfa import NFA, _is_int
+from bipe.automata.nfa import NFA, _is_int, dense_delta
 
 _KEYS = ("kind", "n_symbols", "separator", "outer", "inner")
 
@@ -158,7 +159,7 @@ class BiNFA:
                              f"max_states={max_states}")
         parts = [x.flatten(max_states) if isinstance(x, BiNFA) else x for x in self.inner]
         n_outer = self.outer.n_states
-        delta = np.zeros((self.vocab_size, count, count), dtype=bool)  # (V, Q, Q)
+        delta = dense_delta(self.vocab_size, count)  # (V, Q, Q); refuses past MAX_DENSE_BYTES
         offset = n_outer
         for p, k, p2 in self.outer.transitions():
             part = parts[k]

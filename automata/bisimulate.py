@@ -122,11 +122,11 @@ def accepts(bi: BiNFA, tokens: np.ndarray, lengths: np.ndarray | None = None) ->
 class BiLabels:
     """Per-token labels of a batch, all describing the situation **after** reading token t.
 
-    - ``seg`` (N, T) int64: top-level segment index (separators strictly before t; BIPE.md
-      section 1: a separator is the last token of the segment it closes), -1 at padding.
-    - ``intra`` (N, T) int64: t minus the first position of t's segment (0-based), -1 at padding.
-    - ``outer_states`` (N, T, Q_outer) bool: the outer state set after token t (it moves only at
-      separators).
+    - ``seg`` (N, T) int64: top-level segment index (separators strictly before t;
+      docs/method.md#positions: a separator is the last token of the segment it closes), -1 at
+    padding. - ``intra`` (N, T) int64: t minus the first position of t's segment (0-based), -1 at
+    padding. - ``outer_states`` (N, T, Q_outer) bool: the outer state set after token t (it moves
+      only at separators).
     - ``inner_states`` tuple of K arrays (N, T, Q_k) bool: for an NFA type, its state set on the
       open segment after token t (at a separator: its start set, as a new segment begins); for a
       nested Bi-NFA type, that automaton's own outer state set. False at padding.

@@ -16,11 +16,18 @@ Worked example (words over {0, 1} that end in 1)::
     [0, 1, 2, 4]
 
 Equality and hashing are structural (same numbering, same arrays), not language equality.
+
+Size limit (docs/method.md#automaton-size-limit): the dense ``delta`` takes A * Q * Q bytes, so
+building an automaton whose array would exceed ``MAX_DENSE_BYTES`` (2 GiB; pass ``max_bytes``
+to the constructors and :meth:`NFA.determinize`, or set the module attribute, to change it) is a
+``ValueError`` with the estimate, raised before anything is allocated; :meth:`NFA.determinize`
+stops as soon as its subset count crosses the limit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -30,6 +37,29 @@ import numpy as np
 from bipe.automata import simulate
 
 _DICT_KEYS = ("n_states", "n_symbols", "start", "accept", "transitions")
+MAX_DENSE_BYTES = 2 << 30  # the largest dense transition array built (A * Q * Q bytes)
+
+
+def _limit(max_bytes: int | None) -> int:
+    return MAX_DENSE_BYTES if max_bytes is None else int(max_bytes)
+
+
+def _size(n_bytes: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{int(n_bytes)} B"
+
+
+def dense_delta(n_symbols: int, n_states: int, max_bytes: int | None = None) -> np.ndarray:
+    """A zeroed (A, Q, Q) bool transition array, or a ``ValueError`` with its size when it
+    would exceed ``max_bytes`` (default :data:`MAX_DENSE_BYTES`); checked before allocating."""
+    need, limit = n_symbols * n_states * n_states, _limit(max_bytes)
+    if need > limit:
+        raise ValueError(f"a {n_states}-state automaton over {n_symbols} symbols needs a dense "
+                         f"transition array of {_size(need)}, over the limit of {_size(limit)} "
+                         "(max_bytes / bipe.automata.nfa.MAX_DENSE_BYTES)")
+    return np.zeros((n_symbols, n_states, n_states), dtype=bool)
 
 
 def _is_int(x: object) -> bool:
@@ -88,16 +118,19 @@ class NFA:
         start: Iterable[int],
         accept: Iterable[int],
         transitions: Iterable[tuple[int, int, int] | list[int]],
+        *,
+        max_bytes: int | None = None,
     ) -> NFA:
         """Build from ``(q, symbol, q2)`` triples; duplicates are harmless.
 
-        Raises ``ValueError`` naming the first triple whose state or symbol is out of range.
+        Raises ``ValueError`` naming the first triple whose state or symbol is out of range, or
+        giving the size when the dense array would exceed ``max_bytes`` (see :func:`dense_delta`).
         """
         if not _is_int(n_states) or n_states < 1:
             raise ValueError(f"NFA n_states must be a positive int, got {n_states!r}")
         if not _is_int(n_symbols) or n_symbols < 1:
             raise ValueError(f"NFA n_symbols must be a positive int, got {n_symbols!r}")
-        delta = np.zeros((n_symbols, n_states, n_states), dtype=bool)
+        delta = dense_delta(n_symbols, n_states, max_bytes)
         for triple in transitions:
             if len(triple) != 3 or not all(_is_int(x) for x in triple):
                 raise ValueError(f"NFA transition {triple!r} is not a [q, symbol, q2] int triple")
@@ -216,13 +249,15 @@ class NFA:
                    accept=frozenset(int(new[s]) for s in self.accept if keep[s]),
                    delta=delta)
 
-    def determinize(self, max_states: int = 200_000) -> NFA:
+    def determinize(self, max_states: int = 200_000, *, max_bytes: int | None = None) -> NFA:
         """Subset construction: an equivalent (partial) DFA over the reachable non-empty
         subsets, numbered in breadth-first order from the start subset (state 0).
 
         Raises ``ValueError`` when more than ``max_states`` subsets are reachable (the subset
-        construction can blow up exponentially).
+        construction can blow up exponentially), or as soon as the DFA's dense transition array
+        would exceed ``max_bytes`` (default :data:`MAX_DENSE_BYTES`), with its size.
         """
+        by_memory = math.isqrt(_limit(max_bytes) // self.n_symbols)  # A * N * N <= limit
         succ = _successor_bits(self.delta)  # succ[a][q] = int bitmask of successors
         start = sum(1 << s for s in self.start)
         accept_bits = sum(1 << s for s in self.accept)
@@ -241,11 +276,14 @@ class NFA:
                     if len(order) >= max_states:
                         raise ValueError(f"determinizing a {self.n_states}-state NFA exceeded "
                                          f"max_states={max_states} subsets")
+                    if len(order) >= by_memory:
+                        dense_delta(self.n_symbols, len(order) + 1, max_bytes)  # raises
                     index[nxt] = len(order)
                     order.append(nxt)
                 edges.append((i, a, index[nxt]))
         accept = [i for i, subset in enumerate(order) if subset & accept_bits]
-        return NFA.from_transitions(len(order), self.n_symbols, [0], accept, edges)
+        return NFA.from_transitions(len(order), self.n_symbols, [0], accept, edges,
+                                    max_bytes=max_bytes)
 
     # ----------------------------------------------------------------- batched simulation
     def state_sets(self, words: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:

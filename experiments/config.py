@@ -91,7 +91,9 @@ class DataConfig:
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """Optimisation (AdamW, linear warm-up then cosine decay to ``min_lr_ratio * lr``), logging,
-    checkpoints and device (``auto``: CUDA when present, else CPU)."""
+    checkpoints and device (``auto``: CUDA when present, else CPU). ``compile`` runs the
+    training forward through ``torch.compile`` with padded length buckets
+    (``experiments/compiled.py``; docs/method.md#training-step-and-compilation)."""
 
     steps: int = 1000
     batch_size: int = 64
@@ -105,6 +107,7 @@ class TrainConfig:
     device: str = "auto"
     n_threads: int = 0
     evaluate_at_end: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _check_positive(self, "steps", "batch_size", "log_every", "checkpoint_every")

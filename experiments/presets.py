@@ -13,12 +13,12 @@ starts (``experiments/train.py``).
     of 32 bounded-step chains (``fmt=steps``) with 1-4 operators, evaluated at 1-8. Measured
     here: every encoding learns 1-3 operators, none gets above chance (about 10%) at 5-8.
 ``paper_arith``
-    The reference arithmetic setup of BIPE.md section 5 as far as it is stated: 3 layers, width
-    256, 4 heads, AdamW lr 1e-4, batch 512, 1e6 training chains with the reference's ``--under``
-    weighting (``linear:1:15``), 100 epochs (195,313 steps); evaluation at 16-18 operators (their
-    extrapolation check) and in distribution. Not stated there, so bipe's defaults: warm-up,
-    cosine decay, weight decay 0.01, gradient clipping 1.0, 1,000 test chains per length (they
-    used 1e5 in total). Needs a GPU (days on a CPU).
+    The reference arithmetic setup (docs/method.md#the-paper) as far as it is stated: 3 layers,
+    width 256, 4 heads, AdamW lr 1e-4, batch 512, 1e6 training chains with the reference's
+    ``--under`` weighting (``linear:1:15``), 100 epochs (195,313 steps); evaluation at 16-18
+    operators (their extrapolation check) and in distribution. Not stated there, so bipe's
+    defaults: warm-up, cosine decay, weight decay 0.01, gradient clipping 1.0, 1,000 test chains
+    per length (they used 1e5 in total). Needs a GPU (days on a CPU).
 ``cpu_arith``
     The candidate for BiPE's extrapolation claim on 2 CPU cores: the issue's prototype shape
     (3 layers, width 64, 4 heads), bounded-step chains (``fmt=steps``: every step segment has

@@ -3,6 +3,7 @@
 Layout of a run folder ``RUN``::
 
     RUN/config.json     the full resolved RunConfig + "command" (argv) + "version" (bipe)
+                        + "resumes" (the command line and changes of each CLI resume)
     RUN/metrics.jsonl   one JSON object per logged step: step, loss, lr, tokens/s, elapsed_s
     RUN/checkpoint.pt   model + optimizer + step + RNG state (torch.save, weights_only loadable)
     RUN/model.pt        the final model (bipe.models.save), written when training ends
@@ -37,6 +38,7 @@ __all__ = [
     "read_json",
     "read_metrics",
     "read_run_config",
+    "record_resume",
     "save_checkpoint",
     "write_json_atomic",
     "write_metrics",
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = 1
+# config.json keys that record how a run was made, not what it is.
+BOOKKEEPING = ("command", "version", "resumes")
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
@@ -79,11 +83,22 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, An
     raw = read_json(path)
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: corrupt run config (not an object)")
-    body = {k: v for k, v in raw.items() if k not in ("command", "version")}
+    body = {k: v for k, v in raw.items() if k not in BOOKKEEPING}
     try:
         return config_from_dict(RunConfig, body), raw
     except (ValueError, TypeError) as err:
         raise ValueError(f"{path}: corrupt run config ({err})") from None
+
+
+def record_resume(run_dir: str | os.PathLike, config: RunConfig, raw: dict[str, Any],
+                  entry: dict[str, Any]) -> Path:
+    """Rewrite ``RUN/config.json`` as ``config``, keeping its command and version and appending
+    ``entry`` (the resume's command line, step and changes) to its ``resumes`` history."""
+    data = config_to_dict(config)
+    data["command"] = raw.get("command", [])
+    data["version"] = raw.get("version", bipe.__version__)
+    data["resumes"] = [*raw.get("resumes", []), entry]
+    return write_json_atomic(Path(run_dir) / "config.json", data)
 
 
 def append_metrics(run_dir: str | os.PathLike, row: dict[str, Any]) -> None:

@@ -83,6 +83,8 @@ class WidthStudy:
                 raise ValueError(f"study {name} must not be empty")
         if min(self.sizes) <= 0 or min(self.widths) <= 0:
             raise ValueError("study sizes and widths must be positive")
+        if not 0.0 < self.target <= 1.0:  # also refuses NaN
+            raise ValueError(f"study target must be an accuracy in (0, 1], got {self.target}")
         if self.setting not in SETTINGS:
             raise ValueError(f"unknown setting {self.setting!r}; known: {', '.join(SETTINGS)}")
         if "{}" not in self.size_format:

@@ -48,7 +48,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser as the `tomli` package (a dependency there)
+    import tomli as tomllib
 
 from bipe.experiments import rundir
 from bipe.experiments.cluster import ClusterOptions
@@ -155,7 +158,7 @@ def expand_grid(spec: GridSpec) -> list[tuple[str, RunConfig, dict[str, str]]]:
 
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in data.items() if k not in ("command", "version", "out")}
+    body = {k: v for k, v in data.items() if k not in (*rundir.BOOKKEEPING, "out")}
     body["model"] = {k: v for k, v in body.get("model", {}).items() if k != "max_intra"}
     return body
 
@@ -167,7 +170,12 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
             raise ValueError(f"{run_dir} exists and is not a bipe run folder; not touching it")
         return "new"
     saved = rundir.read_json(run_dir / "config.json")
-    if not isinstance(saved, dict) or _comparable(saved) != _comparable(config_to_dict(config)):
+    if isinstance(saved, dict):  # fields added since the run was written take their defaults
+        saved = config_to_dict(rundir.read_run_config(run_dir)[0])
+    expected = config_to_dict(config)
+    if expected["model"]["compute_dtype"] == "auto" and isinstance(saved, dict):
+        expected["model"]["compute_dtype"] = saved["model"]["compute_dtype"]  # the run's choice
+    if not isinstance(saved, dict) or _comparable(saved) != _comparable(expected):
         raise ValueError(f"{run_dir} holds a run with a different config; move it away or "
                          "use another sweep folder")
     finished = "eval.json" if config.train.evaluate_at_end else "model.pt"

@@ -5,7 +5,7 @@ per-position targets, the generator's own position labels) and scores a model on
 examples of one length setting. Length settings are operator counts for arithmetic and segment
 counts for the automata tasks. Every task reports ``accuracy`` (its reference metric) first.
 
-``arith`` (chain-of-thought arithmetic over Z_p, Feng et al.; BIPE.md section 5)
+``arith`` (chain-of-thought arithmetic over Z_p, Feng et al.; docs/method.md#arithmetic)
     inputs  ``( 2 + 7 ) * 6 = 9 * 6 = 10`` as ids, without the final ``<eos>``
     targets the next token, scored only after the first ``=`` (the prompt is masked)::
 
@@ -18,12 +18,14 @@ counts for the automata tasks. Every task reports ``accuracy`` (its reference me
 ``arith_direct``: the same with ``question = answer`` (no chain; ``--data.fmt`` is ignored).
 ``binfa_lm`` (next-token language modelling on Bi-NFA sequences; see ``bipe.synthetic``)
     inputs  ``a b # c #`` (symbols, separators ``#``) without the last token; targets the next
-    token everywhere. ``accuracy``: the fraction of positions whose argmax is a legal next token
-    by the automaton oracle (``NFA.legal_next_mask`` of the flattened automaton; with ``#`` the
-    separator, after ``a b #`` any first symbol of a segment type the outer automaton allows is
-    legal); ``continuation_valid``: per sequence, greedy continuation of the first
+    token everywhere (metrics: docs/method.md#evaluation). ``accuracy``: the fraction of
+    positions whose argmax is a legal next token by the automaton oracle
+    (``NFA.legal_next_mask`` of the flattened automaton; with ``#`` the separator, after
+    ``a b #`` any first symbol of a segment type the outer automaton allows is legal);
+    ``continuation_valid``: per sequence, greedy continuation of the first
     ``data.continuation_prefix`` of the tokens for the remaining length is still a viable
-    prefix of the language.
+    prefix of the language; ``legal_mass`` / ``legal_logprob``: the mean probability (and mean
+    log-probability) the model puts on the legal next tokens, which do not saturate.
 ``binfa_state``: the same sequences from a deterministic Bi-NFA; inputs all tokens; two
     targets per token, the state after reading it: inner = (segment type k, state q of type k's
     DFA) as class ``k * Q + q`` and the outer DFA's state (the generator's labels,
@@ -51,6 +53,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bipe.experiments.metrics import legal_logprob
 from bipe.synthetic.distributions import parse_length_spec
 
 __all__ = ["IGNORE", "TASKS", "Examples", "Task", "get_task"]
@@ -260,7 +263,8 @@ class AutomatonTask(Task):
     def __init__(self, name: str, *, flat: bool, states: bool) -> None:
         self.name, self._flat, self._states = name, flat, states
         self.metric_names = (("accuracy", "inner_accuracy", "outer_accuracy") if states
-                             else ("accuracy", "continuation_valid"))
+                             else ("accuracy", "continuation_valid", "legal_mass",
+                                   "legal_logprob"))
 
     def n_tokens(self, data: Any) -> int:
         return data.n_symbols + 1  # symbols 0..A-1, separator A
@@ -373,13 +377,16 @@ class AutomatonTask(Task):
         if self._states:
             return self._state_metrics(examples, data, forward, batch_size)
         hits = total = 0
+        logprob = []  # per scored position: log of the probability mass on legal next tokens
         valid_rows = np.zeros(len(examples), dtype=bool)
         for start in range(0, len(examples), batch_size):
             rows = np.arange(start, min(start + batch_size, len(examples)))
-            pred = forward(rows).argmax(-1).cpu().numpy()  # (B, T)
+            logits = forward(rows)  # (B, T, V)
+            pred = logits.argmax(-1).cpu().numpy()  # (B, T)
             full, lengths = _pad([examples.extra["tokens"][i] for i in rows])  # (B, T+1)
             legal = world.flat.legal_next_mask(full, lengths)  # (B, T+1, A)
             scored = np.arange(pred.shape[1])[None, :] < (lengths - 1)[:, None]  # (B, T)
+            logprob.append(legal_logprob(logits, legal[:, 1:], scored))
             ok = np.zeros_like(scored)
             inside = pred < legal.shape[2]
             b, t = np.nonzero(scored & inside)
@@ -387,7 +394,10 @@ class AutomatonTask(Task):
             hits += int(ok[scored].sum())
             total += int(scored.sum())
             valid_rows[rows] = self._continuations(examples, rows, world, data, decode)
-        return {"accuracy": hits / max(total, 1), "continuation_valid": float(valid_rows.mean())}
+        lp = np.concatenate(logprob)  # (scored positions,)
+        return {"accuracy": hits / max(total, 1), "continuation_valid": float(valid_rows.mean()),
+                "legal_mass": float(np.exp(lp).mean()) if lp.size else 0.0,
+                "legal_logprob": float(lp.mean()) if lp.size else 0.0}
 
     def _continuations(self, examples, rows, world, data, decode) -> np.ndarray:
         """Per row: greedy continuation of the prefix stays a viable prefix of the language."""

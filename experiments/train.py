@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from bipe.experiments import rundir, tblog
+from bipe.experiments import distributed, rundir, tblog
+from bipe.experiments.compiled import (
+    BUCKET,
+    backward,
+    bucket_length,
+    compile_forward,
+    compile_supported,
+    explicit_positions,
+    pad_batch,
+    update,
+)
 from bipe.experiments.config import RunConfig
 from bipe.experiments.segmentation import (
     example_positions,
@@ -41,9 +52,11 @@ from bipe.experiments.segmentation import (
 from bipe.experiments.tasks import IGNORE, Examples, Task, get_task
 from bipe.models.checkpoint import save as save_model
 from bipe.models.positions import Positions
+from bipe.models.precision import precision_note, resolve_compute_dtype
 from bipe.models.transformer import Transformer
 
-__all__ = ["Prepared", "batch_indices", "make_batch", "prepare", "resume", "stream", "train"]
+__all__ = ["Prepared", "batch_indices", "make_batch", "prepare", "resolve_precision", "resume",
+           "stream", "train"]
 
 WORLD, TRAIN, BATCH, EVAL, SEGMENT = range(5)
 
@@ -79,6 +92,8 @@ def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
     training segmentation); the model's ``intra_overflow`` policy decides the rest. Entropy
     segmenters (``segmenters``: split -> fitted segmenter) are read from ``run_dir`` when it
     holds them, else fitted on the training inputs (experiments/segmentation.py).
+    ``model.compute_dtype="auto"`` becomes the concrete dtype for the run's device (recorded
+    in config.json, so a resumed run keeps it on any machine; docs/method.md#precision).
     """
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)
@@ -102,9 +117,17 @@ def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
         or fit_run_segmenters(config, examples.inputs)
     positions = example_positions(stream(config.data_seed, SEGMENT, 0), examples,
                                   config.segment_train, seps, segmenters.get("train"))
-    model = dataclasses.replace(config.model, max_intra=max_intra(positions) + 1)
+    model = dataclasses.replace(resolve_precision(config).model,
+                                max_intra=max_intra(positions) + 1)
     return Prepared(dataclasses.replace(config, model=model), task, world, examples, positions,
                     segmenters)
+
+
+def resolve_precision(config: RunConfig) -> RunConfig:
+    """``config`` with ``model.compute_dtype="auto"`` resolved for the run's device."""
+    dtype = resolve_compute_dtype(config.model.compute_dtype, resolve_device(config.train.device))
+    return dataclasses.replace(config, model=dataclasses.replace(config.model,
+                                                                 compute_dtype=dtype))
 
 
 def batch_indices(data_seed: int, step: int, batch_size: int, n: int) -> np.ndarray:
@@ -155,12 +178,14 @@ def build_model(config: RunConfig, device: torch.device) -> Transformer:
 
 
 def make_optimizer(model: torch.nn.Module, config) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices only (not on norms' gains)."""
+    """AdamW (fused kernel on CPU and CUDA); weight decay on matrices only (not on norms'
+    gains)."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     other = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": other, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98))
+    fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters())
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), fused=fused or None)
 
 
 def train(
@@ -170,8 +195,15 @@ def train(
     """Train ``config`` into the new run folder ``config.out``; returns the folder.
 
     A folder that already holds a run is an error (use :func:`resume`). ``stop_after`` ends
-    the run after that many steps as if interrupted (tests use it to check resume).
+    the run after that many steps as if interrupted (tests use it to check resume). Under
+    torchrun the run trains data-parallel (``experiments/distributed.py``).
     """
+    with distributed.join(config.train.device):
+        return _train(config, command, progress, stop_after)
+
+
+def _train(config: RunConfig, command: list[str] | None, progress: bool,
+           stop_after: int | None) -> Path:
     out = Path(config.out)
     if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
         raise ValueError(
@@ -180,21 +212,55 @@ def train(
     from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (evaluate imports us)
 
     check_feasible(prepared)
-    save_run_segmenters(out, prepared.segmenters)
-    rundir.write_run_config(out, prepared.config, command or [])
+    distributed.check_batch(config.train.batch_size)
+    distributed.barrier()  # every rank has checked the folder before rank 0 writes to it
+    if distributed.is_main():
+        _announce(config.model.compute_dtype, config.train.device, progress)
+        save_run_segmenters(out, prepared.segmenters)
+        rundir.write_run_config(out, prepared.config, command or [])
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
 
-def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None) -> Path:
-    """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none)."""
-    config, _ = rundir.read_run_config(run_dir)
+def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None,
+           overrides: dict[str, str] | None = None, command: list[str] | None = None) -> Path:
+    """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none),
+    with the recorded config (compute dtype included), under any number of ranks.
+
+    ``overrides`` (dotted key -> text) may change only what is safe to change mid-run (more
+    steps, evaluation settings, cadence; see ``experiments/resume_changes.py``); anything else is
+    a ``ValueError``. A resume with changes or a ``command`` (its command line) is recorded in
+    ``config.json["resumes"]``.
+    """
+    config, raw = rundir.read_run_config(run_dir)
+    with distributed.join(config.train.device):
+        return _resume(run_dir, config, raw, progress, stop_after, overrides or {}, command)
+
+
+def _resume(run_dir: str | Path, config: RunConfig, raw: dict, progress: bool,
+            stop_after: int | None, overrides: dict[str, str],
+            command: list[str] | None) -> Path:
+    from bipe.experiments.resume_changes import resumed_config  # noqa: PLC0415
+
     state = rundir.load_checkpoint(run_dir)
+    config, changes = resumed_config(config, overrides or {},
+                                     step=int(state["step"]) if state else 0)
     prepared = prepare(config, run_dir)
     if prepared.config.model != config.model:
         raise ValueError(f"{run_dir}/config.json does not match the regenerated training data "
                          "(was it written by another bipe version?)")
     prepared = dataclasses.replace(prepared, config=dataclasses.replace(
         prepared.config, out=str(run_dir)))
+    distributed.check_batch(config.train.batch_size)
+    if distributed.is_main():
+        _announce(config.model.compute_dtype, config.train.device, progress)
+    if changes:
+        from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415
+
+        check_feasible(prepared)
+    if (changes or command is not None) and distributed.is_main():
+        entry = {"command": None if command is None else list(command),
+                 "step": int(state["step"]) if state else 0, "changes": changes}
+        rundir.record_resume(run_dir, prepared.config, raw, entry)
     return _run(prepared, Path(run_dir), state, progress=progress, stop_after=stop_after)
 
 
@@ -213,8 +279,10 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
         optimizer.load_state_dict(state["optimizer"])
         sampler.set_state(state["sampler"])
         step, window = int(state["step"]), [float(state["window_loss"]), int(state["window_n"])]
-        rundir.write_metrics(out, [r for r in rundir.read_metrics(out) if r["step"] <= step])
-    elif (out / "metrics.jsonl").exists():
+        if distributed.is_main():
+            rundir.write_metrics(out, [r for r in rundir.read_metrics(out)
+                                       if r["step"] <= step])
+    elif (out / "metrics.jsonl").exists() and distributed.is_main():
         rundir.write_metrics(out, [])
     if step < tc.steps:
         # dropout draws from torch's global generator: fork it, seed it, restore it on resume
@@ -226,7 +294,7 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
                     torch.cuda.set_rng_state(state["cuda_rng"], device)
             step = _loop(prepared, model, optimizer, sampler, out, step, window, progress,
                          stop_after)
-    if step >= tc.steps:
+    if step >= tc.steps and distributed.is_main():
         save_model(model, out / "model.pt")
         if tc.evaluate_at_end:
             from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
@@ -235,7 +303,59 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
     return out
 
 
+def _training_forward(model: Transformer, tc) -> tuple:
+    """``(forward, bucket)``: the model's forward (under DDP when data-parallel), compiled
+    with length bucket ``BUCKET`` when ``tc.compile`` (0: no padding)."""
+    module = distributed.wrap(model)
+    if not tc.compile:
+        return module, 0
+    why_not = compile_supported(model)
+    if why_not:
+        print(f"train.compile: not compiling ({why_not}); training eagerly", file=sys.stderr)
+        return module, 0
+    return compile_forward(module), BUCKET
+
+
+def _step_batch(prepared: Prepared, model: Transformer, step: int, bucket: int) -> tuple:
+    """``((tokens, positions, targets), global tokens, loss weight)`` of ``step`` for this rank:
+    the global batch (padded to its bucket), then this rank's rows of it."""
+    config, tc = prepared.config, prepared.config.train
+    device = next(model.parameters()).device
+    rows = batch_indices(config.data_seed, step, tc.batch_size, len(prepared.train))
+    tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, device)
+    if config.segment_train.is_default:
+        pos = None  # the model's own streams (identical; multi-level for hbipe)
+    n_tokens = tokens.numel()
+    if bucket:
+        pos = explicit_positions(pos, model, tokens)
+        tokens, pos, targets = pad_batch(tokens, pos, targets,
+                                         bucket_length(tokens.shape[1], bucket))
+    if distributed.world_size() == 1:
+        return (tokens, pos, targets), n_tokens, 1.0
+    mine = distributed.local_rows(tokens.shape[0])
+    weight = distributed.shard_weight(targets, mine)
+    return distributed.local_batch(tokens, pos, targets, mine), n_tokens, weight
+
+
+def _read_losses(pending: list[torch.Tensor], window: list) -> None:
+    """Add the losses not yet read back to the logging window (one host synchronisation)."""
+    if pending:
+        for value in distributed.all_mean(torch.stack(pending)).tolist():
+            window[0] += value
+        pending.clear()
+
+
+def _announce(dtype: str, device: str, progress: bool) -> None:
+    """Print the precision once: always a warning (emulated bf16), the choice when
+    ``progress``."""
+    note = precision_note(dtype, resolve_device(device))
+    if progress or note.startswith("warning"):
+        print(note, file=sys.stderr)
+
+
 def _checkpoint(out, model, optimizer, sampler, step, window) -> None:
+    if not distributed.is_main():
+        return
     device = next(model.parameters()).device
     extra = {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
     rundir.save_checkpoint(out, {
@@ -249,38 +369,37 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     from tqdm.auto import tqdm  # noqa: PLC0415
 
     config, tc, task = prepared.config, prepared.config.train, prepared.task
-    device = next(model.parameters()).device
-    n = len(prepared.train)
-    bar = tqdm(total=tc.steps, initial=step, disable=not progress,
+    bar = tqdm(total=tc.steps, initial=step, disable=not progress or not distributed.is_main(),
                desc=f"train {config.task} {config.model.pe}", leave=False)
     model.train()
     tokens_seen, t0, updating = 0, time.perf_counter(), False
-    last_saved, tb = step, tblog.open_log(out, step)  # TensorBoard view of metrics.jsonl
+    last_saved = step  # TensorBoard view of metrics.jsonl (rank 0 only):
+    tb = tblog.open_log(out, step) if distributed.is_main() else tblog.TrainLog(None)
     end = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
+    forward, bucket = _training_forward(model, tc)
+    pending: list[torch.Tensor] = []  # losses not yet read back (read at log/checkpoint steps)
+    weight = [1.0]  # this rank's share of the global batch's loss (data-parallel)
+
+    def loss_fn(logits, targets):
+        return task.loss(logits, targets, config.data) * weight[0]
+
     try:
         while step < end:
-            rows = batch_indices(config.data_seed, step, tc.batch_size, n)
-            tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, device)
-            if config.segment_train.is_default:
-                pos = None  # the model's own streams (identical; multi-level for hbipe)
+            batch, n_tokens, weight[0] = _step_batch(prepared, model, step, bucket)
+            tokens_seen += n_tokens
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            logits = model(tokens, pos, generator=sampler)  # (B, T, V)
-            loss = task.loss(logits, targets, config.data)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if tc.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            loss_value = float(loss.detach())
+            extra = {} if bucket else {"generator": sampler}
+            pending.append(backward(forward, loss_fn, optimizer, batch, **extra))
             updating = True  # from here to the end of the body a Ctrl-C keeps the last checkpoint
-            optimizer.step()
+            update(model, optimizer, tc.grad_clip)
             step += 1
-            window[0] += loss_value
             window[1] += 1
-            tokens_seen += tokens.numel()
             bar.update(1)
-            if step % tc.log_every == 0 or step == tc.steps:
+            if step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or step == end:
+                _read_losses(pending, window)
+            if (step % tc.log_every == 0 or step == tc.steps) and distributed.is_main():
                 elapsed = time.perf_counter() - t0
                 row = {"step": step, "loss": window[0] / window[1], "lr": lr,
                        "tokens/s": tokens_seen / elapsed if elapsed > 0 else 0.0,
@@ -288,6 +407,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                 rundir.append_metrics(out, row)
                 tb.log(row)
                 bar.set_postfix(loss=f"{window[0] / window[1]:.3f}")
+            if step % tc.log_every == 0 or step == tc.steps:
                 window[0], window[1] = 0.0, 0
                 tokens_seen, t0 = 0, time.perf_counter()
             if step % tc.checkpoint_every == 0 or step == tc.steps:
@@ -295,6 +415,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                 last_saved = step
             updating = False
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C; a submitit job told to exit
+        _read_losses(pending, window)
         if not updating and step != last_saved:
             _checkpoint(out, model, optimizer, sampler, step, window)
         raise

@@ -67,6 +67,8 @@ class LearnedAbsolute(Encoding):
     def embed(self, pos: Positions) -> Tensor:
         """(B, T, D) table rows of the source stream, after the overflow policy."""
         p = read_stream(pos, self.source)  # (B, T)
+        if self.training and (p.device.type != "cpu" or torch.compiler.is_compiling()):
+            return self.train_rows(p)
         if p.numel() and int(p.min()) < 0:
             raise ValueError(f"negative {self.source} position {int(p.min())} for a learned table")
         if self.track_trained and self.training and p.numel():
@@ -88,3 +90,17 @@ class LearnedAbsolute(Encoding):
         wave = sinusoidal_encoding(p, trained.shape[1]).to(rows.dtype)  # (B, T, D)
         wave = wave * (trained.norm(dim=-1).mean() / wave.norm(dim=-1, keepdim=True))
         return torch.where((p >= limit)[..., None], wave, rows)
+
+    def train_rows(self, p: Tensor) -> Tensor:
+        """Training-mode rows (B, T, D) of positions p (B, T) without a host synchronisation
+        (the GPU and compiled path): ``n_trained`` grows on the device, ``clamp`` sends
+        positions past the table to its last row; out-of-range positions under ``error`` are
+        caught before training, where batches are made (``check_feasible``), not here."""
+        n_rows = self.table.num_embeddings
+        if self.track_trained and p.numel():
+            with torch.no_grad():
+                seen = (p.max() + 1).clamp(max=n_rows)  # () on the device
+                torch.maximum(self.n_trained, seen, out=self.n_trained)
+        if self.track_trained and self.overflow == "clamp":
+            p = p.clamp(max=n_rows - 1)
+        return self.table(p)  # (B, T, D)

@@ -49,7 +49,8 @@ class Alibi(Encoding):
     def __init__(self, n_heads: int, *, source: str = "index", slope_scale: float = 1.0,
                  levels_of_heads: Tensor | None = None) -> None:
         super().__init__()
-        self.source, self.levels_of_heads = source, levels_of_heads
+        self.source = source
+        self.register_buffer("levels_of_heads", levels_of_heads, persistent=False)  # on device
         self.slope_scale = slope_scale
         self.register_buffer("slopes", alibi_slopes(n_heads) * slope_scale, persistent=False)
 

@@ -26,7 +26,7 @@ BIPE_INTRA = ("learned", "sinusoidal")
 BIPE_INTER = ("rope", "alibi", "xpos", "t5", "fire", "cope")
 HBIPE_INTER = ("rope", "alibi")
 ROPE_SCALING = ("none", "pi", "ntk", "yarn")
-COMPUTE_DTYPES = ("float32", "bfloat16")
+COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 ROPE_VARIANTS = ("none", "resonance", "p_rope")
 LOG_SCALES = ("none", "official", "clamped")
 HIROPE_INNER = ("intra", "index")
@@ -39,15 +39,18 @@ class ModelConfig:
 
     Trunk: ``vocab_size`` V, ``d_model`` D, ``n_layers``, ``n_heads`` H, ``d_ff`` (SwiGLU hidden
     width, default ``4 * d_model``), ``dropout`` (residual and attention), ``tie_embeddings``,
-    ``norm_eps`` (RMSNorm epsilon), ``compute_dtype``: ``float32``, or ``bfloat16`` to run the
+    ``norm_eps`` (RMSNorm epsilon), ``compute_dtype``: ``float32``, ``bfloat16`` to run the
     forward under ``torch.autocast`` (weights, norms, softmax statistics and logits stay
     float32; matmuls and attention run in bfloat16, several times faster on CPUs with
-    AVX512-BF16). Exactness claims (cached decoding equals recomputation token for token) hold
-    in float32/float64; in bfloat16 they hold up to rounding.
+    AMX/AVX512-BF16, several times slower on CPUs without), or ``auto`` (the default):
+    bfloat16 where the device computes it natively, else float32 (``models/precision.py``;
+    training runs record the resolved choice). Exactness claims (cached decoding equals
+    recomputation token for token) hold in float32/float64; in bfloat16 up to rounding.
 
     Positions: ``pe`` is an :data:`ENCODINGS` name; ``separators`` are the token ids that close a
-    segment (BIPE.md section 1). For ``pe="hbipe"`` entry k of ``separators`` is the separator id
-    (an int, or a tuple of ints) closing a level-k unit, innermost first (at least two levels).
+    segment (docs/method.md#positions). For ``pe="hbipe"`` entry k of ``separators`` is the
+    separator id (an int, or a tuple of ints) closing a level-k unit, innermost first (at least two
+    levels).
 
     Encoding options (read only by the encodings that use them):
 
@@ -100,7 +103,7 @@ class ModelConfig:
     dropout: float = 0.0
     tie_embeddings: bool = False
     norm_eps: float = 1e-6
-    compute_dtype: str = "float32"
+    compute_dtype: str = "auto"
     max_len: int = 2048
     max_intra: int = 256
     intra_overflow: str = "clamp"

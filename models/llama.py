@@ -96,6 +96,7 @@ def from_hf_llama(llama, intra_table: nn.Embedding | None = None, *,
         norm_eps=float(hf.rms_norm_eps), rope_base=float(rope.get("rope_theta", 10000.0)),
         rope_scaling=scaling, rope_scaling_factor=float(rope.get("factor", 1.0)),
         max_len=int(hf.max_position_embeddings), intra_overflow=intra_overflow, **extra,
+        compute_dtype="float32",  # no autocast: compute in the weights' dtype, as transformers
     )
     param = next(llama.parameters())
     model = Transformer(cfg).to(device=param.device, dtype=param.dtype)

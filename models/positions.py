@@ -1,9 +1,9 @@
 """Position streams: token index, segment index, intra position, and higher levels (hbipe).
 
 Shape legend: B batch, T length. Every function is vectorised over the batch; rows are
-independent. The convention is BIPE.md section 1: ``seg[t]`` counts separators strictly before
-t, ``intra[t]`` is t minus the first index of t's segment, and a separator is the last token of
-the segment it closes. Worked example (S a separator)::
+independent. The convention is docs/method.md#positions: ``seg[t]`` counts separators
+strictly before t, ``intra[t]`` is t minus the first index of t's segment, and a separator is the
+last token of the segment it closes. Worked example (S a separator)::
 
     tokens : a  b  S  c  d  e  S  f  S  S  g
     intra  : 0  1  2  0  1  2  3  0  1  0  0
@@ -71,7 +71,8 @@ def _separator_mask(tokens: Tensor, separators: Sequence[int]) -> Tensor:
 
 
 def bilevel_positions(tokens: Tensor, separators: Sequence[int]) -> tuple[Tensor, Tensor]:
-    """``(seg, intra)`` long tensors shaped like ``tokens`` ((B, T) or (T,)), BIPE.md section 1.
+    """``(seg, intra)`` long tensors shaped like ``tokens`` ((B, T) or (T,));
+    docs/method.md#positions.
 
     >>> seg, intra = bilevel_positions(torch.tensor([0, 1, 9, 2, 9, 9, 3]), [9])
     >>> seg.tolist(), intra.tolist()

@@ -87,7 +87,8 @@ class Rope(Encoding):
                  pose_chunks: int = 2, log_scale: str = "none",
                  log_scale_len: int | None = None) -> None:
         super().__init__()
-        self.source, self.levels_of_heads = source, levels_of_heads
+        self.source = source
+        self.register_buffer("levels_of_heads", levels_of_heads, persistent=False)  # on device
         self.scale = rope_attention_scale(scaling, factor)
         self.pose_target_len, self.pose_chunks = pose_target_len, pose_chunks
         self.log_scale, self.log_scale_len = log_scale, log_scale_len
@@ -173,10 +174,22 @@ class RandomizedRope(Rope):
         return Positions(index, pos.seg, pos.intra, pos.outer)
 
 
+XPOS_MAX_EXPONENT = 40.0  # |log| of any xPos factor: e^40 * e^40 stays finite in float32
+
+
 class XPos(Encoding):
     """xPos (Sun et al. 2023): RoPE whose pair i is scaled by ``zeta_i^(p/scale_base)`` on
     queries and ``zeta_i^(-p/scale_base)`` on keys, ``zeta_i = (2i/K + 0.4) / 1.4``, so the score
-    decays with distance and still depends on p - q only."""
+    decays with distance and still depends on p - q only.
+
+    The factors are products over positions, so unbounded positions would overflow (keys: inf
+    past ~36,000 tokens at scale_base 512, NaN scores soon after). Each factor's log is clamped
+    to ``[-XPOS_MAX_EXPONENT, XPOS_MAX_EXPONENT]`` (docs/method.md#xpos): every logit stays
+    finite at any position; below ``XPOS_MAX_EXPONENT * scale_base / |log zeta_i|`` (about
+    16,000 tokens at scale_base 512 for the fastest-decaying pair, more for the others) the
+    factors, shift invariance and cached decoding are exact; past it that pair's decay saturates
+    and it rotates like plain RoPE.
+    """
 
     def __init__(self, d_head: int, *, source: str = "index", base: float = 10000.0,
                  scale_base: float = 512.0, gamma: float = 0.4) -> None:
@@ -190,6 +203,8 @@ class XPos(Encoding):
         """Rotation with the decay folded into cos and sin."""
         p = read_stream(pos, self.source).to(self.inv_freq.dtype)[..., None]  # (B, T, 1)
         angles = (p * self.inv_freq)[:, :, None]  # (B, T, 1, K/2)
-        decay = (p * self.log_zeta / self.scale_base).exp()[:, :, None]  # (B, T, 1, K/2)
+        exponent = (p * self.log_zeta / self.scale_base)[:, :, None]  # (B, T, 1, K/2)
+        bound = XPOS_MAX_EXPONENT
+        up, down = exponent.clamp(-bound, bound).exp(), (-exponent).clamp(-bound, bound).exp()
         cos, sin = angles.cos(), angles.sin()
-        return Rotation(cos * decay, sin * decay, cos / decay, sin / decay)
+        return Rotation(cos * up, sin * up, cos * down, sin * down)

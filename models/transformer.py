@@ -23,6 +23,7 @@ from .config import ModelConfig
 from .content import layer_hooks
 from .encoding import Rotation, apply_rotation
 from .positions import Positions, default_positions
+from .precision import resolve_compute_dtype
 from .registry import ENCODINGS
 
 INIT_STD = 0.02
@@ -233,7 +234,7 @@ class Transformer(nn.Module):
         ``cache`` holds earlier keys (slots < start) and receives these; ``key_valid`` (B, S)
         masks padding keys (S = start + T). Used by :func:`bipe.models.generate`.
         """
-        if self.config.compute_dtype == "float32":
+        if self.compute_dtype() != torch.bfloat16:
             return self._run(tokens, positions, cache, start, key_valid, generator, keep_weights)
         with torch.autocast(tokens.device.type, dtype=torch.bfloat16):
             logits = self._run(tokens, positions, cache, start, key_valid, generator,
@@ -241,8 +242,10 @@ class Transformer(nn.Module):
         return logits.float()
 
     def compute_dtype(self) -> torch.dtype:
-        """dtype of activations, keys and values: the parameters' or bfloat16 (autocast)."""
-        if self.config.compute_dtype == "bfloat16":
+        """dtype of activations, keys and values: the parameters' or bfloat16 (autocast;
+        ``auto`` resolved for the parameters' device, ``models/precision.py``)."""
+        device = self.embed.weight.device
+        if resolve_compute_dtype(self.config.compute_dtype, device) == "bfloat16":
             return torch.bfloat16
         return self.embed.weight.dtype
 

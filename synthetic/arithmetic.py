@@ -1,4 +1,4 @@
-"""Chain-of-thought arithmetic over Z_p (Feng et al. 2023; BIPE.md section 5).
+"""Chain-of-thought arithmetic over Z_p (Feng et al. 2023; docs/method.md#arithmetic).
 
 An expression over ``Z_p`` (``p`` prime, default 11) uses the numbers ``0..p-1`` and the
 operators ``+ - * /`` (``a / b`` is the ``c`` with ``b * c = a mod p``) with the usual precedence
@@ -42,7 +42,7 @@ numbers ``0..p-1`` = ``10..10+p-1`` (:func:`vocab`, ``ARITH_VOCAB`` for p=11). S
 ``=`` (9) and ``<eos>`` (2).
 
 **Records** (dicts): ``text`` (words, no ``<eos>``), ``tokens`` (ids + ``<eos>``), ``seg``,
-``intra`` (BIPE.md section 1 over the separators), ``answer`` (int), ``n_operators`` (of the
+``intra`` (docs/method.md#positions over the separators), ``answer`` (int), ``n_operators`` (of the
 question), ``prompt_len`` (tokens up to and including the first ``=``)::
 
     >>> rec = make_record([7, 12, 3, 17, 8, 5, 16, 4, 13, 9, 19, 5, 16, 4, 13, 9,

@@ -2,8 +2,8 @@
 
 An n-gram model fitted on a training corpus (:mod:`bipe.synthetic.ngram`) gives, after every token
 ``t``, the entropy ``H_t`` of the distribution of the token *after* ``t``. Token ``t`` closes its
-segment (is its last token, as a separator is; BIPE.md section 1) when its score exceeds a
-threshold ``tau``:
+segment (is its last token, as a separator is; docs/method.md#positions) when its score
+exceeds a threshold ``tau``:
 
 - rule ``threshold``: score ``H_t`` (the model is unsure what comes next);
 - rule ``rise``: score ``H_t - H_{t-1}`` (its uncertainty jumps; ``H_{-1}`` is the entropy of

@@ -1,6 +1,6 @@
 """Segmenters: token streams -> the two BiPE position streams ``(seg, intra)``.
 
-Conventions (BIPE.md section 1, followed exactly):
+Conventions (docs/method.md#positions, followed exactly):
 
 - ``seg[t]`` is the number of segment boundaries strictly before ``t``; the first token has seg 0.
 - ``intra[t]`` is ``t`` minus the index of the first token of ``t``'s segment (0-based, restarting
@@ -131,8 +131,8 @@ def separator_positions(
     """``(seg, intra)`` of a token stream whose segments are closed by separator tokens.
 
     ``tokens`` is ``(T,)`` or ``(N, T)`` integer ids; ``separators`` one id or a collection of
-    ids. A separator is the last token of the segment it closes (BIPE.md section 1). Positions
-    beyond ``lengths`` (per row) get ``pad_value``.
+    ids. A separator is the last token of the segment it closes (docs/method.md#positions).
+    Positions beyond ``lengths`` (per row) get ``pad_value``.
 
     >>> S = 9
     >>> seg, intra = separator_positions(np.array([1, 2, S, 3, 4, 5, S, 6, S, S, 7]), S)
@@ -222,9 +222,9 @@ def oracle_positions(
 
     ``seg_labels`` is any per-token segment labelling (e.g. a record's ``seg`` column, or
     segment ids that do not start at 0 or step by more than one); tokens with equal
-    consecutive labels share a segment. The result is renumbered to the BIPE.md convention.
-    On Bi-NFA data, where every segment ends in a separator, it equals
-    :func:`separator_positions`.
+    consecutive labels share a segment. The result is renumbered to the
+    docs/method.md#positions convention. On Bi-NFA data, where every segment ends in a separator,
+    it equals :func:`separator_positions`.
     """
     marks = boundaries_from_positions(np.asarray(seg_labels), lengths)
     return positions_from_boundaries(marks, lengths, pad_value=pad_value)
@@ -247,7 +247,7 @@ def multilevel_positions(
     innermost unit. With one level this is :func:`separator_positions`.
 
     Worked example (``#`` inner separator, ``$`` outer; ``$`` right after ``#`` forms an
-    innermost unit of its own, as two adjacent separators do in BIPE.md)::
+    innermost unit of its own, as two adjacent separators do in docs/method.md#positions)::
 
         tokens : a  #  b  c  #  $  d  #  $
         segs[0]: 0  0  1  1  1  2  3  3  4

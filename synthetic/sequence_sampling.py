@@ -4,7 +4,7 @@ Dataset files, configs and verification built on this live in :mod:`bipe.synthet
 (which re-exports the public names here).
 
 **Bi-NFA sequences** (:func:`sample_binfa_sequences`). A sequence is ``w_1 # w_2 # ... w_S #``
-(BIPE.md section 4). Per sequence: draw the segment count S from its distribution; draw the
+(docs/method.md#bi-nfa). Per sequence: draw the segment count S from its distribution; draw the
 segment types ``t_1..t_S`` uniformly among the outer automaton's words of length S; draw each
 segment's length from the segment-length distribution (content tokens, not counting the
 separator) and its content uniformly among type ``t_i``'s words of that length. Draws are
@@ -25,9 +25,10 @@ sentence]``; sentences end in ``#`` (= A) and each paragraph's last ``#`` is fol
 A + 1). **Flat NFA sequences** (:func:`sample_nfa_sequences`): uniform words of a drawn total
 length from an ordinary NFA (e.g. ``binfa.flatten()``), for baselines.
 
-Labels. Position streams follow BIPE.md section 1 with one stream per level (innermost first, see
-:func:`bipe.synthetic.segment.multilevel_positions`: a ``$`` closes a paragraph and, being right
-after a ``#``, forms a one-token innermost unit of its own). For 2-level data also, per token:
+Labels. Position streams follow docs/method.md#positions with one stream per level (innermost
+first, see :func:`bipe.synthetic.segment.multilevel_positions`: a ``$`` closes a paragraph and,
+being right after a ``#``, forms a one-token innermost unit of its own). For 2-level data also, per
+token:
 ``inner_state`` -- the state of the segment's own inner automaton (its type is known) after the
 segment's content up to this token (at the separator: after the whole segment); ``outer_state`` --
 the outer state after the types of the segments closed so far (it changes right at each
@@ -263,7 +264,7 @@ class SequenceBatch:
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
         """``(segs (L, M), intra (M,))``: per-level segment index and innermost intra position,
-        restarting at each row (BIPE.md section 1)."""
+        restarting at each row (docs/method.md#positions)."""
         m = len(self.tokens)
         lengths = self.lengths
         row_starts = self.offsets[:-1][lengths > 0]  # (N',) first token of each non-empty row

@@ -363,9 +363,9 @@ def verify_record(record: Mapping[str, Any], meta: Mapping[str, Any]) -> str | N
     segs, intra = multilevel_positions(row, levels)
     for level, key in enumerate(stream_names):
         if record[key] != segs[level].tolist():
-            return f"{key} differs from the separator positions (BIPE.md section 1)"
+            return f"{key} differs from the separator positions (docs/method.md#positions)"
     if record["intra"] != intra.tolist():
-        return "intra differs from the separator positions (BIPE.md section 1)"
+        return "intra differs from the separator positions (docs/method.md#positions)"
     return _check_specs(record, meta, checker, row)
 
 

@@ -106,11 +106,12 @@ def collapsed_runs(tokens, lengths=None):
 @pytest.mark.parametrize(
     ("fn", "step", "property_name"),
     [
-        (off_by_one, None, "BIPE.md worked example"),
+        (off_by_one, None, "docs/method.md#positions worked example"),
         (leaky_rows, None, "rows are independent"),
         (partial(separator_positions, separators=SEPS), drifting_step, "streaming == batch"),
-        (partial(separator_positions, separators=SEPS[:1]), None, "BIPE.md worked example"),
-        (collapsed_runs, None, "BIPE.md worked example"),
+        (partial(separator_positions, separators=SEPS[:1]), None,
+         "docs/method.md#positions worked example"),
+        (collapsed_runs, None, "docs/method.md#positions worked example"),
     ],
     ids=["off-by-one", "leaky-rows", "drifting-stream", "missing-separator", "collapsed-runs"],
 )

@@ -1,4 +1,4 @@
-"""``bipe demo``: Bi-NFA data, bipe_rope vs rope over eight seeds, evaluation past the
+"""``bipe demo``: Bi-NFA data, bipe_alibi vs bipe_rope over eight seeds, evaluation past the
 training range, a table with intervals, one sentence of conclusion and a report
 (experiments/demo.py). About 5-10 minutes on 2 CPU cores."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "the main job: bipe_rope vs rope over 8 seeds past the training range, with intervals"
+HELP = "the main job: bipe_alibi vs bipe_rope, 8 seeds, past the training range, with intervals"
 EXAMPLE = "bipe demo            # prints the table and conclusion, writes ./bipe-demo/report.md"
 
 
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
     parser.add_argument("--pe", default=None, metavar="A,B,...",
                         help="encodings; the first is compared with each other one "
-                             "(default: bipe_rope,rope)")
+                             "(default: bipe_alibi,bipe_rope)")
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
                         help="init seeds per encoding (default 8; 3 with --quick)")
 

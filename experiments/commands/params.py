@@ -38,11 +38,12 @@ def run(args: argparse.Namespace) -> int:
                  if key.startswith("model.") and value is not None}
     config = build_config(args.preset, task=args.task, pe=args.pe, overrides=overrides)
     model = config.model
+    # Everything that can fail runs before the first line is printed.
+    fitted = fit_width(model, args.budget) if args.budget is not None else None
     print(f"preset {args.preset}, task {config.task}, pe {model.pe}: V={model.vocab_size} "
           f"D={model.d_model} L={model.n_layers} H={model.n_heads} F={model.ff_width}")
     print(params_table(model))
-    if args.budget is not None:
-        fitted = fit_width(model, args.budget)
+    if fitted is not None:
         print(f"budget {args.budget:,}: largest d_model = {fitted.d_model} "
               f"(multiple of {2 * model.n_heads})")
         print(params_table(fitted))

@@ -59,13 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default=None, help="task (arith, arith_direct, binfa_lm, "
                         "binfa_state, nfa_lm; default: the preset's)")
     parser.add_argument("--pe", default=None, help="positional encoding (bipe.models.ENCODINGS)")
-    parser.add_argument("--preset", default="tiny",
+    parser.add_argument("--preset", default=None,
                         help="tiny, demo, paper_arith or cpu_arith (default: tiny)")
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="start from a saved config.json instead of a preset")
     parser.add_argument("--out", default=None, metavar="RUN", help="run folder to create")
     parser.add_argument("--resume", default=None, metavar="RUN",
-                        help="continue the interrupted run in RUN (other options are ignored)")
+                        help="continue the run in RUN under its own config; with it, only "
+                             "--train.steps, the log/checkpoint cadence and evaluation "
+                             "settings may change (anything else is refused)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_override_arguments(parser)
 
@@ -73,22 +75,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace):
     """The RunConfig a ``bipe train``-style command line describes."""
     from bipe.experiments.presets import build_config
-    from bipe.experiments.rundir import read_json
+    from bipe.experiments.rundir import BOOKKEEPING, read_json
 
     base = None
     if args.config:
         base = read_json(args.config)
         if not isinstance(base, dict):
             raise ValueError(f"{args.config}: not a config object")
-        base = {k: v for k, v in base.items() if k not in ("command", "version")}
-    return build_config(args.preset, task=args.task, pe=args.pe, out=args.out,
+        base = {k: v for k, v in base.items() if k not in BOOKKEEPING}
+    return build_config(args.preset or "tiny", task=args.task, pe=args.pe, out=args.out,
                         overrides=collect_overrides(args), base=base)
 
 
 def command_line(args: argparse.Namespace) -> list[str]:
     """The command line as given (options in a canonical order), for config.json."""
     words = ["bipe", "train"]
-    for name in ("task", "pe", "preset", "config", "out"):
+    for name in ("task", "pe", "preset", "config", "out", "resume"):
         if getattr(args, name, None) is not None:
             words += [f"--{name}", str(getattr(args, name))]
     for key, value in collect_overrides(args).items():
@@ -101,7 +103,13 @@ def run(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress and sys.stderr.isatty()
     if args.resume:
-        out = resume(args.resume, progress=progress)
+        given = [f"--{name}" for name in ("task", "pe", "preset", "config", "out")
+                 if getattr(args, name) is not None]
+        if given:
+            raise ValueError(f"{given[0]} cannot be combined with --resume (the run keeps its "
+                             "own config; only safe --KEY overrides may change)")
+        out = resume(args.resume, progress=progress, overrides=collect_overrides(args),
+                     command=command_line(args))
     else:
         if not args.out:
             raise ValueError("--out RUN is required (or --resume RUN)")

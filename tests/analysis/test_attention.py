@@ -64,7 +64,8 @@ def test_vectorised_profile_equals_loop_reference(B, H, T, seed):
 
 def tiny(pe, **kw):
     torch.manual_seed(0)
-    return Transformer(ModelConfig(8, 16, 2, 2, pe=pe, separators=(7,), max_intra=16, **kw))
+    return Transformer(ModelConfig(8, 16, 2, 2, pe=pe, separators=(7,), max_intra=16,
+                                   compute_dtype="float32", **kw))
 
 
 def test_bipe_alibi_with_huge_slopes_stays_inside_segments(tmp_path):

@@ -110,3 +110,12 @@ def test_cli_params_prints_table_and_rejects_bad_keys():
 def test_budget_too_small_is_a_value_error():
     with pytest.raises(ValueError, match="budget"):
         fit_width(ModelConfig(1000, 8, 1, 1), 10)
+
+
+@pytest.mark.parametrize("budget", ["-5", "0", "10"])
+def test_cli_bad_budget_fails_before_any_output(capsys, budget):
+    from bipe.experiments.cli import main
+
+    code = main(["params", "--preset", "tiny", "--budget", budget])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1 and "budget" in err

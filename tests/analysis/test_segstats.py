@@ -93,3 +93,23 @@ def test_cli_segstats_and_one_line_errors(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "bipe", "segstats", str(tmp_path / "nope"),
                               "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+@pytest.mark.parametrize("layout", ["empty_file", "no_match", "only_empty_files"])
+def test_segstats_refuses_sources_without_tokens(tmp_path, capsys, layout):
+    from bipe.experiments.cli import main
+
+    src = tmp_path / "src"
+    src.mkdir()
+    if layout == "empty_file":
+        src = src / "empty.txt"
+        src.write_text("")
+    elif layout == "only_empty_files":
+        (src / "a.py").write_text("")
+        (src / "b.py").write_text("  \t ")
+    out = tmp_path / "out"
+    code = main(["segstats", str(src), "--glob", "*.py", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert ("no tokens" in err) if layout != "no_match" else ("no files match" in err)
+    assert not out.exists()  # nothing written, not even the folder

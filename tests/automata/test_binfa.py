@@ -64,7 +64,7 @@ def test_module_example():
 
 
 def test_segment_labels_follow_bipe_worked_example():
-    # tokens a b S c d e S f S S g (BIPE.md section 1), with S = 9
+    # tokens a b S c d e S f S S g (docs/method.md#positions), with S = 9
     tokens = np.array([[0, 1, 9, 2, 3, 4, 9, 5, 9, 9, 6]])
     seg, intra = segment_labels(tokens, 9, np.ones_like(tokens, dtype=bool))
     assert intra.tolist() == [[0, 1, 2, 0, 1, 2, 3, 0, 1, 0, 0]]

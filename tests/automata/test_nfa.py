@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from automata_strategies import all_words, nfas, ref_accepts, ref_live
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipe.automata import NFA
@@ -120,3 +120,47 @@ def test_determinize_refuses_to_blow_up():
     assert nfa.determinize().n_states == 2**n
     with pytest.raises(ValueError, match="exceeded max_states=10"):
         nfa.determinize(max_states=10)
+
+
+@st.composite
+def large_nfas(draw, min_states: int = 60, max_states: int = 200) -> NFA:
+    """A random NFA of many states: edges drawn by numpy from a drawn seed (fast to build)."""
+    q, a = draw(st.integers(min_states, max_states)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    density = draw(st.sampled_from([1.0, 2.0, 4.0])) / q  # about 1, 2 or 4 successors
+    delta = rng.random((a, q, q)) < density  # (A, Q, Q)
+    accept = np.flatnonzero(rng.random(q) < 0.2)
+    return NFA(n_states=q, n_symbols=a, start=frozenset({0}), accept=frozenset(accept.tolist()),
+               delta=delta)
+
+
+@settings(max_examples=20, deadline=None)
+@given(large_nfas(), st.integers(10, 22), st.integers(0, 2**32 - 1))
+def test_determinize_large_refuses_past_the_limit_or_agrees(nfa, log_bytes, seed):
+    """Large automata: the subset construction either stays under the memory limit (and keeps
+    the language) or refuses with the estimate; it never tries the allocation."""
+    limit = 1 << log_bytes
+    try:
+        dfa = nfa.determinize(max_bytes=limit)
+    except ValueError as err:
+        assert "over the limit of" in str(err) and "dense transition array" in str(err)
+        states = int(str(err).split("-state")[0].split()[-1])
+        assert nfa.n_symbols * states * states > limit  # refused only when really over
+        assert nfa.n_symbols * (states - 1) ** 2 <= limit  # and at the first subset over
+        return
+    assert dfa.is_deterministic and dfa.delta.nbytes <= limit
+    words = np.random.default_rng(seed).integers(0, nfa.n_symbols, (64, 12))
+    assert np.array_equal(dfa.accepts(words), nfa.accepts(words))
+    for w in words[:4]:
+        assert bool(dfa.accepts(w[None])[0]) == ref_accepts(nfa, w.tolist())
+
+
+def test_dense_limit_refuses_before_allocating(monkeypatch):
+    from bipe.automata import nfa as nfa_module
+
+    with pytest.raises(ValueError, match=r"24\.3 GiB, over the limit of 2\.0 GiB"):
+        NFA.from_transitions(46_663, 12, [0], [], [])  # the issue's blow-up, sized up front
+    monkeypatch.setattr(nfa_module, "MAX_DENSE_BYTES", 100)
+    with pytest.raises(ValueError, match="over the limit of 100 B"):
+        NFA.from_transitions(6, 3, [0], [], [])
+    assert NFA.from_transitions(6, 3, [0], [], [], max_bytes=108).n_states == 6  # overridable

@@ -8,8 +8,9 @@ from bipe.experiments.demo import DEMO_SEEDS, conclusions, demo_configs
 
 def test_demo_configs_pair_encodings_over_seeds_beyond_training():
     configs = demo_configs()
-    assert {c.model.pe for c in configs} == {"rope", "bipe_rope"}
-    assert sorted(c.init_seed for c in configs if c.model.pe == "rope") == list(range(DEMO_SEEDS))
+    assert {c.model.pe for c in configs} == {"bipe_alibi", "bipe_rope"}
+    seeds = sorted(c.init_seed for c in configs if c.model.pe == "bipe_rope")
+    assert seeds == list(range(DEMO_SEEDS))
     assert len({c.out for c in configs}) == len(configs)
     assert len({c.data_seed for c in configs}) == 1  # same data: the pairing is by init seed
     for c in configs:  # evaluated to 3x the training range's top
@@ -40,11 +41,12 @@ def test_quick_demo_prints_table_and_conclusion_and_writes_a_report(tmp_path, ca
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--jobs", "1", "--seeds", "3"]) == 0
     text = (out / "report.md").read_text()
-    assert "binfa_lm" in text and "bipe_rope" in text
+    assert "binfa_lm" in text and "bipe_alibi" in text
     assert any("continuation_valid" in p.name for p in out.glob("*.png"))
     printed = capsys.readouterr().out
     assert str(out / "report.md") in printed
-    assert re.search(r"\| bipe_rope \| 3 \| ", printed) and re.search(r"\| rope \| 3 \| ", printed)
-    assert "Conclusion: bipe_rope - rope" in printed
+    assert re.search(r"\| bipe_rope \| 3 \| ", printed)
+    assert re.search(r"\| bipe_alibi \| 3 \| ", printed)
+    assert "Conclusion: bipe_alibi - bipe_rope" in printed
     assert main(["demo", "--quick", "--out", str(out), "--pe", "rope"]) == 2
     assert main(["demo", "--quick", "--out", str(out), "--seeds", "0"]) == 2

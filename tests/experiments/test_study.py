@@ -92,29 +92,42 @@ def test_configs_set_study_keys_and_reject_clashes():
         study(size_format="uniform:1:2")
 
 
+@pytest.mark.parametrize("target", ["2", "0", "-0.5", "1.01", "nan"])
+def test_cli_out_of_range_target_refused_up_front(tmp_path, capsys, target):
+    from bipe.experiments.cli import main
+
+    out = tmp_path / "study"
+    code = main(["study", "width", "--pes", "rope", "--sizes", "2", "--widths", "8",
+                 "--target", target, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "(0, 1]" in err
+    assert not out.exists()
+    study(target=1.0)  # the bound itself is reachable
+
+
 @pytest.mark.slow
 def test_cli_study_runs_real_tiny_sweep(tmp_path):
     out = tmp_path / "study"
-    cmd = [sys.executable, "-m", "bipe", "study", "width", "--preset", "tiny", "--task", "arith",
-           "--pes", "rope", "--size-key", "data.operators", "--size-format", "uniform:1:{}",
-           "--sizes", "1,2", "--widths", "8,16", "--target", "0", "--train.steps", "4",
-           "--data.n_train", "64", "--data.n_eval", "4", "--no-progress", "--out", str(out)]
+    cmd = [sys.executable, "-m", "bipe", "study", "width", "--preset", "tiny", "--task",
+           "binfa_lm", "--pes", "rope", "--sizes", "2,3", "--widths", "8,16", "--target", "0.05",
+           "--train.steps", "4", "--data.n_train", "64", "--data.n_eval", "4", "--no-progress",
+           "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     saved = json.loads((out / "study.json").read_text())
-    # Target 0 is reached at the first width: two runs, none at width 16.
-    assert sorted((r["size"], r["width"]) for r in saved["results"]) == [(1, 8), (2, 8)]
+    # Next-token legality is far above 0.05 even untrained: the first width reaches the target.
+    assert sorted((r["size"], r["width"]) for r in saved["results"]) == [(2, 8), (3, 8)]
     assert all(math.isfinite(r["accuracy"]) for r in saved["results"])
     assert (out / "index.json").is_file() and "rope" in proc.stdout
     # Resumable: running the same study again (real run_sweep) trains nothing.
     evals = sorted(out.glob("*/eval.json"))
     stamps = [p.stat().st_mtime_ns for p in evals]
     again = run_width_study(WidthStudy(
-        encodings=("rope",), sizes=(1, 2), widths=(8, 16), target=0.0, preset="tiny",
-        task="arith", size_keys=("data.operators",), size_format="uniform:1:{}",
-        fixed=(("train.steps", "4"), ("data.n_train", "64"), ("data.n_eval", "4"))), out)
+        encodings=("rope",), sizes=(2, 3), widths=(8, 16), target=0.05, preset="tiny",
+        task="binfa_lm", fixed=(("train.steps", "4"), ("data.n_train", "64"),
+                                ("data.n_eval", "4"))), out)
     assert [p.stat().st_mtime_ns for p in evals] == stamps and len(evals) == 2
-    assert sorted((r.size, r.width) for r in again.results) == [(1, 8), (2, 8)]
+    assert sorted((r.size, r.width) for r in again.results) == [(2, 8), (3, 8)]
 
 
 def test_bad_width_anywhere_in_grid_fails_before_training(tmp_path):

@@ -31,10 +31,11 @@ VARIANT_IDS = [name + "".join(f"-{v}" for v in extra.values()) for name, extra i
 
 
 def tiny_config(pe: str, **overrides) -> ModelConfig:
-    """2 layers, width 32, 4 heads; separators 10 (and 11 as hbipe's outer level)."""
+    """2 layers, width 32, 4 heads; separators 10 (and 11 as hbipe's outer level); float32
+    pinned (exactness tests; ``auto`` would pick bf16 on CPUs with native bf16)."""
     seps = (SEP, OUTER_SEP) if pe == "hbipe" else (SEP,)
     kwargs = dict(pe=pe, separators=seps, max_intra=40, max_len=64, d_ff=48,
-                  randomized_max_pos=128, fire_threshold=8.0)
+                  randomized_max_pos=128, fire_threshold=8.0, compute_dtype="float32")
     kwargs.update(overrides)
     return ModelConfig(VOCAB, 32, 2, 4, **kwargs)
 
@@ -61,7 +62,7 @@ def tokens(seed: int, batch: int = 3, length: int = 20) -> torch.Tensor:
 
 
 def ref_positions(row: list[int], separators) -> tuple[list[int], list[int]]:
-    """BIPE.md section 1 by a plain loop: (seg, intra) of one row."""
+    """docs/method.md#positions by a plain loop: (seg, intra) of one row."""
     seg, intra, s, i = [], [], 0, 0
     for tok in row:
         seg.append(s)

@@ -348,3 +348,40 @@ def test_bipe_alibi_bias_is_zero_inside_a_segment():
     assert torch.allclose(bias, -slopes[None, :, None, None] * dist[:, None])
     assert model.encoding.parts[1].slope_scale == 96.0
     assert (x == SEP).any()
+
+
+@pytest.mark.parametrize("start", [10**5, 10**6])
+@pytest.mark.parametrize("pe, overrides", [("xpos", {}), ("xpos", {"xpos_scale_base": 64.0}),
+                                           ("bipe", {"bipe_inter": "xpos"})])
+def test_xpos_logits_stay_finite_at_any_position(start, pe, overrides):
+    """float32, as trained: positions 1e5 and 1e6 used to give inf and NaN scores."""
+    model = tiny_model(pe, dtype=torch.float32, **overrides)
+    x = tokens(1, batch=2, length=12)
+    B, T = x.shape
+    offsets = torch.arange(T).expand(B, T) + start
+    pos = Positions(offsets, offsets, torch.arange(T).expand(B, T) % 4)
+    with torch.no_grad():
+        logits = model(x, pos)  # (B, T, V)
+    assert torch.isfinite(logits).all()
+    xpos = XPos(8, scale_base=overrides.get("xpos_scale_base", 512.0))
+    rot = xpos.rotation(Positions(offsets, offsets, offsets))
+    for factor in (rot.cos_q, rot.sin_q, rot.cos_k, rot.sin_k):
+        assert torch.isfinite(factor).all()
+
+
+def test_xpos_exact_and_shift_invariant_below_the_clamp():
+    """At positions near 10,000 (scale_base 512) no factor is clamped: exact and relative."""
+    xpos = XPos(8, scale_base=512.0).double()
+    pos = _positions(3).shifted("index", 10_000)
+    q, k = torch.randn(2, 2, 7, 1, 8, dtype=torch.float64).unbind(0)
+    zeta = [(2 * i / 8 + 0.4) / 1.4 for i in range(4)]
+    rot = xpos.rotation(pos)
+    got_k = apply_rotation(k, rot.cos_k, rot.sin_k)
+    want_k = ref_rotate(k, pos.index, xpos.inv_freq.tolist(), [z ** (-1 / 512) for z in zeta])
+    scale = want_k.abs().amax()
+    assert torch.allclose(got_k / scale, want_k / scale, atol=1e-9)
+    scores = torch.einsum("bthk,bshk->bts", apply_rotation(q, rot.cos_q, rot.sin_q), got_k)
+    back = xpos.rotation(pos.shifted("index", -10_000))
+    near_zero = torch.einsum("bthk,bshk->bts", apply_rotation(q, back.cos_q, back.sin_q),
+                             apply_rotation(k, back.cos_k, back.sin_k))
+    assert torch.allclose(scores, near_zero, atol=1e-6 * near_zero.abs().amax())

@@ -1,4 +1,4 @@
-"""Position streams: BIPE.md section 1, the numpy segmenters, streaming and padded forms."""
+"""Position streams: docs/method.md#positions, the numpy segmenters, streaming and padded forms."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Segmenters: the BIPE.md worked example, padding, batch == per row."""
+"""Segmenters: the worked example of docs/method.md#positions, padding, batch == per row."""
 
 from functools import partial
 
@@ -28,7 +28,7 @@ WORKED_SEG = [0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 4]
 
 
 def reference_positions(tokens, separators):
-    """Slow, obviously correct loop over one row (BIPE.md section 1)."""
+    """Slow, obviously correct loop over one row (docs/method.md#positions)."""
     seg, intra, s, i = [], [], 0, 0
     for tok in tokens:
         seg.append(s)

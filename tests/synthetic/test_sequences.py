@@ -16,7 +16,8 @@ from bipe.synthetic.sequences import (
 )
 from bipe.testing import binfa_sequences, binfas
 
-# BIPE.md-style worked example: type 0 = 0+, type 1 = exactly "1"; outer = type 0 then 1*.
+# The docs/method.md#bi-nfa worked example: type 0 = 0+, type 1 = exactly "1";
+# outer = type 0 then 1*.
 T0 = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 0, 1)])
 T1 = NFA.from_transitions(2, 2, [0], [1], [(0, 1, 1)])
 OUTER = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 1, 1)])

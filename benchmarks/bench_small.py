@@ -1,0 +1,158 @@
+"""Benchmark: bipe at the small shapes the studies train, against transformers' Llama.
+
+Prints, in one run on this machine:
+
+1. the CPU model and whether it computes bfloat16 natively (``bipe.models.precision``);
+2. end-to-end ``bipe train`` tokens/s (from metrics.jsonl, windows after the first, so start-up
+   and compilation are excluded; compile warm-up is reported separately) against a training
+   loop of ``LlamaForCausalLM`` (eager, SDPA, float32, torch's default AdamW) on the *same
+   batches* (same shapes, same padding), at the ``demo`` and ``cpu_arith`` preset shapes,
+   float32, with ``train.compile`` off and on. The HF loop is timed before and after the bipe
+   runs and averaged (the machine may be shared);
+3. the bf16-vs-fp32 end-to-end ratio on this CPU (``compute_dtype`` bfloat16 vs float32);
+4. :func:`bench_ensemble` (ensemble of K=4 vs ``--jobs 2`` aggregate): filled by the ensemble
+   work; skipped with a note while ``bipe.experiments.ensemble`` is missing.
+
+Run: ``.venv/bin/python benchmarks/bench_small.py [--steps 60] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bipe.experiments.presets import build_config
+from bipe.experiments.train import batch_indices, make_batch, prepare, resolve_device, train
+from bipe.models import Transformer, to_hf_llama
+from bipe.models.precision import cpu_flags, has_native_bf16
+
+SHAPES = ("demo", "cpu_arith")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def small_config(preset: str, steps: int, pe: str = "rope", device: str = "cpu",
+                 **train_fields):
+    """The preset's shape and batch, ``steps`` steps, logging every 10, no evaluation, on
+    ``device``; ``train_fields`` are TrainConfig fields or dotted keys."""
+    overrides = {"train.steps": str(steps), "train.log_every": "10", "train.warmup": "10",
+                 "train.checkpoint_every": str(steps), "train.evaluate_at_end": "false",
+                 "data.n_train": "4000", "model.compute_dtype": "float32",
+                 "train.device": device}
+    overrides.update({k if "." in k else f"train.{k}": str(v) for k, v in train_fields.items()})
+    return build_config(preset, pe=pe, overrides=overrides, out="unused")
+
+
+def bipe_tokens_per_s(config) -> tuple[float, float]:
+    """(tokens/s in the training loop after the first logged window, seconds of that window)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = dataclasses.replace(config, out=str(Path(tmp) / "run"))
+        train(cfg, progress=False)
+        rows = [json.loads(x) for x in (Path(cfg.out) / "metrics.jsonl").read_text().splitlines()]
+    later = rows[1:]
+    seconds = sum(r["elapsed_s"] for r in later)
+    return sum(r["tokens/s"] * r["elapsed_s"] for r in later) / seconds, rows[0]["elapsed_s"]
+
+
+def hf_tokens_per_s(config, steps: int) -> float:
+    """Tokens/s of an HF Llama (eager SDPA, float32) training loop on the run's own batches."""
+    prepared = prepare(config)
+    device = resolve_device(config.train.device)
+    torch.manual_seed(0)
+    model = Transformer(dataclasses.replace(prepared.config.model, pe="rope"))
+    llama = to_hf_llama(model).to(device).train()
+    opt = torch.optim.AdamW(llama.parameters(), lr=1e-3)
+    tc, n = prepared.config.train, len(prepared.train)
+    batches = [make_batch(prepared.train, prepared.positions,
+                          batch_indices(config.data_seed, s, tc.batch_size, n),
+                          device) for s in range(steps)]
+    tokens_seen, start = 0, 0.0
+    for i, (tokens, _, targets) in enumerate(batches):
+        if i == 10:  # the bipe figure also skips its first window
+            _sync(device)
+            tokens_seen, start = 0, time.perf_counter()
+        logits = llama(input_ids=tokens).logits  # (B, T, V)
+        loss = prepared.task.loss(logits, targets, prepared.config.data)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(llama.parameters(), tc.grad_clip)
+        opt.step()
+        tokens_seen += tokens.numel()
+    _sync(device)
+    return tokens_seen / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench_shape(preset: str, steps: int) -> None:
+    """HF eager vs bipe eager / compiled at one preset shape (float32)."""
+    config = small_config(preset, steps)
+    hf_before = hf_tokens_per_s(config, steps)
+    eager, _ = bipe_tokens_per_s(config)
+    start = time.perf_counter()
+    compiled, first = bipe_tokens_per_s(small_config(preset, steps, compile="true"))
+    total = time.perf_counter() - start
+    hf = (hf_before + hf_tokens_per_s(config, steps)) / 2
+    m = config.model
+    print(f"{preset} (d {m.d_model}, {m.n_layers} layers, batch {config.train.batch_size}): "
+          f"HF Llama eager {hf:,.0f} tok/s | bipe eager {eager:,.0f} ({eager / hf:.2f}x) | "
+          f"bipe compiled {compiled:,.0f} ({compiled / hf:.2f}x; first window incl. "
+          f"compilation {first:.1f} s, whole run {total:.1f} s)")
+
+
+def bench_bf16(steps: int) -> None:
+    """End-to-end bf16 / fp32 tokens/s at the demo shape on this CPU."""
+    fp32, _ = bipe_tokens_per_s(small_config("demo", steps))
+    bf16, _ = bipe_tokens_per_s(small_config("demo", steps, **{
+        "model.compute_dtype": "bfloat16"}))
+    print(f"bf16 vs fp32 end-to-end at the demo shape: {bf16 / fp32:.2f}x "
+          f"({bf16:,.0f} vs {fp32:,.0f} tok/s)")
+
+
+def bench_ensemble(steps: int) -> None:
+    """Ensemble of K=4 seeds in one process vs ``bipe sweep --jobs 2`` aggregate tokens/s."""
+    if importlib.util.find_spec("bipe.experiments.ensemble") is None:
+        print("ensemble: skipped (bipe.experiments.ensemble is not in this checkout)")
+        return
+    print("ensemble: bipe.experiments.ensemble exists; its benchmark is not written yet")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--shapes", default=",".join(SHAPES))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx"))
+    print(f"CPU: {cpu_model()}; native bf16: {has_native_bf16('cpu')} "
+          f"(flags: {', '.join(flags) or 'none'}); torch {torch.__version__}, "
+          f"{args.threads} threads, {args.steps} steps per figure, float32 unless stated")
+    for preset in args.shapes.split(","):
+        bench_shape(preset, args.steps)
+    bench_bf16(args.steps)
+    bench_ensemble(args.steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The training step, optionally compiled, with padded length buckets.
+
+Documented in docs/method.md#training-step-and-compilation.
+
+``train.compile`` wraps the model's forward in ``torch.compile(dynamic=False)``. Batches of
+variable length would recompile at every new length, so with compilation a batch (B, T) is
+padded to the next multiple of :data:`BUCKET` tokens: padded tokens get position 0 in every
+stream and target ``IGNORE``, and sit after every real token, so causal attention never lets a
+real token see them and the loss (a mean over non-ignored targets) is the unpadded loss up to
+float rounding (``tests/experiments/test_compiled.py``). Each bucket compiles once per process;
+inductor's on-disk cache (``TORCHINDUCTOR_CACHE_DIR``, default under /tmp) makes later processes
+of a sweep at the same shape start warm.
+
+:func:`train_step` is one optimisation step on any forward (eager or compiled); it returns the
+loss as a device tensor, so the loop reads it back only at log steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from bipe.experiments.tasks import IGNORE
+from bipe.models.positions import Positions
+from bipe.models.transformer import Transformer
+
+__all__ = ["BUCKET", "backward", "bucket_length", "compile_forward", "compile_supported",
+           "explicit_positions", "pad_batch", "train_step", "update"]
+
+BUCKET = 16
+
+Forward = Callable[..., torch.Tensor]
+
+
+def bucket_length(t: int, multiple: int = BUCKET) -> int:
+    """The padded length of a batch of length ``t``: the next multiple of ``multiple``."""
+    return -(-t // multiple) * multiple
+
+
+def pad_batch(tokens: torch.Tensor, pos: Positions, targets: torch.Tensor,
+              length: int) -> tuple[torch.Tensor, Positions, torch.Tensor]:
+    """Pad tokens (B, T), every position stream (B, T) and targets (B, T[, C]) to ``length``:
+    token 0 and position 0 after the real tokens, targets ``IGNORE``."""
+    extra = length - tokens.shape[1]
+    if extra <= 0:
+        return tokens, pos, targets
+
+    def pad(x: torch.Tensor, value: int = 0) -> torch.Tensor:
+        tail = (0, 0) * (x.dim() - 2) + (0, extra)  # pad dim 1 only
+        return F.pad(x, tail, value=value)  # (B, length[, C])
+
+    padded = Positions(pad(pos.index), pad(pos.seg), pad(pos.intra),
+                       tuple(pad(o) for o in pos.outer))
+    return pad(tokens), padded, pad(targets, IGNORE)
+
+
+def compile_supported(model: Transformer) -> str | None:
+    """None if the model's training forward can be compiled, else why not (one phrase)."""
+    if model.config.pe == "randomized_rope":
+        return "randomized_rope samples positions from a torch.Generator every step"
+    return None
+
+
+def compile_forward(model: torch.nn.Module) -> Forward:
+    """``model(tokens, positions) -> logits`` (a Transformer, or one under DDP) compiled once
+    per input shape."""
+    return torch.compile(model, dynamic=False)
+
+
+def backward(forward: Forward, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+             optimizer: torch.optim.Optimizer, batch: tuple, **forward_kwargs) -> torch.Tensor:
+    """Forward, loss and backward of one batch ``(tokens, positions, targets)``; returns the
+    detached loss (a device tensor: no host synchronisation)."""
+    tokens, pos, targets = batch
+    logits = forward(tokens, pos, **forward_kwargs)  # (B, T, V)
+    loss = loss_fn(logits, targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    return loss.detach()
+
+
+def update(model: torch.nn.Module, optimizer: torch.optim.Optimizer, grad_clip: float) -> None:
+    """Gradient clipping (if ``grad_clip``) and the optimizer step."""
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, forward: Forward,
+               loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+               batch: tuple, grad_clip: float, **forward_kwargs) -> torch.Tensor:
+    """One optimisation step (:func:`backward` then :func:`update`); the detached loss."""
+    loss = backward(forward, loss_fn, optimizer, batch, **forward_kwargs)
+    update(model, optimizer, grad_clip)
+    return loss
+
+
+def explicit_positions(pos: Positions | None, model: Transformer,
+                       tokens: torch.Tensor) -> Positions:
+    """Explicit positions of a batch: ``pos`` or the model's own (padding needs them)."""
+    return pos if pos is not None else model.positions(tokens)

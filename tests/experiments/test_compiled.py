@@ -1,0 +1,80 @@
+"""The training step: padded length buckets leave the loss unchanged; compiled and eager
+training agree (experiments/compiled.py).
+
+Tolerances: padding changes only float rounding (1e-5 absolute on a float32 loss); a compiled
+run's loss curve follows the eager one to 1e-3 relative over 8 steps (inductor fuses and
+reorders float32 arithmetic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from bipe.experiments.compiled import bucket_length, explicit_positions, pad_batch, train_step
+from bipe.experiments.presets import build_config
+from bipe.experiments.train import batch_indices, build_model, make_batch, prepare, train
+
+PES = ["rope", "bipe_rope", "bipe_alibi", "t5", "learned", "fire", "xpos"]
+
+
+def tiny(pe: str, **train):
+    overrides = {"train.steps": "8", "train.log_every": "1", "train.batch_size": "8",
+                 "train.evaluate_at_end": "false", "model.compute_dtype": "float32",
+                 "data.n_train": "64", "train.device": "cpu",
+                 **{f"train.{k}": v for k, v in train.items()}}
+    return build_config("tiny", task="binfa_lm", pe=pe, overrides=overrides)
+
+def test_bucket_lengths():
+    assert [bucket_length(t, 16) for t in (1, 15, 16, 17, 40)] == [16, 16, 16, 32, 48]
+
+
+@pytest.mark.parametrize("pe", PES)
+def test_padding_to_a_bucket_leaves_the_loss_unchanged(pe):
+    prepared = prepare(tiny(pe))
+    model = build_model(prepared.config, torch.device("cpu")).eval()
+    rows = batch_indices(0, 0, 8, len(prepared.train))
+    tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows,
+                                      torch.device("cpu"))
+    pos = explicit_positions(None, model, tokens)
+    length = bucket_length(tokens.shape[1], 16) + 16  # at least 16 padded tokens
+    padded = pad_batch(tokens, pos, targets, length)
+    assert padded[0].shape == (8, length) and padded[1].intra.shape == (8, length)
+    with torch.no_grad():
+        loss = prepared.task.loss(model(tokens, pos), targets, prepared.config.data)
+        loss_padded = prepared.task.loss(model(padded[0], padded[1]), padded[2],
+                                         prepared.config.data)
+    assert float(loss_padded) == pytest.approx(float(loss), abs=1e-5)
+
+
+def test_train_step_returns_a_detached_loss_and_updates():
+    prepared = prepare(tiny("rope"))
+    model = build_model(prepared.config, torch.device("cpu"))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    batch = make_batch(prepared.train, prepared.positions, batch_indices(0, 0, 8, 64),
+                       torch.device("cpu"))
+    before = model.head.weight.detach().clone()
+
+    def loss_fn(logits, targets):
+        return prepared.task.loss(logits, targets, prepared.config.data)
+
+    loss = train_step(model, opt, model, loss_fn, batch, 1.0)
+    assert not loss.requires_grad and loss.dim() == 0
+    assert not torch.equal(before, model.head.weight)
+
+
+def _losses(run) -> list[float]:
+    return [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow  # compile warm-up: 207 s on the loaded 2-core machine (a third of the budget)
+def test_compiled_training_follows_the_eager_curve(tmp_path):
+    eager = tiny("bipe_rope")
+    compiled = dataclasses.replace(eager, train=dataclasses.replace(eager.train, compile=True))
+    a = train(dataclasses.replace(eager, out=str(tmp_path / "eager")), progress=False)
+    b = train(dataclasses.replace(compiled, out=str(tmp_path / "compiled")), progress=False)
+    assert _losses(b) == pytest.approx(_losses(a), rel=1e-3)
+    assert _losses(a)[-1] < _losses(a)[0]
