@@ -16,6 +16,7 @@ and a member can also be resumed on its own with ``bipe train --resume``. See
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,6 +166,8 @@ def _dropout_rng_state(init_seed: int) -> torch.Tensor:
 def _run(prepared: list[Prepared], dirs: list[Path], states: list[dict | None], *,
          progress: bool, stop_after: int | None) -> list[Path]:
     tc = prepared[0].config.train
+    if tc.compile:
+        print("train.compile: ensembles train eagerly (not compiled)", file=sys.stderr)
     if tc.n_threads:
         torch.set_num_threads(tc.n_threads)
     device = resolve_device(tc.device)
