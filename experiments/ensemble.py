@@ -206,7 +206,8 @@ def _make_optimizer(model: EnsembleTransformer, tc) -> torch.optim.Optimizer:
     params += [(p, p.dim()) for p in model.encodings.parameters()]
     groups = [{"params": [p for p, d in params if d >= 2], "weight_decay": tc.weight_decay},
               {"params": [p for p, d in params if d < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98))
+    fused = all(p.device.type in ("cpu", "cuda") for p, _ in params)  # as make_optimizer
+    return torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98), fused=fused or None)
 
 
 def _clip_grads(model: EnsembleTransformer, max_norm: float) -> None:
