@@ -24,3 +24,7 @@ echo "== CUDA-marked tests"
 "$PY" -m pytest -q -m cuda -p no:cacheprovider tests/models/test_cuda.py
 echo "== demo Bi-NFA runs, cached decoding, tokens/s"
 "$PY" benchmarks/gpu_check.py "${ARGS[@]}"
+if [[ "${1:-}" != "--cpu" ]]; then
+  echo "== ensemble of 8 seeds vs the same runs one after another (target >= 4x)"
+  "$PY" benchmarks/bench_ensemble.py --device cuda --k 8 --steps 300
+fi

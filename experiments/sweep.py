@@ -56,6 +56,7 @@ else:  # Python 3.10: the same parser as the `tomli` package (a dependency there
 from bipe.experiments import rundir
 from bipe.experiments.cluster import ClusterOptions
 from bipe.experiments.config import RunConfig, config_to_dict
+from bipe.experiments.ensemble_sweep import run_unit, sweep_units
 from bipe.experiments.presets import build_config
 from bipe.experiments.progress import SweepProgress
 
@@ -183,11 +184,14 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
 
 def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, jobs: int | None = 1,
               progress: bool = False, names: Sequence[str] | None = None,
-              executor: str = "local", cluster: ClusterOptions | None = None) -> list[dict]:
+              executor: str = "local", cluster: ClusterOptions | None = None,
+              ensemble_size: int = 1) -> list[dict]:
     """Run every config into ``out_dir`` (``config.out`` = the run's folder name there).
 
     ``executor="local"``: ``jobs > 1`` runs that many ``bipe train`` processes at once, each
-    with ``cpu_count // jobs`` threads. ``executor="submitit"``: one submitit job per run
+    with ``cpu_count // jobs`` threads; ``ensemble_size > 1`` trains runs that differ only in
+    seeds or encoding as ensembles of up to that many, one process each
+    (``docs/method.md#ensembles``). ``executor="submitit"``: one submitit job per run
     (``cluster`` says where; ``jobs`` caps the jobs in flight, None: all), see
     :mod:`bipe.experiments.cluster`. Finished runs are skipped, interrupted ones resumed, live
     jobs of an earlier call waited for. ``progress`` draws a bar on a terminal
@@ -218,7 +222,9 @@ def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, jobs:
             run_jobs(todo, plan, index.rows, out, cluster or ClusterOptions(), finish,
                      index.save, jobs=jobs)
         else:
-            _run_local([[i] for i in todo], plan, statuses, finish, jobs or 1)
+            units = sweep_units(plan, [Path(c.out) for c in plan], statuses, todo,
+                                ensemble_size, jobs or 1)
+            _run_local(units, plan, statuses, finish, jobs or 1)
     return index.rows
 
 
@@ -281,10 +287,18 @@ def _read_index(out: Path) -> dict[str, dict]:
 
 def _run_local(units: list[list[int]], plan: list[RunConfig], statuses: list[str],
                finish, jobs: int) -> None:
-    """Run each unit (a list of plan indices; today one run each) inline or in processes."""
+    """Run each unit (a list of plan indices: one run, or several as one ensemble) inline or in
+    processes."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
 
     def work(unit: list[int]) -> None:
+        if len(unit) > 1:
+            errors = run_unit([plan[i] for i in unit], [Path(plan[i].out) for i in unit],
+                              statuses[unit[0]] == "partial", inline=jobs == 1,
+                              threads=threads, progress=False)
+            for i, error in zip(unit, errors, strict=True):
+                finish(i, error)
+            return
         for i in unit:
             run_dir = Path(plan[i].out)
             finish(i, run_one(plan[i], run_dir, statuses[i]) if jobs == 1

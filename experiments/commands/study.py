@@ -35,7 +35,7 @@ def _names(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bipe.experiments.commands.sweep import add_executor_arguments
+    from bipe.experiments.commands.sweep import add_ensemble_arguments, add_executor_arguments
     from bipe.experiments.commands.train import add_override_arguments
 
     parser.add_argument("kind", choices=("width",), help="the study to run (width)")
@@ -66,10 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_override_arguments(parser)
     add_executor_arguments(parser)
+    add_ensemble_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from bipe.experiments.commands.sweep import executor_from_args
+    from bipe.experiments.commands.sweep import ensemble_size, executor_from_args
     from bipe.experiments.commands.train import collect_overrides
     from bipe.experiments.study import WidthStudy, run_width_study
     from bipe.experiments.sweep import run_sweep
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         sizes2=tuple(args.sizes2 or ()), size_keys2=tuple(args.size_key2 or ()),
     )
     executor, cluster, jobs = executor_from_args(args)
-    runner = functools.partial(run_sweep, executor=executor, cluster=cluster)
+    runner = functools.partial(run_sweep, executor=executor, cluster=cluster,
+                               ensemble_size=ensemble_size(args, executor))
     outcome = run_width_study(study, args.out, jobs=jobs, progress=not args.no_progress,
                               seed=args.seed, runner=runner)
     print(outcome.report.read_text().split("![")[0].rstrip())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+DEFAULT_ENSEMBLE_SIZE = 8  # runs per ensemble process, local executor (docs/method.md#ensembles)
 HELP = "run a grid of training runs (parallel, resumable; one folder per run plus index.json)"
 EXAMPLE = ("bipe sweep --preset tiny --task arith --grid model.pe=rope,bipe_rope "
            "--grid init_seed=0,1 --set train.steps=100 --jobs 2 --out sweeps/tiny")
@@ -28,6 +29,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "in flight, default all)")
     parser.add_argument("--dry-run", action="store_true", help="list the runs and stop")
     add_executor_arguments(parser)
+    add_ensemble_arguments(parser)
+
+
+def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ensemble-size K`` and ``--no-ensemble`` (shared with ``bipe study``)."""
+    parser.add_argument("--ensemble-size", type=int, default=None, metavar="K",
+                        help="train runs that differ only in seeds or encoding as ensembles "
+                             f"of up to K in one process (local executor; default "
+                             f"{DEFAULT_ENSEMBLE_SIZE})")
+    parser.add_argument("--no-ensemble", action="store_true",
+                        help="train every run in its own process (same as --ensemble-size 1)")
+
+
+def ensemble_size(args: argparse.Namespace, executor: str) -> int:
+    """The ensemble size a command line asks for (1: no ensembles; submitit runs one job per
+    run, so ensembles there are an error when asked for and off by default)."""
+    size = args.ensemble_size
+    if size is not None and size < 1:
+        raise ValueError(f"--ensemble-size must be >= 1, got {size}")
+    if args.no_ensemble:
+        return 1
+    if executor != "local":
+        if size is not None and size > 1:
+            raise ValueError("--ensemble-size needs the local executor (submitit runs one job "
+                             "per run); drop it or use --no-ensemble")
+        return 1
+    return DEFAULT_ENSEMBLE_SIZE if size is None else size
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,13 +145,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--out SWEEP is required (or --status SWEEP to look at one)")
     spec = spec_from_args(args)
     executor, cluster, jobs = executor_from_args(args, spec.executor, spec.slurm)
+    size = ensemble_size(args, executor)
     points = expand_grid(spec)
     if args.dry_run:
         for name, config, _ in points:
             print(f"{name}: task {config.task}, pe {config.model.pe}")
         return 0
     rows = run_sweep([c for _, c, _ in points], args.out, jobs=jobs, progress=True,
-                     executor=executor, cluster=cluster)
+                     executor=executor, cluster=cluster, ensemble_size=size)
     failed = [r for r in rows if r["status"] == "failed"]
     print(f"{args.out}: {len(rows) - len(failed)} of {len(rows)} runs done "
           f"(index: {args.out}/index.json)")
