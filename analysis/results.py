@@ -213,6 +213,12 @@ def _pair_length_table(spec, runs, metric) -> list[Block]:
                   rows=tuple(rows))]
 
 
+def _grid_size(path: Path) -> int:
+    """Runs a sweep grid file expands to (product of its grid axes' lengths)."""
+    grid = tomllib.loads(path.read_text()).get("grid", {})
+    return int(np.prod([len(v) if isinstance(v, list) else 1 for v in grid.values()]))
+
+
 def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> list[Block]:
     """One study's section; its figures are written into ``out_dir``."""
     blocks = [Block(kind="h2", text=spec.title), Block(kind="p", text=f"**Question.** "
@@ -221,8 +227,15 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
     setup = "\n".join(g.read_text().strip() for g in grids if g.name != "study.toml")
     runs = study_runs(spec)
     n = sum(len(v) for v in runs.values())
-    blocks.append(Block(kind="p", text=f"**Setup.** {n} evaluated runs in "
-                                       f"`{spec.path.as_posix()}`; grid:\n\n```toml\n{setup}\n```"))
+    planned = sum(_grid_size(g) for g in grids if g.name != "study.toml")
+    here = spec.path.resolve()
+    own = sum(here in r.path.resolve().parents for v in runs.values() for r in v.values())
+    status = f"{own} of the {planned} runs in its grid evaluated" if planned else \
+        f"{own} evaluated runs"
+    if n > own:
+        status += f", {n - own} more read from other studies"
+    blocks.append(Block(kind="p", text=f"**Setup.** {status} (`{spec.path.as_posix()}`); "
+                                       f"grid:\n\n```toml\n{setup}\n```"))
     if not runs:
         return [*blocks, Block(kind="p", text="**Status.** No evaluated run yet.")]
     stem = spec.path.name

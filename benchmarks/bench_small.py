@@ -104,11 +104,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_shape(preset: str, steps: int) -> None:
+def bench_shape(preset: str, steps: int, compile_too: bool = True) -> None:
     """HF eager vs bipe eager / compiled at one preset shape (float32)."""
     config = small_config(preset, steps)
     hf_before = hf_tokens_per_s(config, steps)
     eager, _ = bipe_tokens_per_s(config)
+    if not compile_too:
+        hf = (hf_before + hf_tokens_per_s(config, steps)) / 2
+        print(f"{preset} (d {config.model.d_model}, {config.model.n_layers} layers, batch "
+              f"{config.train.batch_size}): HF Llama eager {hf:,.0f} tok/s | bipe eager "
+              f"{eager:,.0f} ({eager / hf:.2f}x) | compiled: not measured (--no-compile)")
+        return
     start = time.perf_counter()
     compiled, first = bipe_tokens_per_s(small_config(preset, steps, compile="true"))
     total = time.perf_counter() - start
@@ -147,6 +153,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip the compiled figures (their warm-up dominates short runs)")
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: bf16,ensemble")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx"))
@@ -154,9 +163,11 @@ def main() -> None:
           f"(flags: {', '.join(flags) or 'none'}); torch {torch.__version__}, "
           f"{args.threads} threads, {args.steps} steps per figure, float32 unless stated")
     for preset in args.shapes.split(","):
-        bench_shape(preset, args.steps)
-    bench_bf16(args.steps)
-    bench_ensemble(args.steps)
+        bench_shape(preset, args.steps, compile_too=not args.no_compile)
+    if "bf16" not in args.skip.split(","):
+        bench_bf16(args.steps)
+    if "ensemble" not in args.skip.split(","):
+        bench_ensemble(args.steps)
 
 
 if __name__ == "__main__":
