@@ -4,8 +4,8 @@ Every run writes ``RUN/tensorboard/events.out.tfevents.*`` when the optional ``t
 package is installed (``pip install "bipe-workbench[tensorboard]"``): the training scalars of
 ``metrics.jsonl`` (``train/loss``, ``train/lr``, ``train/tokens_per_s`` at each logged step) and,
 after evaluation, one curve per metric against length (``eval/<metric>`` with the length as the
-step) plus the summaries (``eval_summary/<setting>/<metric>`` at the final step).
-``tensorboard --logdir SWEEP`` then shows every run of a sweep. ``metrics.jsonl`` and
+step) plus the summaries (``eval_summary/<setting>/<metric>`` at the final step), these two in
+``RUN/tensorboard/eval`` so that a resumed run's purge never reaches them. ``tensorboard --logdir SWEEP`` then shows every run of a sweep. ``metrics.jsonl`` and
 ``eval.json`` stay the source of truth; the event files are a view, written offline.
 
 Without the package runs train as before and say once per process that TensorBoard logging is
@@ -23,6 +23,7 @@ from typing import Any
 __all__ = ["TrainLog", "log_eval", "open_log"]
 
 SUBDIR = "tensorboard"
+EVAL_SUBDIR = "eval"  # RUN/tensorboard/eval: the evaluation scalars
 TRAIN_TAGS = {"loss": "train/loss", "lr": "train/lr", "tokens/s": "train/tokens_per_s"}
 _warned = False
 
@@ -78,7 +79,9 @@ def log_eval(run_dir: str | Path, result: dict[str, Any], step: int) -> None:
     cls = _writer_class()
     if cls is None:
         return
-    writer = cls(str(Path(run_dir) / SUBDIR))
+    # its own folder: event files of one folder are read in name order, and a later-named
+    # training file's purge marker (a resume) would drop these events
+    writer = cls(str(Path(run_dir) / SUBDIR / EVAL_SUBDIR))
     try:
         for row in result.get("per_length", []):
             for key, value in row.items():

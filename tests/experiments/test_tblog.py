@@ -15,9 +15,13 @@ OVERRIDES = {"train.steps": "6", "train.log_every": "2", "train.checkpoint_every
 def _scalars(run_dir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(run_dir / tblog.SUBDIR))
-    acc.Reload()
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    out = {}
+    for folder in (run_dir / tblog.SUBDIR, run_dir / tblog.SUBDIR / tblog.EVAL_SUBDIR):
+        acc = EventAccumulator(str(folder))
+        acc.Reload()
+        out.update({tag: [(e.step, e.value) for e in acc.Scalars(tag)]
+                    for tag in acc.Tags()["scalars"]})
+    return out
 
 
 def test_event_files_hold_training_and_evaluation_scalars(tmp_path):

@@ -34,7 +34,8 @@ def setup(tmp_path_factory):
     world = load_text(data)
     task = TextLMTask()
     cfg = ModelConfig(task.vocab_size(data, world), 16, 1, 2, pe="bipe_rope",
-                      separators=task.separators(data, world), max_intra=64)
+                      separators=task.separators(data, world), max_intra=64,
+                      compute_dtype="float32")
     torch.manual_seed(0)
     model = Transformer(cfg).eval()
     return data, world, task, model
