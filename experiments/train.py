@@ -354,15 +354,21 @@ def _announce(dtype: str, device: str, progress: bool) -> None:
         print(note, file=sys.stderr)
 
 
-def _checkpoint(out, model, optimizer, sampler, step, window) -> None:
+def _rng_states(sampler: torch.Generator, device: torch.device) -> dict:
+    """The sampling generator's and torch's (dropout) generator states, as checkpointed."""
+    extra = {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
+    return {"sampler": sampler.get_state(), "torch_rng": torch.get_rng_state(), **extra}
+
+
+def _checkpoint(out, model, optimizer, sampler, step, window, rngs=None) -> None:
+    """checkpoint.pt at ``step``; ``rngs`` (from :func:`_rng_states`) replaces the generators'
+    current states (a Ctrl-C saves those of the start of the unfinished step)."""
     if not distributed.is_main():
         return
-    device = next(model.parameters()).device
-    extra = {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
+    rngs = rngs or _rng_states(sampler, next(model.parameters()).device)
     rundir.save_checkpoint(out, {
         "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "sampler": sampler.get_state(), "torch_rng": torch.get_rng_state(),
-        "window_loss": window[0], "window_n": window[1], **extra,
+        "window_loss": window[0], "window_n": window[1], **rngs,
     })
 
 
@@ -384,16 +390,20 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     def loss_fn(logits, targets):
         return task.loss(logits, targets, config.data) * weight[0]
 
+    device = next(model.parameters()).device
+    rngs = None  # generator states at the start of the current step
     try:
         while step < end:
+            rngs = _rng_states(sampler, device)  # a Ctrl-C saves these (draws of the step undone)
             batch, n_tokens, weight[0] = _step_batch(prepared, model, step, bucket)
             tokens_seen += n_tokens
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             extra = {} if bucket else {"generator": sampler}
-            pending.append(backward(forward, loss_fn, optimizer, batch, **extra))
+            loss = backward(forward, loss_fn, optimizer, batch, **extra)
             updating = True  # from here to the end of the body a Ctrl-C keeps the last checkpoint
+            pending.append(loss)
             update(model, optimizer, tc.grad_clip)
             step += 1
             window[1] += 1
@@ -418,7 +428,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C; a submitit job told to exit
         _read_losses(pending, window)
         if not updating and step != last_saved:
-            _checkpoint(out, model, optimizer, sampler, step, window)
+            _checkpoint(out, model, optimizer, sampler, step, window, rngs)
         raise
     finally:
         bar.close()

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .encoding import Rotation, apply_rotation
 from .positions import Positions
+from .precision import resolve_compute_dtype
 from .transformer import Transformer
 
 __all__ = ["TRUNK_FIELDS", "EnsembleTransformer", "trunk_key"]
@@ -129,6 +130,14 @@ class EnsembleTransformer(nn.Module):
         model.load_state_dict(self.member_state_dict(m))
         return model.to(self.weight("embed.weight").device).train(self.training)
 
+    def compute_dtype(self) -> torch.dtype:
+        """dtype of activations: the weights' or bfloat16 (autocast), ``auto`` resolved for the
+        weights' device as :meth:`Transformer.compute_dtype` does."""
+        weight = self.weight("embed.weight")
+        if resolve_compute_dtype(self.configs[0].compute_dtype, weight.device) == "bfloat16":
+            return torch.bfloat16
+        return weight.dtype
+
     def forward(self, tokens: Sequence[Tensor],
                 positions: Sequence[Positions | None] | None = None,
                 generators: Sequence[torch.Generator | None] | None = None) -> list[Tensor]:
@@ -139,7 +148,7 @@ class EnsembleTransformer(nn.Module):
             raise ValueError(f"expected {M} token batches, got {len(tokens)}")
         positions = positions if positions is not None else [None] * M
         generators = generators if generators is not None else [None] * M
-        if self.configs[0].compute_dtype == "float32":
+        if self.compute_dtype() != torch.bfloat16:
             return self._run(tokens, positions, generators)
         with torch.autocast(tokens[0].device.type, dtype=torch.bfloat16):
             logits = self._run(tokens, positions, generators)
@@ -149,8 +158,7 @@ class EnsembleTransformer(nn.Module):
         cfg, M = self.configs[0], self.n_members
         B, T = tokens[0].shape[0], max(t.shape[1] for t in tokens)
         V, D = cfg.vocab_size, cfg.d_model
-        dtype = torch.bfloat16 if cfg.compute_dtype == "bfloat16" else self.weight(
-            "embed.weight").dtype
+        dtype = self.compute_dtype()
         hooks = [self._member_hooks(m, tokens[m], positions[m], generators[m], T, dtype)
                  for m in range(M)]
         padded = torch.stack([F.pad(t, (0, T - t.shape[1])) for t in tokens])  # (M, B, T)

@@ -110,8 +110,13 @@ def test_resume_equals_uninterrupted(tmp_path):
     _assert_same_run(tmp_path / "full", tmp_path / "part")
 
 
-def test_ctrl_c_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
-    config = build_config("tiny", task="binfa_lm", pe="rope", overrides=OVERRIDES)
+@pytest.mark.parametrize(("pe", "extra"), [("rope", {}), ("randomized_rope", {}),
+                                           ("rope", {"model.dropout": "0.1"})],
+                         ids=["rope", "sampler", "dropout"])
+def test_ctrl_c_then_resume_equals_uninterrupted(tmp_path, monkeypatch, pe, extra):
+    """The interrupted step's forward already drew positions (randomized RoPE) and dropout
+    masks: the checkpoint rewinds those generators to the start of the step."""
+    config = build_config("tiny", task="binfa_lm", pe=pe, overrides={**OVERRIDES, **extra})
     train(config.__class__(**{**config.__dict__, "out": str(tmp_path / "full")}), progress=False)
     task = TASKS["binfa_lm"]
     calls = {"n": 0}

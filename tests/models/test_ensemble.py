@@ -47,6 +47,25 @@ def test_member_of_every_encoding_equals_its_model(pe, extra):
             torch.testing.assert_close(grad, p.grad, atol=1e-7, rtol=1e-4, msg=name)
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_auto_precision_resolves_as_a_transformer(native, monkeypatch):
+    """compute_dtype="auto" means what it means for a Transformer on the same device: float32
+    logits equal to an explicit float32 ensemble's where the CPU lacks native bf16."""
+    monkeypatch.setattr("bipe.models.precision.cpu_flags",
+                        lambda: frozenset({"amx_bf16"} if native else set()))
+    tokens = _batches((9, 6))
+    logits = {}
+    for dtype in ("auto", "float32", "bfloat16"):
+        members = _members([tiny_config("bipe_rope", compute_dtype=dtype),
+                            tiny_config("rope", compute_dtype=dtype)], (0, 1))
+        ensemble = EnsembleTransformer(members).eval()
+        assert ensemble.compute_dtype() == members[0].compute_dtype()
+        logits[dtype] = ensemble(tokens)
+    same = logits["bfloat16" if native else "float32"]
+    for ours, theirs in zip(logits["auto"], same, strict=True):
+        assert torch.equal(ours, theirs)
+
+
 @pytest.mark.parametrize("tie", [False, True])
 def test_members_round_trip(tie):
     configs = [tiny_config("bipe_rope", tie_embeddings=tie), tiny_config("t5", tie_embeddings=tie)]
