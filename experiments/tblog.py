@@ -5,7 +5,8 @@ package is installed (``pip install "bipe-workbench[tensorboard]"``): the traini
 ``metrics.jsonl`` (``train/loss``, ``train/lr``, ``train/tokens_per_s`` at each logged step) and,
 after evaluation, one curve per metric against length (``eval/<metric>`` with the length as the
 step) plus the summaries (``eval_summary/<setting>/<metric>`` at the final step), these two in
-``RUN/tensorboard/eval`` so that a resumed run's purge never reaches them. ``tensorboard --logdir SWEEP`` then shows every run of a sweep. ``metrics.jsonl`` and
+``RUN/tensorboard/eval`` so that a resumed run's purge never reaches them.
+``tensorboard --logdir SWEEP`` then shows every run of a sweep. ``metrics.jsonl`` and
 ``eval.json`` stay the source of truth; the event files are a view, written offline.
 
 Without the package runs train as before and say once per process that TensorBoard logging is
