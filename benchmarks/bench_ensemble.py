@@ -26,24 +26,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 from pathlib import Path
 
 from bipe.experiments.presets import build_config
 from bipe.experiments.rundir import read_metrics
 from bipe.experiments.sweep import run_sweep
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux), else the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from bipe.models.precision import cpu_model
 
 
 def configs(k: int, steps: int, log_every: int, device: str = "cpu"):

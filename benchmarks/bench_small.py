@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import importlib.util
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -32,20 +31,9 @@ import torch
 from bipe.experiments.presets import build_config
 from bipe.experiments.train import batch_indices, make_batch, prepare, resolve_device, train
 from bipe.models import Transformer, to_hf_llama
-from bipe.models.precision import cpu_flags, has_native_bf16
+from bipe.models.precision import cpu_flags, cpu_model, has_native_bf16
 
 SHAPES = ("demo", "cpu_arith")
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def small_config(preset: str, steps: int, pe: str = "rope", device: str = "cpu",

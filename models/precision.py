@@ -10,12 +10,13 @@ earns a one-line warning. See ``docs/method.md#precision``.
 from __future__ import annotations
 
 import functools
+import platform
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
-__all__ = ["NATIVE_BF16_FLAGS", "cpu_flags", "has_native_bf16", "precision_note",
+__all__ = ["NATIVE_BF16_FLAGS", "cpu_flags", "cpu_model", "has_native_bf16", "precision_note",
            "resolve_compute_dtype"]
 
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -34,6 +35,17 @@ def cpu_flags() -> frozenset[str]:
         if key.strip() in ("flags", "Features"):
             return frozenset(value.split())
     return frozenset()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def has_native_bf16(device: torch.device | str, flags: Iterable[str] | None = None) -> bool:
