@@ -25,6 +25,7 @@ mean over settings above it (each an unweighted mean over settings; ``{}`` when 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,23 +36,39 @@ import torch
 from bipe.experiments import rundir
 from bipe.experiments.config import (
     RunConfig,
+    SegmentationConfig,
     apply_overrides,
     config_from_dict,
     config_to_dict,
 )
 from bipe.experiments.online_decode import decode_entropy_cached
+from bipe.experiments.prepare import (
+    EVAL,
+    SEGMENT,
+    WORLD,
+    Prepared,
+    prepare,
+    resolve_device,
+    stream,
+)
 from bipe.experiments.segmentation import (
     batch_positions,
-    evaluation_segmenters,
     example_positions,
+    knobs_match,
+    load_run_segmenters,
     pad_rows,
+    segmenter_path,
 )
 from bipe.experiments.tasks import Examples, get_task
-from bipe.experiments.train import EVAL, SEGMENT, WORLD, Prepared, resolve_device, stream
 from bipe.models.absolute import LearnedAbsolute
 from bipe.models.checkpoint import load as load_model
 from bipe.models.positions import Positions
 from bipe.models.registry import ENCODINGS
+from bipe.synthetic.entropy import (
+    EntropySegmenter,
+    load_entropy_segmenter,
+    save_entropy_segmenter,
+)
 
 __all__ = ["check_feasible", "eval_lengths", "evaluate_model", "evaluate_run", "summarize"]
 
@@ -269,3 +286,24 @@ def _decode_recompute(model, prompts, max_new, eos, device, seg_config, separato
         gen = r[len(p):]
         out[i, : len(gen)] = gen
     return out
+
+
+def evaluation_segmenters(run_dir: str | Path, config, out: str | Path | None = None
+                          ) -> dict[str, EntropySegmenter]:
+    """``{"eval": segmenter}`` for ``config.segment_eval`` (``{}`` unless it uses entropy):
+    the run's saved one; with evaluation overrides (``out`` given) that changed the entropy
+    knobs or introduced entropy, one fitted now on the run's regenerated training split and
+    saved in ``out``."""
+    if config.segment_eval.method != "entropy":
+        return {}
+    if out is None:
+        return load_run_segmenters(run_dir, config, required=True)
+    path = segmenter_path(run_dir, "eval")
+    if path.is_file():
+        saved = load_entropy_segmenter(path)
+        if knobs_match(saved, config.segment_eval):
+            return {"eval": saved}
+    plain = dataclasses.replace(config, segment_train=SegmentationConfig())
+    fitted = prepare(plain).segmenters["eval"]
+    save_entropy_segmenter(segmenter_path(out, "eval"), fitted)
+    return {"eval": fitted}

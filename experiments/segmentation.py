@@ -21,13 +21,11 @@ evaluation and resume read them back (:func:`load_run_segmenters`) instead of re
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from bipe.experiments.config import SegmentationConfig
 from bipe.synthetic.entropy import (
     EntropySegmenter,
     entropy_boundaries,
@@ -44,12 +42,13 @@ from bipe.synthetic.segment import (
 
 __all__ = [
     "batch_positions",
-    "evaluation_segmenters",
     "example_positions",
     "fit_run_segmenters",
+    "knobs_match",
     "load_run_segmenters",
     "pad_rows",
     "save_run_segmenters",
+    "segmenter_path",
 ]
 
 
@@ -153,14 +152,14 @@ def fit_run_segmenters(config, inputs: Sequence[np.ndarray]) -> dict[str, Entrop
     return out
 
 
-def _segmenter_path(run_dir: str | Path, split: str) -> Path:
+def segmenter_path(run_dir: str | Path, split: str) -> Path:
     return Path(run_dir) / f"segmenter_{split}.npz"
 
 
 def save_run_segmenters(run_dir: str | Path, segmenters: dict[str, EntropySegmenter]) -> None:
     """Write each segmenter to ``RUN/segmenter_{split}.npz`` (atomically)."""
     for split, segmenter in segmenters.items():
-        save_entropy_segmenter(_segmenter_path(run_dir, split), segmenter)
+        save_entropy_segmenter(segmenter_path(run_dir, split), segmenter)
 
 
 def load_run_segmenters(run_dir: str | Path, config, *, required: bool = False
@@ -168,45 +167,22 @@ def load_run_segmenters(run_dir: str | Path, config, *, required: bool = False
     """The segmenters saved in ``run_dir`` for ``config``'s entropy splits; None when the run
     folder has none of them (a run that has not been prepared yet) unless ``required``."""
     splits = [s for s in SPLITS if getattr(config, f"segment_{s}").method == "entropy"]
-    present = [s for s in splits if _segmenter_path(run_dir, s).is_file()]
+    present = [s for s in splits if segmenter_path(run_dir, s).is_file()]
     if not present and not required:
         return None
     if len(present) != len(splits):
-        missing = _segmenter_path(run_dir, next(s for s in splits if s not in present))
+        missing = segmenter_path(run_dir, next(s for s in splits if s not in present))
         raise ValueError(f"{missing}: missing (the run's entropy segmenter)")
-    out = {s: load_entropy_segmenter(_segmenter_path(run_dir, s)) for s in splits}
+    out = {s: load_entropy_segmenter(segmenter_path(run_dir, s)) for s in splits}
     for split, segmenter in out.items():
-        if not _knobs_match(segmenter, getattr(config, f"segment_{split}")):
-            raise ValueError(f"{_segmenter_path(run_dir, split)} was fitted with other entropy "
+        if not knobs_match(segmenter, getattr(config, f"segment_{split}")):
+            raise ValueError(f"{segmenter_path(run_dir, split)} was fitted with other entropy "
                              f"knobs than the config's segment_{split}")
     return out
 
 
-def _knobs_match(segmenter: EntropySegmenter, seg_config) -> bool:
+def knobs_match(segmenter: EntropySegmenter, seg_config) -> bool:
     return (segmenter.model.order, segmenter.rule, segmenter.target_length,
             segmenter.model.smoothing) == (seg_config.entropy_order, seg_config.entropy_rule,
                                            seg_config.entropy_length,
                                            seg_config.entropy_smoothing)
-
-
-def evaluation_segmenters(run_dir: str | Path, config, out: str | Path | None = None
-                          ) -> dict[str, EntropySegmenter]:
-    """``{"eval": segmenter}`` for ``config.segment_eval`` (``{}`` unless it uses entropy):
-    the run's saved one; with evaluation overrides (``out`` given) that changed the entropy
-    knobs or introduced entropy, one fitted now on the run's regenerated training split and
-    saved in ``out``."""
-    if config.segment_eval.method != "entropy":
-        return {}
-    if out is None:
-        return load_run_segmenters(run_dir, config, required=True)
-    path = _segmenter_path(run_dir, "eval")
-    if path.is_file():
-        saved = load_entropy_segmenter(path)
-        if _knobs_match(saved, config.segment_eval):
-            return {"eval": saved}
-    from bipe.experiments.train import prepare  # noqa: PLC0415 (train imports this module)
-
-    plain = dataclasses.replace(config, segment_train=SegmentationConfig())
-    fitted = prepare(plain).segmenters["eval"]
-    save_entropy_segmenter(_segmenter_path(out, "eval"), fitted)
-    return {"eval": fitted}

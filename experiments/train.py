@@ -10,10 +10,7 @@ logging window. Resuming from any checkpoint therefore gives bit-identical losse
 on CPU to an uninterrupted run; Ctrl-C saves a
 checkpoint at the last completed step (unless it hit inside the optimizer update, where the
 last periodic checkpoint stands).
-
-Seed streams (``SeedSequence(data_seed)`` with these spawn keys): 0 the task's world (e.g. the
-automaton), 1 the training set, 2 the batch order, 3 evaluation sets, 4 segmentation
-perturbations.
+Seed streams and :func:`prepare` live in ``experiments/prepare.py`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -22,9 +19,7 @@ import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -41,94 +36,30 @@ from bipe.experiments.compiled import (
     update,
 )
 from bipe.experiments.config import RunConfig
+from bipe.experiments.prepare import (  # noqa: F401 (re-exported: public names of train)
+    BATCH,
+    EVAL,
+    SEGMENT,
+    TRAIN,
+    WORLD,
+    Prepared,
+    prepare,
+    resolve_device,
+    resolve_precision,
+    stream,
+)
 from bipe.experiments.segmentation import (
-    example_positions,
-    fit_run_segmenters,
-    load_run_segmenters,
-    max_intra,
     pad_rows,
     save_run_segmenters,
 )
-from bipe.experiments.tasks import IGNORE, Examples, Task, get_task
+from bipe.experiments.tasks import IGNORE, Examples
 from bipe.models.checkpoint import save as save_model
 from bipe.models.positions import Positions
-from bipe.models.precision import precision_note, resolve_compute_dtype
+from bipe.models.precision import precision_note
 from bipe.models.transformer import Transformer
 
 __all__ = ["Prepared", "batch_indices", "make_batch", "prepare", "resolve_precision", "resume",
            "stream", "train"]
-
-WORLD, TRAIN, BATCH, EVAL, SEGMENT = range(5)
-
-
-def stream(data_seed: int, *key: int) -> np.random.Generator:
-    """The independent generator of one named data stream (see the module docstring)."""
-    return np.random.default_rng(np.random.SeedSequence(data_seed, spawn_key=tuple(key)))
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """A run's task, world and training data, and the config resolved against that data."""
-
-    config: RunConfig
-    task: Task
-    world: Any
-    train: Examples
-    positions: tuple[tuple[np.ndarray, np.ndarray], ...]
-    segmenters: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
-    """Build the world and the training set, and resolve ``model.max_intra`` from it.
-
-    The intra table gets exactly one row per intra position seen in training (under the
-    training segmentation); the model's ``intra_overflow`` policy decides the rest. Entropy
-    segmenters (``segmenters``: split -> fitted segmenter) are read from ``run_dir`` when it
-    holds them, else fitted on the training inputs (experiments/segmentation.py).
-    ``model.compute_dtype="auto"`` becomes the concrete dtype for the run's device (recorded
-    in config.json, so a resumed run keeps it on any machine; docs/method.md#precision).
-    """
-    task = get_task(config.task)
-    world = task.setup(stream(config.data_seed, WORLD), config.data)
-    if config.data.path:
-        examples = task.load(config.data.path, config.data, world)
-        lo, hi = task.train_range(config.data)
-        have = (int(examples.setting.min()), int(examples.setting.max())) if len(examples) \
-            else (lo, hi)
-        if have[0] < lo or have[1] > hi:
-            raise ValueError(f"{config.data.path}: {task.unit} {have[0]}..{have[1]}, outside "
-                             f"the training range {lo}..{hi} of the run's data config (set "
-                             f"--data.{'operators' if task.unit == 'operators' else 'segments'}"
-                             f" uniform:{have[0]}:{have[1]})")
-    else:
-        examples = task.generate(stream(config.data_seed, TRAIN), config.data, world,
-                                 config.data.n_train, None)
-    if not len(examples):
-        raise ValueError("the training set is empty")
-    seps = config.model.separators
-    segmenters = (load_run_segmenters(run_dir, config) if run_dir is not None else None) \
-        or fit_run_segmenters(config, examples.inputs)
-    positions = example_positions(stream(config.data_seed, SEGMENT, 0), examples,
-                                  config.segment_train, seps, segmenters.get("train"))
-    model = dataclasses.replace(resolve_precision(config).model,
-                                max_intra=max_intra(positions) + 1)
-    return Prepared(dataclasses.replace(config, model=model), task, world, examples, positions,
-                    segmenters)
-
-
-def resolve_precision(config: RunConfig) -> RunConfig:
-    """``config`` with ``model.compute_dtype="auto"`` resolved for the run's device."""
-    dtype = resolve_compute_dtype(config.model.compute_dtype, resolve_device(config.train.device))
-    return dataclasses.replace(config, model=dataclasses.replace(config.model,
-                                                                 compute_dtype=dtype))
-
 
 def batch_indices(data_seed: int, step: int, batch_size: int, n: int) -> np.ndarray:
     """(B,) example indices of step ``step``: consecutive slices of one permutation per epoch."""

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from bipe.experiments import prepare as prepare_module
 from bipe.experiments import rundir, segmentation
-from bipe.experiments import train as train_module
 from bipe.experiments.cli import main
 from bipe.experiments.config import SegmentationConfig
 from bipe.experiments.evaluate import _decode_recompute, check_feasible
@@ -74,7 +74,7 @@ def test_train_resume_and_eval_with_entropy_segmentation(tmp_path, monkeypatch, 
     def refit(*_args, **_kwargs):
         raise AssertionError("resume refitted the entropy segmenter")
 
-    monkeypatch.setattr(train_module, "fit_run_segmenters", refit)
+    monkeypatch.setattr(prepare_module, "fit_run_segmenters", refit)
     resume(run, progress=False)
     result = json.loads((run / "eval.json").read_text())
     assert {"accuracy", "continuation_valid"} <= set(result["per_length"][0])  # decoding ran
