@@ -230,8 +230,10 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
     planned = sum(_grid_size(g) for g in grids if g.name != "study.toml")
     here = spec.path.resolve()
     own = sum(here in r.path.resolve().parents for v in runs.values() for r in v.values())
-    status = f"{own} of the {planned} runs in its grid evaluated" if planned else \
-        f"{own} evaluated runs"
+    status = f"{own} evaluated runs"
+    if planned:
+        status = (f"{own} of the {planned} runs in its grid evaluated" if own <= planned else
+                  f"{own} evaluated runs and evaluations ({planned} trained by its grid)")
     if n > own:
         status += f", {n - own} more read from other studies"
     blocks.append(Block(kind="p", text=f"**Setup.** {status} (`{spec.path.as_posix()}`); "
