@@ -26,6 +26,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from bench_synthetic import best_of  # noqa: E402 (same folder: run as a script)
 
 from bipe.synthetic.text.corpus import manifest, split_documents, stdlib_documents  # noqa: E402
 from bipe.synthetic.text.separators import separator_levels  # noqa: E402
@@ -36,16 +37,6 @@ from bipe.synthetic.text.windows import (  # noqa: E402
     sliding_windows,
     token_stream,
 )
-
-
-def best_of(fn, repeats: int = 3):
-    """(seconds of the fastest call, its result)."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def report(what: str, seconds: float, amount: float, unit: str) -> None:
