@@ -71,7 +71,7 @@ def owner(key: str) -> str | None:
                  if key in data_keys(fam.config) and key not in shared), None)
 
 
-def upgrade_data(family: DataFamily, data: dict[str, Any], where: str = "data") -> dict[str, Any]:
+def upgrade_data(family: DataFamily, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` without the keys that earlier versions stored for other families.
 
     Those keys never reached the task's data (each task read only its own family's keys), so
