@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bipe.fileio import write_text_atomic
+from bipe.synthetic.arrays import pad_rows
 
 from .plots import plot_series_ci
 from .stats import Interval
@@ -111,14 +112,10 @@ def model_attention_profile(model, tokens, **kwargs) -> AttentionProfile:
 def pad_batch(token_lists: Sequence[Sequence[int]], pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Right-padded (N, T) tokens and the (N, T) mask of real tokens. Causal attention and
     separator positions of real tokens do not depend on padding that follows them."""
-    if not token_lists:
+    if not len(token_lists):
         raise ValueError("no token sequences to analyse")
-    T = max(len(t) for t in token_lists)
-    tokens = np.full((len(token_lists), T), pad, dtype=np.int64)  # (N, T)
-    valid = np.zeros((len(token_lists), T), dtype=bool)  # (N, T)
-    for i, t in enumerate(token_lists):
-        tokens[i, : len(t)] = t
-        valid[i, : len(t)] = True
+    tokens, lengths = pad_rows([np.asarray(t, dtype=np.int64) for t in token_lists], pad)
+    valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]  # (N, T)
     return tokens, valid
 
 

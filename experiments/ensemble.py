@@ -317,8 +317,8 @@ def _batches(members: list[_Member], step: int, device: torch.device):
         config = m.prepared.config
         rows = batch_indices(config.data_seed, step, config.train.batch_size,
                              len(m.prepared.train))
-        tokens, pos, targets = make_batch(m.prepared.train, m.prepared.positions, rows, device)
-        out.append((tokens, None if config.segment_train.is_default else pos, targets))
+        positions = None if config.segment_train.is_default else m.prepared.positions
+        out.append(make_batch(m.prepared.train, positions, rows, device))
     return out
 
 

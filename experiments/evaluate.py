@@ -4,14 +4,15 @@ For each evaluation setting (operator count for arithmetic, segment count for au
 an evaluation set of ``data.n_eval`` examples is drawn from its own seed stream (so a setting's
 examples do not depend on which other settings are evaluated), split into batches of at most
 ``data.eval_tokens_per_batch`` tokens (so lengths many times the training length fit in
-memory), and scored by the task (``experiments/tasks.py``). Decoding uses the model's KV cache
-(``model.generate``) under the default separator segmentation; under another evaluation
-segmentation it recomputes the prefix each step with positions from that segmentation (with
-perturbations redrawn from the same seed at every step). Entropy segmentation reads the run's
-fitted segmenter (``RUN/segmenter_eval.npz``; fitted on the run's training split and saved in
-``--out`` when ``--set`` changes it) and, unperturbed, decodes with the KV cache and segments
-computed online by its streaming form (``experiments/online_decode.py``; equal to the recompute
-path because the segmenter is causal).
+memory), and scored by the task (``experiments/tasks.py``). Greedy decoding is
+``model.generate`` (``bipe.models.generate``, the one decoder) with the KV cache; under another
+evaluation segmentation the positions come from that segmentation
+(:func:`segmentation_positions`), and perturbed segmentations (redrawn from the same seed for
+every prefix, so not causal) recompute the prefix each step instead of using the cache. Entropy
+segmentation reads the run's fitted segmenter (``RUN/segmenter_eval.npz``; fitted on the run's
+training split and saved in ``--out`` when ``--set`` changes it) and, unperturbed, computes
+segments online by its streaming form (``experiments/online_decode.py``; equal to recomputing
+because the segmenter is causal).
 
 ``eval.json``::
 
@@ -41,7 +42,7 @@ from bipe.experiments.config import (
     config_from_dict,
     config_to_dict,
 )
-from bipe.experiments.online_decode import decode_entropy_cached
+from bipe.experiments.online_decode import EntropyPositions
 from bipe.experiments.prepare import (
     EVAL,
     SEGMENT,
@@ -56,7 +57,6 @@ from bipe.experiments.segmentation import (
     example_positions,
     knobs_match,
     load_run_segmenters,
-    pad_rows,
     segmenter_path,
 )
 from bipe.experiments.tasks import Examples, get_task
@@ -64,13 +64,15 @@ from bipe.models.absolute import LearnedAbsolute
 from bipe.models.checkpoint import load as load_model
 from bipe.models.positions import Positions
 from bipe.models.registry import ENCODINGS
+from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.entropy import (
     EntropySegmenter,
     load_entropy_segmenter,
     save_entropy_segmenter,
 )
 
-__all__ = ["check_feasible", "eval_lengths", "evaluate_model", "evaluate_run", "summarize"]
+__all__ = ["check_feasible", "eval_lengths", "evaluate_model", "evaluate_run",
+           "segmentation_positions", "summarize"]
 
 
 def eval_lengths(config, task) -> tuple[int, ...]:
@@ -211,13 +213,17 @@ def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, m
 
 
 def _forward_fn(model, config, examples: Examples, length: int, device, entropy=None):
-    """forward(rows) -> logits (B, T, V) of ``examples.inputs[rows]`` under eval positions."""
-    positions = example_positions(stream(config.data_seed, SEGMENT, 1, int(length)), examples,
-                                  config.segment_eval, config.model.separators, entropy)
+    """forward(rows) -> logits (B, T, V) of ``examples.inputs[rows]`` under eval positions
+    (computed only when the evaluation segmentation is not the model's own)."""
+    positions = None
+    if not config.segment_eval.is_default:
+        positions = example_positions(stream(config.data_seed, SEGMENT, 1, int(length)),
+                                      examples, config.segment_eval, config.model.separators,
+                                      entropy)
 
     def forward(rows: np.ndarray) -> torch.Tensor:
         tokens, _ = pad_rows([examples.inputs[i] for i in rows])  # (B, T)
-        if config.segment_eval.is_default:
+        if positions is None:
             return model(torch.from_numpy(tokens).to(device))  # the model's own streams
         seg, _ = pad_rows([positions[i][0] for i in rows])  # (B, T)
         intra, _ = pad_rows([positions[i][1] for i in rows])  # (B, T)
@@ -230,62 +236,50 @@ def _forward_fn(model, config, examples: Examples, length: int, device, entropy=
 
 
 def _decode_fn(model, config, length: int, device, entropy=None):
-    """decode(prompts, max_new, eos) -> (B, max_new) greedy continuations of 1-D prompts."""
+    """decode(prompts, max_new, eos) -> (B, max_new) greedy continuations of 1-D prompts, by
+    ``model.generate`` (``bipe.models.generate``): with the KV cache, except under perturbed
+    segmentations (redrawn for every prefix, so not causal), which recompute each prefix."""
     seg_config = config.segment_eval
+    perturbed = bool(seg_config.drop or seg_config.insert or seg_config.shift)
 
     def decode(prompts: list[np.ndarray], max_new: int, eos: int | None) -> np.ndarray:
-        if seg_config.is_default:
-            return _decode_cached(model, prompts, max_new, eos, device)
-        if seg_config.method == "entropy" and not (seg_config.drop or seg_config.insert
-                                                    or seg_config.shift):
-            return decode_entropy_cached(model, prompts, max_new, eos, device, entropy)
-        rng_seed = (config.data_seed, SEGMENT, 2, int(length))
-        return _decode_recompute(model, prompts, max_new, eos, device, seg_config,
-                                 config.model.separators, rng_seed, entropy)
+        padded, lengths = pad_rows(prompts, left=True)  # (B, P), (B,)
+        positions = None
+        if seg_config.method == "entropy" and not perturbed:
+            positions = EntropyPositions(entropy)  # streaming: one step per token
+        elif not seg_config.is_default:
+            positions = segmentation_positions(config, length, entropy)
+        uniform = bool((lengths == padded.shape[1]).all())
+        out = model.generate(torch.from_numpy(padded).to(device), max_new, eos=eos,
+                             prompt_lengths=None if uniform else torch.from_numpy(lengths).to(
+                                 device), positions=positions, use_cache=not perturbed)
+        return out[:, padded.shape[1]:].cpu().numpy()  # (B, max_new)
 
     return decode
 
 
-def _decode_cached(model, prompts, max_new, eos, device) -> np.ndarray:
-    lengths = np.array([len(p) for p in prompts], dtype=np.int64)  # (B,)
-    width = int(lengths.max())
-    padded = np.zeros((len(prompts), width), dtype=np.int64)  # (B, P) left-padded
-    for i, p in enumerate(prompts):
-        padded[i, width - len(p):] = p
-    uniform = bool((lengths == width).all())
-    out = model.generate(torch.from_numpy(padded).to(device), max_new, eos=eos,
-                         prompt_lengths=None if uniform else torch.from_numpy(lengths).to(device))
-    return out[:, width:].cpu().numpy()  # (B, max_new)
+def segmentation_positions(config, length: int, entropy=None):
+    """``positions(tokens (B, S), lengths (B,)) -> Positions (B, S)`` of right-aligned rows
+    under ``config.segment_eval`` (the ``positions`` of ``bipe.models.generate``), with
+    perturbations redrawn from the same seed at every call."""
+    seg_config, separators = config.segment_eval, config.model.separators
 
+    def positions(tokens: torch.Tensor, lengths: torch.Tensor) -> Positions:
+        aligned, n = tokens.cpu().numpy(), lengths.cpu().numpy()  # (B, S), (B,)
+        s = aligned.shape[1]
+        rows, _ = pad_rows([row[s - k:] for row, k in zip(aligned, n, strict=True)])  # (B, S)
+        rng = stream(config.data_seed, SEGMENT, 2, int(length))
+        seg, intra = batch_positions(rng, rows, n, seg_config, separators, entropy=entropy)
+        seg, _ = pad_rows([x[:k] for x, k in zip(seg, n, strict=True)], left=True)  # (B, S)
+        intra, _ = pad_rows([x[:k] for x, k in zip(intra, n, strict=True)], left=True)
+        index = np.maximum(np.arange(s)[None, :] - (s - n)[:, None], 0)  # (B, S) pad -> 0
 
-def _decode_recompute(model, prompts, max_new, eos, device, seg_config, separators,
-                      rng_seed, entropy=None) -> np.ndarray:
-    rows = [list(p) for p in prompts]
-    done = np.zeros(len(rows), dtype=bool)
-    for _ in range(max_new):
-        tokens, lengths = pad_rows([np.asarray(r) for r in rows])  # (B, T), (B,)
-        rng = np.random.default_rng(np.random.SeedSequence(rng_seed[0], spawn_key=rng_seed[1:]))
-        seg, intra = batch_positions(rng, tokens, lengths, seg_config, separators,
-                                     entropy=entropy)  # (B, T)
-        b, t = tokens.shape
-        pos = Positions(torch.arange(t, device=device).expand(b, t),
-                        torch.from_numpy(seg).to(device), torch.from_numpy(intra).to(device))
-        logits = model(torch.from_numpy(tokens).to(device), pos)  # (B, T, V)
-        last = logits[torch.arange(b, device=device),
-                      torch.from_numpy(lengths - 1).to(device)]  # (B, V)
-        nxt = last.argmax(-1).cpu().numpy()  # (B,)
-        if eos is not None:
-            nxt = np.where(done, eos, nxt)
-            done |= nxt == eos
-        for r, token in zip(rows, nxt, strict=True):
-            r.append(int(token))
-        if eos is not None and done.all():
-            break
-    out = np.full((len(rows), max_new), eos if eos is not None else 0, dtype=np.int64)
-    for i, (r, p) in enumerate(zip(rows, prompts, strict=True)):
-        gen = r[len(p):]
-        out[i, : len(gen)] = gen
-    return out
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(x).to(tokens.device)
+
+        return Positions(tensor(index), tensor(seg), tensor(intra))
+
+    return positions
 
 
 def evaluation_segmenters(run_dir: str | Path, config, out: str | Path | None = None

@@ -1,25 +1,22 @@
-"""Greedy decoding with the KV cache under entropy segmentation, segments computed online.
+"""Entropy segmentation as a streaming position source for cached greedy decoding.
 
-Shape legend: B batch, P prompt width (left-padded), N new tokens, V vocabulary.
+Shape legend: B batch, P prompt width (left-padded), S tokens so far.
 
 The model's own cached decoding (``bipe.models.generate``) derives each new token's positions
 from separators. Entropy segmentation (docs/method.md#entropy-segmentation) instead feeds every
-prompt through the streaming segmenter (:func:`bipe.synthetic.entropy.entropy_step`), runs the
-left-padded prompts once with those positions, then advances one lock-step stream state per
-generated token: one single-token forward against the cache per step, as for separators. The
-result equals recomputing the whole prefix with the batch segmenter at every step (evaluation's
-recompute path; tested), because the segmenter is causal.
+prompt through the streaming segmenter (:func:`bipe.synthetic.entropy.entropy_step`) and then
+advances one lock-step stream state per generated token: :class:`EntropyPositions` is the
+``positions`` function :func:`bipe.models.generate.generate` takes, so decoding stays one
+single-token forward against the cache per step. The result equals recomputing the whole prefix
+with the batch segmenter at every step (tested), because the segmenter is causal.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from bipe.models.positions import Positions
-from bipe.models.transformer import KVCache
 from bipe.synthetic.entropy import (
     EntropySegmenter,
     EntropyStreamState,
@@ -28,64 +25,59 @@ from bipe.synthetic.entropy import (
 )
 from bipe.synthetic.segment import StreamState
 
-__all__ = ["decode_entropy_cached"]
+__all__ = ["EntropyPositions"]
 
 
-def _prompt_streams(prompts: Sequence[np.ndarray], segmenter: EntropySegmenter, width: int
-                    ) -> tuple[np.ndarray, np.ndarray, EntropyStreamState]:
-    """Left-padded ``(seg, intra)`` (B, P) of the prompts and the lock-step state after them."""
-    seg = np.zeros((len(prompts), width), dtype=np.int64)  # (B, P)
-    intra = np.zeros_like(seg)
-    states = []
-    for b, prompt in enumerate(prompts):
-        state = entropy_initial_state(segmenter)
-        pad = width - len(prompt)
-        for t, token in enumerate(prompt):
-            state, seg[b, pad + t], intra[b, pad + t] = entropy_step(state, int(token), segmenter)
-        states.append(state)
-    stacked = EntropyStreamState(
-        positions=StreamState(segs=(np.array([s.positions.seg for s in states]),),
-                              intra=np.array([s.positions.intra for s in states])),
-        context=np.stack([s.context for s in states]),
-        entropy=np.array([s.entropy for s in states], dtype=float))
-    return seg, intra, stacked
+class EntropyPositions:
+    """``positions(tokens (B, S), lengths (B,)) -> Positions (B, S)`` of right-aligned rows
+    under ``segmenter``, computed online: the first call segments the prompts, every later call
+    must add exactly one token per row and advances the stream state by it. One object per
+    decoding call (it holds that call's stream state)."""
 
+    def __init__(self, segmenter: EntropySegmenter) -> None:
+        self.segmenter = segmenter
+        self._state: EntropyStreamState | None = None
+        self._seg = self._intra = np.zeros((0, 0), dtype=np.int64)  # (B, S) so far
 
-def decode_entropy_cached(model, prompts: Sequence[np.ndarray], max_new: int, eos: int | None,
-                          device: torch.device, segmenter: EntropySegmenter) -> np.ndarray:
-    """(B, max_new) greedy continuations of 1-D ``prompts`` (each non-empty); rows that have
-    produced ``eos`` keep producing it."""
-    lengths = np.array([len(p) for p in prompts], dtype=np.int64)  # (B,)
-    b, width = len(prompts), int(lengths.max())
-    tokens = np.zeros((b, width), dtype=np.int64)  # (B, P) left-padded
-    for i, p in enumerate(prompts):
-        tokens[i, width - len(p):] = p
-    seg, intra, state = _prompt_streams(prompts, segmenter, width)
-    valid = np.arange(width)[None, :] >= (width - lengths)[:, None]  # (B, P)
-    index = np.where(valid, np.arange(width)[None, :] - (width - lengths)[:, None], 0)  # (B, P)
+    def __call__(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Positions:
+        b, s = tokens.shape
+        if self._state is None:
+            self._seg, self._intra, self._state = self._prompt(tokens.cpu().numpy(),
+                                                               lengths.cpu().numpy())
+        elif s == self._seg.shape[1] + 1:
+            token = tokens[:, -1].cpu().numpy()  # (B,)
+            self._state, seg_t, intra_t = entropy_step(self._state, token, self.segmenter)
+            self._seg = np.concatenate([self._seg, np.asarray(seg_t)[:, None]], axis=1)
+            self._intra = np.concatenate([self._intra, np.asarray(intra_t)[:, None]], axis=1)
+        else:
+            raise ValueError(f"EntropyPositions advances one token per call: had "
+                             f"{self._seg.shape[1]} tokens, got {s}")
+        pad = s - lengths.cpu().numpy()  # (B,)
+        index = np.maximum(np.arange(s)[None, :] - pad[:, None], 0)  # (B, S) padding -> 0
 
-    def tensor(x: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(x, dtype=np.int64), device=device)
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(x, dtype=np.int64), device=tokens.device)
 
-    pos = Positions(tensor(index), tensor(seg), tensor(intra))
-    cache = KVCache.empty(model.config, b, width + max_new, 0, device, model.compute_dtype())
-    cache.key_valid[:, :width] = tensor(valid).bool()
-    cache.key_valid[:, width:] = True
-    logits = model.run(tensor(tokens), pos, cache=cache, start=0,
-                       key_valid=cache.key_valid[:, :width])  # (B, P, V)
-    out = np.full((b, max_new), eos if eos is not None else 0, dtype=np.int64)  # (B, N)
-    done = np.zeros(b, dtype=bool)
-    for step in range(max_new):
-        token = logits[:, -1].argmax(-1).cpu().numpy()  # (B,)
-        if eos is not None:
-            token = np.where(done, eos, token)
-            done |= token == eos
-        out[:, step] = token
-        if step == max_new - 1 or (eos is not None and done.all()):
-            break
-        state, seg_t, intra_t = entropy_step(state, token, segmenter)  # (B,) each
-        pos = Positions(tensor(lengths + step)[:, None], tensor(seg_t)[:, None],
-                        tensor(intra_t)[:, None])
-        logits = model.run(tensor(token)[:, None], pos, cache=cache, start=width + step,
-                           key_valid=cache.key_valid[:, :width + step + 1])  # (B, 1, V)
-    return out
+        return Positions(tensor(index), tensor(self._seg), tensor(self._intra))
+
+    def _prompt(self, tokens: np.ndarray, lengths: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, EntropyStreamState]:
+        """Left-padded ``(seg, intra)`` (B, P) of the prompts and the lock-step state after
+        them."""
+        seg = np.zeros(tokens.shape, dtype=np.int64)  # (B, P)
+        intra = np.zeros_like(seg)
+        width = tokens.shape[1]
+        states = []
+        for b, n in enumerate(lengths):
+            state = entropy_initial_state(self.segmenter)
+            pad = width - int(n)
+            for t in range(pad, width):
+                state, seg[b, t], intra[b, t] = entropy_step(state, int(tokens[b, t]),
+                                                             self.segmenter)
+            states.append(state)
+        stacked = EntropyStreamState(
+            positions=StreamState(segs=(np.array([s.positions.seg for s in states]),),
+                                  intra=np.array([s.positions.intra for s in states])),
+            context=np.stack([s.context for s in states]),
+            entropy=np.array([s.entropy for s in states], dtype=float))
+        return seg, intra, stacked

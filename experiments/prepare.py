@@ -79,7 +79,7 @@ def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
         if have[0] < lo or have[1] > hi:
             raise ValueError(f"{config.data.path}: {task.unit} {have[0]}..{have[1]}, outside "
                              f"the training range {lo}..{hi} of the run's data config (set "
-                             f"--data.{'operators' if task.unit == 'operators' else 'segments'}"
+                             f"--data.{task.length_field}"
                              f" uniform:{have[0]}:{have[1]})")
     else:
         examples = task.generate(stream(config.data_seed, TRAIN), config.data, world,

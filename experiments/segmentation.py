@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bipe.synthetic.arrays import pad_rows  # re-exported (public name of this module)
 from bipe.synthetic.entropy import (
     EntropySegmenter,
     entropy_boundaries,
@@ -50,15 +51,6 @@ __all__ = [
     "save_run_segmenters",
     "segmenter_path",
 ]
-
-
-def pad_rows(rows: Sequence[np.ndarray], pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Right-padded ``(N, T)`` array of 1-D rows and their ``(N,)`` lengths."""
-    lengths = np.array([len(r) for r in rows], dtype=np.int64)  # (N,)
-    out = np.full((len(rows), int(lengths.max(initial=0))), pad, dtype=np.int64)  # (N, T)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = r
-    return out, lengths
 
 
 def batch_positions(

@@ -48,15 +48,13 @@ from bipe.experiments.prepare import (  # noqa: F401 (re-exported: public names 
     resolve_precision,
     stream,
 )
-from bipe.experiments.segmentation import (
-    pad_rows,
-    save_run_segmenters,
-)
+from bipe.experiments.segmentation import save_run_segmenters
 from bipe.experiments.tasks import IGNORE, Examples
 from bipe.models.checkpoint import save as save_model
 from bipe.models.positions import Positions
 from bipe.models.precision import precision_note
 from bipe.models.transformer import Transformer
+from bipe.synthetic.arrays import pad_rows
 
 __all__ = ["Prepared", "batch_indices", "make_batch", "prepare", "resolve_precision", "resume",
            "stream", "train"]
@@ -75,19 +73,23 @@ def batch_indices(data_seed: int, step: int, batch_size: int, n: int) -> np.ndar
 
 def make_batch(
     examples: Examples, positions, rows: np.ndarray, device: torch.device
-) -> tuple[torch.Tensor, Positions, torch.Tensor]:
-    """``(tokens (B, T), positions, targets (B, T[, C]))`` of the given example rows."""
-    tokens, lengths = pad_rows([examples.inputs[i] for i in rows])  # (B, T), (B,)
+) -> tuple[torch.Tensor, Positions | None, torch.Tensor]:
+    """``(tokens (B, T), positions, targets (B, T[, C]))`` of the given example rows.
+
+    ``positions`` (per-example ``(seg, intra)``, as ``Prepared.positions``) are padded and
+    shipped only when given: None (the default segmentation, which the model recomputes from
+    the separators) gives None."""
+    tokens, _ = pad_rows([examples.inputs[i] for i in rows])  # (B, T)
+    targets, _ = pad_rows([examples.targets[i] for i in rows], pad=IGNORE)  # (B, T[, C])
+    tokens_t, targets_t = torch.from_numpy(tokens).to(device), torch.from_numpy(targets).to(device)
+    if positions is None:
+        return tokens_t, None, targets_t
     seg, _ = pad_rows([positions[i][0] for i in rows])  # (B, T)
     intra, _ = pad_rows([positions[i][1] for i in rows])  # (B, T)
-    first = examples.targets[rows[0]]
-    targets = np.full(tokens.shape + first.shape[1:], IGNORE, dtype=np.int64)  # (B, T[, C])
-    for j, i in enumerate(rows):
-        targets[j, : lengths[j]] = examples.targets[i]
     b, t = tokens.shape
     index = torch.arange(t, device=device).expand(b, t)  # (B, T)
     pos = Positions(index, torch.from_numpy(seg).to(device), torch.from_numpy(intra).to(device))
-    return torch.from_numpy(tokens).to(device), pos, torch.from_numpy(targets).to(device)
+    return tokens_t, pos, targets_t
 
 
 def lr_at(step: int, config) -> float:
@@ -254,9 +256,7 @@ def _step_batch(prepared: Prepared, model: Transformer, step: int, bucket: int) 
     config, tc = prepared.config, prepared.config.train
     device = next(model.parameters()).device
     rows = batch_indices(config.data_seed, step, tc.batch_size, len(prepared.train))
-    tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, device)
-    if config.segment_train.is_default:
-        pos = None  # the model's own streams (identical; multi-level for hbipe)
+    tokens, pos, targets = make_batch(prepared.train, _shipped_positions(prepared), rows, device)
     n_tokens = tokens.numel()
     if bucket:
         pos = explicit_positions(pos, model, tokens)
@@ -267,6 +267,12 @@ def _step_batch(prepared: Prepared, model: Transformer, step: int, bucket: int) 
     mine = distributed.local_rows(tokens.shape[0])
     weight = distributed.shard_weight(targets, mine)
     return distributed.local_batch(tokens, pos, targets, mine), n_tokens, weight
+
+
+def _shipped_positions(prepared: Prepared):
+    """The training positions a batch ships: None under the default segmentation (the model's
+    own streams are identical, multi-level for hbipe), else ``prepared.positions``."""
+    return None if prepared.config.segment_train.is_default else prepared.positions
 
 
 def _read_losses(pending: list[torch.Tensor], window: list) -> None:

@@ -8,15 +8,28 @@ grows by one and, when the previous token was a separator, the segment index gro
 intra position restarts at 0 (the official BiPE code recomputes the whole prefix instead).
 ``use_cache=False`` recomputes the full forward for every token (the reference the tests and the
 benchmark compare against); both give the same tokens.
+
+Positions from outside the model (``positions``, e.g. another segmentation at evaluation):
+a function ``positions(tokens, lengths)`` of the right-aligned tokens so far (B, S) and the row
+lengths (B,) that returns their :class:`Positions` (B, S) (padding: 0). Without the cache it is
+called on the whole prefix before every step; with the cache it is called on each prefix in turn
+(the prompt, then one token longer per step) and only the new token's positions are used, so it
+must be causal (a token's positions never depend on later tokens), and a streaming source may
+advance one token per call instead of recomputing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
-from .positions import default_positions, left_padded_positions, next_positions
+from .positions import Positions, default_positions, left_padded_positions, next_positions
 from .transformer import KVCache, Transformer
+
+# positions(tokens (B, S) right-aligned, lengths (B,)) -> Positions (B, S); see the docstring
+PositionFn = Callable[[Tensor, Tensor], Positions]
 
 
 def pick_next(logits: Tensor, temperature: float, top_k: int | None,
@@ -38,13 +51,16 @@ def pick_next(logits: Tensor, temperature: float, top_k: int | None,
 def generate(model: Transformer, prompt: Tensor, max_new_tokens: int, *,
              prompt_lengths: Tensor | None = None, temperature: float = 0.0,
              top_k: int | None = None, generator: torch.Generator | None = None,
-             eos: int | None = None, use_cache: bool = True) -> Tensor:
+             eos: int | None = None, use_cache: bool = True,
+             positions: PositionFn | None = None) -> Tensor:
     """Tokens (B, T0 + N): the prompt followed by ``max_new_tokens`` decoded tokens.
 
     ``prompt_lengths`` (B,) marks left-padded prompts: row b's prompt is its last
     ``prompt_lengths[b]`` tokens (the padding is masked and does not count for positions).
     Once a row has produced ``eos`` it keeps producing ``eos``, and decoding stops early when
-    every row has. Runs in eval mode (the module's mode is restored afterwards).
+    every row has. ``positions`` supplies the positions instead of the model's separator
+    rule (see the module docstring). Runs in eval mode (the module's mode is restored
+    afterwards).
     """
     B, T0 = prompt.shape
     _check_arguments(prompt, max_new_tokens, prompt_lengths, temperature, top_k)
@@ -53,7 +69,8 @@ def generate(model: Transformer, prompt: Tensor, max_new_tokens: int, *,
     try:
         decode = _decode_cached if use_cache else _decode_recompute
         new = decode(model, prompt, max_new_tokens, prompt_lengths,
-                     lambda logits: pick_next(logits, temperature, top_k, generator), eos)
+                     lambda logits: pick_next(logits, temperature, top_k, generator), eos,
+                     positions)
     finally:
         model.train(was_training)
     return torch.cat([prompt, new], dim=1)  # (B, T0 + N)
@@ -77,21 +94,35 @@ def _check_arguments(prompt: Tensor, max_new_tokens: int, prompt_lengths: Tensor
             raise ValueError(f"prompt_lengths must be (B,) in [1, {prompt.shape[1]}]")
 
 
-def _prompt_state(model: Transformer, prompt: Tensor, prompt_lengths: Tensor | None):
+def _row_lengths(prompt: Tensor, prompt_lengths: Tensor | None) -> Tensor:
+    """(B,) prompt lengths (all T0 without padding)."""
+    if prompt_lengths is not None:
+        return prompt_lengths.to(prompt.device)
+    return torch.full((prompt.shape[0],), prompt.shape[1], device=prompt.device,
+                      dtype=torch.long)
+
+
+def _prompt_state(model: Transformer, prompt: Tensor, prompt_lengths: Tensor | None,
+                  positions: PositionFn | None = None):
     """Positions (B, T0) and key validity (B, T0) (None without padding) of the prompt."""
     seps = model.config.level_separators()
+    valid = None
+    if prompt_lengths is not None:
+        T0 = prompt.shape[1]
+        pad = T0 - prompt_lengths.to(prompt.device)  # (B,)
+        valid = torch.arange(T0, device=prompt.device)[None, :] >= pad[:, None]  # (B, T0)
+    if positions is not None:
+        return positions(prompt, _row_lengths(prompt, prompt_lengths)), valid
     if prompt_lengths is None:
         return default_positions(prompt, seps), None
-    T0 = prompt.shape[1]
-    pad = T0 - prompt_lengths.to(prompt.device)  # (B,)
-    valid = torch.arange(T0, device=prompt.device)[None, :] >= pad[:, None]  # (B, T0)
     return left_padded_positions(prompt, prompt_lengths, seps), valid
 
 
-def _decode_cached(model, prompt, n_new, prompt_lengths, pick, eos) -> Tensor:
+def _decode_cached(model, prompt, n_new, prompt_lengths, pick, eos, positions=None) -> Tensor:
     B, T0 = prompt.shape
     seps = model.config.level_separators()
-    pos, valid = _prompt_state(model, prompt, prompt_lengths)
+    pos, valid = _prompt_state(model, prompt, prompt_lengths, positions)
+    tokens, lengths = prompt, _row_lengths(prompt, prompt_lengths)  # for ``positions``
     cache = KVCache.empty(model.config, B, T0 + n_new, len(pos.outer), prompt.device,
                           model.compute_dtype(), model.encoding.key_state_width)
     cache.key_valid[:, :T0] = True if valid is None else valid
@@ -106,18 +137,23 @@ def _decode_cached(model, prompt, n_new, prompt_lengths, pick, eos) -> Tensor:
         out.append(token)
         if step == n_new - 1 or (eos is not None and bool(done.all())):
             break
-        last_pos = next_positions(last_pos, last_token, seps)  # (B, 1) per stream, of token
-        last_token = token
         S = T0 + step + 1
+        if positions is None:
+            last_pos = next_positions(last_pos, last_token, seps)  # (B, 1) per stream, of token
+        else:
+            tokens = torch.cat([tokens, token[:, None]], dim=1)  # (B, S)
+            last_pos = positions(tokens, lengths + step + 1).select(S - 1, S)  # (B, 1)
+        last_token = token
         logits = model.run(token[:, None], last_pos, cache=cache, start=T0 + step,
                            key_valid=None if key_valid is None else key_valid[:, :S])
     return _pad_out(out, B, n_new, eos, prompt)
 
 
-def _decode_recompute(model, prompt, n_new, prompt_lengths, pick, eos) -> Tensor:
+def _decode_recompute(model, prompt, n_new, prompt_lengths, pick, eos, positions=None) -> Tensor:
     B, T0 = prompt.shape
     seps = model.config.level_separators()
-    pos, valid = _prompt_state(model, prompt, prompt_lengths)
+    pos, valid = _prompt_state(model, prompt, prompt_lengths, positions)
+    lengths = _row_lengths(prompt, prompt_lengths)  # (B,)
     tokens, out = prompt, []
     done = torch.zeros(B, dtype=torch.bool, device=prompt.device)
     for _ in range(n_new):
@@ -127,11 +163,14 @@ def _decode_recompute(model, prompt, n_new, prompt_lengths, pick, eos) -> Tensor
         if eos is not None and bool(done.all()):
             break
         tokens = torch.cat([tokens, token[:, None]], dim=1)  # (B, S + 1)
-        if valid is None:
+        lengths = lengths + 1
+        if valid is not None:
+            valid = torch.cat([valid, torch.ones_like(valid[:, :1])], dim=1)  # (B, S + 1)
+        if positions is not None:
+            pos = positions(tokens, lengths)
+        elif valid is None:
             pos = default_positions(tokens, seps)
         else:
-            lengths = valid.sum(dim=1) + 1  # (B,)
-            valid = torch.cat([valid, torch.ones_like(valid[:, :1])], dim=1)  # (B, S + 1)
             pos = left_padded_positions(tokens, lengths, seps)
     return _pad_out(out, B, n_new, eos, prompt)
 

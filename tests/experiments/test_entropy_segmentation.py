@@ -11,12 +11,12 @@ from bipe.experiments import prepare as prepare_module
 from bipe.experiments import rundir, segmentation
 from bipe.experiments.cli import main
 from bipe.experiments.config import SegmentationConfig
-from bipe.experiments.evaluate import _decode_recompute, check_feasible
-from bipe.experiments.online_decode import decode_entropy_cached
+from bipe.experiments.evaluate import _decode_fn, check_feasible, segmentation_positions
 from bipe.experiments.presets import build_config
 from bipe.experiments.segmentation import batch_positions
 from bipe.experiments.tasks import TASKS
 from bipe.experiments.train import build_model, prepare, resume, train
+from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.entropy import entropy_positions, fit_entropy_segmenter
 
 ENTROPY = {"segment_train.method": "entropy", "segment_eval.method": "entropy"}
@@ -138,12 +138,15 @@ def test_online_cached_decoding_equals_recomputation(tmp_path, pe):
     vocab = prepared.config.model.vocab_size
     prompts = [rng.integers(0, vocab, size=k) for k in (3, 7, 1, 9)]
     runs = []
+    padded = torch.from_numpy(pad_rows(prompts, left=True)[0])  # (B, 9)
+    lengths = torch.tensor([len(p) for p in prompts])
     for eos in (None, int(rng.integers(0, vocab))):
         with torch.no_grad():
-            cached = decode_entropy_cached(model, prompts, 10, eos, torch.device("cpu"),
-                                           segmenter)
-            slow = _decode_recompute(model, prompts, 10, eos, torch.device("cpu"),
-                                     prepared.config.segment_eval, (), (0, 4, 2, 1), segmenter)
+            cached = _decode_fn(model, prepared.config, 1, torch.device("cpu"), segmenter)(
+                prompts, 10, eos)
+            slow = model.generate(padded, 10, eos=eos, prompt_lengths=lengths, use_cache=False,
+                                  positions=segmentation_positions(prepared.config, 1,
+                                                                   segmenter))[:, 9:].numpy()
         assert np.array_equal(cached, slow)
         runs.append(cached)
     seg, _ = entropy_positions(np.concatenate([prompts[3], runs[0][3]]), segmenter)

@@ -1,6 +1,7 @@
 """The length-extrapolation protocol: summaries, scoring, decoding paths, batching, segmentation
 variants, and `bipe eval`."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,15 +13,17 @@ from hypothesis import strategies as st
 from bipe.experiments.cli import main
 from bipe.experiments.config import SegmentationConfig
 from bipe.experiments.evaluate import (
-    _decode_cached,
-    _decode_recompute,
+    _decode_fn,
     evaluate_model,
+    segmentation_positions,
     summarize,
 )
 from bipe.experiments.presets import build_config
 from bipe.experiments.segmentation import batch_positions
-from bipe.experiments.tasks import _score_chain
+from bipe.experiments.tasks.arith import _score_chain
 from bipe.experiments.train import build_model, prepare, train
+from bipe.models.positions import Positions
+from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.segment import separator_positions
 
 torch.set_num_threads(1)
@@ -56,16 +59,51 @@ def tiny_model():
     return prepared, build_model(prepared.config, torch.device("cpu")).eval()
 
 
-def test_cached_decoding_equals_recomputation(tiny_model):
+def reference_decode(model, prompts, max_new, eos, positions_of) -> np.ndarray:
+    """Slow obviously-correct greedy decoding: right-padded rows, the whole prefix recomputed
+    with ``positions_of(tokens (B, T), lengths (B,)) -> (seg, intra)`` at every step."""
+    rows = [list(p) for p in prompts]
+    done = np.zeros(len(rows), dtype=bool)
+    for _ in range(max_new):
+        tokens, lengths = pad_rows([np.asarray(r) for r in rows])  # (B, T), (B,)
+        seg, intra = positions_of(tokens, lengths)
+        b, t = tokens.shape
+        pos = Positions(torch.arange(t).expand(b, t), torch.from_numpy(seg),
+                        torch.from_numpy(intra))
+        logits = model(torch.from_numpy(tokens), pos)  # (B, T, V)
+        nxt = logits[torch.arange(b), torch.from_numpy(lengths - 1)].argmax(-1).numpy()
+        nxt = np.where(done, eos, nxt)
+        done |= nxt == eos
+        for r, token in zip(rows, nxt, strict=True):
+            r.append(int(token))
+    return np.array([r[len(p):] for r, p in zip(rows, prompts, strict=True)])
+
+
+@pytest.mark.parametrize("method,drop", [("separator", 0.0), ("fixed:3", 0.0),
+                                         ("separator", 0.3)])
+def test_one_decoder_equals_recomputation(tiny_model, method, drop):
+    """Evaluation decodes with models.generate (cached, or recomputing under perturbations);
+    its tokens equal a slow right-padded recomputation of every prefix."""
     prepared, model = tiny_model
+    seg_config = SegmentationConfig(method=method, drop=drop)
+    config = dataclasses.replace(prepared.config, segment_eval=seg_config)
     rng = np.random.default_rng(0)
     prompts = [rng.integers(3, 21, size=k) for k in (3, 7, 5, 9)]
+
+    def positions_of(tokens, lengths):
+        draw = np.random.default_rng(np.random.SeedSequence(config.data_seed,
+                                                            spawn_key=(4, 2, 1)))
+        return batch_positions(draw, tokens, lengths, seg_config,
+                               prepared.config.model.separators)
+
     with torch.no_grad():
-        cached = _decode_cached(model, prompts, 12, EOS, torch.device("cpu"))
-        slow = _decode_recompute(model, prompts, 12, EOS, torch.device("cpu"),
-                                 SegmentationConfig(), prepared.config.model.separators,
-                                 (0, 4, 2, 1))
-    assert np.array_equal(cached, slow)
+        fast = _decode_fn(model, config, 1, torch.device("cpu"))(prompts, 12, EOS)
+        slow = reference_decode(model, prompts, 12, EOS, positions_of)
+        recomputed = model.generate(
+            torch.from_numpy(pad_rows(prompts, left=True)[0]), 12, eos=EOS, use_cache=False,
+            prompt_lengths=torch.tensor([len(p) for p in prompts]),
+            positions=segmentation_positions(config, 1))[:, 9:].numpy()
+    assert np.array_equal(fast, slow) and np.array_equal(recomputed, slow)
 
 
 @pytest.mark.parametrize("task", ["arith", "binfa_lm", "binfa_state"])
