@@ -3,7 +3,7 @@
 A run is described by one :class:`RunConfig`::
 
     RunConfig
-      task            registry name (experiments/tasks.py)
+      task            registry name (experiments/tasks/)
       data            the task's data family config (a DataConfig subclass, e.g.
                       ArithmeticData, AutomatonData; bipe.synthetic.families): what is
                       generated (or loaded) for training and evaluation

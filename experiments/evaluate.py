@@ -4,7 +4,7 @@ For each evaluation setting (operator count for arithmetic, segment count for au
 an evaluation set of ``data.n_eval`` examples is drawn from its own seed stream (so a setting's
 examples do not depend on which other settings are evaluated), split into batches of at most
 ``data.eval_tokens_per_batch`` tokens (so lengths many times the training length fit in
-memory), and scored by the task (``experiments/tasks.py``). Greedy decoding is
+memory), and scored by the task (``experiments/tasks/``). Greedy decoding is
 ``model.generate`` (``bipe.models.generate``, the one decoder) with the KV cache; under another
 evaluation segmentation the positions come from that segmentation
 (:func:`segmentation_positions`), and perturbed segmentations (redrawn from the same seed for

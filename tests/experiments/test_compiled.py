@@ -78,3 +78,21 @@ def test_compiled_training_follows_the_eager_curve(tmp_path):
     b = train(dataclasses.replace(compiled, out=str(tmp_path / "compiled")), progress=False)
     assert _losses(b) == pytest.approx(_losses(a), rel=1e-3)
     assert _losses(a)[-1] < _losses(a)[0]
+
+
+def test_batches_ship_positions_only_when_the_segmentation_needs_them():
+    """Default segmentation: no positions padded or shipped (the model recomputes them); the
+    tokens and targets are the same either way."""
+    from bipe.experiments.train import _shipped_positions
+
+    prepared = prepare(build_config("tiny", task="binfa_lm", overrides={"data.n_train": "32"}))
+    assert _shipped_positions(prepared) is None
+    rows = batch_indices(0, 0, 8, 32)
+    bare = make_batch(prepared.train, None, rows, torch.device("cpu"))
+    full = make_batch(prepared.train, prepared.positions, rows, torch.device("cpu"))
+    assert bare[1] is None and full[1] is not None
+    assert torch.equal(bare[0], full[0]) and torch.equal(bare[2], full[2])
+    fixed = prepare(build_config("tiny", task="binfa_lm",
+                                 overrides={"data.n_train": "32",
+                                            "segment_train.method": "fixed:2"}))
+    assert _shipped_positions(fixed) is fixed.positions

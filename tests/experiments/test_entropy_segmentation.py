@@ -173,3 +173,22 @@ def test_arithmetic_chains_decode_under_entropy_segmentation(tmp_path):
     rows = json.loads((tmp_path / "a" / "eval.json").read_text())["per_length"]
     assert [r["n"] for r in rows] == [4, 4, 4]
     assert all(0.0 <= r["chain_accuracy"] <= 1.0 for r in rows)
+
+
+def test_streaming_entropy_positions_advance_one_token_per_call(tmp_path):
+    from bipe.experiments.online_decode import EntropyPositions
+
+    config = build_config("tiny", task="binfa_lm", out=str(tmp_path / "r"),
+                          overrides={"data.n_train": "32", **ENTROPY})
+    segmenter = prepare(config).segmenters["train"]
+    tokens = torch.tensor([[0, 1, 2, 0, 1], [9, 9, 0, 2, 1]])  # row 1: 3 tokens, left-padded
+    lengths = torch.tensor([5, 3])
+    source = EntropyPositions(segmenter)
+    first = source(tokens, lengths)
+    grown = source(torch.cat([tokens, tokens[:, :1]], dim=1), lengths + 1)
+    want = entropy_positions(np.array([0, 1, 2, 0, 1, 0]), segmenter)
+    assert grown.seg[0].tolist() == want[0].tolist() and grown.intra[0].tolist() == \
+        want[1].tolist()
+    assert first.index[1].tolist() == [0, 0, 0, 1, 2] and grown.index[1, -1] == 3
+    with pytest.raises(ValueError, match="one token per call"):
+        source(tokens, lengths)
