@@ -283,3 +283,34 @@ def test_length_limits_and_overflow_policies_at_model_level():
     clamped.eval()
     longer = torch.full((1, 9), 3)
     assert torch.allclose(clamped(longer)[:, :6], clamped(short[:1]))
+
+
+@pytest.mark.parametrize("pe", ["bipe_rope", "bipe_alibi"])
+def test_generate_with_external_positions(pe):
+    """``positions``: the separator rule supplied from outside gives the model's own tokens; a
+    causal rule of its own (segments of 2 tokens) gives the same tokens cached and recomputed,
+    and different ones from the separator rule."""
+    from bipe.models.positions import left_padded_positions
+
+    model = tiny_model(pe)
+    prompt = tokens(5, batch=3, length=7)
+    lengths = torch.tensor([7, 3, 5])
+    seps = model.config.level_separators()
+
+    def own(x, n):
+        return left_padded_positions(x, n, seps)
+
+    widths = []
+
+    def pairs(x, n):
+        widths.append(x.shape[1])
+        assert torch.equal(n, lengths + x.shape[1] - 7)
+        index = (torch.arange(x.shape[1])[None, :] - (x.shape[1] - n)[:, None]).clamp_min(0)
+        return Positions(index, index // 2, index % 2)
+
+    out = model.generate(prompt, 6, prompt_lengths=lengths)
+    assert torch.equal(out, model.generate(prompt, 6, prompt_lengths=lengths, positions=own))
+    paired = model.generate(prompt, 6, prompt_lengths=lengths, positions=pairs)
+    assert widths == [7, 8, 9, 10, 11, 12]  # the prompt, then one token longer per step
+    assert torch.equal(paired, model.generate(prompt, 6, prompt_lengths=lengths,
+                                              positions=pairs, use_cache=False))
