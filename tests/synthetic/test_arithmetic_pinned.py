@@ -34,12 +34,14 @@ PINNED = [
 
 # Every public name the single-file module had (``from bipe.synthetic.arithmetic import X``).
 PUBLIC = (
-    "PAD CLS EOS PLUS MINUS TIMES DIVIDE OPEN CLOSE EQUALS NUM0 OPERATORS LOW SEPARATORS FORMATS "
-    "is_prime check_modulus vocab ARITH_VOCAB words_to_ids ids_to_text apply parse evaluate "
-    "canonical_steps needs_brackets bracket_problem expansion_table expand format_ids steps_ids "
-    "make_record operator_dist under_quotas n_distinct_chains question_of iter_arithmetic "
-    "generate_arithmetic is_reduction chain_problem verify_text meta_problem verify_record"
-).split()
+    "PAD", "CLS", "EOS", "PLUS", "MINUS", "TIMES", "DIVIDE", "OPEN", "CLOSE", "EQUALS", "NUM0",
+    "OPERATORS", "LOW", "SEPARATORS", "FORMATS", "is_prime", "check_modulus", "vocab",
+    "ARITH_VOCAB", "words_to_ids", "ids_to_text", "apply", "parse", "evaluate", "canonical_steps",
+    "needs_brackets", "bracket_problem", "expansion_table", "expand", "format_ids", "steps_ids",
+    "make_record", "operator_dist", "under_quotas", "n_distinct_chains", "question_of",
+    "iter_arithmetic", "generate_arithmetic", "is_reduction", "chain_problem", "verify_text",
+    "meta_problem", "verify_record",
+)
 
 
 @pytest.mark.parametrize(("case", "digest"), PINNED, ids=[str(c[0][0]) for c in PINNED])
