@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -172,28 +173,14 @@ def _kept(chunks: Iterator[list[dict]], n: int, dedup: bool, exclude: Collection
                     )
 
 
-def generate_arithmetic(
-    rng: np.random.Generator,
-    n: int,
-    *,
-    operators: LengthDist | str | int,
-    modulus: int = 11,
-    fmt: str = "feng",
-    under: bool = False,
-    dedup: bool = False,
-    exclude: Collection[str] = (),
-    workers: int = 1,
-) -> list[dict]:
-    """``n`` records as a list; see :func:`iter_arithmetic`.
+def generate_arithmetic(rng: np.random.Generator, n: int, **options: Any) -> list[dict]:
+    """``n`` records as a list; ``options`` are the keywords of :func:`iter_arithmetic`
+    (``operators`` required; ``modulus``, ``fmt``, ``under``, ``dedup``, ``exclude``,
+    ``max_stale``, ``workers``).
 
     >>> from bipe.synthetic.arithmetic.verify import verify_text
     >>> recs = generate_arithmetic(np.random.default_rng(0), 2, operators=3, fmt="steps")
     >>> all(verify_text(r["text"], "steps", 11) is None for r in recs)
     True
     """
-    return list(
-        iter_arithmetic(
-            rng, n, operators=operators, modulus=modulus, fmt=fmt, under=under,
-            dedup=dedup, exclude=exclude, workers=workers,
-        )
-    )
+    return list(iter_arithmetic(rng, n, **options))
