@@ -5,7 +5,9 @@ Per component, as sympy expressions in the config's symbols and as numbers equal
 
 ==================  =========================================================
 token_embedding     ``V*D``
-positional          per encoding (:data:`POSITIONAL`): ``R*D`` for a learned table of
+positional          per encoding, from the registry (each
+                    :class:`~bipe.models.registry.EncodingEntry`'s ``n_params``, evaluated on
+                    :class:`SymbolicConfig`; :data:`POSITIONAL`): ``R*D`` for a learned table of
                     R rows (``learned``: R = max_len; BiPE intra: R = max_intra),
                     ``N_b*H`` for T5 buckets, ``F_h*(H+2) + H + 2`` for FIRE,
                     ``L*(D/H)*P`` for CoPE's tables (``cope``, ``bipe_cope``),
@@ -39,51 +41,53 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from bipe.models.config import ModelConfig
+from bipe.models.config import BIPE_INTER, BIPE_INTRA, ModelConfig
+from bipe.models.registry import REGISTRY, intra_params, parameter_count, relative_params
 
 V, D, L, H, F = sp.symbols("V D L H F", positive=True, integer=True)
 R_POS, R_INTRA, N_B, F_H, P_COPE = sp.symbols("R_pos R_intra N_b F_h P", positive=True,
                                               integer=True)
 COMPONENTS = ("token_embedding", "positional", "attention", "mlp", "norms", "head")
-SYMBOL_MEANING = {
-    V: "vocab_size", D: "d_model", L: "n_layers", H: "n_heads", F: "SwiGLU width (d_ff)",
-    R_POS: "max_len", R_INTRA: "max_intra", N_B: "t5_n_buckets", F_H: "fire_d_hidden",
-    P_COPE: "cope_max_pos",
+# ModelConfig size -> its symbol (``d_head`` is D/H).
+FIELD_SYMBOLS: dict[str, sp.Symbol] = {
+    "vocab_size": V, "d_model": D, "n_layers": L, "n_heads": H, "ff_width": F,
+    "max_len": R_POS, "max_intra": R_INTRA, "t5_n_buckets": N_B, "fire_d_hidden": F_H,
+    "cope_max_pos": P_COPE,
 }
+SYMBOL_MEANING = {**{s: name for name, s in FIELD_SYMBOLS.items()}, F: "SwiGLU width (d_ff)"}
 
-# Relative encodings' own parameters (rope, alibi, xpos: none; t5: a table; fire: an MLP).
-RELATIVE: dict[str, sp.Expr] = {
-    "rope": sp.Integer(0),
-    "alibi": sp.Integer(0),
-    "xpos": sp.Integer(0),
-    "t5": N_B * H,
-    "fire": F_H + F_H + F_H * H + H + 2,  # Linear(1,F_h)+bias, Linear(F_h,H)+bias, c, L
-    "cope": L * (D / H) * P_COPE,  # one (K, P) table per layer
-}
-# Absolute encodings of the intra stream (BiPE family).
-INTRA: dict[str, sp.Expr] = {"learned": R_INTRA * D, "sinusoidal": sp.Integer(0)}
 
-# pe registry name -> positional parameters of that encoding (mirrors bipe.models.ENCODINGS).
+class SymbolicConfig:
+    """A :class:`ModelConfig` seen with every size of :data:`FIELD_SYMBOLS` as its symbol
+    (``d_head`` = D/H); every other attribute (``pe``, ``bipe_intra``, ...) is the config's.
+    The registry's parameter formulas run on it unchanged (``config`` None: sizes only)."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        self._config = config
+
+    def __getattr__(self, name: str):
+        if name in FIELD_SYMBOLS:
+            return FIELD_SYMBOLS[name]
+        if name == "d_head":
+            return D / H
+        if self._config is None:
+            raise AttributeError(f"no symbol for {name!r} and no config to read it from")
+        return getattr(self._config, name)
+
+
+def _symbolic(count) -> sp.Expr:
+    return sp.sympify(count)
+
+
+# Relative (``bipe_inter``) and intra (``bipe_intra``) parts of the BiPE family, from the registry.
+RELATIVE: dict[str, sp.Expr] = {k: _symbolic(relative_params(SymbolicConfig(), k))
+                                for k in BIPE_INTER}
+INTRA: dict[str, sp.Expr] = {k: _symbolic(intra_params(SymbolicConfig(), k)) for k in BIPE_INTRA}
+
+# pe registry name -> positional parameters of that encoding (each REGISTRY entry's n_params).
 POSITIONAL: dict[str, Callable[[ModelConfig], sp.Expr]] = {
-    "nope": lambda cfg: sp.Integer(0),
-    "sinusoidal": lambda cfg: sp.Integer(0),
-    "learned": lambda cfg: R_POS * D,
-    "rope": lambda cfg: RELATIVE["rope"],
-    "alibi": lambda cfg: RELATIVE["alibi"],
-    "xpos": lambda cfg: RELATIVE["xpos"],
-    "randomized_rope": lambda cfg: sp.Integer(0),
-    "t5": lambda cfg: RELATIVE["t5"],
-    "fire": lambda cfg: RELATIVE["fire"],
-    "bipe_rope": lambda cfg: INTRA["learned"] + RELATIVE["rope"],
-    "bipe_alibi": lambda cfg: INTRA["learned"] + RELATIVE["alibi"],
-    "bipe": lambda cfg: INTRA[cfg.bipe_intra] + RELATIVE[cfg.bipe_inter],
-    "hbipe": lambda cfg: INTRA[cfg.bipe_intra] + RELATIVE[cfg.bipe_inter],
-    "bipe_cope": lambda cfg: INTRA["learned"] + RELATIVE["cope"],
-    "cope": lambda cfg: RELATIVE["cope"],
-    "fox": lambda cfg: L * H * (D + 1),  # a Linear(D, H) with bias per layer
-    "hirope": lambda cfg: sp.Integer(0),
-    "resonance_rope": lambda cfg: sp.Integer(0),
-    "p_rope": lambda cfg: sp.Integer(0),
+    name: (lambda cfg, entry=entry: _symbolic(entry.n_params(SymbolicConfig(cfg))))
+    for name, entry in REGISTRY.items()
 }
 
 
@@ -93,13 +97,10 @@ def component_formulas(config: ModelConfig, *, symbolic_ff: bool = False) -> dic
     F is replaced by ``4*D`` when ``d_ff`` is None (the model's default), unless
     ``symbolic_ff``; every other symbol stays free (see :data:`SYMBOL_MEANING`).
     """
-    if config.pe not in POSITIONAL:
-        raise ValueError(f"no parameter formula for pe {config.pe!r}; known: "
-                         f"{', '.join(POSITIONAL)}")
     ff = F if (symbolic_ff or config.d_ff is not None) else 4 * D
     out = {
         "token_embedding": V * D,
-        "positional": POSITIONAL[config.pe](config),
+        "positional": _symbolic(parameter_count(SymbolicConfig(config))),
         "attention": L * 4 * D**2,
         "mlp": sp.expand(L * 3 * D * ff),
         "norms": (2 * L + 1) * D,
@@ -111,9 +112,7 @@ def component_formulas(config: ModelConfig, *, symbolic_ff: bool = False) -> dic
 
 def symbol_values(config: ModelConfig) -> dict[sp.Symbol, int]:
     """The config's value of every symbol."""
-    return {V: config.vocab_size, D: config.d_model, L: config.n_layers, H: config.n_heads,
-            F: config.ff_width, R_POS: config.max_len, R_INTRA: config.max_intra,
-            N_B: config.t5_n_buckets, F_H: config.fire_d_hidden, P_COPE: config.cope_max_pos}
+    return {s: getattr(config, name) for name, s in FIELD_SYMBOLS.items()}
 
 
 def parameter_counts(config: ModelConfig) -> dict[str, int]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bipe.experiments.config import RunConfig
+from bipe.experiments.sweep_run import run_one, run_status
 
 __all__ = ["ClusterOptions", "TrainJob", "require_submitit", "run_jobs"]
 
@@ -127,8 +128,6 @@ class TrainJob:
 
     def __call__(self) -> str | None:
         """Run it; returns None, or the one-line error of a bad config or folder."""
-        from bipe.experiments.sweep import run_one, run_status  # noqa: PLC0415
-
         if self.threads:
             import torch  # noqa: PLC0415
 

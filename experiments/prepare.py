@@ -30,7 +30,7 @@ from bipe.experiments.tasks import Examples, Task, get_task
 from bipe.models.precision import resolve_compute_dtype
 
 __all__ = ["BATCH", "EVAL", "SEGMENT", "TRAIN", "WORLD", "Prepared", "prepare",
-           "resolve_device", "resolve_precision", "stream"]
+           "resolve_device", "resolve_precision", "step_work", "stream"]
 
 WORLD, TRAIN, BATCH, EVAL, SEGMENT = range(5)
 
@@ -91,14 +91,23 @@ def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
         or fit_run_segmenters(config, examples.inputs)
     positions = example_positions(stream(config.data_seed, SEGMENT, 0), examples,
                                   config.segment_train, seps, segmenters.get("train"))
-    model = dataclasses.replace(resolve_precision(config).model,
+    model = dataclasses.replace(resolve_precision(config, step_work(config, examples)).model,
                                 max_intra=max_intra(positions) + 1)
     return Prepared(dataclasses.replace(config, model=model), task, world, examples, positions,
                     segmenters)
 
 
-def resolve_precision(config: RunConfig) -> RunConfig:
-    """``config`` with ``model.compute_dtype="auto"`` resolved for the run's device."""
-    dtype = resolve_compute_dtype(config.model.compute_dtype, resolve_device(config.train.device))
+def step_work(config: RunConfig, examples) -> int:
+    """A training step's ``B * T * D``: batch size x the examples' mean length x width (what
+    ``compute_dtype="auto"`` weighs on a CPU; ``models/precision.py``)."""
+    mean = sum(len(x) for x in examples.inputs) / max(len(examples), 1)
+    return round(config.train.batch_size * mean * config.model.d_model)
+
+
+def resolve_precision(config: RunConfig, work: int | None = None) -> RunConfig:
+    """``config`` with ``model.compute_dtype="auto"`` resolved for the run's device and a
+    training step of ``work`` = ``B * T * D`` (:func:`step_work`)."""
+    dtype = resolve_compute_dtype(config.model.compute_dtype, resolve_device(config.train.device),
+                                  work=work)
     return dataclasses.replace(config, model=dataclasses.replace(config.model,
                                                                  compute_dtype=dtype))

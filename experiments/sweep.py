@@ -53,12 +53,14 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser as the `tomli` package (a dependency there)
     import tomli as tomllib
 
+from bipe.experiments import cluster as cluster_jobs
 from bipe.experiments import rundir
 from bipe.experiments.cluster import ClusterOptions
 from bipe.experiments.config import RunConfig, config_to_dict
 from bipe.experiments.ensemble_sweep import run_unit, sweep_units
 from bipe.experiments.presets import build_config
 from bipe.experiments.progress import SweepProgress
+from bipe.experiments.sweep_run import run_one, run_status
 
 __all__ = ["GridSpec", "expand_grid", "load_grid_file", "run_one", "run_status", "run_sweep",
            "status_table"]
@@ -157,31 +159,6 @@ def expand_grid(spec: GridSpec) -> list[tuple[str, RunConfig, dict[str, str]]]:
     return out
 
 
-def _comparable(data: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in data.items() if k not in (*rundir.BOOKKEEPING, "out")}
-    body["model"] = {k: v for k, v in body.get("model", {}).items() if k != "max_intra"}
-    return body
-
-
-def run_status(run_dir: Path, config: RunConfig) -> str:
-    """``new``, ``partial`` (resume it), ``done``; a different run there is a ValueError."""
-    if not (run_dir / "config.json").exists():
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise ValueError(f"{run_dir} exists and is not a bipe run folder; not touching it")
-        return "new"
-    saved = rundir.read_json(run_dir / "config.json")
-    if isinstance(saved, dict):  # fields added since the run was written take their defaults
-        saved = config_to_dict(rundir.read_run_config(run_dir)[0])
-    expected = config_to_dict(config)
-    if expected["model"]["compute_dtype"] == "auto" and isinstance(saved, dict):
-        expected["model"]["compute_dtype"] = saved["model"]["compute_dtype"]  # the run's choice
-    if not isinstance(saved, dict) or _comparable(saved) != _comparable(expected):
-        raise ValueError(f"{run_dir} holds a run with a different config; move it away or "
-                         "use another sweep folder")
-    finished = "eval.json" if config.train.evaluate_at_end else "model.pt"
-    return "done" if (run_dir / finished).exists() else "partial"
-
-
 def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, jobs: int | None = 1,
               progress: bool = False, names: Sequence[str] | None = None,
               executor: str = "local", cluster: ClusterOptions | None = None,
@@ -217,10 +194,8 @@ def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, jobs:
             bar.finished(runs[i][0])
 
         if executor == "submitit":
-            from bipe.experiments.cluster import run_jobs  # noqa: PLC0415
-
-            run_jobs(todo, plan, index.rows, out, cluster or ClusterOptions(), finish,
-                     index.save, jobs=jobs)
+            cluster_jobs.run_jobs(todo, plan, index.rows, out, cluster or ClusterOptions(), finish,
+                                  index.save, jobs=jobs)
         else:
             units = sweep_units(plan, [Path(c.out) for c in plan], statuses, todo,
                                 ensemble_size, jobs or 1)
@@ -310,22 +285,6 @@ def _run_local(units: list[list[int]], plan: list[RunConfig], statuses: list[str
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(work, units))
-
-
-def run_one(config: RunConfig, run_dir: Path, status: str, *,
-            stop_after: int | None = None) -> str | None:
-    """Train (status ``new``) or resume (``partial``) one run in this process, without a bar;
-    returns None or the one-line error of a bad config or folder."""
-    from bipe.experiments.train import resume, train  # noqa: PLC0415 (torch only when running)
-
-    try:
-        if status == "partial":
-            resume(run_dir, progress=False, stop_after=stop_after)
-        else:
-            train(config, command=["bipe", "sweep"], progress=False, stop_after=stop_after)
-    except (ValueError, OSError) as err:
-        return str(err)
-    return None
 
 
 def _run_process(config: RunConfig, run_dir: Path, status: str, threads: int) -> str | None:

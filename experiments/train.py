@@ -46,6 +46,7 @@ from bipe.experiments.prepare import (  # noqa: F401 (re-exported: public names 
     prepare,
     resolve_device,
     resolve_precision,
+    step_work,
     stream,
 )
 from bipe.experiments.segmentation import save_run_segmenters
@@ -148,7 +149,8 @@ def _train(config: RunConfig, command: list[str] | None, progress: bool,
     distributed.check_batch(config.train.batch_size)
     distributed.barrier()  # every rank has checked the folder before rank 0 writes to it
     if distributed.is_main():
-        _announce(config.model.compute_dtype, config.train.device, progress)
+        _announce(config.model.compute_dtype, config.train.device, progress,
+                  step_work(config, prepared.train))
         save_run_segmenters(out, prepared.segmenters)
         rundir.write_run_config(out, prepared.config, command or [])
         prepared.task.write_files(prepared.world, out)
@@ -283,10 +285,10 @@ def _read_losses(pending: list[torch.Tensor], window: list) -> None:
         pending.clear()
 
 
-def _announce(dtype: str, device: str, progress: bool) -> None:
+def _announce(dtype: str, device: str, progress: bool, work: int | None = None) -> None:
     """Print the precision once: always a warning (emulated bf16), the choice when
     ``progress``."""
-    note = precision_note(dtype, resolve_device(device))
+    note = precision_note(dtype, resolve_device(device), work=work)
     if progress or note.startswith("warning"):
         print(note, file=sys.stderr)
 

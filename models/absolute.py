@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .encoding import Encoding, read_stream, streams_except
+from .encoding import Count, Encoding, read_stream, streams_except
 from .positions import Positions
 
 
@@ -48,6 +48,11 @@ class LearnedAbsolute(Encoding):
     and before any training, the limit is ``n_rows``, where ``clamp`` trains the last row on the
     overflowing positions.
     """
+
+    @staticmethod
+    def n_params(n_rows: Count, d_model: Count) -> Count:
+        """Parameters of a table of ``n_rows`` x ``d_model`` (ints or sympy symbols)."""
+        return n_rows * d_model
 
     def __init__(self, n_rows: int, d_model: int, *, source: str, overflow: str = "error",
                  track_trained: bool = False) -> None:

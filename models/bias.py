@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .encoding import Encoding, read_stream, streams_except
+from .encoding import Count, Encoding, read_stream, streams_except
 from .positions import Positions
 
 
@@ -82,6 +82,11 @@ class T5Bias(Encoding):
 
     uses_bias = True
 
+    @staticmethod
+    def n_params(n_heads: Count, n_buckets: Count) -> Count:
+        """Parameters: one scalar per (bucket, head) (ints or sympy symbols)."""
+        return n_buckets * n_heads
+
     def __init__(self, n_heads: int, *, source: str = "index", n_buckets: int = 32,
                  max_distance: int = 128) -> None:
         super().__init__()
@@ -103,6 +108,11 @@ class Fire(Encoding):
     to shifting positions (``invariant_streams`` excludes its source)."""
 
     uses_bias = True
+
+    @staticmethod
+    def n_params(n_heads: Count, d_hidden: Count) -> Count:
+        """Parameters: ``Linear(1, F)`` and ``Linear(F, H)`` with biases, ``c`` and ``L``."""
+        return 2 * d_hidden + d_hidden * n_heads + n_heads + 2
 
     def __init__(self, n_heads: int, *, source: str = "index", d_hidden: int = 32,
                  threshold: float = 512.0) -> None:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .encoding import AttentionContext, Encoding
+from .encoding import AttentionContext, Count, Encoding
 from .positions import Positions
 
 
@@ -63,6 +63,11 @@ class Cope(Encoding):
     """
 
     uses_content = True
+
+    @staticmethod
+    def n_params(d_head: Count, n_layers: Count, max_pos: Count) -> Count:
+        """Parameters: one (K, P) table per layer (ints or sympy symbols)."""
+        return n_layers * d_head * max_pos
 
     def __init__(self, d_head: int, n_layers: int, max_pos: int) -> None:
         super().__init__()
@@ -116,6 +121,11 @@ class Fox(Encoding):
 
     uses_content = True
     key_state_width = 1
+
+    @staticmethod
+    def n_params(d_model: Count, n_heads: Count, n_layers: Count) -> Count:
+        """Parameters: a ``Linear(D, H)`` with bias per layer (ints or sympy symbols)."""
+        return n_layers * n_heads * (d_model + 1)
 
     def __init__(self, d_model: int, n_heads: int, n_layers: int) -> None:
         super().__init__()

@@ -32,6 +32,7 @@ the encoding's effect unchanged (tested for every registry entry).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -39,6 +40,9 @@ from torch import Tensor, nn
 from .positions import STREAMS, Positions
 
 SOURCES = ("index", "seg", "intra", "levels")
+# A size or parameter count: an int, or a sympy expression when the sizes are symbols
+# (bipe.analysis.params derives its formulas from the registry this way).
+Count = Any
 
 
 @dataclass(frozen=True, eq=False)

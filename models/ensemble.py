@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .encoding import Rotation, apply_rotation
 from .positions import Positions
-from .precision import resolve_compute_dtype
+from .precision import NOMINAL_TOKENS, resolve_compute_dtype
 from .transformer import Transformer
 
 __all__ = ["TRUNK_FIELDS", "EnsembleTransformer", "trunk_key"]
@@ -134,7 +134,9 @@ class EnsembleTransformer(nn.Module):
         """dtype of activations: the weights' or bfloat16 (autocast), ``auto`` resolved for the
         weights' device as :meth:`Transformer.compute_dtype` does."""
         weight = self.weight("embed.weight")
-        if resolve_compute_dtype(self.configs[0].compute_dtype, weight.device) == "bfloat16":
+        work = NOMINAL_TOKENS * self.configs[0].d_model
+        if resolve_compute_dtype(self.configs[0].compute_dtype, weight.device,
+                                 work=work) == "bfloat16":
             return torch.bfloat16
         return weight.dtype
 

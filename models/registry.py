@@ -1,4 +1,5 @@
-"""ENCODINGS: the registry of positional encodings (name -> constructor taking a ModelConfig).
+"""REGISTRY: the positional encodings (name -> :class:`EncodingEntry`: a constructor taking a
+ModelConfig and the formula of its parameter count); ``ENCODINGS`` maps names to constructors.
 
 Shape legend: H heads, K head width, D model width.
 
@@ -32,12 +33,13 @@ Newer entries (``docs/method.md#newer-encodings``; formulas and papers in each c
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .absolute import LearnedAbsolute, Sinusoidal
 from .bias import Alibi, Fire, T5Bias
 from .content import Cope, Fox, SegmentCope
-from .encoding import Combined, Encoding, head_levels
+from .encoding import Combined, Count, Encoding, head_levels
 from .rope import HiRope, RandomizedRope, Rope, XPos
 
 if TYPE_CHECKING:
@@ -59,24 +61,54 @@ def _rope(cfg: ModelConfig, source: str, **extra) -> Rope:
     return Rope(cfg.d_head, source=source, **_rope_options(cfg, **extra))
 
 
+def _no_params(cfg: Any) -> Count:
+    return 0
+
+
+@dataclass(frozen=True)
+class EncodingEntry:
+    """A registry entry: ``build(cfg)`` makes the encoding module; ``n_params(cfg)`` is its
+    parameter count, written as plain arithmetic on the config's sizes (``d_model``,
+    ``n_heads``, ``d_head``, ...), so that it also runs on sympy symbols
+    (:mod:`bipe.analysis.params`). A test checks it against the built module for every entry."""
+
+    build: Callable[[ModelConfig], Encoding]
+    n_params: Callable[[Any], Count] = _no_params
+
+
+# Relative parts of the BiPE family by ``bipe_inter`` kind: build(cfg, source, levels_of_heads).
+_RELATIVE: dict[str, tuple[Callable[..., Encoding], Callable[[Any], Count]]] = {
+    "rope": (lambda cfg, source, levels: _rope(cfg, source, levels_of_heads=levels), _no_params),
+    "alibi": (lambda cfg, source, levels: Alibi(
+        cfg.n_heads, source=source, slope_scale=cfg.resolved_alibi_slope_scale(),
+        levels_of_heads=levels), _no_params),
+    "xpos": (lambda cfg, source, levels: XPos(
+        cfg.d_head, source=source, base=cfg.rope_base, scale_base=cfg.xpos_scale_base),
+        _no_params),
+    "t5": (lambda cfg, source, levels: T5Bias(
+        cfg.n_heads, source=source, n_buckets=cfg.t5_n_buckets, max_distance=cfg.t5_max_distance),
+        lambda cfg: T5Bias.n_params(cfg.n_heads, cfg.t5_n_buckets)),
+    "fire": (lambda cfg, source, levels: Fire(
+        cfg.n_heads, source=source, d_hidden=cfg.fire_d_hidden, threshold=cfg.fire_threshold),
+        lambda cfg: Fire.n_params(cfg.n_heads, cfg.fire_d_hidden)),
+    "cope": (lambda cfg, source, levels: SegmentCope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
+             lambda cfg: SegmentCope.n_params(cfg.d_head, cfg.n_layers, cfg.cope_max_pos)),
+}
+
+
+def _relative_part(kind: str) -> tuple[Callable[..., Encoding], Callable[[Any], Count]]:
+    if kind not in _RELATIVE:
+        raise ValueError(f"unknown relative encoding {kind!r}")
+    return _RELATIVE[kind]
+
+
 def _relative(cfg: ModelConfig, kind: str, source: str, levels_of_heads=None) -> Encoding:
-    if kind == "rope":
-        return _rope(cfg, source, levels_of_heads=levels_of_heads)
-    if kind == "alibi":
-        return Alibi(cfg.n_heads, source=source, slope_scale=cfg.resolved_alibi_slope_scale(),
-                     levels_of_heads=levels_of_heads)
-    if kind == "xpos":
-        return XPos(cfg.d_head, source=source, base=cfg.rope_base,
-                    scale_base=cfg.xpos_scale_base)
-    if kind == "t5":
-        return T5Bias(cfg.n_heads, source=source, n_buckets=cfg.t5_n_buckets,
-                      max_distance=cfg.t5_max_distance)
-    if kind == "fire":
-        return Fire(cfg.n_heads, source=source, d_hidden=cfg.fire_d_hidden,
-                    threshold=cfg.fire_threshold)
-    if kind == "cope":
-        return SegmentCope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos)
-    raise ValueError(f"unknown relative encoding {kind!r}")
+    return _relative_part(kind)[0](cfg, source, levels_of_heads)
+
+
+def relative_params(cfg: Any, kind: str) -> Count:
+    """Parameters of the relative encoding ``kind`` (a ``bipe_inter`` value) under ``cfg``."""
+    return _relative_part(kind)[1](cfg)
 
 
 def _intra(cfg: ModelConfig, kind: str) -> Encoding:
@@ -86,8 +118,23 @@ def _intra(cfg: ModelConfig, kind: str) -> Encoding:
                            overflow=cfg.intra_overflow, track_trained=True)
 
 
+def intra_params(cfg: Any, kind: str) -> Count:
+    """Parameters of the intra (absolute) part ``kind`` (a ``bipe_intra`` value) under ``cfg``."""
+    return 0 if kind == "sinusoidal" else LearnedAbsolute.n_params(cfg.max_intra, cfg.d_model)
+
+
 def _bipe(cfg: ModelConfig, intra: str, inter: str) -> Encoding:
     return Combined(_intra(cfg, intra), _relative(cfg, inter, "seg"))
+
+
+def _bipe_entry(intra: str | None = None, inter: str | None = None) -> EncodingEntry:
+    """A BiPE composition; None takes the part from ``cfg.bipe_intra`` / ``cfg.bipe_inter``."""
+    def parts(cfg: Any) -> tuple[str, str]:
+        return intra or cfg.bipe_intra, inter or cfg.bipe_inter
+
+    return EncodingEntry(lambda cfg: _bipe(cfg, *parts(cfg)),
+                         lambda cfg: intra_params(cfg, parts(cfg)[0])
+                         + relative_params(cfg, parts(cfg)[1]))
 
 
 def _hbipe(cfg: ModelConfig) -> Encoding:
@@ -96,29 +143,48 @@ def _hbipe(cfg: ModelConfig) -> Encoding:
                     _relative(cfg, cfg.bipe_inter, "levels", levels_of_heads=groups))
 
 
-ENCODINGS: dict[str, Callable[[ModelConfig], Encoding]] = {
-    "nope": lambda cfg: Encoding(),
-    "sinusoidal": lambda cfg: Sinusoidal(cfg.d_model, source="index"),
-    "learned": lambda cfg: LearnedAbsolute(cfg.max_len, cfg.d_model, source="index"),
-    "rope": lambda cfg: _rope(cfg, "index"),
-    "alibi": lambda cfg: _relative(cfg, "alibi", "index"),
-    "xpos": lambda cfg: _relative(cfg, "xpos", "index"),
-    "randomized_rope": lambda cfg: RandomizedRope(
-        cfg.d_head, max_pos=cfg.randomized_max_pos, **_rope_options(cfg)),
-    "t5": lambda cfg: _relative(cfg, "t5", "index"),
-    "fire": lambda cfg: _relative(cfg, "fire", "index"),
-    "bipe_rope": lambda cfg: _bipe(cfg, "learned", "rope"),
-    "bipe_alibi": lambda cfg: _bipe(cfg, "learned", "alibi"),
-    "bipe": lambda cfg: _bipe(cfg, cfg.bipe_intra, cfg.bipe_inter),
-    "hbipe": _hbipe,
-    "bipe_cope": lambda cfg: _bipe(cfg, "learned", "cope"),
-    "cope": lambda cfg: Cope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
-    "fox": lambda cfg: Fox(cfg.d_model, cfg.n_heads, cfg.n_layers),
-    "hirope": lambda cfg: HiRope(cfg.d_head, seg_share=cfg.hirope_seg_share,
-                                 inner=cfg.hirope_inner, **_rope_options(cfg)),
-    "resonance_rope": lambda cfg: _rope(cfg, "index", variant="resonance"),
-    "p_rope": lambda cfg: _rope(cfg, "index", variant="p_rope"),
+REGISTRY: dict[str, EncodingEntry] = {
+    "nope": EncodingEntry(lambda cfg: Encoding()),
+    "sinusoidal": EncodingEntry(lambda cfg: Sinusoidal(cfg.d_model, source="index")),
+    "learned": EncodingEntry(
+        lambda cfg: LearnedAbsolute(cfg.max_len, cfg.d_model, source="index"),
+        lambda cfg: LearnedAbsolute.n_params(cfg.max_len, cfg.d_model)),
+    "rope": EncodingEntry(lambda cfg: _rope(cfg, "index")),
+    "alibi": EncodingEntry(lambda cfg: _relative(cfg, "alibi", "index")),
+    "xpos": EncodingEntry(lambda cfg: _relative(cfg, "xpos", "index")),
+    "randomized_rope": EncodingEntry(lambda cfg: RandomizedRope(
+        cfg.d_head, max_pos=cfg.randomized_max_pos, **_rope_options(cfg))),
+    "t5": EncodingEntry(lambda cfg: _relative(cfg, "t5", "index"),
+                        lambda cfg: relative_params(cfg, "t5")),
+    "fire": EncodingEntry(lambda cfg: _relative(cfg, "fire", "index"),
+                          lambda cfg: relative_params(cfg, "fire")),
+    "bipe_rope": _bipe_entry("learned", "rope"),
+    "bipe_alibi": _bipe_entry("learned", "alibi"),
+    "bipe": _bipe_entry(),
+    "hbipe": EncodingEntry(_hbipe, _bipe_entry().n_params),
+    "bipe_cope": _bipe_entry("learned", "cope"),
+    "cope": EncodingEntry(lambda cfg: Cope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
+                          lambda cfg: Cope.n_params(cfg.d_head, cfg.n_layers, cfg.cope_max_pos)),
+    "fox": EncodingEntry(lambda cfg: Fox(cfg.d_model, cfg.n_heads, cfg.n_layers),
+                         lambda cfg: Fox.n_params(cfg.d_model, cfg.n_heads, cfg.n_layers)),
+    "hirope": EncodingEntry(lambda cfg: HiRope(cfg.d_head, seg_share=cfg.hirope_seg_share,
+                                               inner=cfg.hirope_inner, **_rope_options(cfg))),
+    "resonance_rope": EncodingEntry(lambda cfg: _rope(cfg, "index", variant="resonance")),
+    "p_rope": EncodingEntry(lambda cfg: _rope(cfg, "index", variant="p_rope")),
 }
+
+# name -> constructor taking a ModelConfig (the registry's build functions).
+ENCODINGS: dict[str, Callable[[ModelConfig], Encoding]] = {
+    name: entry.build for name, entry in REGISTRY.items()}
+
+
+def parameter_count(cfg: Any) -> Count:
+    """The positional parameters of ``cfg.pe``'s encoding (numbers, or sympy expressions when
+    ``cfg``'s sizes are symbols); an unknown ``pe`` is a ``ValueError`` listing the known."""
+    if cfg.pe not in REGISTRY:
+        raise ValueError(f"no parameter formula for pe {cfg.pe!r}; known: {', '.join(REGISTRY)}")
+    return REGISTRY[cfg.pe].n_params(cfg)
+
 
 # Entries whose positions rotate through :class:`Rope` (PoSE, log_scale and rope_variant apply;
 # ``bipe`` and ``hbipe`` only with ``bipe_inter="rope"``).

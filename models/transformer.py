@@ -23,7 +23,7 @@ from .config import ModelConfig
 from .content import layer_hooks
 from .encoding import Rotation, apply_rotation
 from .positions import Positions, default_positions
-from .precision import resolve_compute_dtype
+from .precision import NOMINAL_TOKENS, resolve_compute_dtype
 from .registry import ENCODINGS
 
 INIT_STD = 0.02
@@ -245,7 +245,8 @@ class Transformer(nn.Module):
         """dtype of activations, keys and values: the parameters' or bfloat16 (autocast;
         ``auto`` resolved for the parameters' device, ``models/precision.py``)."""
         device = self.embed.weight.device
-        if resolve_compute_dtype(self.config.compute_dtype, device) == "bfloat16":
+        work = NOMINAL_TOKENS * self.config.d_model  # a run resolves auto with its real step
+        if resolve_compute_dtype(self.config.compute_dtype, device, work=work) == "bfloat16":
             return torch.bfloat16
         return self.embed.weight.dtype
 

@@ -55,7 +55,9 @@ def collect_overrides(args: argparse.Namespace) -> dict[str, str]:
             if k.startswith("override:") and v is not None}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that describe a RunConfig (read by :func:`config_from_args`): ``--task``,
+    ``--pe``, ``--preset``, ``--config`` and every dotted ``--SECTION.FIELD`` override."""
     parser.add_argument("--task", default=None, help="task (arith, arith_direct, binfa_lm, "
                         "binfa_state, nfa_lm, text_lm, passkey; default: the preset's)")
     parser.add_argument("--pe", default=None, help="positional encoding (bipe.models.ENCODINGS)")
@@ -63,13 +65,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tiny, demo, paper_arith, cpu_arith or cpu_text (default: tiny)")
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="start from a saved config.json instead of a preset")
+    add_override_arguments(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
     parser.add_argument("--out", default=None, metavar="RUN", help="run folder to create")
     parser.add_argument("--resume", default=None, metavar="RUN",
                         help="continue the run in RUN under its own config; with it, only "
                              "--train.steps, the log/checkpoint cadence and evaluation "
                              "settings may change (anything else is refused)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_override_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace):
@@ -83,7 +89,8 @@ def config_from_args(args: argparse.Namespace):
         if not isinstance(base, dict):
             raise ValueError(f"{args.config}: not a config object")
         base = {k: v for k, v in base.items() if k not in BOOKKEEPING}
-    return build_config(args.preset or "tiny", task=args.task, pe=args.pe, out=args.out,
+    return build_config(args.preset or "tiny", task=args.task, pe=args.pe,
+                        out=getattr(args, "out", None),
                         overrides=collect_overrides(args), base=base)
 
 

@@ -119,3 +119,54 @@ def test_cli_bad_budget_fails_before_any_output(capsys, budget):
     code = main(["params", "--preset", "tiny", "--budget", budget])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and err.count("\n") == 1 and "budget" in err
+
+
+def _options(command):
+    from bipe.experiments.cli import command_parser
+
+    parser, _ = command_parser(command)
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def test_cli_params_options_are_trains_config_options():
+    """Derived by the same code as ``bipe train``: every config option, plus --budget."""
+    params, train = _options("params"), _options("train")
+    assert params - train == {"--budget"}
+    assert train - params == {"--out", "--resume", "--no-progress"}
+    old = {"--preset", "--task", "--pe", "--budget"} | {
+        f"--model.{f.name}" for f in dataclasses.fields(ModelConfig)
+        if f.name not in ("vocab_size", "separators", "max_intra")}  # max_intra: always refused
+    assert old <= params
+
+
+def _params_output(capsys, *argv):
+    from bipe.experiments.cli import main
+
+    assert main(["params", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def test_cli_params_spellings_agree(capsys):
+    """--pe and --model.pe (and the order of options) give the same table; data options reach
+    the vocabulary exactly as in ``bipe train``."""
+    short = _params_output(capsys, "--pe", "t5", "--model.d_model", "24", "--budget", "50000")
+    dotted = _params_output(capsys, "--budget", "50000", "--model.d_model", "24",
+                            "--model.pe", "t5")
+    assert short == dotted and "pe t5" in short and "D=24" in short
+    from bipe.experiments.cli import command_parser
+    from bipe.experiments.commands.train import config_from_args
+
+    argv = ["--task", "arith", "--data.modulus", "13", "--model.n_layers", "3"]
+    parsed = [command_parser(c)[0].parse_args(argv) for c in ("params", "train")]
+    trained = config_from_args(parsed[1]).model
+    assert config_from_args(parsed[0]).model == trained and trained.vocab_size == 23
+    assert f"V=23 D={trained.d_model} L=3" in _params_output(capsys, *argv)
+
+
+def test_cli_params_refuses_max_intra_like_train(capsys):
+    from bipe.experiments.cli import main
+
+    for command in ("params", "train"):
+        assert main([command, "--model.max_intra", "8"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and "model.max_intra" in err
