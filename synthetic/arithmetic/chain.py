@@ -19,12 +19,14 @@ from bipe.synthetic.arithmetic.vocabulary import (
     NUM0,
     OPEN,
     OPERATORS,
+    PAD,
     PLUS,
     SEPARATORS,
     TIMES,
     _vocab_words,
     check_modulus,
 )
+from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.segment import separator_positions
 
 
@@ -145,10 +147,7 @@ def make_record(ids: list[int], modulus: int, seg=None, intra=None) -> dict:
 
 def _records(rows: list[list[int]], modulus: int) -> list[dict]:
     """Records of many id rows, positions computed in one padded batch."""
-    width = max(len(r) for r in rows)
-    batch = np.zeros((len(rows), width), dtype=np.int64)  # (N, T), padded with <pad>
-    for i, r in enumerate(rows):
-        batch[i, : len(r)] = r
+    batch, _ = pad_rows(rows, PAD)  # (N, T)
     seg, intra = separator_positions(batch, SEPARATORS)  # (N, T) each
     seg, intra = seg.tolist(), intra.tolist()
     return [
