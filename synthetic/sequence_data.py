@@ -33,7 +33,10 @@ from bipe.synthetic.family import (
 )
 from bipe.synthetic.sequence_sampling import effective_support
 
-__all__ = ["AutomatonData", "build_automaton", "check_request", "eval_settings", "support"]
+__all__ = ["KINDS", "AutomatonData", "build_automaton", "check_request", "eval_settings",
+           "support"]
+
+KINDS = ("binfa", "nfa", "binfa3")  # this family's dataset kinds (meta.json "generator")
 
 
 @dataclass(frozen=True, kw_only=True)
