@@ -77,6 +77,24 @@ __all__ = [
 # ---------------------------------------------------------------------------- datasets
 
 _DEFAULT = AutomatonData()  # one default automaton for bipe gen and the tasks
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Kind:
+    """What a dataset kind draws: from an automaton of ``levels`` levels (None: any), under the
+    per-level length specs ``laws`` (outermost first); ``flat``: words of the flattening, of a
+    total length drawn from the ``length`` spec."""
+
+    levels: int | None
+    laws: tuple[str, ...]
+    flat: bool = False
+
+
+_KIND = {
+    "binfa": _Kind(levels=2, laws=("segments", "segment_length")),
+    "nfa": _Kind(levels=None, laws=("segments", "segment_length"), flat=True),
+    "binfa3": _Kind(levels=3, laws=("segments", "sub_segments", "segment_length")),
+}
 _CHUNK = 4096  # sequences drawn per call when generating a dataset (fixed: same seed, same data)
 
 
@@ -127,15 +145,12 @@ class SequenceConfig:
 
     def spec_fields(self) -> tuple[str, ...]:
         """The length-spec fields this kind uses (``length`` for nfa, ...)."""
-        return {"binfa": ("segments", "segment_length"),
-                "nfa": ("segments", "segment_length", "length"),
-                "binfa3": ("segments", "sub_segments", "segment_length")}[self.kind]
+        kind = _KIND[self.kind]
+        return (*kind.laws, "length") if kind.flat else kind.laws
 
     def dists(self) -> list[LengthDist]:
         """The per-level laws, outermost first (for ``nfa``: those of the automaton)."""
-        names = ("segments", "sub_segments", "segment_length") if self.kind == "binfa3" \
-            else ("segments", "segment_length")
-        return [parse_length_spec(getattr(self, name)) for name in names]
+        return [parse_length_spec(getattr(self, name)) for name in _KIND[self.kind].laws]
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config (specs in canonical form; only the fields this kind uses)."""
@@ -185,7 +200,7 @@ def build_automaton(rng: np.random.Generator, config: SequenceConfig) -> BiNFA:
     the default evaluation counts (:func:`bipe.synthetic.sequence_data.build_automaton`)."""
     return build_data_automaton(
         rng, automaton_data(config), deterministic=config.deterministic,
-        sub_segments=config.sub_segments if config.kind == "binfa3" else None)
+        sub_segments=config.sub_segments if _KIND[config.kind].levels == 3 else None)
 
 
 def load_automaton(path: str | os.PathLike) -> BiNFA:
@@ -220,17 +235,18 @@ def vocab(binfa: BiNFA) -> list[str]:
 
 def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
     """One dict per sequence: ``tokens``, ``seg`` (``seg2`` for the second level), ``intra``;
-    ``types`` (``types2``), and ``inner_state``/``outer_state`` when the batch has them.
+    ``types`` (``types2``), and ``inner_state``/``outer_state`` when the batch has them (a
+    flat ``nfa`` batch has no types). ``kind`` names the batch's dataset kind (checked).
     Values are int64 array views (``write_dataset`` serialises arrays fastest)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown sequence kind {kind!r}; known: {', '.join(KINDS)}")
     segs, intra = batch.positions()
     columns: dict[str, tuple[np.ndarray, np.ndarray]] = {"tokens": (batch.tokens, batch.offsets)}
     for level in range(len(segs)):
         columns["seg" if level == 0 else f"seg{level + 1}"] = (segs[level], batch.offsets)
     columns["intra"] = (intra, batch.offsets)
-    if kind != "nfa":
-        for level, (types, offsets) in enumerate(zip(batch.types, batch.type_offsets,
-                                                     strict=True)):
-            columns["types" if level == 0 else f"types{level + 1}"] = (types, offsets)
+    for level, (types, offsets) in enumerate(zip(batch.types, batch.type_offsets, strict=True)):
+        columns["types" if level == 0 else f"types{level + 1}"] = (types, offsets)
     if batch.inner_state is not None:
         columns["inner_state"] = (batch.inner_state, batch.offsets)
         columns["outer_state"] = (batch.outer_state, batch.offsets)
@@ -239,12 +255,12 @@ def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
 
 
 def _sampler(config: SequenceConfig, binfa: BiNFA) -> Any:
-    if config.kind == "binfa3" and binfa.levels != 3:
-        raise ValueError(f"bipe gen binfa3 needs a 3-level automaton, got {binfa.levels} levels")
-    if config.kind == "binfa" and binfa.levels != 2:
-        raise ValueError(f"bipe gen binfa needs a 2-level automaton, got {binfa.levels} levels "
-                         f"(use binfa3 for 3 levels)")
-    if config.kind == "nfa":
+    kind = _KIND[config.kind]
+    if kind.levels is not None and binfa.levels != kind.levels:
+        others = ", ".join(f"{name} {k.levels}" for name, k in _KIND.items() if k.levels)
+        raise ValueError(f"bipe gen {config.kind} needs a {kind.levels}-level automaton, got "
+                         f"{binfa.levels} levels (levels per kind: {others})")
+    if kind.flat:
         return NfaSequenceSampler.build(binfa.flatten(), parse_length_spec(config.length),
                                         binfa.separators)
     return BinfaSequenceSampler.build(binfa, config.dists())
@@ -252,13 +268,13 @@ def _sampler(config: SequenceConfig, binfa: BiNFA) -> Any:
 
 def _check_size(config: SequenceConfig) -> None:
     """Refuse a dataset whose estimated size is absurd, before anything is built."""
-    what = f"bipe gen {config.kind}"
-    if config.kind == "binfa3":
-        check_request(config.n, config.segments, config.sub_segments, what)
-    if config.kind == "nfa":
+    what, kind = f"bipe gen {config.kind}", _KIND[config.kind]
+    if kind.flat:
         check_request(config.n, config.length, "fixed:0", what)
-    else:
-        check_request(config.n, config.segments, config.segment_length, what)
+        return
+    top, *inner = [getattr(config, name) for name in kind.laws]  # outermost count first
+    for spec in inner:  # top-level units times each lower law's size (+1 for its separator)
+        check_request(config.n, top, spec, what)
 
 
 def generate_dataset(
