@@ -155,6 +155,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             sub.add_argument("--force", action="store_true", help="replace an existing --out")
             _data_arguments(sub, family)
             _command(family.name).add_arguments(sub, kind)
+    _name_unknown_data_keys(parser, FAMILIES)
+
+
+def _name_unknown_data_keys(parser: argparse.ArgumentParser, families: dict) -> None:
+    """Report an unknown ``--data.KEY`` (argparse reports it on the top parser) as an unknown
+    config key, with the keys each family takes."""
+    original = parser.error
+
+    def error(message: str) -> None:
+        if "unrecognized arguments" in message:
+            unknown = next((a for a in message.split(":", 1)[1].split()
+                            if a.startswith("--data.")), None)
+            if unknown is not None:
+                valid = "; ".join(
+                    f"{'/'.join(f.generators)}: {', '.join('data.' + k for k in f.dataset_keys)}"
+                    for f in families.values() if f.generators)
+                raise ValueError(f"unknown config key {unknown[2:]!r} for bipe gen; the dataset "
+                                 f"settings per kind: {valid}")
+        original(message)
+
+    parser.error = error  # type: ignore[method-assign]
 
 
 def _given(args: argparse.Namespace, family: Any) -> dict[str, tuple[str, str]]:
