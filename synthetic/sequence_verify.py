@@ -20,7 +20,7 @@ import numpy as np
 from bipe.automata import NFA, BiNFA
 from bipe.synthetic.distributions import parse_length_spec
 from bipe.synthetic.segment import multilevel_positions
-from bipe.synthetic.sequence_data import KINDS
+from bipe.synthetic.sequence_data import DATASET_KINDS, KINDS
 
 __all__ = ["verify_record"]
 
@@ -142,13 +142,13 @@ def _check_specs(record: Mapping[str, Any], meta: Mapping[str, Any], checker: _C
                  row: np.ndarray) -> str | None:
     """Counts/lengths against the config; types and states against the automata."""
     config = meta.get("config", {})
-    kind, binfa = meta["generator"], checker.binfa
-    if kind == "nfa":
+    kind, binfa = DATASET_KINDS[meta["generator"]], checker.binfa
+    if kind.flat:
         return _within(config.get("length"), np.array([len(row)]), "length")
     top = np.flatnonzero(row == binfa.separator)
     ends = np.flatnonzero(row >= binfa.n_symbols)  # every separator closes an innermost unit
     content = (np.diff(np.r_[-1, ends]) - 1)[row[ends] == binfa.n_symbols]  # sentences only
-    if kind == "binfa3":
+    if kind.levels == 3:
         sentences = np.flatnonzero(row == binfa.n_symbols)
         per_paragraph = np.diff(np.r_[0, np.searchsorted(sentences, top)])
         problem = _within(config.get("sub_segments"), per_paragraph, "sentences per paragraph")
@@ -156,7 +156,7 @@ def _check_specs(record: Mapping[str, Any], meta: Mapping[str, Any], checker: _C
             return problem
     problem = _within(config.get("segments"), np.array([len(top)]), "segment count") or \
         _within(config.get("segment_length"), content, "segment length")
-    if problem or kind != "binfa":
+    if problem or kind.levels != 2:
         return problem
     return _check_types_and_states(record, checker, row, top)
 

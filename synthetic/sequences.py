@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from bipe.automata import BiNFA
 from bipe.synthetic.distributions import LengthDist, parse_length_spec
-from bipe.synthetic.sequence_data import KINDS, AutomatonData, check_request
+from bipe.synthetic.sequence_data import DATASET_KINDS, KINDS, AutomatonData, check_request
 from bipe.synthetic.sequence_data import build_automaton as build_data_automaton
 from bipe.synthetic.sequence_sampling import (
     BinfaSequenceSampler,
@@ -77,24 +77,6 @@ __all__ = [
 # ---------------------------------------------------------------------------- datasets
 
 _DEFAULT = AutomatonData()  # one default automaton for bipe gen and the tasks
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Kind:
-    """What a dataset kind draws: from an automaton of ``levels`` levels (None: any), under the
-    per-level length specs ``laws`` (outermost first); ``flat``: words of the flattening, of a
-    total length drawn from the ``length`` spec."""
-
-    levels: int | None
-    laws: tuple[str, ...]
-    flat: bool = False
-
-
-_KIND = {
-    "binfa": _Kind(levels=2, laws=("segments", "segment_length")),
-    "nfa": _Kind(levels=None, laws=("segments", "segment_length"), flat=True),
-    "binfa3": _Kind(levels=3, laws=("segments", "sub_segments", "segment_length")),
-}
 _CHUNK = 4096  # sequences drawn per call when generating a dataset (fixed: same seed, same data)
 
 
@@ -145,12 +127,12 @@ class SequenceConfig:
 
     def spec_fields(self) -> tuple[str, ...]:
         """The length-spec fields this kind uses (``length`` for nfa, ...)."""
-        kind = _KIND[self.kind]
+        kind = DATASET_KINDS[self.kind]
         return (*kind.laws, "length") if kind.flat else kind.laws
 
     def dists(self) -> list[LengthDist]:
         """The per-level laws, outermost first (for ``nfa``: those of the automaton)."""
-        return [parse_length_spec(getattr(self, name)) for name in _KIND[self.kind].laws]
+        return [parse_length_spec(getattr(self, name)) for name in DATASET_KINDS[self.kind].laws]
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config (specs in canonical form; only the fields this kind uses)."""
@@ -200,7 +182,7 @@ def build_automaton(rng: np.random.Generator, config: SequenceConfig) -> BiNFA:
     the default evaluation counts (:func:`bipe.synthetic.sequence_data.build_automaton`)."""
     return build_data_automaton(
         rng, automaton_data(config), deterministic=config.deterministic,
-        sub_segments=config.sub_segments if _KIND[config.kind].levels == 3 else None)
+        sub_segments=config.sub_segments if DATASET_KINDS[config.kind].levels == 3 else None)
 
 
 def load_automaton(path: str | os.PathLike) -> BiNFA:
@@ -255,9 +237,9 @@ def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
 
 
 def _sampler(config: SequenceConfig, binfa: BiNFA) -> Any:
-    kind = _KIND[config.kind]
+    kind = DATASET_KINDS[config.kind]
     if kind.levels is not None and binfa.levels != kind.levels:
-        others = ", ".join(f"{name} {k.levels}" for name, k in _KIND.items() if k.levels)
+        others = ", ".join(f"{name} {k.levels}" for name, k in DATASET_KINDS.items() if k.levels)
         raise ValueError(f"bipe gen {config.kind} needs a {kind.levels}-level automaton, got "
                          f"{binfa.levels} levels (levels per kind: {others})")
     if kind.flat:
@@ -268,7 +250,7 @@ def _sampler(config: SequenceConfig, binfa: BiNFA) -> Any:
 
 def _check_size(config: SequenceConfig) -> None:
     """Refuse a dataset whose estimated size is absurd, before anything is built."""
-    what, kind = f"bipe gen {config.kind}", _KIND[config.kind]
+    what, kind = f"bipe gen {config.kind}", DATASET_KINDS[config.kind]
     if kind.flat:
         check_request(config.n, config.length, "fixed:0", what)
         return
