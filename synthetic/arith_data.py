@@ -93,6 +93,22 @@ def _as_arrays(record: dict) -> dict:
             for k, v in record.items()}
 
 
+def _checked(data: ArithmeticData, seed: int, *, under: bool,
+             workers: int) -> tuple[int, LengthDist]:
+    """The checked modulus and operator-count law; ``ValueError`` names a bad setting."""
+    from bipe.synthetic.arithmetic import check_modulus, operator_dist  # noqa: PLC0415
+
+    modulus = check_modulus(data.modulus)
+    dist = operator_dist(data.operators)
+    if under and dist.lo != dist.hi:
+        raise ValueError(f"under needs a fixed operator count L, got operators {dist}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return modulus, dist
+
+
 def generate_dataset(
     data: ArithmeticData,
     seed: int,
@@ -107,22 +123,9 @@ def generate_dataset(
     operator count); ``dedup``: drop repeated chains; ``exclude``: dataset folders whose
     questions are dropped; ``workers``: processes (the output does not depend on it). Every
     setting is checked before any chain is drawn."""
-    from bipe.synthetic.arithmetic import (  # noqa: PLC0415
-        SEPARATORS,
-        check_modulus,
-        iter_arithmetic,
-        operator_dist,
-        vocab,
-    )
+    from bipe.synthetic.arithmetic import SEPARATORS, iter_arithmetic, vocab  # noqa: PLC0415
 
-    modulus = check_modulus(data.modulus)
-    dist = operator_dist(data.operators)
-    if under and dist.lo != dist.hi:
-        raise ValueError(f"under needs a fixed operator count L, got operators {dist}")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    modulus, dist = _checked(data, seed, under=under, workers=workers)
     questions = excluded_questions(exclude, modulus)
     config = {
         "format": data.fmt, "operators": str(dist), "under": under, "modulus": modulus,

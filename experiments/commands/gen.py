@@ -89,8 +89,9 @@ def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
     add_override_arguments(parser, keys, helps=helps, title=(
         f"dataset settings: the {family.name} family config's fields (as in bipe train)"))
     for flag, name in _ALIASES.get(family.name, {}).items():
+        note = " (a bare count L means fixed:L)" if flag == "--operators" else ""
         parser.add_argument(flag, dest=f"alias:{name}", default=None, metavar="VALUE",
-                            help=f"deprecated alias of --data.{name}")
+                            help=f"deprecated alias of --data.{name}{note}")
 
 
 def _sequence_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
