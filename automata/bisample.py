@@ -220,9 +220,9 @@ class MemberSampler:
             raise ValueError(f"expected an NFA or a BiNFA, got {type(automaton).__name__}")
         levels = automaton.levels if isinstance(automaton, BiNFA) else 1
         if len(laws) != levels:
-            what = f"a {levels}-level automaton needs" if levels > 1 else "an NFA needs"
-            raise ValueError(f"{what} {levels} length distributions (outermost first), got "
-                             f"{len(laws)}")
+            what = f"a {levels}-level automaton needs {levels} length distributions " \
+                "(outermost first)" if levels > 1 else "an NFA needs one length distribution"
+            raise ValueError(f"{what}, got {len(laws)}")
         why: list[str] = []
         plan = _plan(automaton, laws, why)
         if plan is None and levels == 1:
