@@ -96,6 +96,7 @@ def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
 
 def _sequence_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
     """The automaton family's dataset-only options."""
+    from bipe.synthetic.sequence_data import DATASET_KINDS
     from bipe.synthetic.sequences import SequenceConfig
 
     d = SequenceConfig()
@@ -104,11 +105,12 @@ def _sequence_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
         "folder) or a bare automaton JSON; the automaton settings are then not allowed")
     add("--deterministic", action="store_true", default=None,
         help="deterministic inner and outer automata")
-    if kind == "binfa3":
+    shape = DATASET_KINDS[kind]
+    if "sub_segments" in shape.laws:
         add("--sub-segments", metavar="SPEC", default=d.sub_segments,
             help=f"sentences per paragraph (default {d.sub_segments}; data.segments counts "
                  f"paragraphs)")
-    if kind == "nfa":
+    if shape.flat:
         add("--length", metavar="SPEC", default=d.length,
             help=f"tokens per sequence (default {d.length})")
     add("--format", dest="file_format", choices=("jsonl", "npz"), default="jsonl",
