@@ -195,7 +195,8 @@ class BiNFA:
         return self.flatten(max_states).trim().legal_next_mask(tokens, lengths)
 
     def sampler(self, max_lengths: Any) -> Any:
-        """A :class:`~bipe.automata.bisample.BiSampler` (build once, sample many times);
+        """Deprecated: a :class:`~bipe.automata.bisample.BiSampler` (the padded wrapper of
+        :class:`~bipe.automata.bisample.MemberSampler`, the one sampler; use that in new code);
         ``max_lengths`` has one entry per level, outermost segment count first."""
         from bipe.automata.bisample import BiSampler
 

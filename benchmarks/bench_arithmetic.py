@@ -8,7 +8,7 @@ Figures:
   against a **peer**: a straightforward per-draw implementation of the same process written
   here (scalar ``rng`` calls inside the reference's rejection loop, a Python loop for the
   positions), measured in the same run;
-- the time ``bipe gen arith --operators 15 --under`` takes to write N chains (data.jsonl,
+- the time ``bipe gen arith --data.operators fixed:15 --under`` takes to write N chains (data.jsonl,
   meta.json, dedup on), extrapolated to the reference's 1e6 when N is smaller;
 - ``bipe verify`` throughput (records/s) on the written set.
 """
@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bipe.experiments.cli import OneLineParser
-from bipe.experiments.commands import gen_arith
+from bipe.experiments.cli import main as bipe_main
 from bipe.experiments.commands.verify import first_problem
 from bipe.synthetic.arithmetic import (
     EOS,
@@ -85,13 +84,11 @@ def bench_write(n: int, target: int = 1_000_000) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-arith-"))
     try:
         for workers in (1, 2):
-            parser = OneLineParser(prog="bipe gen arith")
-            gen_arith.add_arguments(parser)
-            args = parser.parse_args(["--operators", "15", "--under", "--n", str(n), "--seed",
-                                      "0", "--workers", str(workers), "--out", str(tmp / "t"),
-                                      "--force"])
+            argv = ["gen", "arith", "--data.operators", "fixed:15", "--under", "--data.n_train",
+                    str(n), "--seed", "0", "--workers", str(workers), "--out", str(tmp / "t"),
+                    "--force"]
             wall, cpu = time.perf_counter(), time.process_time()
-            gen_arith.run(args)
+            assert bipe_main(argv) == 0
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             size = (tmp / "t" / "data.jsonl").stat().st_size
             scale = target / n

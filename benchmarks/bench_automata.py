@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import bipe
-from bipe.automata import NFA, random_binfa, random_nfa
+from bipe.automata import NFA, LengthLaw, MemberSampler, random_binfa, random_nfa
 
 SEED, N_STATES, N_SYMBOLS, OUT_DEGREE, N_WORDS, LENGTH = 0, 20, 8, 2, 300, 200
 
@@ -106,20 +106,15 @@ def main() -> None:
 
     binfa = random_binfa(rng, 8, 4, 6, 6, segment_counts=range(1, 41),
                          segment_lengths=range(1, 17))
-    sampler = binfa.sampler([40, 16])
-
-    class Uniform:
-        def __init__(self, lo: int, hi: int) -> None:
-            self.lo, self.hi = lo, hi
-
-        def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-            return rng.integers(self.lo, self.hi + 1, n)
-
-    dists = [Uniform(25, 35), Uniform(1, 16)]
+    sampler = MemberSampler.build(binfa, [LengthLaw.uniform(25, 35), LengthLaw.uniform(1, 16)])
     start = time.perf_counter()
-    tokens, lengths = sampler.sample(rng, 10_000, dists)
+    ragged = sampler.sample(rng, 10_000)
     seconds = time.perf_counter() - start
-    ok = binfa.accepts(np.where(tokens[:500] < 0, 0, tokens[:500]), lengths[:500])
+    lengths = ragged.lengths
+    width = int(lengths[:500].max())
+    tokens = np.zeros((500, width), dtype=np.int64)
+    tokens[np.arange(width)[None, :] < lengths[:500, None]] = ragged.tokens[:lengths[:500].sum()]
+    ok = binfa.accepts(tokens, lengths[:500])
     assert ok.all(), "a generated Bi-NFA sequence is not a member"
     print(f"Bi-NFA generation (8 symbols, 4 types x 6 states, 6 outer states), 10,000 "
           f"sequences of 25-35 segments: {lengths.sum() / seconds:,.0f} tok/s "

@@ -228,3 +228,15 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         if len({len(record[k]) for k in present}) > 1:
             raise ValueError(f"{data}: record {i}: {'/'.join(present)} lengths differ")
     return Dataset(path=path, meta=meta, records=records)
+
+
+def dataset_dirs(path: str | os.PathLike) -> list[Path]:
+    """A dataset folder itself, or the dataset folders directly inside ``path``."""
+    path = Path(path)
+    if (path / "meta.json").is_file():
+        return [path]
+    children = sorted(path.iterdir()) if path.is_dir() else []
+    found = [p for p in children if (p / "meta.json").is_file()]
+    if not found:
+        raise ValueError(f"{path} is not a bipe dataset nor a folder of datasets")
+    return found

@@ -10,10 +10,13 @@ family                  config (``data`` section of a run)          ``meta.json`
                                                                     at run time)
 ======================  ==========================================  =======================
 
-Tasks name their family (``Task.family``); :func:`data_config_class` gives the config class a
-run's ``data`` section is parsed into. Adding a family: a config dataclass derived from
-:class:`~bipe.synthetic.family.DataConfig` next to the generator, and one entry in
-:data:`FAMILIES`.
+Tasks name their family (``Task.family``); the config class of a run's ``data`` section is
+``FAMILIES[task.family].config``. A family with saved datasets also registers its
+``generate_dataset(config, seed, **options)`` (``bipe gen``), its ``verify_record`` (``bipe
+verify``) and the config fields that shape a dataset (``bipe gen``'s ``--data.*`` options);
+:func:`generator_family` finds the family of a ``meta.json`` generator name. Adding a family: a
+config dataclass derived from :class:`~bipe.synthetic.family.DataConfig` next to the generator,
+and one entry in :data:`FAMILIES`.
 
 Run folders written before the data families existed hold one flat ``data`` section with the
 keys of every family; :func:`upgrade_data` drops the keys of other families (whatever their
@@ -26,19 +29,27 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from bipe.synthetic import arith_data, arithmetic, sequences
 from bipe.synthetic.arith_data import ArithmeticData
 from bipe.synthetic.dataset import load_meta
 from bipe.synthetic.family import DataConfig, DataFamily
-from bipe.synthetic.sequence_data import AutomatonData
+from bipe.synthetic.sequence_data import KINDS, AutomatonData
 from bipe.synthetic.text.data import TextDataConfig
 
-__all__ = ["FAMILIES", "LEGACY_DEFAULTS", "data_keys", "dataset_meta", "get_family",
-           "upgrade_data"]
+__all__ = ["FAMILIES", "LEGACY_DEFAULTS", "data_keys", "dataset_meta", "generator_family",
+           "get_family", "upgrade_data"]
 
 FAMILIES: dict[str, DataFamily] = {
-    "arithmetic": DataFamily(name="arithmetic", config=ArithmeticData, generators=("arith",)),
-    "automaton": DataFamily(name="automaton", config=AutomatonData,
-                            generators=("binfa", "nfa", "binfa3")),
+    "arithmetic": DataFamily(
+        name="arithmetic", config=ArithmeticData, generators=("arith",),
+        generate_dataset=arith_data.generate_dataset, verify_record=arithmetic.verify_record,
+        dataset_keys=("n_train", "operators", "fmt", "modulus")),
+    "automaton": DataFamily(
+        name="automaton", config=AutomatonData, generators=KINDS,
+        generate_dataset=sequences.family_dataset, verify_record=sequences.verify_record,
+        dataset_keys=("n_train", "n_symbols", "n_types", "inner_states", "outer_states",
+                      "out_degree", "segments", "segment_length", "eval_lengths",
+                      "eval_segment_length")),
     "text": DataFamily(name="text", config=TextDataConfig, generators=()),
 }
 
@@ -57,6 +68,11 @@ def get_family(name: str) -> DataFamily:
     if name not in FAMILIES:
         raise ValueError(f"unknown data family {name!r}; known: {', '.join(FAMILIES)}")
     return FAMILIES[name]
+
+
+def generator_family(generator: Any) -> DataFamily | None:
+    """The family whose datasets carry ``generator`` in ``meta.json`` (None if no family)."""
+    return next((f for f in FAMILIES.values() if generator in f.generators), None)
 
 
 def data_keys(config: type[DataConfig]) -> list[str]:
@@ -89,8 +105,8 @@ def dataset_meta(path: str, generators: tuple[str, ...], who: str) -> dict[str, 
     meta = load_meta(path)
     kind = meta.get("generator")
     if kind not in generators:
-        family = next((f.name for f in FAMILIES.values() if kind in f.generators), None)
-        held = f"a {kind!r} dataset" + (f" ({family} family)" if family else "")
+        family = generator_family(kind)
+        held = f"a {kind!r} dataset" + (f" ({family.name} family)" if family else "")
         raise ValueError(f"data.path {path} holds {held}; {who} trains on "
                          f"{' or '.join(repr(g) for g in generators)} datasets")
     return meta

@@ -13,6 +13,7 @@ evaluation batch holds (``eval_tokens_per_batch``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,11 +46,21 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DataFamily:
-    """One registered data family: its name, config class and on-disk generator names."""
+    """One registered data family: its name, config class and on-disk generator names.
+
+    ``generate_dataset(config, seed, **options) -> (records, meta)`` writes its datasets (what
+    ``bipe gen`` calls; ``options`` are the dataset-only settings, such as the kind);
+    ``verify_record(record, meta)`` says why a saved record is invalid (``bipe verify``);
+    ``dataset_keys`` are the config fields that shape a generated dataset (``bipe gen``'s
+    ``--data.*`` options). A family without saved datasets (text) has none of them.
+    """
 
     name: str
     config: type[DataConfig]
     generators: tuple[str, ...]
+    generate_dataset: Callable[..., tuple[Iterator[dict[str, Any]], dict[str, Any]]] | None = None
+    verify_record: Callable[[Mapping[str, Any], Mapping[str, Any]], str | None] | None = None
+    dataset_keys: tuple[str, ...] = ()
 
 
 def default_eval_lengths(lo: int, hi: int) -> tuple[int, ...]:

@@ -33,7 +33,27 @@ from bipe.synthetic.family import (
 )
 from bipe.synthetic.sequence_sampling import effective_support
 
-__all__ = ["AutomatonData", "build_automaton", "check_request", "eval_settings", "support"]
+__all__ = ["DATASET_KINDS", "KINDS", "AutomatonData", "DatasetKind", "build_automaton",
+           "check_request", "eval_settings", "support"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetKind:
+    """What a dataset kind of this family draws: from an automaton of ``levels`` levels (None:
+    any), under the per-level length specs ``laws`` (outermost first); ``flat``: words of the
+    flattening, of a total length drawn from the ``length`` spec."""
+
+    levels: int | None
+    laws: tuple[str, ...]
+    flat: bool = False
+
+
+DATASET_KINDS = {  # meta.json "generator" -> its shape (bipe gen KIND)
+    "binfa": DatasetKind(levels=2, laws=("segments", "segment_length")),
+    "nfa": DatasetKind(levels=None, laws=("segments", "segment_length"), flat=True),
+    "binfa3": DatasetKind(levels=3, laws=("segments", "sub_segments", "segment_length")),
+}
+KINDS = tuple(DATASET_KINDS)  # this family's dataset kinds
 
 
 @dataclass(frozen=True, kw_only=True)

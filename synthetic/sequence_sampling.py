@@ -1,23 +1,20 @@
-"""Sampling Bi-NFA, flat NFA and 3-level token sequences with their true position streams.
+"""Bi-NFA, flat NFA and 3-level token sequences with their true position streams and labels.
 
 Dataset files, configs and verification built on this live in :mod:`bipe.synthetic.sequences`
 (which re-exports the public names here).
 
 **Bi-NFA sequences** (:func:`sample_binfa_sequences`). A sequence is ``w_1 # w_2 # ... w_S #``
-(docs/method.md#bi-nfa). Per sequence: draw the segment count S from its distribution; draw the
-segment types ``t_1..t_S`` uniformly among the outer automaton's words of length S; draw each
-segment's length from the segment-length distribution (content tokens, not counting the
-separator) and its content uniformly among type ``t_i``'s words of that length. Draws are
-conditioned on feasibility, so every sequence is in the language: a segment length is drawn from
-the length distribution restricted to the lengths its type accepts, a type is usable only if some
-length in the distribution's support works for it, and S is drawn from the count distribution
-restricted to the lengths of outer words over usable types (exact conditional laws, by inverse
-transform on the support, never by retrying). When nothing is feasible the call raises
-``ValueError`` saying what cannot be met; a non-member is never emitted. Unbounded distributions
-(``geometric:P`` without HI, ``poisson:LAM``) are cut where the remaining tail mass is below
-1e-15. Sampling is vectorised: one :class:`~bipe.automata.WordSampler` pass per segment type
-draws every segment of that type at once (rows of different lengths together), and one pass draws
-all type sequences.
+(docs/method.md#bi-nfa). The draw itself is the automata layer's one member sampler,
+:class:`bipe.automata.MemberSampler` (see :mod:`bipe.automata.bisample`): per sequence the
+segment count S from its distribution, the segment types ``t_1..t_S`` uniformly among the outer
+automaton's words of length S, each segment's length from the segment-length distribution
+(content tokens, not counting the separator) and its content uniformly among type ``t_i``'s
+words of that length, every draw conditioned on feasibility (so every sequence is in the
+language, and a setting that nothing can meet raises ``ValueError`` saying what cannot be met).
+This module turns length specs into that sampler's finite laws (:func:`length_law`: unbounded
+distributions, ``geometric:P`` without HI or ``poisson:LAM``, are cut where the remaining tail
+mass is below 1e-15) and adds what the datasets and tasks need: the per-token position streams
+and state labels, in one :class:`SequenceBatch`.
 
 **3-level sequences**: the same recursion one level deeper (a paragraph type is itself a
 Bi-NFA): distributions ``[paragraphs per sequence, sentences per paragraph, tokens per
@@ -50,11 +47,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from bipe.automata import NFA, BiNFA, missing_lengths
+from bipe.automata import NFA, BiNFA, LengthLaw, MemberSampler
 from bipe.synthetic.distributions import LengthDist
 
 __all__ = [
@@ -62,14 +58,12 @@ __all__ = [
     "NfaSequenceSampler",
     "SequenceBatch",
     "effective_support",
+    "length_law",
     "sample_binfa_sequences",
     "sample_nfa_sequences",
 ]
 
 _TAIL = 1e-15  # unbounded distributions are cut where the tail mass drops below this
-
-
-# ---------------------------------------------------------------------------- distributions
 
 
 def effective_support(dist: LengthDist) -> tuple[np.ndarray, np.ndarray]:
@@ -83,141 +77,11 @@ def effective_support(dist: LengthDist) -> tuple[np.ndarray, np.ndarray]:
     return dist.support()  # poisson cuts its own tail
 
 
-def _conditional(values: np.ndarray, probs: np.ndarray, ok: np.ndarray) -> tuple:
-    """``(values, cdf)`` of the law restricted to ``ok`` (assumed non-empty)."""
-    kept = probs * ok
-    cdf = np.cumsum(kept) / kept.sum()
-    cdf[-1] = 1.0
-    return values, cdf
-
-
-def _draw(rng: np.random.Generator, law: tuple[np.ndarray, np.ndarray], n: int) -> np.ndarray:
-    values, cdf = law
-    return values[np.searchsorted(cdf, rng.random(n), side="right").clip(0, len(values) - 1)]
-
-
-def _feasible(nfa: NFA, values: np.ndarray) -> np.ndarray:
-    """(len(values),) bool: whether ``nfa`` accepts some word of each length."""
-    missing = set(missing_lengths(nfa, values.tolist()))
-    return np.array([int(v) not in missing for v in values], dtype=bool)
-
-
-# ---------------------------------------------------------------------------- plans
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class _Plan:
-    """What sampling an automaton needs, built once: the conditional length (or count) law, a
-    word sampler (inner NFA, or the outer automaton restricted to usable types) and, for a
-    Bi-NFA, one sub-plan per type (``None`` for a type no allowed length can realise)."""
-
-    law: tuple[np.ndarray, np.ndarray]
-    sampler: Any
-    separator: int | None = None
-    levels: int = 1
-    subs: tuple[_Plan | None, ...] = ()
-
-
-def _plan(automaton: NFA | BiNFA, dists: Sequence[LengthDist], why: list[str]) -> _Plan | None:
-    """A plan, or ``None`` (appending the reason to ``why``) when no word can be drawn."""
-    if isinstance(automaton, NFA):
-        values, probs = effective_support(dists[-1])
-        ok = _feasible(automaton, values)
-        if not ok.any():
-            return None
-        return _Plan(law=_conditional(values, probs, ok),
-                     sampler=automaton.sampler(int(values[ok].max())))
-    if len(dists) < 2:
-        raise ValueError(f"a {automaton.levels}-level automaton needs "
-                         f"{automaton.levels} length distributions")
-    subs = tuple(_plan(inner, dists[-inner.levels:] if isinstance(inner, BiNFA) else dists[-1:],
-                       why) for inner in automaton.inner)  # a type takes the innermost laws
-    usable = np.array([s is not None for s in subs])
-    plain = [k for k, s in enumerate(subs) if s is None and isinstance(automaton.inner[k], NFA)]
-    if plain:
-        why.append(f"segment types {plain} accept no word with a length in {dists[-1]}")
-    outer = automaton.outer
-    restricted = NFA(n_states=outer.n_states, n_symbols=outer.n_symbols, start=outer.start,
-                     accept=outer.accept, delta=outer.delta & usable[:, None, None])
-    values, probs = effective_support(dists[0])
-    ok = _feasible(restricted, values)
-    if not ok.any():
-        kinds = np.flatnonzero(usable).tolist()
-        why.append(f"the outer automaton has no word over the usable types {kinds} with a "
-                   f"length in {dists[0]}")
-        return None
-    sampler = restricted.sampler(int(values[ok].max()))
-    return _Plan(law=_conditional(values, probs, ok), sampler=sampler,
-                 separator=automaton.separator, levels=automaton.levels, subs=subs)
-
-
-# ---------------------------------------------------------------------------- ragged sampling
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class _Ragged:
-    """``n`` words concatenated: ``tokens`` (M,), ``lengths`` (n,), ``marks`` (levels-1, M)
-    boundary marks innermost first, ``units`` per level ``(types, starts)`` innermost first."""
-
-    tokens: np.ndarray
-    lengths: np.ndarray
-    marks: np.ndarray
-    units: tuple[tuple[np.ndarray, np.ndarray], ...]
-
-
-def _padded_to_flat(words: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    return words[np.arange(words.shape[1])[None, :] < lengths[:, None]]  # (M,) row-major
-
-
-def _sample(rng: np.random.Generator, plan: _Plan, n: int) -> _Ragged:
-    """``n`` words of the plan's automaton (no trailing separator of a parent)."""
-    sizes = _draw(rng, plan.law, n)  # (n,) lengths, or unit counts for a Bi-NFA
-    words, _ = plan.sampler.sample_lengths(rng, sizes)  # (n, max) words (types for a Bi-NFA)
-    flat = _padded_to_flat(words, sizes)  # (U,)
-    if plan.separator is None:
-        return _Ragged(tokens=flat, lengths=sizes, marks=np.zeros((0, len(flat)), dtype=bool),
-                       units=())
-    return _assemble(rng, plan, flat, sizes)
-
-
-def _assemble(rng: np.random.Generator, plan: _Plan, types: np.ndarray,
-              counts: np.ndarray) -> _Ragged:
-    """Draw every unit's content (grouped by type) and lay the units out, each + separator."""
-    n_units = len(types)
-    content = np.zeros(n_units, dtype=np.int64)  # (U,) content tokens per unit
-    drawn = []
-    for k, sub_plan in enumerate(plan.subs):
-        idx = np.flatnonzero(types == k)  # (U_k,) units of type k, in order
-        if idx.size:
-            sub = _sample(rng, sub_plan, idx.size)
-            content[idx] = sub.lengths
-            drawn.append((idx, sub))
-    starts = np.cumsum(content + 1) - (content + 1)  # (U,) first token of each unit
-    ends = starts + content  # (U,) position of each unit's separator
-    total = int((content + 1).sum())
-    tokens = np.empty(total, dtype=np.int64)
-    tokens[ends] = plan.separator
-    marks = np.zeros((plan.levels - 1, total), dtype=bool)
-    marks[:, ends] = True  # this level's separator closes a unit at every level
-    lower: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(plan.levels - 2)]
-    for idx, sub in drawn:
-        within = np.arange(len(sub.tokens)) - np.repeat(np.cumsum(sub.lengths) - sub.lengths,
-                                                        sub.lengths)  # (M_k,)
-        dest = np.repeat(starts[idx], sub.lengths) + within  # (M_k,) global positions
-        tokens[dest] = sub.tokens
-        marks[: len(sub.marks), dest] |= sub.marks
-        for level, (sub_types, sub_starts) in enumerate(sub.units):
-            lower[level].append((sub_types, dest[sub_starts]))
-    units = []
-    for pieces in lower:
-        level_types = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, np.int64)
-        level_starts = np.concatenate([p[1] for p in pieces]) if pieces else np.zeros(0, np.int64)
-        order = np.argsort(level_starts, kind="stable")
-        units.append((level_types[order], level_starts[order]))
-    units.append((types, starts))
-    rows = np.repeat(np.arange(len(counts)), counts)  # (U,) row of each unit
-    lengths = np.bincount(rows, weights=content + 1, minlength=len(counts)).astype(np.int64)
-    return _Ragged(tokens=tokens, lengths=lengths, marks=marks, units=tuple(units))
+def length_law(dist: LengthDist) -> LengthLaw:
+    """The automata layer's finite :class:`~bipe.automata.LengthLaw` of a length spec's law
+    (:func:`effective_support`), labelled by the spec."""
+    values, probs = effective_support(dist)
+    return LengthLaw(values=values, probs=probs, label=str(dist))
 
 
 # ---------------------------------------------------------------------------- batches
@@ -289,31 +153,20 @@ class BinfaSequenceSampler:
 
     binfa: BiNFA
     dists: tuple[LengthDist, ...]
-    plan: _Plan
+    members: MemberSampler
 
     @classmethod
     def build(cls, binfa: BiNFA, dists: Sequence[LengthDist]) -> BinfaSequenceSampler:
         """Validate and tabulate; ``ValueError`` says why no sequence can be drawn."""
         if not isinstance(binfa, BiNFA):
             raise ValueError(f"expected a BiNFA, got {type(binfa).__name__}")
-        if len(dists) != binfa.levels:
-            raise ValueError(f"a {binfa.levels}-level automaton needs {binfa.levels} length "
-                             f"distributions (outermost first), got {len(dists)}")
-        why: list[str] = []
-        plan = _plan(binfa, dists, why)
-        if plan is None:
-            raise ValueError("no sequence satisfies the length settings: " + "; ".join(why))
-        return cls(binfa=binfa, dists=tuple(dists), plan=plan)
+        members = MemberSampler.build(binfa, [length_law(d) for d in dists])
+        return cls(binfa=binfa, dists=tuple(dists), members=members)
 
     def sample(self, rng: np.random.Generator, n: int, *,
                state_labels: bool = True) -> SequenceBatch:
         """``n`` sequences (see :func:`sample_binfa_sequences`)."""
-        if not isinstance(n, int | np.integer) or n < 0:
-            raise ValueError(f"number of sequences must be a non-negative int, got {n!r}")
-        plan = self.plan
-        counts = _draw(rng, plan.law, int(n))  # (N,) top-level units per sequence
-        types, _ = plan.sampler.sample_lengths(rng, counts)  # (N, S_max) type ids
-        ragged = _assemble(rng, plan, _padded_to_flat(types, counts), counts)
+        ragged = self.members.sample(rng, n)
         offsets = np.concatenate([[0], np.cumsum(ragged.lengths)]).astype(np.int64)
         fields = {
             "tokens": ragged.tokens, "offsets": offsets, "marks": ragged.marks,
@@ -424,7 +277,7 @@ class NfaSequenceSampler:
     nfa: NFA
     length: LengthDist
     separators: tuple[int, ...]
-    plan: _Plan
+    members: MemberSampler
 
     @classmethod
     def build(cls, nfa: NFA, length: LengthDist,
@@ -432,17 +285,12 @@ class NfaSequenceSampler:
         """Validate and tabulate; ``ValueError`` when no length in the support is accepted."""
         if not isinstance(nfa, NFA):
             raise ValueError(f"expected an NFA, got {type(nfa).__name__}")
-        plan = _plan(nfa, [length], [])
-        if plan is None:
-            raise ValueError(f"the automaton accepts no word with a length in {length}")
         return cls(nfa=nfa, length=length, separators=tuple(int(x) for x in separators),
-                   plan=plan)
+                   members=MemberSampler.build(nfa, [length_law(length)]))
 
     def sample(self, rng: np.random.Generator, n: int) -> SequenceBatch:
         """``n`` words (see :func:`sample_nfa_sequences`)."""
-        if not isinstance(n, int | np.integer) or n < 0:
-            raise ValueError(f"number of sequences must be a non-negative int, got {n!r}")
-        ragged = _sample(rng, self.plan, int(n))
+        ragged = self.members.sample(rng, n)
         seps = list(self.separators)
         marks = np.stack([np.isin(ragged.tokens, seps[level:]) for level in range(len(seps))]) \
             if seps else np.zeros((0, len(ragged.tokens)), dtype=bool)  # (L, M)

@@ -8,10 +8,16 @@ per-token labels) is in :mod:`bipe.synthetic.sequence_sampling`; its public name
 - :class:`SequenceConfig` -- kind (``binfa``, ``nfa``, ``binfa3``), the random automaton's sizes
   and the length specs; :func:`build_automaton` draws the automaton, :func:`load_automaton` reads
   a saved one (a dataset's ``meta.json`` or a bare automaton JSON).
+  :meth:`SequenceConfig.from_data` makes one from the family's run config
+  (:class:`~bipe.synthetic.sequence_data.AutomatonData`, what ``bipe train`` parses), so the
+  same ``--data.*`` settings draw the same automaton in ``bipe gen`` and in training.
 - :func:`generate_dataset` -- ``(records, meta)`` for
-  :func:`bipe.synthetic.dataset.write_dataset` (what ``bipe gen`` calls): seeds become
-  generators here, records are drawn lazily chunk by chunk.
-- :func:`verify_record` -- why a record is invalid (used by ``bipe verify``).
+  :func:`bipe.synthetic.dataset.write_dataset`: seeds become generators here, records are drawn
+  lazily chunk by chunk. :func:`family_dataset` is the automaton family's entry in the registry
+  (:mod:`bipe.synthetic.families`; what ``bipe gen binfa/nfa/binfa3`` calls): the same from an
+  ``AutomatonData``.
+- :func:`verify_record` -- why a record is invalid (used by ``bipe verify``; in
+  :mod:`bipe.synthetic.sequence_verify`, re-exported here).
 
 Record fields: ``tokens``, ``seg`` (``seg2`` for the second level of 3-level data), ``intra``;
 for ``binfa`` also ``types`` (each segment's type), ``inner_state`` and ``outer_state`` (see
@@ -25,11 +31,10 @@ Worked example (``bipe gen binfa --n-symbols 2 ...``, vocabulary ``a b #``): the
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +42,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bipe.automata import NFA, BiNFA
+from bipe.automata import BiNFA
 from bipe.synthetic.distributions import LengthDist, parse_length_spec
-from bipe.synthetic.segment import multilevel_positions
-from bipe.synthetic.sequence_data import AutomatonData
+from bipe.synthetic.sequence_data import DATASET_KINDS, KINDS, AutomatonData, check_request
 from bipe.synthetic.sequence_data import build_automaton as build_data_automaton
 from bipe.synthetic.sequence_sampling import (
     BinfaSequenceSampler,
@@ -49,6 +53,7 @@ from bipe.synthetic.sequence_sampling import (
     sample_binfa_sequences,
     sample_nfa_sequences,
 )
+from bipe.synthetic.sequence_verify import verify_record
 
 __all__ = [
     "KINDS",
@@ -59,6 +64,7 @@ __all__ = [
     "automaton_data",
     "batch_records",
     "build_automaton",
+    "family_dataset",
     "generate_dataset",
     "load_automaton",
     "sample_binfa_sequences",
@@ -70,7 +76,6 @@ __all__ = [
 
 # ---------------------------------------------------------------------------- datasets
 
-KINDS = ("binfa", "nfa", "binfa3")
 _DEFAULT = AutomatonData()  # one default automaton for bipe gen and the tasks
 _CHUNK = 4096  # sequences drawn per call when generating a dataset (fixed: same seed, same data)
 
@@ -84,8 +89,10 @@ class SequenceConfig:
     ``sub_segments`` sentences per paragraph, ``segment_length`` tokens per sentence). Automaton
     fields are ``random_binfa``'s (``inner_states`` states per type, ``outer_states`` outer
     states, ``out_degree`` edges per state; every length in the supports is made realisable).
-    ``automaton_file`` records that the automaton was loaded instead (the automaton fields are
-    then not used). Specs follow :mod:`bipe.synthetic.distributions`.
+    ``eval_lengths`` / ``eval_segment_length`` are the run config's evaluation settings, which
+    the random automaton also realises (empty: the defaults, as in training). ``automaton_file``
+    records that the automaton was loaded instead (the automaton fields are then not used).
+    Specs follow :mod:`bipe.synthetic.distributions`.
     """
 
     kind: str = "binfa"
@@ -100,6 +107,8 @@ class SequenceConfig:
     segment_length: str = _DEFAULT.segment_length
     sub_segments: str = "uniform:2:4"
     length: str = "uniform:16:64"
+    eval_lengths: tuple[int, ...] = ()
+    eval_segment_length: str = ""
     automaton_file: str | None = None
 
     def __post_init__(self) -> None:
@@ -113,18 +122,17 @@ class SequenceConfig:
             raise ValueError(f"n must be a non-negative int, got {self.n!r}")
         for name in self.spec_fields():
             parse_length_spec(getattr(self, name))  # raises naming the spec and the grammar
+        if self.eval_segment_length:
+            parse_length_spec(self.eval_segment_length)
 
     def spec_fields(self) -> tuple[str, ...]:
         """The length-spec fields this kind uses (``length`` for nfa, ...)."""
-        return {"binfa": ("segments", "segment_length"),
-                "nfa": ("segments", "segment_length", "length"),
-                "binfa3": ("segments", "sub_segments", "segment_length")}[self.kind]
+        kind = DATASET_KINDS[self.kind]
+        return (*kind.laws, "length") if kind.flat else kind.laws
 
     def dists(self) -> list[LengthDist]:
         """The per-level laws, outermost first (for ``nfa``: those of the automaton)."""
-        names = ("segments", "sub_segments", "segment_length") if self.kind == "binfa3" \
-            else ("segments", "segment_length")
-        return [parse_length_spec(getattr(self, name)) for name in names]
+        return [parse_length_spec(getattr(self, name)) for name in DATASET_KINDS[self.kind].laws]
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config (specs in canonical form; only the fields this kind uses)."""
@@ -134,7 +142,29 @@ class SequenceConfig:
         out = {name: getattr(self, name) for name in keep}
         for name in self.spec_fields():
             out[name] = str(parse_length_spec(out[name]))
+        if self.automaton_file is None and self.eval_lengths:  # set only: older metas lack it
+            out["eval_lengths"] = list(self.eval_lengths)
+        if self.automaton_file is None and self.eval_segment_length:
+            out["eval_segment_length"] = str(parse_length_spec(self.eval_segment_length))
         return out
+
+    @classmethod
+    def from_data(cls, data: AutomatonData, *, kind: str = "binfa", **options: Any
+                  ) -> SequenceConfig:
+        """The dataset config of the family's run config ``data`` (``n_train`` sequences);
+        ``options`` set the dataset-only fields (``deterministic``, ``sub_segments``,
+        ``length``, ``automaton_file``)."""
+        unknown = sorted(set(options) - _DATASET_ONLY)
+        if unknown:
+            raise ValueError(f"unknown dataset option {unknown[0]!r}; known: "
+                             f"{', '.join(sorted(_DATASET_ONLY))}")
+        shared = {name: getattr(data, name) for name in (
+            "n_symbols", "n_types", "inner_states", "outer_states", "out_degree", "segments",
+            "segment_length", "eval_lengths", "eval_segment_length")}
+        return cls(kind=kind, n=data.n_train, **shared, **options)
+
+
+_DATASET_ONLY = {"deterministic", "sub_segments", "length", "automaton_file"}
 
 
 def automaton_data(config: SequenceConfig) -> AutomatonData:
@@ -143,7 +173,8 @@ def automaton_data(config: SequenceConfig) -> AutomatonData:
         n_train=max(1, config.n), n_symbols=config.n_symbols, n_types=config.n_types,
         inner_states=config.inner_states, outer_states=config.outer_states,
         out_degree=config.out_degree, segments=config.segments,
-        segment_length=config.segment_length)
+        segment_length=config.segment_length, eval_lengths=tuple(config.eval_lengths),
+        eval_segment_length=config.eval_segment_length)
 
 
 def build_automaton(rng: np.random.Generator, config: SequenceConfig) -> BiNFA:
@@ -151,7 +182,7 @@ def build_automaton(rng: np.random.Generator, config: SequenceConfig) -> BiNFA:
     the default evaluation counts (:func:`bipe.synthetic.sequence_data.build_automaton`)."""
     return build_data_automaton(
         rng, automaton_data(config), deterministic=config.deterministic,
-        sub_segments=config.sub_segments if config.kind == "binfa3" else None)
+        sub_segments=config.sub_segments if DATASET_KINDS[config.kind].levels == 3 else None)
 
 
 def load_automaton(path: str | os.PathLike) -> BiNFA:
@@ -186,17 +217,18 @@ def vocab(binfa: BiNFA) -> list[str]:
 
 def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
     """One dict per sequence: ``tokens``, ``seg`` (``seg2`` for the second level), ``intra``;
-    ``types`` (``types2``), and ``inner_state``/``outer_state`` when the batch has them.
+    ``types`` (``types2``), and ``inner_state``/``outer_state`` when the batch has them (a
+    flat ``nfa`` batch has no types). ``kind`` names the batch's dataset kind (checked).
     Values are int64 array views (``write_dataset`` serialises arrays fastest)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown sequence kind {kind!r}; known: {', '.join(KINDS)}")
     segs, intra = batch.positions()
     columns: dict[str, tuple[np.ndarray, np.ndarray]] = {"tokens": (batch.tokens, batch.offsets)}
     for level in range(len(segs)):
         columns["seg" if level == 0 else f"seg{level + 1}"] = (segs[level], batch.offsets)
     columns["intra"] = (intra, batch.offsets)
-    if kind != "nfa":
-        for level, (types, offsets) in enumerate(zip(batch.types, batch.type_offsets,
-                                                     strict=True)):
-            columns["types" if level == 0 else f"types{level + 1}"] = (types, offsets)
+    for level, (types, offsets) in enumerate(zip(batch.types, batch.type_offsets, strict=True)):
+        columns["types" if level == 0 else f"types{level + 1}"] = (types, offsets)
     if batch.inner_state is not None:
         columns["inner_state"] = (batch.inner_state, batch.offsets)
         columns["outer_state"] = (batch.outer_state, batch.offsets)
@@ -205,15 +237,26 @@ def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
 
 
 def _sampler(config: SequenceConfig, binfa: BiNFA) -> Any:
-    if config.kind == "binfa3" and binfa.levels != 3:
-        raise ValueError(f"bipe gen binfa3 needs a 3-level automaton, got {binfa.levels} levels")
-    if config.kind == "binfa" and binfa.levels != 2:
-        raise ValueError(f"bipe gen binfa needs a 2-level automaton, got {binfa.levels} levels "
-                         f"(use binfa3 for 3 levels)")
-    if config.kind == "nfa":
+    kind = DATASET_KINDS[config.kind]
+    if kind.levels is not None and binfa.levels != kind.levels:
+        others = ", ".join(f"{name} {k.levels}" for name, k in DATASET_KINDS.items() if k.levels)
+        raise ValueError(f"bipe gen {config.kind} needs a {kind.levels}-level automaton, got "
+                         f"{binfa.levels} levels (levels per kind: {others})")
+    if kind.flat:
         return NfaSequenceSampler.build(binfa.flatten(), parse_length_spec(config.length),
                                         binfa.separators)
     return BinfaSequenceSampler.build(binfa, config.dists())
+
+
+def _check_size(config: SequenceConfig) -> None:
+    """Refuse a dataset whose estimated size is absurd, before anything is built."""
+    what, kind = f"bipe gen {config.kind}", DATASET_KINDS[config.kind]
+    if kind.flat:
+        check_request(config.n, config.length, "fixed:0", what)
+        return
+    top, *inner = [getattr(config, name) for name in kind.laws]  # outermost count first
+    for spec in inner:  # top-level units times each lower law's size (+1 for its separator)
+        check_request(config.n, top, spec, what)
 
 
 def generate_dataset(
@@ -233,6 +276,7 @@ def generate_dataset(
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    _check_size(config)
     automaton_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
     binfa = automaton if automaton is not None \
         else build_automaton(np.random.default_rng(automaton_seq), config)
@@ -256,163 +300,16 @@ def generate_dataset(
     return records(), meta
 
 
-# ---------------------------------------------------------------------------- verification
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class _BitNFA:
-    """An NFA as Python-int bitsets, for checking one short word at a time quickly."""
-
-    start: int
-    accept: int
-    succ: tuple[tuple[int, ...], ...]  # succ[a][q] = successor set of (q, a)
-
-    @classmethod
-    def of(cls, nfa: NFA) -> _BitNFA:
-        weights = [1 << r for r in range(nfa.n_states)]
-        succ = tuple(tuple(sum(w for w, on in zip(weights, row, strict=True) if on)
-                           for row in nfa.delta[a]) for a in range(nfa.n_symbols))
-        return cls(start=sum(1 << q for q in nfa.start), accept=sum(1 << q for q in nfa.accept),
-                   succ=succ)
-
-    def accepts(self, word: Sequence[int]) -> bool:
-        states = self.start
-        for a in word:
-            if not 0 <= a < len(self.succ):
-                return False
-            row, nxt = self.succ[a], 0
-            while states:
-                low = states & -states
-                nxt |= row[low.bit_length() - 1]
-                states ^= low
-            states = nxt
-            if not states:
-                return False
-        return bool(states & self.accept)
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class _Checker:
-    binfa: BiNFA
-    flat: _BitNFA
-    outer: _BitNFA
-    inner: tuple[_BitNFA | None, ...]
-
-
-@functools.lru_cache(maxsize=8)
-def _parsed(automaton_json: str) -> _Checker:
-    """A meta's Bi-NFA with bitset forms of its flattening, outer and (NFA) inner automata,
-    parsed once per distinct automaton."""
-    binfa = BiNFA.from_dict(json.loads(automaton_json))
-    return _Checker(binfa=binfa, flat=_BitNFA.of(binfa.flatten()),
-                    outer=_BitNFA.of(binfa.outer),
-                    inner=tuple(_BitNFA.of(x) if isinstance(x, NFA) else None
-                                for x in binfa.inner))
-
-
-def _int_list(record: Mapping[str, Any], key: str) -> list[int] | str:
-    value = record.get(key)
-    if not isinstance(value, list) or not all(
-            isinstance(x, int) and not isinstance(x, bool) for x in value):
-        return f"field {key!r} must be a list of ints"
-    return value
-
-
-def _within(dist_spec: str | None, values: np.ndarray, what: str) -> str | None:
-    """Why some value lies outside the spec's bounds (None if all inside or no spec)."""
-    if dist_spec is None:
-        return None
-    try:
-        dist = parse_length_spec(dist_spec)
-    except ValueError:
-        return f"meta config has a malformed {what} spec {dist_spec!r}"
-    bad = values[(values < dist.lo) | ((values > dist.hi) if dist.hi is not None else False)]
-    return f"{what} {int(bad[0])} outside {dist}" if bad.size else None
-
-
-def verify_record(record: Mapping[str, Any], meta: Mapping[str, Any]) -> str | None:
-    """Why a ``binfa``/``nfa``/``binfa3`` record is invalid, or ``None`` if it is valid.
-
-    Checks: fields are int lists of equal length; tokens lie in the vocabulary; the Bi-NFA's
-    reference simulator (and for ``nfa`` the flattened automaton) accepts the tokens; the
-    position streams equal :func:`~bipe.synthetic.segment.multilevel_positions`; counts and
-    lengths respect the config's specs; ``types`` give an outer word whose types accept the
-    segments; ``inner_state``/``outer_state`` are states of the right automata.
-    """
-    kind = meta.get("generator")
-    if kind not in KINDS:
-        return f"generator {kind!r} is not one of {', '.join(KINDS)}"
-    try:
-        checker = _parsed(json.dumps(meta["automaton"], sort_keys=True))
-    except (KeyError, ValueError, TypeError) as err:
-        return f"meta has no valid automaton ({err})"
-    binfa = checker.binfa
-    tokens = _int_list(record, "tokens")
-    if isinstance(tokens, str):
-        return tokens
-    stream_names = ["seg"] + [f"seg{level + 1}" for level in range(1, binfa.levels - 1)]
-    for key in [*stream_names, "intra"]:
-        values = _int_list(record, key)
-        if isinstance(values, str):
-            return values
-        if len(values) != len(tokens):
-            return f"{key} has {len(values)} entries, tokens have {len(tokens)}"
-    row = np.asarray(tokens, dtype=np.int64)
-    if row.size and (row.min() < 0 or row.max() >= binfa.vocab_size):
-        return f"token ids must lie in 0..{binfa.vocab_size - 1}"
-    if not checker.flat.accepts(tokens):  # the flattening has the Bi-NFA's language
-        return "tokens are not in the automaton's language"
-    levels = [[s] for s in binfa.separators]
-    segs, intra = multilevel_positions(row, levels)
-    for level, key in enumerate(stream_names):
-        if record[key] != segs[level].tolist():
-            return f"{key} differs from the separator positions (docs/method.md#positions)"
-    if record["intra"] != intra.tolist():
-        return "intra differs from the separator positions (docs/method.md#positions)"
-    return _check_specs(record, meta, checker, row)
-
-
-def _check_specs(record: Mapping[str, Any], meta: Mapping[str, Any], checker: _Checker,
-                 row: np.ndarray) -> str | None:
-    """Counts/lengths against the config; types and states against the automata."""
-    config = meta.get("config", {})
-    kind, binfa = meta["generator"], checker.binfa
-    if kind == "nfa":
-        return _within(config.get("length"), np.array([len(row)]), "length")
-    top = np.flatnonzero(row == binfa.separator)
-    ends = np.flatnonzero(row >= binfa.n_symbols)  # every separator closes an innermost unit
-    content = (np.diff(np.r_[-1, ends]) - 1)[row[ends] == binfa.n_symbols]  # sentences only
-    if kind == "binfa3":
-        sentences = np.flatnonzero(row == binfa.n_symbols)
-        per_paragraph = np.diff(np.r_[0, np.searchsorted(sentences, top)])
-        problem = _within(config.get("sub_segments"), per_paragraph, "sentences per paragraph")
-        if problem:
-            return problem
-    problem = _within(config.get("segments"), np.array([len(top)]), "segment count") or \
-        _within(config.get("segment_length"), content, "segment length")
-    if problem or kind != "binfa":
-        return problem
-    return _check_types_and_states(record, checker, row, top)
-
-
-def _check_types_and_states(record: Mapping[str, Any], checker: _Checker, row: np.ndarray,
-                            ends: np.ndarray) -> str | None:
-    binfa = checker.binfa
-    if "types" in record:
-        types = _int_list(record, "types")
-        if isinstance(types, str) or len(types) != len(ends):
-            return "types must list one type per segment"
-        if not checker.outer.accepts(types):
-            return "types are not a word of the outer automaton"
-        for k, segment in zip(types, np.split(row, ends + 1)[:-1], strict=True):
-            if not checker.inner[k].accepts(segment[:-1].tolist()):
-                return f"a segment is not accepted by its type {k}"
-    for key, sizes in (("inner_state", [x.n_states for x in binfa.inner]),
-                       ("outer_state", [binfa.outer.n_states])):
-        if key in record:
-            values = _int_list(record, key)
-            if isinstance(values, str) or len(values) != len(row):
-                return f"{key} must have one int per token"
-            if any(v < -1 or v >= max(sizes) for v in values):
-                return f"{key} holds an impossible state id"
-    return None
+def family_dataset(
+    data: AutomatonData,
+    seed: int,
+    *,
+    kind: str = "binfa",
+    automaton: BiNFA | None = None,
+    progress: bool = False,
+    **options: Any,
+) -> tuple[Iterator[dict[str, Any]], dict[str, Any]]:
+    """The automaton family's ``generate_dataset(config, seed)``: :func:`generate_dataset` of
+    :meth:`SequenceConfig.from_data` (``kind`` and ``options`` as there)."""
+    config = SequenceConfig.from_data(data, kind=kind, **options)
+    return generate_dataset(config, seed, automaton=automaton, progress=progress)

@@ -27,14 +27,18 @@ def override_keys() -> list[str]:
     return [k for k in valid_keys(RunConfig) if k not in DERIVED_KEYS and k not in OWN_KEYS]
 
 
-def add_override_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register ``--SECTION.FIELD VALUE`` for every config field; unknown keys list the valid."""
-    keys = override_keys()
-    group = parser.add_argument_group(
+def add_override_arguments(parser: argparse.ArgumentParser, keys: list[str] | None = None,
+                           title: str | None = None,
+                           helps: dict[str, str] | None = None) -> None:
+    """Register ``--SECTION.FIELD VALUE`` for every key (default: every run config field);
+    unknown keys list the valid ones. ``helps`` maps a key to its help text."""
+    keys = override_keys() if keys is None else keys
+    group = parser.add_argument_group(title or (
         "config overrides (any field, parsed by its type; model.vocab_size, model.separators "
-        "and model.max_intra come from the task and the training data)")
+        "and model.max_intra come from the task and the training data)"))
     for key in keys:
-        group.add_argument(f"--{key}", dest=f"override:{key}", default=None, metavar="VALUE")
+        group.add_argument(f"--{key}", dest=f"override:{key}", default=None, metavar="VALUE",
+                           help=(helps or {}).get(key))
     original = parser.error
 
     def error(message: str) -> None:

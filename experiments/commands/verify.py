@@ -1,10 +1,11 @@
 """``bipe verify DIR``: check every record of a bipe dataset (or of each dataset in DIR).
 
-Dispatches on ``meta["generator"]``: ``arith`` records go to
-:func:`bipe.synthetic.arithmetic.verify_record`; every other generator (Bi-NFA, NFA, 3-level)
-to ``bipe.synthetic.sequences.verify_record``. Prints the first failing record and why (exit
-2), or one summary line (exit 0). A folder without ``meta.json`` is checked dataset by dataset
-(e.g. the split folders ``bipe import feng`` writes).
+The record verifier is the one registered for the family of ``meta["generator"]``
+(:mod:`bipe.synthetic.families`: :func:`bipe.synthetic.arithmetic.verify_record` for ``arith``,
+:func:`bipe.synthetic.sequences.verify_record` for ``binfa``, ``nfa`` and ``binfa3``). Prints
+the first failing record and why (exit 2), or one summary line (exit 0). A folder without
+``meta.json`` is checked dataset by dataset (e.g. the split folders ``bipe import feng``
+writes).
 """
 
 from __future__ import annotations
@@ -24,19 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def verifier(meta: dict) -> Callable[[dict, dict], str | None]:
-    """The record verifier for a dataset's generator."""
-    generator = meta.get("generator")
-    if generator == "arith":
-        from bipe.synthetic.arithmetic import verify_record
+    """The record verifier registered for the family of a dataset's generator."""
+    from bipe.synthetic.families import FAMILIES, generator_family
 
-        return verify_record
-    try:
-        from bipe.synthetic.sequences import verify_record
-    except ImportError:
-        raise ValueError(
-            f"no verifier for generator {generator!r} (bipe.synthetic.sequences is missing)"
-        ) from None
-    return verify_record
+    family = generator_family(meta.get("generator"))
+    if family is None or family.verify_record is None:
+        known = ", ".join(g for f in FAMILIES.values() for g in f.generators)
+        raise ValueError(f"no verifier for generator {meta.get('generator')!r}; known: {known}")
+    return family.verify_record
 
 
 def first_problem(path: Path) -> tuple[int, str, dict | None, dict]:
@@ -62,7 +58,7 @@ def _shown(record: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Verify; exit 0 with one summary line, or 2 after printing the first failure."""
-    from bipe.experiments.commands.gen_arith import dataset_dirs
+    from bipe.synthetic.dataset import dataset_dirs
 
     folders = dataset_dirs(args.dir)
     total, generators = 0, set()

@@ -14,7 +14,16 @@ from automata_strategies import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bipe.automata import NFA, BiNFA, automaton_from_dict, random_binfa, segment_labels
+from bipe.automata import (
+    NFA,
+    BiNFA,
+    BiSampler,
+    LengthLaw,
+    MemberSampler,
+    automaton_from_dict,
+    random_binfa,
+    segment_labels,
+)
 
 # A = 2, separator 2: type 0 = 0+, type 1 = exactly "1"; the outer wants 0 then 1*.
 ZEROS = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 0, 1)])
@@ -23,14 +32,14 @@ EXAMPLE = BiNFA(n_symbols=2, separator=2, inner=(ZEROS, ONE),
                 outer=NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 1, 1)]))
 
 
-class Uniform:
-    """A tiny length distribution: integers lo..hi."""
+uniform = LengthLaw.uniform
 
-    def __init__(self, lo: int, hi: int) -> None:
-        self.lo, self.hi = lo, hi
 
-    def sample(self, rng, n):
-        return rng.integers(self.lo, self.hi + 1, n)
+def sample_rows(binfa, laws, seed, n):
+    """``n`` members as Python lists, and the ragged batch they came from."""
+    ragged = MemberSampler.build(binfa, laws).sample(np.random.default_rng(seed), n)
+    ends = np.cumsum(ragged.lengths)
+    return [row.tolist() for row in np.split(ragged.tokens, ends[:-1])], ragged
 
 
 @st.composite
@@ -107,9 +116,7 @@ def test_flattening_preserves_language_on_members_and_mutants(seed, levels):
     rng = np.random.default_rng(seed)
     binfa = random_binfa(rng, 3, 2, 3, 3, segment_lengths=range(1, 4),
                          segment_counts=range(1, 4), levels=levels)
-    dists = [Uniform(1, 3)] * levels
-    tokens, lengths = binfa.sampler([3] * levels).sample(rng, 6, dists)
-    rows = [list(tokens[n, : lengths[n]]) for n in range(len(tokens))]
+    rows, _ = sample_rows(binfa, [uniform(1, 3)] * levels, seed, 6)
     words = rows + [m for row in rows for m in _mutations(rng, row, binfa.separators)]
     width = max(len(w) for w in words)
     padded = np.array([w + [0] * (width - len(w)) for w in words])
@@ -163,26 +170,64 @@ def test_sampler_members_are_accepted_and_deterministic(seed, levels, determinis
     binfa = random_binfa(np.random.default_rng(seed), 3, 3, 4, 3, levels=levels,
                          deterministic=deterministic, segment_counts=range(1, 6),
                          segment_lengths=range(1, 6))
-    sampler = binfa.sampler([5] * levels)
-    dists = [Uniform(1, 5)] * levels
-    tokens, lengths = sampler.sample(np.random.default_rng(seed + 1), 20, dists)
-    again, _ = sampler.sample(np.random.default_rng(seed + 1), 20, dists)
-    np.testing.assert_array_equal(tokens, again)
-    assert ((tokens == -1) == (np.arange(tokens.shape[1]) >= lengths[:, None])).all()
-    assert binfa.accepts(np.where(tokens < 0, 0, tokens), lengths).all()
-    top = (tokens == binfa.separator).sum(axis=1)
-    assert ((top >= 1) & (top <= 5)).all()
+    laws = [uniform(1, 5)] * levels
+    rows, ragged = sample_rows(binfa, laws, seed + 1, 12)
+    again, _ = sample_rows(binfa, laws, seed + 1, 12)
+    assert rows == again
+    assert all(ref_member(binfa, row) for row in rows)
+    for row in rows:
+        top = row.count(binfa.separator)
+        assert 1 <= top <= 5 and row[-1] == binfa.separator
+    # marks: level l is true exactly on separators of level >= l; top units' types are the
+    # outer word, and each top unit of a 2-level automaton is accepted by its type
+    for level, marks in enumerate(ragged.marks):
+        np.testing.assert_array_equal(marks, ragged.tokens >= binfa.n_symbols + level)
+    types, starts = ragged.units[-1]
+    assert len(types) == (ragged.tokens == binfa.separator).sum()
+    if levels == 2:
+        ends = np.flatnonzero(ragged.tokens == binfa.separator)
+        for k, start, end in zip(types, starts, ends, strict=True):
+            assert ref_member(binfa.inner[k], ragged.tokens[start:end].tolist())
 
 
-def test_sampler_rejects_unrealisable_lengths():
-    sampler = EXAMPLE.sampler([4, 4])
-    rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="segment count.*length 0"):
-        sampler.sample(rng, 3, [Uniform(0, 0), Uniform(1, 1)])
-    with pytest.raises(ValueError, match="inner automaton 1 accepts no word of length 2"):
-        sampler.sample(rng, 3, [Uniform(2, 2), Uniform(2, 2)])
+@given(st.integers(0, 2**32 - 1))
+def test_sampler_conditions_on_feasible_lengths(seed):
+    # type 1 accepts only length 1: with lengths 1..3 its segments all have length 1, and
+    # type 0 segments take every length
+    rows, ragged = sample_rows(EXAMPLE, [uniform(1, 4), uniform(1, 3)], seed, 30)
+    assert all(ref_member(EXAMPLE, row) for row in rows)
+    types, starts = ragged.units[0]
+    ends = np.flatnonzero(ragged.tokens == EXAMPLE.separator)
+    content = ends - starts
+    first = np.isin(starts, np.cumsum(ragged.lengths) - ragged.lengths)  # (U,) a row's first
+    assert (content[types == 1] == 1).all() and (types[first] == 0).all() and first.sum() == 30
+
+
+def test_sampler_refuses_settings_nothing_meets():
+    with pytest.raises(ValueError, match="no word over the usable types \\[0, 1\\] with a "
+                                         "length in uniform:0:0"):
+        MemberSampler.build(EXAMPLE, [uniform(0, 0), uniform(1, 1)])
+    with pytest.raises(ValueError, match="segment types \\[1\\] accept no word with a length "
+                                         "in uniform:2:2"):
+        MemberSampler.build(EXAMPLE, [uniform(2, 2), uniform(2, 2)])
     with pytest.raises(ValueError, match="2 length distributions"):
-        sampler.sample(rng, 3, [Uniform(2, 2)])
+        MemberSampler.build(EXAMPLE, [uniform(2, 2)])
+    with pytest.raises(ValueError, match="accepts no word with a length in uniform:3:3"):
+        MemberSampler.build(ONE, [uniform(3, 3)])
+
+
+def test_deprecated_bisampler_is_the_member_sampler_padded():
+    with pytest.warns(DeprecationWarning, match="MemberSampler"):
+        old = EXAMPLE.sampler([4, 3])
+    assert isinstance(old, BiSampler)
+    tokens, lengths = old.sample(np.random.default_rng(3), 9, [uniform(1, 6), uniform(1, 3)])
+    # laws are cut at max_lengths: counts 1..4, then drawn by the one sampler
+    rows, ragged = sample_rows(EXAMPLE, [uniform(1, 4), uniform(1, 3)], 3, 9)
+    np.testing.assert_array_equal(lengths, ragged.lengths)
+    assert [tokens[i, :n].tolist() for i, n in enumerate(lengths)] == rows
+    assert ((tokens == -1) == (np.arange(tokens.shape[1]) >= lengths[:, None])).all()
+    with pytest.raises(ValueError, match="has no support"):
+        old.sample(np.random.default_rng(0), 2, [object(), uniform(1, 1)])
 
 
 def test_flatten_refuses_huge_automata():

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +68,7 @@ def test_exclude_makes_a_disjoint_test_set(tmp_path, capsys):
     "argv,match",
     [
         (["--modulus", "12"], "prime"),
-        (["--format", "chain"], "unknown format"),
+        (["--format", "chain"], "data.fmt 'chain' unknown"),
         (["--operators", "1", "--n", "1000"], "only 473"),
         (["--operators", "fixed:0"], "at least 1"),
         (["--operators", "uniform:1:3", "--under"], "fixed operator count"),
@@ -110,16 +109,24 @@ def test_verify_reports_the_first_bad_record(tmp_path, capsys):
 
 
 def test_verify_dispatches_other_generators(tmp_path, capsys, monkeypatch):
+    from bipe.synthetic.families import FAMILIES
+
     write_dataset(tmp_path / "b", [{"tokens": [0, 1], "seg": [0, 0], "intra": [0, 1]}],
                   {"generator": "binfa"})
     seen = []
-    fake = types.ModuleType("bipe.synthetic.sequences")
-    fake.verify_record = lambda record, meta: seen.append(meta["generator"]) or "bad word"
-    monkeypatch.setitem(sys.modules, "bipe.synthetic.sequences", fake)
+    automaton = FAMILIES["automaton"]
+    fake = dataclasses.replace(automaton, verify_record=lambda record, meta: seen.append(
+        meta["generator"]) or "bad word")
+    monkeypatch.setitem(FAMILIES, "automaton", fake)
     assert main(["verify", str(tmp_path / "b")]) == 2
     assert seen == ["binfa"] and "record 0 is invalid: bad word" in capsys.readouterr().err
-    fake.verify_record = lambda record, meta: None
+    monkeypatch.setitem(FAMILIES, "automaton", dataclasses.replace(
+        automaton, verify_record=lambda record, meta: None))
     assert main(["verify", str(tmp_path / "b")]) == 0
+    write_dataset(tmp_path / "c", [{"tokens": [0]}], {"generator": "poems"})
+    assert main(["verify", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "no verifier for generator 'poems'" in err and err.count("\n") == 1
 
 
 def test_verify_rejects_a_corrupt_file(tmp_path, capsys):
