@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["CPU_BF16_MIN_WORK", "NATIVE_BF16_FLAGS", "NOMINAL_TOKENS", "cpu_flags", "cpu_model", "has_native_bf16", "precision_note",
-           "resolve_compute_dtype"]
+__all__ = ["CPU_BF16_MIN_WORK", "NATIVE_BF16_FLAGS", "NOMINAL_TOKENS", "cpu_flags", "cpu_model",
+           "has_native_bf16", "precision_note", "resolve_compute_dtype"]
 
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 EMULATED_SLOWDOWN = "6-8x"  # measured range, BENCHMARKS.md

@@ -7,7 +7,6 @@ import json
 import pytest
 
 
-
 def test_training_records_the_resolved_dtype_and_resume_keeps_it(tmp_path, capsys):
     from bipe.experiments.cli import main
 

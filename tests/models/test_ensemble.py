@@ -50,9 +50,11 @@ def test_member_of_every_encoding_equals_its_model(pe, extra):
 @pytest.mark.parametrize("native", [False, True])
 def test_auto_precision_resolves_as_a_transformer(native, monkeypatch):
     """compute_dtype="auto" means what it means for a Transformer on the same device: float32
-    logits equal to an explicit float32 ensemble's where the CPU lacks native bf16."""
+    logits equal to an explicit float32 ensemble's where the CPU lacks native bf16, bfloat16
+    ones where it has it (and the step-size rule is lifted)."""
     monkeypatch.setattr("bipe.models.precision.cpu_flags",
                         lambda: frozenset({"amx_bf16"} if native else set()))
+    monkeypatch.setattr("bipe.models.precision.CPU_BF16_MIN_WORK", 0)  # any step pays here
     tokens = _batches((9, 6))
     logits = {}
     for dtype in ("auto", "float32", "bfloat16"):
