@@ -1,4 +1,5 @@
-"""The automaton data family's config: what ``binfa_lm``, ``binfa_state`` and ``nfa_lm`` use.
+"""The automaton data family's config: what the tasks ``binfa_lm``, ``binfa_state``, ``nfa_lm``
+and ``binfa3_lm`` use.
 
 :class:`AutomatonData` adds to the shared :class:`~bipe.synthetic.family.DataConfig` the random
 Bi-NFA's sizes (``n_symbols`` symbols, ``n_types`` segment types of ``inner_states`` states

@@ -69,6 +69,7 @@ class AutomatonTask(Task):
     family = "automaton"
     unit = "segments"
     length_field = "segments"
+    levels = 2  # levels of the task's automaton (binfa3_lm: 3)
 
     def __init__(self, name: str, *, flat: bool, states: bool) -> None:
         self.name, self._flat, self._states = name, flat, states
@@ -94,8 +95,6 @@ class AutomatonTask(Task):
     def _segment_length(self, data: Any, setting: int | None) -> str:
         return data.segment_length if setting is None or not data.eval_segment_length \
             else data.eval_segment_length
-
-    levels = 2  # separator levels of the task's automaton (binfa3_lm: 3)
 
     def sub_segments(self, data: Any) -> str | None:
         """The sentences-per-paragraph law (None: a 2-level task, which refuses
@@ -138,7 +137,7 @@ class AutomatonTask(Task):
         seg_len = self._segment_length(data, setting)
         counts = data.segments if setting is None else f"fixed:{int(setting)}"
         laws = self._laws(data, counts, seg_len)
-        check_request(n, counts, seg_len, f"task {self.name}", "" if len(laws) == 2 else laws[1])
+        check_request(n, counts, seg_len, f"task {self.name}", *laws[1:-1])
         if self._flat:
             batch = sequences.sample_nfa_sequences(
                 rng, world.flat, n, parse_length_spec(_flat_length_spec(counts, seg_len)),
