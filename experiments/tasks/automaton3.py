@@ -50,6 +50,19 @@ class Binfa3Task(AutomatonTask):
         """``data.sub_segments``, or ``uniform:2:4`` when empty."""
         return data.sub_segments or DEFAULT_SUB_SEGMENTS
 
+    def setup(self, rng, data):
+        """As for ``binfa_lm``; a saved dataset's sentences-per-paragraph law must be the run's
+        (evaluation draws with the run's)."""
+        if data.path:
+            from bipe.synthetic.distributions import parse_length_spec  # noqa: PLC0415
+
+            saved = self.dataset_meta(data.path).get("config", {}).get("sub_segments")
+            mine = str(parse_length_spec(self.sub_segments(data)))
+            if saved is not None and saved != mine:
+                raise ValueError(f"{data.path}: paragraphs of {saved} sentences, but the run has "
+                                 f"data.sub_segments {mine}; set --data.sub_segments {saved}")
+        return super().setup(rng, data)
+
     def n_tokens(self, data: Any) -> int:
         return data.n_symbols + 2  # symbols 0..A-1, '#' = A, '$' = A + 1
 

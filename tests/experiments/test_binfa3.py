@@ -119,7 +119,8 @@ def test_gen_binfa3_dataset_trains_and_loads_like_generated_examples(tmp_path):
                  "uniform:1:3", "--data.sub_segments", "uniform:1:2", "--out",
                  str(tmp_path / "run")]) == 0
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["per_length"]
-    config = build_config("tiny", task="binfa3_lm", overrides={"data.path": str(data)})
+    overrides = {"data.path": str(data), "data.sub_segments": "uniform:1:2"}
+    config = build_config("tiny", task="binfa3_lm", overrides=overrides)
     world = TASK.setup(stream(0, WORLD), config.data)
     ex = TASK.load(str(data), config.data, world)
     records = load_dataset(data).records
@@ -152,6 +153,11 @@ def test_refusals(tmp_path, capsys):
     two = tmp_path / "two"
     assert main(["gen", "binfa", "--data.n_train", "8", "--out", str(two)]) == 0
     assert "binfa3" in _refused(capsys, [*RUN, "--data.path", str(two), "--out", out])
+    three = tmp_path / "three"
+    assert main(["gen", "binfa3", "--data.n_train", "8", "--sub-segments", "uniform:1:2",
+                 "--out", str(three)]) == 0
+    assert "--data.sub_segments uniform:1:2" in _refused(capsys, [*RUN, "--data.path",
+                                                                  str(three), "--out", out])
     assert not (tmp_path / "x").exists()
 
 
