@@ -1,11 +1,14 @@
-"""The automaton data family's config: what ``binfa_lm``, ``binfa_state`` and ``nfa_lm`` use.
+"""The automaton data family's config: what the tasks ``binfa_lm``, ``binfa_state``, ``nfa_lm``
+and ``binfa3_lm`` use.
 
 :class:`AutomatonData` adds to the shared :class:`~bipe.synthetic.family.DataConfig` the random
 Bi-NFA's sizes (``n_symbols`` symbols, ``n_types`` segment types of ``inner_states`` states
 each, ``outer_states`` outer states, ``out_degree`` edges per state; see
 :func:`bipe.automata.random_binfa`) and the length laws: ``segments`` per sequence (the length
 setting of these tasks) and ``segment_length`` tokens per segment, separator excluded
-(``eval_segment_length``, when set, replaces it at evaluation).
+(``eval_segment_length``, when set, replaces it at evaluation). ``sub_segments`` is the
+sentences-per-paragraph law of 3-level data (``binfa3_lm``; there ``segments`` counts
+paragraphs); empty means a 2-level task, which refuses any other value.
 ``continuation_prefix`` is the fraction of a sequence given as the prompt of the
 ``continuation_valid`` metric. :func:`check_request` refuses absurd sizes up front.
 
@@ -68,6 +71,7 @@ class AutomatonData(DataConfig):
     segments: str = "uniform:2:8"
     segment_length: str = "uniform:1:4"
     eval_segment_length: str = ""
+    sub_segments: str = ""
     continuation_prefix: float = 0.5
 
     def __post_init__(self) -> None:
@@ -78,15 +82,27 @@ class AutomatonData(DataConfig):
             raise ValueError(
                 f"data.continuation_prefix must lie in (0, 1), got {self.continuation_prefix}"
             )
-        check_request(self.n_train, self.segments, self.segment_length, "data.n_train")
+        if self.sub_segments:
+            try:
+                parse_length_spec(self.sub_segments)
+            except ValueError as err:
+                raise ValueError(f"data.sub_segments: {err}") from None
+        check_request(self.n_train, self.segments, self.segment_length, "data.n_train",
+                      self.sub_segments)
 
 
-def check_request(n: int, segments: str, segment_length: str, what: str) -> None:
+def check_request(n: int, segments: str, segment_length: str, what: str,
+                  sub_segments: str = "") -> None:
     """Refuse ``n`` sequences of ``segments`` segments of ``segment_length`` tokens (+ the
-    separator) whose estimated total size is absurd."""
+    separator) whose estimated total size is absurd; with ``sub_segments`` each segment is a
+    paragraph of that many such sentences (+ its closing ``$``)."""
     mean_len = expected(parse_length_spec(segment_length), lambda k: k + 1.0)
+    if sub_segments:
+        sentence = mean_len
+        mean_len = expected(parse_length_spec(sub_segments), lambda k: k * sentence + 1.0)
     mean = expected(parse_length_spec(segments), lambda k: k * mean_len)
-    check_size(n * mean, f"{what}: {n} sequences of {segments} segments of {segment_length} "
+    unit = f"paragraphs of {sub_segments} sentences" if sub_segments else "segments"
+    check_size(n * mean, f"{what}: {n} sequences of {segments} {unit} of {segment_length} "
                f"tokens")
 
 

@@ -63,7 +63,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that describe a RunConfig (read by :func:`config_from_args`): ``--task``,
     ``--pe``, ``--preset``, ``--config`` and every dotted ``--SECTION.FIELD`` override."""
     parser.add_argument("--task", default=None, help="task (arith, arith_direct, binfa_lm, "
-                        "binfa_state, nfa_lm, text_lm, passkey; default: the preset's)")
+                        "binfa_state, nfa_lm, binfa3_lm, text_lm, passkey; default: the preset's)")
     parser.add_argument("--pe", default=None, help="positional encoding (bipe.models.ENCODINGS)")
     parser.add_argument("--preset", default=None,
                         help="tiny, demo, paper_arith, cpu_arith or cpu_text (default: tiny)")

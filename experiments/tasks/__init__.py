@@ -6,6 +6,7 @@ One module per task family, each documenting its tasks with a worked input -> ta
   ``IGNORE``;
 - :mod:`~bipe.experiments.tasks.arith` -- ``arith``, ``arith_direct``;
 - :mod:`~bipe.experiments.tasks.automaton` -- ``binfa_lm``, ``binfa_state``, ``nfa_lm``;
+- :mod:`~bipe.experiments.tasks.automaton3` -- ``binfa3_lm`` (3-level Bi-NFA);
 - :mod:`~bipe.experiments.tasks.text` -- ``text_lm``, ``passkey``.
 
 :data:`TASKS` maps each name to its task object; :func:`get_task` looks one up by exact name.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from bipe.experiments.tasks.arith import ArithTask
 from bipe.experiments.tasks.automaton import AutomatonTask
+from bipe.experiments.tasks.automaton3 import Binfa3Task
 from bipe.experiments.tasks.base import IGNORE, Examples, Task
 from bipe.experiments.tasks.text import PasskeyTask, TextLMTask
 
@@ -26,6 +28,7 @@ TASKS: dict[str, Task] = {
     "binfa_lm": AutomatonTask("binfa_lm", flat=False, states=False),
     "binfa_state": AutomatonTask("binfa_state", flat=False, states=True),
     "nfa_lm": AutomatonTask("nfa_lm", flat=True, states=False),
+    "binfa3_lm": Binfa3Task(),
     "text_lm": TextLMTask(),
     "passkey": PasskeyTask(),
 }

@@ -69,6 +69,7 @@ class AutomatonTask(Task):
     family = "automaton"
     unit = "segments"
     length_field = "segments"
+    levels = 2  # levels of the task's automaton (binfa3_lm: 3)
 
     def __init__(self, name: str, *, flat: bool, states: bool) -> None:
         self.name, self._flat, self._states = name, flat, states
@@ -95,21 +96,38 @@ class AutomatonTask(Task):
         return data.segment_length if setting is None or not data.eval_segment_length \
             else data.eval_segment_length
 
+    def sub_segments(self, data: Any) -> str | None:
+        """The sentences-per-paragraph law (None: a 2-level task, which refuses
+        ``data.sub_segments``)."""
+        if data.sub_segments:
+            raise ValueError(f"data.sub_segments={data.sub_segments!r} is for 3-level data; "
+                             f"task {self.name!r} is 2-level (use binfa3_lm or leave it empty)")
+        return None
+
+    def _laws(self, data: Any, counts: str, seg_len: str) -> list[str]:
+        """The per-level length specs of one draw, outermost first."""
+        sub = self.sub_segments(data)
+        return [counts, seg_len] if sub is None else [counts, sub, seg_len]
+
     def setup(self, rng, data):
         from bipe.synthetic.sequence_data import build_automaton  # noqa: PLC0415
 
+        sub = self.sub_segments(data)
         if data.path:  # the saved dataset's own automaton (its legality oracle)
             from bipe.synthetic.sequences import load_automaton  # noqa: PLC0415
 
             self.dataset_meta(data.path)
             binfa = load_automaton(data.path)
+            if binfa.levels != self.levels:
+                raise ValueError(f"data.path {data.path} holds a {binfa.levels}-level automaton;"
+                                 f" task {self.name!r} needs {self.levels} levels")
             if self._states and not all(x.is_deterministic for x in (*binfa.inner,
                                                                           binfa.outer)):
                 raise ValueError(f"data.path {data.path} holds a nondeterministic Bi-NFA; task "
                                  f"{self.name!r} needs one made with bipe gen binfa "
                                  f"--deterministic (its states are the targets)")
             return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
-        binfa = build_automaton(rng, data, deterministic=self._states)
+        binfa = build_automaton(rng, data, deterministic=self._states, sub_segments=sub)
         return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
 
     def generate(self, rng, data, world, n, setting):
@@ -118,14 +136,15 @@ class AutomatonTask(Task):
 
         seg_len = self._segment_length(data, setting)
         counts = data.segments if setting is None else f"fixed:{int(setting)}"
-        check_request(n, counts, seg_len, f"task {self.name}")
+        laws = self._laws(data, counts, seg_len)
+        check_request(n, counts, seg_len, f"task {self.name}", *laws[1:-1])
         if self._flat:
             batch = sequences.sample_nfa_sequences(
                 rng, world.flat, n, parse_length_spec(_flat_length_spec(counts, seg_len)),
                 world.binfa.separators)
         else:
             batch = sequences.sample_binfa_sequences(
-                rng, world.binfa, n, [parse_length_spec(counts), parse_length_spec(seg_len)],
+                rng, world.binfa, n, [parse_length_spec(law) for law in laws],
                 state_labels=self._states)
         return self._examples(Ragged.of_batch(batch), data)
 
@@ -147,7 +166,8 @@ class AutomatonTask(Task):
         seg, intra = np.split(ragged.seg, cuts), np.split(ragged.intra, cuts)
         lengths = np.diff(ragged.offsets)  # (N,)
         last = np.maximum(ragged.offsets[1:] - 1, 0)  # (N,) each row's last token
-        setting = np.where(lengths > 0, ragged.seg[last] + 1 if len(ragged.seg) else 0, 0)
+        top = ragged.seg if ragged.top is None else ragged.top  # (M,) outermost unit index
+        setting = np.where(lengths > 0, top[last] + 1 if len(top) else 0, 0)  # (N,)
         if self._states:
             targets = np.split(self._state_targets(ragged, data), cuts)
             return Examples(inputs=tuple(tokens), targets=tuple(targets), setting=setting,
@@ -256,7 +276,8 @@ class AutomatonTask(Task):
 class Ragged:
     """N sequences concatenated (M tokens): ``offsets`` (N+1,) row boundaries; ``tokens``,
     ``seg``, ``intra`` (M,) int64; for state labels ``types`` (U,) each segment's type with
-    ``type_offsets`` (N+1,), and ``inner_state``/``outer_state`` (M,) (None when absent)."""
+    ``type_offsets`` (N+1,), and ``inner_state``/``outer_state`` (M,) (None when absent);
+    ``top`` (M,) the outermost level's unit index when it is not ``seg`` (3-level data)."""
 
     tokens: np.ndarray
     offsets: np.ndarray
@@ -266,6 +287,7 @@ class Ragged:
     type_offsets: np.ndarray | None = None
     inner_state: np.ndarray | None = None
     outer_state: np.ndarray | None = None
+    top: np.ndarray | None = None
 
     @classmethod
     def of_batch(cls, batch: Any) -> Ragged:
@@ -275,12 +297,14 @@ class Ragged:
         return cls(tokens=batch.tokens, offsets=batch.offsets, seg=segs[0], intra=intra,
                    types=batch.types[0] if has_types else None,
                    type_offsets=batch.type_offsets[0] if has_types else None,
-                   inner_state=batch.inner_state, outer_state=batch.outer_state)
+                   inner_state=batch.inner_state, outer_state=batch.outer_state,
+                   top=segs[-1] if len(segs) > 1 else None)
 
     @classmethod
     def of_records(cls, records: Sequence[dict], states: bool) -> Ragged:
         """Saved sequence records (``tokens``, ``seg``, ``intra``; with ``states`` also
-        ``types``, ``inner_state``, ``outer_state`` when every record has them)."""
+        ``types``, ``inner_state``, ``outer_state`` when every record has them; the outermost
+        level's ``seg2`` of 3-level records when every record has it)."""
         def flat(key: str) -> tuple[np.ndarray, np.ndarray]:
             parts = [np.asarray(r[key], dtype=np.int64) for r in records]
             offsets = np.concatenate([[0], np.cumsum([len(x) for x in parts])]).astype(np.int64)
@@ -293,7 +317,9 @@ class Ragged:
         return cls(tokens=tokens, offsets=offsets, seg=flat("seg")[0], intra=flat("intra")[0],
                    types=types, type_offsets=type_offsets,
                    inner_state=flat("inner_state")[0] if labelled else None,
-                   outer_state=flat("outer_state")[0] if labelled else None)
+                   outer_state=flat("outer_state")[0] if labelled else None,
+                   top=flat("seg2")[0] if records and all("seg2" in r for r in records)
+                   else None)
 
 
 def _flat_length_spec(counts: str, segment_length: str) -> str:

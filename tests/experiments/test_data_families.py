@@ -60,6 +60,7 @@ def _legacy(config: RunConfig, **changes) -> dict:
     """The config dict as the single flat DataConfig of earlier versions wrote it."""
     tree = config_to_dict(config)
     tree["data"] = {**LEGACY_DEFAULTS, **tree["data"], **changes}
+    tree["data"].pop("sub_segments", None)  # added later: old files lack it (default "")
     return tree
 
 

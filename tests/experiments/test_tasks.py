@@ -12,7 +12,7 @@ from bipe.synthetic.segment import separator_positions
 
 def test_registry_names_are_exact():
     assert list(TASKS) == ["arith", "arith_direct", "binfa_lm", "binfa_state", "nfa_lm",
-                           "text_lm", "passkey"]
+                           "binfa3_lm", "text_lm", "passkey"]
     with pytest.raises(ValueError, match="known tasks: arith, arith_direct"):
         get_task("copy")
 
