@@ -28,6 +28,7 @@ from bipe.experiments.config import RunConfig, config_to_dict
 from bipe.experiments.segmentation import save_run_segmenters
 from bipe.experiments.train import (
     Prepared,
+    apply_threads,
     batch_indices,
     build_model,
     lr_at,
@@ -168,8 +169,7 @@ def _run(prepared: list[Prepared], dirs: list[Path], states: list[dict | None], 
     tc = prepared[0].config.train
     if tc.compile:
         print("train.compile: ensembles train eagerly (not compiled)", file=sys.stderr)
-    if tc.n_threads:
-        torch.set_num_threads(tc.n_threads)
+    apply_threads(prepared[0].config)
     device = resolve_device(tc.device)
     model = EnsembleTransformer([build_model(p.config, device) for p in prepared])
     model = model.to(device)

@@ -48,6 +48,7 @@ from bipe.experiments.prepare import (
     SEGMENT,
     WORLD,
     Prepared,
+    apply_threads,
     prepare,
     resolve_device,
     stream,
@@ -193,6 +194,7 @@ def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, m
         raise ValueError("evaluation overrides need an output folder (--out DIR), so the "
                          "run's own eval.json is kept")
     config, raw = evaluation_config(run_dir, overrides or {})
+    apply_threads(config)
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)
     if model is None:

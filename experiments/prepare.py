@@ -29,7 +29,7 @@ from bipe.experiments.segmentation import (
 from bipe.experiments.tasks import Examples, Task, get_task
 from bipe.models.precision import resolve_compute_dtype
 
-__all__ = ["BATCH", "EVAL", "SEGMENT", "TRAIN", "WORLD", "Prepared", "prepare",
+__all__ = ["BATCH", "EVAL", "SEGMENT", "TRAIN", "WORLD", "Prepared", "apply_threads", "prepare",
            "resolve_device", "resolve_precision", "step_work", "stream"]
 
 WORLD, TRAIN, BATCH, EVAL, SEGMENT = range(5)
@@ -38,6 +38,14 @@ WORLD, TRAIN, BATCH, EVAL, SEGMENT = range(5)
 def stream(data_seed: int, *key: int) -> np.random.Generator:
     """The independent generator of one named data stream (see the module docstring)."""
     return np.random.default_rng(np.random.SeedSequence(data_seed, spawn_key=tuple(key)))
+
+
+def apply_threads(config: RunConfig) -> None:
+    """Use the run's ``train.n_threads`` CPU threads (0: torch's default). Training and
+    evaluation both apply it: an evaluation that starts more threads than its run was given
+    oversubscribes the cores when runs share a machine, and waits on them."""
+    if config.train.n_threads:
+        torch.set_num_threads(config.train.n_threads)
 
 
 def resolve_device(name: str) -> torch.device:

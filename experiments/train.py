@@ -43,6 +43,7 @@ from bipe.experiments.prepare import (  # noqa: F401 (re-exported: public names 
     TRAIN,
     WORLD,
     Prepared,
+    apply_threads,
     prepare,
     resolve_device,
     resolve_precision,
@@ -203,8 +204,7 @@ def _resume(run_dir: str | Path, config: RunConfig, raw: dict, progress: bool,
 def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
          stop_after: int | None) -> Path:
     config, tc = prepared.config, prepared.config.train
-    if tc.n_threads:
-        torch.set_num_threads(tc.n_threads)
+    apply_threads(config)
     device = resolve_device(tc.device)
     model = build_model(config, device)
     optimizer = make_optimizer(model, tc)
