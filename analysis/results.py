@@ -25,6 +25,7 @@ the sentence says no difference was detectable at this budget.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -219,15 +220,34 @@ def _grid_size(path: Path) -> int:
     return int(np.prod([len(v) if isinstance(v, list) else 1 for v in grid.values()]))
 
 
+def _setup_text(grids: list[Path]) -> str:
+    """The study's grid files for its Setup: the first in full and, when there are more, what
+    each other one changes (a unified diff of their non-comment lines), not five near-copies."""
+    if not grids:
+        return ""
+    first = grids[0]
+    text = f"grid `{first.name}`:\n\n```toml\n{first.read_text().strip()}\n```"
+    if len(grids) == 1:
+        return text
+
+    def lines(path: Path) -> list[str]:
+        return [x for x in path.read_text().splitlines() if x.strip() and not x.startswith("#")]
+
+    diffs = ["\n".join(difflib.unified_diff(lines(first), lines(g), first.name, g.name, n=0,
+                                            lineterm=""))
+             for g in grids[1:]]
+    return (f"{text}\n\nthe other grids differ from it only in these lines:\n\n```diff\n"
+            + "\n".join(d for d in diffs if d) + "\n```")
+
+
 def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> list[Block]:
     """One study's section; its figures are written into ``out_dir``."""
     blocks = [Block(kind="h2", text=spec.title), Block(kind="p", text=f"**Question.** "
                                                                       f"{spec.question}")]
-    grids = sorted(spec.path.glob("*.toml"))
-    setup = "\n".join(g.read_text().strip() for g in grids if g.name != "study.toml")
+    grids = [g for g in sorted(spec.path.glob("*.toml")) if g.name != "study.toml"]
     runs = study_runs(spec)
     n = sum(len(v) for v in runs.values())
-    planned = sum(_grid_size(g) for g in grids if g.name != "study.toml")
+    planned = sum(_grid_size(g) for g in grids)
     here = spec.path.resolve()
     own = sum(here in r.path.resolve().parents for v in runs.values() for r in v.values())
     status = f"{own} evaluated runs"
@@ -237,7 +257,7 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
     if n > own:
         status += f", {n - own} more read from other studies"
     blocks.append(Block(kind="p", text=f"**Setup.** {status} (`{spec.path.as_posix()}`); "
-                                       f"grid:\n\n```toml\n{setup}\n```"))
+                                       f"{_setup_text(grids) or 'no grid file'}"))
     if not runs:
         return [*blocks, Block(kind="p", text="**Status.** No evaluated run yet.")]
     stem = spec.path.name

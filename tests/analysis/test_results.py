@@ -79,3 +79,19 @@ def test_study_spec_errors(tmp_path):
     (tmp_path / "study.toml").write_text('title = "T"\n')
     with pytest.raises(ValueError, match="missing"):
         load_study(tmp_path)
+
+
+def test_setup_shows_the_first_grid_and_only_what_the_others_change(tmp_path):
+    from bipe.analysis.results import _setup_text
+
+    body = '# comment\npreset = "demo"\n[set]\n"train.steps" = "10"\n"segment_train.method" = "{m}"\n'
+    paths = []
+    for name, method in (("a.toml", "fixed:2"), ("b.toml", "fixed:4"), ("c.toml", "fixed:2")):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(body.format(m=method))
+    text = _setup_text(paths)
+    assert text.count('"train.steps" = "10"') == 1  # shared lines once
+    assert '-"segment_train.method" = "fixed:2"' in text
+    assert '+"segment_train.method" = "fixed:4"' in text
+    assert "c.toml" not in text  # identical to the first: nothing to show
+    assert "```diff" not in _setup_text(paths[:1])
