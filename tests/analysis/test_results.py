@@ -84,7 +84,8 @@ def test_study_spec_errors(tmp_path):
 def test_setup_shows_the_first_grid_and_only_what_the_others_change(tmp_path):
     from bipe.analysis.results import _setup_text
 
-    body = '# comment\npreset = "demo"\n[set]\n"train.steps" = "10"\n"segment_train.method" = "{m}"\n'
+    body = ('# comment\npreset = "demo"\n[set]\n"train.steps" = "10"\n'
+            '"segment_train.method" = "{m}"\n')
     paths = []
     for name, method in (("a.toml", "fixed:2"), ("b.toml", "fixed:4"), ("c.toml", "fixed:2")):
         paths.append(tmp_path / name)
