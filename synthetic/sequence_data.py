@@ -37,7 +37,7 @@ from bipe.synthetic.family import (
 from bipe.synthetic.sequence_sampling import effective_support
 
 __all__ = ["DATASET_KINDS", "KINDS", "AutomatonData", "DatasetKind", "build_automaton",
-           "check_request", "eval_settings", "support"]
+           "check_request", "eval_settings", "flat_length_spec", "support"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +104,20 @@ def check_request(n: int, segments: str, segment_length: str, what: str,
     unit = f"paragraphs of {sub_segments} sentences" if sub_segments else "segments"
     check_size(n * mean, f"{what}: {n} sequences of {segments} {unit} of {segment_length} "
                f"tokens")
+
+
+def flat_length_spec(segments: str, segment_length: str) -> str:
+    """The total-length spec of flat NFA words standing for ``segments`` segments of
+    ``segment_length`` tokens (``nfa_lm``'s law; ``bipe gen nfa --length`` takes it): each
+    count times the mean segment length plus one (the separator), rounded, as
+    ``uniform:LO:HI`` (``fixed:L`` when LO = HI). Both specs must be bounded."""
+    for spec in (segments, segment_length):
+        if parse_length_spec(spec).hi is None:
+            raise ValueError(f"length spec {spec!r} must be bounded for automata tasks")
+    mean = float(np.mean(support(segment_length))) + 1.0
+    values = support(segments)
+    lo, hi = round(min(values) * mean), round(max(values) * mean)
+    return f"fixed:{lo}" if lo == hi else f"uniform:{lo}:{hi}"
 
 
 def support(spec: str) -> list[int]:

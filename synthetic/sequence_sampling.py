@@ -22,6 +22,12 @@ sentence]``; sentences end in ``#`` (= A) and each paragraph's last ``#`` is fol
 A + 1). **Flat NFA sequences** (:func:`sample_nfa_sequences`): uniform words of a drawn total
 length from an ordinary NFA (e.g. ``binfa.flatten()``), for baselines.
 
+**Drawing a dataset** (:func:`draw_batches`, :func:`draw_sequences`): ``n`` sequences in
+consecutive sampler calls of at most :data:`DRAW_CHUNK` (65,536) sequences, the one rule of
+``bipe gen`` and of the tasks' training and evaluation sets. A call draws all its lengths before
+the contents, so the chunk size is part of what a seed draws; :meth:`SequenceBatch.concat` joins
+the chunks into one batch with the same records.
+
 Labels. Position streams follow docs/method.md#positions with one stream per level (innermost
 first, see :func:`bipe.synthetic.segment.multilevel_positions`: a ``$`` closes a paragraph and,
 being right after a ``#``, forms a one-token innermost unit of its own). For 2-level data also, per
@@ -45,7 +51,7 @@ the outer automaton wants type 0 then any number of type 1): with 3 segments of 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,9 +60,12 @@ from bipe.automata import NFA, BiNFA, LengthLaw, MemberSampler
 from bipe.synthetic.distributions import LengthDist
 
 __all__ = [
+    "DRAW_CHUNK",
     "BinfaSequenceSampler",
     "NfaSequenceSampler",
     "SequenceBatch",
+    "draw_batches",
+    "draw_sequences",
     "effective_support",
     "length_law",
     "sample_binfa_sequences",
@@ -143,6 +152,36 @@ class SequenceBatch:
         starts = np.flatnonzero(new_unit)  # (U',)
         intra = np.arange(m, dtype=np.int64) - np.repeat(starts, np.diff(np.r_[starts, m]))
         return segs, intra
+
+    @classmethod
+    def concat(cls, batches: Sequence[SequenceBatch]) -> SequenceBatch:
+        """The sequences of ``batches``, in order, as one batch (a single batch is returned
+        as it is); the batches must have the same levels and the same label fields."""
+        if not batches:
+            raise ValueError("no batches to concatenate")
+        if len(batches) == 1:
+            return batches[0]
+        first = batches[0]
+        states = None if first.inner_state is None else (
+            np.concatenate([b.inner_state for b in batches]),
+            np.concatenate([b.outer_state for b in batches]))
+        return cls(
+            tokens=np.concatenate([b.tokens for b in batches]),
+            offsets=_joined_offsets([b.offsets for b in batches]),
+            marks=np.concatenate([b.marks for b in batches], axis=1),
+            types=tuple(np.concatenate(level) for level in zip(*(b.types for b in batches),
+                                                                 strict=True)),
+            type_offsets=tuple(_joined_offsets(level) for level in zip(
+                *(b.type_offsets for b in batches), strict=True)),
+            inner_state=None if states is None else states[0],
+            outer_state=None if states is None else states[1])
+
+
+def _joined_offsets(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """(N_1 + ... + N_k + 1,) row boundaries of consecutive parts' ``(N_i + 1,)`` offsets."""
+    shifts = np.cumsum([0, *(int(p[-1]) for p in parts[:-1])])  # (k,) items before each part
+    return np.concatenate([[0], *(p[1:] + s for p, s in zip(parts, shifts, strict=True))]
+                          ).astype(np.int64)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -309,3 +348,28 @@ def sample_nfa_sequences(
     ``length`` (restricted to lengths the automaton accepts). ``separators`` (innermost first)
     define the boundary marks (a level-l separator closes units at levels 0..l)."""
     return NfaSequenceSampler.build(nfa, length, separators).sample(rng, n)
+
+
+DRAW_CHUNK = 1 << 16  # sequences per sampler call (fixed: it is part of what a seed draws)
+
+
+def draw_batches(sampler: BinfaSequenceSampler | NfaSequenceSampler, rng: np.random.Generator,
+                 n: int, **options: bool) -> Iterator[SequenceBatch]:
+    """``n`` sequences of ``sampler`` as consecutive batches of at most :data:`DRAW_CHUNK`.
+
+    The one drawing rule of every automaton dataset, for ``bipe gen`` and the training and
+    evaluation sets of the tasks alike: a sampler call draws all its sequences' lengths before
+    their contents, so the chunk size is part of what a seed draws (n sequences in one call
+    differ from two calls of n/2). ``options`` go to ``sampler.sample`` (``state_labels``:
+    they use no randomness). ``n = 0`` is one empty batch.
+    """
+    if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"number of sequences must be a non-negative int, got {n!r}")
+    for start in range(0, max(int(n), 1), DRAW_CHUNK):
+        yield sampler.sample(rng, min(DRAW_CHUNK, int(n) - start), **options)
+
+
+def draw_sequences(sampler: BinfaSequenceSampler | NfaSequenceSampler,
+                   rng: np.random.Generator, n: int, **options: bool) -> SequenceBatch:
+    """:func:`draw_batches` concatenated into one batch (:meth:`SequenceBatch.concat`)."""
+    return SequenceBatch.concat(list(draw_batches(sampler, rng, n, **options)))

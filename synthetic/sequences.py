@@ -3,14 +3,21 @@
 The sampling itself (feasibility-conditioned length laws, uniform type sequences and segments,
 per-token labels) is in :mod:`bipe.synthetic.sequence_sampling`; its public names
 (:func:`sample_binfa_sequences`, :func:`sample_nfa_sequences`, :class:`SequenceBatch`,
-:class:`BinfaSequenceSampler`, :class:`NfaSequenceSampler`) are re-exported here.
+:class:`BinfaSequenceSampler`, :class:`NfaSequenceSampler`, :func:`draw_batches`,
+:func:`draw_sequences`) are re-exported here.
 
 - :class:`SequenceConfig` -- kind (``binfa``, ``nfa``, ``binfa3``), the random automaton's sizes
   and the length specs; :func:`build_automaton` draws the automaton, :func:`load_automaton` reads
   a saved one (a dataset's ``meta.json`` or a bare automaton JSON).
   :meth:`SequenceConfig.from_data` makes one from the family's run config
   (:class:`~bipe.synthetic.sequence_data.AutomatonData`, what ``bipe train`` parses), so the
-  same ``--data.*`` settings draw the same automaton in ``bipe gen`` and in training.
+  same ``--data.*`` settings and seed draw the same automaton and sequences in ``bipe gen`` and
+  in training.
+- :func:`build_sampler` -- the sampler of a dataset config's laws for an automaton; with
+  :func:`draw_batches` (chunks of ``DRAW_CHUNK`` sequences) the one path by which ``bipe gen``
+  and the automaton tasks (training and evaluation sets) draw sequences: a task's draw is the
+  dataset config ``AutomatonTask.dataset_config`` gives, so a run with data seed S trains on
+  exactly the records ``generate_dataset`` writes for seed S (docs/method.md#bi-nfa).
 - :func:`generate_dataset` -- ``(records, meta)`` for
   :func:`bipe.synthetic.dataset.write_dataset`: seeds become generators here, records are drawn
   lazily chunk by chunk. :func:`family_dataset` is the automaton family's entry in the registry
@@ -43,6 +50,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bipe.automata import BiNFA
+from bipe.synthetic import sequence_sampling
 from bipe.synthetic.distributions import LengthDist, parse_length_spec
 from bipe.synthetic.sequence_data import DATASET_KINDS, KINDS, AutomatonData, check_request
 from bipe.synthetic.sequence_data import build_automaton as build_data_automaton
@@ -50,6 +58,8 @@ from bipe.synthetic.sequence_sampling import (
     BinfaSequenceSampler,
     NfaSequenceSampler,
     SequenceBatch,
+    draw_batches,
+    draw_sequences,
     sample_binfa_sequences,
     sample_nfa_sequences,
 )
@@ -64,6 +74,9 @@ __all__ = [
     "automaton_data",
     "batch_records",
     "build_automaton",
+    "build_sampler",
+    "draw_batches",
+    "draw_sequences",
     "family_dataset",
     "generate_dataset",
     "load_automaton",
@@ -77,7 +90,6 @@ __all__ = [
 # ---------------------------------------------------------------------------- datasets
 
 _DEFAULT = AutomatonData()  # one default automaton for bipe gen and the tasks
-_CHUNK = 4096  # sequences drawn per call when generating a dataset (fixed: same seed, same data)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,15 +248,19 @@ def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
              in columns.items()} for i in range(batch.n)]
 
 
-def _sampler(config: SequenceConfig, binfa: BiNFA) -> Any:
+def build_sampler(config: SequenceConfig, binfa: BiNFA
+                  ) -> BinfaSequenceSampler | NfaSequenceSampler:
+    """The sampler of ``config``'s kind and laws for ``binfa`` (``nfa``: words of its trimmed
+    flattening under ``config.length``); ``ValueError`` when the automaton's levels do not fit
+    the kind or no sequence can be drawn."""
     kind = DATASET_KINDS[config.kind]
     if kind.levels is not None and binfa.levels != kind.levels:
         others = ", ".join(f"{name} {k.levels}" for name, k in DATASET_KINDS.items() if k.levels)
         raise ValueError(f"bipe gen {config.kind} needs a {kind.levels}-level automaton, got "
                          f"{binfa.levels} levels (levels per kind: {others})")
     if kind.flat:
-        return NfaSequenceSampler.build(binfa.flatten(), parse_length_spec(config.length),
-                                        binfa.separators)
+        return NfaSequenceSampler.build(binfa.flatten().trim(),
+                                        parse_length_spec(config.length), binfa.separators)
     return BinfaSequenceSampler.build(binfa, config.dists())
 
 
@@ -270,9 +286,10 @@ def generate_dataset(
 
     Independent streams come from ``SeedSequence(seed).spawn(2)``: one draws the random
     automaton (unused when ``automaton`` is given, so a reused automaton and the same seed give
-    the same data), the other the sequences, chunk by chunk. Every setting is validated here,
-    before any record is drawn; ``records`` is a lazy iterator (memory stays bounded) and
-    ``progress`` shows a tqdm bar on a terminal for large ``n``.
+    the same data), the other the sequences, by :func:`draw_batches` (as the automaton tasks
+    draw theirs). Every setting is validated here, before any record is drawn; ``records`` is a
+    lazy iterator (memory stays bounded) and ``progress`` shows a tqdm bar on a terminal for
+    large ``n``.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -280,7 +297,7 @@ def generate_dataset(
     automaton_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
     binfa = automaton if automaton is not None \
         else build_automaton(np.random.default_rng(automaton_seq), config)
-    sampler = _sampler(config, binfa)
+    sampler = build_sampler(config, binfa)
     meta = {
         "generator": config.kind, "config": config.to_dict(), "seed": seed,
         "vocab": vocab(binfa), "separators": list(binfa.separators),
@@ -289,11 +306,10 @@ def generate_dataset(
 
     def records() -> Iterator[dict[str, Any]]:
         rng = np.random.default_rng(data_seq)
-        show = progress and config.n >= 8 * _CHUNK and sys.stderr.isatty()
+        show = progress and config.n > sequence_sampling.DRAW_CHUNK and sys.stderr.isatty()
         with tqdm(total=config.n, disable=not show, unit="seq", desc=f"gen {config.kind}",
                   file=sys.stderr) as bar:
-            for start in range(0, config.n, _CHUNK):
-                batch = sampler.sample(rng, min(_CHUNK, config.n - start))
+            for batch in draw_batches(sampler, rng, config.n):
                 yield from batch_records(batch, config.kind)
                 bar.update(batch.n)
 

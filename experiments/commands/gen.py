@@ -12,7 +12,8 @@ Settings follow ``bipe train``'s convention: ``--data.FIELD VALUE`` for each fie
 family's config dataclass that shapes a dataset (``--data.n_symbols 3``, ``--data.segments
 uniform:4:8``, ``--data.n_train 10000`` examples), parsed by the field's type with the same code
 (:func:`bipe.experiments.config.parse_value`), so the same settings describe the same data as
-``bipe train --task binfa_lm --data.n_symbols 3 ...``. Defaults are the family's, except
+``bipe train --task binfa_lm --data.n_symbols 3 ...``: with ``--seed S`` and ``--data_seed S``,
+exactly that run's training set (docs/method.md#bi-nfa). Defaults are the family's, except
 ``data.n_train`` (1000 here) and arith's ``data.operators`` (``fixed:3``). The earlier
 spellings (``--n``, ``--n-symbols``, ``--segments``, ``--segment-length``, ``--operators``,
 ``--modulus``, arith's ``--format``, ...) remain as deprecated aliases of those fields (same

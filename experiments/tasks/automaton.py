@@ -23,19 +23,26 @@
     ``accuracy``: both right; ``inner_accuracy``, ``outer_accuracy``. Where two types accept
     the same prefix the type is not determined by the tokens, so 1.0 may be out of reach.
 ``nfa_lm``: ``binfa_lm`` on sequences sampled from the flattened automaton directly (length =
-    segment count times the mean segment length), i.e. the same language without the
+    segment count times the mean segment length + 1,
+    :func:`bipe.synthetic.sequence_data.flat_length_spec`), i.e. the same language without the
     generator's bilevel structure.
 
-Examples are built straight from the sampler's concatenated arrays
-(:class:`bipe.synthetic.sequences.SequenceBatch`); a saved dataset's records are concatenated
-into the same arrays first (:class:`Ragged`), so both go through one constructor.
+Every draw (the world's automaton, the training set, each evaluation set) is that of the
+``bipe gen`` dataset config :meth:`AutomatonTask.dataset_config` gives, through the same
+functions (:func:`bipe.synthetic.sequences.build_automaton`, ``build_sampler``,
+``draw_sequences``): a run with data seed S trains on exactly the records ``bipe gen KIND --seed
+S`` writes with the same data settings. Examples are built straight from the sampler's
+concatenated arrays (:class:`bipe.synthetic.sequences.SequenceBatch`); a saved dataset's records
+are concatenated into the same arrays first (:class:`Ragged`), so both go through one
+constructor.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -44,6 +51,9 @@ from bipe.experiments.metrics import legal_logprob
 from bipe.experiments.tasks.base import IGNORE, Examples, Task
 from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.distributions import parse_length_spec
+
+if TYPE_CHECKING:
+    from bipe.synthetic.sequences import SequenceConfig
 
 __all__ = ["AutomatonTask", "AutomatonWorld", "Ragged"]
 
@@ -104,20 +114,33 @@ class AutomatonTask(Task):
                              f"task {self.name!r} is 2-level (use binfa3_lm or leave it empty)")
         return None
 
-    def _laws(self, data: Any, counts: str, seg_len: str) -> list[str]:
-        """The per-level length specs of one draw, outermost first."""
+    def dataset_config(self, data: Any, n: int, setting: int | None = None) -> SequenceConfig:
+        """The ``bipe gen`` dataset config of one draw of ``n`` sequences: the training set
+        (``setting`` None: ``data.segments``) or the evaluation set of ``setting`` segments
+        (``fixed:SETTING``, with ``data.eval_segment_length`` when set). Its kind is the task's
+        generator; ``deterministic`` for state targets; ``sub_segments`` for 3-level data;
+        ``length`` for flat words (:func:`~bipe.synthetic.sequence_data.flat_length_spec`)."""
+        from bipe.synthetic.sequence_data import flat_length_spec  # noqa: PLC0415
+        from bipe.synthetic.sequences import SequenceConfig  # noqa: PLC0415
+
+        seg_len = self._segment_length(data, setting)
+        counts = data.segments if setting is None else f"fixed:{int(setting)}"
+        options: dict[str, Any] = {"deterministic": self._states}
         sub = self.sub_segments(data)
-        return [counts, seg_len] if sub is None else [counts, sub, seg_len]
+        if sub is not None:
+            options["sub_segments"] = sub
+        if self._flat:
+            options["length"] = flat_length_spec(counts, seg_len)
+        config = SequenceConfig.from_data(data, kind=self.generators[0], **options)
+        return dataclasses.replace(config, n=n, segments=counts, segment_length=seg_len)
 
     def setup(self, rng, data):
-        from bipe.synthetic.sequence_data import build_automaton  # noqa: PLC0415
+        from bipe.synthetic import sequences  # noqa: PLC0415
 
-        sub = self.sub_segments(data)
+        self.sub_segments(data)  # a 2-level task refuses data.sub_segments up front
         if data.path:  # the saved dataset's own automaton (its legality oracle)
-            from bipe.synthetic.sequences import load_automaton  # noqa: PLC0415
-
             self.dataset_meta(data.path)
-            binfa = load_automaton(data.path)
+            binfa = sequences.load_automaton(data.path)
             if binfa.levels != self.levels:
                 raise ValueError(f"data.path {data.path} holds a {binfa.levels}-level automaton;"
                                  f" task {self.name!r} needs {self.levels} levels")
@@ -127,25 +150,20 @@ class AutomatonTask(Task):
                                  f"{self.name!r} needs one made with bipe gen binfa "
                                  f"--deterministic (its states are the targets)")
             return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
-        binfa = build_automaton(rng, data, deterministic=self._states, sub_segments=sub)
+        binfa = sequences.build_automaton(rng, self.dataset_config(data, data.n_train))
         return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
 
     def generate(self, rng, data, world, n, setting):
         from bipe.synthetic import sequences  # noqa: PLC0415
         from bipe.synthetic.sequence_data import check_request  # noqa: PLC0415
 
-        seg_len = self._segment_length(data, setting)
-        counts = data.segments if setting is None else f"fixed:{int(setting)}"
-        laws = self._laws(data, counts, seg_len)
-        check_request(n, counts, seg_len, f"task {self.name}", *laws[1:-1])
-        if self._flat:
-            batch = sequences.sample_nfa_sequences(
-                rng, world.flat, n, parse_length_spec(_flat_length_spec(counts, seg_len)),
-                world.binfa.separators)
-        else:
-            batch = sequences.sample_binfa_sequences(
-                rng, world.binfa, n, [parse_length_spec(law) for law in laws],
-                state_labels=self._states)
+        config = self.dataset_config(data, n, setting)
+        sub = self.sub_segments(data)
+        check_request(n, config.segments, config.segment_length, f"task {self.name}",
+                      *([] if sub is None else [sub]))
+        sampler = sequences.build_sampler(config, world.binfa)
+        labels = {} if self._flat else {"state_labels": self._states}  # labels draw nothing
+        batch = sequences.draw_sequences(sampler, rng, n, **labels)
         return self._examples(Ragged.of_batch(batch), data)
 
     def load(self, path, data, world):
@@ -321,10 +339,3 @@ class Ragged:
                    top=flat("seg2")[0] if records and all("seg2" in r for r in records)
                    else None)
 
-
-def _flat_length_spec(counts: str, segment_length: str) -> str:
-    """Total-length spec of flat NFA words: segment counts x (mean segment length + 1)."""
-    mean = float(np.mean(_support(segment_length))) + 1.0
-    values = _support(counts)
-    lo, hi = round(min(values) * mean), round(max(values) * mean)
-    return f"fixed:{lo}" if lo == hi else f"uniform:{lo}:{hi}"
