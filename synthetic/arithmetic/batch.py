@@ -97,7 +97,7 @@ class ArithBatch:
     @property
     def n(self) -> int:
         """The number of chains N."""
-        return len(self.offsets) - 1
+        return len(self.prompt_len)
 
     @property
     def lengths(self) -> np.ndarray:
