@@ -15,6 +15,7 @@ consume the arrays directly. Worked example (two chains, ``fmt="direct"``, p=11)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,10 +76,9 @@ class ArithBatch:
     @classmethod
     def of_rows(cls, rows: Sequence[Sequence[int]], modulus: int) -> ArithBatch:
         """The batch of id rows (each ending in ``<eos>``)."""
-        lengths = [len(r) for r in rows]
-        offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])  # (N+1,)
-        tokens = (np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]) if rows
-                  else np.zeros(0, np.int64))
+        offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows], dtype=np.int64)])
+        tokens = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64,
+                             count=int(offsets[-1]))  # (M,)
         return cls.of_tokens(tokens, offsets, modulus)
 
     @classmethod
@@ -115,7 +115,12 @@ class ArithBatch:
 
     def select(self, rows: np.ndarray) -> ArithBatch:
         """The batch of chains ``rows`` (indices, in that order)."""
-        return ArithBatch.of_rows([self.row(int(i)) for i in rows], self.modulus)
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = self.lengths[rows]  # (R,)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])  # (R+1,)
+        shift = np.repeat(self.offsets[rows] - offsets[:-1], lengths)  # (M',) source - target
+        return ArithBatch.of_tokens(self.tokens[np.arange(offsets[-1]) + shift], offsets,
+                                    self.modulus)
 
     def positions(self, separators: Sequence[int] = SEPARATORS) -> tuple[np.ndarray, np.ndarray]:
         """``(seg, intra)`` (M,) each of every row over ``separators`` (default ``=`` and
