@@ -43,6 +43,7 @@ class ArithTask(Task):
     unit = "operators"
     length_field = "operators"
     metric_names = ("accuracy", "chain_accuracy")
+    multilevel_rules = "operators"
 
     def __init__(self, name: str, fmt: str | None) -> None:
         self.name = name
@@ -54,8 +55,13 @@ class ArithTask(Task):
     def vocab_size(self, data: Any, world: Any = None) -> int:
         return len(_arith_module().vocab(data.modulus))
 
+    def level_separators(self, data: Any, world: Any = None) -> tuple[tuple[int, ...], ...]:
+        """Separator ids per level of ``data.separator_rule``, innermost first."""
+        return _arith_module().separator_levels(data.separator_rule)
+
     def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
-        return tuple(int(s) for s in _arith_module().SEPARATORS)
+        """Every level's separators, outermost level first (``(9, 2)`` for ``equals``)."""
+        return tuple(int(s) for level in reversed(self.level_separators(data)) for s in level)
 
     def train_range(self, data: Any) -> tuple[int, int]:
         spec = parse_length_spec(data.operators)

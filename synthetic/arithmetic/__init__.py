@@ -39,7 +39,10 @@ undoes one expansion: it evaluates one operation on two numbers (the reference s
 
 **Token ids** (the reference's): ``<pad>``=0, ``<cls>``=1, ``<eos>``=2, ``+ - * / ( ) =`` = 3..9,
 numbers ``0..p-1`` = ``10..10+p-1`` (:func:`vocab`, ``ARITH_VOCAB`` for p=11). Separators are
-``=`` (9) and ``<eos>`` (2).
+``=`` (9) and ``<eos>`` (2). A run may segment the chains at a second, inner level too
+(``data.separator_rule``, :data:`SEPARATOR_RULES`, :func:`separator_levels`): ``operators``
+makes each of ``+ - * /`` close an inner unit inside the ``=`` segments (for ``hbipe``); the
+data never changes.
 
 **Records** (dicts): ``text`` (words, no ``<eos>``), ``tokens`` (ids + ``<eos>``), ``seg``,
 ``intra`` (docs/method.md#positions over the separators), ``answer`` (int), ``n_operators`` (of the
@@ -131,11 +134,13 @@ from bipe.synthetic.arithmetic.vocabulary import (
     OPERATORS,
     PAD,
     PLUS,
+    SEPARATOR_RULES,
     SEPARATORS,
     TIMES,
     check_modulus,
     ids_to_text,
     is_prime,
+    separator_levels,
     vocab,
     words_to_ids,
 )
@@ -159,6 +164,7 @@ __all__ = [
     "PAD",
     "PLUS",
     "SEPARATORS",
+    "SEPARATOR_RULES",
     "TIMES",
     "apply",
     "batch_records",
@@ -185,6 +191,7 @@ __all__ = [
     "question_of",
     "ragged_positions",
     "sample_arithmetic",
+    "separator_levels",
     "steps_ids",
     "under_quotas",
     "verify_record",
