@@ -3,12 +3,12 @@
 :class:`ArithmeticData` adds to the shared :class:`~bipe.synthetic.family.DataConfig` the
 operator-count law (``operators``, a length spec; settings are operator counts), the chain
 format (``fmt``: ``feng``, ``direct`` or ``steps``, see :mod:`bipe.synthetic.arithmetic`), the
-prime ``modulus`` and the run's ``separator_rule`` (which tokens close a segment, per level:
-``equals``, the default, one level of ``=`` and ``<eos>``; ``operators``, each of ``+ - * /``
-closing an inner unit inside it, two levels for ``hbipe``; the chains are the same either way
-and ``bipe gen arith`` does not take it). :func:`chain_tokens` estimates a chain's length so
-that absurd requests (``fixed:100000`` operators: about 10^10 tokens per ``feng`` chain) are
-refused up front.
+prime ``modulus`` and the run's ``separator_rule`` (which tokens close a unit, per level, for
+``hbipe``; every other encoding gets their union as one level: ``equals``, the default, ``=``
+then ``<eos>``; ``operators``, each of ``+ - * /`` closing an inner unit inside the ``=``
+segments; the chains are the same either way and ``bipe gen arith`` does not take it).
+:func:`chain_tokens` estimates a chain's length so that absurd requests (``fixed:100000``
+operators: about 10^10 tokens per ``feng`` chain) are refused up front.
 
 :func:`generate_dataset` is the family's dataset writer input (what ``bipe gen arith`` calls
 through the registry :mod:`bipe.synthetic.families`): ``n_train`` chains of the config, with

@@ -31,8 +31,8 @@ def override_keys() -> list[str]:
 OVERRIDE_HELP = {
     "data.separator_rule": "which tokens close a segment, per level (hbipe needs two or more "
                            "levels; other encodings get the union): arithmetic equals (default: "
-                           "'=' and <eos>) or operators (+ - * / close an inner level inside "
-                           "it); text: docs/method.md#separator-rules",
+                           "'=' < <eos>) or operators (+ - * / < '=' <eos>); text: "
+                           "docs/method.md#separator-rules",
 }
 
 

@@ -43,7 +43,7 @@ class ArithTask(Task):
     unit = "operators"
     length_field = "operators"
     metric_names = ("accuracy", "chain_accuracy")
-    multilevel_rules = "operators"
+    multilevel_rules = "equals or operators"
 
     def __init__(self, name: str, fmt: str | None) -> None:
         self.name = name
@@ -60,8 +60,8 @@ class ArithTask(Task):
         return _arith_module().separator_levels(data.separator_rule)
 
     def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
-        """Every level's separators, outermost level first (``(9, 2)`` for ``equals``)."""
-        return tuple(int(s) for level in reversed(self.level_separators(data)) for s in level)
+        """Every level's separators as one level, innermost first (``(9, 2)`` for ``equals``)."""
+        return tuple(int(s) for level in self.level_separators(data) for s in level)
 
     def train_range(self, data: Any) -> tuple[int, int]:
         spec = parse_length_spec(data.operators)

@@ -39,7 +39,7 @@ undoes one expansion: it evaluates one operation on two numbers (the reference s
 
 **Token ids** (the reference's): ``<pad>``=0, ``<cls>``=1, ``<eos>``=2, ``+ - * / ( ) =`` = 3..9,
 numbers ``0..p-1`` = ``10..10+p-1`` (:func:`vocab`, ``ARITH_VOCAB`` for p=11). Separators are
-``=`` (9) and ``<eos>`` (2). A run may segment the chains at a second, inner level too
+``=`` (9) and ``<eos>`` (2). A run may segment the chains at an inner level too
 (``data.separator_rule``, :data:`SEPARATOR_RULES`, :func:`separator_levels`): ``operators``
 makes each of ``+ - * /`` close an inner unit inside the ``=`` segments (for ``hbipe``); the
 data never changes.

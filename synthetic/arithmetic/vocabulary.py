@@ -14,9 +14,10 @@ LOW = (PLUS, MINUS)
 SEPARATORS = (EQUALS, EOS)
 FORMATS = ("feng", "direct", "steps")
 # data.separator_rule -> separator ids per level, innermost first (docs/method.md#arithmetic):
-# "equals" one level ('=' and '<eos>' close a segment); "operators" adds an inner level where
-# each of '+ - * /' closes a unit ("( 2 +" | "7 ) *" | "6 -" | "3 ="), for hbipe.
-SEPARATOR_RULES = {"equals": (SEPARATORS,), "operators": (OPERATORS, SEPARATORS)}
+# "equals": '=' closes a segment, '<eos>' the whole chain; "operators": each of '+ - * /'
+# closes an inner unit ("( 2 +" | "7 ) *" | "6 -" | "3 =") inside the '=' segments. hbipe reads
+# the levels; every other encoding gets their union as one level.
+SEPARATOR_RULES = {"equals": ((EQUALS,), (EOS,)), "operators": (OPERATORS, SEPARATORS)}
 _SYMBOLS = ("<pad>", "<cls>", "<eos>", "+", "-", "*", "/", "(", ")", "=")
 
 

@@ -52,8 +52,8 @@ def test_the_rules_give_the_model_its_levels():
     assert build_config("tiny", task="arith").model.separators == (EQUALS, EOS)  # unchanged
     union = build_config("tiny", task="arith", pe="bipe_rope", overrides=HBIPE)
     assert set(union.model.separators) == {*OPERATORS, EQUALS, EOS}
-    with pytest.raises(ValueError, match="multi-level separator rule.*use operators"):
-        build_config("tiny", task="arith", pe="hbipe")
+    default = build_config("tiny", task="arith", pe="hbipe").model  # '=' inside '<eos>'
+    assert default.level_separators() == ((EQUALS,), (EOS,))
     with pytest.raises(ValueError, match="separator_rule 'commas' unknown; known: equals"):
         build_config("tiny", task="arith", overrides={"data.separator_rule": "commas"})
 
