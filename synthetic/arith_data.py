@@ -2,9 +2,13 @@
 
 :class:`ArithmeticData` adds to the shared :class:`~bipe.synthetic.family.DataConfig` the
 operator-count law (``operators``, a length spec; settings are operator counts), the chain
-format (``fmt``: ``feng``, ``direct`` or ``steps``, see :mod:`bipe.synthetic.arithmetic`) and the
-prime ``modulus``. :func:`chain_tokens` estimates a chain's length so that absurd requests
-(``fixed:100000`` operators: about 10^10 tokens per ``feng`` chain) are refused up front.
+format (``fmt``: ``feng``, ``direct`` or ``steps``, see :mod:`bipe.synthetic.arithmetic`), the
+prime ``modulus`` and the run's ``separator_rule`` (which tokens close a unit, per level, for
+``hbipe``; every other encoding gets their union as one level: ``equals``, the default, ``=``
+then ``<eos>``; ``operators``, each of ``+ - * /`` closing an inner unit inside the ``=``
+segments; the chains are the same either way and ``bipe gen arith`` does not take it).
+:func:`chain_tokens` estimates a chain's length so that absurd requests (``fixed:100000``
+operators: about 10^10 tokens per ``feng`` chain) are refused up front.
 
 :func:`generate_dataset` is the family's dataset writer input (what ``bipe gen arith`` calls
 through the registry :mod:`bipe.synthetic.families`): ``n_train`` chains of the config, with
@@ -22,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bipe.synthetic.arithmetic import FORMATS
+from bipe.synthetic.arithmetic import FORMATS, separator_levels
 from bipe.synthetic.distributions import LengthDist, parse_length_spec
 from bipe.synthetic.family import DataConfig, check_positive, check_size, expected
 
@@ -36,12 +40,14 @@ class ArithmeticData(DataConfig):
     operators: str = "uniform:1:4"
     fmt: str = "feng"
     modulus: int = 11
+    separator_rule: str = "equals"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_positive(self, "modulus")
         if self.fmt not in FORMATS:
             raise ValueError(f"data.fmt {self.fmt!r} unknown; known: {', '.join(FORMATS)}")
+        separator_levels(self.separator_rule)  # an unknown rule fails here
         check_request(self.n_train, self.operators, self.fmt, "data.n_train")
 
 

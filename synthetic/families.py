@@ -81,10 +81,12 @@ def data_keys(config: type[DataConfig]) -> list[str]:
 
 
 def owner(key: str) -> str | None:
-    """The family whose config (and no shared base) has the field ``key``, if any."""
+    """The family (``a or b`` when several) whose config, and no shared base, has the field
+    ``key``, if any."""
     shared = set(data_keys(DataConfig))
-    return next((name for name, fam in FAMILIES.items()
-                 if key in data_keys(fam.config) and key not in shared), None)
+    names = [name for name, fam in FAMILIES.items()
+             if key in data_keys(fam.config) and key not in shared]
+    return " or ".join(names) or None
 
 
 def upgrade_data(family: DataFamily, data: dict[str, Any]) -> dict[str, Any]:

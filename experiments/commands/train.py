@@ -27,6 +27,15 @@ def override_keys() -> list[str]:
     return [k for k in valid_keys(RunConfig) if k not in DERIVED_KEYS and k not in OWN_KEYS]
 
 
+# help texts of override keys whose meaning is not plain from the name and type
+OVERRIDE_HELP = {
+    "data.separator_rule": "which tokens close a segment, per level (hbipe needs two or more "
+                           "levels; other encodings get the union): arithmetic equals (default: "
+                           "'=' < <eos>) or operators (+ - * / < '=' <eos>); text: "
+                           "docs/method.md#separator-rules",
+}
+
+
 def add_override_arguments(parser: argparse.ArgumentParser, keys: list[str] | None = None,
                            title: str | None = None,
                            helps: dict[str, str] | None = None) -> None:
@@ -38,7 +47,7 @@ def add_override_arguments(parser: argparse.ArgumentParser, keys: list[str] | No
         "and model.max_intra come from the task and the training data)"))
     for key in keys:
         group.add_argument(f"--{key}", dest=f"override:{key}", default=None, metavar="VALUE",
-                           help=(helps or {}).get(key))
+                           help=(OVERRIDE_HELP if helps is None else helps).get(key))
     original = parser.error
 
     def error(message: str) -> None:

@@ -11,11 +11,14 @@
     token before the first generated ``<eos>`` is the answer (the reference metric);
     ``chain_accuracy``: the whole generated chain up to ``<eos>`` equals the reference.
 ``arith_direct``: the same with ``question = answer`` (no chain; ``--data.fmt`` is ignored).
+
+Examples are built straight from the sampler's concatenated arrays
+(:class:`bipe.synthetic.arithmetic.ArithBatch`); a saved dataset's records are concatenated into
+the same batch first, so both go through one constructor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +43,7 @@ class ArithTask(Task):
     unit = "operators"
     length_field = "operators"
     metric_names = ("accuracy", "chain_accuracy")
+    multilevel_rules = "equals or operators"
 
     def __init__(self, name: str, fmt: str | None) -> None:
         self.name = name
@@ -51,8 +55,13 @@ class ArithTask(Task):
     def vocab_size(self, data: Any, world: Any = None) -> int:
         return len(_arith_module().vocab(data.modulus))
 
+    def level_separators(self, data: Any, world: Any = None) -> tuple[tuple[int, ...], ...]:
+        """Separator ids per level of ``data.separator_rule``, innermost first."""
+        return _arith_module().separator_levels(data.separator_rule)
+
     def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
-        return tuple(int(s) for s in _arith_module().SEPARATORS)
+        """Every level's separators as one level, innermost first (``(9, 2)`` for ``equals``)."""
+        return tuple(int(s) for level in self.level_separators(data) for s in level)
 
     def train_range(self, data: Any) -> tuple[int, int]:
         spec = parse_length_spec(data.operators)
@@ -65,10 +74,10 @@ class ArithTask(Task):
 
         spec = data.operators if setting is None else f"fixed:{int(setting)}"
         check_request(n, spec, self.fmt(data), f"task {self.name}")
-        records = _arith_module().generate_arithmetic(
+        batch = _arith_module().sample_arithmetic(
             rng, n, operators=spec, modulus=data.modulus, fmt=self.fmt(data)
         )
-        return self._examples(records)
+        return self._examples(batch)
 
     def load(self, path, data, world):
         from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
@@ -83,24 +92,26 @@ class ArithTask(Task):
         if modulus is not None and modulus != data.modulus:
             raise ValueError(f"{path}: modulus {modulus} but the run has data.modulus="
                              f"{data.modulus}")
-        return self._examples(dataset.records)
+        return self._examples(_arith_module().ArithBatch.of_records(dataset.records,
+                                                                    data.modulus))
 
-    def _examples(self, records: Sequence[dict]) -> Examples:
-        inputs, targets, oracle = [], [], []
-        for r in records:
-            tokens = np.asarray(r["tokens"], dtype=np.int64)  # (T,)
-            target = tokens[1:].copy()  # (T-1,) token t+1 is predicted at t
-            target[: int(r["prompt_len"]) - 1] = IGNORE  # loss masked through the first '='
-            inputs.append(tokens[:-1])
-            targets.append(target)
-            oracle.append((np.asarray(r["seg"][:-1], np.int64),
-                           np.asarray(r["intra"][:-1], np.int64)))
+    def _examples(self, batch: Any) -> Examples:
+        """Examples of the chains of ``batch`` (an :class:`~bipe.synthetic.arithmetic.
+        ArithBatch`): one split of its flat arrays per row, each row's last token dropped."""
+        starts, lengths = batch.offsets[:-1], batch.lengths  # (N,) each
+        local = np.arange(len(batch.tokens)) - np.repeat(starts, lengths)  # (M,) index in row
+        prompt = np.repeat(batch.prompt_len, lengths)  # (M,)
+        nxt = np.append(batch.tokens[1:], IGNORE)  # (M,) token t+1 is predicted at t
+        target = np.where(local < prompt - 1, IGNORE, nxt)  # (M,) masked through the first '='
+        seg, intra = batch.positions()  # (M,) each
+        cuts = batch.offsets[1:-1]  # (N-1,)
+        rows = [np.split(a, cuts) if batch.n else [] for a in (batch.tokens, target, seg, intra)]
+        tokens, targets, segs, intras = rows
         return Examples(
-            inputs=tuple(inputs), targets=tuple(targets),
-            setting=np.array([int(r["n_operators"]) for r in records], dtype=np.int64),
-            oracle=tuple(oracle),
-            extra={"prompt_len": np.array([int(r["prompt_len"]) for r in records], np.int64),
-                   "tokens": [np.asarray(r["tokens"], np.int64) for r in records]},
+            inputs=tuple(t[:-1] for t in tokens), targets=tuple(t[:-1] for t in targets),
+            setting=batch.n_operators, oracle=tuple((s[:-1], p[:-1]) for s, p in
+                                                    zip(segs, intras, strict=True)),
+            extra={"prompt_len": batch.prompt_len, "tokens": tokens},
         )
 
     def metrics(self, examples, world, data, forward, decode, batch_size):

@@ -70,10 +70,22 @@ class Task:
     def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
         raise NotImplementedError
 
+    # the task's data.separator_rule values with two or more levels, as a phrase ("" when the
+    # task has no separator rule); such a task defines level_separators(data, world=None)
+    multilevel_rules: str = ""
+
     def model_separators(self, data: Any, pe: str) -> tuple:
-        """``model.separators`` for encoding ``pe``: :meth:`separators` (tasks with several
-        separator levels give ``hbipe`` one tuple per level)."""
-        return self.separators(data)
+        """``model.separators`` for encoding ``pe``: :meth:`separators`; a task with separator
+        rules (``multilevel_rules``) gives ``hbipe`` one tuple per level of its
+        ``data.separator_rule``, which must have two or more."""
+        if pe != "hbipe" or not self.multilevel_rules:
+            return self.separators(data)
+        levels = self.level_separators(data)
+        if len(levels) < 2:
+            raise ValueError(f"pe=hbipe needs a multi-level separator rule; data.separator_rule="
+                             f"{data.separator_rule!r} has one level (use "
+                             f"{self.multilevel_rules})")
+        return levels
 
     def train_range(self, data: Any) -> tuple[int, int]:
         """``(lo, hi)`` of the training distribution's length setting."""

@@ -57,6 +57,7 @@ class _TextTask(Task):
 
     unit = "tokens"
     family = "text"
+    multilevel_rules = "auto_levels, blocks, paragraphs or verses"
 
     def setup(self, rng, data):
         if data.path:
@@ -74,18 +75,6 @@ class _TextTask(Task):
 
     def separators(self, data: Any, world: Any = None) -> tuple[int, ...]:
         return tuple(sorted({s for level in self.level_separators(data, world) for s in level}))
-
-    def model_separators(self, data: Any, pe: str) -> tuple:
-        """One tuple per level for ``hbipe`` (which needs a rule with two or more levels),
-        else every separator in one level."""
-        if pe != "hbipe":
-            return self.separators(data)
-        levels = self.level_separators(data)
-        if len(levels) < 2:
-            raise ValueError(f"pe=hbipe needs a multi-level separator rule; data.separator_rule="
-                             f"{data.separator_rule!r} has one level (use auto_levels, blocks, "
-                             "paragraphs or verses)")
-        return levels
 
     def default_eval_lengths(self, data: Any) -> tuple[int, ...]:
         return tuple(m * data.context for m in LENGTH_MULTIPLES)

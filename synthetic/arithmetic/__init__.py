@@ -39,7 +39,10 @@ undoes one expansion: it evaluates one operation on two numbers (the reference s
 
 **Token ids** (the reference's): ``<pad>``=0, ``<cls>``=1, ``<eos>``=2, ``+ - * / ( ) =`` = 3..9,
 numbers ``0..p-1`` = ``10..10+p-1`` (:func:`vocab`, ``ARITH_VOCAB`` for p=11). Separators are
-``=`` (9) and ``<eos>`` (2).
+``=`` (9) and ``<eos>`` (2). A run may segment the chains at an inner level too
+(``data.separator_rule``, :data:`SEPARATOR_RULES`, :func:`separator_levels`): ``operators``
+makes each of ``+ - * /`` close an inner unit inside the ``=`` segments (for ``hbipe``); the
+data never changes.
 
 **Records** (dicts): ``text`` (words, no ``<eos>``), ``tokens`` (ids + ``<eos>``), ``seg``,
 ``intra`` (docs/method.md#positions over the separators), ``answer`` (int), ``n_operators`` (of the
@@ -63,14 +66,19 @@ question's value (evaluated independently of the chain); ``feng``: exactly L ste
 one generator expansion (a single value-preserving reduction with the bracket rule); ``steps``:
 equal to the canonical steps re-derived from the question; ``direct``: one ``=``.
 
-**API**: :func:`generate_arithmetic` (list of records) and :func:`iter_arithmetic` (a stream,
-with the reference's ``--under`` quotas, deduplication and exclusion), :func:`vocab`,
+**API**: :func:`sample_arithmetic` (the chains as one :class:`ArithBatch` of concatenated
+arrays: ``tokens``, ``offsets``, ``prompt_len``, ``n_operators``, and ``seg``/``intra`` from
+:meth:`ArithBatch.positions`; what tasks consume) and :func:`iter_batches` (a stream of
+batches), :func:`generate_arithmetic` (list of records) and :func:`iter_arithmetic` (a stream,
+with the reference's ``--under`` quotas, deduplication and exclusion); the records are a view
+of the batches (:func:`batch_records`), one implementation. :func:`vocab`,
 :func:`parse`, :func:`evaluate`, :func:`canonical_steps`, :func:`make_record`,
 :func:`verify_record` (``None`` or the reason a record is invalid) and :func:`verify_text`.
 
 **Modules**: :mod:`~bipe.synthetic.arithmetic.vocabulary` (token ids, words),
 :mod:`~bipe.synthetic.arithmetic.parser` (parse, evaluate, canonical steps, the bracket rule),
-:mod:`~bipe.synthetic.arithmetic.chain` (expansions, formats, records),
+:mod:`~bipe.synthetic.arithmetic.batch` (the batch and its records),
+:mod:`~bipe.synthetic.arithmetic.chain` (expansions, formats, one record),
 :mod:`~bipe.synthetic.arithmetic.generate` (operator counts, chunked streams, quotas,
 deduplication) and :mod:`~bipe.synthetic.arithmetic.verify`; every public name is importable
 from this package.
@@ -78,6 +86,7 @@ from this package.
 
 from __future__ import annotations
 
+from bipe.synthetic.arithmetic.batch import ArithBatch, batch_records, ragged_positions
 from bipe.synthetic.arithmetic.chain import (
     expand,
     expansion_table,
@@ -88,9 +97,11 @@ from bipe.synthetic.arithmetic.chain import (
 from bipe.synthetic.arithmetic.generate import (
     generate_arithmetic,
     iter_arithmetic,
+    iter_batches,
     n_distinct_chains,
     operator_dist,
     question_of,
+    sample_arithmetic,
     under_quotas,
 )
 from bipe.synthetic.arithmetic.parser import (
@@ -123,19 +134,22 @@ from bipe.synthetic.arithmetic.vocabulary import (
     OPERATORS,
     PAD,
     PLUS,
+    SEPARATOR_RULES,
     SEPARATORS,
     TIMES,
     check_modulus,
     ids_to_text,
     is_prime,
+    separator_levels,
     vocab,
     words_to_ids,
 )
 
-SUBMODULES = ("vocabulary", "parser", "chain", "generate", "verify")
+SUBMODULES = ("vocabulary", "parser", "batch", "chain", "generate", "verify")
 
 __all__ = [
     "ARITH_VOCAB",
+    "ArithBatch",
     "CLOSE",
     "CLS",
     "DIVIDE",
@@ -150,8 +164,10 @@ __all__ = [
     "PAD",
     "PLUS",
     "SEPARATORS",
+    "SEPARATOR_RULES",
     "TIMES",
     "apply",
+    "batch_records",
     "bracket_problem",
     "canonical_steps",
     "chain_problem",
@@ -165,6 +181,7 @@ __all__ = [
     "is_prime",
     "is_reduction",
     "iter_arithmetic",
+    "iter_batches",
     "make_record",
     "meta_problem",
     "n_distinct_chains",
@@ -172,6 +189,9 @@ __all__ = [
     "operator_dist",
     "parse",
     "question_of",
+    "ragged_positions",
+    "sample_arithmetic",
+    "separator_levels",
     "steps_ids",
     "under_quotas",
     "verify_record",

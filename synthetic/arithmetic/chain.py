@@ -1,4 +1,4 @@
-"""One chain: the generator's expansions, the chain formats and the records of id rows."""
+"""One chain: the generator's expansions, the chain formats and the record of id rows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from bipe.synthetic.arithmetic.batch import ArithBatch, batch_records
 from bipe.synthetic.arithmetic.parser import apply, canonical_steps, needs_brackets
 from bipe.synthetic.arithmetic.vocabulary import (
     CLOSE,
@@ -19,15 +20,10 @@ from bipe.synthetic.arithmetic.vocabulary import (
     NUM0,
     OPEN,
     OPERATORS,
-    PAD,
     PLUS,
-    SEPARATORS,
     TIMES,
-    _vocab_words,
     check_modulus,
 )
-from bipe.synthetic.arrays import pad_rows
-from bipe.synthetic.segment import separator_positions
 
 
 @lru_cache(maxsize=64)
@@ -128,28 +124,10 @@ def steps_ids(question: list[int], modulus: int) -> list[int]:
 
 
 def make_record(ids: list[int], modulus: int, seg=None, intra=None) -> dict:
-    """A record from token ids ending in ``<eos>`` (positions computed unless given as lists)."""
-    if seg is None:
-        seg, intra = separator_positions(np.asarray(ids, dtype=np.int64), SEPARATORS)
-        seg, intra = seg.tolist(), intra.tolist()
-    prompt_len = ids.index(EQUALS) + 1
-    words = _vocab_words(modulus)
-    return {
-        "text": " ".join([words[t] for t in ids[:-1]]),
-        "tokens": list(ids),
-        "seg": seg,
-        "intra": intra,
-        "answer": ids[-2] - NUM0,
-        "n_operators": sum(1 for t in ids[:prompt_len] if PLUS <= t <= DIVIDE),
-        "prompt_len": prompt_len,
-    }
-
-
-def _records(rows: list[list[int]], modulus: int) -> list[dict]:
-    """Records of many id rows, positions computed in one padded batch."""
-    batch, _ = pad_rows(rows, PAD)  # (N, T)
-    seg, intra = separator_positions(batch, SEPARATORS)  # (N, T) each
-    seg, intra = seg.tolist(), intra.tolist()
-    return [
-        make_record(r, modulus, seg[i][: len(r)], intra[i][: len(r)]) for i, r in enumerate(rows)
-    ]
+    """The record of token ids ending in ``<eos>`` (:func:`~bipe.synthetic.arithmetic.batch.
+    batch_records` of a one-chain batch); ``seg``/``intra`` given as lists replace the computed
+    positions."""
+    record = batch_records(ArithBatch.of_rows([ids], modulus))[0]
+    if seg is not None:
+        record["seg"], record["intra"] = seg, intra
+    return record

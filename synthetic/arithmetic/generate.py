@@ -4,12 +4,14 @@ reference's ``--under`` quotas, deduplication and exclusion."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Collection, Iterator
 from typing import Any
 
 import numpy as np
 
-from bipe.synthetic.arithmetic.chain import _history, _records, expansion_table, format_ids
+from bipe.synthetic.arithmetic.batch import ArithBatch, batch_records
+from bipe.synthetic.arithmetic.chain import _history, expansion_table, format_ids
 from bipe.synthetic.arithmetic.vocabulary import FORMATS, check_modulus
 from bipe.synthetic.distributions import LengthDist, parse_length_spec
 
@@ -41,17 +43,17 @@ def n_distinct_chains(n_operators: int, modulus: int) -> int | None:
     return sum(len(o) for o in expansion_table(modulus)[0])
 
 
-def _chunk_records(
+def _chunk_batch(
     seed: np.random.SeedSequence, counts: np.ndarray | None, size: int, dist: LengthDist,
     fmt: str, modulus: int,
-) -> list[dict]:
-    """One chunk of records from its own stream: ``counts`` given, or ``size`` draws of dist."""
+) -> ArithBatch:
+    """One chunk of chains from its own stream: ``counts`` given, or ``size`` draws of dist."""
     rng = np.random.Generator(np.random.PCG64(seed))
     if counts is None:
         counts = dist.sample(rng, size)
     u = rng.random((len(counts), 1 + 2 * int(counts.max())))  # (N, 1 + 2 * L_max) uniforms
     rows = [format_ids(_history(u[i], int(c), modulus), fmt, modulus) for i, c in enumerate(counts)]
-    return _records(rows, modulus)
+    return ArithBatch.of_rows(rows, modulus)
 
 
 def _chunk_tasks(root: np.random.SeedSequence, n: int, dist: LengthDist, under: bool, fmt: str,
@@ -69,11 +71,11 @@ def _chunk_tasks(root: np.random.SeedSequence, n: int, dist: LengthDist, under: 
         yield root.spawn(1)[0], fill, size, dist, fmt, modulus
 
 
-def _chunks(tasks: Iterator[tuple], workers: int) -> Iterator[list[dict]]:
+def _chunks(tasks: Iterator[tuple], workers: int) -> Iterator[ArithBatch]:
     """The tasks' results in order, computed by ``workers`` processes (1: in this process)."""
     if workers <= 1:
         for task in tasks:
-            yield _chunk_records(*task)
+            yield _chunk_batch(*task)
         return
     import concurrent.futures as cf
     import multiprocessing
@@ -81,11 +83,11 @@ def _chunks(tasks: Iterator[tuple], workers: int) -> Iterator[list[dict]]:
     context = multiprocessing.get_context("fork" if "fork" in
                                           multiprocessing.get_all_start_methods() else None)
     with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending = [pool.submit(_chunk_records, *next(tasks)) for _ in range(2 * workers)]
+        pending = [pool.submit(_chunk_batch, *next(tasks)) for _ in range(2 * workers)]
         try:
             while True:
                 result = pending.pop(0).result()
-                pending.append(pool.submit(_chunk_records, *next(tasks)))
+                pending.append(pool.submit(_chunk_batch, *next(tasks)))
                 yield result
         finally:
             for future in pending:
@@ -123,6 +125,23 @@ def iter_arithmetic(
 
     Randomness: one draw from ``rng`` seeds a ``SeedSequence``; chunk j of up to 2048 chains
     uses its j-th spawned stream, so ``workers`` processes give the same records as one.
+    The records are :func:`~bipe.synthetic.arithmetic.batch.batch_records` of the batches of
+    :func:`iter_batches` (same arguments).
+    """
+    batches = iter_batches(rng, n, operators=operators, modulus=modulus, fmt=fmt, under=under,
+                           dedup=dedup, exclude=exclude, max_stale=max_stale, workers=workers)
+    return itertools.chain.from_iterable(map(batch_records, batches))
+
+
+def iter_batches(
+    rng: np.random.Generator, n: int, *, operators: LengthDist | str | int, modulus: int = 11,
+    fmt: str = "feng", under: bool = False, dedup: bool = False,
+    exclude: Collection[str] = (), max_stale: int = 50_000, workers: int = 1,
+) -> Iterator[ArithBatch]:
+    """The ``n`` chains of :func:`iter_arithmetic` (same arguments, same draws) as a stream of
+    :class:`~bipe.synthetic.arithmetic.batch.ArithBatch` (at most one per chunk).
+
+    Every argument is checked here, before anything is drawn.
     """
     modulus = check_modulus(modulus)
     if fmt not in FORMATS:
@@ -143,34 +162,46 @@ def iter_arithmetic(
                  exclude, max_stale, f"{dist}, mod {modulus}")
 
 
-def _kept(chunks: Iterator[list[dict]], n: int, dedup: bool, exclude: Collection[str],
-          max_stale: int, what: str) -> Iterator[dict]:
-    """The first ``n`` records of ``chunks`` that pass deduplication and exclusion."""
+def _fresh(batch: ArithBatch, dedup: bool, exclude: Collection[str],
+           seen: set[bytes]) -> np.ndarray:
+    """(N,) bool: the chains of ``batch`` that pass exclusion and deduplication, in order
+    (``seen`` gains the keys of the deduplicated chains)."""
+    fresh = np.ones(batch.n, dtype=bool)
+    if exclude:
+        fresh &= np.array([question_of(t) not in exclude for t in batch.texts()], dtype=bool)
+    if dedup:
+        for i in np.flatnonzero(fresh):
+            key = hashlib.blake2b(batch.row(int(i)).tobytes(), digest_size=16).digest()
+            fresh[i] = key not in seen
+            seen.add(key)
+    return fresh
+
+
+def _kept(chunks: Iterator[ArithBatch], n: int, dedup: bool, exclude: Collection[str],
+          max_stale: int, what: str) -> Iterator[ArithBatch]:
+    """The first ``n`` chains of ``chunks`` that pass deduplication and exclusion, one batch
+    per chunk (a chain's text and its ids determine each other, so ids are the dedup key)."""
     seen: set[bytes] = set()
     kept = stale = 0
     for chunk in chunks:
-        for record in chunk:
-            text = record["text"]
-            if exclude and question_of(text) in exclude:
-                fresh = False
-            elif dedup:
-                key = hashlib.blake2b(text.encode(), digest_size=16).digest()
-                fresh = key not in seen
-                seen.add(key)
-            else:
-                fresh = True
-            if fresh:
-                kept, stale = kept + 1, 0
-                yield record
-                if kept == n:
-                    return
-            else:
-                stale += 1
-                if stale > max_stale:
-                    raise ValueError(
-                        f"gave up after {max_stale} draws in a row were duplicates or "
-                        f"excluded: cannot draw {n} distinct chains ({what})"
-                    )
+        fresh = _fresh(chunk, dedup, exclude, seen) if dedup or exclude else np.ones(chunk.n, bool)
+        runs = np.cumsum(fresh)  # (N,) fresh chains up to and including each
+        stale_run = np.arange(chunk.n) - np.maximum.accumulate(np.where(fresh, np.arange(chunk.n),
+                                                                        -1 - stale))  # (N,)
+        over = np.flatnonzero(stale_run > max_stale)
+        stop = min(int(np.searchsorted(runs, n - kept)) + 1, chunk.n)  # chains up to the n-th
+        failed = len(over) > 0 and over[0] < stop
+        stop = int(over[0]) if failed else stop
+        rows = np.flatnonzero(fresh[:stop])
+        if len(rows):
+            yield chunk if len(rows) == chunk.n else chunk.select(rows)
+        kept += len(rows)
+        if failed:
+            raise ValueError(f"gave up after {max_stale} draws in a row were duplicates or "
+                             f"excluded: cannot draw {n} distinct chains ({what})")
+        if kept == n:
+            return
+        stale = int(stale_run[-1]) if chunk.n else stale
 
 
 def generate_arithmetic(rng: np.random.Generator, n: int, **options: Any) -> list[dict]:
@@ -184,3 +215,16 @@ def generate_arithmetic(rng: np.random.Generator, n: int, **options: Any) -> lis
     True
     """
     return list(iter_arithmetic(rng, n, **options))
+
+
+def sample_arithmetic(rng: np.random.Generator, n: int, **options: Any) -> ArithBatch:
+    """The ``n`` chains of :func:`generate_arithmetic` (same ``rng`` draws, same ``options``)
+    as one :class:`~bipe.synthetic.arithmetic.batch.ArithBatch`, which the records are a view
+    of: ``batch_records(sample_arithmetic(...)) == generate_arithmetic(...)``.
+
+    >>> batch = sample_arithmetic(np.random.default_rng(0), 3, operators=2, fmt="direct")
+    >>> batch.n, batch.n_operators.tolist(), len(batch.offsets)
+    (3, [2, 2, 2], 4)
+    """
+    batches = list(iter_batches(rng, n, **options))
+    return ArithBatch.concat(batches, batches[0].modulus)

@@ -13,7 +13,22 @@ OPERATORS = (PLUS, MINUS, TIMES, DIVIDE)
 LOW = (PLUS, MINUS)
 SEPARATORS = (EQUALS, EOS)
 FORMATS = ("feng", "direct", "steps")
+# data.separator_rule -> separator ids per level, innermost first (docs/method.md#arithmetic):
+# "equals": '=' closes a segment, '<eos>' the whole chain; "operators": each of '+ - * /'
+# closes an inner unit ("( 2 +" | "7 ) *" | "6 -" | "3 =") inside the '=' segments. hbipe reads
+# the levels; every other encoding gets their union as one level.
+SEPARATOR_RULES = {"equals": ((EQUALS,), (EOS,)), "operators": (OPERATORS, SEPARATORS)}
 _SYMBOLS = ("<pad>", "<cls>", "<eos>", "+", "-", "*", "/", "(", ")", "=")
+
+
+def separator_levels(rule: str) -> tuple[tuple[int, ...], ...]:
+    """The separator ids per level of ``rule`` (a key of ``SEPARATOR_RULES``), innermost first;
+    an unknown rule is a ``ValueError`` listing the known ones."""
+    if rule not in SEPARATOR_RULES:
+        raise ValueError(f"data.separator_rule {rule!r} unknown; known: "
+                         f"{', '.join(SEPARATOR_RULES)}")
+    return SEPARATOR_RULES[rule]
+
 
 def is_prime(p: int) -> bool:
     """Whether ``p`` is a prime number."""

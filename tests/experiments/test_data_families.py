@@ -61,6 +61,7 @@ def _legacy(config: RunConfig, **changes) -> dict:
     tree = config_to_dict(config)
     tree["data"] = {**LEGACY_DEFAULTS, **tree["data"], **changes}
     tree["data"].pop("sub_segments", None)  # added later: old files lack it (default "")
+    tree["data"].pop("separator_rule", None)  # added later (arithmetic; default "equals")
     return tree
 
 

@@ -38,10 +38,10 @@ def test_arith_targets_are_masked_through_the_first_equals():
 
 def test_arith_worked_example_of_the_docstring():
     """``( 2 + 7 ) * 6 = 9 * 6 = 10 <eos>``: targets start at ``9`` (after the first ``=``)."""
-    from bipe.synthetic.arithmetic import make_record
+    from bipe.synthetic.arithmetic import ArithBatch
 
     ids = [7, 12, 3, 17, 8, 5, 16, 9, 19, 5, 16, 9, 20, 2]
-    ex = get_task("arith")._examples([make_record(ids, 11)])
+    ex = get_task("arith")._examples(ArithBatch.of_rows([ids], 11))
     assert ex.targets[0].tolist() == [IGNORE] * 7 + ids[8:]
 
 
