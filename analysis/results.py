@@ -226,7 +226,7 @@ def _setup_text(grids: list[Path]) -> str:
     if not grids:
         return ""
     first = grids[0]
-    text = f"grid `{first.name}`:\n\n```toml\n{first.read_text().strip()}\n```"
+    text = f"Grid `{first.name}`:\n\n```toml\n{first.read_text().strip()}\n```"
     if len(grids) == 1:
         return text
 
@@ -236,7 +236,7 @@ def _setup_text(grids: list[Path]) -> str:
     diffs = ["\n".join(difflib.unified_diff(lines(first), lines(g), first.name, g.name, n=0,
                                             lineterm=""))
              for g in grids[1:]]
-    return (f"{text}\n\nthe other grids differ from it only in these lines:\n\n```diff\n"
+    return (f"{text}\n\nThe other grids differ from it only in these lines:\n\n```diff\n"
             + "\n".join(d for d in diffs if d) + "\n```")
 
 
@@ -256,8 +256,10 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
                   f"{own} evaluated runs and evaluations ({planned} trained by its grid)")
     if n > own:
         status += f", {n - own} more read from other studies"
-    blocks.append(Block(kind="p", text=f"**Setup.** {status} (`{spec.path.as_posix()}`); "
-                                       f"{_setup_text(grids) or 'no grid file'}"))
+    legend = ("" if len(spec.group) < 2 else " A variant is named by its values of "
+              + ", ".join(f"`{k}`" for k in spec.group) + ", in that order.")
+    blocks.append(Block(kind="p", text=f"**Setup.** {status} (`{spec.path.as_posix()}`).{legend}"
+                                       f" {_setup_text(grids) or 'No grid file.'}"))
     if not runs:
         return [*blocks, Block(kind="p", text="**Status.** No evaluated run yet.")]
     stem = spec.path.name
