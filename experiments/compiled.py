@@ -66,13 +66,15 @@ def compile_supported(model: Transformer) -> str | None:
     return None
 
 
-def compile_forward(model: torch.nn.Module, dynamic_length: bool = True) -> Forward:
-    """``model(tokens, positions=None) -> logits`` (a Transformer, or one under DDP) compiled:
-    one graph for every batch length (dim 1 of the tokens and of every position stream marked
-    dynamic), or with ``dynamic_length=False`` one static graph per input shape."""
+def compile_forward(model: torch.nn.Module, dynamic_length: bool = True,
+                    backend: str | Callable = "inductor") -> Forward:
+    """``model(tokens, positions=None) -> logits`` (a Transformer, or one under DDP) compiled
+    by ``backend`` (a ``torch.compile`` backend): one graph for every batch length (dim 1 of the
+    tokens and of every position stream marked dynamic), or with ``dynamic_length=False`` one
+    static graph per input shape."""
     if not dynamic_length:
-        return torch.compile(model, dynamic=False)
-    compiled = torch.compile(model)
+        return torch.compile(model, dynamic=False, backend=backend)
+    compiled = torch.compile(model, backend=backend)
 
     def forward(tokens: torch.Tensor, positions: Positions | None = None,
                 **kwargs) -> torch.Tensor:
