@@ -16,6 +16,7 @@ Seed streams and :func:`prepare` live in ``experiments/prepare.py`` (re-exported
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -57,10 +58,18 @@ def batch_indices(data_seed: int, step: int, batch_size: int, n: int) -> np.ndar
     epochs = flat // n
     out = np.empty(batch_size, dtype=np.int64)
     for epoch in np.unique(epochs):
-        perm = stream(data_seed, BATCH, int(epoch)).permutation(n)  # (N,)
+        perm = _epoch_order(data_seed, int(epoch), n)  # (N,)
         sel = epochs == epoch
         out[sel] = perm[flat[sel] % n]
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(data_seed: int, epoch: int, n: int) -> np.ndarray:
+    """(N,) read-only permutation of epoch ``epoch`` (drawn once, not at every step)."""
+    perm = stream(data_seed, BATCH, epoch).permutation(n)
+    perm.flags.writeable = False
+    return perm
 
 
 def make_batch(
