@@ -7,13 +7,13 @@ Prints, in one run on this machine:
    and compilation are excluded; compile warm-up is reported separately) against a training
    loop of ``LlamaForCausalLM`` (eager, SDPA, float32, torch's default AdamW) on the *same
    batches* (same shapes, same padding), at the ``demo`` and ``cpu_arith`` preset shapes,
-   float32, with ``train.compile`` off and on. The HF loop is timed before and after the bipe
-   runs and averaged (the machine may be shared);
+   float32, with ``train.compile`` off and on, ``--rounds`` times in rotating order (the
+   machine may be shared; the median of the rounds' ratios is printed);
 3. the bf16-vs-fp32 end-to-end ratio on this CPU (``compute_dtype`` bfloat16 vs float32);
 4. :func:`bench_ensemble` (ensemble of K=4 vs ``--jobs 2`` aggregate): filled by the ensemble
    work; skipped with a note while ``bipe.experiments.ensemble`` is missing.
 
-Run: ``.venv/bin/python benchmarks/bench_small.py [--steps 60] [--threads 2]``.
+Run: ``.venv/bin/python benchmarks/bench_small.py [--steps 60] [--threads 2] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -92,26 +93,35 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_shape(preset: str, steps: int, compile_too: bool = True) -> None:
-    """HF eager vs bipe eager / compiled at one preset shape (float32)."""
+def bench_shape(preset: str, steps: int, compile_too: bool = True, rounds: int = 1) -> None:
+    """HF eager vs bipe eager / compiled at one preset shape (float32), ``rounds`` times in
+    rotating order; the ratios are the medians of the rounds' ratios."""
     config = small_config(preset, steps)
-    hf_before = hf_tokens_per_s(config, steps)
-    eager, _ = bipe_tokens_per_s(config)
-    if not compile_too:
-        hf = (hf_before + hf_tokens_per_s(config, steps)) / 2
-        print(f"{preset} (d {config.model.d_model}, {config.model.n_layers} layers, batch "
-              f"{config.train.batch_size}): HF Llama eager {hf:,.0f} tok/s | bipe eager "
-              f"{eager:,.0f} ({eager / hf:.2f}x) | compiled: not measured (--no-compile)")
-        return
-    start = time.perf_counter()
-    compiled, first = bipe_tokens_per_s(small_config(preset, steps, compile="true"))
-    total = time.perf_counter() - start
-    hf = (hf_before + hf_tokens_per_s(config, steps)) / 2
-    m = config.model
-    print(f"{preset} (d {m.d_model}, {m.n_layers} layers, batch {config.train.batch_size}): "
-          f"HF Llama eager {hf:,.0f} tok/s | bipe eager {eager:,.0f} ({eager / hf:.2f}x) | "
-          f"bipe compiled {compiled:,.0f} ({compiled / hf:.2f}x; first window incl. "
-          f"compilation {first:.1f} s, whole run {total:.1f} s)")
+    compiled_config = small_config(preset, steps, compile="true")
+    ratios: dict[str, list[float]] = {"eager": [], "compiled": []}
+    for r in range(rounds):
+        figures, warm_up = {}, 0.0
+        order = ["hf", "eager", "compiled"] if compile_too else ["hf", "eager"]
+        for name in order[r % len(order):] + order[:r % len(order)]:
+            if name == "hf":
+                figures[name] = hf_tokens_per_s(config, steps)
+            elif name == "eager":
+                figures[name], _ = bipe_tokens_per_s(config)
+            else:
+                figures[name], warm_up = bipe_tokens_per_s(compiled_config)
+        for name in order[1:]:
+            ratios[name].append(figures[name] / figures["hf"])
+        compiled = (f" | bipe compiled {figures['compiled']:,.0f} "
+                    f"({ratios['compiled'][-1]:.2f}x; first window incl. compilation "
+                    f"{warm_up:.1f} s)") if compile_too else " | compiled: not measured"
+        m = config.model
+        print(f"{preset} (d {m.d_model}, {m.n_layers} layers, batch {config.train.batch_size}) "
+              f"round {r + 1}: HF Llama eager {figures['hf']:,.0f} tok/s | bipe eager "
+              f"{figures['eager']:,.0f} ({ratios['eager'][-1]:.2f}x){compiled}", flush=True)
+    if rounds > 1:
+        summary = ", ".join(f"{name} {statistics.median(v):.2f}x" for name, v in ratios.items()
+                            if v)
+        print(f"{preset}: median over {rounds} rounds, of HF eager: {summary}")
 
 
 def bench_bf16(steps: int) -> None:
@@ -141,6 +151,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat each shape's figures in rotating order (a loaded machine)")
     parser.add_argument("--no-compile", action="store_true",
                         help="skip the compiled figures (their warm-up dominates short runs)")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: bf16,ensemble")
@@ -151,7 +163,7 @@ def main() -> None:
           f"(flags: {', '.join(flags) or 'none'}); torch {torch.__version__}, "
           f"{args.threads} threads, {args.steps} steps per figure, float32 unless stated")
     for preset in args.shapes.split(","):
-        bench_shape(preset, args.steps, compile_too=not args.no_compile)
+        bench_shape(preset, args.steps, not args.no_compile, args.rounds)
     if "bf16" not in args.skip.split(","):
         bench_bf16(args.steps)
     if "ensemble" not in args.skip.split(","):

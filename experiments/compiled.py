@@ -1,15 +1,18 @@
-"""The training step, optionally compiled, with padded length buckets.
+"""The training step, optionally compiled once for every batch length.
 
 Documented in docs/method.md#training-step-and-compilation.
 
-``train.compile`` wraps the model's forward in ``torch.compile(dynamic=False)``. Batches of
-variable length would recompile at every new length, so with compilation a batch (B, T) is
-padded to the next multiple of :data:`BUCKET` tokens: padded tokens get position 0 in every
-stream and target ``IGNORE``, and sit after every real token, so causal attention never lets a
-real token see them and the loss (a mean over non-ignored targets) is the unpadded loss up to
-float rounding (``tests/experiments/test_compiled.py``). Each bucket compiles once per process;
-inductor's on-disk cache (``TORCHINDUCTOR_CACHE_DIR``, default under /tmp) makes later processes
-of a sweep at the same shape start warm.
+``train.compile`` runs the model's forward through :func:`compile_forward`: ``torch.compile``
+with the length dimension of every input marked dynamic, so batches of any length share one
+graph (compiled once per process, forward and AOT backward) and no padding is computed. (Padding
+batches to buckets of :data:`BUCKET` tokens for static-shape graphs, the first design, computed
+up to 41% extra positions at the ``demo`` shape and gave back most of what compilation saves;
+BENCHMARKS.md has the figures. :func:`pad_batch` and ``compile_forward(..., dynamic_length=False)``
+remain for backends that need static shapes.) Padded tokens get position 0 in every stream and
+target ``IGNORE`` and sit after every real token, so the loss is the unpadded loss up to float
+rounding (``tests/experiments/test_compiled.py``). Inductor's on-disk cache
+(``TORCHINDUCTOR_CACHE_DIR``, default under /tmp) makes later processes of a sweep at the same
+shape start warm.
 
 :func:`train_step` is one optimisation step on any forward (eager or compiled); it returns the
 loss as a device tensor, so the loop reads it back only at log steps.
@@ -63,10 +66,25 @@ def compile_supported(model: Transformer) -> str | None:
     return None
 
 
-def compile_forward(model: torch.nn.Module) -> Forward:
-    """``model(tokens, positions) -> logits`` (a Transformer, or one under DDP) compiled once
-    per input shape."""
-    return torch.compile(model, dynamic=False)
+def compile_forward(model: torch.nn.Module, dynamic_length: bool = True,
+                    backend: str | Callable = "inductor") -> Forward:
+    """``model(tokens, positions=None) -> logits`` (a Transformer, or one under DDP) compiled
+    by ``backend`` (a ``torch.compile`` backend): one graph for every batch length (dim 1 of the
+    tokens and of every position stream marked dynamic), or with ``dynamic_length=False`` one
+    static graph per input shape."""
+    if not dynamic_length:
+        return torch.compile(model, dynamic=False, backend=backend)
+    compiled = torch.compile(model, backend=backend)
+
+    def forward(tokens: torch.Tensor, positions: Positions | None = None,
+                **kwargs) -> torch.Tensor:
+        streams = () if positions is None else (positions.index, positions.seg,
+                                                positions.intra, *positions.outer)
+        for x in (tokens, *streams):
+            torch._dynamo.maybe_mark_dynamic(x, 1)  # (B, T): T varies from batch to batch
+        return compiled(tokens, positions, **kwargs)
+
+    return forward
 
 
 def backward(forward: Forward, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],

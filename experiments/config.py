@@ -58,7 +58,7 @@ _ENTROPY_RULES = ("threshold", "rise")
 class TrainConfig:
     """Optimisation (AdamW, linear warm-up then cosine decay to ``min_lr_ratio * lr``), logging,
     checkpoints and device (``auto``: CUDA when present, else CPU). ``compile`` runs the
-    training forward through ``torch.compile`` with padded length buckets
+    training forward through ``torch.compile``, one graph for every batch length
     (``experiments/compiled.py``; docs/method.md#training-step-and-compilation)."""
 
     steps: int = 1000

@@ -16,6 +16,7 @@ Seed streams and :func:`prepare` live in ``experiments/prepare.py`` (re-exported
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -25,16 +26,7 @@ import numpy as np
 import torch
 
 from bipe.experiments import distributed, rundir, tblog
-from bipe.experiments.compiled import (
-    BUCKET,
-    backward,
-    bucket_length,
-    compile_forward,
-    compile_supported,
-    explicit_positions,
-    pad_batch,
-    update,
-)
+from bipe.experiments.compiled import backward, compile_forward, compile_supported, update
 from bipe.experiments.config import RunConfig
 from bipe.experiments.prepare import (  # noqa: F401 (re-exported: public names of train)
     BATCH,
@@ -67,10 +59,18 @@ def batch_indices(data_seed: int, step: int, batch_size: int, n: int) -> np.ndar
     epochs = flat // n
     out = np.empty(batch_size, dtype=np.int64)
     for epoch in np.unique(epochs):
-        perm = stream(data_seed, BATCH, int(epoch)).permutation(n)  # (N,)
+        perm = _epoch_order(data_seed, int(epoch), n)  # (N,)
         sel = epochs == epoch
         out[sel] = perm[flat[sel] % n]
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(data_seed: int, epoch: int, n: int) -> np.ndarray:
+    """(N,) read-only permutation of epoch ``epoch`` (drawn once, not at every step)."""
+    perm = stream(data_seed, BATCH, epoch).permutation(n)
+    perm.flags.writeable = False
+    return perm
 
 
 def make_batch(
@@ -240,30 +240,26 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
 
 
 def _training_forward(model: Transformer, tc) -> tuple:
-    """``(forward, bucket)``: the model's forward (under DDP when data-parallel), compiled
-    with length bucket ``BUCKET`` when ``tc.compile`` (0: no padding)."""
+    """``(forward, compiled)``: the model's forward (under DDP when data-parallel), compiled
+    for every batch length when ``tc.compile`` (and the encoding allows it)."""
     module = distributed.wrap(model)
     if not tc.compile:
-        return module, 0
+        return module, False
     why_not = compile_supported(model)
     if why_not:
         print(f"train.compile: not compiling ({why_not}); training eagerly", file=sys.stderr)
-        return module, 0
-    return compile_forward(module), BUCKET
+        return module, False
+    return compile_forward(module), True
 
 
-def _step_batch(prepared: Prepared, model: Transformer, step: int, bucket: int) -> tuple:
+def _step_batch(prepared: Prepared, model: Transformer, step: int) -> tuple:
     """``((tokens, positions, targets), global tokens, loss weight)`` of ``step`` for this rank:
-    the global batch (padded to its bucket), then this rank's rows of it."""
+    the global batch, then this rank's rows of it."""
     config, tc = prepared.config, prepared.config.train
     device = next(model.parameters()).device
     rows = batch_indices(config.data_seed, step, tc.batch_size, len(prepared.train))
     tokens, pos, targets = make_batch(prepared.train, _shipped_positions(prepared), rows, device)
     n_tokens = tokens.numel()
-    if bucket:
-        pos = explicit_positions(pos, model, tokens)
-        tokens, pos, targets = pad_batch(tokens, pos, targets,
-                                         bucket_length(tokens.shape[1], bucket))
     if distributed.world_size() == 1:
         return (tokens, pos, targets), n_tokens, 1.0
     mine = distributed.local_rows(tokens.shape[0])
@@ -322,7 +318,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     last_saved = step  # TensorBoard view of metrics.jsonl (rank 0 only):
     tb = tblog.open_log(out, step) if distributed.is_main() else tblog.TrainLog(None)
     end = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
-    forward, bucket = _training_forward(model, tc)
+    forward, compiled = _training_forward(model, tc)
     pending: list[torch.Tensor] = []  # losses not yet read back (read at log/checkpoint steps)
     weight = [1.0]  # this rank's share of the global batch's loss (data-parallel)
 
@@ -334,12 +330,12 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     try:
         while step < end:
             rngs = _rng_states(sampler, device)  # a Ctrl-C saves these (draws of the step undone)
-            batch, n_tokens, weight[0] = _step_batch(prepared, model, step, bucket)
+            batch, n_tokens, weight[0] = _step_batch(prepared, model, step)
             tokens_seen += n_tokens
             lr = lr_at(step, tc)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            extra = {} if bucket else {"generator": sampler}
+            extra = {} if compiled else {"generator": sampler}
             loss = backward(forward, loss_fn, optimizer, batch, **extra)
             updating = True  # from here to the end of the body a Ctrl-C keeps the last checkpoint
             pending.append(loss)
