@@ -3,7 +3,7 @@
 # segment type x outer states: 4 x 3 sizes), the smallest width at which a model reaches
 # continuation_valid 0.9 in distribution, for bipe_rope and rope, three seeds; the study fits
 # the width's growth exponent in each size and reports it with intervals (bipe study width).
-# Not yet run (see studies/README.md). Resumable: finished searches are skipped.
+# Resumable: finished searches are skipped (see studies/README.md for what has run).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bipe study width --preset demo --task binfa_lm \
@@ -11,5 +11,5 @@ bipe study width --preset demo --task binfa_lm \
     --sizes 2,4,6,8 --size-key data.inner_states \
     --sizes2 2,3,4 --size-key2 data.outer_states \
     --widths 8,12,16,24,32,48,64 --target 0.9 --metric continuation_valid \
-    --setting in_distribution --jobs "${JOBS:-1}" --out "$here/runs" \
+    --setting in_distribution --jobs "${JOBS:-1}" --no-ensemble --out "$here/runs" \
     --train.n_threads 1 --model.compute_dtype float32 "$@"
