@@ -136,6 +136,8 @@ def _above_train(run: Run, metric: str) -> float:
 
 def verdict(a: str, b: str, iv: Interval) -> str:
     """The sentence an interval of ``a - b`` supports."""
+    if iv.n and iv.estimate == 0 and iv.lo == iv.hi == 0:
+        return f"{a} and {b} identical in every seed ({iv.n} seeds)"
     if iv.n < 3 or not (iv.lo > 0 or iv.hi < 0):
         return f"no difference between {a} and {b} detectable at this budget ({iv.n} seeds)"
     return f"{a} {'higher' if iv.lo > 0 else 'lower'} than {b} ({iv.n} seeds)"
