@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,7 +264,17 @@ def _paired_blocks(rng, metrics, runs) -> list[Block]:
 
 
 def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
-    """Passkey heatmaps: accuracy per (depth, length), mean over seeds, one panel per label."""
+    name = f"{slug(task)}_accuracy_by_depth.png"
+    if not plot_depth_heatmaps(out_dir / name, runs, labels, title=task):
+        return []
+    return [Block(kind="h3", text="Accuracy by depth and length"), Block(kind="img", text=name)]
+
+
+def plot_depth_heatmaps(path: Path, runs: Sequence[Run], labels: Mapping[Path, str], *,
+                        title: str) -> bool:
+    """Passkey heatmaps at ``path``: accuracy per (depth, length), mean over the runs of each
+    label (seeds), one panel per label (``labels``: run folder -> label). False (and nothing
+    written) when no run has per-depth results."""
     cells: dict[str, dict[tuple[float, float], list[float]]] = defaultdict(
         lambda: defaultdict(list))
     for r in runs:
@@ -273,7 +283,7 @@ def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
                 cells[labels[r.path]][(float(d["depth"]), float(row["length"]))].append(
                     as_float(d.get("accuracy")))
     if not cells:
-        return []
+        return False
     depths = sorted({k[0] for c in cells.values() for k in c})
     lengths = sorted({k[1] for c in cells.values() for k in c})
     panels = []
@@ -282,11 +292,10 @@ def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
         for (d, n), values in c.items():
             grid[depths.index(d), lengths.index(n)] = float(np.nanmean(values))
         panels.append((label, grid))
-    name = f"{slug(task)}_accuracy_by_depth.png"
-    plot_heatmaps(out_dir / name, panels, xticks=lengths, yticks=depths,
+    plot_heatmaps(path, panels, xticks=lengths, yticks=depths,
                   xlabel="context length (tokens)", ylabel="depth of the key",
-                  title=f"{task}: exact-match accuracy, mean over seeds")
-    return [Block(kind="h3", text="Accuracy by depth and length"), Block(kind="img", text=name)]
+                  title=f"{title}: exact-match accuracy, mean over seeds")
+    return True
 
 
 def _training_blocks(task, runs, labels, out_dir) -> list[Block]:

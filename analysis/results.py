@@ -43,7 +43,7 @@ except ModuleNotFoundError:  # Python 3.10
 from bipe.fileio import write_text_atomic
 
 from .plots import plot_series_ci
-from .report import Block, render_markdown
+from .report import Block, plot_depth_heatmaps, render_markdown
 from .runs import Run, as_float, load_runs
 from .stats import Interval, bootstrap_ci, t_interval
 
@@ -216,6 +216,19 @@ def _pair_length_table(spec, runs, metric) -> list[Block]:
                   rows=tuple(rows))]
 
 
+def _depth_heatmap(spec, runs, out_dir) -> list[Block]:
+    """Passkey studies: accuracy per (depth, length), mean over seeds, one panel per variant."""
+    labels = {r.path: variant for variant, by_seed in runs.items() for r in by_seed.values()}
+    name = f"{spec.path.name}_accuracy_by_depth.png"
+    flat = [r for by_seed in runs.values() for r in by_seed.values()]
+    if not plot_depth_heatmaps(out_dir / name, flat, labels, title=spec.title):
+        return []
+    return [Block(kind="h3", text="Accuracy by depth and length"),
+            Block(kind="img", text=f"{out_dir.name}/{name}"),
+            Block(kind="p", text="Exact-match accuracy of the key per depth of the key line "
+                                 "(rows) and context length (columns), mean over seeds.")]
+
+
 def _grid_size(path: Path) -> int:
     """Runs a sweep grid file expands to (product of its grid axes' lengths)."""
     grid = tomllib.loads(path.read_text()).get("grid", {})
@@ -279,6 +292,7 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
         if i == 0:
             sentences = said
             blocks += _pair_length_table(spec, runs, metric)
+    blocks += _depth_heatmap(spec, runs, out_dir)
     if sentences:
         blocks.append(Block(kind="p", text=f"**Conclusion** ({spec.metrics[0]} above the "
                                            "training range): " + "; ".join(sentences) + "."))

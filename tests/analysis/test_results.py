@@ -99,3 +99,46 @@ def test_setup_shows_the_first_grid_and_only_what_the_others_change(tmp_path):
     assert '+"segment_train.method" = "fixed:4"' in text
     assert "c.toml" not in text  # identical to the first: nothing to show
     assert "```diff" not in _setup_text(paths[:1])
+
+
+def _write_passkey_run(folder: Path, pe: str, seed: int, acc: float) -> None:
+    folder.mkdir(parents=True)
+    config = {"task": "passkey", "model": {"pe": pe}, "init_seed": seed, "data_seed": 0}
+    (folder / "config.json").write_text(json.dumps(config))
+    rows = [{"length": n, "n": 4, "accuracy": acc,
+             "by_depth": [{"depth": d, "n": 2, "accuracy": acc * d / n * 64} for d in (0.0, 1.0)]}
+            for n in (64, 128)]
+    (folder / "eval.json").write_text(json.dumps(
+        {"task": "passkey", "pe": pe, "train_range": [16, 64], "per_length": rows,
+         "summary": {}}))
+
+
+def test_passkey_studies_get_a_depth_heatmap_averaged_over_seeds(tmp_path, monkeypatch):
+    import bipe.analysis.report as report  # noqa: PLC0415
+
+    drawn = {}
+    real = report.plot_heatmaps
+    monkeypatch.setattr(report, "plot_heatmaps", lambda path, panels, **kw: (
+        drawn.update(panels), real(path, panels, **kw))[1])
+    study = tmp_path / "pk"
+    for seed, acc in enumerate((0.2, 0.6)):
+        _write_passkey_run(study / f"rope{seed}", "rope", seed, acc)
+        _write_passkey_run(study / f"bipe{seed}", "bipe_rope", seed, acc / 2)
+    (study / "study.toml").write_text(
+        'title = "P"\nquestion = "Q?"\nmetrics = ["accuracy"]\n'
+        'pairs = [["bipe_rope", "rope"]]\n')
+    text = write_results([study], tmp_path / "r.md").read_text()
+    assert "(r/pk_accuracy_by_depth.png)" in text
+    assert (tmp_path / "r" / "pk_accuracy_by_depth.png").stat().st_size > 0
+    # rows: depths 0, 1; columns: lengths 64, 128; mean of acc over the two seeds (0.4)
+    np.testing.assert_allclose(drawn["rope"], [[0.0, 0.0], [0.4, 0.2]])
+    np.testing.assert_allclose(drawn["bipe_rope"], [[0.0, 0.0], [0.2, 0.1]])
+
+
+def test_studies_without_depths_get_no_heatmap(tmp_path):
+    study = tmp_path / "s"
+    _write_run(study / "a0", "a", 0, [1, 1, 0.5, 0.5])
+    (study / "study.toml").write_text('title = "T"\nquestion = "Q?"\nmetrics = ["acc"]\n')
+    text = write_results([study], tmp_path / "r.md").read_text()
+    assert "Accuracy by depth" not in text
+    assert not (tmp_path / "r" / "s_accuracy_by_depth.png").exists()
