@@ -75,6 +75,7 @@ __all__ = [
     "batch_records",
     "build_automaton",
     "build_sampler",
+    "check_dataset_size",
     "draw_batches",
     "draw_sequences",
     "family_dataset",
@@ -264,15 +265,15 @@ def build_sampler(config: SequenceConfig, binfa: BiNFA
     return BinfaSequenceSampler.build(binfa, config.dists())
 
 
-def _check_size(config: SequenceConfig) -> None:
-    """Refuse a dataset whose estimated size is absurd, before anything is built."""
-    what, kind = f"bipe gen {config.kind}", DATASET_KINDS[config.kind]
-    if kind.flat:
+def check_dataset_size(config: SequenceConfig, what: str) -> None:
+    """Refuse a draw of ``config`` whose estimated size is absurd, before anything is built
+    (``what`` names the request in the message); the one check of ``bipe gen`` and the tasks."""
+    if DATASET_KINDS[config.kind].flat:
         check_request(config.n, config.length, "fixed:0", what)
-        return
-    top, *inner = [getattr(config, name) for name in kind.laws]  # outermost count first
-    for spec in inner:  # top-level units times each lower law's size (+1 for its separator)
-        check_request(config.n, top, spec, what)
+    elif DATASET_KINDS[config.kind].levels == 3:
+        check_request(config.n, config.segments, config.segment_length, what, config.sub_segments)
+    else:
+        check_request(config.n, config.segments, config.segment_length, what)
 
 
 def generate_dataset(
@@ -293,7 +294,7 @@ def generate_dataset(
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    _check_size(config)
+    check_dataset_size(config, f"bipe gen {config.kind}")
     automaton_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
     binfa = automaton if automaton is not None \
         else build_automaton(np.random.default_rng(automaton_seq), config)

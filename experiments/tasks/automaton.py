@@ -155,12 +155,9 @@ class AutomatonTask(Task):
 
     def generate(self, rng, data, world, n, setting):
         from bipe.synthetic import sequences  # noqa: PLC0415
-        from bipe.synthetic.sequence_data import check_request  # noqa: PLC0415
 
         config = self.dataset_config(data, n, setting)
-        sub = self.sub_segments(data)
-        check_request(n, config.segments, config.segment_length, f"task {self.name}",
-                      *([] if sub is None else [sub]))
+        sequences.check_dataset_size(config, f"task {self.name}")
         sampler = sequences.build_sampler(config, world.binfa)
         labels = {} if self._flat else {"state_labels": self._states}  # labels draw nothing
         batch = sequences.draw_sequences(sampler, rng, n, **labels)
