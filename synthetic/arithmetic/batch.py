@@ -87,12 +87,14 @@ class ArithBatch:
         return cls.of_rows([r["tokens"] for r in records], modulus)
 
     @classmethod
-    def concat(cls, batches: Sequence[ArithBatch], modulus: int) -> ArithBatch:
-        """One batch of the rows of ``batches`` in order."""
+    def concat(cls, batches: Sequence[ArithBatch]) -> ArithBatch:
+        """One batch of the rows of ``batches`` (at least one, same modulus) in order."""
+        if not batches:
+            raise ValueError("no batches to concatenate")
         parts = [b.tokens for b in batches]
         sizes = np.concatenate([[0]] + [np.diff(b.offsets) for b in batches])
         tokens = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        return cls.of_tokens(tokens, np.cumsum(sizes, dtype=np.int64), modulus)
+        return cls.of_tokens(tokens, np.cumsum(sizes, dtype=np.int64), batches[0].modulus)
 
     @property
     def n(self) -> int:

@@ -185,23 +185,27 @@ def _kept(chunks: Iterator[ArithBatch], n: int, dedup: bool, exclude: Collection
     kept = stale = 0
     for chunk in chunks:
         fresh = _fresh(chunk, dedup, exclude, seen) if dedup or exclude else np.ones(chunk.n, bool)
-        runs = np.cumsum(fresh)  # (N,) fresh chains up to and including each
-        stale_run = np.arange(chunk.n) - np.maximum.accumulate(np.where(fresh, np.arange(chunk.n),
-                                                                        -1 - stale))  # (N,)
-        over = np.flatnonzero(stale_run > max_stale)
-        stop = min(int(np.searchsorted(runs, n - kept)) + 1, chunk.n)  # chains up to the n-th
-        failed = len(over) > 0 and over[0] < stop
-        stop = int(over[0]) if failed else stop
-        rows = np.flatnonzero(fresh[:stop])
-        if len(rows):
-            yield chunk if len(rows) == chunk.n else chunk.select(rows)
-        kept += len(rows)
+        take: list[int] = []  # rows of this chunk kept, up to the n-th chain overall
+        failed = False
+        for i, ok in enumerate(fresh.tolist()):
+            if ok:
+                take.append(i)
+                stale = 0
+                if kept + len(take) == n:
+                    break
+            else:
+                stale += 1
+                if stale > max_stale:
+                    failed = True
+                    break
+        if take:
+            yield chunk if len(take) == chunk.n else chunk.select(np.array(take))
+        kept += len(take)
         if failed:
             raise ValueError(f"gave up after {max_stale} draws in a row were duplicates or "
                              f"excluded: cannot draw {n} distinct chains ({what})")
         if kept == n:
             return
-        stale = int(stale_run[-1]) if chunk.n else stale
 
 
 def generate_arithmetic(rng: np.random.Generator, n: int, **options: Any) -> list[dict]:
@@ -227,4 +231,4 @@ def sample_arithmetic(rng: np.random.Generator, n: int, **options: Any) -> Arith
     (3, [2, 2, 2], 4)
     """
     batches = list(iter_batches(rng, n, **options))
-    return ArithBatch.concat(batches, batches[0].modulus)
+    return ArithBatch.concat(batches)
