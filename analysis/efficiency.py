@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .stats import N_BOOT, Interval
+from .theory import HYPOTHESES, SYMBOLS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,3 +268,92 @@ def scaling_table(fits: dict[str, ScalingFit], implied: dict | None = None,
             vals = _vector(value)
             lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
     return "\n".join(lines) + "\n"
+
+
+GUIDE_HYPOTHESES = ("additive", "product")
+
+
+def scaling_series(
+    fits: dict[str, ScalingFit], second_axis: Sequence[float] = (), second_name: str = ""
+) -> tuple[dict[str, list], dict[str, tuple[float, float]]]:
+    """Points and fitted lines of :func:`plot_scaling` against the first size axis.
+
+    With a second axis (its values ``second_axis``, named ``second_name``) there is one series
+    per second-axis value, its line the two-axis fit at that value.
+    """
+    series: dict[str, list] = {}
+    fitted: dict[str, tuple[float, float]] = {}
+    for enc, f in fits.items():
+        if not second_axis:
+            series[enc] = list(f.points)
+            if f.exponent is not None and f.prefactor is not None:
+                fitted[enc] = (f.exponent.estimate, f.prefactor)
+            continue
+        for s2 in second_axis:
+            label = f"{enc} ({second_name}={s2:g})"
+            series[label] = [(s[0], w) for s, w in f.points if s[1] == s2]
+            if len(f.exponents) == 2 and f.prefactor is not None:
+                b1, b2 = f.exponents[0].estimate, f.exponents[1].estimate
+                fitted[label] = (b1, f.prefactor * s2**b2)
+    return series, fitted
+
+
+def hypothesis_guides(
+    points: Sequence[dict[str, float]], sizes: Sequence[float], fits: dict[str, ScalingFit],
+    names: Sequence[str] = GUIDE_HYPOTHESES,
+) -> dict[str, list[tuple[float, float]]]:
+    """Hypotheses as curves over one size axis, each scaled (one constant) to the geometric
+    mean of all threshold widths found, for reading a plot; ``points`` are the family symbol
+    values at ``sizes``."""
+    found = [(s, w) for f in fits.values() for s, w in f.points]
+    if not found:
+        return {}
+    out = {}
+    by_size = dict(zip(sizes, points, strict=True))
+    for name in names:
+        expr = HYPOTHESES.get(name)
+        if expr is None:
+            continue
+        h = {s: float(expr.subs({SYMBOLS[k]: v for k, v in p.items()}))
+             for s, p in by_size.items()}
+        scale = math.exp(np.mean([math.log(w) - math.log(h[s]) for s, w in found]))
+        out[name] = [(s, scale * h[s]) for s in sorted(h)]
+    return out
+
+
+def hypothesis_verdict(fit: ScalingFit, implied: dict, axes: Sequence[str],
+                       names: Sequence[str] = GUIDE_HYPOTHESES) -> str:
+    """One sentence: the fitted exponents of one encoding and which hypotheses' implied
+    exponents fall inside all of their 95% intervals (consistent) or outside one (excluded).
+
+    Two hypotheses are *told apart* only when one is consistent and the other excluded.
+    """
+    if not fit.exponents:
+        return f"`{fit.encoding}`: too few sizes reached the target for a fit"
+    if not all(math.isfinite(e.lo) for e in fit.exponents):
+        return (f"`{fit.encoding}`: no interval on the exponents (one seed per cell), so no "
+                "hypothesis can be excluded")
+    said = ", ".join(f"{a} {e.format(2)}" for a, e in zip(axes, fit.exponents, strict=True))
+    inside, outside = [], []
+    for name in names:
+        if name not in implied:
+            continue
+        vals = _vector(implied[name])
+        ok = all(e.lo - 1e-9 <= v <= e.hi + 1e-9  # a degenerate interval holds its point
+                 for e, v in zip(fit.exponents, vals, strict=True))
+        (inside if ok else outside).append(
+            f"{name} ({', '.join(f'{v:.2f}' for v in vals)})")
+    if not inside and not outside:
+        return f"`{fit.encoding}`: exponents {said}"
+    parts = []
+    if inside:
+        parts.append("consistent with " + " and ".join(inside))
+    if outside:
+        parts.append("excludes " + " and ".join(outside))
+    if not inside:
+        tail = "; none of them fits"
+    elif len(inside) == 1 and outside:
+        tail = ""
+    else:
+        tail = "; the hypotheses cannot be told apart at this scale"
+    return f"`{fit.encoding}`: exponents {said}; " + "; ".join(parts) + tail

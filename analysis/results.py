@@ -14,6 +14,9 @@ asks and which comparisons answer it::
     [where]                              # optional filter: config key -> allowed values
     "model.pe" = ["alibi", "bipe_alibi"]
 
+A width study (``bipe study width``) adds a ``[width]`` table; its section is
+:mod:`bipe.analysis.width_results`'s.
+
 Variants are labelled by the values of the ``group`` keys (``bipe_alibi 8``). Runs are paired
 by ``(data_seed, init_seed)``. Each section states the question, the setup (the grid file), a
 figure of the headline metric against length with 95% percentile-bootstrap intervals across
@@ -46,6 +49,7 @@ from .plots import plot_series_ci
 from .report import Block, plot_depth_heatmaps, render_markdown
 from .runs import Run, as_float, load_runs
 from .stats import Interval, bootstrap_ci, t_interval
+from .width_results import WidthSpec, width_blocks
 
 __all__ = ["StudySpec", "load_study", "study_blocks", "write_results"]
 
@@ -62,6 +66,7 @@ class StudySpec:
     pairs: tuple[tuple[str, str], ...] = ()
     runs: tuple[str, ...] = (".",)
     where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    width: WidthSpec | None = None  # a width study (``[width]`` table): see width_results
 
     def __post_init__(self) -> None:
         if not self.metrics:
@@ -79,7 +84,7 @@ def load_study(folder: str | Path) -> StudySpec:
         raise OSError(f"{folder}: no study.toml") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{folder}/study.toml: malformed ({err})") from None
-    known = {"title", "question", "metrics", "group", "pairs", "runs", "where"}
+    known = {"title", "question", "metrics", "group", "pairs", "runs", "where", "width"}
     if unknown := set(raw) - known:
         raise ValueError(f"{folder}/study.toml: unknown keys {sorted(unknown)}; "
                          f"valid: {', '.join(sorted(known))}")
@@ -90,7 +95,8 @@ def load_study(folder: str | Path) -> StudySpec:
         path=folder, title=raw["title"], question=raw["question"],
         metrics=tuple(raw["metrics"]), group=tuple(raw.get("group", ["model.pe"])),
         pairs=tuple(tuple(p) for p in raw.get("pairs", [])), runs=tuple(raw.get("runs", ["."])),
-        where=tuple((k, tuple(str(x) for x in v)) for k, v in raw.get("where", {}).items()))
+        where=tuple((k, tuple(str(x) for x in v)) for k, v in raw.get("where", {}).items()),
+        width=WidthSpec.from_table(folder, raw["width"]) if "width" in raw else None)
 
 
 def config_value(config: Mapping[str, Any], dotted: str) -> str:
@@ -111,15 +117,20 @@ def _pair_key(run: Run) -> tuple[str, str]:
     return (config_value(run.config, "data_seed"), config_value(run.config, "init_seed"))
 
 
-def study_runs(spec: StudySpec) -> dict[str, dict[tuple[str, str], Run]]:
-    """Evaluated runs of the study: variant -> pair key -> run."""
+def evaluated_runs(spec: StudySpec) -> list[tuple[str, Run]]:
+    """(variant, run) of every evaluated run of the study that its ``where`` admits."""
     folders = [spec.path / sub for sub in spec.runs]
     found = [f for f in folders if f.is_dir() and any(f.rglob("config.json"))]
     runs = [r for r in load_runs(found) if r.evaluation] if found else []
+    return [(_variant(spec, r), r) for r in runs
+            if all(config_value(r.config, k) in allowed for k, allowed in spec.where)]
+
+
+def study_runs(spec: StudySpec) -> dict[str, dict[tuple[str, str], Run]]:
+    """Evaluated runs of the study: variant -> pair key -> run."""
     out: dict[str, dict[tuple[str, str], Run]] = defaultdict(dict)
-    for r in runs:
-        if all(config_value(r.config, k) in allowed for k, allowed in spec.where):
-            out[_variant(spec, r)][_pair_key(r)] = r
+    for variant, r in evaluated_runs(spec):
+        out[variant][_pair_key(r)] = r
     return dict(sorted(out.items()))
 
 
@@ -260,6 +271,8 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
     blocks = [Block(kind="h2", text=spec.title), Block(kind="p", text=f"**Question.** "
                                                                       f"{spec.question}")]
     grids = [g for g in sorted(spec.path.glob("*.toml")) if g.name != "study.toml"]
+    if spec.width is not None:
+        return _width_section(rng, spec, blocks, out_dir)
     runs = study_runs(spec)
     n = sum(len(v) for v in runs.values())
     planned = sum(_grid_size(g) for g in grids)
@@ -297,6 +310,17 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
         blocks.append(Block(kind="p", text=f"**Conclusion** ({spec.metrics[0]} above the "
                                            "training range): " + "; ".join(sentences) + "."))
     return blocks
+
+
+def _width_section(rng, spec: StudySpec, blocks: list[Block], out_dir: Path) -> list[Block]:
+    runs = evaluated_runs(spec)
+    grids = sorted(spec.path.glob("*.sh")) + [g for g in sorted(spec.path.glob("*.toml"))
+                                              if g.name != "study.toml"]
+    setup = " ".join(f"Command `{g.name}`:\n\n```bash\n{g.read_text().strip()}\n```"
+                     for g in grids)
+    blocks.append(Block(kind="p", text=f"**Setup.** {len(runs)} evaluated runs "
+                                       f"(`{spec.path.as_posix()}`). {setup}"))
+    return [*blocks, *width_blocks(rng, spec.path, spec.width, spec.metrics[0], runs, out_dir)]
 
 
 def write_results(studies: Sequence[str | Path], out: str | Path, *, seed: int = 0,

@@ -47,6 +47,10 @@ SYMBOL_MEANING = {
     "r": "outer transitions per (state, type)", "f": "accepting states per inner NFA",
 }
 
+# run-config data keys whose value is a family symbol (how a width study's sizes map to symbols)
+THEORY_KEYS: dict[str, str] = {"data.n_types": "K", "data.inner_states": "n",
+                               "data.outer_states": "m", "data.n_symbols": "A"}
+
 # name -> width a Transformer needs, up to a constant factor. Extend freely.
 HYPOTHESES: dict[str, sp.Expr] = {
     "additive": n + m,  # BiPE: each level's size separately

@@ -27,10 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from bipe.analysis.efficiency import Result, ScalingFit, fit_scaling, scaling_table
+from bipe.analysis.efficiency import (
+    Result,
+    ScalingFit,
+    fit_scaling,
+    hypothesis_guides,
+    hypothesis_verdict,
+    scaling_series,
+    scaling_table,
+)
 from bipe.analysis.plots import plot_scaling
 from bipe.analysis.runs import load_run
-from bipe.analysis.theory import HYPOTHESES, SYMBOLS, implied_exponents
+from bipe.analysis.theory import HYPOTHESES, THEORY_KEYS, implied_exponents
 from bipe.experiments.config import RunConfig
 from bipe.experiments.presets import build_config
 from bipe.experiments.sweep import run_name, run_sweep
@@ -38,9 +46,6 @@ from bipe.fileio import write_text_atomic
 
 __all__ = ["WidthStudy", "StudyOutcome", "study_configs", "run_width_study"]
 
-# data keys whose value is a family symbol of bipe.analysis.theory
-THEORY_KEYS = {"data.n_types": "K", "data.inner_states": "n", "data.outer_states": "m",
-               "data.n_symbols": "A"}
 SETTINGS = ("in_distribution", "above_train")
 Runner = Callable[..., list[dict]]
 
@@ -213,11 +218,12 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
         except ValueError:  # too few sizes to determine an exponent
             implied = {}
     axis = ", ".join(study.size_keys)
-    series, fitted = _plot_series(study, fits)
+    names = _axis_names(study)
+    series, fitted = scaling_series(fits, study.sizes2, names[1] if study.sizes2 else "")
     plot_scaling(out / "width_scaling.png", series, fitted, xlabel=f"size ({axis})",
                  title=f"smallest d_model reaching {study.metric or 'accuracy'} >= "
                        f"{study.target} ({study.setting})",
-                 guides={} if study.sizes2 or theory is None else _guides(*theory, fits))
+                 guides={} if study.sizes2 or theory is None else hypothesis_guides(*theory, fits))
     data = {"study": _study_dict(study),
             "results": [r.__dict__ for r in results],
             "fits": {e: {"exponents": [x.__dict__ for x in f.exponents],
@@ -229,11 +235,12 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
           f"Smallest `d_model` in {list(sorted(study.widths))} whose mean {study.setting} "
           f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches "
           f"{study.target}, per size of "
-          f"{' x '.join(_axis_names(study))}; `>grid` = never reached. Exponents: "
+          f"{' x '.join(names)}; `>grid` = never reached. Exponents: "
           "least-squares slopes of log width against log size, [95% bootstrap interval over "
           "seeds].", "",
-          scaling_table(fits, implied, axes=_axis_names(study)),
-          "![width_scaling.png](width_scaling.png)", ""]
+          scaling_table(fits, implied, axes=names),
+          "![width_scaling.png](width_scaling.png)", "",
+          *[f"- {hypothesis_verdict(f, implied, names)}." for f in fits.values()], ""]
     if failed:
         md += ["Failed runs:", "", *[f"- {f}" for f in failed], ""]
     report = write_text_atomic(out / "study.md", "\n".join(md))
@@ -245,50 +252,6 @@ def _axis_names(study: WidthStudy) -> list[str]:
     if study.sizes2:
         names.append("+".join(k.split(".")[-1] for k in study.size_keys2))
     return names
-
-
-def _plot_series(study: WidthStudy, fits: dict[str, ScalingFit]) -> tuple[dict, dict]:
-    """Points and fitted lines against the first size axis (one series per second-axis
-    value when there are two axes)."""
-    series: dict[str, list] = {}
-    fitted: dict[str, tuple[float, float]] = {}
-    for enc, f in fits.items():
-        if not study.sizes2:
-            series[enc] = list(f.points)
-            if f.exponent is not None and f.prefactor is not None:
-                fitted[enc] = (f.exponent.estimate, f.prefactor)
-            continue
-        key2 = _axis_names(study)[1]
-        for s2 in study.sizes2:
-            label = f"{enc} ({key2}={s2})"
-            series[label] = [(s[0], w) for s, w in f.points if s[1] == s2]
-            if len(f.exponents) == 2 and f.prefactor is not None:
-                b1, b2 = f.exponents[0].estimate, f.exponents[1].estimate
-                fitted[label] = (b1, f.prefactor * s2**b2)
-    return series, fitted
-
-
-GUIDE_HYPOTHESES = ("additive", "product")
-
-
-def _guides(points: list[dict[str, float]] | None, sizes: list[float],
-            fits: dict[str, ScalingFit]) -> dict[str, list[tuple[float, float]]]:
-    """The additive and product hypotheses as curves, scaled (one constant each) to the
-    geometric mean of all threshold widths found, for reading the plot."""
-    found = [(s, w) for f in fits.values() for s, w in f.points]
-    if points is None or not found:
-        return {}
-    out = {}
-    by_size = dict(zip(sizes, points, strict=True))
-    for name in GUIDE_HYPOTHESES:
-        expr = HYPOTHESES.get(name)
-        if expr is None:
-            continue
-        h = {s: float(expr.subs({SYMBOLS[k]: v for k, v in p.items()}))
-             for s, p in by_size.items()}
-        scale = math.exp(np.mean([math.log(w) - math.log(h[s]) for s, w in found]))
-        out[name] = [(s, scale * h[s]) for s in sorted(h)]
-    return out
 
 
 def _study_dict(study: WidthStudy) -> dict[str, Any]:

@@ -33,8 +33,10 @@ class FakeRunner:
             size = c.data.inner_states
             ok = c.model.d_model >= planted_threshold(c.model.pe, size)
             acc = 0.95 if ok else 0.3 + 0.01 * c.init_seed
+            data = {k: getattr(c.data, k)
+                    for k in ("n_types", "inner_states", "outer_states", "n_symbols")}
             (run / "config.json").write_text(json.dumps(
-                {"task": c.task, "init_seed": c.init_seed,
+                {"task": c.task, "init_seed": c.init_seed, "data_seed": 0, "data": data,
                  "model": {"pe": c.model.pe, "d_model": c.model.d_model}}))
             (run / "eval.json").write_text(json.dumps(
                 {"task": c.task, "pe": c.model.pe, "train_range": [1, 2], "per_length": [],
@@ -163,3 +165,63 @@ def test_two_axis_grid_fits_both_exponents(tmp_path):
     assert "exponent of outer_states" in md and "size (8, 4)" in md
     with pytest.raises(ValueError, match="both sizes2 and size_keys2"):
         study(sizes2=(2,))
+
+
+def _study_toml(folder, **width):
+    table = {"sizes": ["data.inner_states"], "widths": list(WIDTHS), "target": 0.9, **width}
+    lines = [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+    (folder / "study.toml").write_text(
+        'title = "Width"\nquestion = "How does width scale?"\nmetrics = ["accuracy"]\n'
+        'runs = ["runs"]\n[width]\n' + "\n".join(lines) + "\n")
+
+
+def test_results_section_reports_the_study_fits_from_the_run_folders(tmp_path):
+    """bipe results (from the committed run folders) and bipe study width (from the search)
+    find the same thresholds, exponents and hypotheses; a cell with a missing run is still
+    searching and left out."""
+    from bipe.analysis.results import load_study, write_results
+    from bipe.analysis.width_results import width_results
+
+    outcome = run_width_study(study(), tmp_path / "runs", runner=FakeRunner(), n_boot=100)
+    _study_toml(tmp_path)
+    out = write_results([tmp_path], tmp_path / "results.md")
+    text = out.read_text()
+    assert "| rope | 8 | 32 | 128 | 2.00" in text and "| bipe_rope | 8 | 16 | 32 | 1.00" in text
+    assert "Cells: 6 reached, 0 beyond the grid" in text
+    assert f"additive | {outcome.implied['additive']:.2f}" in text
+    # planted exponents 2 (rope) and 1 (bipe_rope); over inner states alone (outer fixed at
+    # the preset's) additive n + m implies 0.66 and product n * m implies 1
+    assert ("`rope`: exponents inner_states 2.00 [2.00, 2.00]; excludes additive (0.66) and "
+            "product (1.00); none of them fits") in text
+    assert ("`bipe_rope`: exponents inner_states 1.00 [1.00, 1.00]; consistent with product "
+            "(1.00); excludes additive (0.66);") in text
+    # rope at size 8 lost its width-64 run of seed 1: that cell is still searching
+    spec = load_study(tmp_path)
+    gone = tmp_path / "runs" / "pe-rope__inner_states-8__d_model-64__init_seed-1"
+    (gone / "eval.json").unlink()
+    from bipe.analysis.results import evaluated_runs
+
+    results, states = width_results(evaluated_runs(spec), spec.width, "accuracy")
+    assert states[("rope", 8.0)] == "searching"
+    assert states[("rope", 4.0)] == "reached"
+    assert not any(r.encoding == "rope" and r.size == 8.0 for r in results)
+
+
+def test_results_section_says_when_every_cell_sits_at_the_floor(tmp_path):
+    run_width_study(study(sizes=(1, 2)), tmp_path / "runs", runner=FakeRunner(), n_boot=10)
+    _study_toml(tmp_path)
+    from bipe.analysis.results import write_results
+
+    text = write_results([tmp_path], tmp_path / "results.md").read_text()
+    assert "`bipe_rope`: every cell reached the target at the smallest width (8)" in text
+
+
+def test_results_width_table_is_checked(tmp_path):
+    from bipe.analysis.results import load_study
+
+    _study_toml(tmp_path, setting="beyond")
+    with pytest.raises(ValueError, match="setting must be one of"):
+        load_study(tmp_path)
+    _study_toml(tmp_path, colour="red")
+    with pytest.raises(ValueError, match="unknown \\[width\\] keys"):
+        load_study(tmp_path)

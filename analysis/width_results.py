@@ -1,0 +1,192 @@
+"""The ``docs/results.md`` section of a width study (``bipe study width``), from its run folders.
+
+A width study's ``study.toml`` has a ``[width]`` table besides the usual keys::
+
+    metrics = ["legal_mass"]                 # the one metric the search thresholds
+    runs = ["runs"]
+    [width]
+    sizes = ["data.inner_states", "data.outer_states"]   # one config key per size axis
+    widths = [4, 8, 12, 16, 24, 32, 48]      # the study's width grid (to tell a finished
+    target = 0.99                            # search from one still running)
+    setting = "in_distribution"
+
+Every evaluated run gives a :class:`~bipe.analysis.efficiency.Result` (variant from the study's
+``group`` keys, size from the ``sizes`` keys, seed ``init_seed``, width ``model.d_model``). A
+cell (variant, size) is *finished* when its seed-mean reached the target at some width with
+every smaller width of the grid trained, or when every width of the grid was trained; other
+cells are still searching and are listed, not fitted. The fit, its bootstrap intervals and the
+hypotheses' implied exponents are those of :mod:`bipe.analysis.efficiency` and
+:mod:`bipe.analysis.theory`, so ``bipe results`` and ``bipe study width`` report the same
+numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .efficiency import (
+    Result,
+    fit_scaling,
+    hypothesis_verdict,
+    scaling_series,
+    scaling_table,
+)
+from .plots import plot_scaling
+from .report import Block
+from .runs import Run
+from .theory import THEORY_KEYS, implied_exponents
+
+SETTINGS = ("in_distribution", "above_train")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WidthSpec:
+    """The ``[width]`` table of a width study's ``study.toml``."""
+
+    sizes: tuple[str, ...]
+    widths: tuple[int, ...]
+    target: float
+    setting: str = "in_distribution"
+
+    @classmethod
+    def from_table(cls, where: Path, table: Mapping[str, Any]) -> WidthSpec:
+        known = {"sizes", "widths", "target", "setting"}
+        if unknown := set(table) - known:
+            raise ValueError(f"{where}/study.toml: unknown [width] keys {sorted(unknown)}; "
+                             f"valid: {', '.join(sorted(known))}")
+        if missing := {"sizes", "widths", "target"} - set(table):
+            raise ValueError(f"{where}/study.toml: [width] is missing {sorted(missing)}")
+        spec = cls(sizes=tuple(table["sizes"]), widths=tuple(int(w) for w in table["widths"]),
+                   target=float(table["target"]), setting=table.get("setting", SETTINGS[0]))
+        if not spec.sizes or not 1 <= len(spec.sizes) <= 2:
+            raise ValueError(f"{where}/study.toml: [width] sizes names one or two config keys")
+        if not spec.widths or min(spec.widths) <= 0:
+            raise ValueError(f"{where}/study.toml: [width] widths must be positive")
+        if not 0.0 < spec.target <= 1.0:
+            raise ValueError(f"{where}/study.toml: [width] target must be in (0, 1]")
+        if spec.setting not in SETTINGS:
+            raise ValueError(f"{where}/study.toml: [width] setting must be one of "
+                             f"{', '.join(SETTINGS)}")
+        return spec
+
+
+def _value(config: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise ValueError(f"run config has no {dotted}")
+        node = node[part]
+    return node
+
+
+def _size(config: Mapping[str, Any], spec: WidthSpec) -> float | tuple[float, ...]:
+    values = tuple(float(_value(config, k)) for k in spec.sizes)
+    return values if len(values) > 1 else values[0]
+
+
+def _metric(run: Run, spec: WidthSpec, metric: str) -> float | None:
+    value = run.evaluation.get("summary", {}).get(spec.setting, {}).get(metric)
+    return None if value is None or not math.isfinite(float(value)) else float(value)
+
+
+def width_results(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str
+                  ) -> tuple[list[Result], dict[tuple[str, Any], str]]:
+    """Results of the finished cells, and every cell's state (``reached`` at some width,
+    ``beyond grid`` when no width of the grid reached the target, ``searching``)."""
+    by_cell: dict[tuple[str, Any], list[Result]] = defaultdict(list)
+    for variant, run in runs:
+        value = _metric(run, spec, metric)
+        if value is None:
+            continue
+        size = _size(run.config, spec)
+        by_cell[(variant, size)].append(Result(
+            encoding=variant, size=size, seed=int(run.config["init_seed"]),
+            width=int(_value(run.config, "model.d_model")), accuracy=value))
+    results: list[Result] = []
+    states: dict[tuple[str, Any], str] = {}
+    grid = sorted(set(spec.widths))
+    for cell, rows in sorted(by_cell.items(), key=lambda kv: repr(kv[0])):
+        seeds = sorted({r.seed for r in rows})
+        acc = {(r.seed, r.width): r.accuracy for r in rows}
+        state = "searching"
+        for w in grid:
+            if not all((s, w) in acc for s in seeds):
+                break
+            if np.mean([acc[(s, w)] for s in seeds]) >= spec.target:
+                state = "reached"
+                break
+        else:
+            state = "beyond grid"
+        states[cell] = state
+        if state != "searching":
+            results += rows
+    return results, states
+
+
+def _theory(results: list[Result], runs: Sequence[tuple[str, Run]], spec: WidthSpec):
+    """Family symbol values per distinct size (None unless every size key is a theory key)."""
+    if not set(spec.sizes) <= set(THEORY_KEYS):
+        return None
+    configs = {}
+    for _, run in runs:
+        configs.setdefault(_size(run.config, spec), run.config)
+    sizes = sorted({r.size for r in results}, key=lambda s: s if isinstance(s, tuple) else (s,))
+    points = []
+    for size in sizes:
+        config = configs[size]
+        points.append({sym: float(_value(config, key)) for key, sym in THEORY_KEYS.items()})
+    try:
+        return implied_exponents(points, sizes)
+    except ValueError:  # too few sizes to determine an exponent
+        return None
+
+
+def width_blocks(rng: np.random.Generator, path: Path, spec: WidthSpec, metric: str,
+                 runs: Sequence[tuple[str, Run]], out_dir: Path) -> list[Block]:
+    """Threshold widths, fitted exponents with intervals, the hypotheses, one sentence each."""
+    results, states = width_results(runs, spec, metric)
+    axes = [k.split(".")[-1] for k in spec.sizes]
+    counts = {s: sum(v == s for v in states.values()) for s in ("reached", "beyond grid",
+                                                                 "searching")}
+    blocks = [Block(kind="h3", text="Threshold width against size"),
+              Block(kind="p", text=(
+                  f"Smallest `d_model` of {sorted(set(spec.widths))} whose mean {spec.setting} "
+                  f"`{metric}` over seeds reaches {spec.target:g}, per size of "
+                  f"{' x '.join(axes)}. Cells: {counts['reached']} reached, "
+                  f"{counts['beyond grid']} beyond the grid (`>grid`, left out of the fit), "
+                  f"{counts['searching']} still searching (not shown)."))]
+    if not results:
+        return [*blocks, Block(kind="p", text="**Status.** No finished cell yet.")]
+    fits = fit_scaling(rng, results, spec.target)
+    implied = _theory(results, runs, spec) or {}
+    floor = min(spec.widths)
+    floored = sorted({enc for enc, f in fits.items() for _, w in f.points if w == floor})
+    second = sorted({r.size[1] for r in results}) if len(axes) == 2 else []
+    series, fitted = scaling_series(fits, second, axes[1] if second else "")
+    name = f"{path.name}_width_scaling.png"
+    plot_scaling(out_dir / name, series, fitted, xlabel=f"size ({axes[0]})",
+                 title=f"smallest d_model reaching {metric} >= {spec.target:g}")
+    blocks += [Block(kind="p", text=scaling_table(fits, implied, axes=axes).strip()),
+               Block(kind="img", text=f"{out_dir.name}/{name}"),
+               Block(kind="p", text="Exponents are least-squares slopes of log width against "
+                                    "log size [95% bootstrap interval, seeds resampled within "
+                                    "cells]; a hypothesis's implied exponents are the same fit "
+                                    "of its formula over the same sizes.")]
+    if floored:
+        blocks.append(Block(kind="p", text=(
+            f"At the floor: some cells of {', '.join(f'`{e}`' for e in floored)} reached the "
+            f"target at the smallest width of the grid ({floor}), so their threshold is an "
+            "upper bound and the exponents lean toward zero.")))
+    sentences = [f"`{enc}`: every cell reached the target at the smallest width ({floor}), "
+                 "so the exponents are not measured (lower the grid's floor)"
+                 if f.points and all(w == floor for _, w in f.points)
+                 else hypothesis_verdict(f, implied, axes) for enc, f in fits.items()]
+    blocks.append(Block(kind="p", text="**Conclusion.** " + "; ".join(sentences) + "."))
+    return blocks
