@@ -193,13 +193,16 @@ class PasskeyTask(_TextTask):
     name = "passkey"
     metric_names = ("accuracy",)
 
-    def _shortest(self, data: Any, world: Any) -> int:
+    def _shortest(self, data: Any, world: Any = None) -> int:
         from bipe.synthetic.text.passkey import min_passkey_length  # noqa: PLC0415
 
-        return min_passkey_length(world.tokenizer, data.passkey_digits)
+        tokenizer = world.tokenizer if world is not None else _text().text_tokenizer(data)
+        return min_passkey_length(tokenizer, data.passkey_digits)
 
     def train_range(self, data: Any) -> tuple[int, int]:
-        return max(1, data.context // 4), data.context
+        """Training lengths: a quarter of the context up, but never below the shortest example
+        (no filler at all), up to the context."""
+        return max(self._shortest(data), data.context // 4), data.context
 
     def generate(self, rng, data, world, n, setting):
         from bipe.synthetic.text.passkey import passkey_example  # noqa: PLC0415
@@ -207,7 +210,7 @@ class PasskeyTask(_TextTask):
         filler = world.streams["train"] if data.passkey_filler == "corpus" else None
         shortest = self._shortest(data, world)
         if setting is None:
-            lo = max(shortest, data.context // 4)
+            lo = max(shortest, data.context // 4)  # train_range's, with the run's tokenizer
             if lo > data.context:
                 raise ValueError(f"data.context={data.context} is shorter than the shortest "
                                  f"passkey example ({shortest} tokens)")

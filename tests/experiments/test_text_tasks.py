@@ -14,6 +14,7 @@ from bipe.experiments.text_tasks import PasskeyTask, TextLMTask, token_scores
 from bipe.models.config import ModelConfig
 from bipe.models.transformer import Transformer
 from bipe.synthetic.text.data import TextDataConfig, load_text
+from bipe.synthetic.text.passkey import min_passkey_length
 
 torch.set_num_threads(1)
 
@@ -109,6 +110,11 @@ def test_passkey_task_examples_and_exact_match(setup):
     data = TextDataConfig(**{**data.__dict__, "context": 96})
     train = task.generate(np.random.default_rng(1), data, world, 12, None)
     assert all(60 <= len(x) + 1 <= 96 for x in train.inputs)
+    # the reported training range starts at the shortest example, not at context // 4 = 24
+    shortest = min_passkey_length(world.tokenizer, data.passkey_digits)
+    assert task.train_range(data) == (shortest, 96) and shortest > 24
+    assert min(len(x) + 1 for x in task.generate(np.random.default_rng(3), data, world, 200,
+                                                  None).inputs) >= shortest
     ev = task.generate(np.random.default_rng(2), data, world, 10, 120)
     assert {len(x) for x in ev.inputs} == {119}
     assert [e.depth for e in ev.extra["examples"]] == [0.0, 0.25, 0.5, 0.75, 1.0] * 2
