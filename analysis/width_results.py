@@ -9,12 +9,14 @@ A width study's ``study.toml`` has a ``[width]`` table besides the usual keys::
     widths = [4, 8, 12, 16, 24, 32, 48]      # the study's width grid (to tell a finished
     target = 0.99                            # search from one still running)
     setting = "in_distribution"
+    seeds = [0, 1, 2]                        # optional (default: every seed found)
 
 Every evaluated run gives a :class:`~bipe.analysis.efficiency.Result` (variant from the study's
 ``group`` keys, size from the ``sizes`` keys, seed ``init_seed``, width ``model.d_model``). A
 cell (variant, size) is *finished* when its seed-mean reached the target at some width with
 every smaller width of the grid trained, or when every width of the grid was trained; other
-cells are still searching and are listed, not fitted. The fit, its bootstrap intervals and the
+cells are still searching and are counted, not fitted. A cell lacking one of the study's seeds
+at a width has not finished that width. The fit, its bootstrap intervals and the
 hypotheses' implied exponents are those of :mod:`bipe.analysis.efficiency` and
 :mod:`bipe.analysis.theory`, so ``bipe results`` and ``bipe study width`` report the same
 numbers.
@@ -54,17 +56,19 @@ class WidthSpec:
     widths: tuple[int, ...]
     target: float
     setting: str = "in_distribution"
+    seeds: tuple[int, ...] = ()  # empty: every seed found among the runs
 
     @classmethod
     def from_table(cls, where: Path, table: Mapping[str, Any]) -> WidthSpec:
-        known = {"sizes", "widths", "target", "setting"}
+        known = {"sizes", "widths", "target", "setting", "seeds"}
         if unknown := set(table) - known:
             raise ValueError(f"{where}/study.toml: unknown [width] keys {sorted(unknown)}; "
                              f"valid: {', '.join(sorted(known))}")
         if missing := {"sizes", "widths", "target"} - set(table):
             raise ValueError(f"{where}/study.toml: [width] is missing {sorted(missing)}")
         spec = cls(sizes=tuple(table["sizes"]), widths=tuple(int(w) for w in table["widths"]),
-                   target=float(table["target"]), setting=table.get("setting", SETTINGS[0]))
+                   target=float(table["target"]), setting=table.get("setting", SETTINGS[0]),
+                   seeds=tuple(int(x) for x in table.get("seeds", ())))
         if not spec.sizes or not 1 <= len(spec.sizes) <= 2:
             raise ValueError(f"{where}/study.toml: [width] sizes names one or two config keys")
         if not spec.widths or min(spec.widths) <= 0:
@@ -112,8 +116,8 @@ def width_results(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str
     results: list[Result] = []
     states: dict[tuple[str, Any], str] = {}
     grid = sorted(set(spec.widths))
+    seeds = spec.seeds or sorted({r.seed for rows in by_cell.values() for r in rows})
     for cell, rows in sorted(by_cell.items(), key=lambda kv: repr(kv[0])):
-        seeds = sorted({r.seed for r in rows})
         acc = {(r.seed, r.width): r.accuracy for r in rows}
         state = "searching"
         for w in grid:

@@ -205,6 +205,16 @@ def test_results_section_reports_the_study_fits_from_the_run_folders(tmp_path):
     assert states[("rope", 8.0)] == "searching"
     assert states[("rope", 4.0)] == "reached"
     assert not any(r.encoding == "rope" and r.size == 8.0 for r in results)
+    # ... and so is a cell one of whose seeds has no run yet at all
+    for d in (tmp_path / "runs").glob("pe-bipe_rope__inner_states-2__*__init_seed-1"):
+        (d / "eval.json").unlink()
+    _, states = width_results(evaluated_runs(spec), spec.width, "accuracy")
+    assert states[("bipe_rope", 2.0)] == "searching"
+    # with the seeds named, a seed that no run has yet keeps every cell searching
+    _study_toml(tmp_path, seeds=[0, 1, 2])
+    spec = load_study(tmp_path)
+    _, states = width_results(evaluated_runs(spec), spec.width, "accuracy")
+    assert set(states.values()) == {"searching"}
 
 
 def test_results_section_says_when_every_cell_sits_at_the_floor(tmp_path):
