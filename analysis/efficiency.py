@@ -10,9 +10,12 @@ left out of the fit.
 
 The fit is ``log(width) = log(c) + b * log(size)`` per encoding by least squares (with several
 size axes, e.g. inner and outer states varied on a grid, ``log(width) = log(c) + sum_i b_i *
-log(size_i)``); each exponent gets a bootstrap interval by resampling seeds within each
-(encoding, size) cell and redoing the threshold search and the fit. Hypotheses from
-:mod:`bipe.analysis.theory` give the exponents they imply over the same sizes, set beside the fit.
+log(size_i)``). Each exponent's 95% interval is the wider of two: a bootstrap that resamples
+seeds within each (encoding, size) cell and redoes the threshold search and the fit (training
+noise), and the regression's t interval from the fit's residuals (thresholds snapped to the
+width grid, and any departure from a power law). With one seed the second stands alone.
+Hypotheses from :mod:`bipe.analysis.theory` give the exponents they imply over the same sizes,
+set beside the fit.
 
 Worked example (threshold search on a planted accuracy function)::
 
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stats import N_BOOT, Interval
+from .stats import _T975, N_BOOT, Interval
 from .theory import HYPOTHESES, SYMBOLS
 
 
@@ -152,8 +155,9 @@ class ScalingFit:
     """Fit of threshold width against size for one encoding.
 
     ``exponents`` has one interval per size axis (empty when the points cannot determine a
-    fit); each carries a bootstrap interval (seeds resampled within cells; ``n`` = number of
-    bootstrap replicates with a usable fit). ``points`` are the (size, threshold width) pairs
+    fit); each carries the wider of the seed-bootstrap and the regression interval (module
+    doc; ``n`` = bootstrap replicates with a usable fit, or the points fitted when there is
+    no bootstrap). ``points`` are the (size, threshold width) pairs
     used (size a number, or a tuple with several axes); ``censored`` the sizes where no width
     reached the target.
     """
@@ -202,16 +206,40 @@ def fit_scaling(
         if _fits(xs, ys):
             b, prefactor = fit_power_law(xs, ys)
             b = _vector(b)
+            half = regression_halfwidths(xs, ys)  # (k,)
             boots = _bootstrap_exponents(rng, cells, target, n_boot)  # (R, k)
             exponents = tuple(
                 Interval(estimate=b[i],
-                         lo=float(np.quantile(boots[:, i], alpha)) if len(boots) else np.nan,
-                         hi=float(np.quantile(boots[:, i], 1 - alpha)) if len(boots) else np.nan,
-                         n=len(boots), level=level)
+                         lo=min(b[i] - half[i], float(np.quantile(boots[:, i], alpha))
+                                if len(boots) else np.inf),
+                         hi=max(b[i] + half[i], float(np.quantile(boots[:, i], 1 - alpha))
+                                if len(boots) else -np.inf),
+                         n=len(boots) or len(points), level=level)
                 for i in range(len(b)))
         fits[enc] = ScalingFit(encoding=enc, exponents=exponents, prefactor=prefactor,
                                points=points, censored=censored)
     return fits
+
+
+def regression_halfwidths(sizes, widths) -> np.ndarray:
+    """Half-widths of the 95% t intervals on the exponents of :func:`fit_power_law` from its
+    residuals (``inf`` when the points leave no residual degree of freedom).
+
+    The seed bootstrap sees only training noise; threshold widths also sit on a grid and the
+    power law is a model, and both show up here, as scatter of the points about the fit.
+    """
+    x = np.log(np.asarray(sizes, dtype=float))  # (P,) or (P, k)
+    y = np.log(np.asarray(widths, dtype=float))  # (P,)
+    x = x if x.ndim == 2 else x[:, None]  # (P, k)
+    design = np.hstack([np.ones((x.shape[0], 1)), x])  # (P, k + 1)
+    dof = design.shape[0] - design.shape[1]
+    if dof <= 0:
+        return np.full(x.shape[1], np.inf)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef  # (P,)
+    cov = float(resid @ resid) / dof * np.linalg.inv(design.T @ design)  # (k + 1, k + 1)
+    t = _T975[dof - 1] if dof <= len(_T975) else 1.96
+    return t * np.sqrt(np.diag(cov)[1:])
 
 
 def _vector(size) -> tuple[float, ...]:
@@ -331,8 +359,9 @@ def hypothesis_verdict(fit: ScalingFit, implied: dict, axes: Sequence[str],
     if not fit.exponents:
         return f"`{fit.encoding}`: too few sizes reached the target for a fit"
     if not all(math.isfinite(e.lo) for e in fit.exponents):
-        return (f"`{fit.encoding}`: no interval on the exponents (one seed per cell), so no "
-                "hypothesis can be excluded")
+        return (f"`{fit.encoding}`: no finite interval on the exponents (one seed per cell "
+                "and no more points than the fit has parameters), so no hypothesis can be "
+                "excluded")
     said = ", ".join(f"{a} {e.format(2)}" for a, e in zip(axes, fit.exponents, strict=True))
     inside, outside = [], []
     for name in names:

@@ -180,9 +180,10 @@ def width_blocks(rng: np.random.Generator, path: Path, spec: WidthSpec, metric: 
     blocks += [Block(kind="p", text=scaling_table(fits, implied, axes=axes).strip()),
                Block(kind="img", text=f"{out_dir.name}/{name}"),
                Block(kind="p", text="Exponents are least-squares slopes of log width against "
-                                    "log size [95% bootstrap interval, seeds resampled within "
-                                    "cells]; a hypothesis's implied exponents are the same fit "
-                                    "of its formula over the same sizes.")]
+                                    "log size [95% interval: the wider of a bootstrap over "
+                                    "seeds within cells and the regression's t interval from "
+                                    "the fit's residuals]; a hypothesis's implied exponents are "
+                                    "the same fit of its formula over the same sizes.")]
     if floored:
         blocks.append(Block(kind="p", text=(
             f"At the floor: some cells of {', '.join(f'`{e}`' for e in floored)} reached the "

@@ -236,8 +236,8 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
           f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches "
           f"{study.target}, per size of "
           f"{' x '.join(names)}; `>grid` = never reached. Exponents: "
-          "least-squares slopes of log width against log size, [95% bootstrap interval over "
-          "seeds].", "",
+          "least-squares slopes of log width against log size [95% interval: the wider of a "
+          "bootstrap over seeds and the regression's t interval].", "",
           scaling_table(fits, implied, axes=names),
           "![width_scaling.png](width_scaling.png)", "",
           *[f"- {hypothesis_verdict(f, implied, names)}." for f in fits.values()], ""]
