@@ -350,11 +350,14 @@ def hypothesis_guides(
 
 
 def hypothesis_verdict(fit: ScalingFit, implied: dict, axes: Sequence[str],
-                       names: Sequence[str] = GUIDE_HYPOTHESES) -> str:
+                       names: Sequence[str] = GUIDE_HYPOTHESES, *, lean_low: bool = False) -> str:
     """One sentence: the fitted exponents of one encoding and which hypotheses' implied
     exponents fall inside all of their 95% intervals (consistent) or outside one (excluded).
 
-    Two hypotheses are *told apart* only when one is consistent and the other excluded.
+    ``lean_low``: some thresholds sit at the grid's floor (upper bounds), so the exponents may
+    be underestimated; a hypothesis is then excluded only by exponents it falls *below*, and
+    one above an interval is left open. Two hypotheses are *told apart* only when one is
+    consistent and the others excluded.
     """
     if not fit.exponents:
         return f"`{fit.encoding}`: too few sizes reached the target for a fit"
@@ -363,26 +366,35 @@ def hypothesis_verdict(fit: ScalingFit, implied: dict, axes: Sequence[str],
                 "and no more points than the fit has parameters), so no hypothesis can be "
                 "excluded")
     said = ", ".join(f"{a} {e.format(2)}" for a, e in zip(axes, fit.exponents, strict=True))
-    inside, outside = [], []
+    inside, outside, open_ = [], [], []
     for name in names:
         if name not in implied:
             continue
         vals = _vector(implied[name])
-        ok = all(e.lo - 1e-9 <= v <= e.hi + 1e-9  # a degenerate interval holds its point
-                 for e, v in zip(fit.exponents, vals, strict=True))
-        (inside if ok else outside).append(
-            f"{name} ({', '.join(f'{v:.2f}' for v in vals)})")
-    if not inside and not outside:
+        pairs = list(zip(fit.exponents, vals, strict=True))
+        below = any(v < e.lo - 1e-9 for e, v in pairs)  # 1e-9: a point interval holds its point
+        above = any(v > e.hi + 1e-9 for e, v in pairs)
+        label = f"{name} ({', '.join(f'{v:.2f}' for v in vals)})"
+        if not below and not above:
+            inside.append(label)
+        elif above and not below and lean_low:
+            open_.append(label)
+        else:
+            outside.append(label)
+    if not (inside or outside or open_):
         return f"`{fit.encoding}`: exponents {said}"
     parts = []
     if inside:
         parts.append("consistent with " + " and ".join(inside))
     if outside:
         parts.append("excludes " + " and ".join(outside))
-    if not inside:
-        tail = "; none of them fits"
-    elif len(inside) == 1 and outside:
+    if open_:
+        parts.append("cannot exclude " + " and ".join(open_)
+                     + " (thresholds at the grid's floor may hide growth)")
+    if len(inside) == 1 and outside and not open_:
         tail = ""
+    elif not inside and not open_:
+        tail = "; none of them fits"
     else:
         tail = "; the hypotheses cannot be told apart at this scale"
     return f"`{fit.encoding}`: exponents {said}; " + "; ".join(parts) + tail

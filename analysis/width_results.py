@@ -192,6 +192,7 @@ def width_blocks(rng: np.random.Generator, path: Path, spec: WidthSpec, metric: 
     sentences = [f"`{enc}`: every cell reached the target at the smallest width ({floor}), "
                  "so the exponents are not measured (lower the grid's floor)"
                  if f.points and all(w == floor for _, w in f.points)
-                 else hypothesis_verdict(f, implied, axes) for enc, f in fits.items()]
+                 else hypothesis_verdict(f, implied, axes, lean_low=enc in floored)
+                 for enc, f in fits.items()]
     blocks.append(Block(kind="p", text="**Conclusion.** " + "; ".join(sentences) + "."))
     return blocks

@@ -147,3 +147,21 @@ def test_regression_interval_covers_what_the_seed_bootstrap_cannot_see():
     assert (exact.exponent.lo, exact.exponent.hi) == pytest.approx((1.0, 1.0))
     # two points leave no residual degree of freedom: no finite regression interval
     assert np.isinf(regression_halfwidths([2, 4], [8, 16])).all()
+
+
+def test_verdict_leaves_open_what_a_floor_may_hide():
+    """Thresholds at the grid's floor bias the exponent low: a hypothesis above the interval is
+    then left open, one below it is still excluded."""
+    from bipe.analysis.efficiency import ScalingFit, hypothesis_verdict
+    from bipe.analysis.stats import Interval
+
+    fit = ScalingFit(encoding="enc", exponents=(Interval(estimate=0.3, lo=0.1, hi=0.5, n=100),),
+                     prefactor=4.0, points=((2.0, 4), (8.0, 8)), censored=())
+    implied = {"additive": 0.05, "product": 1.0}
+    plain = hypothesis_verdict(fit, implied, ["n"])
+    assert "excludes additive (0.05) and product (1.00); none of them fits" in plain
+    floored = hypothesis_verdict(fit, implied, ["n"], lean_low=True)
+    assert "excludes additive (0.05)" in floored and "cannot exclude product (1.00)" in floored
+    assert floored.endswith("cannot be told apart at this scale")
+    inside = hypothesis_verdict(fit, {"additive": 0.4, "product": 1.0}, ["n"])
+    assert inside.endswith("consistent with additive (0.40); excludes product (1.00)")
