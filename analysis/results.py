@@ -48,7 +48,7 @@ from bipe.fileio import write_text_atomic
 from .plots import plot_series_ci
 from .report import Block, plot_depth_heatmaps, render_markdown
 from .runs import Run, as_float, load_runs
-from .stats import Interval, bootstrap_ci, t_interval
+from .stats import Interval, bootstrap_ci, t_interval, verdict
 from .width_results import WidthSpec, width_blocks
 
 __all__ = ["StudySpec", "load_study", "study_blocks", "write_results"]
@@ -143,15 +143,6 @@ def _above_train(run: Run, metric: str) -> float:
     hi = (run.evaluation.get("train_range") or [math.inf, math.inf])[1]
     vals = [v for x, v in _per_length(run, metric).items() if x > hi and not math.isnan(v)]
     return float(np.mean(vals)) if vals else math.nan
-
-
-def verdict(a: str, b: str, iv: Interval) -> str:
-    """The sentence an interval of ``a - b`` supports."""
-    if iv.n and iv.estimate == 0 and iv.lo == iv.hi == 0:
-        return f"{a} and {b} identical in every seed ({iv.n} seeds)"
-    if iv.n < 3 or not (iv.lo > 0 or iv.hi < 0):
-        return f"no difference between {a} and {b} detectable at this budget ({iv.n} seeds)"
-    return f"{a} {'higher' if iv.lo > 0 else 'lower'} than {b} ({iv.n} seeds)"
 
 
 def _fmt(iv: Interval) -> str:
@@ -320,7 +311,8 @@ def _width_section(rng, spec: StudySpec, blocks: list[Block], out_dir: Path) -> 
                      for g in grids)
     blocks.append(Block(kind="p", text=f"**Setup.** {len(runs)} evaluated runs "
                                        f"(`{spec.path.as_posix()}`). {setup}"))
-    return [*blocks, *width_blocks(rng, spec.path, spec.width, spec.metrics[0], runs, out_dir)]
+    return [*blocks, *width_blocks(rng, spec.path, spec.width, spec.metrics[0], runs, out_dir,
+                                    spec.pairs)]
 
 
 def write_results(studies: Sequence[str | Path], out: str | Path, *, seed: int = 0,

@@ -139,3 +139,12 @@ def t_interval(values: Sequence[float] | np.ndarray) -> Interval:
     t = _T975[x.size - 2] if x.size - 1 <= len(_T975) else 1.96
     half = t * float(x.std(ddof=1)) / np.sqrt(x.size)
     return Interval(estimate=mean, lo=mean - half, hi=mean + half, n=int(x.size))
+
+
+def verdict(a: str, b: str, iv: Interval) -> str:
+    """The sentence an interval of ``a - b`` supports."""
+    if iv.n and iv.estimate == 0 and iv.lo == iv.hi == 0:
+        return f"{a} and {b} identical in every seed ({iv.n} seeds)"
+    if iv.n < 3 or not (iv.lo > 0 or iv.hi < 0):
+        return f"no difference between {a} and {b} detectable at this budget ({iv.n} seeds)"
+    return f"{a} {'higher' if iv.lo > 0 else 'lower'} than {b} ({iv.n} seeds)"

@@ -43,6 +43,7 @@ from .efficiency import (
 from .plots import plot_scaling
 from .report import Block
 from .runs import Run
+from .stats import t_interval, verdict
 from .theory import THEORY_KEYS, implied_exponents
 
 SETTINGS = ("in_distribution", "above_train")
@@ -134,6 +135,37 @@ def width_results(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str
     return results, states
 
 
+def equal_width_rows(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str,
+                     pairs: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """Per pair (a, b) and width: ``a - b`` in ``metric``, averaged over sizes, paired by seed.
+
+    A width counts only where both variants trained every size and seed the study has (for
+    either of them): a search stops where a cell reaches the target, so comparing at a width
+    only some cells reached would select cells by their outcome. Rows: pair, width, sizes,
+    difference [95% t interval across seeds], the sentence it supports.
+    """
+    value: dict[tuple[str, Any, int, int], float] = {}
+    for variant, run in runs:
+        v = _metric(run, spec, metric)
+        if v is not None:
+            value[(variant, _size(run.config, spec), int(run.config["init_seed"]),
+                   int(_value(run.config, "model.d_model")))] = v
+    seeds = spec.seeds or sorted({k[2] for k in value})
+    rows = []
+    for a, b in pairs:
+        sizes = sorted({k[1] for k in value if k[0] in (a, b)}, key=repr)
+        for w in sorted(set(spec.widths)):
+            keys = [(size, s) for size in sizes for s in seeds]
+            if not sizes or any((x, size, s, w) not in value for x in (a, b) for size, s in keys):
+                continue
+            per_seed = [np.mean([value[(a, size, s, w)] - value[(b, size, s, w)]
+                                 for size in sizes]) for s in seeds]
+            iv = t_interval(per_seed)
+            rows.append((f"{a} - {b}", str(w), str(len(sizes)), iv.format(3),
+                         verdict(a, b, iv)))
+    return rows
+
+
 def _theory(results: list[Result], runs: Sequence[tuple[str, Run]], spec: WidthSpec):
     """Family symbol values per distinct size (None unless every size key is a theory key)."""
     if not set(spec.sizes) <= set(THEORY_KEYS):
@@ -153,8 +185,10 @@ def _theory(results: list[Result], runs: Sequence[tuple[str, Run]], spec: WidthS
 
 
 def width_blocks(rng: np.random.Generator, path: Path, spec: WidthSpec, metric: str,
-                 runs: Sequence[tuple[str, Run]], out_dir: Path) -> list[Block]:
-    """Threshold widths, fitted exponents with intervals, the hypotheses, one sentence each."""
+                 runs: Sequence[tuple[str, Run]], out_dir: Path,
+                 pairs: Sequence[tuple[str, str]] = ()) -> list[Block]:
+    """Threshold widths, fitted exponents with intervals, the hypotheses, one sentence each;
+    then, for the study's pairs, the paired difference at equal width."""
     results, states = width_results(runs, spec, metric)
     axes = [k.split(".")[-1] for k in spec.sizes]
     counts = {s: sum(v == s for v in states.values()) for s in ("reached", "beyond grid",
@@ -195,4 +229,18 @@ def width_blocks(rng: np.random.Generator, path: Path, spec: WidthSpec, metric: 
                  else hypothesis_verdict(f, implied, axes, lean_low=enc in floored)
                  for enc, f in fits.items()]
     blocks.append(Block(kind="p", text="**Conclusion.** " + "; ".join(sentences) + "."))
-    return blocks
+    return blocks + _equal_width_blocks(runs, spec, metric, pairs)
+
+
+def _equal_width_blocks(runs, spec: WidthSpec, metric: str, pairs) -> list[Block]:
+    rows = equal_width_rows(runs, spec, metric, pairs)
+    if not rows:
+        return []
+    return [Block(kind="h3", text="At equal width"),
+            Block(kind="p", text=(
+                f"Paired by seed, the difference in {spec.setting} `{metric}` averaged over "
+                "every size [95% t interval across seeds], at each width both variants trained "
+                "in every size and seed (a search stops where its cell reaches the target, so "
+                "wider widths cover only the cells that had not, and are left out).")),
+            Block(kind="table", header=("pair", "d_model", "sizes", "difference",
+                                        "what it supports"), rows=tuple(rows))]

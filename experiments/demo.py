@@ -123,8 +123,7 @@ def summary_table(configs, results, metric: str = DEMO_METRIC) -> str:
 def conclusions(configs, results, encodings, metric: str = DEMO_METRIC) -> list[str]:
     """One sentence per comparison of the first encoding with each other one: the paired
     difference above the training range with its 95% t interval, and what it supports."""
-    from bipe.analysis.results import verdict  # noqa: PLC0415
-    from bipe.analysis.stats import t_interval  # noqa: PLC0415
+    from bipe.analysis.stats import t_interval, verdict  # noqa: PLC0415
 
     groups = _by_encoding(configs, results)
     first, lines = encodings[0], []

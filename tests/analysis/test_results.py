@@ -10,8 +10,8 @@ import pytest
 import sympy
 from sympy.stats import StudentT, cdf
 
-from bipe.analysis.results import load_study, verdict, write_results
-from bipe.analysis.stats import _T975, Interval, t_interval
+from bipe.analysis.results import load_study, write_results
+from bipe.analysis.stats import _T975, Interval, t_interval, verdict
 
 
 def test_t_table_matches_the_student_t_distribution():

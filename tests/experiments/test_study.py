@@ -235,3 +235,46 @@ def test_results_width_table_is_checked(tmp_path):
     _study_toml(tmp_path, colour="red")
     with pytest.raises(ValueError, match="unknown \\[width\\] keys"):
         load_study(tmp_path)
+
+
+def test_results_compare_pairs_at_every_width_both_trained_everywhere(tmp_path):
+    """Planted legal mass: bipe_rope 0.6 + 0.02 * seed, rope 0.5 + 0.01 * seed below their
+    thresholds, so a - b is 0.10, 0.11, 0.12 by seed; a width where one search had stopped in
+    some cell is not compared (it would pick cells by their outcome)."""
+
+    class Planted(FakeRunner):
+        def __call__(self, configs, out, *, jobs=1, progress=False):
+            rows = super().__call__(configs, out)
+            for c in configs:
+                ok = c.model.d_model >= planted_threshold(c.model.pe, c.data.inner_states)
+                base = (0.6, 0.02) if c.model.pe == "bipe_rope" else (0.5, 0.01)
+                ev = json.loads((Path(out) / c.out / "eval.json").read_text())
+                ev["summary"]["in_distribution"]["accuracy"] = (
+                    0.95 if ok else base[0] + base[1] * c.init_seed)
+                (Path(out) / c.out / "eval.json").write_text(json.dumps(ev))
+            return rows
+
+    from bipe.analysis.results import evaluated_runs, load_study
+    from bipe.analysis.width_results import equal_width_rows
+
+    # sizes 4 and 8: bipe_rope needs 16 and 32, rope 32 and 128; width 8 is below all of them
+    run_width_study(study(sizes=(4, 8), seeds=(0, 1, 2)), tmp_path / "runs", runner=Planted(),
+                    n_boot=10)
+    _study_toml(tmp_path)
+    toml = tmp_path / "study.toml"
+    toml.write_text(toml.read_text().replace('runs = ["runs"]',
+                                             'runs = ["runs"]\npairs = [["bipe_rope", "rope"]]'))
+    spec = load_study(tmp_path)
+    rows = equal_width_rows(evaluated_runs(spec), spec.width, "accuracy", spec.pairs)
+    # t interval of (0.10, 0.11, 0.12): 0.11 +- 4.303 * 0.01 / sqrt(3)
+    assert rows[0] == ("bipe_rope - rope", "8", "2", "0.110 [0.085, 0.135]",
+                       "bipe_rope higher than rope (3 seeds)")
+    # bipe_rope stopped at 32 in size 8 and at 16 in size 4: from 32 on, not every cell ran
+    assert [r[1] for r in rows] == ["8", "16"]
+    # at 16, bipe_rope reached (0.95) in size 4, not in size 8, rope in neither: the seed's
+    # mean of (0.45 - 0.01 s) and (0.10 + 0.01 s) is 0.275 in every seed
+    assert rows[1][1:4] == ("16", "2", "0.275 [0.275, 0.275]")
+    from bipe.analysis.results import write_results
+
+    md = write_results([tmp_path], tmp_path / "results.md").read_text()
+    assert "### At equal width" in md and "| bipe_rope - rope | 8 | 2 | 0.110 [0.085, 0.135]" in md
