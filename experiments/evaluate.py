@@ -126,13 +126,15 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
 
 
 def summarize(per_length: list[dict], train_range: tuple[int, int]) -> dict[str, dict]:
-    """In-distribution and above-training means of every metric over settings."""
+    """In-distribution and above-training means of every metric over settings (a setting
+    whose value is null, e.g. a metric undefined at one segment, is left out of its mean)."""
     lo, hi = train_range
-    names = [k for k, v in (per_length[0] if per_length else {}).items()
-             if k not in ("length", "n") and isinstance(v, (int, float))]  # lists: profiles
+    names = list(dict.fromkeys(k for r in per_length for k, v in r.items()
+                               if k not in ("length", "n") and isinstance(v, (int, float))))
 
     def mean(rows):
-        return {k: float(np.mean([r[k] for r in rows])) for k in names} if rows else {}
+        values = {k: [r[k] for r in rows if isinstance(r.get(k), (int, float))] for k in names}
+        return {k: float(np.mean(v)) for k, v in values.items() if v}
 
     return {"in_distribution": mean([r for r in per_length if lo <= r["length"] <= hi]),
             "above_train": mean([r for r in per_length if r["length"] > hi])}

@@ -9,7 +9,10 @@
     ``continuation_valid``: per sequence, greedy continuation of the first
     ``data.continuation_prefix`` of the tokens for the remaining length is still a viable
     prefix of the language; ``legal_mass`` / ``legal_logprob``: the mean probability (and mean
-    log-probability) the model puts on the legal next tokens, which do not saturate.
+    log-probability) the model puts on the legal next tokens, which do not saturate;
+    ``legal_mass_after_first``: the same mean over the positions from the first separator on
+    (null for one-segment sequences). Inside the first segment no separator marks where the
+    segment began, and a purely relative encoding has no other anchor for it.
 ``binfa_state``: the same sequences from a deterministic Bi-NFA; inputs all tokens; two
     targets per token, the state after reading it: inner = (segment type k, state q of type k's
     DFA) as class ``k * Q + q`` and the outer DFA's state (the generator's labels,
@@ -86,7 +89,7 @@ class AutomatonTask(Task):
         self.generators = ("nfa",) if flat else ("binfa",)
         self.metric_names = (("accuracy", "inner_accuracy", "outer_accuracy") if states
                              else ("accuracy", "continuation_valid", "legal_mass",
-                                   "legal_logprob"))
+                                   "legal_logprob", "legal_mass_after_first"))
 
     def n_tokens(self, data: Any) -> int:
         return data.n_symbols + 1  # symbols 0..A-1, separator A
@@ -227,6 +230,8 @@ class AutomatonTask(Task):
             return self._state_metrics(examples, data, forward, batch_size)
         hits = total = 0
         logprob = []  # per scored position: log of the probability mass on legal next tokens
+        later = []  # the same, at positions from the first separator on
+        seps = np.asarray(self.separators(data, world))
         valid_rows = np.zeros(len(examples), dtype=bool)
         for start in range(0, len(examples), batch_size):
             rows = np.arange(start, min(start + batch_size, len(examples)))
@@ -236,6 +241,8 @@ class AutomatonTask(Task):
             legal = world.flat.legal_next_mask(full, lengths)  # (B, T+1, A)
             scored = np.arange(pred.shape[1])[None, :] < (lengths - 1)[:, None]  # (B, T)
             logprob.append(legal_logprob(logits, legal[:, 1:], scored))
+            seen = np.cumsum(np.isin(full[:, :-1], seps), axis=1) > 0  # (B, T) a separator read
+            later.append(legal_logprob(logits, legal[:, 1:], scored & seen))
             ok = np.zeros_like(scored)
             inside = pred < legal.shape[2]
             b, t = np.nonzero(scored & inside)
@@ -244,9 +251,12 @@ class AutomatonTask(Task):
             total += int(scored.sum())
             valid_rows[rows] = self._continuations(examples, rows, world, data, decode)
         lp = np.concatenate(logprob)  # (scored positions,)
+        lp_later = np.concatenate(later)  # (scored positions past the first segment,)
         return {"accuracy": hits / max(total, 1), "continuation_valid": float(valid_rows.mean()),
                 "legal_mass": float(np.exp(lp).mean()) if lp.size else 0.0,
-                "legal_logprob": float(lp.mean()) if lp.size else 0.0}
+                "legal_logprob": float(lp.mean()) if lp.size else 0.0,
+                "legal_mass_after_first": (float(np.exp(lp_later).mean()) if lp_later.size
+                                           else None)}
 
     def _continuations(self, examples, rows, world, data, decode) -> np.ndarray:
         """Per row: greedy continuation of the prefix stays a viable prefix of the language."""

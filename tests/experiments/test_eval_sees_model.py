@@ -77,3 +77,50 @@ def test_trained_model_differs_from_untrained(runs):
     untrained = {r["length"]: r for r in result["per_length"]}
     assert all(untrained[k]["legal_logprob"] < trained[k]["legal_logprob"] for k in trained)
     assert not np.isclose(untrained[2]["legal_mass"], trained[2]["legal_mass"])
+
+
+def test_legal_mass_after_first_matches_a_per_position_reference():
+    """The mass on legal next tokens over the positions from the first separator on, against a
+    loop over tokens; one-segment sequences have no such position (null, left out of means)."""
+    from bipe.experiments.evaluate import eval_set, summarize
+
+    config = build_config("tiny", task="binfa_lm", pe="rope", overrides={
+        "data.n_train": "8", "data.n_eval": "6"})
+    prepared = prepare(config)
+    task, world, data = prepared.task, prepared.world, prepared.config.data
+    sep = task.separators(data, world)[0]
+    vocab = task.vocab_size(data, world)
+    gen = torch.Generator().manual_seed(0)
+    for length in (1, 3):
+        examples = eval_set(prepared.config, task, world, length)
+        table = {}
+
+        def forward(rows, examples=examples, table=table):
+            longest = max(len(examples.inputs[i]) for i in rows)
+            out = torch.full((len(rows), longest, vocab), -1e9)
+            for b, i in enumerate(rows):
+                n = len(examples.inputs[i])
+                table.setdefault(int(i), torch.randn(n, vocab, generator=gen))
+                out[b, :n] = table[int(i)]
+            return out
+
+        def decode(prefixes, n, _):
+            return [np.zeros(n, dtype=np.int64) for _ in prefixes]
+
+        row = task.metrics(examples, world, data, forward, decode, batch_size=4)
+        masses = []
+        for i in range(len(examples)):
+            tokens = list(examples.extra["tokens"][i])
+            for t in range(len(tokens) - 1):
+                if sep not in tokens[: t + 1]:
+                    continue
+                legal = world.flat.legal_next_mask(np.array([tokens]), np.array([len(tokens)]))
+                p = table[i][t].softmax(-1)[: legal.shape[2]]
+                masses.append(float(p[torch.from_numpy(legal[0, t + 1])].sum()))
+        if length == 1:
+            assert masses == [] and row["legal_mass_after_first"] is None
+        else:
+            assert row["legal_mass_after_first"] == pytest.approx(np.mean(masses), rel=1e-5)
+    summary = summarize([{"length": 1, "n": 6, "m": None}, {"length": 2, "n": 6, "m": 0.5},
+                         {"length": 3, "n": 6, "m": 0.7}], (1, 2))
+    assert summary == {"in_distribution": {"m": 0.5}, "above_train": {"m": 0.7}}
