@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -309,8 +310,10 @@ def _width_section(rng, spec: StudySpec, blocks: list[Block], out_dir: Path) -> 
                                               if g.name != "study.toml"]
     setup = " ".join(f"Command `{g.name}`:\n\n```bash\n{g.read_text().strip()}\n```"
                      for g in grids)
-    blocks.append(Block(kind="p", text=f"**Setup.** {len(runs)} evaluated runs "
-                                       f"(`{spec.path.as_posix()}`). {setup}"))
+    where = ", ".join(f"`{Path(os.path.normpath(spec.path / sub)).as_posix()}`"
+                      for sub in spec.runs)
+    blocks.append(Block(kind="p", text=f"**Setup.** {len(runs)} evaluated runs ({where}). "
+                                       f"{setup}"))
     return [*blocks, *width_blocks(rng, spec.path, spec.width, spec.metrics[0], runs, out_dir,
                                     spec.pairs)]
 
