@@ -59,10 +59,14 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_run(args.run_dir, lengths=parse_lengths(args.lengths), n=args.n,
                           progress=not args.no_progress and sys.stderr.isatty(),
                           overrides=overrides, out=args.out)
-    names = [k for k, v in result["per_length"][0].items()
-             if k not in ("length", "n") and isinstance(v, (int, float))]
+    names = list(dict.fromkeys(k for row in result["per_length"] for k, v in row.items()
+                               if k not in ("length", "n") and isinstance(v, (int, float))))
+
+    def cell(value) -> str:  # a metric undefined at a length (null) prints as "-"
+        return f"{value:>16.3f}" if isinstance(value, (int, float)) else f"{'-':>16}"
+
     print(f"{'length':>6} {'n':>6} " + " ".join(f"{k:>16}" for k in names))
     for row in result["per_length"]:
-        print(f"{row['length']:>6} {row['n']:>6} " + " ".join(f"{row[k]:>16.3f}" for k in names))
+        print(f"{row['length']:>6} {row['n']:>6} " + " ".join(cell(row.get(k)) for k in names))
     print(f"wrote {args.out or args.run_dir}/eval.json")
     return 0

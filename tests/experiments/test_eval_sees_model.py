@@ -124,3 +124,16 @@ def test_legal_mass_after_first_matches_a_per_position_reference():
     summary = summarize([{"length": 1, "n": 6, "m": None}, {"length": 2, "n": 6, "m": 0.5},
                          {"length": 3, "n": 6, "m": 0.7}], (1, 2))
     assert summary == {"in_distribution": {"m": 0.5}, "above_train": {"m": 0.7}}
+
+
+def test_eval_table_prints_a_metric_undefined_at_one_length_as_a_dash(runs, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs / "s0", run)
+    assert main(["eval", str(run), "--lengths", "2,1", "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split()
+    column = header.index("legal_mass_after_first")
+    by_length = {line.split()[0]: line.split() for line in lines[1:3]}
+    assert by_length["1"][column] == "-" and float(by_length["2"][column]) > 0

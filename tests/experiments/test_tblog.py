@@ -38,9 +38,12 @@ def test_event_files_hold_training_and_evaluation_scalars(tmp_path):
         assert [v for _, v in got[tag]] == pytest.approx([r[key] for r in rows], rel=1e-6)
     result = json.loads((run / "eval.json").read_text())
     for metric in (k for k in result["per_length"][0] if k not in ("length", "n")):
-        assert [s for s, _ in got[f"eval/{metric}"]] == [r["length"] for r in result["per_length"]]
+        rows = [r for r in result["per_length"] if r[metric] is not None]  # null: no scalar
+        assert [s for s, _ in got[f"eval/{metric}"]] == [r["length"] for r in rows]
         assert [v for _, v in got[f"eval/{metric}"]] == pytest.approx(
-            [r[metric] for r in result["per_length"]], rel=1e-6)
+            [r[metric] for r in rows], rel=1e-6)
+    assert result["per_length"][0]["legal_mass_after_first"] is None  # one segment: no position
+    assert "eval/legal_mass_after_first" in got
     summary = result["summary"]["in_distribution"]
     metric = next(iter(summary))
     assert [(s, pytest.approx(v, rel=1e-6)) for s, v in
