@@ -154,8 +154,8 @@ def equal_width_rows(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: s
     rows = []
     for a, b in pairs:
         sizes = sorted({k[1] for k in value if k[0] in (a, b)}, key=repr)
+        keys = [(size, s) for size in sizes for s in seeds]
         for w in sorted(set(spec.widths)):
-            keys = [(size, s) for size in sizes for s in seeds]
             if not sizes or any((x, size, s, w) not in value for x in (a, b) for size, s in keys):
                 continue
             per_seed = [np.mean([value[(a, size, s, w)] - value[(b, size, s, w)]

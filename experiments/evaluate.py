@@ -72,7 +72,7 @@ from bipe.synthetic.entropy import (
     save_entropy_segmenter,
 )
 
-__all__ = ["check_feasible", "eval_lengths", "evaluate_model", "evaluate_run",
+__all__ = ["check_feasible", "eval_lengths", "evaluate_model", "evaluate_run", "metric_columns",
            "segmentation_positions", "summarize"]
 
 
@@ -125,12 +125,18 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
                     "'error'; use clamp or sinusoidal, or train on longer segments")
 
 
+def metric_columns(per_length: list[dict]) -> list[str]:
+    """Names of the numeric metrics of ``per_length`` rows, first seen first (a metric that is
+    null at some length still counts; lists, e.g. profiles, do not)."""
+    return list(dict.fromkeys(k for r in per_length for k, v in r.items()
+                              if k not in ("length", "n") and isinstance(v, (int, float))))
+
+
 def summarize(per_length: list[dict], train_range: tuple[int, int]) -> dict[str, dict]:
     """In-distribution and above-training means of every metric over settings (a setting
     whose value is null, e.g. a metric undefined at one segment, is left out of its mean)."""
     lo, hi = train_range
-    names = list(dict.fromkeys(k for r in per_length for k, v in r.items()
-                               if k not in ("length", "n") and isinstance(v, (int, float))))
+    names = metric_columns(per_length)
 
     def mean(rows):
         values = {k: [r[k] for r in rows if isinstance(r.get(k), (int, float))] for k in names}

@@ -46,7 +46,7 @@ def parse_lengths(text: str | None) -> tuple[int, ...] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bipe.experiments.evaluate import evaluate_run
+    from bipe.experiments.evaluate import evaluate_run, metric_columns
 
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
@@ -59,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_run(args.run_dir, lengths=parse_lengths(args.lengths), n=args.n,
                           progress=not args.no_progress and sys.stderr.isatty(),
                           overrides=overrides, out=args.out)
-    names = list(dict.fromkeys(k for row in result["per_length"] for k, v in row.items()
-                               if k not in ("length", "n") and isinstance(v, (int, float))))
+    names = metric_columns(result["per_length"])
 
     def cell(value) -> str:  # a metric undefined at a length (null) prints as "-"
         return f"{value:>16.3f}" if isinstance(value, (int, float)) else f"{'-':>16}"

@@ -242,7 +242,7 @@ class AutomatonTask(Task):
             scored = np.arange(pred.shape[1])[None, :] < (lengths - 1)[:, None]  # (B, T)
             logprob.append(legal_logprob(logits, legal[:, 1:], scored))
             seen = np.cumsum(np.isin(full[:, :-1], seps), axis=1) > 0  # (B, T) a separator read
-            later.append(legal_logprob(logits, legal[:, 1:], scored & seen))
+            later.append(logprob[-1][seen[scored]])  # the same positions, in the same order
             ok = np.zeros_like(scored)
             inside = pred < legal.shape[2]
             b, t = np.nonzero(scored & inside)
