@@ -142,9 +142,16 @@ def t_interval(values: Sequence[float] | np.ndarray) -> Interval:
 
 
 def verdict(a: str, b: str, iv: Interval) -> str:
-    """The sentence an interval of ``a - b`` supports."""
+    """The sentence an interval of ``a - b`` supports.
+
+    Fewer than three seeds never support a claim, and are named as too few rather than as
+    "no difference" (a single seed has no interval at all).
+    """
+    seeds = f"{iv.n} seed{'' if iv.n == 1 else 's'}"
     if iv.n and iv.estimate == 0 and iv.lo == iv.hi == 0:
-        return f"{a} and {b} identical in every seed ({iv.n} seeds)"
-    if iv.n < 3 or not (iv.lo > 0 or iv.hi < 0):
-        return f"no difference between {a} and {b} detectable at this budget ({iv.n} seeds)"
-    return f"{a} {'higher' if iv.lo > 0 else 'lower'} than {b} ({iv.n} seeds)"
+        return f"{a} and {b} identical in every seed ({seeds})"
+    if iv.n < 3:
+        return f"too few seeds to compare {a} and {b} ({seeds}; an interval needs at least 3)"
+    if not (iv.lo > 0 or iv.hi < 0):
+        return f"no difference between {a} and {b} detectable at this budget ({seeds})"
+    return f"{a} {'higher' if iv.lo > 0 else 'lower'} than {b} ({seeds})"

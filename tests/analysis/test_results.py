@@ -35,7 +35,9 @@ def test_verdict_needs_three_seeds_and_an_interval_off_zero():
     assert "higher" in verdict("a", "b", Interval(estimate=1, lo=0.5, hi=1.5, n=5))
     assert "lower" in verdict("a", "b", Interval(estimate=-1, lo=-1.5, hi=-0.5, n=5))
     assert "no difference" in verdict("a", "b", Interval(estimate=1, lo=-0.1, hi=2, n=5))
-    assert "no difference" in verdict("a", "b", Interval(estimate=1, lo=0.5, hi=1.5, n=2))
+    two = verdict("a", "b", Interval(estimate=1, lo=0.5, hi=1.5, n=2))
+    assert "too few seeds" in two and "(2 seeds;" in two
+    assert "(1 seed;" in verdict("a", "b", Interval(estimate=1, lo=1, hi=1, n=1))
     # every seed's difference exactly zero: the settings gave the same results, said as such
     assert "identical in every seed" in verdict("a", "b", Interval(estimate=0, lo=0, hi=0, n=5))
     assert "no difference" in verdict("a", "b", Interval(estimate=0, lo=-0.1, hi=0.1, n=5))
