@@ -6,11 +6,14 @@ A sweep folder holds one run folder per grid point plus ``index.json``::
     SWEEP/pe-rope__init_seed-0/     an ordinary run folder (config.json, eval.json, ...)
     SWEEP/pe-bipe_rope__init_seed-0/
     SWEEP/.submitit/                submitit's job files (``--executor submitit`` only)
+    SWEEP/.index.lock               the lock sweeps take to update index.json (POSIX)
 
 Running a sweep again skips finished runs (``eval.json`` present, or ``model.pt`` when the run
 does not evaluate at the end), resumes interrupted ones from their checkpoints, waits for the
 submitit jobs of an earlier call that are still alive, and refuses a folder that holds a run
-with a different config (nothing is overwritten). A grid is given on the command line
+with a different config (nothing is overwritten). Several sweeps may run into one folder at
+once on different parts of a grid (say, one per seed); each keeps the others' rows in the index.
+A grid is given on the command line
 (``--grid model.pe=rope,bipe_rope --grid init_seed=0,1``) or in a small JSON/TOML file, which
 may also choose the executor and its Slurm parameters (docs/method.md#sweeps-on-a-cluster)::
 
@@ -34,6 +37,7 @@ folder) so other tools (``bipe study``, ``bipe demo``) can build grids of their 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -42,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -220,7 +224,8 @@ class _Index:
 
     def __init__(self, out: Path, plan: list[RunConfig], statuses: list[str]) -> None:
         self.out, self.plan, self._lock = out, plan, threading.Lock()
-        old = _read_index(out)
+        with _index_lock(out):
+            old = _read_index(out)
         self.rows = []
         for config, status in zip(plan, statuses, strict=True):
             d = Path(config.out)
@@ -228,8 +233,6 @@ class _Index:
             row = {k: v for k, v in old.get(rel, {}).items() if k in JOB_FIELDS}
             self.rows.append({"name": d.name, "dir": rel,
                               "status": "done" if status == "done" else "pending", **row})
-        mine = {r["dir"] for r in self.rows}
-        self.others = [r for r in old.values() if r["dir"] not in mine]
         self.save()
 
     def finish(self, i: int, error: str | None) -> None:
@@ -245,8 +248,33 @@ class _Index:
         self.save()
 
     def save(self) -> None:
-        with self._lock:
-            rundir.write_json_atomic(self.out / "index.json", {"runs": self.others + self.rows})
+        """Write this call's rows, and the other runs' rows as they are on disk now.
+
+        Other runs are re-read under a lock at every save, so sweeps run at the same time
+        into one folder (different grid filters, as studies split across queues do) keep
+        each other's statuses instead of writing back the rows they found at their start.
+        """
+        with self._lock, _index_lock(self.out):
+            mine = {r["dir"] for r in self.rows}
+            others = [r for r in _read_index(self.out).values() if r["dir"] not in mine]
+            rundir.write_json_atomic(self.out / "index.json", {"runs": others + self.rows})
+
+
+@contextlib.contextmanager
+def _index_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out``'s index across processes (POSIX ``flock`` on
+    ``out/.index.lock``; without ``fcntl``, as on Windows, only this process's own lock)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(out / ".index.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_index(out: Path) -> dict[str, dict]:

@@ -76,3 +76,20 @@ def test_sweep_cli_in_parallel_processes(tmp_path, capsys):
     for name in ("pe-rope", "pe-bipe_rope"):
         assert (tmp_path / "sw" / name / "eval.json").exists()
     assert main(["sweep", "--out", str(tmp_path / "x"), "--grid", "model.d_model"]) == 2
+
+
+def test_sweeps_running_at_once_into_one_folder_keep_each_others_rows(tmp_path):
+    from bipe.experiments.sweep import _Index
+
+    spec = GridSpec(preset="tiny", fixed=STEPS, grid=(("model.pe", ("rope", "alibi")),))
+    rope, alibi = (c for _, c, _ in expand_grid(spec))
+    out = tmp_path / "sw"
+    out.mkdir()
+    # a second sweep (alibi) has started, and read the index, before the first one (rope) runs
+    late = _Index(out, [alibi.__class__(**{**alibi.__dict__, "out": str(out / "pe-alibi")})],
+                  ["pending"])
+    run_sweep([rope], out)
+    late.save()  # what the alibi sweep writes when its run ends
+    index = json.loads((out / "index.json").read_text())
+    assert sorted((r["dir"], r["status"]) for r in index["runs"]) == [
+        ("pe-alibi", "pending"), ("pe-rope", "done")]
