@@ -208,7 +208,7 @@ def _pair_length_table(spec, runs, metric) -> list[Block]:
                      for k in sorted(set(runs[a]) & set(runs[b]))]
             diffs = [d for d in diffs if not math.isnan(d)]
             iv = t_interval(diffs) if len(diffs) > 1 else None
-            cells.append("-" if iv is None else iv.format(2) + (
+            cells.append("-" if iv is None else iv.format(3) + (
                 " *" if iv.n >= 3 and (iv.lo > 0 or iv.hi < 0) else ""))
         rows.append((f"{a} - {b}", *cells))
     if not rows:
