@@ -13,9 +13,9 @@ does not evaluate at the end), resumes interrupted ones from their checkpoints, 
 submitit jobs of an earlier call that are still alive, and refuses a folder that holds a run
 with a different config (nothing is overwritten). Several sweeps may run into one folder at
 once on different parts of a grid (say, one per seed); each keeps the others' rows in the index.
-A grid is given on the command line
-(``--grid model.pe=rope,bipe_rope --grid init_seed=0,1``) or in a small JSON/TOML file, which
-may also choose the executor and its Slurm parameters (docs/method.md#sweeps-on-a-cluster)::
+A grid is given on the command line (``--grid model.pe=rope,bipe_rope --grid init_seed=0,1``)
+or in a small JSON/TOML file, which may also choose the executor and its Slurm parameters
+(docs/method.md#sweeps-on-a-cluster)::
 
     preset = "tiny"
     task = "arith"
@@ -224,8 +224,7 @@ class _Index:
 
     def __init__(self, out: Path, plan: list[RunConfig], statuses: list[str]) -> None:
         self.out, self.plan, self._lock = out, plan, threading.Lock()
-        with _index_lock(out):
-            old = _read_index(out)
+        old = _read_index(out)  # writes are atomic renames; save() locks its read-modify-write
         self.rows = []
         for config, status in zip(plan, statuses, strict=True):
             d = Path(config.out)

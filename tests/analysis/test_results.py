@@ -75,7 +75,6 @@ def test_results_state_only_what_the_intervals_support(tmp_path):
     assert write_results([study], tmp_path / "docs" / "results.md").read_text() == text
 
 
-
 def test_per_length_differences_show_the_digits_that_made_them_significant(tmp_path):
     # a small, perfectly consistent gap (-0.002 in every seed) must not print as 0.00 *
     study = tmp_path / "s"
@@ -87,6 +86,7 @@ def test_per_length_differences_show_the_digits_that_made_them_significant(tmp_p
     text = write_results([study], tmp_path / "results.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| a - b | 0.000"))
     assert "| -0.002 [-0.002, -0.002] * |" in row
+
 
 def test_study_spec_errors(tmp_path):
     with pytest.raises(OSError, match="no study.toml"):
