@@ -84,8 +84,9 @@ def attention_profile(
 def _binned(a: np.ndarray, bins: np.ndarray, where: np.ndarray, n_bins: int) -> np.ndarray:
     """Per head, attention mass summed by distance bin over the pairs in ``where``."""
     idx = bins[where]  # (P,)
-    return np.stack([np.bincount(idx, weights=a[:, h][where], minlength=n_bins)
-                     for h in range(a.shape[1])])  # (H, n_bins)
+    return np.stack(
+        [np.bincount(idx, weights=a[:, h][where], minlength=n_bins) for h in range(a.shape[1])]
+    )  # (H, n_bins)
 
 
 def model_attention_profile(model, tokens, **kwargs) -> AttentionProfile:
@@ -96,8 +97,10 @@ def model_attention_profile(model, tokens, **kwargs) -> AttentionProfile:
     tokens = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
     vocab = model.config.vocab_size
     if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab):
-        raise ValueError(f"token ids must lie in [0, {vocab}) for this model, got "
-                         f"{int(tokens.min())}..{int(tokens.max())}")
+        raise ValueError(
+            f"token ids must lie in [0, {vocab}) for this model, got "
+            f"{int(tokens.min())}..{int(tokens.max())}"
+        )
     was_training = model.training
     model.eval()
     try:
@@ -131,14 +134,18 @@ def run_attention_profile(run_dir: str | Path, tokens, **kwargs) -> AttentionPro
 
 def profile_table(profiles: dict[str, AttentionProfile]) -> str:
     """Markdown: per encoding, layer and head, the same-segment mass (and uniform baseline)."""
-    lines = ["| encoding | layer | head | same-segment mass | uniform baseline |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| encoding | layer | head | same-segment mass | uniform baseline |",
+        "|---|---|---|---|---|",
+    ]
     for name, p in profiles.items():
         n_layers, n_heads = p.same_segment.shape
         for li in range(n_layers):
             for h in range(n_heads):
-                lines.append(f"| {name} | {li} | {h} | {p.same_segment[li, h]:.3f} | "
-                             f"{p.uniform_same_segment:.3f} |")
+                lines.append(
+                    f"| {name} | {li} | {h} | {p.same_segment[li, h]:.3f} | "
+                    f"{p.uniform_same_segment:.3f} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -149,15 +156,26 @@ def write_attention_report(profiles: dict[str, AttentionProfile], out_dir: str |
     figures = []
     for name, p in profiles.items():
         for kind, prof in (("segment", p.seg_profile), ("intra", p.intra_profile)):
-            series = {f"head {h}": [(d, _point(v)) for d, v in enumerate(prof[-1, h])]
-                      for h in range(prof.shape[1])}
+            series = {
+                f"head {h}": [(d, _point(v)) for d, v in enumerate(prof[-1, h])]
+                for h in range(prof.shape[1])
+            }
             fname = f"attention_{name}_{kind}_distance.png"
-            plot_series_ci(out / fname, series, xlabel=f"{kind} distance (query - key)",
-                           ylabel="attention mass per query",
-                           title=f"{name}: last layer, mass by {kind} distance")
+            plot_series_ci(
+                out / fname,
+                series,
+                xlabel=f"{kind} distance (query - key)",
+                ylabel="attention mass per query",
+                title=f"{name}: last layer, mass by {kind} distance",
+            )
             figures.append(fname)
-    md = ("# Attention diagnostics\n\n" + profile_table(profiles) + "\n"
-          + "\n".join(f"![{f}]({f})" for f in figures) + "\n")
+    md = (
+        "# Attention diagnostics\n\n"
+        + profile_table(profiles)
+        + "\n"
+        + "\n".join(f"![{f}]({f})" for f in figures)
+        + "\n"
+    )
     return write_text_atomic(out / "attention.md", md)
 
 

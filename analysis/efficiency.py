@@ -134,8 +134,10 @@ def fit_power_law(sizes, widths) -> tuple[float | tuple[float, ...], float]:
     x = x if multi else x[:, None]  # (P, k)
     design = np.hstack([np.ones((x.shape[0], 1)), x])  # (P, k + 1)
     if x.shape[0] < x.shape[1] + 1 or np.linalg.matrix_rank(design) < x.shape[1] + 1:
-        raise ValueError("a power-law fit needs more distinct sizes than size axes "
-                         "(and, with several axes, sizes that vary independently)")
+        raise ValueError(
+            "a power-law fit needs more distinct sizes than size axes "
+            "(and, with several axes, sizes that vary independently)"
+        )
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     exponents = tuple(float(b) for b in coef[1:])
     return (exponents if multi else exponents[0]), float(np.exp(coef[0]))
@@ -209,15 +211,24 @@ def fit_scaling(
             half = regression_halfwidths(xs, ys)  # (k,)
             boots = _bootstrap_exponents(rng, cells, target, n_boot)  # (R, k)
             exponents = tuple(
-                Interval(estimate=b[i],
-                         lo=min(b[i] - half[i], float(np.quantile(boots[:, i], alpha))
-                                if len(boots) else np.inf),
-                         hi=max(b[i] + half[i], float(np.quantile(boots[:, i], 1 - alpha))
-                                if len(boots) else -np.inf),
-                         n=len(boots) or len(points), level=level)
-                for i in range(len(b)))
-        fits[enc] = ScalingFit(encoding=enc, exponents=exponents, prefactor=prefactor,
-                               points=points, censored=censored)
+                Interval(
+                    estimate=b[i],
+                    lo=min(
+                        b[i] - half[i],
+                        float(np.quantile(boots[:, i], alpha)) if len(boots) else np.inf,
+                    ),
+                    hi=max(
+                        b[i] + half[i],
+                        float(np.quantile(boots[:, i], 1 - alpha)) if len(boots) else -np.inf,
+                    ),
+                    n=len(boots) or len(points),
+                    level=level,
+                )
+                for i in range(len(b))
+            )
+        fits[enc] = ScalingFit(
+            encoding=enc, exponents=exponents, prefactor=prefactor, points=points, censored=censored
+        )
     return fits
 
 
@@ -246,8 +257,9 @@ def _vector(size) -> tuple[float, ...]:
     return tuple(float(x) for x in size) if isinstance(size, (tuple, list)) else (float(size),)
 
 
-def _bootstrap_exponents(rng: np.random.Generator, cells: dict, target: float,
-                         n_boot: int) -> np.ndarray:
+def _bootstrap_exponents(
+    rng: np.random.Generator, cells: dict, target: float, n_boot: int
+) -> np.ndarray:
     """(R, k) exponents refitted on seed-resampled cells; unfittable replicates are dropped."""
     if all(acc.shape[0] == 1 for _, acc in cells.values()):
         return np.empty((0, 0))  # one seed per cell: nothing to resample
@@ -270,14 +282,18 @@ def _size_label(size) -> str:
     return f"{v[0]:g}" if len(v) == 1 else "(" + ", ".join(f"{x:g}" for x in v) + ")"
 
 
-def scaling_table(fits: dict[str, ScalingFit], implied: dict | None = None,
-                  axes: Sequence[str] = ()) -> str:
+def scaling_table(
+    fits: dict[str, ScalingFit], implied: dict | None = None, axes: Sequence[str] = ()
+) -> str:
     """Markdown table: threshold widths per size, fitted exponents; then hypotheses' exponents.
 
     ``axes`` names the size axes (default ``size``, or ``axis 1..k``).
     """
-    sizes = sorted({s for f in fits.values() for s, _ in f.points} |
-                   {s for f in fits.values() for s in f.censored}, key=_vector)
+    sizes = sorted(
+        {s for f in fits.values() for s, _ in f.points}
+        | {s for f in fits.values() for s in f.censored},
+        key=_vector,
+    )
     k = len(_vector(sizes[0])) if sizes else 1
     names = list(axes) or (["size"] if k == 1 else [f"axis {i + 1}" for i in range(k)])
     expo_head = [f"exponent of {n} [95% CI]" for n in names]
@@ -285,13 +301,17 @@ def scaling_table(fits: dict[str, ScalingFit], implied: dict | None = None,
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for enc, fit in fits.items():
         found = dict(fit.points)
-        cells = [str(found[s]) if s in found else (">grid" if s in fit.censored else "-")
-                 for s in sizes]
+        cells = [
+            str(found[s]) if s in found else (">grid" if s in fit.censored else "-") for s in sizes
+        ]
         expos = [e.format(2) for e in fit.exponents] or ["n/a (too few sizes)"] * len(names)
         lines.append("| " + " | ".join([enc, *cells, *expos]) + " |")
     if implied:
-        lines += ["", "| hypothesis | " + " | ".join(f"implied exponent of {n}" for n in names)
-                  + " |", "|---|" + "---|" * len(names)]
+        lines += [
+            "",
+            "| hypothesis | " + " | ".join(f"implied exponent of {n}" for n in names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
         for name, value in implied.items():
             vals = _vector(value)
             lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
@@ -327,7 +347,9 @@ def scaling_series(
 
 
 def hypothesis_guides(
-    points: Sequence[dict[str, float]], sizes: Sequence[float], fits: dict[str, ScalingFit],
+    points: Sequence[dict[str, float]],
+    sizes: Sequence[float],
+    fits: dict[str, ScalingFit],
     names: Sequence[str] = GUIDE_HYPOTHESES,
 ) -> dict[str, list[tuple[float, float]]]:
     """Hypotheses as curves over one size axis, each scaled (one constant) to the geometric
@@ -342,15 +364,20 @@ def hypothesis_guides(
         expr = HYPOTHESES.get(name)
         if expr is None:
             continue
-        h = {s: float(expr.subs({SYMBOLS[k]: v for k, v in p.items()}))
-             for s, p in by_size.items()}
+        h = {s: float(expr.subs({SYMBOLS[k]: v for k, v in p.items()})) for s, p in by_size.items()}
         scale = math.exp(np.mean([math.log(w) - math.log(h[s]) for s, w in found]))
         out[name] = [(s, scale * h[s]) for s in sorted(h)]
     return out
 
 
-def hypothesis_verdict(fit: ScalingFit, implied: dict, axes: Sequence[str],
-                       names: Sequence[str] = GUIDE_HYPOTHESES, *, lean_low: bool = False) -> str:
+def hypothesis_verdict(
+    fit: ScalingFit,
+    implied: dict,
+    axes: Sequence[str],
+    names: Sequence[str] = GUIDE_HYPOTHESES,
+    *,
+    lean_low: bool = False,
+) -> str:
     """One sentence: the fitted exponents of one encoding and which hypotheses' implied
     exponents fall inside all of their 95% intervals (consistent) or outside one (excluded).
 
@@ -362,9 +389,11 @@ def hypothesis_verdict(fit: ScalingFit, implied: dict, axes: Sequence[str],
     if not fit.exponents:
         return f"`{fit.encoding}`: too few sizes reached the target for a fit"
     if not all(math.isfinite(e.lo) for e in fit.exponents):
-        return (f"`{fit.encoding}`: no finite interval on the exponents (one seed per cell "
-                "and no more points than the fit has parameters), so no hypothesis can be "
-                "excluded")
+        return (
+            f"`{fit.encoding}`: no finite interval on the exponents (one seed per cell "
+            "and no more points than the fit has parameters), so no hypothesis can be "
+            "excluded"
+        )
     said = ", ".join(f"{a} {e.format(2)}" for a, e in zip(axes, fit.exponents, strict=True))
     inside, outside, open_ = [], [], []
     for name in names:
@@ -389,8 +418,11 @@ def hypothesis_verdict(fit: ScalingFit, implied: dict, axes: Sequence[str],
     if outside:
         parts.append("excludes " + " and ".join(outside))
     if open_:
-        parts.append("cannot exclude " + " and ".join(open_)
-                     + " (thresholds at the grid's floor may hide growth)")
+        parts.append(
+            "cannot exclude "
+            + " and ".join(open_)
+            + " (thresholds at the grid's floor may hide growth)"
+        )
     if len(inside) == 1 and outside and not open_:
         tail = ""
     elif not inside and not open_:

@@ -45,13 +45,21 @@ from bipe.models.config import BIPE_INTER, BIPE_INTRA, ModelConfig
 from bipe.models.registry import REGISTRY, intra_params, parameter_count, relative_params
 
 V, D, L, H, F = sp.symbols("V D L H F", positive=True, integer=True)
-R_POS, R_INTRA, N_B, F_H, P_COPE = sp.symbols("R_pos R_intra N_b F_h P", positive=True,
-                                              integer=True)
+R_POS, R_INTRA, N_B, F_H, P_COPE = sp.symbols(
+    "R_pos R_intra N_b F_h P", positive=True, integer=True
+)
 COMPONENTS = ("token_embedding", "positional", "attention", "mlp", "norms", "head")
 # ModelConfig size -> its symbol (``d_head`` is D/H).
 FIELD_SYMBOLS: dict[str, sp.Symbol] = {
-    "vocab_size": V, "d_model": D, "n_layers": L, "n_heads": H, "ff_width": F,
-    "max_len": R_POS, "max_intra": R_INTRA, "t5_n_buckets": N_B, "fire_d_hidden": F_H,
+    "vocab_size": V,
+    "d_model": D,
+    "n_layers": L,
+    "n_heads": H,
+    "ff_width": F,
+    "max_len": R_POS,
+    "max_intra": R_INTRA,
+    "t5_n_buckets": N_B,
+    "fire_d_hidden": F_H,
     "cope_max_pos": P_COPE,
 }
 SYMBOL_MEANING = {**{s: name for name, s in FIELD_SYMBOLS.items()}, F: "SwiGLU width (d_ff)"}
@@ -80,8 +88,9 @@ def _symbolic(count) -> sp.Expr:
 
 
 # Relative (``bipe_inter``) and intra (``bipe_intra``) parts of the BiPE family, from the registry.
-RELATIVE: dict[str, sp.Expr] = {k: _symbolic(relative_params(SymbolicConfig(), k))
-                                for k in BIPE_INTER}
+RELATIVE: dict[str, sp.Expr] = {
+    k: _symbolic(relative_params(SymbolicConfig(), k)) for k in BIPE_INTER
+}
 INTRA: dict[str, sp.Expr] = {k: _symbolic(intra_params(SymbolicConfig(), k)) for k in BIPE_INTRA}
 
 # pe registry name -> positional parameters of that encoding (each REGISTRY entry's n_params).
@@ -152,8 +161,9 @@ def fit_width(config: ModelConfig, budget: int) -> ModelConfig:
         width += step
     if count(width) > budget:
         smallest = parameter_counts(dataclasses.replace(config, d_model=step))["total"]
-        raise ValueError(f"budget {budget} is below the smallest model's {smallest} parameters "
-                         f"(d_model={step})")
+        raise ValueError(
+            f"budget {budget} is below the smallest model's {smallest} parameters (d_model={step})"
+        )
     return dataclasses.replace(config, d_model=width)
 
 
@@ -162,15 +172,38 @@ def params_table(config: ModelConfig) -> str:
     formulas = component_formulas(config)
     counts = parameter_counts(config)
     total = counts["total"]
-    rows = [(name, str(formulas[name]), f"{counts[name]:,}",
-             f"{100 * counts[name] / total:.1f}%") for name in (*COMPONENTS, "total")]
-    widths = [max(len(r[i]) for r in rows + [("component", "formula", "count", "share")])
-              for i in range(4)]
+    rows = [
+        (name, str(formulas[name]), f"{counts[name]:,}", f"{100 * counts[name] / total:.1f}%")
+        for name in (*COMPONENTS, "total")
+    ]
+    widths = [
+        max(len(r[i]) for r in rows + [("component", "formula", "count", "share")])
+        for i in range(4)
+    ]
+
     def line(r):
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+
     head = line(("component", "formula", "count", "share"))
-    legend = ", ".join(f"{s}={SYMBOL_MEANING[s]}" for s in sorted(SYMBOL_MEANING, key=str)
-                       if s in formulas["total"].free_symbols)
-    return "\n".join([head, "-" * len(head), *map(line, rows[:-1]), "-" * len(head),
-                      line(rows[-1]), "", f"symbols: {legend}"]) + "\n"
+    legend = ", ".join(
+        f"{s}={SYMBOL_MEANING[s]}"
+        for s in sorted(SYMBOL_MEANING, key=str)
+        if s in formulas["total"].free_symbols
+    )
+    return (
+        "\n".join(
+            [
+                head,
+                "-" * len(head),
+                *map(line, rows[:-1]),
+                "-" * len(head),
+                line(rows[-1]),
+                "",
+                f"symbols: {legend}",
+            ]
+        )
+        + "\n"
+    )

@@ -59,8 +59,16 @@ def plot_series_ci(
     """Lines with error bars/bands: one series per label, points ``(x, Interval)``."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     if shade is not None:
-        ax.axvspan(shade[0], shade[1], facecolor="0.94", edgecolor="0.75", hatch="..",
-                   linewidth=0, label=shade_label, zorder=0)
+        ax.axvspan(
+            shade[0],
+            shade[1],
+            facecolor="0.94",
+            edgecolor="0.75",
+            hatch="..",
+            linewidth=0,
+            label=shade_label,
+            zorder=0,
+        )
     for i, (label, points) in enumerate(series.items()):
         pts = sorted((x, iv) for x, iv in points if np.isfinite(iv.estimate))
         if not pts:
@@ -73,8 +81,15 @@ def plot_series_ci(
         ax.plot(x, est, label=label, markersize=5, **st)
         if np.any(hi > lo):
             ax.fill_between(x, lo, hi, color=st["color"], alpha=0.15, linewidth=0)
-            ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt="none", ecolor=st["color"],
-                        capsize=2, linewidth=0.8)
+            ax.errorbar(
+                x,
+                est,
+                yerr=[est - lo, hi - est],
+                fmt="none",
+                ecolor=st["color"],
+                capsize=2,
+                linewidth=0.8,
+            )
     if not logx and all(float(x).is_integer() for pts in series.values() for x, _ in pts):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _finish(ax, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx, logy=logy)
@@ -97,8 +112,15 @@ def plot_curves(
         for j, (x, y) in enumerate(runs):
             x, y = np.asarray(x, float), np.asarray(y, float)
             every = max(1, len(x) // 8)
-            ax.plot(x, y, label=label if j == 0 else None, markevery=every, markersize=4,
-                    linewidth=1.0, **st)
+            ax.plot(
+                x,
+                y,
+                label=label if j == 0 else None,
+                markevery=every,
+                markersize=4,
+                linewidth=1.0,
+                **st,
+            )
     _finish(ax, xlabel=xlabel, ylabel=ylabel, title=title, logy=logy)
     return save_figure(fig, path)
 
@@ -129,13 +151,24 @@ def plot_scaling(
         if label in fits:
             b, c = fits[label]
             xs = np.geomspace(x.min(), x.max(), 50)
-            ax.plot(xs, c * xs**b, color=st["color"], linestyle=st["linestyle"],
-                    label=f"{label} fit: width ~ size^{b:.2f}")
+            ax.plot(
+                xs,
+                c * xs**b,
+                color=st["color"],
+                linestyle=st["linestyle"],
+                label=f"{label} fit: width ~ size^{b:.2f}",
+            )
     for j, (label, pts) in enumerate((guides or {}).items()):
         x = np.array([p[0] for p in pts], float)
         y = np.array([p[1] for p in pts], float)
-        ax.plot(x, y, color="0.45", linestyle=GUIDE_STYLES[j % len(GUIDE_STYLES)], linewidth=1.2,
-                label=f"hypothesis: {label}")
+        ax.plot(
+            x,
+            y,
+            color="0.45",
+            linestyle=GUIDE_STYLES[j % len(GUIDE_STYLES)],
+            linewidth=1.2,
+            label=f"hypothesis: {label}",
+        )
     _finish(ax, xlabel=xlabel, ylabel=ylabel, title=title, logx=True, logy=True)
     xs = sorted({p[0] for pts in points.values() for p in pts})
     ys = sorted({p[1] for pts in points.values() for p in pts})
@@ -158,15 +191,20 @@ def plot_heatmaps(
 ) -> Path:
     """Side-by-side heatmaps of values in [0, 1] (rows: ``yticks``, columns: ``xticks``), one
     per (label, (Y, X) array) panel, each cell annotated with its value (NaN: blank)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.8, 3.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.8, 3.4), squeeze=False)
     for ax, (label, grid) in zip(axes[0], panels, strict=True):
-        image = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto",
-                          origin="lower")
+        image = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto", origin="lower")
         for (r, c), v in np.ndenumerate(grid):
             if not np.isnan(v):
-                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if v < 0.5 else "black")
+                ax.text(
+                    c,
+                    r,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if v < 0.5 else "black",
+                )
         ax.set_xticks(range(len(xticks)), [f"{x:g}" for x in xticks], fontsize=7)
         ax.set_yticks(range(len(yticks)), [f"{y:g}" for y in yticks], fontsize=7)
         ax.set_xlabel(xlabel)
@@ -196,14 +234,23 @@ def plot_histograms(
         if not v.size:
             continue
         st = series_style(i)
-        ax.hist(v, bins=bins, histtype="step", density=True, color=st["color"],
-                linestyle=st["linestyle"], linewidth=1.4, label=label)
+        ax.hist(
+            v,
+            bins=bins,
+            histtype="step",
+            density=True,
+            color=st["color"],
+            linestyle=st["linestyle"],
+            linewidth=1.4,
+            label=label,
+        )
     _finish(ax, xlabel=xlabel, ylabel=ylabel, title=title)
     return save_figure(fig, path)
 
 
-def _finish(ax, *, xlabel: str, ylabel: str, title: str, logx: bool = False,
-            logy: bool = False) -> None:
+def _finish(
+    ax, *, xlabel: str, ylabel: str, title: str, logx: bool = False, logy: bool = False
+) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

@@ -73,14 +73,19 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
             body.append(f'<p><img src="{esc(b.text)}" alt="{esc(b.text)}"></p>')
         elif b.kind == "table":
             head = "".join(f"<th>{esc(h)}</th>" for h in b.header)
-            rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>"
-                           for r in b.rows)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in b.rows
+            )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-    css = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-           "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 8px}"
-           "img{max-width:100%}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
-            f"<style>{css}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    css = (
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:2px 8px}"
+        "img{max-width:100%}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{esc(title)}</title>'
+        f"<style>{css}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def _inline_code(text: str) -> str:
@@ -94,8 +99,23 @@ def slug(text: str) -> str:
 
 # Config keys that never distinguish groups: replicates (seeds), bookkeeping, derived fields,
 # and the encoding and width, which the report shows on their own.
-NOT_VARIANTS = ("command", "version", "resumes", "out", "init_seed", "data_seed", "seed", "pe",
-                "d_model", "max_intra", "vocab_size", "separators", "path", "device", "progress")
+NOT_VARIANTS = (
+    "command",
+    "version",
+    "resumes",
+    "out",
+    "init_seed",
+    "data_seed",
+    "seed",
+    "pe",
+    "d_model",
+    "max_intra",
+    "vocab_size",
+    "separators",
+    "path",
+    "device",
+    "progress",
+)
 
 
 def _leaves(tree: Any, prefix: str = "") -> dict[str, str]:
@@ -112,10 +132,15 @@ def _variants(runs: Sequence[Run]) -> dict[Path, str]:
     e.g. ``inner_states=3``: runs differing there are different conditions, not replicates."""
     leaves = {r.path: _leaves(dict(r.config)) for r in runs}
     keys = sorted({k for lv in leaves.values() for k in lv})
-    varying = [k for k in keys if k.split(".")[-1] not in NOT_VARIANTS
-               and len({lv.get(k) for lv in leaves.values()}) > 1]
-    return {path: " ".join(f"{k.split('.')[-1]}={lv.get(k, '-')}" for k in varying)
-            for path, lv in leaves.items()}
+    varying = [
+        k
+        for k in keys
+        if k.split(".")[-1] not in NOT_VARIANTS and len({lv.get(k) for lv in leaves.values()}) > 1
+    ]
+    return {
+        path: " ".join(f"{k.split('.')[-1]}={lv.get(k, '-')}" for k in varying)
+        for path, lv in leaves.items()
+    }
 
 
 def _labels(runs: Sequence[Run]) -> dict[Path, str]:
@@ -123,8 +148,10 @@ def _labels(runs: Sequence[Run]) -> dict[Path, str]:
     vary among the runs."""
     vary = len({r.width for r in runs}) > 1
     variants = _variants(runs)
-    return {r.path: " ".join(x for x in (r.pe, variants[r.path], f"d={r.width}" if vary else "")
-                             if x) for r in runs}
+    return {
+        r.path: " ".join(x for x in (r.pe, variants[r.path], f"d={r.width}" if vary else "") if x)
+        for r in runs
+    }
 
 
 def _summary_value(run: Run, setting: str, metric: str) -> float:
@@ -135,8 +162,11 @@ def _summary_value(run: Run, setting: str, metric: str) -> float:
         return value
     lo, hi = (ev.get("train_range") or [-math.inf, math.inf])[:2]
     rows = ev.get("per_length", [])
-    keep = [as_float(r.get(metric)) for r in rows
-            if (lo <= r["length"] <= hi) == (setting == "in_distribution")]
+    keep = [
+        as_float(r.get(metric))
+        for r in rows
+        if (lo <= r["length"] <= hi) == (setting == "in_distribution")
+    ]
     keep = [v for v in keep if not math.isnan(v)]
     return float(np.mean(keep)) if keep else math.nan
 
@@ -155,11 +185,18 @@ def _task_blocks(
     evaluated = [r for r in runs if r.evaluation]
     labels = _labels(runs)
     metrics = list(dict.fromkeys(m for r in evaluated for m in metric_names(r)))
-    train_range = next((tuple(r.evaluation["train_range"]) for r in evaluated
-                        if r.evaluation.get("train_range")), None)
+    train_range = next(
+        (tuple(r.evaluation["train_range"]) for r in evaluated if r.evaluation.get("train_range")),
+        None,
+    )
     if train_range:
-        blocks.append(Block(kind="p", text=f"Training range: lengths {train_range[0]} to "
-                                           f"{train_range[1]} (shaded in the figures)."))
+        blocks.append(
+            Block(
+                kind="p",
+                text=f"Training range: lengths {train_range[0]} to "
+                f"{train_range[1]} (shaded in the figures).",
+            )
+        )
     for metric in metrics:
         blocks += _length_blocks(rng, task, metric, evaluated, labels, train_range, out_dir)
     if metrics:
@@ -176,40 +213,69 @@ def _length_blocks(rng, task, metric, runs, labels, train_range, out_dir) -> lis
     for r in runs:
         for row in r.evaluation["per_length"]:
             by_label[labels[r.path]][float(row["length"])].append(as_float(row.get(metric)))
-    series = {lab: [(x, _ci_or_nan(rng, v)) for x, v in sorted(pts.items())]
-              for lab, pts in sorted(by_label.items())}
+    series = {
+        lab: [(x, _ci_or_nan(rng, v)) for x, v in sorted(pts.items())]
+        for lab, pts in sorted(by_label.items())
+    }
     name = f"{slug(task)}_{slug(metric)}_vs_length.png"
-    unit = next((r.evaluation.get("length_unit") for r in runs
-                 if r.evaluation.get("length_unit")), "evaluation setting")
-    plot_series_ci(out_dir / name, series, xlabel=f"length ({unit})",
-                   ylabel=metric, title=f"{task}: {metric} against length",
-                   shade=train_range)
+    unit = next(
+        (r.evaluation.get("length_unit") for r in runs if r.evaluation.get("length_unit")),
+        "evaluation setting",
+    )
+    plot_series_ci(
+        out_dir / name,
+        series,
+        xlabel=f"length ({unit})",
+        ylabel=metric,
+        title=f"{task}: {metric} against length",
+        shade=train_range,
+    )
     lengths = sorted({x for s in series.values() for x, _ in s})
     header = ("encoding", *[f"{x:g}" for x in lengths])
     rows = []
     for lab, pts in series.items():
         at = dict(pts)
-        rows.append((lab, *[at[x].format(2) if x in at and not math.isnan(at[x].estimate)
-                            else "-" for x in lengths]))
-    return [Block(kind="h3", text=f"{metric} against length"), Block(kind="img", text=name),
-            Block(kind="p", text=f"Mean over seeds of `{metric}` per length "
-                                 "[95% bootstrap interval across seeds]."),
-            Block(kind="table", header=header, rows=tuple(rows))]
+        rows.append(
+            (
+                lab,
+                *[
+                    at[x].format(2) if x in at and not math.isnan(at[x].estimate) else "-"
+                    for x in lengths
+                ],
+            )
+        )
+    return [
+        Block(kind="h3", text=f"{metric} against length"),
+        Block(kind="img", text=name),
+        Block(
+            kind="p",
+            text=f"Mean over seeds of `{metric}` per length [95% bootstrap interval across seeds].",
+        ),
+        Block(kind="table", header=header, rows=tuple(rows)),
+    ]
 
 
 def _summary_blocks(rng, metrics, runs, labels) -> list[Block]:
     groups: dict[str, list[Run]] = defaultdict(list)
     for r in runs:
         groups[labels[r.path]].append(r)
-    header = ("encoding", "seeds", *[f"{m} ({s.replace('_', ' ')})"
-                                     for m in metrics for s in SETTINGS])
+    header = (
+        "encoding",
+        "seeds",
+        *[f"{m} ({s.replace('_', ' ')})" for m in metrics for s in SETTINGS],
+    )
     rows = []
     for lab, rs in sorted(groups.items()):
-        cells = [_ci_or_nan(rng, [_summary_value(r, s, m) for r in rs]) for m in metrics
-                 for s in SETTINGS]
+        cells = [
+            _ci_or_nan(rng, [_summary_value(r, s, m) for r in rs])
+            for m in metrics
+            for s in SETTINGS
+        ]
         rows.append((lab, str(len(rs)), *[c.format(3) if c.n else "-" for c in cells]))
-    return [Block(kind="h3", text="Summary: in distribution and above the training range"),
-            Block(kind="table", header=header, rows=tuple(rows))]
+    return [
+        Block(kind="h3", text="Summary: in distribution and above the training range"),
+        Block(kind="table", header=header, rows=tuple(rows)),
+    ]
 
 
 def _width_blocks(rng, task, metric, runs, out_dir) -> list[Block]:
@@ -222,11 +288,19 @@ def _width_blocks(rng, task, metric, runs, out_dir) -> list[Block]:
         for r in runs:
             label = f"{r.pe} {variants[r.path]}".strip()
             cells[label][r.width].append(_summary_value(r, setting, metric))
-        series = {pe: [(w, _ci_or_nan(rng, v)) for w, v in sorted(ws.items())]
-                  for pe, ws in sorted(cells.items())}
+        series = {
+            pe: [(w, _ci_or_nan(rng, v)) for w, v in sorted(ws.items())]
+            for pe, ws in sorted(cells.items())
+        }
         name = f"{slug(task)}_{slug(metric)}_vs_width_{setting}.png"
-        plot_series_ci(out_dir / name, series, xlabel="d_model", ylabel=metric, logx=True,
-                       title=f"{task}: {metric} ({setting.replace('_', ' ')}) against width")
+        plot_series_ci(
+            out_dir / name,
+            series,
+            xlabel="d_model",
+            ylabel=metric,
+            logx=True,
+            title=f"{task}: {metric} ({setting.replace('_', ' ')}) against width",
+        )
         blocks.append(Block(kind="img", text=name))
     return blocks
 
@@ -251,16 +325,23 @@ def _paired_blocks(rng, metrics, runs) -> list[Block]:
                 vb = {k: v for k, v in vb.items() if not math.isnan(v)}
                 if set(va) & set(vb):
                     d = paired_difference(rng, va, vb)
-                    rows.append((f"{a} - {b}", w, m, s.replace("_", " "), str(d.n),
-                                 d.format(3)))
+                    rows.append((f"{a} - {b}", w, m, s.replace("_", " "), str(d.n), d.format(3)))
     if not rows:
         return []
-    return [Block(kind="h3", text="Paired differences between encodings"),
-            Block(kind="p", text="Difference of summary metrics, paired by seed under equal "
-                                 "conditions (width and any other varied config value) "
-                                 "[95% bootstrap interval over seeds]."),
-            Block(kind="table", header=("pair", "condition", "metric", "setting", "seeds",
-                                        "difference"), rows=tuple(rows))]
+    return [
+        Block(kind="h3", text="Paired differences between encodings"),
+        Block(
+            kind="p",
+            text="Difference of summary metrics, paired by seed under equal "
+            "conditions (width and any other varied config value) "
+            "[95% bootstrap interval over seeds].",
+        ),
+        Block(
+            kind="table",
+            header=("pair", "condition", "metric", "setting", "seeds", "difference"),
+            rows=tuple(rows),
+        ),
+    ]
 
 
 def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
@@ -270,18 +351,21 @@ def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
     return [Block(kind="h3", text="Accuracy by depth and length"), Block(kind="img", text=name)]
 
 
-def plot_depth_heatmaps(path: Path, runs: Sequence[Run], labels: Mapping[Path, str], *,
-                        title: str) -> bool:
+def plot_depth_heatmaps(
+    path: Path, runs: Sequence[Run], labels: Mapping[Path, str], *, title: str
+) -> bool:
     """Passkey heatmaps at ``path``: accuracy per (depth, length), mean over the runs of each
     label (seeds), one panel per label (``labels``: run folder -> label). False (and nothing
     written) when no run has per-depth results."""
     cells: dict[str, dict[tuple[float, float], list[float]]] = defaultdict(
-        lambda: defaultdict(list))
+        lambda: defaultdict(list)
+    )
     for r in runs:
         for row in r.evaluation["per_length"]:
             for d in row.get("by_depth") or []:
                 cells[labels[r.path]][(float(d["depth"]), float(row["length"]))].append(
-                    as_float(d.get("accuracy")))
+                    as_float(d.get("accuracy"))
+                )
     if not cells:
         return False
     depths = sorted({k[0] for c in cells.values() for k in c})
@@ -292,37 +376,57 @@ def plot_depth_heatmaps(path: Path, runs: Sequence[Run], labels: Mapping[Path, s
         for (d, n), values in c.items():
             grid[depths.index(d), lengths.index(n)] = float(np.nanmean(values))
         panels.append((label, grid))
-    plot_heatmaps(path, panels, xticks=lengths, yticks=depths,
-                  xlabel="context length (tokens)", ylabel="depth of the key",
-                  title=f"{title}: exact-match accuracy, mean over seeds")
+    plot_heatmaps(
+        path,
+        panels,
+        xticks=lengths,
+        yticks=depths,
+        xlabel="context length (tokens)",
+        ylabel="depth of the key",
+        title=f"{title}: exact-match accuracy, mean over seeds",
+    )
     return True
 
 
 def _training_blocks(task, runs, labels, out_dir) -> list[Block]:
     curves: dict[str, list] = defaultdict(list)
     for r in runs:
-        pts = [(m["step"], m["loss"]) for m in r.metrics
-               if isinstance(m.get("step"), (int, float)) and
-               isinstance(m.get("loss"), (int, float)) and m["loss"] > 0]
+        pts = [
+            (m["step"], m["loss"])
+            for m in r.metrics
+            if isinstance(m.get("step"), (int, float))
+            and isinstance(m.get("loss"), (int, float))
+            and m["loss"] > 0
+        ]
         if pts:
             curves[labels[r.path]].append(([p[0] for p in pts], [p[1] for p in pts]))
     if not curves:
         return []
     name = f"{slug(task)}_training_loss.png"
-    plot_curves(out_dir / name, dict(sorted(curves.items())), xlabel="training step",
-                ylabel="training loss (log scale)", title=f"{task}: training curves", logy=True)
+    plot_curves(
+        out_dir / name,
+        dict(sorted(curves.items())),
+        xlabel="training step",
+        ylabel="training loss (log scale)",
+        title=f"{task}: training curves",
+        logy=True,
+    )
     return [Block(kind="h3", text="Training curves"), Block(kind="img", text=name)]
 
 
 def _runs_table(runs: Sequence[Run]) -> Block:
-    rows = tuple((r.name, r.task, r.pe, str(r.seed), str(r.width),
-                  "yes" if r.evaluation else "no") for r in runs)
-    return Block(kind="table", header=("run", "task", "encoding", "seed", "d_model", "evaluated"),
-                 rows=rows)
+    rows = tuple(
+        (r.name, r.task, r.pe, str(r.seed), str(r.width), "yes" if r.evaluation else "no")
+        for r in runs
+    )
+    return Block(
+        kind="table", header=("run", "task", "encoding", "seed", "d_model", "evaluated"), rows=rows
+    )
 
 
-def _attention_blocks(runs: Sequence[Run], data: str | Path, n_records: int,
-                      out_dir: Path) -> list[Block]:
+def _attention_blocks(
+    runs: Sequence[Run], data: str | Path, n_records: int, out_dir: Path
+) -> list[Block]:
     """Same-segment attention mass and distance profiles of every run with a saved model."""
     from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
 
@@ -336,10 +440,15 @@ def _attention_blocks(runs: Sequence[Run], data: str | Path, n_records: int,
             groups[r.pe].append(run_attention_profile(r.path, tokens, valid=valid))
         except (ValueError, OSError) as err:
             skipped.append(f"{r.name} ({err})")
-    blocks = [Block(kind="h2", text="Attention diagnostics"),
-              Block(kind="p", text=f"On the first {len(tokens)} records of `{data}`; mean over "
-                                   "seeds. Same-segment mass per layer is averaged over heads; "
-                                   "uniform causal attention would give the baseline.")]
+    blocks = [
+        Block(kind="h2", text="Attention diagnostics"),
+        Block(
+            kind="p",
+            text=f"On the first {len(tokens)} records of `{data}`; mean over "
+            "seeds. Same-segment mass per layer is averaged over heads; "
+            "uniform causal attention would give the baseline.",
+        ),
+    ]
     if skipped:
         blocks.append(Block(kind="p", text="Skipped: " + "; ".join(skipped)))
     if not groups:
@@ -347,21 +456,44 @@ def _attention_blocks(runs: Sequence[Run], data: str | Path, n_records: int,
     rows, seg_series, intra_series = [], {}, {}
     for pe, profs in sorted(groups.items()):
         same = np.mean([p.same_segment for p in profs], axis=0)  # (L, H)
-        rows.append((pe, str(len(profs)), *[f"{v:.3f}" for v in same.mean(axis=1)],
-                     f"{profs[0].uniform_same_segment:.3f}"))
+        rows.append(
+            (
+                pe,
+                str(len(profs)),
+                *[f"{v:.3f}" for v in same.mean(axis=1)],
+                f"{profs[0].uniform_same_segment:.3f}",
+            )
+        )
         for series, attr in ((seg_series, "seg_profile"), (intra_series, "intra_profile")):
             prof = np.mean([getattr(p, attr)[-1].mean(axis=0) for p in profs], axis=0)  # (Dd,)
-            series[pe] = [(d, Interval(estimate=float(v), lo=float(v), hi=float(v), n=1))
-                          for d, v in enumerate(prof)]
+            series[pe] = [
+                (d, Interval(estimate=float(v), lo=float(v), hi=float(v), n=1))
+                for d, v in enumerate(prof)
+            ]
     n_layers = max(len(r) for r in rows) - 3
-    blocks.append(Block(kind="table", header=("encoding", "runs", *[f"layer {i}" for i in
-                                                                    range(n_layers)],
-                                              "uniform baseline"), rows=tuple(rows)))
-    for name, series, what in (("attention_segment_distance.png", seg_series, "segment"),
-                               ("attention_intra_distance.png", intra_series, "intra")):
-        plot_series_ci(out_dir / name, series, xlabel=f"{what} distance (query - key; last bin "
-                       "= farther)", ylabel="attention mass per query (last layer)",
-                       title=f"Attention by {what} distance")
+    blocks.append(
+        Block(
+            kind="table",
+            header=(
+                "encoding",
+                "runs",
+                *[f"layer {i}" for i in range(n_layers)],
+                "uniform baseline",
+            ),
+            rows=tuple(rows),
+        )
+    )
+    for name, series, what in (
+        ("attention_segment_distance.png", seg_series, "segment"),
+        ("attention_intra_distance.png", intra_series, "intra"),
+    ):
+        plot_series_ci(
+            out_dir / name,
+            series,
+            xlabel=f"{what} distance (query - key; last bin = farther)",
+            ylabel="attention mass per query (last layer)",
+            title=f"Attention by {what} distance",
+        )
         blocks.append(Block(kind="img", text=name))
     return blocks
 
@@ -370,10 +502,15 @@ def build_report(
     rng: np.random.Generator, runs: Sequence[Run], out_dir: Path, *, title: str
 ) -> list[Block]:
     """The report's blocks; writes its figures into ``out_dir``."""
-    blocks = [Block(kind="h1", text=title),
-              Block(kind="p", text=f"{len(runs)} runs. Intervals are 95% percentile-bootstrap "
-                                   "intervals across seeds (none with a single seed)."),
-              _runs_table(runs)]
+    blocks = [
+        Block(kind="h1", text=title),
+        Block(
+            kind="p",
+            text=f"{len(runs)} runs. Intervals are 95% percentile-bootstrap "
+            "intervals across seeds (none with a single seed).",
+        ),
+        _runs_table(runs),
+    ]
     by_task: dict[str, list[Run]] = defaultdict(list)
     for r in runs:
         by_task[r.task].append(r)
@@ -383,8 +520,13 @@ def build_report(
 
 
 def write_report(
-    run_dirs: Iterable[str | Path], out_dir: str | Path, *, title: str = "bipe report",
-    seed: int = 0, attention_data: str | Path | None = None, attention_records: int = 32,
+    run_dirs: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    title: str = "bipe report",
+    seed: int = 0,
+    attention_data: str | Path | None = None,
+    attention_records: int = 32,
 ) -> Path:
     """Write ``report.md``, ``report.html`` and PNGs into ``out_dir``; return the .md path.
 

@@ -87,17 +87,24 @@ def load_study(folder: str | Path) -> StudySpec:
         raise ValueError(f"{folder}/study.toml: malformed ({err})") from None
     known = {"title", "question", "metrics", "group", "pairs", "runs", "where", "width"}
     if unknown := set(raw) - known:
-        raise ValueError(f"{folder}/study.toml: unknown keys {sorted(unknown)}; "
-                         f"valid: {', '.join(sorted(known))}")
+        raise ValueError(
+            f"{folder}/study.toml: unknown keys {sorted(unknown)}; "
+            f"valid: {', '.join(sorted(known))}"
+        )
     missing = {"title", "question", "metrics"} - set(raw)
     if missing:
         raise ValueError(f"{folder}/study.toml: missing {sorted(missing)}")
     return StudySpec(
-        path=folder, title=raw["title"], question=raw["question"],
-        metrics=tuple(raw["metrics"]), group=tuple(raw.get("group", ["model.pe"])),
-        pairs=tuple(tuple(p) for p in raw.get("pairs", [])), runs=tuple(raw.get("runs", ["."])),
+        path=folder,
+        title=raw["title"],
+        question=raw["question"],
+        metrics=tuple(raw["metrics"]),
+        group=tuple(raw.get("group", ["model.pe"])),
+        pairs=tuple(tuple(p) for p in raw.get("pairs", [])),
+        runs=tuple(raw.get("runs", ["."])),
         where=tuple((k, tuple(str(x) for x in v)) for k, v in raw.get("where", {}).items()),
-        width=WidthSpec.from_table(folder, raw["width"]) if "width" in raw else None)
+        width=WidthSpec.from_table(folder, raw["width"]) if "width" in raw else None,
+    )
 
 
 def config_value(config: Mapping[str, Any], dotted: str) -> str:
@@ -123,8 +130,11 @@ def evaluated_runs(spec: StudySpec) -> list[tuple[str, Run]]:
     folders = [spec.path / sub for sub in spec.runs]
     found = [f for f in folders if f.is_dir() and any(f.rglob("config.json"))]
     runs = [r for r in load_runs(found) if r.evaluation] if found else []
-    return [(_variant(spec, r), r) for r in runs
-            if all(config_value(r.config, k) in allowed for k, allowed in spec.where)]
+    return [
+        (_variant(spec, r), r)
+        for r in runs
+        if all(config_value(r.config, k) in allowed for k, allowed in spec.where)
+    ]
 
 
 def study_runs(spec: StudySpec) -> dict[str, dict[tuple[str, str], Run]]:
@@ -136,8 +146,10 @@ def study_runs(spec: StudySpec) -> dict[str, dict[tuple[str, str], Run]]:
 
 
 def _per_length(run: Run, metric: str) -> dict[float, float]:
-    return {float(row["length"]): as_float(row.get(metric))
-            for row in run.evaluation.get("per_length", [])}
+    return {
+        float(row["length"]): as_float(row.get(metric))
+        for row in run.evaluation.get("per_length", [])
+    }
 
 
 def _above_train(run: Run, metric: str) -> float:
@@ -162,18 +174,38 @@ def _length_table(rng, spec, runs, metric, out_dir, stem) -> list[Block]:
     some = next(r for by_seed in runs.values() for r in by_seed.values())
     train = tuple(some.evaluation.get("train_range") or ()) or None
     name = f"{stem}_{metric}.png"
-    plot_series_ci(out_dir / name, series, xlabel="length", ylabel=metric, shade=train,
-                   title=f"{spec.title}: {metric}")
+    plot_series_ci(
+        out_dir / name,
+        series,
+        xlabel="length",
+        ylabel=metric,
+        shade=train,
+        title=f"{spec.title}: {metric}",
+    )
     lengths = sorted({x for s in series.values() for x, _ in s})
-    rows = tuple((v, str(len(runs[v])), *[_fmt(dict(s).get(x, Interval(
-        estimate=math.nan, lo=math.nan, hi=math.nan, n=0))) for x in lengths])
-        for v, s in series.items())
-    return [Block(kind="img", text=f"{out_dir.name}/{name}"),
-            Block(kind="p", text=f"`{metric}` per evaluation length (training range "
-                                 f"{train[0]}-{train[1]} shaded), mean over seeds "
-                                 "[95% bootstrap interval]." if train else ""),
-            Block(kind="table", header=("variant", "seeds", *[f"{x:g}" for x in lengths]),
-                  rows=rows)]
+    rows = tuple(
+        (
+            v,
+            str(len(runs[v])),
+            *[
+                _fmt(dict(s).get(x, Interval(estimate=math.nan, lo=math.nan, hi=math.nan, n=0)))
+                for x in lengths
+            ],
+        )
+        for v, s in series.items()
+    )
+    return [
+        Block(kind="img", text=f"{out_dir.name}/{name}"),
+        Block(
+            kind="p",
+            text=f"`{metric}` per evaluation length (training range "
+            f"{train[0]}-{train[1]} shaded), mean over seeds "
+            "[95% bootstrap interval]."
+            if train
+            else "",
+        ),
+        Block(kind="table", header=("variant", "seeds", *[f"{x:g}" for x in lengths]), rows=rows),
+    ]
 
 
 def _pair_rows(spec, runs, metric) -> tuple[list[tuple[str, ...]], list[str]]:
@@ -182,8 +214,7 @@ def _pair_rows(spec, runs, metric) -> tuple[list[tuple[str, ...]], list[str]]:
         if a not in runs or b not in runs:
             continue
         keys = sorted(set(runs[a]) & set(runs[b]))
-        diffs = [_above_train(runs[a][k], metric) - _above_train(runs[b][k], metric)
-                 for k in keys]
+        diffs = [_above_train(runs[a][k], metric) - _above_train(runs[b][k], metric) for k in keys]
         diffs = [d for d in diffs if not math.isnan(d)]
         if not diffs:
             continue
@@ -196,27 +227,37 @@ def _pair_rows(spec, runs, metric) -> tuple[list[tuple[str, ...]], list[str]]:
 def _pair_length_table(spec, runs, metric) -> list[Block]:
     """Per pair and length: the paired difference [95% t interval]; ``*`` where it excludes 0."""
     rows = []
-    lengths = sorted({x for by_seed in runs.values() for r in by_seed.values()
-                      for x in _per_length(r, metric)})
+    lengths = sorted(
+        {x for by_seed in runs.values() for r in by_seed.values() for x in _per_length(r, metric)}
+    )
     for a, b in spec.pairs:
         if a not in runs or b not in runs:
             continue
         cells = []
         for x in lengths:
-            diffs = [_per_length(runs[a][k], metric).get(x, math.nan)
-                     - _per_length(runs[b][k], metric).get(x, math.nan)
-                     for k in sorted(set(runs[a]) & set(runs[b]))]
+            diffs = [
+                _per_length(runs[a][k], metric).get(x, math.nan)
+                - _per_length(runs[b][k], metric).get(x, math.nan)
+                for k in sorted(set(runs[a]) & set(runs[b]))
+            ]
             diffs = [d for d in diffs if not math.isnan(d)]
             iv = t_interval(diffs) if len(diffs) > 1 else None
-            cells.append("-" if iv is None else iv.format(3) + (
-                " *" if iv.n >= 3 and (iv.lo > 0 or iv.hi < 0) else ""))
+            cells.append(
+                "-"
+                if iv is None
+                else iv.format(3) + (" *" if iv.n >= 3 and (iv.lo > 0 or iv.hi < 0) else "")
+            )
         rows.append((f"{a} - {b}", *cells))
     if not rows:
         return []
-    return [Block(kind="p", text=f"Paired difference of `{metric}` per length [95% t interval "
-                                 "across seeds; * where it excludes zero]:"),
-            Block(kind="table", header=("pair", *[f"{x:g}" for x in lengths]),
-                  rows=tuple(rows))]
+    return [
+        Block(
+            kind="p",
+            text=f"Paired difference of `{metric}` per length [95% t interval "
+            "across seeds; * where it excludes zero]:",
+        ),
+        Block(kind="table", header=("pair", *[f"{x:g}" for x in lengths]), rows=tuple(rows)),
+    ]
 
 
 def _depth_heatmap(spec, runs, out_dir) -> list[Block]:
@@ -226,10 +267,15 @@ def _depth_heatmap(spec, runs, out_dir) -> list[Block]:
     flat = [r for by_seed in runs.values() for r in by_seed.values()]
     if not plot_depth_heatmaps(out_dir / name, flat, labels, title=spec.title):
         return []
-    return [Block(kind="h3", text="Accuracy by depth and length"),
-            Block(kind="img", text=f"{out_dir.name}/{name}"),
-            Block(kind="p", text="Exact-match accuracy of the key per depth of the key line "
-                                 "(rows) and context length (columns), mean over seeds.")]
+    return [
+        Block(kind="h3", text="Accuracy by depth and length"),
+        Block(kind="img", text=f"{out_dir.name}/{name}"),
+        Block(
+            kind="p",
+            text="Exact-match accuracy of the key per depth of the key line "
+            "(rows) and context length (columns), mean over seeds.",
+        ),
+    ]
 
 
 def _grid_size(path: Path) -> int:
@@ -251,17 +297,25 @@ def _setup_text(grids: list[Path]) -> str:
     def lines(path: Path) -> list[str]:
         return [x for x in path.read_text().splitlines() if x.strip() and not x.startswith("#")]
 
-    diffs = ["\n".join(difflib.unified_diff(lines(first), lines(g), first.name, g.name, n=0,
-                                            lineterm=""))
-             for g in grids[1:]]
-    return (f"{text}\n\nThe other grids differ from it only in these lines:\n\n```diff\n"
-            + "\n".join(d for d in diffs if d) + "\n```")
+    diffs = [
+        "\n".join(
+            difflib.unified_diff(lines(first), lines(g), first.name, g.name, n=0, lineterm="")
+        )
+        for g in grids[1:]
+    ]
+    return (
+        f"{text}\n\nThe other grids differ from it only in these lines:\n\n```diff\n"
+        + "\n".join(d for d in diffs if d)
+        + "\n```"
+    )
 
 
 def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> list[Block]:
     """One study's section; its figures are written into ``out_dir``."""
-    blocks = [Block(kind="h2", text=spec.title), Block(kind="p", text=f"**Question.** "
-                                                                      f"{spec.question}")]
+    blocks = [
+        Block(kind="h2", text=spec.title),
+        Block(kind="p", text=f"**Question.** {spec.question}"),
+    ]
     grids = [g for g in sorted(spec.path.glob("*.toml")) if g.name != "study.toml"]
     if spec.width is not None:
         return _width_section(rng, spec, blocks, out_dir)
@@ -272,14 +326,27 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
     own = sum(here in r.path.resolve().parents for v in runs.values() for r in v.values())
     status = f"{own} evaluated runs"
     if planned:
-        status = (f"{own} of the {planned} runs in its grid evaluated" if own <= planned else
-                  f"{own} evaluated runs and evaluations ({planned} trained by its grid)")
+        status = (
+            f"{own} of the {planned} runs in its grid evaluated"
+            if own <= planned
+            else f"{own} evaluated runs and evaluations ({planned} trained by its grid)"
+        )
     if n > own:
         status += f", {n - own} more read from other studies"
-    legend = ("" if len(spec.group) < 2 else " A variant is named by its values of "
-              + ", ".join(f"`{k}`" for k in spec.group) + ", in that order.")
-    blocks.append(Block(kind="p", text=f"**Setup.** {status} (`{spec.path.as_posix()}`).{legend}"
-                                       f" {_setup_text(grids) or 'No grid file.'}"))
+    legend = (
+        ""
+        if len(spec.group) < 2
+        else " A variant is named by its values of "
+        + ", ".join(f"`{k}`" for k in spec.group)
+        + ", in that order."
+    )
+    blocks.append(
+        Block(
+            kind="p",
+            text=f"**Setup.** {status} (`{spec.path.as_posix()}`).{legend}"
+            f" {_setup_text(grids) or 'No grid file.'}",
+        )
+    )
     if not runs:
         return [*blocks, Block(kind="p", text="**Status.** No evaluated run yet.")]
     stem = spec.path.name
@@ -289,47 +356,69 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
         blocks += _length_table(rng, spec, runs, metric, out_dir, stem)
         rows, said = _pair_rows(spec, runs, metric)
         if rows:
-            blocks += [Block(kind="p", text=f"Paired differences of `{metric}` averaged over "
-                                            "the lengths above the training range, paired by "
-                                            "seed [95% Student-t interval across seeds]:"),
-                       Block(kind="table", header=("pair", "seeds", "difference", "verdict"),
-                             rows=tuple(rows))]
+            blocks += [
+                Block(
+                    kind="p",
+                    text=f"Paired differences of `{metric}` averaged over "
+                    "the lengths above the training range, paired by "
+                    "seed [95% Student-t interval across seeds]:",
+                ),
+                Block(
+                    kind="table",
+                    header=("pair", "seeds", "difference", "verdict"),
+                    rows=tuple(rows),
+                ),
+            ]
         if i == 0:
             sentences = said
             blocks += _pair_length_table(spec, runs, metric)
     blocks += _depth_heatmap(spec, runs, out_dir)
     if sentences:
-        blocks.append(Block(kind="p", text=f"**Conclusion** ({spec.metrics[0]} above the "
-                                           "training range): " + "; ".join(sentences) + "."))
+        blocks.append(
+            Block(
+                kind="p",
+                text=f"**Conclusion** ({spec.metrics[0]} above the "
+                "training range): " + "; ".join(sentences) + ".",
+            )
+        )
     return blocks
 
 
 def _width_section(rng, spec: StudySpec, blocks: list[Block], out_dir: Path) -> list[Block]:
     runs = evaluated_runs(spec)
-    grids = sorted(spec.path.glob("*.sh")) + [g for g in sorted(spec.path.glob("*.toml"))
-                                              if g.name != "study.toml"]
-    setup = " ".join(f"Command `{g.name}`:\n\n```bash\n{g.read_text().strip()}\n```"
-                     for g in grids)
-    where = ", ".join(f"`{Path(os.path.normpath(spec.path / sub)).as_posix()}`"
-                      for sub in spec.runs)
-    blocks.append(Block(kind="p", text=f"**Setup.** {len(runs)} evaluated runs ({where}). "
-                                       f"{setup}"))
-    return [*blocks, *width_blocks(rng, spec.path, spec.width, spec.metrics[0], runs, out_dir,
-                                    spec.pairs)]
+    grids = sorted(spec.path.glob("*.sh")) + [
+        g for g in sorted(spec.path.glob("*.toml")) if g.name != "study.toml"
+    ]
+    setup = " ".join(f"Command `{g.name}`:\n\n```bash\n{g.read_text().strip()}\n```" for g in grids)
+    where = ", ".join(
+        f"`{Path(os.path.normpath(spec.path / sub)).as_posix()}`" for sub in spec.runs
+    )
+    blocks.append(Block(kind="p", text=f"**Setup.** {len(runs)} evaluated runs ({where}). {setup}"))
+    return [
+        *blocks,
+        *width_blocks(rng, spec.path, spec.width, spec.metrics[0], runs, out_dir, spec.pairs),
+    ]
 
 
-def write_results(studies: Sequence[str | Path], out: str | Path, *, seed: int = 0,
-                  title: str = "Results") -> Path:
+def write_results(
+    studies: Sequence[str | Path], out: str | Path, *, seed: int = 0, title: str = "Results"
+) -> Path:
     """Write ``out`` (Markdown) and its figures into a folder beside it named after it."""
     out = Path(out)
     specs = [load_study(s) for s in studies]
     fig_dir = out.with_suffix("")
     fig_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    blocks = [Block(kind="h1", text=title),
-              Block(kind="p", text="Generated by `bipe results " +
-                    " ".join(Path(s).as_posix() for s in studies) + f" --out {out.as_posix()}`"
-                    " from the committed run files; do not edit by hand.")]
+    blocks = [
+        Block(kind="h1", text=title),
+        Block(
+            kind="p",
+            text="Generated by `bipe results "
+            + " ".join(Path(s).as_posix() for s in studies)
+            + f" --out {out.as_posix()}`"
+            " from the committed run files; do not edit by hand.",
+        ),
+    ]
     for spec in specs:
         blocks += study_blocks(rng, spec, fig_dir)
     return write_text_atomic(out, render_markdown(blocks))

@@ -159,8 +159,11 @@ def metric_names(run: Run) -> list[str]:
     names: dict[str, None] = {}
     for row in (run.evaluation or {}).get("per_length", []):
         for key, value in row.items():
-            if key not in RESERVED and isinstance(value, (int, float)) \
-                    and not isinstance(value, bool):
+            if (
+                key not in RESERVED
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+            ):
                 names.setdefault(key, None)
     return list(names)
 

@@ -78,8 +78,12 @@ def parse_method(spec: str) -> Method:
     raise bad
 
 
-def method_marks(method: Method, docs: Sequence[np.ndarray], natural: Sequence[np.ndarray],
-                 knobs: EntropyKnobs | None = None) -> tuple[list[np.ndarray], dict]:
+def method_marks(
+    method: Method,
+    docs: Sequence[np.ndarray],
+    natural: Sequence[np.ndarray],
+    knobs: EntropyKnobs | None = None,
+) -> tuple[list[np.ndarray], dict]:
     """``(marks, info)``: boundary marks (T,) per document of ``docs`` (token ids) under
     ``method`` (``natural``: the documents' own marks), and what an entropy fit chose
     (target and achieved mean, threshold, order, rule; empty for the other methods)."""
@@ -94,9 +98,15 @@ def method_marks(method: Method, docs: Sequence[np.ndarray], natural: Sequence[n
     if target is None:  # the natural mean: tokens per natural segment
         target = n_tokens / sum(int(m[:-1].sum()) + 1 for m in natural if len(m))
     knobs = knobs or EntropyKnobs()
-    segmenter = fit_entropy_segmenter(docs, target_length=target, order=knobs.order,
-                                      rule=knobs.rule, smoothing=knobs.smoothing)
-    info = {"target_length": segmenter.target_length,
-            "achieved_length": segmenter.achieved_length, "threshold": segmenter.threshold,
-            "order": knobs.order, "rule": knobs.rule, "smoothing": knobs.smoothing}
+    segmenter = fit_entropy_segmenter(
+        docs, target_length=target, order=knobs.order, rule=knobs.rule, smoothing=knobs.smoothing
+    )
+    info = {
+        "target_length": segmenter.target_length,
+        "achieved_length": segmenter.achieved_length,
+        "threshold": segmenter.threshold,
+        "order": knobs.order,
+        "rule": knobs.rule,
+        "smoothing": knobs.smoothing,
+    }
     return [entropy_boundaries(d, segmenter) for d in docs], info

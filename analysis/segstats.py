@@ -59,8 +59,9 @@ def text_boundaries(text: str, separators: Sequence[str], *, unit: str = "word")
     return text_tokens(text, separators, unit=unit)[1]
 
 
-def text_tokens(text: str, separators: Sequence[str], *,
-                unit: str = "word") -> tuple[list[str], np.ndarray]:
+def text_tokens(
+    text: str, separators: Sequence[str], *, unit: str = "word"
+) -> tuple[list[str], np.ndarray]:
     """``(tokens, marks)`` of ``text``: words (or characters) with each separator occurrence
     one token of its own, and the boundary marks (T,) true on the separator tokens."""
     if unit not in UNITS:
@@ -145,17 +146,22 @@ def source_documents(
         raise OSError(f"{path}: no such file or folder")
     if (path / "meta.json").is_file():
         ds = load_dataset(path)
-        return ([np.asarray(r["tokens"], dtype=np.int64) for r in ds.records],
-                _dataset_marks(path, ds, separators))
+        return (
+            [np.asarray(r["tokens"], dtype=np.int64) for r in ds.records],
+            _dataset_marks(path, ds, separators),
+        )
     files = [path] if path.is_file() else sorted(p for p in path.rglob(glob) if p.is_file())
     if not files:
         raise ValueError(f"{path}: no files match {glob!r}")
     seps = [parse_text_separator(s) for s in separators] or ["\n"]
-    texts = [text_tokens(f.read_text(encoding="utf-8", errors="replace"), seps, unit=unit)
-             for f in files]
+    texts = [
+        text_tokens(f.read_text(encoding="utf-8", errors="replace"), seps, unit=unit) for f in files
+    ]
     ids = {tok: i for i, tok in enumerate(sorted({t for toks, _ in texts for t in toks}))}
-    return ([np.array([ids[t] for t in toks], dtype=np.int64) for toks, _ in texts],
-            [marks for _, marks in texts])
+    return (
+        [np.array([ids[t] for t in toks], dtype=np.int64) for toks, _ in texts],
+        [marks for _, marks in texts],
+    )
 
 
 def _dataset_marks(path: Path, ds, separators: Sequence[str]) -> list[np.ndarray]:
@@ -163,8 +169,9 @@ def _dataset_marks(path: Path, ds, separators: Sequence[str]) -> list[np.ndarray
         try:
             ids = [int(s) for s in separators]
         except ValueError:
-            raise ValueError(f"{path} is a dataset: --sep must be token ids, got "
-                             f"{list(separators)}") from None
+            raise ValueError(
+                f"{path} is a dataset: --sep must be token ids, got {list(separators)}"
+            ) from None
         return [token_boundaries(r["tokens"], ids) for r in ds.records]
     if ds.records and "seg" in ds.records[0]:
         return [seg_boundaries(r["seg"]) for r in ds.records]
@@ -179,20 +186,36 @@ def source_stats(name: str, docs: Sequence[np.ndarray], lengths: Sequence[int]) 
     """Pool a source's documents: segment lengths per document, windows over the packed stream."""
     stream = np.concatenate(docs) if docs else np.zeros(0, dtype=bool)  # (T,)
     seg_lens = np.concatenate([segment_lengths(d) for d in docs]) if docs else np.zeros(0, int)
-    return SourceStats(name=name, n_documents=len(docs), n_tokens=int(stream.size),
-                       segment_lengths=seg_lens,
-                       windows={int(t): window_segment_counts(stream, int(t)) for t in lengths})
+    return SourceStats(
+        name=name,
+        n_documents=len(docs),
+        n_tokens=int(stream.size),
+        segment_lengths=seg_lens,
+        windows={int(t): window_segment_counts(stream, int(t)) for t in lengths},
+    )
 
 
 def describe(values: np.ndarray) -> dict[str, float]:
     """count, mean, median, p90, p99, max of ``values`` (NaN when empty)."""
     v = np.asarray(values, dtype=float)
     if not v.size:
-        return {"count": 0, "mean": np.nan, "median": np.nan, "p90": np.nan, "p99": np.nan,
-                "max": np.nan}
+        return {
+            "count": 0,
+            "mean": np.nan,
+            "median": np.nan,
+            "p90": np.nan,
+            "p99": np.nan,
+            "max": np.nan,
+        }
     p50, p90, p99 = np.quantile(v, [0.5, 0.9, 0.99])
-    return {"count": int(v.size), "mean": float(v.mean()), "median": float(p50),
-            "p90": float(p90), "p99": float(p99), "max": float(v.max())}
+    return {
+        "count": int(v.size),
+        "mean": float(v.mean()),
+        "median": float(p50),
+        "p90": float(p90),
+        "p99": float(p99),
+        "max": float(v.max()),
+    }
 
 
 def stats_table(stats: Sequence[SourceStats]) -> str:
@@ -203,8 +226,9 @@ def stats_table(stats: Sequence[SourceStats]) -> str:
         rows = [("tokens per segment", describe(s.segment_lengths))]
         rows += [(f"segments per {t}-token sequence", describe(w)) for t, w in s.windows.items()]
         for what, d in rows:
-            cells = [str(d["count"])] + [f"{d[k]:.1f}" for k in ("mean", "median", "p90", "p99",
-                                                                  "max")]
+            cells = [str(d["count"])] + [
+                f"{d[k]:.1f}" for k in ("mean", "median", "p90", "p99", "max")
+            ]
             lines.append(f"| {s.name} | {what} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -236,36 +260,54 @@ def write_segstats(
     stats, fits = _method_stats(sources, parsed, separators, unit, lengths, glob, entropy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plot_histograms(out / "tokens_per_segment.png",
-                    [(s.name, _clip(s.segment_lengths)) for s in stats],
-                    xlabel=f"tokens ({unit}s) per segment (clipped at p99)",
-                    title="Tokens per segment")
+    plot_histograms(
+        out / "tokens_per_segment.png",
+        [(s.name, _clip(s.segment_lengths)) for s in stats],
+        xlabel=f"tokens ({unit}s) per segment (clipped at p99)",
+        title="Tokens per segment",
+    )
     figures = ["tokens_per_segment.png"]
     for s in stats:
         name = f"segments_per_sequence_{re.sub(r'[^A-Za-z0-9_.-]+', '_', s.name)}.png"
-        plot_histograms(out / name, [(f"T = {t}", w) for t, w in s.windows.items()],
-                        xlabel="segments per sequence", title=f"{s.name}: segments per sequence")
+        plot_histograms(
+            out / name,
+            [(f"T = {t}", w) for t, w in s.windows.items()],
+            xlabel="segments per sequence",
+            title=f"{s.name}: segments per sequence",
+        )
         figures.append(name)
-    summary = {s.name: {"n_documents": s.n_documents, "n_tokens": s.n_tokens,
-                        "tokens_per_segment": describe(s.segment_lengths),
-                        "segments_per_sequence": {str(t): describe(w)
-                                                  for t, w in s.windows.items()},
-                        **({"entropy_fit": fits[s.name]} if s.name in fits else {})}
-               for s in stats}
+    summary = {
+        s.name: {
+            "n_documents": s.n_documents,
+            "n_tokens": s.n_tokens,
+            "tokens_per_segment": describe(s.segment_lengths),
+            "segments_per_sequence": {str(t): describe(w) for t, w in s.windows.items()},
+            **({"entropy_fit": fits[s.name]} if s.name in fits else {}),
+        }
+        for s in stats
+    }
     write_text_atomic(out / "segstats.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
     notes = "".join(
         f"- {name}: n-gram order {f['order']}, rule {f['rule']}, threshold {f['threshold']:.4g} "
         f"nats; mean tokens per segment {f['achieved_length']:.2f} (target "
-        f"{f['target_length']:.2f})\n" for name, f in fits.items())
-    md = (f"# Segment statistics\n\nUnit: {unit}; separators: {list(separators) or 'default'}; "
-          f"sequence lengths: {list(lengths)}; methods: {', '.join(methods)}.\n\n"
-          + (f"Entropy segmentation fitted on each source:\n\n{notes}\n" if notes else "")
-          + stats_table(stats) + "\n" + "\n".join(f"![{f}]({f})" for f in figures) + "\n")
+        f"{f['target_length']:.2f})\n"
+        for name, f in fits.items()
+    )
+    md = (
+        f"# Segment statistics\n\nUnit: {unit}; separators: {list(separators) or 'default'}; "
+        f"sequence lengths: {list(lengths)}; methods: {', '.join(methods)}.\n\n"
+        + (f"Entropy segmentation fitted on each source:\n\n{notes}\n" if notes else "")
+        + stats_table(stats)
+        + "\n"
+        + "\n".join(f"![{f}]({f})" for f in figures)
+        + "\n"
+    )
     return write_text_atomic(out / "segstats.md", md)
 
 
-def _method_stats(sources, methods, separators, unit, lengths, glob, entropy
-                  ) -> tuple[list[SourceStats], dict[str, dict]]:
+def _method_stats(
+    sources, methods, separators, unit, lengths, glob, entropy
+) -> tuple[list[SourceStats], dict[str, dict]]:
     """Statistics per source and method, and the entropy fits by row name."""
     stats, fits = [], {}
     for name, path in zip(_unique_names(sources), sources, strict=True):

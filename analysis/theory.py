@@ -42,14 +42,22 @@ import sympy as sp
 K, n, m, A, d, r, f = sp.symbols("K n m A d r f", positive=True)
 SYMBOLS: dict[str, sp.Symbol] = {"K": K, "n": n, "m": m, "A": A, "d": d, "r": r, "f": f}
 SYMBOL_MEANING = {
-    "K": "segment types (inner NFAs)", "n": "states per inner NFA", "m": "outer states",
-    "A": "symbols", "d": "inner transitions per (state, symbol)",
-    "r": "outer transitions per (state, type)", "f": "accepting states per inner NFA",
+    "K": "segment types (inner NFAs)",
+    "n": "states per inner NFA",
+    "m": "outer states",
+    "A": "symbols",
+    "d": "inner transitions per (state, symbol)",
+    "r": "outer transitions per (state, type)",
+    "f": "accepting states per inner NFA",
 }
 
 # run-config data keys whose value is a family symbol (how a width study's sizes map to symbols)
-THEORY_KEYS: dict[str, str] = {"data.n_types": "K", "data.inner_states": "n",
-                               "data.outer_states": "m", "data.n_symbols": "A"}
+THEORY_KEYS: dict[str, str] = {
+    "data.n_types": "K",
+    "data.inner_states": "n",
+    "data.outer_states": "m",
+    "data.n_symbols": "A",
+}
 
 # name -> width a Transformer needs, up to a constant factor. Extend freely.
 HYPOTHESES: dict[str, sp.Expr] = {
@@ -113,8 +121,10 @@ def implied_exponent(
     x = x if multi else x[:, None]  # (P, k)
     design = np.hstack([np.ones((x.shape[0], 1)), x])  # (P, k + 1)
     if len(points) != x.shape[0] or np.linalg.matrix_rank(design) < x.shape[1] + 1:
-        raise ValueError("implied_exponent needs one point per size and sizes that "
-                         "determine the fit (>= 2 distinct per axis, axes varying independently)")
+        raise ValueError(
+            "implied_exponent needs one point per size and sizes that "
+            "determine the fit (>= 2 distinct per axis, axes varying independently)"
+        )
     ys = []
     for p in points:
         full = {name: p.get(name, 1) for name in SYMBOLS}
@@ -127,12 +137,15 @@ def implied_exponent(
 
 
 def implied_exponents(
-    points: Sequence[Mapping[str, float]], sizes: Sequence[Any],
+    points: Sequence[Mapping[str, float]],
+    sizes: Sequence[Any],
     hypotheses: Mapping[str, sp.Expr] | None = None,
 ) -> dict[str, float | tuple[float, ...]]:
     """:func:`implied_exponent` of every hypothesis (default :data:`HYPOTHESES`)."""
-    return {name: implied_exponent(expr, points, sizes)
-            for name, expr in (hypotheses or HYPOTHESES).items()}
+    return {
+        name: implied_exponent(expr, points, sizes)
+        for name, expr in (hypotheses or HYPOTHESES).items()
+    }
 
 
 def nfa_counts(nfa: Any) -> dict[str, int]:
@@ -165,11 +178,14 @@ def flat_counts(binfa: Any) -> dict[str, int]:
     per_type = []
     for x in binfa.inner:
         entry = np.asarray(x.delta)[:, sorted(x.start), :].any(axis=1)  # (A, Q)
-        per_type.append((x.n_states,
-                         int(np.count_nonzero(x.delta)) + int(entry.sum()) + len(x.accept)))
+        per_type.append(
+            (x.n_states, int(np.count_nonzero(x.delta)) + int(entry.sum()) + len(x.accept))
+        )
     edges = [k for _, k, _ in binfa.outer.transitions()]
-    return {"states": binfa.outer.n_states + sum(per_type[k][0] for k in edges),
-            "transitions": sum(per_type[k][1] for k in edges)}
+    return {
+        "states": binfa.outer.n_states + sum(per_type[k][0] for k in edges),
+        "transitions": sum(per_type[k][1] for k in edges),
+    }
 
 
 def binfa_counts(binfa: Any) -> dict[str, int]:
@@ -237,8 +253,10 @@ def parse_hypothesis(spec: str) -> tuple[str, sp.Expr]:
         raise ValueError(f"cannot parse hypothesis {spec!r}: {err}") from None
     unknown = {str(s) for s in expr.free_symbols} - set(SYMBOLS)
     if unknown:
-        raise ValueError(f"hypothesis {name!r} uses unknown symbols {sorted(unknown)}; "
-                         f"known: {', '.join(SYMBOLS)}")
+        raise ValueError(
+            f"hypothesis {name!r} uses unknown symbols {sorted(unknown)}; "
+            f"known: {', '.join(SYMBOLS)}"
+        )
     return name.strip(), expr
 
 
@@ -258,9 +276,13 @@ def family_report(
     """Formulas, counts at each family point, hypotheses' values and implied exponents."""
     counts = family_counts()
     hyps = dict(hypotheses or HYPOTHESES)
-    out = ["Bi-NFA family counts (symbols: "
-           + ", ".join(f"{k}={v}" for k, v in SYMBOL_MEANING.items()) + ")",
-           _table(("quantity", "formula"), [(k, v) for k, v in counts.items()]), ""]
+    out = [
+        "Bi-NFA family counts (symbols: "
+        + ", ".join(f"{k}={v}" for k, v in SYMBOL_MEANING.items())
+        + ")",
+        _table(("quantity", "formula"), [(k, v) for k, v in counts.items()]),
+        "",
+    ]
     if points:
         keys = list(points[0])
         header = [*keys, "bilevel states", "flat states", "flat / bilevel"]
@@ -270,28 +292,56 @@ def family_report(
             rows.append([*[p[k] for k in keys], b, f, f"{f / b:.2f}"])
         out += ["Counts at the given points", _table(header, rows), ""]
         shown = [k for k in ("K", "n", "m") if k in keys] or keys
-        header = ["hypothesis", "formula", *[", ".join(f"{k}={p[k]}" for k in shown)
-                                             for p in points]]
-        rows = [[name, expr, *[f"{float(evaluate(expr, {**dict.fromkeys(SYMBOLS, 1), **p})):.3g}"
-                               for p in points]] for name, expr in hyps.items()]
+        header = [
+            "hypothesis",
+            "formula",
+            *[", ".join(f"{k}={p[k]}" for k in shown) for p in points],
+        ]
+        rows = [
+            [
+                name,
+                expr,
+                *[
+                    f"{float(evaluate(expr, {**dict.fromkeys(SYMBOLS, 1), **p})):.3g}"
+                    for p in points
+                ],
+            ]
+            for name, expr in hyps.items()
+        ]
         out += ["Width hypotheses (up to a constant factor)", _table(header, rows), ""]
         if sizes is not None and len(set(sizes)) >= 2:
             implied = implied_exponents(points, sizes, hyps)
-            out += ["Implied log-log exponent of width against size over these points",
-                    _table(("hypothesis", "exponent"),
-                           [(k, f"{v:.2f}") for k, v in implied.items()]), ""]
+            out += [
+                "Implied log-log exponent of width against size over these points",
+                _table(("hypothesis", "exponent"), [(k, f"{v:.2f}") for k, v in implied.items()]),
+                "",
+            ]
     return "\n".join(out)
 
 
 def binfa_report(binfa: Any) -> str:
     """Exact counts of a concrete Bi-NFA and its flattening."""
     c = binfa_counts(binfa)
-    rows = [("states", c["bilevel_states"], c["flat_states"],
-             f"{c['flat_states'] / c['bilevel_states']:.2f}"),
-            ("transitions", c["bilevel_transitions"], c["flat_transitions"],
-             f"{c['flat_transitions'] / max(1, c['bilevel_transitions']):.2f}")]
-    return "\n".join([
-        f"Bi-NFA: {c['types']} types, outer {c['outer_states']} states / "
-        f"{c['outer_transitions']} transitions, inner {c['inner_states']} states / "
-        f"{c['inner_transitions']} transitions in total",
-        _table(("", "bilevel", "flattened", "flat / bilevel"), rows), ""])
+    rows = [
+        (
+            "states",
+            c["bilevel_states"],
+            c["flat_states"],
+            f"{c['flat_states'] / c['bilevel_states']:.2f}",
+        ),
+        (
+            "transitions",
+            c["bilevel_transitions"],
+            c["flat_transitions"],
+            f"{c['flat_transitions'] / max(1, c['bilevel_transitions']):.2f}",
+        ),
+    ]
+    return "\n".join(
+        [
+            f"Bi-NFA: {c['types']} types, outer {c['outer_states']} states / "
+            f"{c['outer_transitions']} transitions, inner {c['inner_states']} states / "
+            f"{c['inner_transitions']} transitions in total",
+            _table(("", "bilevel", "flattened", "flat / bilevel"), rows),
+            "",
+        ]
+    )

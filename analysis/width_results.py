@@ -63,13 +63,19 @@ class WidthSpec:
     def from_table(cls, where: Path, table: Mapping[str, Any]) -> WidthSpec:
         known = {"sizes", "widths", "target", "setting", "seeds"}
         if unknown := set(table) - known:
-            raise ValueError(f"{where}/study.toml: unknown [width] keys {sorted(unknown)}; "
-                             f"valid: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"{where}/study.toml: unknown [width] keys {sorted(unknown)}; "
+                f"valid: {', '.join(sorted(known))}"
+            )
         if missing := {"sizes", "widths", "target"} - set(table):
             raise ValueError(f"{where}/study.toml: [width] is missing {sorted(missing)}")
-        spec = cls(sizes=tuple(table["sizes"]), widths=tuple(int(w) for w in table["widths"]),
-                   target=float(table["target"]), setting=table.get("setting", SETTINGS[0]),
-                   seeds=tuple(int(x) for x in table.get("seeds", ())))
+        spec = cls(
+            sizes=tuple(table["sizes"]),
+            widths=tuple(int(w) for w in table["widths"]),
+            target=float(table["target"]),
+            setting=table.get("setting", SETTINGS[0]),
+            seeds=tuple(int(x) for x in table.get("seeds", ())),
+        )
         if not spec.sizes or not 1 <= len(spec.sizes) <= 2:
             raise ValueError(f"{where}/study.toml: [width] sizes names one or two config keys")
         if not spec.widths or min(spec.widths) <= 0:
@@ -77,8 +83,9 @@ class WidthSpec:
         if not 0.0 < spec.target <= 1.0:
             raise ValueError(f"{where}/study.toml: [width] target must be in (0, 1]")
         if spec.setting not in SETTINGS:
-            raise ValueError(f"{where}/study.toml: [width] setting must be one of "
-                             f"{', '.join(SETTINGS)}")
+            raise ValueError(
+                f"{where}/study.toml: [width] setting must be one of {', '.join(SETTINGS)}"
+            )
         return spec
 
 
@@ -101,8 +108,9 @@ def _metric(run: Run, spec: WidthSpec, metric: str) -> float | None:
     return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
-def width_results(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str
-                  ) -> tuple[list[Result], dict[tuple[str, Any], str]]:
+def width_results(
+    runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str
+) -> tuple[list[Result], dict[tuple[str, Any], str]]:
     """Results of the finished cells, and every cell's state (``reached`` at some width,
     ``beyond grid`` when no width of the grid reached the target, ``searching``)."""
     by_cell: dict[tuple[str, Any], list[Result]] = defaultdict(list)
@@ -111,9 +119,15 @@ def width_results(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str
         if value is None:
             continue
         size = _size(run.config, spec)
-        by_cell[(variant, size)].append(Result(
-            encoding=variant, size=size, seed=int(run.config["init_seed"]),
-            width=int(_value(run.config, "model.d_model")), accuracy=value))
+        by_cell[(variant, size)].append(
+            Result(
+                encoding=variant,
+                size=size,
+                seed=int(run.config["init_seed"]),
+                width=int(_value(run.config, "model.d_model")),
+                accuracy=value,
+            )
+        )
     results: list[Result] = []
     states: dict[tuple[str, Any], str] = {}
     grid = sorted(set(spec.widths))
@@ -135,8 +149,9 @@ def width_results(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str
     return results, states
 
 
-def equal_width_rows(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str,
-                     pairs: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
+def equal_width_rows(
+    runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str, pairs: Sequence[tuple[str, str]]
+) -> list[tuple[str, ...]]:
     """Per pair (a, b) and width: ``a - b`` in ``metric``, averaged over sizes, paired by seed.
 
     A width counts only where both variants trained every size and seed the study has (for
@@ -148,8 +163,14 @@ def equal_width_rows(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: s
     for variant, run in runs:
         v = _metric(run, spec, metric)
         if v is not None:
-            value[(variant, _size(run.config, spec), int(run.config["init_seed"]),
-                   int(_value(run.config, "model.d_model")))] = v
+            value[
+                (
+                    variant,
+                    _size(run.config, spec),
+                    int(run.config["init_seed"]),
+                    int(_value(run.config, "model.d_model")),
+                )
+            ] = v
     seeds = spec.seeds or sorted({k[2] for k in value})
     rows = []
     for a, b in pairs:
@@ -158,11 +179,12 @@ def equal_width_rows(runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: s
         for w in sorted(set(spec.widths)):
             if not sizes or any((x, size, s, w) not in value for x in (a, b) for size, s in keys):
                 continue
-            per_seed = [np.mean([value[(a, size, s, w)] - value[(b, size, s, w)]
-                                 for size in sizes]) for s in seeds]
+            per_seed = [
+                np.mean([value[(a, size, s, w)] - value[(b, size, s, w)] for size in sizes])
+                for s in seeds
+            ]
             iv = t_interval(per_seed)
-            rows.append((f"{a} - {b}", str(w), str(len(sizes)), iv.format(3),
-                         verdict(a, b, iv)))
+            rows.append((f"{a} - {b}", str(w), str(len(sizes)), iv.format(3), verdict(a, b, iv)))
     return rows
 
 
@@ -184,22 +206,35 @@ def _theory(results: list[Result], runs: Sequence[tuple[str, Run]], spec: WidthS
         return None
 
 
-def width_blocks(rng: np.random.Generator, path: Path, spec: WidthSpec, metric: str,
-                 runs: Sequence[tuple[str, Run]], out_dir: Path,
-                 pairs: Sequence[tuple[str, str]] = ()) -> list[Block]:
+def width_blocks(
+    rng: np.random.Generator,
+    path: Path,
+    spec: WidthSpec,
+    metric: str,
+    runs: Sequence[tuple[str, Run]],
+    out_dir: Path,
+    pairs: Sequence[tuple[str, str]] = (),
+) -> list[Block]:
     """Threshold widths, fitted exponents with intervals, the hypotheses, one sentence each;
     then, for the study's pairs, the paired difference at equal width."""
     results, states = width_results(runs, spec, metric)
     axes = [k.split(".")[-1] for k in spec.sizes]
-    counts = {s: sum(v == s for v in states.values()) for s in ("reached", "beyond grid",
-                                                                 "searching")}
-    blocks = [Block(kind="h3", text="Threshold width against size"),
-              Block(kind="p", text=(
-                  f"Smallest `d_model` of {sorted(set(spec.widths))} whose mean {spec.setting} "
-                  f"`{metric}` over seeds reaches {spec.target:g}, per size of "
-                  f"{' x '.join(axes)}. Cells: {counts['reached']} reached, "
-                  f"{counts['beyond grid']} beyond the grid (`>grid`, left out of the fit), "
-                  f"{counts['searching']} still searching (not shown)."))]
+    counts = {
+        s: sum(v == s for v in states.values()) for s in ("reached", "beyond grid", "searching")
+    }
+    blocks = [
+        Block(kind="h3", text="Threshold width against size"),
+        Block(
+            kind="p",
+            text=(
+                f"Smallest `d_model` of {sorted(set(spec.widths))} whose mean {spec.setting} "
+                f"`{metric}` over seeds reaches {spec.target:g}, per size of "
+                f"{' x '.join(axes)}. Cells: {counts['reached']} reached, "
+                f"{counts['beyond grid']} beyond the grid (`>grid`, left out of the fit), "
+                f"{counts['searching']} still searching (not shown)."
+            ),
+        ),
+    ]
     if not results:
         return [*blocks, Block(kind="p", text="**Status.** No finished cell yet.")]
     fits = fit_scaling(rng, results, spec.target)
@@ -209,25 +244,43 @@ def width_blocks(rng: np.random.Generator, path: Path, spec: WidthSpec, metric: 
     second = sorted({r.size[1] for r in results}) if len(axes) == 2 else []
     series, fitted = scaling_series(fits, second, axes[1] if second else "")
     name = f"{path.name}_width_scaling.png"
-    plot_scaling(out_dir / name, series, fitted, xlabel=f"size ({axes[0]})",
-                 title=f"smallest d_model reaching {metric} >= {spec.target:g}")
-    blocks += [Block(kind="p", text=scaling_table(fits, implied, axes=axes).strip()),
-               Block(kind="img", text=f"{out_dir.name}/{name}"),
-               Block(kind="p", text="Exponents are least-squares slopes of log width against "
-                                    "log size [95% interval: the wider of a bootstrap over "
-                                    "seeds within cells and the regression's t interval from "
-                                    "the fit's residuals]; a hypothesis's implied exponents are "
-                                    "the same fit of its formula over the same sizes.")]
+    plot_scaling(
+        out_dir / name,
+        series,
+        fitted,
+        xlabel=f"size ({axes[0]})",
+        title=f"smallest d_model reaching {metric} >= {spec.target:g}",
+    )
+    blocks += [
+        Block(kind="p", text=scaling_table(fits, implied, axes=axes).strip()),
+        Block(kind="img", text=f"{out_dir.name}/{name}"),
+        Block(
+            kind="p",
+            text="Exponents are least-squares slopes of log width against "
+            "log size [95% interval: the wider of a bootstrap over "
+            "seeds within cells and the regression's t interval from "
+            "the fit's residuals]; a hypothesis's implied exponents are "
+            "the same fit of its formula over the same sizes.",
+        ),
+    ]
     if floored:
-        blocks.append(Block(kind="p", text=(
-            f"At the floor: some cells of {', '.join(f'`{e}`' for e in floored)} reached the "
-            f"target at the smallest width of the grid ({floor}), so their threshold is an "
-            "upper bound and the exponents lean toward zero.")))
-    sentences = [f"`{enc}`: every cell reached the target at the smallest width ({floor}), "
-                 "so the exponents are not measured (lower the grid's floor)"
-                 if f.points and all(w == floor for _, w in f.points)
-                 else hypothesis_verdict(f, implied, axes, lean_low=enc in floored)
-                 for enc, f in fits.items()]
+        blocks.append(
+            Block(
+                kind="p",
+                text=(
+                    f"At the floor: some cells of {', '.join(f'`{e}`' for e in floored)} "
+                    f"reached the target at the smallest width of the grid ({floor}), so their "
+                    "threshold is an upper bound and the exponents lean toward zero."
+                ),
+            )
+        )
+    sentences = [
+        f"`{enc}`: every cell reached the target at the smallest width ({floor}), "
+        "so the exponents are not measured (lower the grid's floor)"
+        if f.points and all(w == floor for _, w in f.points)
+        else hypothesis_verdict(f, implied, axes, lean_low=enc in floored)
+        for enc, f in fits.items()
+    ]
     blocks.append(Block(kind="p", text="**Conclusion.** " + "; ".join(sentences) + "."))
     return blocks + _equal_width_blocks(runs, spec, metric, pairs)
 
@@ -236,11 +289,20 @@ def _equal_width_blocks(runs, spec: WidthSpec, metric: str, pairs) -> list[Block
     rows = equal_width_rows(runs, spec, metric, pairs)
     if not rows:
         return []
-    return [Block(kind="h3", text="At equal width"),
-            Block(kind="p", text=(
+    return [
+        Block(kind="h3", text="At equal width"),
+        Block(
+            kind="p",
+            text=(
                 f"Paired by seed, the difference in {spec.setting} `{metric}` averaged over "
                 "every size [95% t interval across seeds], at each width both variants trained "
                 "in every size and seed (a search stops where its cell reaches the target, so "
-                "wider widths cover only the cells that had not, and are left out).")),
-            Block(kind="table", header=("pair", "d_model", "sizes", "difference",
-                                        "what it supports"), rows=tuple(rows))]
+                "wider widths cover only the cells that had not, and are left out)."
+            ),
+        ),
+        Block(
+            kind="table",
+            header=("pair", "d_model", "sizes", "difference", "what it supports"),
+            rows=tuple(rows),
+        ),
+    ]

@@ -17,7 +17,19 @@ from bipe.automata.generate import missing_lengths, random_binfa, random_dfa, ra
 from bipe.automata.nfa import NFA
 
 __all__ = [
-    "NFA", "BiLabels", "BiNFA", "BiSampler", "LengthLaw", "MemberSampler", "Ragged",
-    "WordSampler", "automaton_from_dict", "count_words", "missing_lengths", "random_binfa",
-    "random_dfa", "random_nfa", "segment_labels",
+    "NFA",
+    "BiLabels",
+    "BiNFA",
+    "BiSampler",
+    "LengthLaw",
+    "MemberSampler",
+    "Ragged",
+    "WordSampler",
+    "automaton_from_dict",
+    "count_words",
+    "missing_lengths",
+    "random_binfa",
+    "random_dfa",
+    "random_nfa",
+    "segment_labels",
 ]

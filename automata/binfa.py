@@ -71,21 +71,29 @@ class BiNFA:
             raise ValueError("BiNFA inner must be a non-empty tuple of NFA or BiNFA")
         for k, automaton in enumerate(self.inner):
             if not isinstance(automaton, NFA | BiNFA):
-                raise ValueError(f"BiNFA inner[{k}] must be an NFA or BiNFA, "
-                                 f"got {type(automaton).__name__}")
+                raise ValueError(
+                    f"BiNFA inner[{k}] must be an NFA or BiNFA, got {type(automaton).__name__}"
+                )
             if automaton.n_symbols != self.n_symbols:
-                raise ValueError(f"BiNFA inner[{k}] has n_symbols {automaton.n_symbols}, "
-                                 f"expected {self.n_symbols}")
+                raise ValueError(
+                    f"BiNFA inner[{k}] has n_symbols {automaton.n_symbols}, "
+                    f"expected {self.n_symbols}"
+                )
             if accepts_empty(automaton):
-                raise ValueError(f"BiNFA inner[{k}] accepts the empty segment; segments must "
-                                 f"be non-empty")
+                raise ValueError(
+                    f"BiNFA inner[{k}] accepts the empty segment; segments must be non-empty"
+                )
         if self.outer.n_symbols != len(self.inner):
-            raise ValueError(f"BiNFA outer has {self.outer.n_symbols} symbols but there are "
-                             f"{len(self.inner)} inner automata (types)")
+            raise ValueError(
+                f"BiNFA outer has {self.outer.n_symbols} symbols but there are "
+                f"{len(self.inner)} inner automata (types)"
+            )
         expected = self.n_symbols + self.levels - 2
         if not _is_int(self.separator) or self.separator != expected:
-            raise ValueError(f"BiNFA separator must be n_symbols + levels - 2 = {expected} for "
-                             f"{self.levels} levels, got {self.separator!r}")
+            raise ValueError(
+                f"BiNFA separator must be n_symbols + levels - 2 = {expected} for "
+                f"{self.levels} levels, got {self.separator!r}"
+            )
 
     # ----------------------------------------------------------------- structure
     @property
@@ -118,9 +126,13 @@ class BiNFA:
     # ----------------------------------------------------------------- dict form
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe ``{"kind": "binfa", "n_symbols", "separator", "outer", "inner": [...]}``."""
-        return {"kind": "binfa", "n_symbols": int(self.n_symbols),
-                "separator": int(self.separator), "outer": self.outer.to_dict(),
-                "inner": [x.to_dict() for x in self.inner]}
+        return {
+            "kind": "binfa",
+            "n_symbols": int(self.n_symbols),
+            "separator": int(self.separator),
+            "outer": self.outer.to_dict(),
+            "inner": [x.to_dict() for x in self.inner],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BiNFA:
@@ -155,8 +167,9 @@ class BiNFA:
         """
         count = self.flat_state_count
         if count > max_states:
-            raise ValueError(f"flattened automaton would have {count} states, more than "
-                             f"max_states={max_states}")
+            raise ValueError(
+                f"flattened automaton would have {count} states, more than max_states={max_states}"
+            )
         parts = [x.flatten(max_states) if isinstance(x, BiNFA) else x for x in self.inner]
         n_outer = self.outer.n_states
         delta = dense_delta(self.vocab_size, count)  # (V, Q, Q); refuses past MAX_DENSE_BYTES
@@ -169,8 +182,13 @@ class BiNFA:
             delta[:v, p, block] |= part.delta[:, sorted(part.start), :].any(axis=1)
             delta[self.separator, [offset + q for q in sorted(part.accept)], p2] = True
             offset += part.n_states
-        return NFA(n_states=count, n_symbols=self.vocab_size, start=self.outer.start,
-                   accept=self.outer.accept, delta=delta)
+        return NFA(
+            n_states=count,
+            n_symbols=self.vocab_size,
+            start=self.outer.start,
+            accept=self.outer.accept,
+            delta=delta,
+        )
 
     # ----------------------------------------------------------------- simulation
     def accepts(self, tokens: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -183,13 +201,15 @@ class BiNFA:
 
         return accepts(self, tokens, lengths)
 
-    def viable_prefix_mask(self, tokens: np.ndarray, lengths: np.ndarray | None = None,
-                           max_states: int = 4096) -> np.ndarray:
+    def viable_prefix_mask(
+        self, tokens: np.ndarray, lengths: np.ndarray | None = None, max_states: int = 4096
+    ) -> np.ndarray:
         """(N, T+1) bool, as :meth:`NFA.viable_prefix_mask` on the trimmed flattening."""
         return self.flatten(max_states).trim().viable_prefix_mask(tokens, lengths)
 
-    def legal_next_mask(self, tokens: np.ndarray, lengths: np.ndarray | None = None,
-                        max_states: int = 4096) -> np.ndarray:
+    def legal_next_mask(
+        self, tokens: np.ndarray, lengths: np.ndarray | None = None, max_states: int = 4096
+    ) -> np.ndarray:
         """(N, T, vocab_size) bool, as :meth:`NFA.legal_next_mask` on the trimmed flattening
         (the oracle for scoring a language model's next-token choices)."""
         return self.flatten(max_states).trim().legal_next_mask(tokens, lengths)

@@ -59,8 +59,9 @@ class LengthLaw:
 
     def __post_init__(self) -> None:
         if np.shape(self.values) != np.shape(self.probs) or np.ndim(self.values) != 1:
-            raise ValueError(f"length law {self.label!r}: values and probs must be 1-d arrays "
-                             f"of one shape")
+            raise ValueError(
+                f"length law {self.label!r}: values and probs must be 1-d arrays of one shape"
+            )
 
     def __str__(self) -> str:
         return self.label or f"law on {np.asarray(self.values).tolist()}"
@@ -69,8 +70,11 @@ class LengthLaw:
     def uniform(cls, lo: int, hi: int) -> LengthLaw:
         """The uniform law on ``lo..hi`` inclusive, labelled ``uniform:lo:hi``."""
         values = np.arange(lo, hi + 1, dtype=np.int64)
-        return cls(values=values, probs=np.full(len(values), 1 / max(len(values), 1)),
-                   label=f"uniform:{lo}:{hi}")
+        return cls(
+            values=values,
+            probs=np.full(len(values), 1 / max(len(values), 1)),
+            label=f"uniform:{lo}:{hi}",
+        )
 
 
 def _conditional(law: LengthLaw, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,26 +115,41 @@ def _plan(automaton: NFA | BiNFA, laws: Sequence[LengthLaw], why: list[str]) -> 
         ok = _feasible(automaton, laws[-1].values)
         if not ok.any():
             return None
-        return _Plan(law=_conditional(laws[-1], ok),
-                     sampler=automaton.sampler(int(laws[-1].values[ok].max())))
-    subs = tuple(_plan(inner, laws[-inner.levels:] if isinstance(inner, BiNFA) else laws[-1:],
-                       why) for inner in automaton.inner)  # a type takes the innermost laws
+        return _Plan(
+            law=_conditional(laws[-1], ok),
+            sampler=automaton.sampler(int(laws[-1].values[ok].max())),
+        )
+    subs = tuple(
+        _plan(inner, laws[-inner.levels :] if isinstance(inner, BiNFA) else laws[-1:], why)
+        for inner in automaton.inner
+    )  # a type takes the innermost laws
     usable = np.array([s is not None for s in subs])
     plain = [k for k, s in enumerate(subs) if s is None and isinstance(automaton.inner[k], NFA)]
     if plain:
         why.append(f"segment types {plain} accept no word with a length in {laws[-1]}")
     outer = automaton.outer
-    restricted = NFA(n_states=outer.n_states, n_symbols=outer.n_symbols, start=outer.start,
-                     accept=outer.accept, delta=outer.delta & usable[:, None, None])
+    restricted = NFA(
+        n_states=outer.n_states,
+        n_symbols=outer.n_symbols,
+        start=outer.start,
+        accept=outer.accept,
+        delta=outer.delta & usable[:, None, None],
+    )
     ok = _feasible(restricted, laws[0].values)
     if not ok.any():
         kinds = np.flatnonzero(usable).tolist()
-        why.append(f"the outer automaton has no word over the usable types {kinds} with a "
-                   f"length in {laws[0]}")
+        why.append(
+            f"the outer automaton has no word over the usable types {kinds} with a "
+            f"length in {laws[0]}"
+        )
         return None
-    return _Plan(law=_conditional(laws[0], ok), sampler=restricted.sampler(
-        int(laws[0].values[ok].max())), separator=automaton.separator,
-        levels=automaton.levels, subs=subs)
+    return _Plan(
+        law=_conditional(laws[0], ok),
+        sampler=restricted.sampler(int(laws[0].values[ok].max())),
+        separator=automaton.separator,
+        levels=automaton.levels,
+        subs=subs,
+    )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -155,8 +174,9 @@ def _sample(rng: np.random.Generator, plan: _Plan, n: int) -> Ragged:
     words, _ = plan.sampler.sample_lengths(rng, sizes)  # (n, max) words (types for a Bi-NFA)
     flat = _padded_to_flat(words, sizes)  # (U,)
     if plan.separator is None:
-        return Ragged(tokens=flat, lengths=sizes, marks=np.zeros((0, len(flat)), dtype=bool),
-                      units=())
+        return Ragged(
+            tokens=flat, lengths=sizes, marks=np.zeros((0, len(flat)), dtype=bool), units=()
+        )
     return _assemble(rng, plan, flat, sizes)
 
 
@@ -171,8 +191,9 @@ def _lower_units(lower: list[list[tuple[np.ndarray, np.ndarray]]]) -> list:
     return units
 
 
-def _assemble(rng: np.random.Generator, plan: _Plan, types: np.ndarray,
-              counts: np.ndarray) -> Ragged:
+def _assemble(
+    rng: np.random.Generator, plan: _Plan, types: np.ndarray, counts: np.ndarray
+) -> Ragged:
     """Draw every unit's content (grouped by type) and lay the units out, each + separator."""
     content = np.zeros(len(types), dtype=np.int64)  # (U,) content tokens per unit
     drawn = []
@@ -191,8 +212,9 @@ def _assemble(rng: np.random.Generator, plan: _Plan, types: np.ndarray,
     marks[:, ends] = True  # this level's separator closes a unit at every level
     lower: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(plan.levels - 2)]
     for idx, sub in drawn:
-        within = np.arange(len(sub.tokens)) - np.repeat(np.cumsum(sub.lengths) - sub.lengths,
-                                                        sub.lengths)  # (M_k,)
+        within = np.arange(len(sub.tokens)) - np.repeat(
+            np.cumsum(sub.lengths) - sub.lengths, sub.lengths
+        )  # (M_k,)
         dest = np.repeat(starts[idx], sub.lengths) + within  # (M_k,) global positions
         tokens[dest] = sub.tokens
         marks[: len(sub.marks), dest] |= sub.marks
@@ -220,8 +242,11 @@ class MemberSampler:
             raise ValueError(f"expected an NFA or a BiNFA, got {type(automaton).__name__}")
         levels = automaton.levels if isinstance(automaton, BiNFA) else 1
         if len(laws) != levels:
-            what = f"a {levels}-level automaton needs {levels} length distributions " \
-                "(outermost first)" if levels > 1 else "an NFA needs one length distribution"
+            what = (
+                f"a {levels}-level automaton needs {levels} length distributions (outermost first)"
+                if levels > 1
+                else "an NFA needs one length distribution"
+            )
             raise ValueError(f"{what}, got {len(laws)}")
         why: list[str] = []
         plan = _plan(automaton, laws, why)
@@ -242,11 +267,14 @@ def _law(dist: Any, cap: int) -> LengthLaw:
     """A :class:`LengthLaw` from a law or a distribution with ``support()``, cut at ``cap``."""
     if not isinstance(dist, LengthLaw):
         if not callable(getattr(dist, "support", None)):
-            raise ValueError(f"length distribution {dist!r} has no support(): the sampler "
-                             f"draws from finite laws (a LengthLaw or a length spec's law)")
+            raise ValueError(
+                f"length distribution {dist!r} has no support(): the sampler "
+                f"draws from finite laws (a LengthLaw or a length spec's law)"
+            )
         values, probs = dist.support()
-        dist = LengthLaw(values=np.asarray(values, np.int64), probs=np.asarray(probs),
-                         label=str(dist))
+        dist = LengthLaw(
+            values=np.asarray(values, np.int64), probs=np.asarray(probs), label=str(dist)
+        )
     keep = dist.values <= cap
     return LengthLaw(values=dist.values[keep], probs=dist.probs[keep], label=dist.label)
 
@@ -268,24 +296,31 @@ class BiSampler:
     @classmethod
     def build(cls, binfa: BiNFA, max_lengths: Sequence[int]) -> BiSampler:
         """``max_lengths`` has one entry per level, outermost count first."""
-        warnings.warn("BiSampler is deprecated; use bipe.automata.MemberSampler",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "BiSampler is deprecated; use bipe.automata.MemberSampler",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         max_lengths = tuple(int(x) for x in max_lengths)
         if len(max_lengths) != binfa.levels:
-            raise ValueError(f"max_lengths needs {binfa.levels} entries (one per level), got "
-                             f"{len(max_lengths)}")
+            raise ValueError(
+                f"max_lengths needs {binfa.levels} entries (one per level), got {len(max_lengths)}"
+            )
         return cls(binfa=binfa, max_lengths=max_lengths)
 
-    def sample(self, rng: np.random.Generator, n: int, dists: Sequence[Any],
-               pad: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, rng: np.random.Generator, n: int, dists: Sequence[Any], pad: int = -1
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(tokens (n, T) int64 padded with pad, lengths (n,) int64)``."""
         if len(dists) != self.binfa.levels:
-            raise ValueError(f"need {self.binfa.levels} length distributions (one per level), "
-                             f"got {len(dists)}")
+            raise ValueError(
+                f"need {self.binfa.levels} length distributions (one per level), got {len(dists)}"
+            )
         laws = [_law(d, cap) for d, cap in zip(dists, self.max_lengths, strict=True)]
         ragged = MemberSampler.build(self.binfa, laws).sample(rng, n)
-        valid = np.arange(int(ragged.lengths.max(initial=0)))[None, :] \
-            < ragged.lengths[:, None]  # (N, T)
+        valid = (
+            np.arange(int(ragged.lengths.max(initial=0)))[None, :] < ragged.lengths[:, None]
+        )  # (N, T)
         tokens = np.full(valid.shape, pad, dtype=np.int64)
         tokens[valid] = ragged.tokens
         return tokens, ragged.lengths

@@ -138,15 +138,17 @@ class BiLabels:
     inner_states: tuple[np.ndarray, ...]
 
 
-def segment_labels(tokens: np.ndarray, separator: int,
-                   valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def segment_labels(
+    tokens: np.ndarray, separator: int, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(seg, intra), both (N, T) int64, for one separator id; -1 where ``valid`` is False."""
     n, t_len = tokens.shape
     is_sep = (tokens == separator) & valid  # (N, T)
     seg = np.cumsum(is_sep, axis=1) - is_sep  # (N, T) separators strictly before t
     after = np.where(is_sep, np.arange(1, t_len + 1), 0)  # (N, T) first index after a separator
-    first = np.maximum.accumulate(np.concatenate([np.zeros((n, 1), np.int64), after[:, :-1]],
-                                                 axis=1), axis=1)  # (N, T) segment start
+    first = np.maximum.accumulate(
+        np.concatenate([np.zeros((n, 1), np.int64), after[:, :-1]], axis=1), axis=1
+    )  # (N, T) segment start
     intra = np.arange(t_len) - first
     return np.where(valid, seg, -1).astype(np.int64), np.where(valid, intra, -1).astype(np.int64)
 
@@ -169,6 +171,11 @@ def labels(bi: BiNFA, tokens: np.ndarray, lengths: np.ndarray | None = None) -> 
         return unpack_sets(np.stack(history, axis=1), n_states) & valid[:, :, None]
 
     seg, intra = segment_labels(tokens, bi.separator, valid)
-    return BiLabels(seg=seg, intra=intra, outer_states=stack(outer, state.n_states),
-                    inner_states=tuple(stack(h, sub.n_states)
-                                       for h, sub in zip(inner, state.inner, strict=True)))
+    return BiLabels(
+        seg=seg,
+        intra=intra,
+        outer_states=stack(outer, state.n_states),
+        inner_states=tuple(
+            stack(h, sub.n_states) for h, sub in zip(inner, state.inner, strict=True)
+        ),
+    )

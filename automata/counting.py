@@ -56,8 +56,11 @@ def _per_state_counts(dfa: NFA, next_state: np.ndarray, max_length: int) -> list
 
 
 def _check_length(max_length: int, name: str = "max_length") -> None:
-    if not isinstance(max_length, int | np.integer) or isinstance(max_length, bool) \
-            or max_length < 0:
+    if (
+        not isinstance(max_length, int | np.integer)
+        or isinstance(max_length, bool)
+        or max_length < 0
+    ):
         raise ValueError(f"{name} must be a non-negative int, got {max_length!r}")
 
 
@@ -102,9 +105,13 @@ class WordSampler:
             cumulative[r, live] = (prefix / safe[:, None])[live].astype(np.float64)
         for array in (next_state, cumulative):
             array.flags.writeable = False
-        return cls(dfa=dfa, max_length=int(max_length),
-                   counts=tuple(int(c[0]) for c in per_state),
-                   next_state=next_state, cumulative=cumulative)
+        return cls(
+            dfa=dfa,
+            max_length=int(max_length),
+            counts=tuple(int(c[0]) for c in per_state),
+            next_state=next_state,
+            cumulative=cumulative,
+        )
 
     def count(self, length: int) -> int:
         """Exact number of accepted words of this length (0 past ``max_length`` is an error)."""
@@ -114,8 +121,7 @@ class WordSampler:
     def _check(self, length: int) -> None:
         _check_length(length, "length")
         if length > self.max_length:
-            raise ValueError(f"length {length} exceeds the sampler's max_length "
-                             f"{self.max_length}")
+            raise ValueError(f"length {length} exceeds the sampler's max_length {self.max_length}")
 
     def sample(self, rng: np.random.Generator, n: int, length: int) -> np.ndarray:
         """(n, length) int64 words, each uniform among the accepted words of ``length``.
@@ -127,8 +133,9 @@ class WordSampler:
         words, _ = self.sample_lengths(rng, np.full(int(n), length, dtype=np.int64))
         return words.reshape(int(n), int(length))
 
-    def sample_lengths(self, rng: np.random.Generator, lengths: np.ndarray,
-                       pad: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    def sample_lengths(
+        self, rng: np.random.Generator, lengths: np.ndarray, pad: int = -1
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Words of per-row lengths in one pass: ``(words (N, max(lengths)) int64, lengths)``.
 
         Row n holds a uniform accepted word of length ``lengths[n]`` followed by ``pad``.
@@ -151,8 +158,9 @@ class WordSampler:
             symbol = (row <= uniform[:, t, None]).sum(axis=1)  # (N,)
             active = remaining > 0
             words[active, t] = symbol[active]
-            state = np.where(active, self.next_state[state, np.minimum(symbol, row.shape[1] - 1)],
-                             state)
+            state = np.where(
+                active, self.next_state[state, np.minimum(symbol, row.shape[1] - 1)], state
+            )
         return words, lengths
 
     def probability(self, word: np.ndarray) -> float:

@@ -40,8 +40,9 @@ def _check_positive(name: str, value: int, low: int = 1) -> None:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
-def _edges(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int,
-           mode: str) -> list[tuple[int, int, int]]:
+def _edges(
+    rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int, mode: str
+) -> list[tuple[int, int, int]]:
     """Cycle edges plus random extra edges; ``mode`` is "dfa", "nfa" or "per_symbol"."""
     order = rng.permutation(n_states)
     edges = []
@@ -84,9 +85,17 @@ def missing_lengths(nfa: NFA, lengths: Iterable[int]) -> list[int]:
     return missing
 
 
-def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int,
-            lengths: Iterable[int] | None, n_accept: int | None, max_tries: int,
-            mode: str, accept_empty: bool) -> NFA:
+def _random(
+    rng: np.random.Generator,
+    n_states: int,
+    n_symbols: int,
+    out_degree: int,
+    lengths: Iterable[int] | None,
+    n_accept: int | None,
+    max_tries: int,
+    mode: str,
+    accept_empty: bool,
+) -> NFA:
     kind = "DFA" if mode == "dfa" else "NFA"
     _check_positive("n_states", n_states)
     _check_positive("n_symbols", n_symbols)
@@ -94,19 +103,24 @@ def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree:
     most = {"dfa": n_symbols, "nfa": n_symbols * n_states, "per_symbol": n_states}[mode]
     _check_positive("out_degree", out_degree)
     if out_degree > most:
-        raise ValueError(f"out_degree {out_degree} exceeds the {most} possible edges per "
-                         f"{'(state, symbol)' if mode == 'per_symbol' else 'state'} of a random "
-                         f"{kind} with {n_states} states and {n_symbols} symbols")
+        raise ValueError(
+            f"out_degree {out_degree} exceeds the {most} possible edges per "
+            f"{'(state, symbol)' if mode == 'per_symbol' else 'state'} of a random "
+            f"{kind} with {n_states} states and {n_symbols} symbols"
+        )
     n_accept = (n_states + 1) // 2 if n_accept is None else n_accept
     _check_positive("n_accept", n_accept)
     allowed = n_states if accept_empty else n_states - 1  # the start state never accepts
     if n_accept > allowed:
-        raise ValueError(f"n_accept {n_accept} exceeds the {allowed} states that may accept "
-                         f"(n_states={n_states}, accept_empty={accept_empty})")
+        raise ValueError(
+            f"n_accept {n_accept} exceeds the {allowed} states that may accept "
+            f"(n_states={n_states}, accept_empty={accept_empty})"
+        )
     wanted = [] if lengths is None else [int(n) for n in lengths]
     if any(n < 0 for n in wanted) or (not accept_empty and 0 in wanted):
-        raise ValueError(f"lengths must be non-negative (positive when accept_empty is False), "
-                         f"got {wanted}")
+        raise ValueError(
+            f"lengths must be non-negative (positive when accept_empty is False), got {wanted}"
+        )
     always_missing: set[int] | None = None
     best: list[int] = []
     for _ in range(max_tries):
@@ -121,15 +135,25 @@ def _random(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree:
         always_missing = set(missing) if always_missing is None else always_missing & set(missing)
         best = missing if not best or len(missing) < len(best) else best
     named = sorted(always_missing) if always_missing else best
-    raise ValueError(f"no random {kind} with n_states={n_states}, n_symbols={n_symbols}, "
-                     f"out_degree={out_degree}, n_accept={n_accept} accepted words of lengths "
-                     f"{named} in {max_tries} draws")
+    raise ValueError(
+        f"no random {kind} with n_states={n_states}, n_symbols={n_symbols}, "
+        f"out_degree={out_degree}, n_accept={n_accept} accepted words of lengths "
+        f"{named} in {max_tries} draws"
+    )
 
 
-def random_nfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int, *,
-               lengths: Iterable[int] | None = None, n_accept: int | None = None,
-               accept_empty: bool = True, per_symbol: bool = False,
-               max_tries: int = 200) -> NFA:
+def random_nfa(
+    rng: np.random.Generator,
+    n_states: int,
+    n_symbols: int,
+    out_degree: int,
+    *,
+    lengths: Iterable[int] | None = None,
+    n_accept: int | None = None,
+    accept_empty: bool = True,
+    per_symbol: bool = False,
+    max_tries: int = 200,
+) -> NFA:
     """A random trim NFA; every state has ``out_degree`` distinct (symbol, target) edges.
 
     With ``per_symbol`` every (state, symbol) pair instead has ``out_degree`` distinct targets
@@ -138,29 +162,49 @@ def random_nfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degr
     start state out of the accept set (no empty word). See the module docstring.
     """
     mode = "per_symbol" if per_symbol else "nfa"
-    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, mode,
-                   accept_empty)
+    return _random(
+        rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, mode, accept_empty
+    )
 
 
-def random_dfa(rng: np.random.Generator, n_states: int, n_symbols: int, out_degree: int, *,
-               lengths: Iterable[int] | None = None, n_accept: int | None = None,
-               accept_empty: bool = True, max_tries: int = 200) -> NFA:
+def random_dfa(
+    rng: np.random.Generator,
+    n_states: int,
+    n_symbols: int,
+    out_degree: int,
+    *,
+    lengths: Iterable[int] | None = None,
+    n_accept: int | None = None,
+    accept_empty: bool = True,
+    max_tries: int = 200,
+) -> NFA:
     """A random trim (partial) DFA; every state has moves on ``out_degree`` distinct symbols.
 
     ``n_accept`` defaults to half the states (rounded up); ``accept_empty=False`` keeps the
     start state out of the accept set (no empty word). See the module docstring.
     """
-    return _random(rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, "dfa",
-                   accept_empty)
+    return _random(
+        rng, n_states, n_symbols, out_degree, lengths, n_accept, max_tries, "dfa", accept_empty
+    )
 
 
-def random_binfa(rng: np.random.Generator, n_symbols: int, n_types: int,
-                 inner_states: int | Sequence[int], outer_states: int, *, out_degree: int = 2,
-                 outer_out_degree: int | None = None,
-                 segment_lengths: Iterable[int] = range(1, 9),
-                 segment_counts: Iterable[int] = range(1, 9), deterministic: bool = False,
-                 levels: int = 2, accept_empty: bool = True, per_symbol: bool = False,
-                 max_tries: int = 200) -> BiNFA:
+def random_binfa(
+    rng: np.random.Generator,
+    n_symbols: int,
+    n_types: int,
+    inner_states: int | Sequence[int],
+    outer_states: int,
+    *,
+    out_degree: int = 2,
+    outer_out_degree: int | None = None,
+    segment_lengths: Iterable[int] = range(1, 9),
+    segment_counts: Iterable[int] = range(1, 9),
+    deterministic: bool = False,
+    levels: int = 2,
+    accept_empty: bool = True,
+    per_symbol: bool = False,
+    max_tries: int = 200,
+) -> BiNFA:
     """A random Bi-NFA (``levels=2``) or nested multi-level automaton (``levels >= 3``).
 
     Each of the ``n_types`` inner automata is a random trim automaton (:func:`random_nfa`, or
@@ -180,13 +224,17 @@ def random_binfa(rng: np.random.Generator, n_symbols: int, n_types: int,
     """
     _check_positive("levels", levels, low=2)
     _check_positive("n_types", n_types)
-    sizes = [inner_states] * n_types if isinstance(inner_states, int | np.integer) \
+    sizes = (
+        [inner_states] * n_types
+        if isinstance(inner_states, int | np.integer)
         else list(inner_states)
+    )
     if len(sizes) != n_types:
         raise ValueError(f"inner_states has {len(sizes)} entries, expected n_types={n_types}")
     if deterministic and per_symbol:
-        raise ValueError("per_symbol out-degrees need nondeterministic automata "
-                         "(deterministic=False)")
+        raise ValueError(
+            "per_symbol out-degrees need nondeterministic automata (deterministic=False)"
+        )
 
     def make(rng: np.random.Generator, *args: Any, **kwargs: Any) -> NFA:
         if deterministic:
@@ -195,20 +243,49 @@ def random_binfa(rng: np.random.Generator, n_symbols: int, n_types: int,
 
     segment_lengths, segment_counts = list(segment_lengths), list(segment_counts)
     if levels == 2:
-        inner = tuple(make(rng, size, n_symbols, out_degree, lengths=segment_lengths,
-                           accept_empty=False, max_tries=max_tries) for size in sizes)
+        inner = tuple(
+            make(
+                rng,
+                size,
+                n_symbols,
+                out_degree,
+                lengths=segment_lengths,
+                accept_empty=False,
+                max_tries=max_tries,
+            )
+            for size in sizes
+        )
     else:
-        inner = tuple(random_binfa(rng, n_symbols, n_types, size, outer_states,
-                                   out_degree=out_degree, outer_out_degree=outer_out_degree,
-                                   segment_lengths=segment_lengths,
-                                   segment_counts=[c for c in segment_counts if c > 0],
-                                   deterministic=deterministic, levels=levels - 1,
-                                   accept_empty=False, per_symbol=per_symbol,
-                                   max_tries=max_tries)
-                      for size in sizes)
+        inner = tuple(
+            random_binfa(
+                rng,
+                n_symbols,
+                n_types,
+                size,
+                outer_states,
+                out_degree=out_degree,
+                outer_out_degree=outer_out_degree,
+                segment_lengths=segment_lengths,
+                segment_counts=[c for c in segment_counts if c > 0],
+                deterministic=deterministic,
+                levels=levels - 1,
+                accept_empty=False,
+                per_symbol=per_symbol,
+                max_tries=max_tries,
+            )
+            for size in sizes
+        )
     degree = out_degree if outer_out_degree is None else outer_out_degree
-    degree = min(degree, n_types if deterministic else
-                 outer_states if per_symbol else n_types * outer_states)
-    outer = make(rng, outer_states, n_types, degree, lengths=segment_counts,
-                 accept_empty=accept_empty, max_tries=max_tries)
+    degree = min(
+        degree, n_types if deterministic else outer_states if per_symbol else n_types * outer_states
+    )
+    outer = make(
+        rng,
+        outer_states,
+        n_types,
+        degree,
+        lengths=segment_counts,
+        accept_empty=accept_empty,
+        max_tries=max_tries,
+    )
     return BiNFA(n_symbols=n_symbols, separator=n_symbols + levels - 2, outer=outer, inner=inner)

@@ -56,9 +56,11 @@ def dense_delta(n_symbols: int, n_states: int, max_bytes: int | None = None) -> 
     would exceed ``max_bytes`` (default :data:`MAX_DENSE_BYTES`); checked before allocating."""
     need, limit = n_symbols * n_states * n_states, _limit(max_bytes)
     if need > limit:
-        raise ValueError(f"a {n_states}-state automaton over {n_symbols} symbols needs a dense "
-                         f"transition array of {_size(need)}, over the limit of {_size(limit)} "
-                         "(max_bytes / bipe.automata.nfa.MAX_DENSE_BYTES)")
+        raise ValueError(
+            f"a {n_states}-state automaton over {n_symbols} symbols needs a dense "
+            f"transition array of {_size(need)}, over the limit of {_size(limit)} "
+            "(max_bytes / bipe.automata.nfa.MAX_DENSE_BYTES)"
+        )
     return np.zeros((n_symbols, n_states, n_states), dtype=bool)
 
 
@@ -136,14 +138,21 @@ class NFA:
                 raise ValueError(f"NFA transition {triple!r} is not a [q, symbol, q2] int triple")
             q, a, r = (int(x) for x in triple)
             if not (0 <= q < n_states and 0 <= r < n_states):
-                raise ValueError(f"NFA transition {[q, a, r]} has a state out of range "
-                                 f"0..{n_states - 1}")
+                raise ValueError(
+                    f"NFA transition {[q, a, r]} has a state out of range 0..{n_states - 1}"
+                )
             if not 0 <= a < n_symbols:
-                raise ValueError(f"NFA transition {[q, a, r]} has symbol {a} out of range "
-                                 f"0..{n_symbols - 1}")
+                raise ValueError(
+                    f"NFA transition {[q, a, r]} has symbol {a} out of range 0..{n_symbols - 1}"
+                )
             delta[a, q, r] = True
-        return cls(n_states=n_states, n_symbols=n_symbols, start=_states(start, "start"),
-                   accept=_states(accept, "accept"), delta=delta)
+        return cls(
+            n_states=n_states,
+            n_symbols=n_symbols,
+            start=_states(start, "start"),
+            accept=_states(accept, "accept"),
+            delta=delta,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NFA:
@@ -169,25 +178,39 @@ class NFA:
         n_symbols = data.get("n_symbols")
         if n_symbols is None:
             n_symbols = 1 + max((t[1] for t in transitions if len(t) == 3), default=0)
-        return cls.from_transitions(data["n_states"], n_symbols, data["start"], data["accept"],
-                                    transitions)
+        return cls.from_transitions(
+            data["n_states"], n_symbols, data["start"], data["accept"], transitions
+        )
 
     # ----------------------------------------------------------------- value protocol
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, NFA):
             return NotImplemented
-        return (self.n_states == other.n_states and self.n_symbols == other.n_symbols
-                and self.start == other.start and self.accept == other.accept
-                and np.array_equal(self.delta, other.delta))
+        return (
+            self.n_states == other.n_states
+            and self.n_symbols == other.n_symbols
+            and self.start == other.start
+            and self.accept == other.accept
+            and np.array_equal(self.delta, other.delta)
+        )
 
     def __hash__(self) -> int:
-        return hash((self.n_states, self.n_symbols, self.start, self.accept,
-                     np.packbits(self.delta).tobytes()))
+        return hash(
+            (
+                self.n_states,
+                self.n_symbols,
+                self.start,
+                self.accept,
+                np.packbits(self.delta).tobytes(),
+            )
+        )
 
     def __repr__(self) -> str:
-        return (f"NFA(n_states={self.n_states}, n_symbols={self.n_symbols}, "
-                f"start={sorted(self.start)}, accept={sorted(self.accept)}, "
-                f"n_transitions={int(self.delta.sum())})")
+        return (
+            f"NFA(n_states={self.n_states}, n_symbols={self.n_symbols}, "
+            f"start={sorted(self.start)}, accept={sorted(self.accept)}, "
+            f"n_transitions={int(self.delta.sum())})"
+        )
 
     def transitions(self) -> list[list[int]]:
         """All transitions as ``[q, symbol, q2]`` lists, sorted by (q, symbol, q2)."""
@@ -197,10 +220,13 @@ class NFA:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict ``{"n_states", "n_symbols", "start", "accept", "transitions"}``."""
-        return {"n_states": int(self.n_states), "n_symbols": int(self.n_symbols),
-                "start": sorted(int(s) for s in self.start),
-                "accept": sorted(int(s) for s in self.accept),
-                "transitions": self.transitions()}
+        return {
+            "n_states": int(self.n_states),
+            "n_symbols": int(self.n_symbols),
+            "start": sorted(int(s) for s in self.start),
+            "accept": sorted(int(s) for s in self.accept),
+            "transitions": self.transitions(),
+        }
 
     def to_networkx(self) -> Any:
         """A ``networkx.MultiDiGraph``: one node per state (attributes ``start``, ``accept``),
@@ -244,10 +270,13 @@ class NFA:
         new = np.full(self.n_states, -1)
         new[idx] = np.arange(len(idx))
         delta = self.delta[:, idx][:, :, idx]
-        return NFA(n_states=len(idx), n_symbols=self.n_symbols,
-                   start=frozenset(int(new[s]) for s in self.start if keep[s]),
-                   accept=frozenset(int(new[s]) for s in self.accept if keep[s]),
-                   delta=delta)
+        return NFA(
+            n_states=len(idx),
+            n_symbols=self.n_symbols,
+            start=frozenset(int(new[s]) for s in self.start if keep[s]),
+            accept=frozenset(int(new[s]) for s in self.accept if keep[s]),
+            delta=delta,
+        )
 
     def determinize(self, max_states: int = 200_000, *, max_bytes: int | None = None) -> NFA:
         """Subset construction: an equivalent (partial) DFA over the reachable non-empty
@@ -274,16 +303,19 @@ class NFA:
                     continue
                 if nxt not in index:
                     if len(order) >= max_states:
-                        raise ValueError(f"determinizing a {self.n_states}-state NFA exceeded "
-                                         f"max_states={max_states} subsets")
+                        raise ValueError(
+                            f"determinizing a {self.n_states}-state NFA exceeded "
+                            f"max_states={max_states} subsets"
+                        )
                     if len(order) >= by_memory:
                         dense_delta(self.n_symbols, len(order) + 1, max_bytes)  # raises
                     index[nxt] = len(order)
                     order.append(nxt)
                 edges.append((i, a, index[nxt]))
         accept = [i for i, subset in enumerate(order) if subset & accept_bits]
-        return NFA.from_transitions(len(order), self.n_symbols, [0], accept, edges,
-                                    max_bytes=max_bytes)
+        return NFA.from_transitions(
+            len(order), self.n_symbols, [0], accept, edges, max_bytes=max_bytes
+        )
 
     # ----------------------------------------------------------------- batched simulation
     def state_sets(self, words: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -297,8 +329,9 @@ class NFA:
         """(N,) bool: whether each row (its first ``lengths[n]`` symbols) is accepted."""
         return simulate.accepts(self, words, lengths)
 
-    def viable_prefix_mask(self, words: np.ndarray,
-                           lengths: np.ndarray | None = None) -> np.ndarray:
+    def viable_prefix_mask(
+        self, words: np.ndarray, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """(N, T+1) bool: ``[n, t]`` iff ``words[n, :t]`` extends to an accepted word."""
         return simulate.viable_prefix_mask(self, words, lengths)
 
@@ -359,5 +392,7 @@ def _closure(adjacency: np.ndarray, seed: np.ndarray) -> np.ndarray:
 def _successor_bits(delta: np.ndarray) -> list[list[int]]:
     """``bits[a][q]``: the successor set of (q, a) as a Python int bitmask."""
     packed = np.packbits(delta, axis=2, bitorder="little")  # (A, Q, ceil(Q/8)) uint8
-    return [[int.from_bytes(row.tobytes(), "little") for row in packed[a]]
-            for a in range(delta.shape[0])]
+    return [
+        [int.from_bytes(row.tobytes(), "little") for row in packed[a]]
+        for a in range(delta.shape[0])
+    ]

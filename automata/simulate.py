@@ -38,8 +38,9 @@ _MAX_BITSET_STATES = 2048
 _TABLE_BYTES = 8 << 20
 
 
-def check_words(words: np.ndarray, lengths: np.ndarray | None,
-                n_symbols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def check_words(
+    words: np.ndarray, lengths: np.ndarray | None, n_symbols: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate a batch; return ``(words, lengths, valid)``.
 
     ``words`` is returned as (N, T) intp with padding replaced by 0, ``lengths`` as (N,) intp
@@ -55,8 +56,7 @@ def check_words(words: np.ndarray, lengths: np.ndarray | None,
         lengths = np.full(n, t, dtype=np.intp)
     else:
         lengths = np.asarray(lengths)
-        if lengths.shape != (n,) or (lengths.size and not np.issubdtype(lengths.dtype,
-                                                                        np.integer)):
+        if lengths.shape != (n,) or (lengths.size and not np.issubdtype(lengths.dtype, np.integer)):
             raise ValueError(f"lengths must be an (N,) = ({n},) int array, got {lengths.shape}")
         if ((lengths < 0) | (lengths > t)).any():
             raise ValueError(f"lengths must lie in 0..T = 0..{t}")
@@ -65,8 +65,10 @@ def check_words(words: np.ndarray, lengths: np.ndarray | None,
     bad = valid & ((words < 0) | (words >= n_symbols))
     if bad.any():
         row, pos = (int(x[0]) for x in np.nonzero(bad))
-        raise ValueError(f"word {row} has symbol {int(words[row, pos])} at position {pos}, "
-                         f"out of range 0..{n_symbols - 1}")
+        raise ValueError(
+            f"word {row} has symbol {int(words[row, pos])} at position {pos}, "
+            f"out of range 0..{n_symbols - 1}"
+        )
     words = np.where(valid, words, 0).astype(np.intp)
     return words, lengths, valid
 
@@ -105,8 +107,9 @@ class StepTable:
         n_symbols, n_states, _ = delta.shape
         self.n_words = -(-n_states // 64)
         k = 12
-        while k > 1 and (len(_chunks(n_states, k)) * n_symbols << k) * self.n_words * 8 \
-                > _TABLE_BYTES:
+        while (
+            k > 1 and (len(_chunks(n_states, k)) * n_symbols << k) * self.n_words * 8 > _TABLE_BYTES
+        ):
             k -= 1
         self.chunks = _chunks(n_states, k)
         self.k = max(width for _, _, width in self.chunks)
@@ -115,7 +118,7 @@ class StepTable:
         first = 0
         for c, (_, _, width) in enumerate(self.chunks):
             for b in range(width):  # values with top bit b = values below 2^b plus state b
-                tables[c, :, 1 << b: 2 << b] = tables[c, :, : 1 << b] | succ[:, first + b, None]
+                tables[c, :, 1 << b : 2 << b] = tables[c, :, : 1 << b] | succ[:, first + b, None]
             first += width
         # one flat table per chunk, indexed by (symbol << k) + chunk value
         self.tables = [t.reshape(-1, self.n_words) for t in tables]  # each (A * 2^k, W)
@@ -146,8 +149,7 @@ class StepTable:
         return out
 
 
-def _run_bitset(nfa: NFA, words: np.ndarray, lengths: np.ndarray,
-                record: bool) -> np.ndarray:
+def _run_bitset(nfa: NFA, words: np.ndarray, lengths: np.ndarray, record: bool) -> np.ndarray:
     stepper = StepTable(nfa.delta)
     n, t_len = words.shape
     start = np.zeros(nfa.n_states, dtype=bool)
@@ -190,8 +192,9 @@ def _run_dense(nfa: NFA, words: np.ndarray, lengths: np.ndarray, record: bool) -
     return np.stack(history, axis=1) if record else sets
 
 
-def run(nfa: NFA, words: np.ndarray, lengths: np.ndarray, record: bool,
-        engine: str | None = None) -> np.ndarray:
+def run(
+    nfa: NFA, words: np.ndarray, lengths: np.ndarray, record: bool, engine: str | None = None
+) -> np.ndarray:
     """Simulate checked words: (N, Q) final sets, or (N, T+1, Q) with ``record``.
 
     ``engine`` forces ``"bitset"`` or ``"dense"`` (tests compare them); by default bitset for
@@ -224,15 +227,15 @@ def state_sets(nfa: NFA, words: np.ndarray, lengths: np.ndarray | None = None) -
     return sets & within[:, :, None]
 
 
-def viable_prefix_mask(nfa: NFA, words: np.ndarray,
-                       lengths: np.ndarray | None = None) -> np.ndarray:
+def viable_prefix_mask(
+    nfa: NFA, words: np.ndarray, lengths: np.ndarray | None = None
+) -> np.ndarray:
     """(N, T+1) bool: the prefix ``words[n, :t]`` can be completed to an accepted word."""
     sets = state_sets(nfa, words, lengths)  # (N, T+1, Q)
     return (sets & nfa.coreachable_states()).any(axis=2)
 
 
-def legal_next_mask(nfa: NFA, words: np.ndarray,
-                    lengths: np.ndarray | None = None) -> np.ndarray:
+def legal_next_mask(nfa: NFA, words: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
     """(N, T, A) bool: symbol ``a`` at position ``t`` keeps ``words[n, :t] + [a]`` viable.
 
     A state q "licenses" a iff some a-successor of q is live; a symbol is legal iff some state

@@ -68,39 +68,58 @@ def rate(fn, n: int) -> tuple[float, int]:
 
 def bench_generation(n: int) -> None:
     print(f"generation, format feng, {n} chains per row (1 process, per CPU second)")
-    print(f"{'ops':>4} {'bipe chains/s':>14} {'bipe tokens/s':>14} {'peer chains/s':>14} "
-          f"{'ratio':>6}")
+    print(
+        f"{'ops':>4} {'bipe chains/s':>14} {'bipe tokens/s':>14} {'peer chains/s':>14} {'ratio':>6}"
+    )
     for n_ops in (6, 15):
         rng = np.random.default_rng(0)
         s_bipe, tok = rate(lambda m, k=n_ops, g=rng: generate_arithmetic(g, m, operators=k), n)
         n_peer = max(n // 4, 100)
         s_peer, _ = rate(lambda m, k=n_ops, g=rng: [peer_chain(g, k) for _ in range(m)], n_peer)
         ours, peer = n / s_bipe, n_peer / s_peer
-        print(f"{n_ops:>4} {ours:>14,.0f} {tok / s_bipe:>14,.0f} {peer:>14,.0f} "
-              f"{ours / peer:>5.1f}x")
+        print(
+            f"{n_ops:>4} {ours:>14,.0f} {tok / s_bipe:>14,.0f} {peer:>14,.0f} {ours / peer:>5.1f}x"
+        )
 
 
 def bench_write(n: int, target: int = 1_000_000) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-arith-"))
     try:
         for workers in (1, 2):
-            argv = ["gen", "arith", "--data.operators", "fixed:15", "--under", "--data.n_train",
-                    str(n), "--seed", "0", "--workers", str(workers), "--out", str(tmp / "t"),
-                    "--force"]
+            argv = [
+                "gen",
+                "arith",
+                "--data.operators",
+                "fixed:15",
+                "--under",
+                "--data.n_train",
+                str(n),
+                "--seed",
+                "0",
+                "--workers",
+                str(workers),
+                "--out",
+                str(tmp / "t"),
+                "--force",
+            ]
             wall, cpu = time.perf_counter(), time.process_time()
             assert bipe_main(argv) == 0
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             size = (tmp / "t" / "data.jsonl").stat().st_size
             scale = target / n
-            print(f"write {n:,} chains (15 ops, --under, dedup), {workers} worker(s): "
-                  f"{wall:.1f} s wall, {cpu:.1f} s CPU in the main process, {size / 2**20:,.0f} "
-                  f"MiB; x{scale:g} -> {wall * scale / 60:.1f} min wall for {target:,}")
+            print(
+                f"write {n:,} chains (15 ops, --under, dedup), {workers} worker(s): "
+                f"{wall:.1f} s wall, {cpu:.1f} s CPU in the main process, {size / 2**20:,.0f} "
+                f"MiB; x{scale:g} -> {wall * scale / 60:.1f} min wall for {target:,}"
+            )
         wall, cpu = time.perf_counter(), time.process_time()
         count, problem, _, _ = first_problem(tmp / "t")
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         assert not problem, problem
-        print(f"verify {count:,} records: {wall:.1f} s wall, {cpu:.1f} s CPU, "
-              f"{count / cpu:,.0f} records per CPU second")
+        print(
+            f"verify {count:,} records: {wall:.1f} s wall, {cpu:.1f} s CPU, "
+            f"{count / cpu:,.0f} records per CPU second"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -47,8 +47,13 @@ def automata_lib_nfa(nfa: NFA):
     for q, a, r in nfa.transitions():
         transitions[q].setdefault(symbols[a], set()).add(r)
     transitions["init"] = {"": set(nfa.start)}
-    return LibNFA(states=set(range(nfa.n_states)) | {"init"}, input_symbols=set(symbols),
-                  transitions=transitions, initial_state="init", final_states=set(nfa.accept))
+    return LibNFA(
+        states=set(range(nfa.n_states)) | {"init"},
+        input_symbols=set(symbols),
+        transitions=transitions,
+        initial_state="init",
+        final_states=set(nfa.accept),
+    )
 
 
 def members_and_mutants(rng: np.random.Generator, nfa: NFA, n: int) -> np.ndarray:
@@ -78,23 +83,30 @@ def compare(name: str, nfa: NFA, lib, words: np.ndarray) -> None:
     assert (ours == lib_answers).all(), "bipe and automata-lib disagree"
     ours_s = best_time(lambda: nfa.accepts(words))
     tokens = words.size
-    print(f"{name:17s} accepted {int(ours.sum()):3d}/{len(words)}  automata-lib "
-          f"{tokens / lib_s:12,.0f} tok/s  bipe {tokens / ours_s:14,.0f} tok/s  "
-          f"ratio {lib_s / ours_s:7.1f}x")
+    print(
+        f"{name:17s} accepted {int(ours.sum()):3d}/{len(words)}  automata-lib "
+        f"{tokens / lib_s:12,.0f} tok/s  bipe {tokens / ours_s:14,.0f} tok/s  "
+        f"ratio {lib_s / ours_s:7.1f}x"
+    )
 
 
 def main() -> None:
     rng = np.random.default_rng(SEED)
     print(f"{N_WORDS} words of length {LENGTH}; bipe: best of 5 calls, automata-lib: one pass")
     dense = random_nfa(rng, N_STATES, N_SYMBOLS, OUT_DEGREE, per_symbol=True)
-    print(f"(a) random_nfa({N_STATES}, {N_SYMBOLS}, out_degree={OUT_DEGREE}, per_symbol=True): "
-          f"{OUT_DEGREE} successors per (state, symbol)")
-    compare("uniform", dense, automata_lib_nfa(dense),
-            rng.integers(N_SYMBOLS, size=(N_WORDS, LENGTH)))
+    print(
+        f"(a) random_nfa({N_STATES}, {N_SYMBOLS}, out_degree={OUT_DEGREE}, per_symbol=True): "
+        f"{OUT_DEGREE} successors per (state, symbol)"
+    )
+    compare(
+        "uniform", dense, automata_lib_nfa(dense), rng.integers(N_SYMBOLS, size=(N_WORDS, LENGTH))
+    )
     nfa = random_nfa(rng, N_STATES, N_SYMBOLS, OUT_DEGREE, lengths=[LENGTH])
     lib = automata_lib_nfa(nfa)
-    print(f"(b) random_nfa({N_STATES}, {N_SYMBOLS}, out_degree={OUT_DEGREE}): 2 edges per "
-          f"state in all")
+    print(
+        f"(b) random_nfa({N_STATES}, {N_SYMBOLS}, out_degree={OUT_DEGREE}): 2 edges per "
+        f"state in all"
+    )
     compare("uniform", nfa, lib, rng.integers(N_SYMBOLS, size=(N_WORDS, LENGTH)))
     compare("members+mutants", nfa, lib, members_and_mutants(rng, nfa, N_WORDS))
 
@@ -104,8 +116,7 @@ def main() -> None:
     seconds = best_time(lambda: nfa.legal_next_mask(big[:1000]), repeats=3)
     print(f"bipe legal_next_mask, 1,000 words x {LENGTH}: {1000 * LENGTH / seconds:,.0f} tok/s")
 
-    binfa = random_binfa(rng, 8, 4, 6, 6, segment_counts=range(1, 41),
-                         segment_lengths=range(1, 17))
+    binfa = random_binfa(rng, 8, 4, 6, 6, segment_counts=range(1, 41), segment_lengths=range(1, 17))
     sampler = MemberSampler.build(binfa, [LengthLaw.uniform(25, 35), LengthLaw.uniform(1, 16)])
     start = time.perf_counter()
     ragged = sampler.sample(rng, 10_000)
@@ -113,12 +124,14 @@ def main() -> None:
     lengths = ragged.lengths
     width = int(lengths[:500].max())
     tokens = np.zeros((500, width), dtype=np.int64)
-    tokens[np.arange(width)[None, :] < lengths[:500, None]] = ragged.tokens[:lengths[:500].sum()]
+    tokens[np.arange(width)[None, :] < lengths[:500, None]] = ragged.tokens[: lengths[:500].sum()]
     ok = binfa.accepts(tokens, lengths[:500])
     assert ok.all(), "a generated Bi-NFA sequence is not a member"
-    print(f"Bi-NFA generation (8 symbols, 4 types x 6 states, 6 outer states), 10,000 "
-          f"sequences of 25-35 segments: {lengths.sum() / seconds:,.0f} tok/s "
-          f"({lengths.sum():,} tokens in {seconds:.2f} s)")
+    print(
+        f"Bi-NFA generation (8 symbols, 4 types x 6 states, 6 outer states), 10,000 "
+        f"sequences of 25-35 segments: {lengths.sum() / seconds:,.0f} tok/s "
+        f"({lengths.sum():,} tokens in {seconds:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,11 @@ def build(options: dict, dtype: str) -> Transformer:
     """A fresh training-mode model of the benchmark shape with ``options`` (pe defaults rope)."""
     torch.manual_seed(0)
     options = {"pe": "rope", **options}
-    return Transformer(ModelConfig(V, D, L, H, d_ff=F_FF, separators=(SEP,), max_intra=T,
-                                   compute_dtype=dtype, **options)).train()
+    return Transformer(
+        ModelConfig(
+            V, D, L, H, d_ff=F_FF, separators=(SEP,), max_intra=T, compute_dtype=dtype, **options
+        )
+    ).train()
 
 
 def main() -> None:
@@ -58,8 +61,10 @@ def main() -> None:
     tokens = torch.randint(0, V - 1, (B, T), generator=g)
     tokens = torch.where(torch.rand(B, T, generator=g) < 0.1, SEP, tokens)
     forward = lambda m, x: m(x, generator=torch.Generator().manual_seed(1))  # noqa: E731
-    steps = {name: training_step(build(opts, args.dtype), forward, False)
-             for name, opts in ENTRIES.items()}
+    steps = {
+        name: training_step(build(opts, args.dtype), forward, False)
+        for name, opts in ENTRIES.items()
+    }
     wall: dict[str, list[float]] = {name: [] for name in steps}
     for step in steps.values():
         step(tokens)  # warm-up
@@ -69,12 +74,16 @@ def main() -> None:
             step(tokens)
             wall[name].append(time.perf_counter() - start)
     best = {name: min(ts) for name, ts in wall.items()}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
-          f"batch {B} x {T}, d_model {D}, {L} layers, {H} heads; {args.rounds} rounds")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
+        f"batch {B} x {T}, d_model {D}, {L} layers, {H} heads; {args.rounds} rounds"
+    )
     print(f"{'entry':<18}{'best s':>8}{'median s':>10}{'tokens/s':>10}{'vs rope':>9}")
     for name in steps:
-        print(f"{name:<18}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
-              f"{B * T / best[name]:>10.0f}{best[name] / best['rope']:>8.2f}x")
+        print(
+            f"{name:<18}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
+            f"{B * T / best[name]:>10.0f}{best[name] / best['rope']:>8.2f}x"
+        )
 
 
 if __name__ == "__main__":

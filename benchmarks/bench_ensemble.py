@@ -37,12 +37,20 @@ from bipe.models.precision import cpu_model
 
 def configs(k: int, steps: int, log_every: int, device: str = "cpu"):
     """K demo-shape runs differing in init_seed, no evaluation."""
-    overrides = {"train.steps": str(steps), "train.log_every": str(log_every),
-                 "train.device": device,
-                 "train.checkpoint_every": str(steps), "train.evaluate_at_end": "false",
-                 "data.n_train": "4096"}
-    return [build_config("demo", pe="rope", overrides={**overrides, "init_seed": str(s)},
-                         out=f"seed-{s}") for s in range(k)]
+    overrides = {
+        "train.steps": str(steps),
+        "train.log_every": str(log_every),
+        "train.device": device,
+        "train.checkpoint_every": str(steps),
+        "train.evaluate_at_end": "false",
+        "data.n_train": "4096",
+    }
+    return [
+        build_config(
+            "demo", pe="rope", overrides={**overrides, "init_seed": str(s)}, out=f"seed-{s}"
+        )
+        for s in range(k)
+    ]
 
 
 def run_tokens_per_s(run_dir: Path) -> tuple[float, float]:
@@ -69,8 +77,10 @@ def gpu(runs, k: int) -> None:
         ensemble = aggregate(root / "ensemble", k, concurrent=k)
     print(f"GPU: {torch.cuda.get_device_name()}; demo shape, K={k} seeds; aggregate tokens/s")
     print(f"one after another: {sequential:12,.0f}")
-    print(f"ensemble of {k}:     {ensemble:12,.0f}  ratio {ensemble / sequential:.2f}x "
-          "(target >= 4x at K=8)")
+    print(
+        f"ensemble of {k}:     {ensemble:12,.0f}  ratio {ensemble / sequential:.2f}x "
+        "(target >= 4x at K=8)"
+    )
 
 
 def main() -> None:
@@ -92,12 +102,14 @@ def main() -> None:
         jobs2 = aggregate(root / "jobs2", args.k, concurrent=min(2, args.k))
         split = aggregate(root / "jobs2_ensembles", args.k, concurrent=args.k)
         one = aggregate(root / "ensemble", args.k, concurrent=args.k)
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"CPU: {cpu_model()}, {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"demo shape, K={args.k} seeds, {args.steps} steps each; aggregate tokens/s")
     print(f"jobs 2, separate processes:         {jobs2:10,.0f}")
-    print(f"jobs 2, two ensembles of {args.k // 2}:        {split:10,.0f}  "
-          f"ratio {split / jobs2:.2f}x")
+    print(
+        f"jobs 2, two ensembles of {args.k // 2}:        {split:10,.0f}  ratio {split / jobs2:.2f}x"
+    )
     print(f"one ensemble of {args.k}, all threads:     {one:10,.0f}  ratio {one / jobs2:.2f}x")
 
 

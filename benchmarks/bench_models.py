@@ -46,7 +46,7 @@ def matmul_peak(dtype: torch.dtype, n: int = 1024, repeats: int = 10) -> float:
         start = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def training_step(model: torch.nn.Module, forward: Callable, bf16: bool) -> Callable:
@@ -67,15 +67,18 @@ def training_step(model: torch.nn.Module, forward: Callable, bf16: bool) -> Call
 
 def model_flops_per_token(cfg: ModelConfig) -> float:
     """6 N (matmul weights incl. the output head) + 12 L D T (attention scores and mixing)."""
-    n = cfg.n_layers * (4 * cfg.d_model ** 2 + 3 * cfg.d_model * cfg.ff_width)
+    n = cfg.n_layers * (4 * cfg.d_model**2 + 3 * cfg.d_model * cfg.ff_width)
     n += cfg.d_model * cfg.vocab_size
     return 6 * n + 12 * cfg.n_layers * cfg.d_model * T
 
 
 def ours(pe: str, dtype: str = "float32") -> Transformer:
     torch.manual_seed(0)
-    return Transformer(ModelConfig(V, D, L, H, d_ff=F_FF, pe=pe, separators=(SEP,),
-                                   max_intra=T, compute_dtype=dtype)).train()
+    return Transformer(
+        ModelConfig(
+            V, D, L, H, d_ff=F_FF, pe=pe, separators=(SEP,), max_intra=T, compute_dtype=dtype
+        )
+    ).train()
 
 
 def bench_training(rounds: int, use_compile: bool) -> None:
@@ -88,8 +91,7 @@ def bench_training(rounds: int, use_compile: bool) -> None:
     our_forward = lambda m, x: m(x)  # noqa: E731
     steps = {
         "llama fp32 (reference)": training_step(llama, hf_forward, False),
-        "llama bf16 autocast": training_step(to_hf_llama(ours("rope")).train(), hf_forward,
-                                             True),
+        "llama bf16 autocast": training_step(to_hf_llama(ours("rope")).train(), hf_forward, True),
         "rope fp32": training_step(rope32, our_forward, False),
         "rope bf16": training_step(ours("rope", "bfloat16"), our_forward, False),
         "bipe_rope bf16": training_step(ours("bipe_rope", "bfloat16"), our_forward, False),
@@ -116,23 +118,33 @@ def bench_training(rounds: int, use_compile: bool) -> None:
     best = {name: min(ts) for name, ts in wall.items()}
     flops = model_flops_per_token(rope32.config) * B * T
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    print(f"matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s "
-          f"(1024^3, best of 10, {torch.get_num_threads()} threads)")
-    print(f"model FLOPs per step: {flops / 1e9:.1f} GFLOP ({B} x {T} tokens); {rounds} "
-          "interleaved rounds; 'best' is the least disturbed round (the machine is shared)")
-    print(f"{'training step':<24}{'best s':>8}{'median s':>10}{'cpu s':>8}{'tokens/s':>10}"
-          f"{'vs llama fp32':>15}{'FLOP util':>11}")
+    print(
+        f"matmul peak: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s "
+        f"(1024^3, best of 10, {torch.get_num_threads()} threads)"
+    )
+    print(
+        f"model FLOPs per step: {flops / 1e9:.1f} GFLOP ({B} x {T} tokens); {rounds} "
+        "interleaved rounds; 'best' is the least disturbed round (the machine is shared)"
+    )
+    print(
+        f"{'training step':<24}{'best s':>8}{'median s':>10}{'cpu s':>8}{'tokens/s':>10}"
+        f"{'vs llama fp32':>15}{'FLOP util':>11}"
+    )
     ref = best["llama fp32 (reference)"]
     for name in steps:
         util = flops / best[name] / 1e9 / peak["bf16" if "bf16" in name else "fp32"]
-        print(f"{name:<24}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
-              f"{statistics.median(cpu[name]):>8.3f}{B * T / best[name]:>10.0f}"
-              f"{ref / best[name]:>14.2f}x{util:>10.0%}")
+        print(
+            f"{name:<24}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
+            f"{statistics.median(cpu[name]):>8.3f}{B * T / best[name]:>10.0f}"
+            f"{ref / best[name]:>14.2f}x{util:>10.0%}"
+        )
     print("ratios (best step time; targets: ours >= 1.5x llama fp32, bipe <= 1.05x rope):")
     print(f"  rope bf16 vs llama fp32 speed-up: {ref / best['rope bf16']:.2f}x")
     print(f"  rope fp32 vs llama fp32 speed-up: {ref / best['rope fp32']:.2f}x")
-    print(f"  rope bf16 vs llama bf16 speed-up: "
-          f"{best['llama bf16 autocast'] / best['rope bf16']:.2f}x")
+    print(
+        f"  rope bf16 vs llama bf16 speed-up: "
+        f"{best['llama bf16 autocast'] / best['rope bf16']:.2f}x"
+    )
     for dt in ("bf16", "fp32"):
         for pe in ("bipe_rope", "bipe_alibi"):
             ratio = best[f"{pe} {dt}"] / best[f"rope {dt}"]
@@ -151,30 +163,40 @@ def bench_decoding(n_new: int, batches: tuple[int, ...], repeats: int) -> None:
                 start = time.perf_counter()
                 outs[use_cache] = model.generate(prompt, n_new, use_cache=use_cache)
                 best[use_cache] = min(best[use_cache], time.perf_counter() - start)
-        print(f"greedy decoding {pe}, batch {batch}, {n_new} tokens (best of {repeats}): "
-              f"cached {best[True]:.2f} s ({batch * n_new / best[True]:.0f} tok/s), "
-              f"recomputation {best[False]:.2f} s; speed-up {best[False] / best[True]:.1f}x; "
-              f"identical tokens: {torch.equal(outs[True], outs[False])}")
+        print(
+            f"greedy decoding {pe}, batch {batch}, {n_new} tokens (best of {repeats}): "
+            f"cached {best[True]:.2f} s ({batch * n_new / best[True]:.0f} tok/s), "
+            f"recomputation {best[False]:.2f} s; speed-up {best[False] / best[True]:.1f}x; "
+            f"identical tokens: {torch.equal(outs[True], outs[False])}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds")
     parser.add_argument("--decode-tokens", type=int, default=512)
-    parser.add_argument("--decode-batches", type=int, nargs="*", default=[],
-                        help="extra decoding batch sizes for rope (batch 1 always runs)")
+    parser.add_argument(
+        "--decode-batches",
+        type=int,
+        nargs="*",
+        default=[],
+        help="extra decoding batch sizes for rope (batch 1 always runs)",
+    )
     parser.add_argument("--decode-repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: "
-                        "torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     import transformers
 
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, "
-          f"{torch.get_num_threads()} threads, cpu capability "
-          f"{torch.backends.cpu.get_cpu_capability()}")
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"{torch.get_num_threads()} threads, cpu capability "
+        f"{torch.backends.cpu.get_cpu_capability()}"
+    )
     bench_training(args.rounds, args.compile)
     bench_decoding(args.decode_tokens, tuple(args.decode_batches), args.decode_repeats)
 

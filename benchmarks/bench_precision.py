@@ -34,16 +34,18 @@ def step_times(width: int, length: int, steps: int) -> dict[str, float]:
     models, opts = {}, {}
     for dtype in ("float32", "bfloat16"):
         torch.manual_seed(0)
-        models[dtype] = Transformer(ModelConfig(VOCAB, width, 2, max(1, width // 32), pe="rope",
-                                                compute_dtype=dtype))
+        models[dtype] = Transformer(
+            ModelConfig(VOCAB, width, 2, max(1, width // 32), pe="rope", compute_dtype=dtype)
+        )
         opts[dtype] = torch.optim.AdamW(models[dtype].parameters(), lr=1e-3)
     times: dict[str, list[float]] = {"float32": [], "bfloat16": []}
     for i in range(steps + 2):  # two warm-up steps each
         for dtype, model in models.items():
             start = time.perf_counter()
             logits = model(tokens)  # (B, T, V)
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB),
-                                                     tokens.roll(-1, 1).reshape(-1))
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, VOCAB), tokens.roll(-1, 1).reshape(-1)
+            )
             loss.backward()
             opts[dtype].step()
             opts[dtype].zero_grad(set_to_none=True)
@@ -58,16 +60,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"CPU: {cpu_model()}; native bf16: {has_native_bf16('cpu')}; threads {args.threads}; "
-          f"auto picks bf16 from B*T*D = {CPU_BF16_MIN_WORK:,} on a native-bf16 CPU")
-    print(f"{'width':>6} {'length':>6} {'B*T*D':>10} {'fp32 ms':>9} {'bf16 ms':>9} "
-          f"{'bf16 speed-up':>14}")
+    print(
+        f"CPU: {cpu_model()}; native bf16: {has_native_bf16('cpu')}; threads {args.threads}; "
+        f"auto picks bf16 from B*T*D = {CPU_BF16_MIN_WORK:,} on a native-bf16 CPU"
+    )
+    print(
+        f"{'width':>6} {'length':>6} {'B*T*D':>10} {'fp32 ms':>9} {'bf16 ms':>9} "
+        f"{'bf16 speed-up':>14}"
+    )
     for width in WIDTHS:
         for length in LENGTHS:
             t = step_times(width, length, args.steps)
-            print(f"{width:>6} {length:>6} {BATCH * length * width:>10,} "
-                  f"{1e3 * t['float32']:>9.1f} "
-                  f"{1e3 * t['bfloat16']:>9.1f} {t['float32'] / t['bfloat16']:>13.2f}x")
+            print(
+                f"{width:>6} {length:>6} {BATCH * length * width:>10,} "
+                f"{1e3 * t['float32']:>9.1f} "
+                f"{1e3 * t['bfloat16']:>9.1f} {t['float32'] / t['bfloat16']:>13.2f}x"
+            )
 
 
 if __name__ == "__main__":

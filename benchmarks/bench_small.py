@@ -37,14 +37,19 @@ from bipe.models.precision import cpu_flags, cpu_model, has_native_bf16
 SHAPES = ("demo", "cpu_arith")
 
 
-def small_config(preset: str, steps: int, pe: str = "rope", device: str = "cpu",
-                 **train_fields):
+def small_config(preset: str, steps: int, pe: str = "rope", device: str = "cpu", **train_fields):
     """The preset's shape and batch, ``steps`` steps, logging every 10, no evaluation, on
     ``device``; ``train_fields`` are TrainConfig fields or dotted keys."""
-    overrides = {"train.steps": str(steps), "train.log_every": "10", "train.warmup": "10",
-                 "train.checkpoint_every": str(steps), "train.evaluate_at_end": "false",
-                 "data.n_train": "4000", "model.compute_dtype": "float32",
-                 "train.device": device}
+    overrides = {
+        "train.steps": str(steps),
+        "train.log_every": "10",
+        "train.warmup": "10",
+        "train.checkpoint_every": str(steps),
+        "train.evaluate_at_end": "false",
+        "data.n_train": "4000",
+        "model.compute_dtype": "float32",
+        "train.device": device,
+    }
     overrides.update({k if "." in k else f"train.{k}": str(v) for k, v in train_fields.items()})
     return build_config(preset, pe=pe, overrides=overrides, out="unused")
 
@@ -69,9 +74,15 @@ def hf_tokens_per_s(config, steps: int) -> float:
     llama = to_hf_llama(model).to(device).train()
     opt = torch.optim.AdamW(llama.parameters(), lr=1e-3)
     tc, n = prepared.config.train, len(prepared.train)
-    batches = [make_batch(prepared.train, prepared.positions,
-                          batch_indices(config.data_seed, s, tc.batch_size, n),
-                          device) for s in range(steps)]
+    batches = [
+        make_batch(
+            prepared.train,
+            prepared.positions,
+            batch_indices(config.data_seed, s, tc.batch_size, n),
+            device,
+        )
+        for s in range(steps)
+    ]
     tokens_seen, start = 0, 0.0
     for i, (tokens, _, targets) in enumerate(batches):
         if i == 10:  # the bipe figure also skips its first window
@@ -102,7 +113,7 @@ def bench_shape(preset: str, steps: int, compile_too: bool = True, rounds: int =
     for r in range(rounds):
         figures, warm_up = {}, 0.0
         order = ["hf", "eager", "compiled"] if compile_too else ["hf", "eager"]
-        for name in order[r % len(order):] + order[:r % len(order)]:
+        for name in order[r % len(order) :] + order[: r % len(order)]:
             if name == "hf":
                 figures[name] = hf_tokens_per_s(config, steps)
             elif name == "eager":
@@ -111,26 +122,37 @@ def bench_shape(preset: str, steps: int, compile_too: bool = True, rounds: int =
                 figures[name], warm_up = bipe_tokens_per_s(compiled_config)
         for name in order[1:]:
             ratios[name].append(figures[name] / figures["hf"])
-        compiled = (f" | bipe compiled {figures['compiled']:,.0f} "
-                    f"({ratios['compiled'][-1]:.2f}x; first window incl. compilation "
-                    f"{warm_up:.1f} s)") if compile_too else " | compiled: not measured"
+        compiled = (
+            (
+                f" | bipe compiled {figures['compiled']:,.0f} "
+                f"({ratios['compiled'][-1]:.2f}x; first window incl. compilation "
+                f"{warm_up:.1f} s)"
+            )
+            if compile_too
+            else " | compiled: not measured"
+        )
         m = config.model
-        print(f"{preset} (d {m.d_model}, {m.n_layers} layers, batch {config.train.batch_size}) "
-              f"round {r + 1}: HF Llama eager {figures['hf']:,.0f} tok/s | bipe eager "
-              f"{figures['eager']:,.0f} ({ratios['eager'][-1]:.2f}x){compiled}", flush=True)
+        print(
+            f"{preset} (d {m.d_model}, {m.n_layers} layers, batch {config.train.batch_size}) "
+            f"round {r + 1}: HF Llama eager {figures['hf']:,.0f} tok/s | bipe eager "
+            f"{figures['eager']:,.0f} ({ratios['eager'][-1]:.2f}x){compiled}",
+            flush=True,
+        )
     if rounds > 1:
-        summary = ", ".join(f"{name} {statistics.median(v):.2f}x" for name, v in ratios.items()
-                            if v)
+        summary = ", ".join(
+            f"{name} {statistics.median(v):.2f}x" for name, v in ratios.items() if v
+        )
         print(f"{preset}: median over {rounds} rounds, of HF eager: {summary}")
 
 
 def bench_bf16(steps: int) -> None:
     """End-to-end bf16 / fp32 tokens/s at the demo shape on this CPU."""
     fp32, _ = bipe_tokens_per_s(small_config("demo", steps))
-    bf16, _ = bipe_tokens_per_s(small_config("demo", steps, **{
-        "model.compute_dtype": "bfloat16"}))
-    print(f"bf16 vs fp32 end-to-end at the demo shape: {bf16 / fp32:.2f}x "
-          f"({bf16:,.0f} vs {fp32:,.0f} tok/s)")
+    bf16, _ = bipe_tokens_per_s(small_config("demo", steps, **{"model.compute_dtype": "bfloat16"}))
+    print(
+        f"bf16 vs fp32 end-to-end at the demo shape: {bf16 / fp32:.2f}x "
+        f"({bf16:,.0f} vs {fp32:,.0f} tok/s)"
+    )
 
 
 def bench_ensemble(steps: int) -> None:
@@ -151,17 +173,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--shapes", default=",".join(SHAPES))
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="repeat each shape's figures in rotating order (a loaded machine)")
-    parser.add_argument("--no-compile", action="store_true",
-                        help="skip the compiled figures (their warm-up dominates short runs)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat each shape's figures in rotating order (a loaded machine)",
+    )
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="skip the compiled figures (their warm-up dominates short runs)",
+    )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: bf16,ensemble")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     flags = sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx"))
-    print(f"CPU: {cpu_model()}; native bf16: {has_native_bf16('cpu')} "
-          f"(flags: {', '.join(flags) or 'none'}); torch {torch.__version__}, "
-          f"{args.threads} threads, {args.steps} steps per figure, float32 unless stated")
+    print(
+        f"CPU: {cpu_model()}; native bf16: {has_native_bf16('cpu')} "
+        f"(flags: {', '.join(flags) or 'none'}); torch {torch.__version__}, "
+        f"{args.threads} threads, {args.steps} steps per figure, float32 unless stated"
+    )
     for preset in args.shapes.split(","):
         bench_shape(preset, args.steps, not args.no_compile, args.rounds)
     if "bf16" not in args.skip.split(","):

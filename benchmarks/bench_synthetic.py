@@ -56,8 +56,15 @@ def best_of(fn, repeats: int = 3) -> tuple[float, object]:
 
 def main() -> None:
     dists = [parse_length_spec(SEGMENTS), parse_length_spec(LENGTHS)]
-    binfa = random_binfa(np.random.default_rng(0), 4, 3, 6, 4, segment_lengths=range(1, 13),
-                         segment_counts=range(25, 36))
+    binfa = random_binfa(
+        np.random.default_rng(0),
+        4,
+        3,
+        6,
+        4,
+        segment_lengths=range(1, 13),
+        segment_counts=range(25, 36),
+    )
     build_s, sampler = best_of(lambda: BinfaSequenceSampler.build(binfa, dists))
     ours_s, batch = best_of(lambda: sampler.sample(np.random.default_rng(1), N))
     bare_s, _ = best_of(lambda: sampler.sample(np.random.default_rng(1), N, state_labels=False))
@@ -68,26 +75,43 @@ def main() -> None:
     assert binfa.accepts(*batch.padded()[:2]).all()
 
     def whole() -> None:
-        config = SequenceConfig(n=N, n_symbols=4, n_types=3, inner_states=6, outer_states=4,
-                                segments=SEGMENTS, segment_length=LENGTHS)
+        config = SequenceConfig(
+            n=N,
+            n_symbols=4,
+            n_types=3,
+            inner_states=6,
+            outer_states=4,
+            segments=SEGMENTS,
+            segment_length=LENGTHS,
+        )
         with tempfile.TemporaryDirectory() as tmp:
             records, meta = generate_dataset(config, 0, automaton=binfa)
             write_dataset(Path(tmp) / "d", records, meta)
 
     whole_s, _ = best_of(whole, repeats=1)
-    print(f"Bi-NFA generation, {N} sequences, {tokens} tokens "
-          f"({tokens / N:.0f} per sequence, {len(batch.types[0]) / N:.1f} segments)")
+    print(
+        f"Bi-NFA generation, {N} sequences, {tokens} tokens "
+        f"({tokens / N:.0f} per sequence, {len(batch.types[0]) / N:.1f} segments)"
+    )
     print(f"  sampler build (tables, feasibility) : {build_s * 1e3:8.1f} ms")
-    print(f"  synthetic.sequences, with labels    : {tokens / ours_s / 1e6:8.2f} M tokens/s "
-          f"({ours_s * 1e3:.0f} ms)")
-    print(f"  synthetic.sequences, no labels      : {tokens / bare_s / 1e6:8.2f} M tokens/s "
-          f"({bare_s * 1e3:.0f} ms)")
-    print(f"  bare automata.MemberSampler draw    : {peer_count / peer_s / 1e6:8.2f} M tokens/s "
-          f"({peer_s * 1e3:.0f} ms)")
+    print(
+        f"  synthetic.sequences, with labels    : {tokens / ours_s / 1e6:8.2f} M tokens/s "
+        f"({ours_s * 1e3:.0f} ms)"
+    )
+    print(
+        f"  synthetic.sequences, no labels      : {tokens / bare_s / 1e6:8.2f} M tokens/s "
+        f"({bare_s * 1e3:.0f} ms)"
+    )
+    print(
+        f"  bare automata.MemberSampler draw    : {peer_count / peer_s / 1e6:8.2f} M tokens/s "
+        f"({peer_s * 1e3:.0f} ms)"
+    )
     ratio = (tokens / bare_s) / (peer_count / peer_s)
     print(f"  ratio ours (no labels) / bare draw  : {ratio:8.2f}")
-    print(f"  whole dataset to jsonl (bipe gen)   : {tokens / whole_s / 1e6:8.2f} M tokens/s "
-          f"({whole_s:.2f} s)")
+    print(
+        f"  whole dataset to jsonl (bipe gen)   : {tokens / whole_s / 1e6:8.2f} M tokens/s "
+        f"({whole_s:.2f} s)"
+    )
     profile = cProfile.Profile()
     profile.enable()
     sampler.sample(np.random.default_rng(1), N)
@@ -97,7 +121,7 @@ def main() -> None:
     lines = [ln for ln in text.getvalue().splitlines() if ln.strip()]
     start = next(i for i, ln in enumerate(lines) if "tottime" in ln)
     print("profile of one sampling call (top by own time):")
-    for line in lines[start:start + 9]:
+    for line in lines[start : start + 9]:
         print("  " + line)
 
 

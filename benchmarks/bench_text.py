@@ -64,7 +64,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     t, _ = best_of(lambda: sample_windows(rng, stream, 25600, 128))
     report("25,600 random training windows of 129", t, 25600 * 129, "tok")
-    head = stream[:1 << 20]
+    head = stream[: 1 << 20]
     t, _ = best_of(lambda: chunk_windows(head, 1024))
     report("chunks at 1024 (1M-token stream)", t, len(head), "tok")
     t, _ = best_of(lambda: sliding_windows(head, 1024, 128))

@@ -29,12 +29,25 @@ import torch
 from bipe.experiments.presets import build_config
 from bipe.experiments.train import build_model, make_optimizer, prepare, train
 
-SHAPE = {"model.d_model": "128", "model.n_layers": "3", "model.n_heads": "4",
-         "model.d_ff": "512", "data.n_symbols": "31", "data.segments": "fixed:64",
-         "data.segment_length": "fixed:3", "data.n_types": "2", "data.inner_states": "3",
-         "data.outer_states": "2", "data.eval_lengths": "64", "train.batch_size": "32",
-         "train.evaluate_at_end": "false", "train.warmup": "0", "train.log_every": "5",
-         "train.checkpoint_every": "10", "data.n_train": "2048"}
+SHAPE = {
+    "model.d_model": "128",
+    "model.n_layers": "3",
+    "model.n_heads": "4",
+    "model.d_ff": "512",
+    "data.n_symbols": "31",
+    "data.segments": "fixed:64",
+    "data.segment_length": "fixed:3",
+    "data.n_types": "2",
+    "data.inner_states": "3",
+    "data.outer_states": "2",
+    "data.eval_lengths": "64",
+    "train.batch_size": "32",
+    "train.evaluate_at_end": "false",
+    "train.warmup": "0",
+    "train.log_every": "5",
+    "train.checkpoint_every": "10",
+    "data.n_train": "2048",
+}
 
 
 def model_only(config, steps: int, warmup: int = 3) -> float:
@@ -63,8 +76,12 @@ def end_to_end(config, steps: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         cfg = config.__class__(**{**config.__dict__, "out": str(run)})
-        cfg = cfg.__class__(**{**cfg.__dict__, "train": cfg.train.__class__(
-            **{**cfg.train.__dict__, "steps": steps})})
+        cfg = cfg.__class__(
+            **{
+                **cfg.__dict__,
+                "train": cfg.train.__class__(**{**cfg.train.__dict__, "steps": steps}),
+            }
+        )
         start = time.perf_counter()
         train(cfg, progress=False)
         wall = time.perf_counter() - start
@@ -83,18 +100,24 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     config = build_config("tiny", task="binfa_lm", pe=args.pe, overrides=SHAPE, out="unused")
     prepared = prepare(config)
-    print(f"shape: batch 32 x 255 tokens, vocab {config.model.vocab_size}, d_model 128, "
-          f"3 layers, 4 heads, FFN 512, pe {args.pe}, {args.threads} threads, "
-          f"{args.steps} steps")
+    print(
+        f"shape: batch 32 x 255 tokens, vocab {config.model.vocab_size}, d_model 128, "
+        f"3 layers, 4 heads, FFN 512, pe {args.pe}, {args.threads} threads, "
+        f"{args.steps} steps"
+    )
     bare = model_only(prepared.config, args.steps)
     e2e, wall = end_to_end(config, args.steps)
     bare_again = model_only(prepared.config, args.steps)  # bracket e2e: the machine is shared
     reference = (bare + bare_again) / 2
     print(f"model-only  : {bare:10,.0f} tokens/s (before), {bare_again:,.0f} (after)")
-    print(f"end-to-end  : {e2e:10,.0f} tokens/s in the training loop "
-          f"(whole call incl. data generation and set-up: {wall:.1f} s)")
-    print(f"ratio       : {e2e / reference:.3f} (overhead {100 * (1 - e2e / reference):.1f}%, "
-          "target <= 10%)")
+    print(
+        f"end-to-end  : {e2e:10,.0f} tokens/s in the training loop "
+        f"(whole call incl. data generation and set-up: {wall:.1f} s)"
+    )
+    print(
+        f"ratio       : {e2e / reference:.3f} (overhead {100 * (1 - e2e / reference):.1f}%, "
+        "target <= 10%)"
+    )
 
 
 if __name__ == "__main__":

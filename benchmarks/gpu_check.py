@@ -43,14 +43,18 @@ def demo_binfa_runs(device: str, quick: bool, seeds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for config in configs:
             config = dataclasses.replace(
-                config, out=str(Path(tmp) / config.out),
-                train=dataclasses.replace(config.train, device=device))
+                config,
+                out=str(Path(tmp) / config.out),
+                train=dataclasses.replace(config.train, device=device),
+            )
             start = time.perf_counter()
             out = train(config, progress=False)
             summary = read_json(Path(out) / "eval.json")["summary"]
-            acc = ", ".join(f"{k}: " + " ".join(f"{m} {x:.2f}" for m, x in v.items()
-                                                if isinstance(x, float))
-                            for k, v in summary.items() if v)
+            acc = ", ".join(
+                f"{k}: " + " ".join(f"{m} {x:.2f}" for m, x in v.items() if isinstance(x, float))
+                for k, v in summary.items()
+                if v
+            )
             print(f"  {config.out}: {time.perf_counter() - start:.1f} s; {acc}")
 
 
@@ -62,8 +66,9 @@ def cached_decoding_matches(device: str) -> bool:
     prompt[:, 3::4] = 10  # separators
     for pe in DECODE_ENCODINGS:
         torch.manual_seed(0)
-        cfg = ModelConfig(12, 64, 2, 4, pe=pe, separators=(10,), max_intra=64,
-                          compute_dtype="float32")
+        cfg = ModelConfig(
+            12, 64, 2, 4, pe=pe, separators=(10,), max_intra=64, compute_dtype="float32"
+        )
         model = Transformer(cfg).to(device).eval()
         x = prompt.to(device)
         with torch.no_grad():
@@ -81,8 +86,9 @@ def throughput(device: str, steps: int) -> None:
     print(f"  HF Llama eager (SDPA) fp32: {hf:,.0f} tok/s")
     for pe in ("rope", "bipe_rope"):
         for dtype in ("float32", "auto"):
-            cfg = small_config("demo", steps, pe=pe, device=device,
-                               **{"model.compute_dtype": dtype})
+            cfg = small_config(
+                "demo", steps, pe=pe, device=device, **{"model.compute_dtype": dtype}
+            )
             tps, _ = bipe_tokens_per_s(cfg)
             print(f"  bipe {pe} {dtype}: {tps:,.0f} tok/s ({tps / hf:.2f}x HF fp32)")
 

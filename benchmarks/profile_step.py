@@ -34,16 +34,26 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="profile the compiled step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = build_config(args.preset, pe="rope", out="unused", overrides={
-        "data.n_train": "2000", "model.compute_dtype": "float32"})
+    config = build_config(
+        args.preset,
+        pe="rope",
+        out="unused",
+        overrides={"data.n_train": "2000", "model.compute_dtype": "float32"},
+    )
     prepared = prepare(config)
     device = torch.device("cpu")
     model = build_model(prepared.config, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
     tc = prepared.config.train
-    batches = [make_batch(prepared.train, None, batch_indices(config.data_seed, s, tc.batch_size,
-                                                              len(prepared.train)), device)
-               for s in range(WARMUP + args.steps)]
+    batches = [
+        make_batch(
+            prepared.train,
+            None,
+            batch_indices(config.data_seed, s, tc.batch_size, len(prepared.train)),
+            device,
+        )
+        for s in range(WARMUP + args.steps)
+    ]
 
     def loss_fn(logits, targets):
         return prepared.task.loss(logits, targets, prepared.config.data)

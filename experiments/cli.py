@@ -21,8 +21,10 @@ import bipe
 
 # name -> (module, one-line help). Order is the order ``bipe --help`` lists them in.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("bipe.experiments.commands.demo",
-             "the main job: bipe_alibi vs bipe_rope past training, with intervals"),
+    "demo": (
+        "bipe.experiments.commands.demo",
+        "the main job: bipe_alibi vs bipe_rope past training, with intervals",
+    ),
     "gen": ("bipe.experiments.commands.gen", "generate a dataset (binfa, nfa, binfa3, arith)"),
     "verify": ("bipe.experiments.commands.verify", "check every record of a bipe dataset"),
     "import": ("bipe.experiments.commands.import_", "import reference data into bipe format"),

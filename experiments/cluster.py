@@ -33,11 +33,30 @@ __all__ = ["ClusterOptions", "TrainJob", "require_submitit", "run_jobs"]
 
 LOG_DIR = ".submitit"
 # Slurm states of a job that may still run (sacct); any other state ends a reattach
-LIVE_STATES = frozenset({"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING",
-                         "RESIZING", "SUSPENDED", "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING",
-                         "STAGE_OUT"})
-SLURM_KEYS = {"partition": str, "time": int, "cpus": int, "gpus": int, "mem_gb": float,
-              "account": str, "extra": dict}
+LIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "RUNNING",
+        "REQUEUED",
+        "CONFIGURING",
+        "COMPLETING",
+        "RESIZING",
+        "SUSPENDED",
+        "REQUEUE_HOLD",
+        "REQUEUE_FED",
+        "SIGNALING",
+        "STAGE_OUT",
+    }
+)
+SLURM_KEYS = {
+    "partition": str,
+    "time": int,
+    "cpus": int,
+    "gpus": int,
+    "mem_gb": float,
+    "account": str,
+    "extra": dict,
+}
 
 
 def require_submitit():
@@ -45,8 +64,9 @@ def require_submitit():
     try:
         import submitit  # noqa: PLC0415
     except ImportError:
-        raise OSError('--executor submitit needs submitit: pip install "bipe-workbench[cluster]"'
-                      ) from None
+        raise OSError(
+            '--executor submitit needs submitit: pip install "bipe-workbench[cluster]"'
+        ) from None
     return submitit
 
 
@@ -81,8 +101,9 @@ class ClusterOptions:
         """Options from a sweep file's ``[slurm]`` table (keys: see ``SLURM_KEYS``)."""
         unknown = set(table) - set(SLURM_KEYS)
         if unknown:
-            raise ValueError(f"unknown [slurm] keys {sorted(unknown)}; valid: "
-                             f"{', '.join(SLURM_KEYS)}")
+            raise ValueError(
+                f"unknown [slurm] keys {sorted(unknown)}; valid: {', '.join(SLURM_KEYS)}"
+            )
         values = {}
         for key, value in table.items():
             if key == "extra":
@@ -93,8 +114,9 @@ class ClusterOptions:
                 try:
                     values[key] = SLURM_KEYS[key](value)
                 except (TypeError, ValueError):
-                    raise ValueError(f"[slurm] {key} = {value!r} is not a "
-                                     f"{SLURM_KEYS[key].__name__}") from None
+                    raise ValueError(
+                        f"[slurm] {key} = {value!r} is not a {SLURM_KEYS[key].__name__}"
+                    ) from None
         return cls(**{**values, **kw})
 
     def parameters(self, cluster: str) -> dict[str, Any]:
@@ -107,8 +129,13 @@ class ClusterOptions:
         if self.mem_gb is not None:
             params["mem_gb"] = self.mem_gb
         if cluster == "slurm":
-            params.update({f"slurm_{k}": v for k, v in (("partition", self.partition),
-                                                       ("account", self.account)) if v})
+            params.update(
+                {
+                    f"slurm_{k}": v
+                    for k, v in (("partition", self.partition), ("account", self.account))
+                    if v
+                }
+            )
             if self.extra:
                 params["slurm_additional_parameters"] = dict(self.extra)
         return params
@@ -189,10 +216,18 @@ def _error(job) -> str | None:
         return lines[-1] if lines else type(err).__name__
 
 
-def run_jobs(todo: Sequence[int], configs: Sequence[RunConfig], rows: list[dict], out: Path,
-             options: ClusterOptions, finish: Callable[[int, str | None], None],
-             save: Callable[[], None], *, jobs: int | None = None,
-             make_job: Callable[[RunConfig], TrainJob] | None = None) -> None:
+def run_jobs(
+    todo: Sequence[int],
+    configs: Sequence[RunConfig],
+    rows: list[dict],
+    out: Path,
+    options: ClusterOptions,
+    finish: Callable[[int, str | None], None],
+    save: Callable[[], None],
+    *,
+    jobs: int | None = None,
+    make_job: Callable[[RunConfig], TrainJob] | None = None,
+) -> None:
     """Submit (or reattach to) one job per ``todo`` index, at most ``jobs`` at once, and wait.
 
     ``rows`` are the sweep's index rows (updated in place with ``executor``, ``cluster``,
@@ -205,8 +240,7 @@ def run_jobs(todo: Sequence[int], configs: Sequence[RunConfig], rows: list[dict]
     executor.update_parameters(name="bipe", **options.parameters(executor.cluster))
     cap = jobs or len(todo) or 1
     # local jobs share this machine's cores; a Slurm job gets the CPUs it asked for
-    threads = max(1, (os.cpu_count() or 1) // cap) if executor.cluster == "local" \
-        else options.cpus
+    threads = max(1, (os.cpu_count() or 1) // cap) if executor.cluster == "local" else options.cpus
     live = {}
     for i in todo:
         handle = _reattach(submitit, rows[i], folder, executor.cluster)
@@ -219,8 +253,9 @@ def run_jobs(todo: Sequence[int], configs: Sequence[RunConfig], rows: list[dict]
             while queue and len(live) < cap:
                 i = queue.pop(0)
                 live[i] = executor.submit(make_job(configs[i]))
-                rows[i].update(executor="submitit", cluster=executor.cluster,
-                               job_id=str(live[i].job_id))
+                rows[i].update(
+                    executor="submitit", cluster=executor.cluster, job_id=str(live[i].job_id)
+                )
             _poll(live, rows, finish)
             save()
             if live:
@@ -228,8 +263,11 @@ def run_jobs(todo: Sequence[int], configs: Sequence[RunConfig], rows: list[dict]
     except KeyboardInterrupt:
         save()
         if executor.cluster != "local":
-            print("bipe: the jobs keep running; run the same sweep command again to wait for "
-                  "them (--status to look)", file=sys.stderr)
+            print(
+                "bipe: the jobs keep running; run the same sweep command again to wait for "
+                "them (--status to look)",
+                file=sys.stderr,
+            )
         raise
 
 

@@ -29,8 +29,17 @@ from bipe.experiments.tasks import IGNORE
 from bipe.models.positions import Positions
 from bipe.models.transformer import Transformer
 
-__all__ = ["BUCKET", "backward", "bucket_length", "compile_forward", "compile_supported",
-           "explicit_positions", "pad_batch", "train_step", "update"]
+__all__ = [
+    "BUCKET",
+    "backward",
+    "bucket_length",
+    "compile_forward",
+    "compile_supported",
+    "explicit_positions",
+    "pad_batch",
+    "train_step",
+    "update",
+]
 
 BUCKET = 16
 
@@ -42,8 +51,9 @@ def bucket_length(t: int, multiple: int = BUCKET) -> int:
     return -(-t // multiple) * multiple
 
 
-def pad_batch(tokens: torch.Tensor, pos: Positions, targets: torch.Tensor,
-              length: int) -> tuple[torch.Tensor, Positions, torch.Tensor]:
+def pad_batch(
+    tokens: torch.Tensor, pos: Positions, targets: torch.Tensor, length: int
+) -> tuple[torch.Tensor, Positions, torch.Tensor]:
     """Pad tokens (B, T), every position stream (B, T) and targets (B, T[, C]) to ``length``:
     token 0 and position 0 after the real tokens, targets ``IGNORE``."""
     extra = length - tokens.shape[1]
@@ -54,8 +64,9 @@ def pad_batch(tokens: torch.Tensor, pos: Positions, targets: torch.Tensor,
         tail = (0, 0) * (x.dim() - 2) + (0, extra)  # pad dim 1 only
         return F.pad(x, tail, value=value)  # (B, length[, C])
 
-    padded = Positions(pad(pos.index), pad(pos.seg), pad(pos.intra),
-                       tuple(pad(o) for o in pos.outer))
+    padded = Positions(
+        pad(pos.index), pad(pos.seg), pad(pos.intra), tuple(pad(o) for o in pos.outer)
+    )
     return pad(tokens), padded, pad(targets, IGNORE)
 
 
@@ -66,8 +77,9 @@ def compile_supported(model: Transformer) -> str | None:
     return None
 
 
-def compile_forward(model: torch.nn.Module, dynamic_length: bool = True,
-                    backend: str | Callable = "inductor") -> Forward:
+def compile_forward(
+    model: torch.nn.Module, dynamic_length: bool = True, backend: str | Callable = "inductor"
+) -> Forward:
     """``model(tokens, positions=None) -> logits`` (a Transformer, or one under DDP) compiled
     by ``backend`` (a ``torch.compile`` backend): one graph for every batch length (dim 1 of the
     tokens and of every position stream marked dynamic), or with ``dynamic_length=False`` one
@@ -76,10 +88,12 @@ def compile_forward(model: torch.nn.Module, dynamic_length: bool = True,
         return torch.compile(model, dynamic=False, backend=backend)
     compiled = torch.compile(model, backend=backend)
 
-    def forward(tokens: torch.Tensor, positions: Positions | None = None,
-                **kwargs) -> torch.Tensor:
-        streams = () if positions is None else (positions.index, positions.seg,
-                                                positions.intra, *positions.outer)
+    def forward(tokens: torch.Tensor, positions: Positions | None = None, **kwargs) -> torch.Tensor:
+        streams = (
+            ()
+            if positions is None
+            else (positions.index, positions.seg, positions.intra, *positions.outer)
+        )
         for x in (tokens, *streams):
             torch._dynamo.maybe_mark_dynamic(x, 1)  # (B, T): T varies from batch to batch
         return compiled(tokens, positions, **kwargs)
@@ -87,8 +101,13 @@ def compile_forward(model: torch.nn.Module, dynamic_length: bool = True,
     return forward
 
 
-def backward(forward: Forward, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-             optimizer: torch.optim.Optimizer, batch: tuple, **forward_kwargs) -> torch.Tensor:
+def backward(
+    forward: Forward,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    batch: tuple,
+    **forward_kwargs,
+) -> torch.Tensor:
     """Forward, loss and backward of one batch ``(tokens, positions, targets)``; returns the
     detached loss (a device tensor: no host synchronisation)."""
     tokens, pos, targets = batch
@@ -106,16 +125,23 @@ def update(model: torch.nn.Module, optimizer: torch.optim.Optimizer, grad_clip: 
     optimizer.step()
 
 
-def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, forward: Forward,
-               loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-               batch: tuple, grad_clip: float, **forward_kwargs) -> torch.Tensor:
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    forward: Forward,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    batch: tuple,
+    grad_clip: float,
+    **forward_kwargs,
+) -> torch.Tensor:
     """One optimisation step (:func:`backward` then :func:`update`); the detached loss."""
     loss = backward(forward, loss_fn, optimizer, batch, **forward_kwargs)
     update(model, optimizer, grad_clip)
     return loss
 
 
-def explicit_positions(pos: Positions | None, model: Transformer,
-                       tokens: torch.Tensor) -> Positions:
+def explicit_positions(
+    pos: Positions | None, model: Transformer, tokens: torch.Tensor
+) -> Positions:
     """Explicit positions of a batch: ``pos`` or the model's own (padding needs them)."""
     return pos if pos is not None else model.positions(tokens)

@@ -88,7 +88,8 @@ class TrainConfig:
             raise ValueError("train.weight_decay and train.grad_clip must be >= 0")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda", "mps")):
             raise ValueError(
-                f"train.device must be auto, cpu, cuda[:N] or mps, got {self.device!r}")
+                f"train.device must be auto, cpu, cuda[:N] or mps, got {self.device!r}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,7 +131,8 @@ class SegmentationConfig:
         for name in ("drop", "insert"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(
-                    f"segmentation {name} must lie in [0, 1], got {getattr(self, name)}")
+                    f"segmentation {name} must lie in [0, 1], got {getattr(self, name)}"
+                )
         if self.shift < 0:
             raise ValueError(f"segmentation shift must be >= 0, got {self.shift}")
 
@@ -139,20 +141,24 @@ class SegmentationConfig:
         if self.method != "entropy":
             for name in knobs:
                 if getattr(self, name) != SegmentationConfig.__dataclass_fields__[name].default:
-                    raise ValueError(f"segmentation {name} is set but method is "
-                                     f"{self.method!r}; it applies only to method entropy")
+                    raise ValueError(
+                        f"segmentation {name} is set but method is "
+                        f"{self.method!r}; it applies only to method entropy"
+                    )
             return
         if not self.entropy_length >= 1:
-            raise ValueError(f"segmentation entropy_length must be >= 1, got "
-                             f"{self.entropy_length}")
+            raise ValueError(f"segmentation entropy_length must be >= 1, got {self.entropy_length}")
         if self.entropy_order < 2:
             raise ValueError(f"segmentation entropy_order must be >= 2, got {self.entropy_order}")
         if self.entropy_rule not in _ENTROPY_RULES:
-            raise ValueError(f"segmentation entropy_rule {self.entropy_rule!r} unknown; known: "
-                             f"{', '.join(_ENTROPY_RULES)}")
+            raise ValueError(
+                f"segmentation entropy_rule {self.entropy_rule!r} unknown; known: "
+                f"{', '.join(_ENTROPY_RULES)}"
+            )
         if not self.entropy_smoothing > 0:
-            raise ValueError(f"segmentation entropy_smoothing must be > 0, got "
-                             f"{self.entropy_smoothing}")
+            raise ValueError(
+                f"segmentation entropy_smoothing must be > 0, got {self.entropy_smoothing}"
+            )
 
     @property
     def is_default(self) -> bool:
@@ -180,8 +186,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         family = data_family(self.task)
         if type(self.data) is not family.config:
-            raise ValueError(f"task {self.task!r} needs data of the {family.name} family "
-                             f"({family.config.__name__}), got {type(self.data).__name__}")
+            raise ValueError(
+                f"task {self.task!r} needs data of the {family.name} family "
+                f"({family.config.__name__}), got {type(self.data).__name__}"
+            )
         if self.data_seed < 0 or self.init_seed < 0:
             raise ValueError("data_seed and init_seed must be >= 0")
 
@@ -209,8 +217,11 @@ def data_family(task: str) -> DataFamily:
 def upgrade_run_dict(tree: dict[str, Any]) -> dict[str, Any]:
     """A run config dict whose ``data`` section has only the task's family keys (older,
     flat ``config.json`` files: see :func:`bipe.synthetic.families.upgrade_data`)."""
-    if not isinstance(tree, dict) or not isinstance(tree.get("data"), dict) \
-            or not isinstance(tree.get("task"), str):
+    if (
+        not isinstance(tree, dict)
+        or not isinstance(tree.get("data"), dict)
+        or not isinstance(tree.get("task"), str)
+    ):
         return tree
     return {**tree, "data": upgrade_data(data_family(tree["task"]), tree["data"])}
 
@@ -368,8 +379,14 @@ def _leaf_type(cls: type, key: str, tree: dict[str, Any] | None = None) -> Any:
     candidates: tuple[Any, ...] = (cls,)
     for depth, part in enumerate(parts):
         # a section with several possible classes (no task yet): the first that has the key
-        tp = next((c for c in candidates if _is_config(c)
-                   and part in {f.name for f in dataclasses.fields(c)}), None)
+        tp = next(
+            (
+                c
+                for c in candidates
+                if _is_config(c) and part in {f.name for f in dataclasses.fields(c)}
+            ),
+            None,
+        )
         if tp is None:
             raise ValueError(_unknown_key(cls, key, tree))
         candidates = _field_types(tp, tree if depth == 0 else None)[part]
@@ -388,8 +405,10 @@ def _unknown_key(cls: type, key: str, tree: dict[str, Any] | None) -> str:
     if other is not None:
         family = data_family(task)
         own = ", ".join(k for k in valid_keys(cls, tree=tree) if k.startswith("data."))
-        return (f"config key {key!r} belongs to the {other} data family, but task {task!r} "
-                f"uses the {family.name} family; its keys: {own}")
+        return (
+            f"config key {key!r} belongs to the {other} data family, but task {task!r} "
+            f"uses the {family.name} family; its keys: {own}"
+        )
     return f"unknown config key {key!r}; valid keys: {valid}"
 
 

@@ -42,30 +42,55 @@ DEMO_METRIC = "continuation_valid"
 DEMO_TASK = "binfa_lm"
 
 # overrides of the demo preset (full run) and of the tiny preset (quick run): study 1's setup
-_FULL = {"data.segments": "uniform:2:6", "data.segment_length": "uniform:1:4",
-         "data.eval_lengths": "2,4,6,8,10,12,15,18", "data.n_train": "20000",
-         "data.n_eval": "200", "train.steps": "1000",
-         "model.compute_dtype": "float32"}  # the study's precision, on every CPU
-_QUICK = {"train.steps": "12", "data.n_train": "128", "data.n_eval": "4",
-          "data.eval_lengths": "1,2,4", "train.checkpoint_every": "6"}
+_FULL = {
+    "data.segments": "uniform:2:6",
+    "data.segment_length": "uniform:1:4",
+    "data.eval_lengths": "2,4,6,8,10,12,15,18",
+    "data.n_train": "20000",
+    "data.n_eval": "200",
+    "train.steps": "1000",
+    "model.compute_dtype": "float32",
+}  # the study's precision, on every CPU
+_QUICK = {
+    "train.steps": "12",
+    "data.n_train": "128",
+    "data.n_eval": "4",
+    "data.eval_lengths": "1,2,4",
+    "train.checkpoint_every": "6",
+}
 
 
-def demo_configs(*, quick: bool = False, encodings=DEMO_ENCODINGS,
-                 seeds: int | None = None) -> list[RunConfig]:
+def demo_configs(
+    *, quick: bool = False, encodings=DEMO_ENCODINGS, seeds: int | None = None
+) -> list[RunConfig]:
     """The demo's runs (``out`` = folder name inside ``OUT/runs``)."""
     if len(encodings) < 2:
         raise ValueError(f"the demo compares at least two encodings, got {list(encodings)}")
     n_seeds = seeds if seeds is not None else (3 if quick else DEMO_SEEDS)
     if n_seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {n_seeds}")
-    return [build_config("tiny" if quick else "demo", task=DEMO_TASK, pe=pe,
-                         overrides={**(_QUICK if quick else _FULL), "init_seed": str(seed)},
-                         out=f"{DEMO_TASK}-{pe}-seed{seed}")
-            for pe in encodings for seed in range(n_seeds)]
+    return [
+        build_config(
+            "tiny" if quick else "demo",
+            task=DEMO_TASK,
+            pe=pe,
+            overrides={**(_QUICK if quick else _FULL), "init_seed": str(seed)},
+            out=f"{DEMO_TASK}-{pe}-seed{seed}",
+        )
+        for pe in encodings
+        for seed in range(n_seeds)
+    ]
 
 
-def run_demo(out: str | Path = "bipe-demo", *, quick: bool = False, jobs: int = 2,
-             progress: bool = True, encodings=DEMO_ENCODINGS, seeds: int | None = None) -> Path:
+def run_demo(
+    out: str | Path = "bipe-demo",
+    *,
+    quick: bool = False,
+    jobs: int = 2,
+    progress: bool = True,
+    encodings=DEMO_ENCODINGS,
+    seeds: int | None = None,
+) -> Path:
     """Train, evaluate, print the table and the conclusion, write the report."""
     from bipe.analysis.report import write_report  # noqa: PLC0415
 
@@ -105,17 +130,23 @@ def summary_table(configs, results, metric: str = DEMO_METRIC) -> str:
 
     rng = np.random.default_rng(0)
     groups = _by_encoding(configs, results)
-    lengths = sorted({x for g in groups.values() for r in g.values()
-                      for x in _per_length(r, metric)})
+    lengths = sorted(
+        {x for g in groups.values() for r in g.values() for x in _per_length(r, metric)}
+    )
     lo, hi = next(iter(results.values()))["train_range"]
     head = [f"{x}{'*' if lo <= x <= hi else ''}" for x in lengths]
-    lines = [f"{metric} by number of segments (* = inside the training range {lo}-{hi}; "
-             "mean over seeds [95% bootstrap interval])", "",
-             "| encoding | seeds | " + " | ".join(head) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in lengths) + " |"]
+    lines = [
+        f"{metric} by number of segments (* = inside the training range {lo}-{hi}; "
+        "mean over seeds [95% bootstrap interval])",
+        "",
+        "| encoding | seeds | " + " | ".join(head) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in lengths) + " |",
+    ]
     for pe, by_seed in groups.items():
-        cells = [bootstrap_ci(rng, [_per_length(r, metric)[x] for r in by_seed.values()])
-                 .format(2) for x in lengths]
+        cells = [
+            bootstrap_ci(rng, [_per_length(r, metric)[x] for r in by_seed.values()]).format(2)
+            for x in lengths
+        ]
         lines.append(f"| {pe} | {len(by_seed)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -129,12 +160,13 @@ def conclusions(configs, results, encodings, metric: str = DEMO_METRIC) -> list[
     first, lines = encodings[0], []
     for other in encodings[1:]:
         seeds = sorted(set(groups[first]) & set(groups[other]))
-        diffs = [_above(groups[first][s], metric) - _above(groups[other][s], metric)
-                 for s in seeds]
+        diffs = [_above(groups[first][s], metric) - _above(groups[other][s], metric) for s in seeds]
         iv = t_interval(diffs)
-        lines.append(f"Conclusion: {first} - {other}, {metric} above the training range, "
-                     f"paired by seed: {iv.format(3)} (95% t interval); "
-                     f"{verdict(first, other, iv)}.")
+        lines.append(
+            f"Conclusion: {first} - {other}, {metric} above the training range, "
+            f"paired by seed: {iv.format(3)} (95% t interval); "
+            f"{verdict(first, other, iv)}."
+        )
     return lines
 
 

@@ -35,8 +35,20 @@ import torch.distributed as dist
 from bipe.experiments.tasks import IGNORE
 from bipe.models.positions import Positions
 
-__all__ = ["all_mean", "barrier", "check_batch", "is_main", "join", "local_batch", "local_rows",
-           "rank", "requested", "shard_weight", "world_size", "wrap"]
+__all__ = [
+    "all_mean",
+    "barrier",
+    "check_batch",
+    "is_main",
+    "join",
+    "local_batch",
+    "local_rows",
+    "rank",
+    "requested",
+    "shard_weight",
+    "world_size",
+    "wrap",
+]
 
 DEFAULT_TIMEOUT_S = 300
 
@@ -77,18 +89,22 @@ def join(device: str) -> Iterator[None]:
     use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if use_cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    timeout = datetime.timedelta(seconds=float(os.environ.get("BIPE_DIST_TIMEOUT_S",
-                                                              DEFAULT_TIMEOUT_S)))
+    timeout = datetime.timedelta(
+        seconds=float(os.environ.get("BIPE_DIST_TIMEOUT_S", DEFAULT_TIMEOUT_S))
+    )
     try:
         dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timeout)
     except (RuntimeError, ValueError) as err:
-        raise ValueError(f"cannot join the data-parallel process group: {_first_line(err)}") \
-            from None
+        raise ValueError(
+            f"cannot join the data-parallel process group: {_first_line(err)}"
+        ) from None
     try:
         yield
     except RuntimeError as err:  # DistBackendError included
-        raise ValueError(f"rank {rank()}: data-parallel training failed (another rank died "
-                         f"or timed out?): {_first_line(err)}") from None
+        raise ValueError(
+            f"rank {rank()}: data-parallel training failed (another rank died "
+            f"or timed out?): {_first_line(err)}"
+        ) from None
     finally:
         dist.destroy_process_group()
 
@@ -102,8 +118,9 @@ def check_batch(batch_size: int) -> None:
     """A global batch must split evenly across the ranks."""
     n = world_size()
     if batch_size % n:
-        raise ValueError(f"train.batch_size {batch_size} is not divisible by the {n} "
-                         "data-parallel ranks")
+        raise ValueError(
+            f"train.batch_size {batch_size} is not divisible by the {n} data-parallel ranks"
+        )
 
 
 def local_rows(n_rows: int) -> slice:
@@ -120,13 +137,15 @@ def shard_weight(targets: torch.Tensor, rows: slice) -> torch.Tensor:
     return world_size() * valid[rows].sum() / valid.sum().clamp(min=1)
 
 
-def local_batch(tokens: torch.Tensor, pos: Positions | None, targets: torch.Tensor,
-                rows: slice) -> tuple[torch.Tensor, Positions | None, torch.Tensor]:
+def local_batch(
+    tokens: torch.Tensor, pos: Positions | None, targets: torch.Tensor, rows: slice
+) -> tuple[torch.Tensor, Positions | None, torch.Tensor]:
     """Rows ``rows`` of a global batch: tokens (B, T), positions (None: the model's own),
     targets (B, T[, C])."""
     if pos is not None:
-        pos = Positions(pos.index[rows], pos.seg[rows], pos.intra[rows],
-                        tuple(o[rows] for o in pos.outer))
+        pos = Positions(
+            pos.index[rows], pos.seg[rows], pos.intra[rows], tuple(o[rows] for o in pos.outer)
+        )
     return tokens[rows], pos, targets[rows]
 
 

@@ -94,9 +94,14 @@ class _Member:
     torch_rng: torch.Tensor
 
 
-def train_ensemble(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path] | None = None,
-                   *, command: list[str] | None = None, progress: bool = True,
-                   stop_after: int | None = None) -> list[Path]:
+def train_ensemble(
+    configs: Sequence[RunConfig],
+    run_dirs: Sequence[str | Path] | None = None,
+    *,
+    command: list[str] | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> list[Path]:
     """Train ``configs`` as one ensemble into new run folders (``run_dirs``, default each
     config's ``out``); returns the folders. ``stop_after`` ends after that many steps as if
     interrupted (tests use it to check resume)."""
@@ -110,8 +115,9 @@ def train_ensemble(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path] 
     for out in dirs:
         if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
             raise ValueError(f"{out} already holds a run; resume it or pick another folder")
-    prepared = _prepare_all([dataclasses.replace(c, out=str(d))
-                             for c, d in zip(configs, dirs, strict=True)])
+    prepared = _prepare_all(
+        [dataclasses.replace(c, out=str(d)) for c, d in zip(configs, dirs, strict=True)]
+    )
     for p in prepared:
         check_feasible(p)
     for p, out in zip(prepared, dirs, strict=True):
@@ -120,8 +126,9 @@ def train_ensemble(configs: Sequence[RunConfig], run_dirs: Sequence[str | Path] 
     return _run(prepared, dirs, [None] * len(dirs), progress=progress, stop_after=stop_after)
 
 
-def resume_ensemble(run_dirs: Sequence[str | Path], *, progress: bool = True,
-                    stop_after: int | None = None) -> list[Path]:
+def resume_ensemble(
+    run_dirs: Sequence[str | Path], *, progress: bool = True, stop_after: int | None = None
+) -> list[Path]:
     """Continue the runs in ``run_dirs`` as one ensemble from their checkpoints (all at one
     step, or none with a checkpoint)."""
     dirs = [Path(d) for d in run_dirs]
@@ -129,19 +136,24 @@ def resume_ensemble(run_dirs: Sequence[str | Path], *, progress: bool = True,
     states = [rundir.load_checkpoint(d) for d in dirs]
     steps = {None if s is None else int(s["step"]) for s in states}
     if len(steps) > 1:
-        raise ValueError(f"ensemble members are at different steps ({sorted(map(str, steps))})"
-                         "; resume them separately")
+        raise ValueError(
+            f"ensemble members are at different steps ({sorted(map(str, steps))})"
+            "; resume them separately"
+        )
     prepared = _prepare_all(configs, dirs)
     for p, c, d in zip(prepared, configs, dirs, strict=True):
         if p.config.model != c.model:
             raise ValueError(f"{d}/config.json does not match the regenerated training data")
-    prepared = [dataclasses.replace(p, config=dataclasses.replace(p.config, out=str(d)))
-                for p, d in zip(prepared, dirs, strict=True)]
+    prepared = [
+        dataclasses.replace(p, config=dataclasses.replace(p.config, out=str(d)))
+        for p, d in zip(prepared, dirs, strict=True)
+    ]
     return _run(prepared, dirs, states, progress=progress, stop_after=stop_after)
 
 
-def _prepare_all(configs: Sequence[RunConfig],
-                 dirs: Sequence[Path] | None = None) -> list[Prepared]:
+def _prepare_all(
+    configs: Sequence[RunConfig], dirs: Sequence[Path] | None = None
+) -> list[Prepared]:
     """:func:`prepare` of each config (with its run folder's segmenters when resuming);
     members that differ only in init_seed/out share data."""
     cache: dict[str, Prepared] = {}
@@ -151,8 +163,14 @@ def _prepare_all(configs: Sequence[RunConfig],
         if key not in cache:
             cache[key] = prepare(config, None if dirs is None else dirs[k])
         shared = cache[key]
-        out.append(dataclasses.replace(shared, config=dataclasses.replace(
-            shared.config, init_seed=config.init_seed, out=config.out)))
+        out.append(
+            dataclasses.replace(
+                shared,
+                config=dataclasses.replace(
+                    shared.config, init_seed=config.init_seed, out=config.out
+                ),
+            )
+        )
     return out
 
 
@@ -164,8 +182,14 @@ def _dropout_rng_state(init_seed: int) -> torch.Tensor:
         return torch.get_rng_state()
 
 
-def _run(prepared: list[Prepared], dirs: list[Path], states: list[dict | None], *,
-         progress: bool, stop_after: int | None) -> list[Path]:
+def _run(
+    prepared: list[Prepared],
+    dirs: list[Path],
+    states: list[dict | None],
+    *,
+    progress: bool,
+    stop_after: int | None,
+) -> list[Path]:
     tc = prepared[0].config.train
     if tc.compile:
         print("train.compile: ensembles train eagerly (not compiled)", file=sys.stderr)
@@ -174,9 +198,15 @@ def _run(prepared: list[Prepared], dirs: list[Path], states: list[dict | None], 
     model = EnsembleTransformer([build_model(p.config, device) for p in prepared])
     model = model.to(device)
     optimizer = _make_optimizer(model, tc)
-    members = [_Member(p, d, torch.Generator(device=device).manual_seed(p.config.init_seed),
-                       _dropout_rng_state(p.config.init_seed))
-               for p, d in zip(prepared, dirs, strict=True)]
+    members = [
+        _Member(
+            p,
+            d,
+            torch.Generator(device=device).manual_seed(p.config.init_seed),
+            _dropout_rng_state(p.config.init_seed),
+        )
+        for p, d in zip(prepared, dirs, strict=True)
+    ]
     window = _Window(torch.zeros(len(members), dtype=torch.float64, device=device), 0, 0)
     step = 0
     if states[0] is not None:
@@ -194,8 +224,7 @@ def _run(prepared: list[Prepared], dirs: list[Path], states: list[dict | None], 
             if tc.evaluate_at_end:
                 from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
 
-                tblog.log_eval(m.out, evaluate_run(m.out, model=member, progress=progress),
-                               step)
+                tblog.log_eval(m.out, evaluate_run(m.out, model=member, progress=progress), step)
     return dirs
 
 
@@ -204,8 +233,10 @@ def _make_optimizer(model: EnsembleTransformer, tc) -> torch.optim.Optimizer:
     weight decay on the members' matrices only (a stacked tensor has one more dim)."""
     params = [(p, p.dim() - 1) for p in model.stacked.values()]
     params += [(p, p.dim()) for p in model.encodings.parameters()]
-    groups = [{"params": [p for p, d in params if d >= 2], "weight_decay": tc.weight_decay},
-              {"params": [p for p, d in params if d < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p, d in params if d >= 2], "weight_decay": tc.weight_decay},
+        {"params": [p for p, d in params if d < 2], "weight_decay": 0.0},
+    ]
     fused = all(p.device.type in ("cpu", "cuda") for p, _ in params)  # as make_optimizer
     return torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98), fused=fused or None)
 
@@ -214,8 +245,9 @@ def _clip_grads(model: EnsembleTransformer, max_norm: float) -> None:
     """``clip_grad_norm_`` of each member over its own parameters, without host syncs."""
     stacked = [p.grad for p in model.stacked.values() if p.grad is not None]
     M = model.n_members
-    norms = torch.stack([torch.linalg.vector_norm(g.reshape(M, -1), dim=1)
-                         for g in stacked], dim=1)  # (M, P)
+    norms = torch.stack(
+        [torch.linalg.vector_norm(g.reshape(M, -1), dim=1) for g in stacked], dim=1
+    )  # (M, P)
     coefs = []
     for m, enc in enumerate(model.encodings):
         own = [torch.linalg.vector_norm(p.grad) for p in enc.parameters() if p.grad is not None]
@@ -243,8 +275,10 @@ def _member_optimizer_state(model, optimizer, m: int, member: torch.nn.Module, t
     for p, tensor, index in _member_pairs(model, m, member):
         state = optimizer.state.get(tensor)
         if state:
-            own.state[p] = {k: (v if k == "step" or index is None else v[index]).clone()
-                            for k, v in state.items()}
+            own.state[p] = {
+                k: (v if k == "step" or index is None else v[index]).clone()
+                for k, v in state.items()
+            }
     return own.state_dict()
 
 
@@ -288,8 +322,9 @@ def _load_states(model, optimizer, members, states, window, tc) -> int:
         member.sampler.set_state(state["sampler"])
         member.torch_rng = state["torch_rng"]
         window.losses[m] = float(state["window_loss"])
-        rundir.write_metrics(member.out, [r for r in rundir.read_metrics(member.out)
-                                          if r["step"] <= step])
+        rundir.write_metrics(
+            member.out, [r for r in rundir.read_metrics(member.out) if r["step"] <= step]
+        )
     window.n = int(states[0]["window_n"])
     return step
 
@@ -302,12 +337,19 @@ def _checkpoint(model, optimizer, members, step: int, window: _Window) -> None:
         own = model.member(m)
         device = model.weight("embed.weight").device
         extra = {"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
-        rundir.save_checkpoint(member.out, {
-            "step": step, "model": own.state_dict(),
-            "optimizer": _member_optimizer_state(model, optimizer, m, own, tc),
-            "sampler": member.sampler.get_state(), "torch_rng": member.torch_rng,
-            "window_loss": losses[m], "window_n": window.n, **extra,
-        })
+        rundir.save_checkpoint(
+            member.out,
+            {
+                "step": step,
+                "model": own.state_dict(),
+                "optimizer": _member_optimizer_state(model, optimizer, m, own, tc),
+                "sampler": member.sampler.get_state(),
+                "torch_rng": member.torch_rng,
+                "window_loss": losses[m],
+                "window_n": window.n,
+                **extra,
+            },
+        )
 
 
 def _batches(members: list[_Member], step: int, device: torch.device):
@@ -315,8 +357,7 @@ def _batches(members: list[_Member], step: int, device: torch.device):
     out = []
     for m in members:
         config = m.prepared.config
-        rows = batch_indices(config.data_seed, step, config.train.batch_size,
-                             len(m.prepared.train))
+        rows = batch_indices(config.data_seed, step, config.train.batch_size, len(m.prepared.train))
         positions = None if config.segment_train.is_default else m.prepared.positions
         out.append(make_batch(m.prepared.train, positions, rows, device))
     return out
@@ -327,10 +368,13 @@ def _gradients(model, optimizer, members, batches, lr: float) -> torch.Tensor:
     tc = members[0].prepared.config.train
     for group in optimizer.param_groups:
         group["lr"] = lr
-    logits = model([b[0] for b in batches], [b[1] for b in batches],
-                   [m.sampler for m in members])
-    losses = torch.stack([m.prepared.task.loss(x, b[2], m.prepared.config.data)
-                          for m, x, b in zip(members, logits, batches, strict=True)])
+    logits = model([b[0] for b in batches], [b[1] for b in batches], [m.sampler for m in members])
+    losses = torch.stack(
+        [
+            m.prepared.task.loss(x, b[2], m.prepared.config.data)
+            for m, x, b in zip(members, logits, batches, strict=True)
+        ]
+    )
     optimizer.zero_grad(set_to_none=True)
     losses.sum().backward()
     if tc.grad_clip:
@@ -352,31 +396,43 @@ class _Window:
     def add(self, losses: torch.Tensor, batches) -> None:
         self.losses += losses.detach().double()
         self.n += 1
-        self.tokens = [n + b[0].numel() for n, b in
-                       zip(self.tokens or [0] * len(batches), batches, strict=True)]
+        self.tokens = [
+            n + b[0].numel()
+            for n, b in zip(self.tokens or [0] * len(batches), batches, strict=True)
+        ]
 
     def log(self, members, step: int, lr: float, logs) -> None:
         """One metrics row per member (tokens/s: its own tokens over the shared time), also
         to its TensorBoard log."""
         elapsed, losses = time.perf_counter() - self.t0, self.losses.tolist()
         for m, (member, tb) in enumerate(zip(members, logs, strict=True)):
-            row = {"step": step, "loss": losses[m] / self.n, "lr": lr,
-                   "tokens/s": self.tokens[m] / elapsed if elapsed > 0 else 0.0,
-                   "elapsed_s": elapsed}
+            row = {
+                "step": step,
+                "loss": losses[m] / self.n,
+                "lr": lr,
+                "tokens/s": self.tokens[m] / elapsed if elapsed > 0 else 0.0,
+                "elapsed_s": elapsed,
+            }
             rundir.append_metrics(member.out, row)
             tb.log(row)
         self.losses.zero_()
         self.n, self.tokens, self.t0 = 0, [], time.perf_counter()
 
 
-def _loop(model, optimizer, members, step: int, window: _Window, progress: bool,
-          stop_after: int | None) -> int:
+def _loop(
+    model, optimizer, members, step: int, window: _Window, progress: bool, stop_after: int | None
+) -> int:
     from tqdm.auto import tqdm  # noqa: PLC0415
 
     tc = members[0].prepared.config.train
     device = model.weight("embed.weight").device
-    bar = tqdm(total=tc.steps, initial=step, disable=not progress,
-               desc=f"ensemble of {len(members)}", leave=False)
+    bar = tqdm(
+        total=tc.steps,
+        initial=step,
+        disable=not progress,
+        desc=f"ensemble of {len(members)}",
+        leave=False,
+    )
     model.train()
     updating, end = False, tc.steps if stop_after is None else min(tc.steps, step + stop_after)
     logs = [tblog.open_log(m.out, step) for m in members]  # TensorBoard views of metrics.jsonl

@@ -38,8 +38,14 @@ def _state(run_dir: Path, status: str) -> tuple:
     return ("partial", None if state is None else int(state["step"]))
 
 
-def sweep_units(configs: Sequence[RunConfig], dirs: Sequence[Path], statuses: Sequence[str],
-                todo: Sequence[int], size: int, jobs: int = 1) -> list[list[int]]:
+def sweep_units(
+    configs: Sequence[RunConfig],
+    dirs: Sequence[Path],
+    statuses: Sequence[str],
+    todo: Sequence[int],
+    size: int,
+    jobs: int = 1,
+) -> list[list[int]]:
     """Indices of ``todo`` grouped into units of work of at most ``size`` runs, and small
     enough that ``jobs`` processes all get work (on a CPU, K runs in one single-thread
     process are about as fast as K separate ones, so idle processes would be lost)."""
@@ -56,8 +62,15 @@ def sweep_units(configs: Sequence[RunConfig], dirs: Sequence[Path], statuses: Se
     return sorted(units)
 
 
-def run_unit(configs: Sequence[RunConfig], dirs: Sequence[Path], partial: bool, *,
-             inline: bool, threads: int, progress: bool) -> list[str | None]:
+def run_unit(
+    configs: Sequence[RunConfig],
+    dirs: Sequence[Path],
+    partial: bool,
+    *,
+    inline: bool,
+    threads: int,
+    progress: bool,
+) -> list[str | None]:
     """Train one ensemble unit; one error message (or None) per run."""
     if inline:
         from bipe.experiments.ensemble import resume_ensemble, train_ensemble  # noqa: PLC0415
@@ -75,8 +88,7 @@ def run_unit(configs: Sequence[RunConfig], dirs: Sequence[Path], partial: bool, 
 
 def _run_process(configs, dirs, partial: bool, threads: int) -> str | None:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    cmd = [sys.executable, "-m", "bipe.experiments.ensemble_sweep", "--outs",
-           *map(str, dirs)]
+    cmd = [sys.executable, "-m", "bipe.experiments.ensemble_sweep", "--outs", *map(str, dirs)]
     fd, tmp = tempfile.mkstemp(prefix=".ensemble-", suffix=".json", dir=Path(dirs[0]).parent)
     with os.fdopen(fd, "w") as handle:
         json.dump([config_to_dict(c) for c in configs], handle)
@@ -101,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     dirs = [Path(d) for d in args.outs]
     try:
-        configs = [] if args.resume else [config_from_dict(RunConfig, c) for c in
-                                          json.loads(Path(args.configs).read_text())]
+        configs = (
+            []
+            if args.resume
+            else [
+                config_from_dict(RunConfig, c) for c in json.loads(Path(args.configs).read_text())
+            ]
+        )
         errors = run_unit(configs, dirs, args.resume, inline=True, threads=0, progress=False)
     except (ValueError, OSError, TypeError) as err:
         errors = [str(err)]

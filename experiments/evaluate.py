@@ -72,8 +72,15 @@ from bipe.synthetic.entropy import (
     save_entropy_segmenter,
 )
 
-__all__ = ["check_feasible", "eval_lengths", "evaluate_model", "evaluate_run", "metric_columns",
-           "segmentation_positions", "summarize"]
+__all__ = [
+    "check_feasible",
+    "eval_lengths",
+    "evaluate_model",
+    "evaluate_run",
+    "metric_columns",
+    "segmentation_positions",
+    "summarize",
+]
 
 
 def eval_lengths(config, task) -> tuple[int, ...]:
@@ -83,8 +90,13 @@ def eval_lengths(config, task) -> tuple[int, ...]:
 
 def eval_set(config, task, world, length: int, n: int | None = None) -> Examples:
     """The evaluation examples of one setting (own seed stream per setting)."""
-    return task.generate(stream(config.data_seed, EVAL, int(length)), config.data, world,
-                         n or config.data.n_eval, int(length))
+    return task.generate(
+        stream(config.data_seed, EVAL, int(length)),
+        config.data,
+        world,
+        n or config.data.n_eval,
+        int(length),
+    )
 
 
 def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> None:
@@ -96,13 +108,15 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
     """
     config, task, world = prepared.config, prepared.task, prepared.world
     if len(config.model.level_separators()) > 1 and not (
-            config.segment_train.is_default and config.segment_eval.is_default):
-        raise ValueError(f"pe={config.model.pe} reads every level from the separators; it "
-                         "supports only the separator segmentation without perturbations")
+        config.segment_train.is_default and config.segment_eval.is_default
+    ):
+        raise ValueError(
+            f"pe={config.model.pe} reads every level from the separators; it "
+            "supports only the separator segmentation without perturbations"
+        )
     encoding = ENCODINGS[config.model.pe](config.model)
     tables = [m for m in encoding.modules() if isinstance(m, LearnedAbsolute)]
-    index_limit = min((m.table.num_embeddings for m in tables if m.source == "index"),
-                      default=None)
+    index_limit = min((m.table.num_embeddings for m in tables if m.source == "index"), default=None)
     intra_error = any(m.source == "intra" and m.overflow == "error" for m in tables)
     if index_limit is None and not intra_error:
         return
@@ -112,24 +126,36 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
         if index_limit is not None and longest > index_limit:
             raise ValueError(
                 f"pe={config.model.pe} has {index_limit} positions but evaluation at length "
-                f"{length} needs {longest}; raise model.max_len or drop that length")
+                f"{length} needs {longest}; raise model.max_len or drop that length"
+            )
         if intra_error:
-            pos = example_positions(stream(config.data_seed, SEGMENT, 1, int(length)), examples,
-                                    config.segment_eval, config.model.separators,
-                                    prepared.segmenters.get("eval"))
+            pos = example_positions(
+                stream(config.data_seed, SEGMENT, 1, int(length)),
+                examples,
+                config.segment_eval,
+                config.model.separators,
+                prepared.segmenters.get("eval"),
+            )
             top = max(int(p[1].max()) for p in pos)
             if top >= config.model.max_intra:
                 raise ValueError(
                     f"intra position {top} at evaluation length {length} exceeds the trained "
                     f"intra table ({config.model.max_intra} rows) and model.intra_overflow is "
-                    "'error'; use clamp or sinusoidal, or train on longer segments")
+                    "'error'; use clamp or sinusoidal, or train on longer segments"
+                )
 
 
 def metric_columns(per_length: list[dict]) -> list[str]:
     """Names of the numeric metrics of ``per_length`` rows, first seen first (a metric that is
     null at some length still counts; lists, e.g. profiles, do not)."""
-    return list(dict.fromkeys(k for r in per_length for k, v in r.items()
-                              if k not in ("length", "n") and isinstance(v, (int, float))))
+    return list(
+        dict.fromkeys(
+            k
+            for r in per_length
+            for k, v in r.items()
+            if k not in ("length", "n") and isinstance(v, (int, float))
+        )
+    )
 
 
 def summarize(per_length: list[dict], train_range: tuple[int, int]) -> dict[str, dict]:
@@ -142,13 +168,23 @@ def summarize(per_length: list[dict], train_range: tuple[int, int]) -> dict[str,
         values = {k: [r[k] for r in rows if isinstance(r.get(k), (int, float))] for k in names}
         return {k: float(np.mean(v)) for k, v in values.items() if v}
 
-    return {"in_distribution": mean([r for r in per_length if lo <= r["length"] <= hi]),
-            "above_train": mean([r for r in per_length if r["length"] > hi])}
+    return {
+        "in_distribution": mean([r for r in per_length if lo <= r["length"] <= hi]),
+        "above_train": mean([r for r in per_length if r["length"] > hi]),
+    }
 
 
-def evaluate_model(model, config, task, world, lengths: Sequence[int], *,
-                   progress: bool = False, n: int | None = None,
-                   segmenters: dict | None = None) -> dict[str, Any]:
+def evaluate_model(
+    model,
+    config,
+    task,
+    world,
+    lengths: Sequence[int],
+    *,
+    progress: bool = False,
+    n: int | None = None,
+    segmenters: dict | None = None,
+) -> dict[str, Any]:
     """The ``eval.json`` content of ``model`` trained under ``config`` (``segmenters``: the
     run's fitted entropy segmenters, needed when ``segment_eval`` uses ``entropy``)."""
     entropy = (segmenters or {}).get("eval")
@@ -167,8 +203,13 @@ def evaluate_model(model, config, task, world, lengths: Sequence[int], *,
             values = task.metrics(examples, world, config.data, forward, decode, batch)
         rows.append({"length": int(length), "n": len(examples), **values})
     train_range = task.train_range(config.data)
-    return {"task": config.task, "pe": config.model.pe, "train_range": list(train_range),
-            "per_length": rows, "summary": summarize(rows, train_range)}
+    return {
+        "task": config.task,
+        "pe": config.model.pe,
+        "train_range": list(train_range),
+        "per_length": rows,
+        "summary": summarize(rows, train_range),
+    }
 
 
 EVAL_KEYS = ("segment_eval.", "data.eval_lengths", "data.n_eval", "data.eval_tokens_per_batch")
@@ -180,17 +221,29 @@ def evaluation_config(run_dir: str | Path, overrides: dict[str, str]) -> tuple[R
     config, raw = rundir.read_run_config(run_dir)
     bad = [k for k in overrides if not k.startswith(EVAL_KEYS)]
     if bad:
-        raise ValueError(f"{bad[0]} cannot change at evaluation (allowed: segment_eval.*, "
-                         "data.eval_lengths, data.n_eval, data.eval_tokens_per_batch)")
+        raise ValueError(
+            f"{bad[0]} cannot change at evaluation (allowed: segment_eval.*, "
+            "data.eval_lengths, data.n_eval, data.eval_tokens_per_batch)"
+        )
     tree = apply_overrides(config_to_dict(config), overrides, RunConfig)
-    return config_from_dict(RunConfig, tree), {**raw, **tree, "evaluated_from": str(run_dir),
-                                               "eval_overrides": overrides}
+    return config_from_dict(RunConfig, tree), {
+        **raw,
+        **tree,
+        "evaluated_from": str(run_dir),
+        "eval_overrides": overrides,
+    }
 
 
-def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, model=None,
-                 progress: bool = True, n: int | None = None,
-                 overrides: dict[str, str] | None = None,
-                 out: str | Path | None = None) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    lengths: Sequence[int] | None = None,
+    model=None,
+    progress: bool = True,
+    n: int | None = None,
+    overrides: dict[str, str] | None = None,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
     """Evaluate the trained run in ``run_dir`` and write ``run_dir/eval.json``.
 
     With ``overrides`` (evaluation-only keys, e.g. ``{"segment_eval.drop": "0.2"}``) the model
@@ -199,8 +252,10 @@ def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, m
     evaluation is never overwritten and analysis reads the folder like a run.
     """
     if overrides and out is None:
-        raise ValueError("evaluation overrides need an output folder (--out DIR), so the "
-                         "run's own eval.json is kept")
+        raise ValueError(
+            "evaluation overrides need an output folder (--out DIR), so the "
+            "run's own eval.json is kept"
+        )
     config, raw = evaluation_config(run_dir, overrides or {})
     apply_threads(config)
     task = get_task(config.task)
@@ -208,13 +263,20 @@ def evaluate_run(run_dir: str | Path, *, lengths: Sequence[int] | None = None, m
     if model is None:
         path = Path(run_dir) / "model.pt"
         if not path.exists():
-            raise ValueError(f"{run_dir}: no model.pt (training has not finished; "
-                             f"bipe train --resume {run_dir})")
+            raise ValueError(
+                f"{run_dir}: no model.pt (training has not finished; bipe train --resume {run_dir})"
+            )
         model = load_model(path, map_location=resolve_device(config.train.device))
-    result = evaluate_model(model, config, task, world,
-                            tuple(lengths) if lengths else eval_lengths(config, task),
-                            progress=progress, n=n,
-                            segmenters=evaluation_segmenters(run_dir, config, out))
+    result = evaluate_model(
+        model,
+        config,
+        task,
+        world,
+        tuple(lengths) if lengths else eval_lengths(config, task),
+        progress=progress,
+        n=n,
+        segmenters=evaluation_segmenters(run_dir, config, out),
+    )
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         rundir.write_json_atomic(Path(out) / "config.json", raw)
@@ -227,9 +289,13 @@ def _forward_fn(model, config, examples: Examples, length: int, device, entropy=
     (computed only when the evaluation segmentation is not the model's own)."""
     positions = None
     if not config.segment_eval.is_default:
-        positions = example_positions(stream(config.data_seed, SEGMENT, 1, int(length)),
-                                      examples, config.segment_eval, config.model.separators,
-                                      entropy)
+        positions = example_positions(
+            stream(config.data_seed, SEGMENT, 1, int(length)),
+            examples,
+            config.segment_eval,
+            config.model.separators,
+            entropy,
+        )
 
     def forward(rows: np.ndarray) -> torch.Tensor:
         tokens, _ = pad_rows([examples.inputs[i] for i in rows])  # (B, T)
@@ -238,8 +304,11 @@ def _forward_fn(model, config, examples: Examples, length: int, device, entropy=
         seg, _ = pad_rows([positions[i][0] for i in rows])  # (B, T)
         intra, _ = pad_rows([positions[i][1] for i in rows])  # (B, T)
         b, t = tokens.shape
-        pos = Positions(torch.arange(t, device=device).expand(b, t),
-                        torch.from_numpy(seg).to(device), torch.from_numpy(intra).to(device))
+        pos = Positions(
+            torch.arange(t, device=device).expand(b, t),
+            torch.from_numpy(seg).to(device),
+            torch.from_numpy(intra).to(device),
+        )
         return model(torch.from_numpy(tokens).to(device), pos)
 
     return forward
@@ -260,10 +329,15 @@ def _decode_fn(model, config, length: int, device, entropy=None):
         elif not seg_config.is_default:
             positions = segmentation_positions(config, length, entropy)
         uniform = bool((lengths == padded.shape[1]).all())
-        out = model.generate(torch.from_numpy(padded).to(device), max_new, eos=eos,
-                             prompt_lengths=None if uniform else torch.from_numpy(lengths).to(
-                                 device), positions=positions, use_cache=not perturbed)
-        return out[:, padded.shape[1]:].cpu().numpy()  # (B, max_new)
+        out = model.generate(
+            torch.from_numpy(padded).to(device),
+            max_new,
+            eos=eos,
+            prompt_lengths=None if uniform else torch.from_numpy(lengths).to(device),
+            positions=positions,
+            use_cache=not perturbed,
+        )
+        return out[:, padded.shape[1] :].cpu().numpy()  # (B, max_new)
 
     return decode
 
@@ -277,7 +351,7 @@ def segmentation_positions(config, length: int, entropy=None):
     def positions(tokens: torch.Tensor, lengths: torch.Tensor) -> Positions:
         aligned, n = tokens.cpu().numpy(), lengths.cpu().numpy()  # (B, S), (B,)
         s = aligned.shape[1]
-        rows, _ = pad_rows([row[s - k:] for row, k in zip(aligned, n, strict=True)])  # (B, S)
+        rows, _ = pad_rows([row[s - k :] for row, k in zip(aligned, n, strict=True)])  # (B, S)
         rng = stream(config.data_seed, SEGMENT, 2, int(length))
         seg, intra = batch_positions(rng, rows, n, seg_config, separators, entropy=entropy)
         seg, _ = pad_rows([x[:k] for x, k in zip(seg, n, strict=True)], left=True)  # (B, S)
@@ -292,8 +366,9 @@ def segmentation_positions(config, length: int, entropy=None):
     return positions
 
 
-def evaluation_segmenters(run_dir: str | Path, config, out: str | Path | None = None
-                          ) -> dict[str, EntropySegmenter]:
+def evaluation_segmenters(
+    run_dir: str | Path, config, out: str | Path | None = None
+) -> dict[str, EntropySegmenter]:
     """``{"eval": segmenter}`` for ``config.segment_eval`` (``{}`` unless it uses entropy):
     the run's saved one; with evaluation overrides (``out`` given) that changed the entropy
     knobs or introduced entropy, one fitted now on the run's regenerated training split and

@@ -43,16 +43,19 @@ class EntropyPositions:
     def __call__(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Positions:
         b, s = tokens.shape
         if self._state is None:
-            self._seg, self._intra, self._state = self._prompt(tokens.cpu().numpy(),
-                                                               lengths.cpu().numpy())
+            self._seg, self._intra, self._state = self._prompt(
+                tokens.cpu().numpy(), lengths.cpu().numpy()
+            )
         elif s == self._seg.shape[1] + 1:
             token = tokens[:, -1].cpu().numpy()  # (B,)
             self._state, seg_t, intra_t = entropy_step(self._state, token, self.segmenter)
             self._seg = np.concatenate([self._seg, np.asarray(seg_t)[:, None]], axis=1)
             self._intra = np.concatenate([self._intra, np.asarray(intra_t)[:, None]], axis=1)
         else:
-            raise ValueError(f"EntropyPositions advances one token per call: had "
-                             f"{self._seg.shape[1]} tokens, got {s}")
+            raise ValueError(
+                f"EntropyPositions advances one token per call: had "
+                f"{self._seg.shape[1]} tokens, got {s}"
+            )
         pad = s - lengths.cpu().numpy()  # (B,)
         index = np.maximum(np.arange(s)[None, :] - pad[:, None], 0)  # (B, S) padding -> 0
 
@@ -61,8 +64,9 @@ class EntropyPositions:
 
         return Positions(tensor(index), tensor(self._seg), tensor(self._intra))
 
-    def _prompt(self, tokens: np.ndarray, lengths: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, EntropyStreamState]:
+    def _prompt(
+        self, tokens: np.ndarray, lengths: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, EntropyStreamState]:
         """Left-padded ``(seg, intra)`` (B, P) of the prompts and the lock-step state after
         them."""
         seg = np.zeros(tokens.shape, dtype=np.int64)  # (B, P)
@@ -73,23 +77,32 @@ class EntropyPositions:
             state = entropy_initial_state(self.segmenter)
             pad = width - int(n)
             for t in range(pad, width):
-                state, seg[b, t], intra[b, t] = entropy_step(state, int(tokens[b, t]),
-                                                             self.segmenter)
+                state, seg[b, t], intra[b, t] = entropy_step(
+                    state, int(tokens[b, t]), self.segmenter
+                )
             states.append(state)
         stacked = EntropyStreamState(
-            positions=StreamState(segs=(np.array([s.positions.seg for s in states]),),
-                                  intra=np.array([s.positions.intra for s in states])),
+            positions=StreamState(
+                segs=(np.array([s.positions.seg for s in states]),),
+                intra=np.array([s.positions.intra for s in states]),
+            ),
             context=np.stack([s.context for s in states]),
-            entropy=np.array([s.entropy for s in states], dtype=float))
+            entropy=np.array([s.entropy for s in states], dtype=float),
+        )
         return seg, intra, stacked
 
 
-def decode_entropy_cached(model, prompts, max_new: int, eos: int | None, device: torch.device,
-                          segmenter: EntropySegmenter) -> np.ndarray:
+def decode_entropy_cached(
+    model, prompts, max_new: int, eos: int | None, device: torch.device, segmenter: EntropySegmenter
+) -> np.ndarray:
     """(B, max_new) greedy continuations of 1-D ``prompts`` under ``segmenter`` (deprecated
     name, kept working: ``model.generate(..., positions=EntropyPositions(segmenter))``)."""
     padded, lengths = pad_rows(prompts, left=True)  # (B, P), (B,)
-    out = model.generate(torch.from_numpy(padded).to(device), max_new, eos=eos,
-                         prompt_lengths=torch.from_numpy(lengths).to(device),
-                         positions=EntropyPositions(segmenter))
-    return out[:, padded.shape[1]:].cpu().numpy()  # (B, max_new)
+    out = model.generate(
+        torch.from_numpy(padded).to(device),
+        max_new,
+        eos=eos,
+        prompt_lengths=torch.from_numpy(lengths).to(device),
+        positions=EntropyPositions(segmenter),
+    )
+    return out[:, padded.shape[1] :].cpu().numpy()  # (B, max_new)

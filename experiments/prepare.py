@@ -29,8 +29,20 @@ from bipe.experiments.segmentation import (
 from bipe.experiments.tasks import Examples, Task, get_task
 from bipe.models.precision import resolve_compute_dtype
 
-__all__ = ["BATCH", "EVAL", "SEGMENT", "TRAIN", "WORLD", "Prepared", "apply_threads", "prepare",
-           "resolve_device", "resolve_precision", "step_work", "stream"]
+__all__ = [
+    "BATCH",
+    "EVAL",
+    "SEGMENT",
+    "TRAIN",
+    "WORLD",
+    "Prepared",
+    "apply_threads",
+    "prepare",
+    "resolve_device",
+    "resolve_precision",
+    "step_work",
+    "stream",
+]
 
 WORLD, TRAIN, BATCH, EVAL, SEGMENT = range(5)
 
@@ -82,27 +94,42 @@ def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
     if config.data.path:
         examples = task.load(config.data.path, config.data, world)
         lo, hi = task.train_range(config.data)
-        have = (int(examples.setting.min()), int(examples.setting.max())) if len(examples) \
+        have = (
+            (int(examples.setting.min()), int(examples.setting.max()))
+            if len(examples)
             else (lo, hi)
+        )
         if have[0] < lo or have[1] > hi:
-            raise ValueError(f"{config.data.path}: {task.unit} {have[0]}..{have[1]}, outside "
-                             f"the training range {lo}..{hi} of the run's data config (set "
-                             f"--data.{task.length_field}"
-                             f" uniform:{have[0]}:{have[1]})")
+            raise ValueError(
+                f"{config.data.path}: {task.unit} {have[0]}..{have[1]}, outside "
+                f"the training range {lo}..{hi} of the run's data config (set "
+                f"--data.{task.length_field}"
+                f" uniform:{have[0]}:{have[1]})"
+            )
     else:
-        examples = task.generate(stream(config.data_seed, TRAIN), config.data, world,
-                                 config.data.n_train, None)
+        examples = task.generate(
+            stream(config.data_seed, TRAIN), config.data, world, config.data.n_train, None
+        )
     if not len(examples):
         raise ValueError("the training set is empty")
     seps = config.model.separators
-    segmenters = (load_run_segmenters(run_dir, config) if run_dir is not None else None) \
-        or fit_run_segmenters(config, examples.inputs)
-    positions = example_positions(stream(config.data_seed, SEGMENT, 0), examples,
-                                  config.segment_train, seps, segmenters.get("train"))
-    model = dataclasses.replace(resolve_precision(config, step_work(config, examples)).model,
-                                max_intra=max_intra(positions) + 1)
-    return Prepared(dataclasses.replace(config, model=model), task, world, examples, positions,
-                    segmenters)
+    segmenters = (
+        load_run_segmenters(run_dir, config) if run_dir is not None else None
+    ) or fit_run_segmenters(config, examples.inputs)
+    positions = example_positions(
+        stream(config.data_seed, SEGMENT, 0),
+        examples,
+        config.segment_train,
+        seps,
+        segmenters.get("train"),
+    )
+    model = dataclasses.replace(
+        resolve_precision(config, step_work(config, examples)).model,
+        max_intra=max_intra(positions) + 1,
+    )
+    return Prepared(
+        dataclasses.replace(config, model=model), task, world, examples, positions, segmenters
+    )
 
 
 def step_work(config: RunConfig, examples) -> int:
@@ -115,7 +142,7 @@ def step_work(config: RunConfig, examples) -> int:
 def resolve_precision(config: RunConfig, work: int | None = None) -> RunConfig:
     """``config`` with ``model.compute_dtype="auto"`` resolved for the run's device and a
     training step of ``work`` = ``B * T * D`` (:func:`step_work`)."""
-    dtype = resolve_compute_dtype(config.model.compute_dtype, resolve_device(config.train.device),
-                                  work=work)
-    return dataclasses.replace(config, model=dataclasses.replace(config.model,
-                                                                 compute_dtype=dtype))
+    dtype = resolve_compute_dtype(
+        config.model.compute_dtype, resolve_device(config.train.device), work=work
+    )
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, compute_dtype=dtype))

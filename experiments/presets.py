@@ -59,30 +59,59 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"n_train": 512, "n_eval": 16, "eval_lengths": [1, 2, 3]},
         "family_data": {
             "arithmetic": {"operators": "uniform:1:2"},
-            "automaton": {"n_symbols": 3, "n_types": 2, "inner_states": 2, "outer_states": 2,
-                          "segments": "uniform:1:3", "segment_length": "uniform:1:3"},
-            "text": {"context": 96, "eval_lengths": [], "eval_tokens": 4096,
-                     "train_tokens": 200_000, "n_eval": 10},
+            "automaton": {
+                "n_symbols": 3,
+                "n_types": 2,
+                "inner_states": 2,
+                "outer_states": 2,
+                "segments": "uniform:1:3",
+                "segment_length": "uniform:1:3",
+            },
+            "text": {
+                "context": 96,
+                "eval_lengths": [],
+                "eval_tokens": 4096,
+                "train_tokens": 200_000,
+                "n_eval": 10,
+            },
         },
         "model": {"d_model": 32, "n_layers": 2, "n_heads": 2},
-        "train": {"steps": 60, "batch_size": 16, "lr": 3e-3, "warmup": 10, "log_every": 10,
-                  "checkpoint_every": 20},
+        "train": {
+            "steps": 60,
+            "batch_size": 16,
+            "lr": 3e-3,
+            "warmup": 10,
+            "log_every": 10,
+            "checkpoint_every": 20,
+        },
     },
     "demo": {
         "task": "arith",
         "data": {"n_train": 20000, "n_eval": 200, "eval_lengths": [1, 2, 3, 4, 5, 6, 7, 8]},
         "family_data": {"arithmetic": {"operators": "uniform:1:4", "fmt": "steps"}},
         "model": {"d_model": 64, "n_layers": 2, "n_heads": 4},
-        "train": {"steps": 3000, "batch_size": 32, "lr": 3e-3, "warmup": 100, "log_every": 50,
-                  "checkpoint_every": 500},
+        "train": {
+            "steps": 3000,
+            "batch_size": 32,
+            "lr": 3e-3,
+            "warmup": 100,
+            "log_every": 50,
+            "checkpoint_every": 500,
+        },
     },
     "paper_arith": {
         "task": "arith",
         "data": {"n_train": 1_000_000, "n_eval": 1000, "eval_lengths": [5, 10, 15, 16, 17, 18]},
         "family_data": {"arithmetic": {"operators": "linear:1:15", "fmt": "feng"}},
         "model": {"d_model": 256, "n_layers": 3, "n_heads": 4},
-        "train": {"steps": 195_313, "batch_size": 512, "lr": 1e-4, "warmup": 1000,
-                  "log_every": 100, "checkpoint_every": 2000},
+        "train": {
+            "steps": 195_313,
+            "batch_size": 512,
+            "lr": 1e-4,
+            "warmup": 1000,
+            "log_every": 100,
+            "checkpoint_every": 2000,
+        },
     },
     # cpu_arith: chosen from the data points (3 layers, width 64, 60k chains, 10-12
     # epochs, 1-4 or 1-6 operators: nothing extrapolates) and short runs here (1-4 operators,
@@ -93,8 +122,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"n_train": 100_000, "n_eval": 500, "eval_lengths": [2, 4, 6, 8, 9, 10, 11, 12]},
         "family_data": {"arithmetic": {"operators": "uniform:1:8", "fmt": "steps"}},
         "model": {"d_model": 64, "n_layers": 3, "n_heads": 4},
-        "train": {"steps": 16000, "batch_size": 64, "lr": 2e-3, "warmup": 300,
-                  "log_every": 50, "checkpoint_every": 1000},
+        "train": {
+            "steps": 16000,
+            "batch_size": 64,
+            "lr": 2e-3,
+            "warmup": 300,
+            "log_every": 50,
+            "checkpoint_every": 1000,
+        },
     },
     # cpu_text: the calibration shape (byte-level, 4 layers, width 128, 4 heads, 800
     # steps of 32 x 128 bytes of the standard library, each window seen once), evaluated in
@@ -104,8 +139,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"n_train": 25_600, "n_eval": 100, "eval_lengths": [128, 256, 512, 1024]},
         "family_data": {"text": {"corpus": "stdlib", "context": 128, "eval_tokens": 65_536}},
         "model": {"d_model": 128, "n_layers": 4, "n_heads": 4},
-        "train": {"steps": 800, "batch_size": 32, "lr": 2e-3, "warmup": 50, "log_every": 20,
-                  "checkpoint_every": 200},
+        "train": {
+            "steps": 800,
+            "batch_size": 32,
+            "lr": 2e-3,
+            "warmup": 50,
+            "log_every": 20,
+            "checkpoint_every": 200,
+        },
     },
 }
 
@@ -132,14 +173,18 @@ def build_config(
             raise ValueError(f"{key} is derived from the task and cannot be set")
     if pe is not None:
         overrides["model.pe"] = pe
-    tree = _preset_tree(preset, task) if base is None else upgrade_run_dict(
-        {**base, "task": task or base.get("task")})
+    tree = (
+        _preset_tree(preset, task)
+        if base is None
+        else upgrade_run_dict({**base, "task": task or base.get("task")})
+    )
     tree = apply_overrides(tree, overrides, RunConfig)
     if out is not None:
         tree["out"] = out
     the_task = get_task(tree["task"])
-    data = config_from_dict(data_family(tree["task"]).config, tree.setdefault("data", {}),
-                            where="data")
+    data = config_from_dict(
+        data_family(tree["task"]).config, tree.setdefault("data", {}), where="data"
+    )
     model = tree.setdefault("model", {})
     model["vocab_size"] = the_task.vocab_size(data)
     model["separators"] = list(the_task.model_separators(data, model.get("pe", ModelConfig.pe)))

@@ -33,9 +33,15 @@ class SweepProgress:
     stderr; the bar is drawn only when ``stream.isatty()`` (and ``enabled`` is not False).
     """
 
-    def __init__(self, runs: Sequence[tuple[str, Path, int]], *, done: Sequence[str] = (),
-                 stream: IO[str] | None = None, enabled: bool = True,
-                 interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        runs: Sequence[tuple[str, Path, int]],
+        *,
+        done: Sequence[str] = (),
+        stream: IO[str] | None = None,
+        enabled: bool = True,
+        interval_s: float = 1.0,
+    ) -> None:
         self.runs = list(runs)
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
@@ -52,8 +58,14 @@ class SweepProgress:
         from tqdm.auto import tqdm  # noqa: PLC0415
 
         total = sum(steps for _, _, steps in self.runs)
-        self._bar = tqdm(total=total, initial=self._steps_done()[0], file=self.stream,
-                         unit="step", dynamic_ncols=True, desc=self._desc())
+        self._bar = tqdm(
+            total=total,
+            initial=self._steps_done()[0],
+            file=self.stream,
+            unit="step",
+            dynamic_ncols=True,
+            desc=self._desc(),
+        )
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
         return self
@@ -81,8 +93,9 @@ class SweepProgress:
             self._bar.set_description_str(self._desc(), refresh=False)
             shown = [f"{name} {step}/{steps}" for name, step, steps in current if step][:3]
             more = sum(1 for _, step, _ in current if step) - len(shown)
-            self._bar.set_postfix_str(", ".join(shown) + (f" +{more} more" if more > 0 else ""),
-                                      refresh=False)
+            self._bar.set_postfix_str(
+                ", ".join(shown) + (f" +{more} more" if more > 0 else ""), refresh=False
+            )
             self._bar.n = n
             self._bar.refresh()
 

@@ -49,8 +49,9 @@ def _changes(old: Any, new: Any, prefix: str = "") -> dict[str, list]:
     return {} if old == new else {prefix: [old, new]}
 
 
-def resumed_config(config: RunConfig, overrides: dict[str, str], *,
-                   step: int) -> tuple[RunConfig, dict[str, list]]:
+def resumed_config(
+    config: RunConfig, overrides: dict[str, str], *, step: int
+) -> tuple[RunConfig, dict[str, list]]:
     """``config`` with the safe ``overrides`` applied, and the changes ``{key: [old, new]}``.
 
     ``step`` is the checkpoint's step. An unsafe change, or ``train.steps`` below ``step``, is a
@@ -67,9 +68,11 @@ def resumed_config(config: RunConfig, overrides: dict[str, str], *,
             f"--resume cannot change {key} ({before!r} -> {after!r}); a resumed run may change "
             f"only {', '.join(SAFE_KEYS)} and evaluation settings (data.n_eval, "
             "data.eval_lengths, data.eval_tokens_per_batch, data.eval_segment_length, "
-            "segment_eval.*)")
+            "segment_eval.*)"
+        )
     new = config_from_dict(RunConfig, data)
     if new.train.steps < step:
-        raise ValueError(f"--train.steps {new.train.steps} is below the {step} steps the run "
-                         "has already trained")
+        raise ValueError(
+            f"--train.steps {new.train.steps} is below the {step} steps the run has already trained"
+        )
     return new, changes

@@ -95,8 +95,9 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, An
         raise ValueError(f"{path}: corrupt run config ({err})") from None
 
 
-def record_resume(run_dir: str | os.PathLike, config: RunConfig, raw: dict[str, Any],
-                  entry: dict[str, Any]) -> Path:
+def record_resume(
+    run_dir: str | os.PathLike, config: RunConfig, raw: dict[str, Any], entry: dict[str, Any]
+) -> Path:
     """Rewrite ``RUN/config.json`` as ``config``, keeping its command and version and appending
     ``entry`` (the resume's command line, step and changes) to its ``resumes`` history."""
     data = config_to_dict(config)

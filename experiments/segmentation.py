@@ -72,8 +72,11 @@ def batch_positions(
     """
     n, t = tokens.shape
     valid = np.arange(t)[None, :] < lengths[:, None]  # (N, T)
-    separators = [s for level in separators  # hbipe: one tuple per level; any level closes
-                  for s in (level if isinstance(level, (tuple, list)) else (level,))]
+    separators = [
+        s
+        for level in separators  # hbipe: one tuple per level; any level closes
+        for s in (level if isinstance(level, (tuple, list)) else (level,))
+    ]
     if config.method == "oracle" and oracle_seg is not None:
         marks = boundaries_from_positions(oracle_seg, lengths)  # (N, T)
         # the oracle's last token closes a segment iff it is a separator (as in the data)
@@ -81,8 +84,10 @@ def batch_positions(
         marks[np.arange(n), np.maximum(lengths - 1, 0)] |= last & (lengths > 0)
     elif config.method == "entropy":
         if entropy is None:
-            raise ValueError("entropy segmentation needs the run's fitted segmenter "
-                             "(fit_run_segmenters / load_run_segmenters)")
+            raise ValueError(
+                "entropy segmentation needs the run's fitted segmenter "
+                "(fit_run_segmenters / load_run_segmenters)"
+            )
         marks = entropy_boundaries(tokens, entropy, lengths)  # (N, T)
     elif config.method.startswith("fixed:"):
         marks = fixed_length_boundaries((n, t), int(config.method.split(":")[1]))  # (N, T)
@@ -99,7 +104,10 @@ def batch_positions(
 
 
 def example_positions(
-    rng: np.random.Generator | None, examples, config, separators: Sequence[int],
+    rng: np.random.Generator | None,
+    examples,
+    config,
+    separators: Sequence[int],
     entropy: EntropySegmenter | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Per-example ``(seg, intra)`` for ``examples.inputs`` under ``config`` (drawn once);
@@ -134,12 +142,21 @@ def fit_run_segmenters(config, inputs: Sequence[np.ndarray]) -> dict[str, Entrop
         seg_config = getattr(config, f"segment_{split}")
         if seg_config.method != "entropy":
             continue
-        knobs = (seg_config.entropy_length, seg_config.entropy_order, seg_config.entropy_rule,
-                 seg_config.entropy_smoothing)
+        knobs = (
+            seg_config.entropy_length,
+            seg_config.entropy_order,
+            seg_config.entropy_rule,
+            seg_config.entropy_smoothing,
+        )
         if knobs not in fitted:
             fitted[knobs] = fit_entropy_segmenter(
-                inputs, target_length=knobs[0], order=knobs[1], rule=knobs[2],
-                smoothing=knobs[3], vocab_size=vocab)
+                inputs,
+                target_length=knobs[0],
+                order=knobs[1],
+                rule=knobs[2],
+                smoothing=knobs[3],
+                vocab_size=vocab,
+            )
         out[split] = fitted[knobs]
     return out
 
@@ -154,8 +171,9 @@ def save_run_segmenters(run_dir: str | Path, segmenters: dict[str, EntropySegmen
         save_entropy_segmenter(segmenter_path(run_dir, split), segmenter)
 
 
-def load_run_segmenters(run_dir: str | Path, config, *, required: bool = False
-                        ) -> dict[str, EntropySegmenter] | None:
+def load_run_segmenters(
+    run_dir: str | Path, config, *, required: bool = False
+) -> dict[str, EntropySegmenter] | None:
     """The segmenters saved in ``run_dir`` for ``config``'s entropy splits; None when the run
     folder has none of them (a run that has not been prepared yet) unless ``required``."""
     splits = [s for s in SPLITS if getattr(config, f"segment_{s}").method == "entropy"]
@@ -168,13 +186,22 @@ def load_run_segmenters(run_dir: str | Path, config, *, required: bool = False
     out = {s: load_entropy_segmenter(segmenter_path(run_dir, s)) for s in splits}
     for split, segmenter in out.items():
         if not knobs_match(segmenter, getattr(config, f"segment_{split}")):
-            raise ValueError(f"{segmenter_path(run_dir, split)} was fitted with other entropy "
-                             f"knobs than the config's segment_{split}")
+            raise ValueError(
+                f"{segmenter_path(run_dir, split)} was fitted with other entropy "
+                f"knobs than the config's segment_{split}"
+            )
     return out
 
 
 def knobs_match(segmenter: EntropySegmenter, seg_config) -> bool:
-    return (segmenter.model.order, segmenter.rule, segmenter.target_length,
-            segmenter.model.smoothing) == (seg_config.entropy_order, seg_config.entropy_rule,
-                                           seg_config.entropy_length,
-                                           seg_config.entropy_smoothing)
+    return (
+        segmenter.model.order,
+        segmenter.rule,
+        segmenter.target_length,
+        segmenter.model.smoothing,
+    ) == (
+        seg_config.entropy_order,
+        seg_config.entropy_rule,
+        seg_config.entropy_length,
+        seg_config.entropy_smoothing,
+    )

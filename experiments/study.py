@@ -94,15 +94,21 @@ class WidthStudy:
             raise ValueError(f"unknown setting {self.setting!r}; known: {', '.join(SETTINGS)}")
         if "{}" not in self.size_format:
             raise ValueError(f"size_format must contain '{{}}', got {self.size_format!r}")
-        clash = {k for k, _ in self.fixed} & {*self.size_keys, *self.size_keys2,
-                                               "model.d_model", "init_seed", "model.pe"}
+        clash = {k for k, _ in self.fixed} & {
+            *self.size_keys,
+            *self.size_keys2,
+            "model.d_model",
+            "init_seed",
+            "model.pe",
+        }
         if clash:
             raise ValueError(f"fixed overrides may not set study keys: {sorted(clash)}")
 
     def cells(self) -> list[tuple[str, int | tuple[int, int]]]:
         """Every (encoding, size) cell; size is ``(size, size2)`` with a second axis."""
-        sizes = [(a, b) for a in self.sizes for b in self.sizes2] if self.sizes2 \
-            else list(self.sizes)
+        sizes = (
+            [(a, b) for a in self.sizes for b in self.sizes2] if self.sizes2 else list(self.sizes)
+        )
         return [(pe, size) for pe in self.encodings for size in sizes]
 
 
@@ -114,7 +120,6 @@ class StudyOutcome:
     fits: dict[str, ScalingFit]
     implied: dict[str, float]
     report: Path
-
 
 
 def _point(study: WidthStudy, pe: str, size, width: int, seed: int) -> dict[str, str]:
@@ -137,8 +142,11 @@ def study_configs(
             point = _point(study, pe, size, width, seed)
             overrides = {**dict(study.fixed), **point}
             overrides.pop("model.pe")
-            configs.append(build_config(study.preset, task=study.task, pe=pe,
-                                        overrides=overrides, out=run_name(point)))
+            configs.append(
+                build_config(
+                    study.preset, task=study.task, pe=pe, overrides=overrides, out=run_name(point)
+                )
+            )
     return configs
 
 
@@ -149,15 +157,22 @@ def _accuracy(run_dir: Path, study: WidthStudy) -> float | None:
     summary = ev.get("summary", {}).get(study.setting, {})
     metric = study.metric or next(iter(summary), None)
     if metric is None or metric not in summary:
-        raise ValueError(f"{run_dir}/eval.json has no {study.setting} metric "
-                         f"{study.metric or '(any)'}")
+        raise ValueError(
+            f"{run_dir}/eval.json has no {study.setting} metric {study.metric or '(any)'}"
+        )
     value = summary[metric]
     return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
 def run_width_study(
-    study: WidthStudy, out_dir: str | Path, *, jobs: int | None = 1, progress: bool = False,
-    runner: Runner = run_sweep, seed: int = 0, n_boot: int = 2000,
+    study: WidthStudy,
+    out_dir: str | Path,
+    *,
+    jobs: int | None = 1,
+    progress: bool = False,
+    runner: Runner = run_sweep,
+    seed: int = 0,
+    n_boot: int = 2000,
 ) -> StudyOutcome:
     """Run the study into ``out_dir`` (resumable) and write its report; see the module doc."""
     out = Path(out_dir)
@@ -180,8 +195,9 @@ def run_width_study(
                 acc = _accuracy(run_dir, study)
                 if acc is not None:
                     accs.append(acc)
-                    results.append(Result(encoding=pe, size=size, seed=s, width=width,
-                                          accuracy=acc))
+                    results.append(
+                        Result(encoding=pe, size=size, seed=s, width=width, accuracy=acc)
+                    )
             if accs and float(np.mean(accs)) >= study.target:
                 reached.append((pe, size))
         active = [c for c in active if c not in reached]
@@ -206,8 +222,15 @@ def theory_points(study: WidthStudy) -> tuple[list[dict[str, float]], list] | No
     return points, sizes
 
 
-def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[str], *,
-            seed: int, n_boot: int) -> StudyOutcome:
+def _finish(
+    study: WidthStudy,
+    out: Path,
+    results: list[Result],
+    failed: list[str],
+    *,
+    seed: int,
+    n_boot: int,
+) -> StudyOutcome:
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     fits = fit_scaling(rng, results, study.target, n_boot=n_boot)
     theory = theory_points(study)
@@ -220,27 +243,47 @@ def _finish(study: WidthStudy, out: Path, results: list[Result], failed: list[st
     axis = ", ".join(study.size_keys)
     names = _axis_names(study)
     series, fitted = scaling_series(fits, study.sizes2, names[1] if study.sizes2 else "")
-    plot_scaling(out / "width_scaling.png", series, fitted, xlabel=f"size ({axis})",
-                 title=f"smallest d_model reaching {study.metric or 'accuracy'} >= "
-                       f"{study.target} ({study.setting})",
-                 guides={} if study.sizes2 or theory is None else hypothesis_guides(*theory, fits))
-    data = {"study": _study_dict(study),
-            "results": [r.__dict__ for r in results],
-            "fits": {e: {"exponents": [x.__dict__ for x in f.exponents],
-                         "prefactor": f.prefactor, "points": f.points,
-                         "censored": f.censored} for e, f in fits.items()},
-            "implied_exponents": implied, "failed": failed}
+    plot_scaling(
+        out / "width_scaling.png",
+        series,
+        fitted,
+        xlabel=f"size ({axis})",
+        title=f"smallest d_model reaching {study.metric or 'accuracy'} >= "
+        f"{study.target} ({study.setting})",
+        guides={} if study.sizes2 or theory is None else hypothesis_guides(*theory, fits),
+    )
+    data = {
+        "study": _study_dict(study),
+        "results": [r.__dict__ for r in results],
+        "fits": {
+            e: {
+                "exponents": [x.__dict__ for x in f.exponents],
+                "prefactor": f.prefactor,
+                "points": f.points,
+                "censored": f.censored,
+            }
+            for e, f in fits.items()
+        },
+        "implied_exponents": implied,
+        "failed": failed,
+    }
     write_text_atomic(out / "study.json", json.dumps(data, indent=1) + "\n")
-    md = [f"# Width study: {', '.join(study.encodings)}", "",
-          f"Smallest `d_model` in {list(sorted(study.widths))} whose mean {study.setting} "
-          f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches "
-          f"{study.target}, per size of "
-          f"{' x '.join(names)}; `>grid` = never reached. Exponents: "
-          "least-squares slopes of log width against log size [95% interval: the wider of a "
-          "bootstrap over seeds and the regression's t interval].", "",
-          scaling_table(fits, implied, axes=names),
-          "![width_scaling.png](width_scaling.png)", "",
-          *[f"- {hypothesis_verdict(f, implied, names)}." for f in fits.values()], ""]
+    md = [
+        f"# Width study: {', '.join(study.encodings)}",
+        "",
+        f"Smallest `d_model` in {list(sorted(study.widths))} whose mean {study.setting} "
+        f"{study.metric or 'accuracy'} over seeds {list(study.seeds)} reaches "
+        f"{study.target}, per size of "
+        f"{' x '.join(names)}; `>grid` = never reached. Exponents: "
+        "least-squares slopes of log width against log size [95% interval: the wider of a "
+        "bootstrap over seeds and the regression's t interval].",
+        "",
+        scaling_table(fits, implied, axes=names),
+        "![width_scaling.png](width_scaling.png)",
+        "",
+        *[f"- {hypothesis_verdict(f, implied, names)}." for f in fits.values()],
+        "",
+    ]
     if failed:
         md += ["Failed runs:", "", *[f"- {f}" for f in failed], ""]
     report = write_text_atomic(out / "study.md", "\n".join(md))

@@ -66,8 +66,15 @@ from bipe.experiments.presets import build_config
 from bipe.experiments.progress import SweepProgress
 from bipe.experiments.sweep_run import run_one, run_status
 
-__all__ = ["GridSpec", "expand_grid", "load_grid_file", "run_one", "run_status", "run_sweep",
-           "status_table"]
+__all__ = [
+    "GridSpec",
+    "expand_grid",
+    "load_grid_file",
+    "run_one",
+    "run_status",
+    "run_sweep",
+    "status_table",
+]
 
 EXECUTORS = ("local", "submitit")
 FILE_KEYS = ("preset", "task", "set", "grid", "executor", "slurm")
@@ -123,17 +130,22 @@ def load_grid_file(path: str | os.PathLike) -> GridSpec:
         raise ValueError(f"{path}: malformed grid file ({err})") from None
     unknown = set(data) - set(FILE_KEYS)
     if unknown:
-        raise ValueError(f"{path}: unknown grid file keys {sorted(unknown)}; "
-                         f"valid: {', '.join(FILE_KEYS)}")
+        raise ValueError(
+            f"{path}: unknown grid file keys {sorted(unknown)}; valid: {', '.join(FILE_KEYS)}"
+        )
     grid, slurm = data.get("grid", {}), data.get("slurm", {})
     if not isinstance(slurm, dict):
         raise ValueError(f"{path}: slurm must be a table of job parameters")
     return GridSpec(
-        preset=data.get("preset", "tiny"), task=data.get("task"),
-        executor=data.get("executor"), slurm=tuple(slurm.items()),
+        preset=data.get("preset", "tiny"),
+        task=data.get("task"),
+        executor=data.get("executor"),
+        slurm=tuple(slurm.items()),
         fixed=tuple((k, _text(v)) for k, v in data.get("set", {}).items()),
-        grid=tuple((k, tuple(_text(x) for x in (v if isinstance(v, list) else [v])))
-                   for k, v in grid.items()),
+        grid=tuple(
+            (k, tuple(_text(x) for x in (v if isinstance(v, list) else [v])))
+            for k, v in grid.items()
+        ),
     )
 
 
@@ -155,18 +167,30 @@ def expand_grid(spec: GridSpec) -> list[tuple[str, RunConfig, dict[str, str]]]:
         overrides = {**dict(spec.fixed), **point}
         pe = overrides.pop("pe", None)
         task = overrides.pop("task", spec.task)
-        out.append((name, build_config(spec.preset, task=task, pe=pe, overrides=overrides,
-                                       out=name), point))
+        out.append(
+            (
+                name,
+                build_config(spec.preset, task=task, pe=pe, overrides=overrides, out=name),
+                point,
+            )
+        )
     names = [n for n, _, _ in out]
     if len(set(names)) != len(names):
         raise ValueError("two grid points map to the same folder name; use distinct values")
     return out
 
 
-def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, jobs: int | None = 1,
-              progress: bool = False, names: Sequence[str] | None = None,
-              executor: str = "local", cluster: ClusterOptions | None = None,
-              ensemble_size: int = 1) -> list[dict]:
+def run_sweep(
+    configs: Sequence[RunConfig],
+    out_dir: str | os.PathLike,
+    *,
+    jobs: int | None = 1,
+    progress: bool = False,
+    names: Sequence[str] | None = None,
+    executor: str = "local",
+    cluster: ClusterOptions | None = None,
+    ensemble_size: int = 1,
+) -> list[dict]:
     """Run every config into ``out_dir`` (``config.out`` = the run's folder name there).
 
     ``executor="local"``: ``jobs > 1`` runs that many ``bipe train`` processes at once, each
@@ -193,16 +217,26 @@ def run_sweep(configs: Sequence[RunConfig], out_dir: str | os.PathLike, *, jobs:
     runs = [(Path(c.out).name, Path(c.out), c.train.steps) for c in plan]
     done = [runs[i][0] for i, s in enumerate(statuses) if s == "done"]
     with SweepProgress(runs, done=done, enabled=progress) as bar:
+
         def finish(i: int, error: str | None) -> None:
             index.finish(i, error)
             bar.finished(runs[i][0])
 
         if executor == "submitit":
-            cluster_jobs.run_jobs(todo, plan, index.rows, out, cluster or ClusterOptions(), finish,
-                                  index.save, jobs=jobs)
+            cluster_jobs.run_jobs(
+                todo,
+                plan,
+                index.rows,
+                out,
+                cluster or ClusterOptions(),
+                finish,
+                index.save,
+                jobs=jobs,
+            )
         else:
-            units = sweep_units(plan, [Path(c.out) for c in plan], statuses, todo,
-                                ensemble_size, jobs or 1)
+            units = sweep_units(
+                plan, [Path(c.out) for c in plan], statuses, todo, ensemble_size, jobs or 1
+            )
             _run_local(units, plan, statuses, finish, jobs or 1)
     return index.rows
 
@@ -230,8 +264,14 @@ class _Index:
             d = Path(config.out)
             rel = str(d.relative_to(out)) if d.is_relative_to(out) else str(d)
             row = {k: v for k, v in old.get(rel, {}).items() if k in JOB_FIELDS}
-            self.rows.append({"name": d.name, "dir": rel,
-                              "status": "done" if status == "done" else "pending", **row})
+            self.rows.append(
+                {
+                    "name": d.name,
+                    "dir": rel,
+                    "status": "done" if status == "done" else "pending",
+                    **row,
+                }
+            )
         self.save()
 
     def finish(self, i: int, error: str | None) -> None:
@@ -242,8 +282,9 @@ class _Index:
             row.pop("error", None)
             row["status"] = "done" if finished and not error else "failed"
             if row["status"] == "failed":
-                row["error"] = error or ("the job ended before the run finished; run the "
-                                         "sweep again to resume it")
+                row["error"] = error or (
+                    "the job ended before the run finished; run the sweep again to resume it"
+                )
         self.save()
 
     def save(self) -> None:
@@ -287,24 +328,34 @@ def _read_index(out: Path) -> dict[str, dict]:
     return {r["dir"]: r for r in rows}
 
 
-def _run_local(units: list[list[int]], plan: list[RunConfig], statuses: list[str],
-               finish, jobs: int) -> None:
+def _run_local(
+    units: list[list[int]], plan: list[RunConfig], statuses: list[str], finish, jobs: int
+) -> None:
     """Run each unit (a list of plan indices: one run, or several as one ensemble) inline or in
     processes."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
 
     def work(unit: list[int]) -> None:
         if len(unit) > 1:
-            errors = run_unit([plan[i] for i in unit], [Path(plan[i].out) for i in unit],
-                              statuses[unit[0]] == "partial", inline=jobs == 1,
-                              threads=threads, progress=False)
+            errors = run_unit(
+                [plan[i] for i in unit],
+                [Path(plan[i].out) for i in unit],
+                statuses[unit[0]] == "partial",
+                inline=jobs == 1,
+                threads=threads,
+                progress=False,
+            )
             for i, error in zip(unit, errors, strict=True):
                 finish(i, error)
             return
         for i in unit:
             run_dir = Path(plan[i].out)
-            finish(i, run_one(plan[i], run_dir, statuses[i]) if jobs == 1
-                   else _run_process(plan[i], run_dir, statuses[i], threads))
+            finish(
+                i,
+                run_one(plan[i], run_dir, statuses[i])
+                if jobs == 1
+                else _run_process(plan[i], run_dir, statuses[i], threads),
+            )
 
     if jobs == 1:
         for unit in units:
@@ -352,8 +403,10 @@ def status_table(out_dir: str | os.PathLike) -> str:
             step = f"{logged[-1]['step'] if logged else 0}/{config.train.steps}"
             if run_status(run_dir, config) == "done":
                 row["status"] = "done"  # the folder is the truth (index may be stale)
-        lines.append(f"| {row['name']} | {row['status']} | {row.get('job_id', '-')} | "
-                     f"{row.get('job_state', '-')} | {step} |")
+        lines.append(
+            f"| {row['name']} | {row['status']} | {row.get('job_id', '-')} | "
+            f"{row.get('job_state', '-')} | {step} |"
+        )
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1

@@ -35,14 +35,17 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
     if expected["model"]["compute_dtype"] == "auto" and isinstance(saved, dict):
         expected["model"]["compute_dtype"] = saved["model"]["compute_dtype"]  # the run's choice
     if not isinstance(saved, dict) or _comparable(saved) != _comparable(expected):
-        raise ValueError(f"{run_dir} holds a run with a different config; move it away or "
-                         "use another sweep folder")
+        raise ValueError(
+            f"{run_dir} holds a run with a different config; move it away or "
+            "use another sweep folder"
+        )
     finished = "eval.json" if config.train.evaluate_at_end else "model.pt"
     return "done" if (run_dir / finished).exists() else "partial"
 
 
-def run_one(config: RunConfig, run_dir: Path, status: str, *,
-            stop_after: int | None = None) -> str | None:
+def run_one(
+    config: RunConfig, run_dir: Path, status: str, *, stop_after: int | None = None
+) -> str | None:
     """Train (status ``new``) or resume (``partial``) one run in this process, without a bar;
     returns None or the one-line error of a bad config or folder."""
     from bipe.experiments.train import resume, train  # noqa: PLC0415 (torch only when running)

@@ -38,8 +38,11 @@ def _writer_class():
         from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415
     except ImportError:
         if not _warned:
-            print('bipe: TensorBoard logging is off (pip install "bipe-workbench[tensorboard]";'
-                  " BIPE_TENSORBOARD=0 silences this)", file=sys.stderr)
+            print(
+                'bipe: TensorBoard logging is off (pip install "bipe-workbench[tensorboard]";'
+                " BIPE_TENSORBOARD=0 silences this)",
+                file=sys.stderr,
+            )
             _warned = True
         return None
     return SummaryWriter

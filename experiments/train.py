@@ -50,8 +50,17 @@ from bipe.models.precision import precision_note
 from bipe.models.transformer import Transformer
 from bipe.synthetic.arrays import pad_rows
 
-__all__ = ["Prepared", "batch_indices", "make_batch", "prepare", "resolve_precision", "resume",
-           "stream", "train"]
+__all__ = [
+    "Prepared",
+    "batch_indices",
+    "make_batch",
+    "prepare",
+    "resolve_precision",
+    "resume",
+    "stream",
+    "train",
+]
+
 
 def batch_indices(data_seed: int, step: int, batch_size: int, n: int) -> np.ndarray:
     """(B,) example indices of step ``step``: consecutive slices of one permutation per epoch."""
@@ -117,14 +126,19 @@ def make_optimizer(model: torch.nn.Module, config) -> torch.optim.Optimizer:
     gains)."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     other = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": config.weight_decay},
-              {"params": other, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": other, "weight_decay": 0.0},
+    ]
     fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters())
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), fused=fused or None)
 
 
 def train(
-    config: RunConfig, *, command: list[str] | None = None, progress: bool = True,
+    config: RunConfig,
+    *,
+    command: list[str] | None = None,
+    progress: bool = True,
     stop_after: int | None = None,
 ) -> Path:
     """Train ``config`` into the new run folder ``config.out``; returns the folder.
@@ -137,12 +151,14 @@ def train(
         return _train(config, command, progress, stop_after)
 
 
-def _train(config: RunConfig, command: list[str] | None, progress: bool,
-           stop_after: int | None) -> Path:
+def _train(
+    config: RunConfig, command: list[str] | None, progress: bool, stop_after: int | None
+) -> Path:
     out = Path(config.out)
     if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
         raise ValueError(
-            f"{out} already holds a run; resume it with --resume or pick another --out")
+            f"{out} already holds a run; resume it with --resume or pick another --out"
+        )
     prepared = prepare(config)
     from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (evaluate imports us)
 
@@ -150,16 +166,26 @@ def _train(config: RunConfig, command: list[str] | None, progress: bool,
     distributed.check_batch(config.train.batch_size)
     distributed.barrier()  # every rank has checked the folder before rank 0 writes to it
     if distributed.is_main():
-        _announce(config.model.compute_dtype, config.train.device, progress,
-                  step_work(config, prepared.train))
+        _announce(
+            config.model.compute_dtype,
+            config.train.device,
+            progress,
+            step_work(config, prepared.train),
+        )
         save_run_segmenters(out, prepared.segmenters)
         rundir.write_run_config(out, prepared.config, command or [])
         prepared.task.write_files(prepared.world, out)
     return _run(prepared, out, None, progress=progress, stop_after=stop_after)
 
 
-def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None = None,
-           overrides: dict[str, str] | None = None, command: list[str] | None = None) -> Path:
+def resume(
+    run_dir: str | Path,
+    *,
+    progress: bool = True,
+    stop_after: int | None = None,
+    overrides: dict[str, str] | None = None,
+    command: list[str] | None = None,
+) -> Path:
     """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none),
     with the recorded config (compute dtype included), under any number of ranks.
 
@@ -173,20 +199,30 @@ def resume(run_dir: str | Path, *, progress: bool = True, stop_after: int | None
         return _resume(run_dir, config, raw, progress, stop_after, overrides or {}, command)
 
 
-def _resume(run_dir: str | Path, config: RunConfig, raw: dict, progress: bool,
-            stop_after: int | None, overrides: dict[str, str],
-            command: list[str] | None) -> Path:
+def _resume(
+    run_dir: str | Path,
+    config: RunConfig,
+    raw: dict,
+    progress: bool,
+    stop_after: int | None,
+    overrides: dict[str, str],
+    command: list[str] | None,
+) -> Path:
     from bipe.experiments.resume_changes import resumed_config  # noqa: PLC0415
 
     state = rundir.load_checkpoint(run_dir)
-    config, changes = resumed_config(config, overrides or {},
-                                     step=int(state["step"]) if state else 0)
+    config, changes = resumed_config(
+        config, overrides or {}, step=int(state["step"]) if state else 0
+    )
     prepared = prepare(config, run_dir)
     if prepared.config.model != config.model:
-        raise ValueError(f"{run_dir}/config.json does not match the regenerated training data "
-                         "(was it written by another bipe version?)")
-    prepared = dataclasses.replace(prepared, config=dataclasses.replace(
-        prepared.config, out=str(run_dir)))
+        raise ValueError(
+            f"{run_dir}/config.json does not match the regenerated training data "
+            "(was it written by another bipe version?)"
+        )
+    prepared = dataclasses.replace(
+        prepared, config=dataclasses.replace(prepared.config, out=str(run_dir))
+    )
     distributed.check_batch(config.train.batch_size)
     if distributed.is_main():
         _announce(config.model.compute_dtype, config.train.device, progress)
@@ -195,14 +231,18 @@ def _resume(run_dir: str | Path, config: RunConfig, raw: dict, progress: bool,
 
         check_feasible(prepared)
     if (changes or command is not None) and distributed.is_main():
-        entry = {"command": None if command is None else list(command),
-                 "step": int(state["step"]) if state else 0, "changes": changes}
+        entry = {
+            "command": None if command is None else list(command),
+            "step": int(state["step"]) if state else 0,
+            "changes": changes,
+        }
         rundir.record_resume(run_dir, prepared.config, raw, entry)
     return _run(prepared, Path(run_dir), state, progress=progress, stop_after=stop_after)
 
 
-def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
-         stop_after: int | None) -> Path:
+def _run(
+    prepared: Prepared, out: Path, state: dict | None, *, progress: bool, stop_after: int | None
+) -> Path:
     config, tc = prepared.config, prepared.config.train
     apply_threads(config)
     device = resolve_device(tc.device)
@@ -216,8 +256,7 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
         sampler.set_state(state["sampler"])
         step, window = int(state["step"]), [float(state["window_loss"]), int(state["window_n"])]
         if distributed.is_main():
-            rundir.write_metrics(out, [r for r in rundir.read_metrics(out)
-                                       if r["step"] <= step])
+            rundir.write_metrics(out, [r for r in rundir.read_metrics(out) if r["step"] <= step])
     elif (out / "metrics.jsonl").exists() and distributed.is_main():
         rundir.write_metrics(out, [])
     if step < tc.steps:
@@ -228,8 +267,9 @@ def _run(prepared: Prepared, out: Path, state: dict | None, *, progress: bool,
                 torch.set_rng_state(state["torch_rng"])
                 if device.type == "cuda" and "cuda_rng" in state:
                     torch.cuda.set_rng_state(state["cuda_rng"], device)
-            step = _loop(prepared, model, optimizer, sampler, out, step, window, progress,
-                         stop_after)
+            step = _loop(
+                prepared, model, optimizer, sampler, out, step, window, progress, stop_after
+            )
     if step >= tc.steps and distributed.is_main():
         save_model(model, out / "model.pt")
         if tc.evaluate_at_end:
@@ -301,18 +341,30 @@ def _checkpoint(out, model, optimizer, sampler, step, window, rngs=None) -> None
     if not distributed.is_main():
         return
     rngs = rngs or _rng_states(sampler, next(model.parameters()).device)
-    rundir.save_checkpoint(out, {
-        "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "window_loss": window[0], "window_n": window[1], **rngs,
-    })
+    rundir.save_checkpoint(
+        out,
+        {
+            "step": step,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "window_loss": window[0],
+            "window_n": window[1],
+            **rngs,
+        },
+    )
 
 
 def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop_after) -> int:
     from tqdm.auto import tqdm  # noqa: PLC0415
 
     config, tc, task = prepared.config, prepared.config.train, prepared.task
-    bar = tqdm(total=tc.steps, initial=step, disable=not progress or not distributed.is_main(),
-               desc=f"train {config.task} {config.model.pe}", leave=False)
+    bar = tqdm(
+        total=tc.steps,
+        initial=step,
+        disable=not progress or not distributed.is_main(),
+        desc=f"train {config.task} {config.model.pe}",
+        leave=False,
+    )
     model.train()
     tokens_seen, t0, updating = 0, time.perf_counter(), False
     last_saved = step  # TensorBoard view of metrics.jsonl (rank 0 only):
@@ -347,9 +399,13 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                 _read_losses(pending, window)
             if (step % tc.log_every == 0 or step == tc.steps) and distributed.is_main():
                 elapsed = time.perf_counter() - t0
-                row = {"step": step, "loss": window[0] / window[1], "lr": lr,
-                       "tokens/s": tokens_seen / elapsed if elapsed > 0 else 0.0,
-                       "elapsed_s": elapsed}
+                row = {
+                    "step": step,
+                    "loss": window[0] / window[1],
+                    "lr": lr,
+                    "tokens/s": tokens_seen / elapsed if elapsed > 0 else 0.0,
+                    "elapsed_s": elapsed,
+                }
                 rundir.append_metrics(out, row)
                 tb.log(row)
                 bar.set_postfix(loss=f"{window[0] / window[1]:.3f}")

@@ -54,8 +54,15 @@ class LearnedAbsolute(Encoding):
         """Parameters of a table of ``n_rows`` x ``d_model`` (ints or sympy symbols)."""
         return n_rows * d_model
 
-    def __init__(self, n_rows: int, d_model: int, *, source: str, overflow: str = "error",
-                 track_trained: bool = False) -> None:
+    def __init__(
+        self,
+        n_rows: int,
+        d_model: int,
+        *,
+        source: str,
+        overflow: str = "error",
+        track_trained: bool = False,
+    ) -> None:
         super().__init__()
         self.table = nn.Embedding(n_rows, d_model)
         self.source, self.overflow, self.track_trained = source, overflow, track_trained
@@ -86,8 +93,10 @@ class LearnedAbsolute(Encoding):
             return self.table(p)
         if self.overflow == "error" or not self.track_trained:
             what = "trained rows" if limit < self.table.num_embeddings else "table rows"
-            raise ValueError(f"{self.source} position {top} is past the learned table's {limit} "
-                             f"{what} (overflow policy 'error'; see max_len / max_intra)")
+            raise ValueError(
+                f"{self.source} position {top} is past the learned table's {limit} "
+                f"{what} (overflow policy 'error'; see max_len / max_intra)"
+            )
         rows = self.table(p.clamp(max=limit - 1))  # (B, T, D)
         if self.overflow == "clamp":
             return rows

@@ -25,6 +25,7 @@ def alibi_slopes(n_heads: int) -> Tensor:
     >>> alibi_slopes(4).tolist()
     [0.25, 0.0625, 0.015625, 0.00390625]
     """
+
     def power_of_two(n: int) -> list[float]:
         return [2.0 ** (-8.0 * (h + 1) / n) for h in range(n)]
 
@@ -46,21 +47,34 @@ class Alibi(Encoding):
 
     uses_bias = True
 
-    def __init__(self, n_heads: int, *, source: str = "index", slope_scale: float = 1.0,
-                 levels_of_heads: Tensor | None = None) -> None:
+    def __init__(
+        self,
+        n_heads: int,
+        *,
+        source: str = "index",
+        slope_scale: float = 1.0,
+        levels_of_heads: Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.source = source
         self.register_buffer("levels_of_heads", levels_of_heads, persistent=False)  # on device
         self.slope_scale = slope_scale
         self.register_buffer("slopes", alibi_slopes(n_heads) * slope_scale, persistent=False)
 
-    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
-             dtype: torch.dtype | None = None) -> Tensor:
+    def bias(
+        self,
+        q_pos: Positions,
+        k_pos: Positions,
+        allowed: Tensor | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
         """(B, H, T, S) linear distance penalty (masked before the heads are expanded)."""
         dtype = dtype or self.slopes.dtype
         work = torch.promote_types(self.slopes.dtype, torch.float32)
-        d = distances(read_stream(q_pos, self.source, self.levels_of_heads).to(work),
-                      read_stream(k_pos, self.source, self.levels_of_heads).to(work))
+        d = distances(
+            read_stream(q_pos, self.source, self.levels_of_heads).to(work),
+            read_stream(k_pos, self.source, self.levels_of_heads).to(work),
+        )
         if allowed is not None:
             d = d.masked_fill(~allowed, float("inf"))  # (B, 1|H, T, S); -slope * inf = -inf
         return d.to(dtype) * (-self.slopes).to(dtype)[:, None, None]  # (B, H, T, S)
@@ -71,8 +85,14 @@ def t5_buckets(d: Tensor, n_buckets: int, max_distance: int) -> Tensor:
     logarithmic up to ``max_distance``, the last bucket beyond."""
     d = d.clamp(min=0)
     exact = n_buckets // 2
-    far = exact + (torch.log(d.clamp(min=1).float() / exact) / math.log(max_distance / exact)
-                   * (n_buckets - exact)).long()
+    far = (
+        exact
+        + (
+            torch.log(d.clamp(min=1).float() / exact)
+            / math.log(max_distance / exact)
+            * (n_buckets - exact)
+        ).long()
+    )
     return torch.where(d < exact, d, far.clamp(max=n_buckets - 1))
 
 
@@ -87,14 +107,20 @@ class T5Bias(Encoding):
         """Parameters: one scalar per (bucket, head) (ints or sympy symbols)."""
         return n_buckets * n_heads
 
-    def __init__(self, n_heads: int, *, source: str = "index", n_buckets: int = 32,
-                 max_distance: int = 128) -> None:
+    def __init__(
+        self, n_heads: int, *, source: str = "index", n_buckets: int = 32, max_distance: int = 128
+    ) -> None:
         super().__init__()
         self.source, self.n_buckets, self.max_distance = source, n_buckets, max_distance
         self.table = nn.Embedding(n_buckets, n_heads)
 
-    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
-             dtype: torch.dtype | None = None) -> Tensor:
+    def bias(
+        self,
+        q_pos: Positions,
+        k_pos: Positions,
+        allowed: Tensor | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
         """(B, H, T, S) looked-up bias."""
         d = distances(read_stream(q_pos, self.source), read_stream(k_pos, self.source))
         buckets = t5_buckets(d[:, 0], self.n_buckets, self.max_distance)  # (B, T, S)
@@ -114,8 +140,9 @@ class Fire(Encoding):
         """Parameters: ``Linear(1, F)`` and ``Linear(F, H)`` with biases, ``c`` and ``L``."""
         return 2 * d_hidden + d_hidden * n_heads + n_heads + 2
 
-    def __init__(self, n_heads: int, *, source: str = "index", d_hidden: int = 32,
-                 threshold: float = 512.0) -> None:
+    def __init__(
+        self, n_heads: int, *, source: str = "index", d_hidden: int = 32, threshold: float = 512.0
+    ) -> None:
         super().__init__()
         self.source = source
         self.mlp = nn.Sequential(nn.Linear(1, d_hidden), nn.ReLU(), nn.Linear(d_hidden, n_heads))
@@ -123,8 +150,13 @@ class Fire(Encoding):
         self.log_threshold = nn.Parameter(torch.tensor(math.log(threshold)))
         self.invariant_streams = streams_except(source)
 
-    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
-             dtype: torch.dtype | None = None) -> Tensor:
+    def bias(
+        self,
+        q_pos: Positions,
+        k_pos: Positions,
+        allowed: Tensor | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
         """(B, H, T, S) MLP of the normalised log distance."""
         q, k = read_stream(q_pos, self.source), read_stream(k_pos, self.source)
         c, threshold = self.log_c.exp(), self.log_threshold.exp()

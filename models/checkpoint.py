@@ -28,8 +28,12 @@ def save(model: Transformer, path: str | os.PathLike) -> Path:
     """Write ``model`` (weights, buffers such as the intra table's trained-row count, config)
     to ``path`` atomically (temporary file in the same folder, then rename); returns the path."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "version": VERSION, "config": model.config.to_dict(),
-               "state": state}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": model.config.to_dict(),
+        "state": state,
+    }
     return write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
@@ -41,13 +45,17 @@ def load(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for a corrupt archive
-        raise ValueError(f"{path}: not a readable bipe model file ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        raise ValueError(
+            f"{path}: not a readable bipe model file ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not a bipe model file (format tag missing)")
     if payload.get("version") != VERSION:
-        raise ValueError(f"{path}: model format version {payload.get('version')!r}; "
-                         f"this bipe reads version {VERSION}")
+        raise ValueError(
+            f"{path}: model format version {payload.get('version')!r}; "
+            f"this bipe reads version {VERSION}"
+        )
     try:
         config = ModelConfig.from_dict(payload.get("config"))
     except ValueError as err:
@@ -60,11 +68,15 @@ def load(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ValueError(f"{path}: weights do not match the config (missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]})")
+        raise ValueError(
+            f"{path}: weights do not match the config (missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]})"
+        )
     for name, tensor in expected.items():
         if tuple(state[name].shape) != tuple(tensor.shape):
-            raise ValueError(f"{path}: {name} has shape {tuple(state[name].shape)}, "
-                             f"the config needs {tuple(tensor.shape)}")
+            raise ValueError(
+                f"{path}: {name} has shape {tuple(state[name].shape)}, "
+                f"the config needs {tuple(tensor.shape)}"
+            )
     model.load_state_dict(state)
     return model.eval()

@@ -133,15 +133,27 @@ class ModelConfig:
     def __post_init__(self) -> None:
         from .registry import ENCODINGS  # lazy: the registry imports the encodings, not us
 
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_len", "max_intra",
-                     "randomized_max_pos", "t5_n_buckets", "t5_max_distance", "fire_d_hidden",
-                     "cope_max_pos", "pose_chunks"):
+        for name in (
+            "vocab_size",
+            "d_model",
+            "n_layers",
+            "n_heads",
+            "max_len",
+            "max_intra",
+            "randomized_max_pos",
+            "t5_n_buckets",
+            "t5_max_distance",
+            "fire_d_hidden",
+            "cope_max_pos",
+            "pose_chunks",
+        ):
             _check_positive_int(name, getattr(self, name))
         if self.d_ff is not None:
             _check_positive_int("d_ff", self.d_ff)
         if self.d_model % self.n_heads:
-            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads "
-                             f"({self.n_heads})")
+            raise ValueError(
+                f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})"
+            )
         if self.d_head % 2:
             raise ValueError(f"d_model / n_heads = {self.d_head} must be even (rotary pairs)")
         if self.pe not in ENCODINGS:
@@ -168,8 +180,10 @@ class ModelConfig:
         if self.alibi_slope_scale is not None and not self.alibi_slope_scale > 0:
             raise ValueError(f"alibi_slope_scale must be > 0, got {self.alibi_slope_scale}")
         if self.t5_max_distance <= self.t5_n_buckets // 2:
-            raise ValueError(f"t5_max_distance ({self.t5_max_distance}) must exceed "
-                             f"t5_n_buckets / 2 ({self.t5_n_buckets // 2})")
+            raise ValueError(
+                f"t5_max_distance ({self.t5_max_distance}) must exceed "
+                f"t5_n_buckets / 2 ({self.t5_n_buckets // 2})"
+            )
         self._check_separators()
         self._check_newer()
 
@@ -181,25 +195,34 @@ class ModelConfig:
         _check_choice("hirope_inner", self.hirope_inner, HIROPE_INNER)
         for name in ("hirope_seg_share", "p_rope_share"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not 0.0 <= value <= 1.0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0.0 <= value <= 1.0
+            ):
                 raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
         for name in ("pose_target_len", "log_scale_len"):
             if getattr(self, name) is not None:
                 _check_positive_int(name, getattr(self, name))
         rope = uses_rope(self)
         if self.pe in ("resonance_rope", "p_rope") and self.rope_variant != "none":
-            raise ValueError(f"rope_variant must be 'none' with pe={self.pe!r} (the entry "
-                             f"fixes the variant), got {self.rope_variant!r}")
+            raise ValueError(
+                f"rope_variant must be 'none' with pe={self.pe!r} (the entry "
+                f"fixes the variant), got {self.rope_variant!r}"
+            )
         if self.rope_variant != "none" and not rope:
             raise ValueError(f"rope_variant applies to RoPE encodings, not pe={self.pe!r}")
-        if self.pose_target_len is not None and (not rope or self.pe in
-                                                 ("randomized_rope", "hbipe", "hirope")):
-            raise ValueError(f"pose_target_len applies to rope, resonance_rope, p_rope and "
-                             f"the BiPE family with rope, not pe={self.pe!r}")
+        if self.pose_target_len is not None and (
+            not rope or self.pe in ("randomized_rope", "hbipe", "hirope")
+        ):
+            raise ValueError(
+                f"pose_target_len applies to rope, resonance_rope, p_rope and "
+                f"the BiPE family with rope, not pe={self.pe!r}"
+            )
         if self.log_scale != "none" and (not rope or self.pe == "hirope"):
-            raise ValueError(f"log_scale applies to RoPE encodings (not hirope), not "
-                             f"pe={self.pe!r}")
+            raise ValueError(
+                f"log_scale applies to RoPE encodings (not hirope), not pe={self.pe!r}"
+            )
         if self.log_scale != "none" and self.log_scale_len is None:
             raise ValueError("log_scale needs log_scale_len (the training length)")
         if self.log_scale_len is not None and self.log_scale_len < 2:
@@ -213,14 +236,19 @@ class ModelConfig:
                 _check_token("separators", s, self.vocab_size)
             return
         if len(self.separators) < 2:
-            raise ValueError("pe='hbipe' needs separators for at least two levels, innermost "
-                             f"first, got {self.separators!r}")
+            raise ValueError(
+                "pe='hbipe' needs separators for at least two levels, innermost "
+                f"first, got {self.separators!r}"
+            )
         if self.bipe_inter not in HBIPE_INTER:
-            raise ValueError(f"pe='hbipe' supports bipe_inter in {HBIPE_INTER}, "
-                             f"got {self.bipe_inter!r}")
+            raise ValueError(
+                f"pe='hbipe' supports bipe_inter in {HBIPE_INTER}, got {self.bipe_inter!r}"
+            )
         if self.n_heads < len(self.separators):
-            raise ValueError(f"pe='hbipe' needs n_heads ({self.n_heads}) >= number of levels "
-                             f"({len(self.separators)}): each level gets its own head group")
+            raise ValueError(
+                f"pe='hbipe' needs n_heads ({self.n_heads}) >= number of levels "
+                f"({len(self.separators)}): each level gets its own head group"
+            )
         seen: set[int] = set()
         for level in self.separators:
             for s in level if isinstance(level, tuple) else (level,):
@@ -243,8 +271,10 @@ class ModelConfig:
         """Separator ids per level, innermost first: one level except for ``hbipe``."""
         if self.pe != "hbipe":
             return (tuple(int(s) for s in self.separators),)
-        return tuple(tuple(int(s) for s in (lv if isinstance(lv, tuple) else (lv,)))
-                     for lv in self.separators)
+        return tuple(
+            tuple(int(s) for s in (lv if isinstance(lv, tuple) else (lv,)))
+            for lv in self.separators
+        )
 
     def resolved_alibi_slope_scale(self) -> float:
         """The ALiBi slope multiplier in use: the field, else 1 (alibi) or 96 (BiPE family)."""
@@ -269,8 +299,9 @@ class ModelConfig:
             raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
         data = dict(data)
         if "separators" in data:
-            data["separators"] = tuple(tuple(s) if isinstance(s, list) else s
-                                       for s in data["separators"])
+            data["separators"] = tuple(
+                tuple(s) if isinstance(s, list) else s for s in data["separators"]
+            )
         try:
             return cls(**data)
         except TypeError as err:

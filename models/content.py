@@ -135,8 +135,9 @@ class Fox(Encoding):
         """(B, H, T) ``log f`` of layer inputs h (B, T, D), at least float32."""
         work = torch.promote_types(h.dtype, torch.float32)
         lin = self.gate[layer]
-        return F.logsigmoid(F.linear(h.to(work), lin.weight.to(work),
-                                     lin.bias.to(work))).transpose(1, 2)  # (B, H, T)
+        return F.logsigmoid(F.linear(h.to(work), lin.weight.to(work), lin.bias.to(work))).transpose(
+            1, 2
+        )  # (B, H, T)
 
     def content(self, ctx: AttentionContext) -> Tensor:
         """(B, H, T, S) ``c_i - c_j``, -inf where not allowed; writes c of the queries'
@@ -148,16 +149,23 @@ class Fox(Encoding):
         else:
             if ctx.start > 0:
                 c = c + ctx.state[:, :, ctx.start - 1, 0].to(c.dtype)[..., None]
-            ctx.state[:, :, ctx.start:ctx.start + T, 0] = c
-            c_keys = ctx.state[:, :, :ctx.start + T, 0].to(c.dtype)  # (B, H, S)
+            ctx.state[:, :, ctx.start : ctx.start + T, 0] = c
+            c_keys = ctx.state[:, :, : ctx.start + T, 0].to(c.dtype)  # (B, H, S)
         term = c[..., :, None] - c_keys[..., None, :]  # (B, H, T, S)
         return term.masked_fill(~ctx.allowed, float("-inf"))
 
 
-def layer_hooks(encoding: Encoding, pos: Positions, k_pos: Positions, allowed: Tensor,
-                start: int, states: tuple[Tensor, ...]):
+def layer_hooks(
+    encoding: Encoding,
+    pos: Positions,
+    k_pos: Positions,
+    allowed: Tensor,
+    start: int,
+    states: tuple[Tensor, ...],
+):
     """A function ``layer -> (q, k, h) -> term`` binding the positions, mask and cache state
     (``states`` one (B, H, S_max, W) tensor per layer, or () without a cache)."""
+
     def for_layer(layer: int):
         state = states[layer] if states else None
 
@@ -168,4 +176,3 @@ def layer_hooks(encoding: Encoding, pos: Positions, k_pos: Positions, allowed: T
         return hook
 
     return for_layer
-

@@ -130,8 +130,13 @@ class Encoding(nn.Module):
         """Rotary factors for q and k, or None."""
         return None
 
-    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
-             dtype: torch.dtype | None = None) -> Tensor | None:
+    def bias(
+        self,
+        q_pos: Positions,
+        k_pos: Positions,
+        allowed: Tensor | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor | None:
         """Additive attention bias (B|1, H|1, T, S), -inf where not ``allowed``, or None."""
         return None
 
@@ -174,8 +179,13 @@ class Combined(Encoding):
             raise ValueError("at most one part of a combined encoding may rotate q and k")
         return rotations[0] if rotations else None
 
-    def bias(self, q_pos: Positions, k_pos: Positions, allowed: Tensor | None = None,
-             dtype: torch.dtype | None = None) -> Tensor | None:
+    def bias(
+        self,
+        q_pos: Positions,
+        k_pos: Positions,
+        allowed: Tensor | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor | None:
         """Sum of the parts' biases."""
         return _sum(part.bias(q_pos, k_pos, allowed, dtype) for part in self.parts)
 

@@ -38,8 +38,17 @@ from .transformer import Transformer
 __all__ = ["TRUNK_FIELDS", "EnsembleTransformer", "trunk_key"]
 
 # ModelConfig fields every member must share (the stacked weights' shapes and the trunk math)
-TRUNK_FIELDS = ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "dropout",
-                "tie_embeddings", "norm_eps", "compute_dtype")
+TRUNK_FIELDS = (
+    "vocab_size",
+    "d_model",
+    "n_layers",
+    "n_heads",
+    "d_ff",
+    "dropout",
+    "tie_embeddings",
+    "norm_eps",
+    "compute_dtype",
+)
 
 
 def trunk_key(config: ModelConfig) -> tuple:
@@ -61,27 +70,36 @@ class EnsembleTransformer(nn.Module):
         first = members[0].config
         for m, member in enumerate(members):
             if trunk_key(member.config) != trunk_key(first):
-                diff = [f for f in TRUNK_FIELDS
-                        if getattr(member.config, f) != getattr(first, f)]
-                raise ValueError(f"ensemble member {m} differs from member 0 in {diff[0]}; "
-                                 f"members must share {', '.join(TRUNK_FIELDS)}")
+                diff = [f for f in TRUNK_FIELDS if getattr(member.config, f) != getattr(first, f)]
+                raise ValueError(
+                    f"ensemble member {m} differs from member 0 in {diff[0]}; "
+                    f"members must share {', '.join(TRUNK_FIELDS)}"
+                )
         for m, member in enumerate(members):
             if member.encoding.uses_content:
-                raise ValueError(f"ensemble member {m}: pe={member.config.pe!r} reads attention "
-                                 "content (content hook), which ensembles do not support: "
-                                 "train it separately")
+                raise ValueError(
+                    f"ensemble member {m}: pe={member.config.pe!r} reads attention "
+                    "content (content hook), which ensembles do not support: "
+                    "train it separately"
+                )
         if first.dropout:
-            raise ValueError(f"ensembles do not support dropout (model.dropout={first.dropout}):"
-                             " train these runs separately")
+            raise ValueError(
+                f"ensembles do not support dropout (model.dropout={first.dropout}):"
+                " train these runs separately"
+            )
         self.configs = tuple(member.config for member in members)
-        self.trunk_names = tuple(n for n, _ in members[0].named_parameters()
-                                 if not n.startswith("encoding."))
-        self.stacked = nn.ParameterDict({
-            _stacked_name(n): nn.Parameter(torch.stack(
-                [member.get_parameter(n).detach() for member in members]).clone())
-            for n in self.trunk_names})
-        self.encodings = nn.ModuleList(
-            _copy_encoding(member) for member in members)
+        self.trunk_names = tuple(
+            n for n, _ in members[0].named_parameters() if not n.startswith("encoding.")
+        )
+        self.stacked = nn.ParameterDict(
+            {
+                _stacked_name(n): nn.Parameter(
+                    torch.stack([member.get_parameter(n).detach() for member in members]).clone()
+                )
+                for n in self.trunk_names
+            }
+        )
+        self.encodings = nn.ModuleList(_copy_encoding(member) for member in members)
 
     @property
     def n_members(self) -> int:
@@ -109,8 +127,7 @@ class EnsembleTransformer(nn.Module):
 
     def load_member_state_dict(self, m: int, state: dict[str, Tensor]) -> None:
         """Overwrite member m with a ``Transformer`` state dict (strict)."""
-        expected = set(self.trunk_names) | {f"encoding.{n}"
-                                            for n in self.encodings[m].state_dict()}
+        expected = set(self.trunk_names) | {f"encoding.{n}" for n in self.encodings[m].state_dict()}
         if self.configs[m].tie_embeddings:
             expected.add("head.weight")
         if set(state) != expected:
@@ -120,8 +137,8 @@ class EnsembleTransformer(nn.Module):
             for n in self.trunk_names:
                 self.weight(n)[m].copy_(state[n])
         self.encodings[m].load_state_dict(
-            {n.removeprefix("encoding."): v for n, v in state.items()
-             if n.startswith("encoding.")})
+            {n.removeprefix("encoding."): v for n, v in state.items() if n.startswith("encoding.")}
+        )
 
     def member(self, m: int) -> Transformer:
         """Member m as an ordinary ``Transformer`` (a copy, on the ensemble's device)."""
@@ -135,14 +152,19 @@ class EnsembleTransformer(nn.Module):
         weights' device as :meth:`Transformer.compute_dtype` does."""
         weight = self.weight("embed.weight")
         work = NOMINAL_TOKENS * self.configs[0].d_model
-        if resolve_compute_dtype(self.configs[0].compute_dtype, weight.device,
-                                 work=work) == "bfloat16":
+        if (
+            resolve_compute_dtype(self.configs[0].compute_dtype, weight.device, work=work)
+            == "bfloat16"
+        ):
             return torch.bfloat16
         return weight.dtype
 
-    def forward(self, tokens: Sequence[Tensor],
-                positions: Sequence[Positions | None] | None = None,
-                generators: Sequence[torch.Generator | None] | None = None) -> list[Tensor]:
+    def forward(
+        self,
+        tokens: Sequence[Tensor],
+        positions: Sequence[Positions | None] | None = None,
+        generators: Sequence[torch.Generator | None] | None = None,
+    ) -> list[Tensor]:
         """M token batches (B, T_m) -> M logits (B, T_m, V); ``positions[m]`` None means the
         member's own streams; ``generators[m]`` feeds its sampling encodings."""
         M = self.n_members
@@ -161,15 +183,22 @@ class EnsembleTransformer(nn.Module):
         B, T = tokens[0].shape[0], max(t.shape[1] for t in tokens)
         V, D = cfg.vocab_size, cfg.d_model
         dtype = self.compute_dtype()
-        hooks = [self._member_hooks(m, tokens[m], positions[m], generators[m], T, dtype)
-                 for m in range(M)]
+        hooks = [
+            self._member_hooks(m, tokens[m], positions[m], generators[m], T, dtype)
+            for m in range(M)
+        ]
         padded = torch.stack([F.pad(t, (0, T - t.shape[1])) for t in tokens])  # (M, B, T)
         offsets = torch.arange(M, device=padded.device).view(M, 1, 1) * V  # (M, 1, 1)
         table = self.weight("embed.weight").reshape(M * V, D)  # (M * V, D)
         x = F.embedding(padded + offsets, table)  # (M, B, T, D)
-        x = torch.stack([x[m] if h[0] is None else
-                         x[m] + F.pad(h[0].to(x.dtype), (0, 0, 0, T - h[0].shape[1]))
-                         for m, h in enumerate(hooks)])  # (M, B, T, D)
+        x = torch.stack(
+            [
+                x[m]
+                if h[0] is None
+                else x[m] + F.pad(h[0].to(x.dtype), (0, 0, 0, T - h[0].shape[1]))
+                for m, h in enumerate(hooks)
+            ]
+        )  # (M, B, T, D)
         rot = _merge_rotations([h[1] for h in hooks], B, T, cfg.n_heads)
         mask = _merge_biases([h[2] for h in hooks], B, T, dtype)  # (M * B, H|1, T, T) | None
         x = x.reshape(M, B * T, D)  # (M, N, D)
@@ -178,10 +207,17 @@ class EnsembleTransformer(nn.Module):
         head = "embed.weight" if cfg.tie_embeddings else "head.weight"
         h = _rms(x, self.weight("norm.weight"), cfg.norm_eps)  # (M, N, D)
         logits = torch.bmm(h, self.weight(head).transpose(1, 2)).view(M, B, T, V)
-        return [logits[m, :, :t.shape[1]] for m, t in enumerate(tokens)]  # M x (B, T_m, V)
+        return [logits[m, :, : t.shape[1]] for m, t in enumerate(tokens)]  # M x (B, T_m, V)
 
-    def _member_hooks(self, m: int, tokens: Tensor, pos: Positions | None,
-                      generator: torch.Generator | None, T: int, dtype: torch.dtype):
+    def _member_hooks(
+        self,
+        m: int,
+        tokens: Tensor,
+        pos: Positions | None,
+        generator: torch.Generator | None,
+        T: int,
+        dtype: torch.dtype,
+    ):
         """Member m's (embedding (B, T_m, D) | None, Rotation | None, bias | None)."""
         enc, cfg = self.encodings[m], self.configs[m]
         Tm = tokens.shape[1]
@@ -196,8 +232,9 @@ class EnsembleTransformer(nn.Module):
             bias = enc.bias(pos, pos, allowed[None, None], dtype)  # (B|1, H|1, T_m, T_m)
         return enc.embed(pos), enc.rotation(pos), bias
 
-    def _block(self, i: int, x: Tensor, rot: Rotation | None, mask: Tensor | None, B: int,
-               T: int) -> Tensor:
+    def _block(
+        self, i: int, x: Tensor, rot: Rotation | None, mask: Tensor | None, B: int, T: int
+    ) -> Tensor:
         """One pre-norm block on the stacked residual stream x (M, N, D)."""
         cfg, M = self.configs[0], self.n_members
         H, K, D = cfg.n_heads, cfg.d_head, cfg.d_model
@@ -214,8 +251,9 @@ class EnsembleTransformer(nn.Module):
                 q = apply_rotation(q, rot.cos_q, rot.sin_q)
                 k = apply_rotation(k, rot.cos_k, rot.sin_k)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (M * B, H, T, K)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                           is_causal=mask is None)  # (M * B, H, T, K)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=mask is None
+        )  # (M * B, H, T, K)
         y = y.transpose(1, 2).reshape(M, B * T, D)  # (M, N, D)
         x = x + torch.bmm(y, self.weight(w + "attn.out.weight").transpose(1, 2))
         h = _rms(x, self.weight(w + "mlp_norm.weight"), cfg.norm_eps)  # (M, N, D)
@@ -238,8 +276,7 @@ def _rms(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     return weight[:, None, :] * F.rms_norm(x.float(), (x.shape[-1],), eps=eps).to(x.dtype)
 
 
-def _merge_rotations(rots: list[Rotation | None], B: int, T: int,
-                     H: int) -> Rotation | None:
+def _merge_rotations(rots: list[Rotation | None], B: int, T: int, H: int) -> Rotation | None:
     """Members' rotations (B, T_m, 1|H, K/2) padded to T and stacked: (M * B, T, 1|H, K/2);
     a member without one gets the identity (cos 1, sin 0), as do padded positions."""
     present = [r for r in rots if r is not None]
@@ -253,12 +290,13 @@ def _merge_rotations(rots: list[Rotation | None], B: int, T: int,
     def pad(t: Tensor | None, fill: float) -> Tensor:
         out = torch.full(shape, fill, dtype=ref.dtype, device=ref.device)  # (B, T, h, K/2)
         if t is not None:
-            out[:, :t.shape[1]] = t
+            out[:, : t.shape[1]] = t
         return out
 
     def merged(field: str, fill: float) -> Tensor:
-        return torch.cat([pad(None if r is None else getattr(r, field), fill)
-                          for r in rots])  # (M * B, T, h, K/2)
+        return torch.cat(
+            [pad(None if r is None else getattr(r, field), fill) for r in rots]
+        )  # (M * B, T, h, K/2)
 
     cos_q, sin_q = merged("cos_q", 1.0), merged("sin_q", 0.0)
     if shared:
@@ -266,8 +304,7 @@ def _merge_rotations(rots: list[Rotation | None], B: int, T: int,
     return Rotation(cos_q, sin_q, merged("cos_k", 1.0), merged("sin_k", 0.0))
 
 
-def _merge_biases(biases: list[Tensor | None], B: int, T: int,
-                  dtype: torch.dtype) -> Tensor | None:
+def _merge_biases(biases: list[Tensor | None], B: int, T: int, dtype: torch.dtype) -> Tensor | None:
     """Members' biases (B|1, H|1, T_m, T_m) as one float mask (M * B, H|1, T, T): outside a
     member's block (padding, members without a bias) plain causal (0 allowed, -inf not)."""
     present = [b for b in biases if b is not None]

@@ -32,8 +32,9 @@ from .transformer import KVCache, Transformer
 PositionFn = Callable[[Tensor, Tensor], Positions]
 
 
-def pick_next(logits: Tensor, temperature: float, top_k: int | None,
-              generator: torch.Generator | None) -> Tensor:
+def pick_next(
+    logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+) -> Tensor:
     """(B,) next tokens from last-step logits (B, V): argmax at temperature 0, else a sample of
     ``softmax(logits / temperature)`` restricted to the ``top_k`` largest, drawn from
     ``generator``."""
@@ -48,11 +49,19 @@ def pick_next(logits: Tensor, temperature: float, top_k: int | None,
 
 
 @torch.no_grad()
-def generate(model: Transformer, prompt: Tensor, max_new_tokens: int, *,
-             prompt_lengths: Tensor | None = None, temperature: float = 0.0,
-             top_k: int | None = None, generator: torch.Generator | None = None,
-             eos: int | None = None, use_cache: bool = True,
-             positions: PositionFn | None = None) -> Tensor:
+def generate(
+    model: Transformer,
+    prompt: Tensor,
+    max_new_tokens: int,
+    *,
+    prompt_lengths: Tensor | None = None,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    eos: int | None = None,
+    use_cache: bool = True,
+    positions: PositionFn | None = None,
+) -> Tensor:
     """Tokens (B, T0 + N): the prompt followed by ``max_new_tokens`` decoded tokens.
 
     ``prompt_lengths`` (B,) marks left-padded prompts: row b's prompt is its last
@@ -68,19 +77,32 @@ def generate(model: Transformer, prompt: Tensor, max_new_tokens: int, *,
     model.eval()
     try:
         decode = _decode_cached if use_cache else _decode_recompute
-        new = decode(model, prompt, max_new_tokens, prompt_lengths,
-                     lambda logits: pick_next(logits, temperature, top_k, generator), eos,
-                     positions)
+        new = decode(
+            model,
+            prompt,
+            max_new_tokens,
+            prompt_lengths,
+            lambda logits: pick_next(logits, temperature, top_k, generator),
+            eos,
+            positions,
+        )
     finally:
         model.train(was_training)
     return torch.cat([prompt, new], dim=1)  # (B, T0 + N)
 
 
-def _check_arguments(prompt: Tensor, max_new_tokens: int, prompt_lengths: Tensor | None,
-                     temperature: float, top_k: int | None) -> None:
+def _check_arguments(
+    prompt: Tensor,
+    max_new_tokens: int,
+    prompt_lengths: Tensor | None,
+    temperature: float,
+    top_k: int | None,
+) -> None:
     if prompt.dim() != 2 or prompt.shape[1] == 0 or prompt.dtype != torch.long:
-        raise ValueError(f"prompt must be a non-empty (B, T0) long tensor, got "
-                         f"{tuple(prompt.shape)} {prompt.dtype}")
+        raise ValueError(
+            f"prompt must be a non-empty (B, T0) long tensor, got "
+            f"{tuple(prompt.shape)} {prompt.dtype}"
+        )
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
     if temperature < 0:
@@ -89,8 +111,11 @@ def _check_arguments(prompt: Tensor, max_new_tokens: int, prompt_lengths: Tensor
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if prompt_lengths is not None:
         lengths = prompt_lengths
-        if lengths.shape != (prompt.shape[0],) or int(lengths.min()) < 1 \
-                or int(lengths.max()) > prompt.shape[1]:
+        if (
+            lengths.shape != (prompt.shape[0],)
+            or int(lengths.min()) < 1
+            or int(lengths.max()) > prompt.shape[1]
+        ):
             raise ValueError(f"prompt_lengths must be (B,) in [1, {prompt.shape[1]}]")
 
 
@@ -98,12 +123,15 @@ def _row_lengths(prompt: Tensor, prompt_lengths: Tensor | None) -> Tensor:
     """(B,) prompt lengths (all T0 without padding)."""
     if prompt_lengths is not None:
         return prompt_lengths.to(prompt.device)
-    return torch.full((prompt.shape[0],), prompt.shape[1], device=prompt.device,
-                      dtype=torch.long)
+    return torch.full((prompt.shape[0],), prompt.shape[1], device=prompt.device, dtype=torch.long)
 
 
-def _prompt_state(model: Transformer, prompt: Tensor, prompt_lengths: Tensor | None,
-                  positions: PositionFn | None = None):
+def _prompt_state(
+    model: Transformer,
+    prompt: Tensor,
+    prompt_lengths: Tensor | None,
+    positions: PositionFn | None = None,
+):
     """Positions (B, T0) and key validity (B, T0) (None without padding) of the prompt."""
     seps = model.config.level_separators()
     valid = None
@@ -123,14 +151,26 @@ def _decode_cached(model, prompt, n_new, prompt_lengths, pick, eos, positions=No
     seps = model.config.level_separators()
     pos, valid = _prompt_state(model, prompt, prompt_lengths, positions)
     tokens, lengths = prompt, _row_lengths(prompt, prompt_lengths)  # for ``positions``
-    cache = KVCache.empty(model.config, B, T0 + n_new, len(pos.outer), prompt.device,
-                          model.compute_dtype(), model.encoding.key_state_width)
+    cache = KVCache.empty(
+        model.config,
+        B,
+        T0 + n_new,
+        len(pos.outer),
+        prompt.device,
+        model.compute_dtype(),
+        model.encoding.key_state_width,
+    )
     cache.key_valid[:, :T0] = True if valid is None else valid
     cache.key_valid[:, T0:] = True
     key_valid = None if valid is None else cache.key_valid
     out, done = [], torch.zeros(B, dtype=torch.bool, device=prompt.device)
-    logits = model.run(prompt, pos, cache=cache, start=0,
-                       key_valid=None if key_valid is None else key_valid[:, :T0])
+    logits = model.run(
+        prompt,
+        pos,
+        cache=cache,
+        start=0,
+        key_valid=None if key_valid is None else key_valid[:, :T0],
+    )
     last_pos, last_token = pos.select(T0 - 1, T0), prompt[:, -1]
     for step in range(n_new):
         token = _finish(pick(logits[:, -1]), done, eos)  # (B,)
@@ -144,8 +184,13 @@ def _decode_cached(model, prompt, n_new, prompt_lengths, pick, eos, positions=No
             tokens = torch.cat([tokens, token[:, None]], dim=1)  # (B, S)
             last_pos = positions(tokens, lengths + step + 1).select(S - 1, S)  # (B, 1)
         last_token = token
-        logits = model.run(token[:, None], last_pos, cache=cache, start=T0 + step,
-                           key_valid=None if key_valid is None else key_valid[:, :S])
+        logits = model.run(
+            token[:, None],
+            last_pos,
+            cache=cache,
+            start=T0 + step,
+            key_valid=None if key_valid is None else key_valid[:, :S],
+        )
     return _pad_out(out, B, n_new, eos, prompt)
 
 

@@ -59,8 +59,12 @@ class Positions:
 
     def select(self, start: int, stop: int) -> Positions:
         """Columns ``start:stop`` of every stream."""
-        return Positions(self.index[:, start:stop], self.seg[:, start:stop],
-                         self.intra[:, start:stop], tuple(o[:, start:stop] for o in self.outer))
+        return Positions(
+            self.index[:, start:stop],
+            self.seg[:, start:stop],
+            self.intra[:, start:stop],
+            tuple(o[:, start:stop] for o in self.outer),
+        )
 
 
 def _separator_mask(tokens: Tensor, separators: Sequence[int]) -> Tensor:
@@ -137,8 +141,9 @@ def left_padded_positions(
     def undo(x: Tensor) -> Tensor:
         return torch.gather(x, 1, back).masked_fill(is_pad, 0)
 
-    return Positions(undo(pos.index), undo(pos.seg), undo(pos.intra),
-                     tuple(undo(o) for o in pos.outer))
+    return Positions(
+        undo(pos.index), undo(pos.seg), undo(pos.intra), tuple(undo(o) for o in pos.outer)
+    )
 
 
 def next_positions(

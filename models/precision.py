@@ -27,8 +27,16 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["CPU_BF16_MIN_WORK", "NATIVE_BF16_FLAGS", "NOMINAL_TOKENS", "cpu_flags", "cpu_model",
-           "has_native_bf16", "precision_note", "resolve_compute_dtype"]
+__all__ = [
+    "CPU_BF16_MIN_WORK",
+    "NATIVE_BF16_FLAGS",
+    "NOMINAL_TOKENS",
+    "cpu_flags",
+    "cpu_model",
+    "has_native_bf16",
+    "precision_note",
+    "resolve_compute_dtype",
+]
 
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 EMULATED_SLOWDOWN = "6-8x"  # measured range, BENCHMARKS.md
@@ -73,8 +81,12 @@ def has_native_bf16(device: torch.device | str, flags: Iterable[str] | None = No
     return any(f in found for f in NATIVE_BF16_FLAGS)
 
 
-def resolve_compute_dtype(name: str, device: torch.device | str,
-                          flags: Iterable[str] | None = None, work: int | None = None) -> str:
+def resolve_compute_dtype(
+    name: str,
+    device: torch.device | str,
+    flags: Iterable[str] | None = None,
+    work: int | None = None,
+) -> str:
     """``float32`` or ``bfloat16``: ``name`` itself unless it is ``auto`` (module docstring).
 
     ``work`` is a training step's ``B * T * D``; it decides on a native-bf16 CPU (``None``:
@@ -85,8 +97,9 @@ def resolve_compute_dtype(name: str, device: torch.device | str,
     return "bfloat16" if _auto_bf16(device, flags, work)[0] else "float32"
 
 
-def _auto_bf16(device: torch.device | str, flags: Iterable[str] | None,
-               work: int | None) -> tuple[bool, str]:
+def _auto_bf16(
+    device: torch.device | str, flags: Iterable[str] | None, work: int | None
+) -> tuple[bool, str]:
     """(auto picks bf16, why in a few words)."""
     device = torch.device(device)
     if not has_native_bf16(device, flags):
@@ -95,19 +108,27 @@ def _auto_bf16(device: torch.device | str, flags: Iterable[str] | None,
         return True, f"native bf16 on {device.type}"
     work = NOMINAL_TOKENS * 128 if work is None else int(work)
     if work < CPU_BF16_MIN_WORK:
-        return False, (f"native bf16 on cpu, but a step of B*T*D={work:,} is below "
-                       f"{CPU_BF16_MIN_WORK:,} where bf16 pays")
+        return False, (
+            f"native bf16 on cpu, but a step of B*T*D={work:,} is below "
+            f"{CPU_BF16_MIN_WORK:,} where bf16 pays"
+        )
     return True, f"native bf16 on cpu, step B*T*D={work:,}"
 
 
-def precision_note(name: str, device: torch.device | str,
-                   flags: Iterable[str] | None = None, work: int | None = None) -> str:
+def precision_note(
+    name: str,
+    device: torch.device | str,
+    flags: Iterable[str] | None = None,
+    work: int | None = None,
+) -> str:
     """The one line a run prints about its precision (a warning for emulated bf16)."""
     chosen = resolve_compute_dtype(name, device, flags, work)
     native = has_native_bf16(device, flags)
     if chosen == "bfloat16" and not native:
-        return (f"warning: compute_dtype=bfloat16 on {torch.device(device).type} without native "
-                f"bf16 (no {' or '.join(NATIVE_BF16_FLAGS)}): expect training about "
-                f"{EMULATED_SLOWDOWN} slower than float32; use auto or float32")
+        return (
+            f"warning: compute_dtype=bfloat16 on {torch.device(device).type} without native "
+            f"bf16 (no {' or '.join(NATIVE_BF16_FLAGS)}): expect training about "
+            f"{EMULATED_SLOWDOWN} slower than float32; use auto or float32"
+        )
     how = f"auto, {_auto_bf16(device, flags, work)[1]}" if name == "auto" else "as configured"
     return f"compute dtype: {chosen} ({how})"

@@ -48,11 +48,18 @@ if TYPE_CHECKING:
 
 def _rope_options(cfg: ModelConfig, **override) -> dict:
     """Keyword arguments shared by every RoPE of the family (``override`` wins)."""
-    options = dict(base=cfg.rope_base, scaling=cfg.rope_scaling, factor=cfg.rope_scaling_factor,
-                   original_len=cfg.rope_original_len, variant=cfg.rope_variant,
-                   p_rope_share=cfg.p_rope_share, pose_target_len=cfg.pose_target_len,
-                   pose_chunks=cfg.pose_chunks, log_scale=cfg.log_scale,
-                   log_scale_len=cfg.log_scale_len)
+    options = dict(
+        base=cfg.rope_base,
+        scaling=cfg.rope_scaling,
+        factor=cfg.rope_scaling_factor,
+        original_len=cfg.rope_original_len,
+        variant=cfg.rope_variant,
+        p_rope_share=cfg.p_rope_share,
+        pose_target_len=cfg.pose_target_len,
+        pose_chunks=cfg.pose_chunks,
+        log_scale=cfg.log_scale,
+        log_scale_len=cfg.log_scale_len,
+    )
     options.update(override)
     return options
 
@@ -79,20 +86,37 @@ class EncodingEntry:
 # Relative parts of the BiPE family by ``bipe_inter`` kind: build(cfg, source, levels_of_heads).
 _RELATIVE: dict[str, tuple[Callable[..., Encoding], Callable[[Any], Count]]] = {
     "rope": (lambda cfg, source, levels: _rope(cfg, source, levels_of_heads=levels), _no_params),
-    "alibi": (lambda cfg, source, levels: Alibi(
-        cfg.n_heads, source=source, slope_scale=cfg.resolved_alibi_slope_scale(),
-        levels_of_heads=levels), _no_params),
-    "xpos": (lambda cfg, source, levels: XPos(
-        cfg.d_head, source=source, base=cfg.rope_base, scale_base=cfg.xpos_scale_base),
-        _no_params),
-    "t5": (lambda cfg, source, levels: T5Bias(
-        cfg.n_heads, source=source, n_buckets=cfg.t5_n_buckets, max_distance=cfg.t5_max_distance),
-        lambda cfg: T5Bias.n_params(cfg.n_heads, cfg.t5_n_buckets)),
-    "fire": (lambda cfg, source, levels: Fire(
-        cfg.n_heads, source=source, d_hidden=cfg.fire_d_hidden, threshold=cfg.fire_threshold),
-        lambda cfg: Fire.n_params(cfg.n_heads, cfg.fire_d_hidden)),
-    "cope": (lambda cfg, source, levels: SegmentCope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
-             lambda cfg: SegmentCope.n_params(cfg.d_head, cfg.n_layers, cfg.cope_max_pos)),
+    "alibi": (
+        lambda cfg, source, levels: Alibi(
+            cfg.n_heads,
+            source=source,
+            slope_scale=cfg.resolved_alibi_slope_scale(),
+            levels_of_heads=levels,
+        ),
+        _no_params,
+    ),
+    "xpos": (
+        lambda cfg, source, levels: XPos(
+            cfg.d_head, source=source, base=cfg.rope_base, scale_base=cfg.xpos_scale_base
+        ),
+        _no_params,
+    ),
+    "t5": (
+        lambda cfg, source, levels: T5Bias(
+            cfg.n_heads, source=source, n_buckets=cfg.t5_n_buckets, max_distance=cfg.t5_max_distance
+        ),
+        lambda cfg: T5Bias.n_params(cfg.n_heads, cfg.t5_n_buckets),
+    ),
+    "fire": (
+        lambda cfg, source, levels: Fire(
+            cfg.n_heads, source=source, d_hidden=cfg.fire_d_hidden, threshold=cfg.fire_threshold
+        ),
+        lambda cfg: Fire.n_params(cfg.n_heads, cfg.fire_d_hidden),
+    ),
+    "cope": (
+        lambda cfg, source, levels: SegmentCope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
+        lambda cfg: SegmentCope.n_params(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
+    ),
 }
 
 
@@ -114,8 +138,9 @@ def relative_params(cfg: Any, kind: str) -> Count:
 def _intra(cfg: ModelConfig, kind: str) -> Encoding:
     if kind == "sinusoidal":
         return Sinusoidal(cfg.d_model, source="intra")
-    return LearnedAbsolute(cfg.max_intra, cfg.d_model, source="intra",
-                           overflow=cfg.intra_overflow, track_trained=True)
+    return LearnedAbsolute(
+        cfg.max_intra, cfg.d_model, source="intra", overflow=cfg.intra_overflow, track_trained=True
+    )
 
 
 def intra_params(cfg: Any, kind: str) -> Count:
@@ -129,18 +154,22 @@ def _bipe(cfg: ModelConfig, intra: str, inter: str) -> Encoding:
 
 def _bipe_entry(intra: str | None = None, inter: str | None = None) -> EncodingEntry:
     """A BiPE composition; None takes the part from ``cfg.bipe_intra`` / ``cfg.bipe_inter``."""
+
     def parts(cfg: Any) -> tuple[str, str]:
         return intra or cfg.bipe_intra, inter or cfg.bipe_inter
 
-    return EncodingEntry(lambda cfg: _bipe(cfg, *parts(cfg)),
-                         lambda cfg: intra_params(cfg, parts(cfg)[0])
-                         + relative_params(cfg, parts(cfg)[1]))
+    return EncodingEntry(
+        lambda cfg: _bipe(cfg, *parts(cfg)),
+        lambda cfg: intra_params(cfg, parts(cfg)[0]) + relative_params(cfg, parts(cfg)[1]),
+    )
 
 
 def _hbipe(cfg: ModelConfig) -> Encoding:
     groups = head_levels(cfg.n_heads, len(cfg.level_separators()))
-    return Combined(_intra(cfg, cfg.bipe_intra),
-                    _relative(cfg, cfg.bipe_inter, "levels", levels_of_heads=groups))
+    return Combined(
+        _intra(cfg, cfg.bipe_intra),
+        _relative(cfg, cfg.bipe_inter, "levels", levels_of_heads=groups),
+    )
 
 
 REGISTRY: dict[str, EncodingEntry] = {
@@ -148,34 +177,46 @@ REGISTRY: dict[str, EncodingEntry] = {
     "sinusoidal": EncodingEntry(lambda cfg: Sinusoidal(cfg.d_model, source="index")),
     "learned": EncodingEntry(
         lambda cfg: LearnedAbsolute(cfg.max_len, cfg.d_model, source="index"),
-        lambda cfg: LearnedAbsolute.n_params(cfg.max_len, cfg.d_model)),
+        lambda cfg: LearnedAbsolute.n_params(cfg.max_len, cfg.d_model),
+    ),
     "rope": EncodingEntry(lambda cfg: _rope(cfg, "index")),
     "alibi": EncodingEntry(lambda cfg: _relative(cfg, "alibi", "index")),
     "xpos": EncodingEntry(lambda cfg: _relative(cfg, "xpos", "index")),
-    "randomized_rope": EncodingEntry(lambda cfg: RandomizedRope(
-        cfg.d_head, max_pos=cfg.randomized_max_pos, **_rope_options(cfg))),
-    "t5": EncodingEntry(lambda cfg: _relative(cfg, "t5", "index"),
-                        lambda cfg: relative_params(cfg, "t5")),
-    "fire": EncodingEntry(lambda cfg: _relative(cfg, "fire", "index"),
-                          lambda cfg: relative_params(cfg, "fire")),
+    "randomized_rope": EncodingEntry(
+        lambda cfg: RandomizedRope(cfg.d_head, max_pos=cfg.randomized_max_pos, **_rope_options(cfg))
+    ),
+    "t5": EncodingEntry(
+        lambda cfg: _relative(cfg, "t5", "index"), lambda cfg: relative_params(cfg, "t5")
+    ),
+    "fire": EncodingEntry(
+        lambda cfg: _relative(cfg, "fire", "index"), lambda cfg: relative_params(cfg, "fire")
+    ),
     "bipe_rope": _bipe_entry("learned", "rope"),
     "bipe_alibi": _bipe_entry("learned", "alibi"),
     "bipe": _bipe_entry(),
     "hbipe": EncodingEntry(_hbipe, _bipe_entry().n_params),
     "bipe_cope": _bipe_entry("learned", "cope"),
-    "cope": EncodingEntry(lambda cfg: Cope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
-                          lambda cfg: Cope.n_params(cfg.d_head, cfg.n_layers, cfg.cope_max_pos)),
-    "fox": EncodingEntry(lambda cfg: Fox(cfg.d_model, cfg.n_heads, cfg.n_layers),
-                         lambda cfg: Fox.n_params(cfg.d_model, cfg.n_heads, cfg.n_layers)),
-    "hirope": EncodingEntry(lambda cfg: HiRope(cfg.d_head, seg_share=cfg.hirope_seg_share,
-                                               inner=cfg.hirope_inner, **_rope_options(cfg))),
+    "cope": EncodingEntry(
+        lambda cfg: Cope(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
+        lambda cfg: Cope.n_params(cfg.d_head, cfg.n_layers, cfg.cope_max_pos),
+    ),
+    "fox": EncodingEntry(
+        lambda cfg: Fox(cfg.d_model, cfg.n_heads, cfg.n_layers),
+        lambda cfg: Fox.n_params(cfg.d_model, cfg.n_heads, cfg.n_layers),
+    ),
+    "hirope": EncodingEntry(
+        lambda cfg: HiRope(
+            cfg.d_head, seg_share=cfg.hirope_seg_share, inner=cfg.hirope_inner, **_rope_options(cfg)
+        )
+    ),
     "resonance_rope": EncodingEntry(lambda cfg: _rope(cfg, "index", variant="resonance")),
     "p_rope": EncodingEntry(lambda cfg: _rope(cfg, "index", variant="p_rope")),
 }
 
 # name -> constructor taking a ModelConfig (the registry's build functions).
 ENCODINGS: dict[str, Callable[[ModelConfig], Encoding]] = {
-    name: entry.build for name, entry in REGISTRY.items()}
+    name: entry.build for name, entry in REGISTRY.items()
+}
 
 
 def parameter_count(cfg: Any) -> Count:
@@ -188,8 +229,16 @@ def parameter_count(cfg: Any) -> Count:
 
 # Entries whose positions rotate through :class:`Rope` (PoSE, log_scale and rope_variant apply;
 # ``bipe`` and ``hbipe`` only with ``bipe_inter="rope"``).
-ROPE_FAMILY = ("rope", "randomized_rope", "bipe_rope", "bipe", "hbipe", "hirope",
-               "resonance_rope", "p_rope")
+ROPE_FAMILY = (
+    "rope",
+    "randomized_rope",
+    "bipe_rope",
+    "bipe",
+    "hbipe",
+    "hirope",
+    "resonance_rope",
+    "p_rope",
+)
 
 
 def uses_rope(cfg: ModelConfig) -> bool:

@@ -22,8 +22,14 @@ from .rope_variants import log_scale_factor, pose_offsets, variant_frequencies
 YARN_ALPHA, YARN_BETA = 1.0, 32.0
 
 
-def rope_frequencies(d_head: int, base: float = 10000.0, *, scaling: str = "none",
-                     factor: float = 1.0, original_len: int | None = None) -> Tensor:
+def rope_frequencies(
+    d_head: int,
+    base: float = 10000.0,
+    *,
+    scaling: str = "none",
+    factor: float = 1.0,
+    original_len: int | None = None,
+) -> Tensor:
     """(K/2,) float32 inverse frequencies, optionally scaled for a ``factor`` x longer range.
 
     ``pi`` (position interpolation, Chen et al.): every frequency / factor. ``ntk`` (NTK-aware):
@@ -34,7 +40,7 @@ def rope_frequencies(d_head: int, base: float = 10000.0, *, scaling: str = "none
     exps = torch.arange(0, d_head, 2, dtype=torch.int64).float() / d_head  # (K/2,)
     if scaling == "ntk":
         base = base * factor ** (d_head / (d_head - 2))
-    inv = 1.0 / (base ** exps)  # (K/2,) the float32 arithmetic of transformers' Llama
+    inv = 1.0 / (base**exps)  # (K/2,) the float32 arithmetic of transformers' Llama
     if scaling not in ("none", "pi", "ntk", "yarn"):
         raise ValueError(f"unknown rope scaling {scaling!r}; known: none, pi, ntk, yarn")
     if scaling in ("none", "ntk") or factor == 1.0:  # factor 1 is exactly no scaling
@@ -53,16 +59,29 @@ def rope_attention_scale(scaling: str, factor: float) -> float:
     return 0.1 * math.log(factor) + 1.0 if scaling == "yarn" and factor > 1 else 1.0
 
 
-def rope_angles(pos: Tensor, d_head: int, base: float = 10000.0, *, scaling: str = "none",
-                factor: float = 1.0, original_len: int | None = None) -> Tensor:
+def rope_angles(
+    pos: Tensor,
+    d_head: int,
+    base: float = 10000.0,
+    *,
+    scaling: str = "none",
+    factor: float = 1.0,
+    original_len: int | None = None,
+) -> Tensor:
     """(..., K/2) float32 rotation angles ``pos * inv_freq`` for integer positions (...)."""
-    inv = rope_frequencies(d_head, base, scaling=scaling, factor=factor,
-                           original_len=original_len).to(pos.device)
+    inv = rope_frequencies(
+        d_head, base, scaling=scaling, factor=factor, original_len=original_len
+    ).to(pos.device)
     return pos.float()[..., None] * inv  # (..., K/2)
 
 
-def randomized_positions(generator: torch.Generator | None, batch: int, length: int,
-                         max_pos: int, device: torch.device | str = "cpu") -> Tensor:
+def randomized_positions(
+    generator: torch.Generator | None,
+    batch: int,
+    length: int,
+    max_pos: int,
+    device: torch.device | str = "cpu",
+) -> Tensor:
     """(B, T) long: per row a sorted uniform random subset of ``range(max_pos)`` of size T."""
     if length > max_pos:
         raise ValueError(f"sequence length {length} exceeds randomized_max_pos {max_pos}")
@@ -80,12 +99,23 @@ class Rope(Encoding):
     ``log(p + 1) / log(log_scale_len)`` of the source stream, folded into the query's cos/sin.
     """
 
-    def __init__(self, d_head: int, *, source: str = "index", base: float = 10000.0,
-                 scaling: str = "none", factor: float = 1.0, original_len: int | None = None,
-                 levels_of_heads: Tensor | None = None, variant: str = "none",
-                 p_rope_share: float = 0.25, pose_target_len: int | None = None,
-                 pose_chunks: int = 2, log_scale: str = "none",
-                 log_scale_len: int | None = None) -> None:
+    def __init__(
+        self,
+        d_head: int,
+        *,
+        source: str = "index",
+        base: float = 10000.0,
+        scaling: str = "none",
+        factor: float = 1.0,
+        original_len: int | None = None,
+        levels_of_heads: Tensor | None = None,
+        variant: str = "none",
+        p_rope_share: float = 0.25,
+        pose_target_len: int | None = None,
+        pose_chunks: int = 2,
+        log_scale: str = "none",
+        log_scale_len: int | None = None,
+    ) -> None:
         super().__init__()
         self.source = source
         self.register_buffer("levels_of_heads", levels_of_heads, persistent=False)  # on device
@@ -98,8 +128,9 @@ class Rope(Encoding):
             raise ValueError("log_scale needs log_scale_len (the training length)")
         if log_scale != "none":  # the query scale reads the absolute position
             self.invariant_streams = streams_except(source)
-        inv = rope_frequencies(d_head, base, scaling=scaling, factor=factor,
-                               original_len=original_len)
+        inv = rope_frequencies(
+            d_head, base, scaling=scaling, factor=factor, original_len=original_len
+        )
         inv = variant_frequencies(inv, variant, p_rope_share)
         self.register_buffer("inv_freq", inv, persistent=False)
 
@@ -108,8 +139,9 @@ class Rope(Encoding):
         if self.pose_target_len is None or not self.training:
             return pos
         p = read_stream(pos, self.source)  # (B, T)
-        skips = pose_offsets(generator, *p.shape, self.pose_target_len, self.pose_chunks,
-                             p.device)  # (B, T)
+        skips = pose_offsets(
+            generator, *p.shape, self.pose_target_len, self.pose_chunks, p.device
+        )  # (B, T)
         return replace(pos, **{self.source: p + skips})
 
     def angles(self, pos: Positions) -> Tensor:
@@ -137,8 +169,9 @@ class HiRope(Rope):
     by the segment index, the other pairs by ``inner`` (``intra`` or ``index``). Both streams
     enter as rotations, so the encoding is invariant to shifting either."""
 
-    def __init__(self, d_head: int, *, seg_share: float = 0.5, inner: str = "intra",
-                 **rope_kwargs) -> None:
+    def __init__(
+        self, d_head: int, *, seg_share: float = 0.5, inner: str = "intra", **rope_kwargs
+    ) -> None:
         super().__init__(d_head, source=inner, **rope_kwargs)
         n_seg = round(seg_share * (d_head // 2))
         on_seg = torch.arange(d_head // 2) >= d_head // 2 - n_seg  # (K/2,) slowest pairs
@@ -191,8 +224,15 @@ class XPos(Encoding):
     and it rotates like plain RoPE.
     """
 
-    def __init__(self, d_head: int, *, source: str = "index", base: float = 10000.0,
-                 scale_base: float = 512.0, gamma: float = 0.4) -> None:
+    def __init__(
+        self,
+        d_head: int,
+        *,
+        source: str = "index",
+        base: float = 10000.0,
+        scale_base: float = 512.0,
+        gamma: float = 0.4,
+    ) -> None:
         super().__init__()
         self.source, self.scale_base = source, scale_base
         self.register_buffer("inv_freq", rope_frequencies(d_head, base), persistent=False)

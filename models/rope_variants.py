@@ -41,8 +41,14 @@ def variant_frequencies(inv_freq: Tensor, variant: str, share: float = 0.25) -> 
     raise ValueError(f"unknown rope_variant {variant!r}; known: {', '.join(ROPE_VARIANTS)}")
 
 
-def pose_offsets(generator: torch.Generator | None, batch: int, length: int, target_len: int,
-                 n_chunks: int, device: torch.device | str = "cpu") -> Tensor:
+def pose_offsets(
+    generator: torch.Generator | None,
+    batch: int,
+    length: int,
+    target_len: int,
+    n_chunks: int,
+    device: torch.device | str = "cpu",
+) -> Tensor:
     """(B, T) long skips to add to positions 0..T-1: chunk c of each row (cut at ``N - 1``
     distinct random points) moves up by the c-th smallest of N - 1 uniform draws from
     ``[0, target_len - T]`` (chunk 0 stays put)."""
@@ -53,8 +59,13 @@ def pose_offsets(generator: torch.Generator | None, batch: int, length: int, tar
         return torch.zeros(batch, length, dtype=torch.long, device=device)
     keys = torch.rand(batch, length - 1, generator=generator, device=device)  # (B, T - 1)
     cuts = keys.topk(n_cuts, dim=-1).indices + 1  # (B, N - 1) chunk starts in 1..T-1
-    skips = torch.randint(0, target_len - length + 1, (batch, n_cuts), generator=generator,
-                          device=device).sort(dim=-1).values  # (B, N - 1)
+    skips = (
+        torch.randint(
+            0, target_len - length + 1, (batch, n_cuts), generator=generator, device=device
+        )
+        .sort(dim=-1)
+        .values
+    )  # (B, N - 1)
     t = torch.arange(length, device=device)
     chunk = (t[None, :, None] >= cuts[:, None, :]).sum(-1)  # (B, T) chunk of each token
     skips = torch.cat([torch.zeros_like(skips[:, :1]), skips], dim=1)  # (B, N)

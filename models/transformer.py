@@ -42,29 +42,49 @@ class KVCache:
     states: tuple[Tensor, ...] = ()  # per layer (B, H, S_max, W): content hooks' key state
 
     @classmethod
-    def empty(cls, config: ModelConfig, batch: int, max_len: int, n_outer: int,
-              device: torch.device, dtype: torch.dtype, state_width: int = 0) -> KVCache:
+    def empty(
+        cls,
+        config: ModelConfig,
+        batch: int,
+        max_len: int,
+        n_outer: int,
+        device: torch.device,
+        dtype: torch.dtype,
+        state_width: int = 0,
+    ) -> KVCache:
         """A zeroed cache for ``max_len`` tokens (``state_width``: the encoding's
         ``key_state_width``, floats kept per head and key for its content hook)."""
         shape = (batch, config.n_heads, max_len, config.d_head)
-        keys = tuple(torch.zeros(shape, device=device, dtype=dtype)
-                     for _ in range(config.n_layers))
+        keys = tuple(torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.n_layers))
         values = tuple(torch.zeros_like(k) for k in keys)
         zeros = torch.zeros(batch, max_len, dtype=torch.long, device=device)
-        pos = Positions(zeros.clone(), zeros.clone(), zeros.clone(),
-                        tuple(zeros.clone() for _ in range(n_outer)))
+        pos = Positions(
+            zeros.clone(),
+            zeros.clone(),
+            zeros.clone(),
+            tuple(zeros.clone() for _ in range(n_outer)),
+        )
         work = torch.promote_types(dtype, torch.float32)
-        states = tuple(torch.zeros(*shape[:3], state_width, device=device, dtype=work)
-                       for _ in range(config.n_layers)) if state_width else ()
-        return cls(keys, values, pos, torch.zeros(batch, max_len, dtype=torch.bool,
-                                                  device=device), states)
+        states = (
+            tuple(
+                torch.zeros(*shape[:3], state_width, device=device, dtype=work)
+                for _ in range(config.n_layers)
+            )
+            if state_width
+            else ()
+        )
+        return cls(
+            keys, values, pos, torch.zeros(batch, max_len, dtype=torch.bool, device=device), states
+        )
 
     def write_positions(self, pos: Positions, start: int) -> None:
         """Store the positions (B, T) of slots ``start:start+T``."""
         stop = start + pos.index.shape[1]
-        for dst, src in zip((self.positions.index, self.positions.seg, self.positions.intra,
-                             *self.positions.outer), (pos.index, pos.seg, pos.intra, *pos.outer),
-                            strict=True):
+        for dst, src in zip(
+            (self.positions.index, self.positions.seg, self.positions.intra, *self.positions.outer),
+            (pos.index, pos.seg, pos.intra, *pos.outer),
+            strict=True,
+        ):
             dst[:, start:stop] = src
 
 
@@ -97,9 +117,17 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
         self.out = nn.Linear(config.d_model, config.d_model, bias=False)
 
-    def forward(self, x: Tensor, rot: Rotation | None, mask: Tensor | None, is_causal: bool,
-                cache: tuple[Tensor, Tensor] | None = None, start: int = 0,
-                keep_weights: list | None = None, content: Callable | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        rot: Rotation | None,
+        mask: Tensor | None,
+        is_causal: bool,
+        cache: tuple[Tensor, Tensor] | None = None,
+        start: int = 0,
+        keep_weights: list | None = None,
+        content: Callable | None = None,
+    ) -> Tensor:
         """x (B, T, D) -> (B, T, D); with ``cache`` the keys of slots ``< start`` join;
         ``content(q, k, x)`` (the encoding's content hook) adds a (B, H, T, S) logit term."""
         B, T, D = x.shape
@@ -115,9 +143,9 @@ class Attention(nn.Module):
                 k = apply_rotation(k, rot.cos_k, rot.sin_k)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # 3 x (B, H, T, K)
         if cache is not None:
-            cache[0][:, :, start:start + T] = k
-            cache[1][:, :, start:start + T] = v
-            k, v = cache[0][:, :, :start + T], cache[1][:, :, :start + T]  # (B, H, S, K)
+            cache[0][:, :, start : start + T] = k
+            cache[1][:, :, start : start + T] = v
+            k, v = cache[0][:, :, : start + T], cache[1][:, :, : start + T]  # (B, H, S, K)
         if content is not None:  # -inf where masked, so it replaces a bool mask
             term = content(q, k, x).to(q.dtype)  # (B, H, T, S)
             mask = term if mask is None or mask.dtype == torch.bool else mask + term
@@ -126,13 +154,15 @@ class Attention(nn.Module):
             y = _explicit_attention(q, k, v, mask, is_causal, keep_weights)
         else:
             p = self.dropout if self.training else 0.0
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
-                                               is_causal=is_causal)  # (B, H, T, K)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal
+            )  # (B, H, T, K)
         return F.linear(y.transpose(1, 2).reshape(B, T, D), self.out.weight)  # (B, T, D)
 
 
-def _explicit_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
-                        is_causal: bool, keep: list) -> Tensor:
+def _explicit_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool, keep: list
+) -> Tensor:
     """Softmax attention written out (for attention maps); appends (B, H, T, S) weights."""
     T, S = q.shape[2], k.shape[2]
     logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5  # (B, H, T, S)
@@ -140,8 +170,9 @@ def _explicit_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
         allowed = torch.ones(T, S, dtype=torch.bool, device=q.device).tril()
         logits = logits.masked_fill(~allowed, float("-inf"))
     if mask is not None:
-        logits = logits.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool \
-            else logits + mask
+        logits = (
+            logits.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else logits + mask
+        )
     weights = logits.softmax(dim=-1)
     keep.append(weights)
     return weights @ v  # (B, H, T, K)
@@ -172,16 +203,18 @@ class Block(nn.Module):
         self.mlp = SwiGLU(config.d_model, config.ff_width)
         self.p_drop = config.dropout
 
-    def forward(self, x: Tensor, rot: Rotation | None, mask: Tensor | None, is_causal: bool,
-                **attn_kwargs) -> Tensor:
+    def forward(
+        self, x: Tensor, rot: Rotation | None, mask: Tensor | None, is_causal: bool, **attn_kwargs
+    ) -> Tensor:
         """(B, T, D) -> (B, T, D).
 
         Sub-modules are called through ``.forward`` and functional ops (no module hooks): this
         halves the per-token overhead of cached decoding.
         """
         norm1, norm2 = self.attn_norm, self.mlp_norm
-        h = self.attn.forward(rms_norm(x, norm1.weight, norm1.eps), rot, mask, is_causal,
-                              **attn_kwargs)
+        h = self.attn.forward(
+            rms_norm(x, norm1.weight, norm1.eps), rot, mask, is_causal, **attn_kwargs
+        )
         x = x + self._drop(h)
         return x + self._drop(self.mlp.forward(rms_norm(x, norm2.weight, norm2.eps)))
 
@@ -214,8 +247,13 @@ class Transformer(nn.Module):
         """Default positions of tokens (B, T): index 0..T-1, seg/intra from the separators."""
         return default_positions(tokens, self.config.level_separators())
 
-    def forward(self, tokens: Tensor, positions: Positions | None = None, *,
-                generator: torch.Generator | None = None) -> Tensor:
+    def forward(
+        self,
+        tokens: Tensor,
+        positions: Positions | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """tokens (B, T) long -> logits (B, T, V)."""
         return self.run(tokens, positions, generator=generator)
 
@@ -226,9 +264,17 @@ class Transformer(nn.Module):
         self.run(tokens, positions, keep_weights=maps)
         return maps
 
-    def run(self, tokens: Tensor, positions: Positions | None = None, *,
-            cache: KVCache | None = None, start: int = 0, key_valid: Tensor | None = None,
-            generator: torch.Generator | None = None, keep_weights: list | None = None) -> Tensor:
+    def run(
+        self,
+        tokens: Tensor,
+        positions: Positions | None = None,
+        *,
+        cache: KVCache | None = None,
+        start: int = 0,
+        key_valid: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        keep_weights: list | None = None,
+    ) -> Tensor:
         """The forward in full: tokens (B, T) at slots ``start:start+T`` -> logits (B, T, V).
 
         ``cache`` holds earlier keys (slots < start) and receives these; ``key_valid`` (B, S)
@@ -237,8 +283,7 @@ class Transformer(nn.Module):
         if self.compute_dtype() != torch.bfloat16:
             return self._run(tokens, positions, cache, start, key_valid, generator, keep_weights)
         with torch.autocast(tokens.device.type, dtype=torch.bfloat16):
-            logits = self._run(tokens, positions, cache, start, key_valid, generator,
-                               keep_weights)
+            logits = self._run(tokens, positions, cache, start, key_valid, generator, keep_weights)
         return logits.float()
 
     def compute_dtype(self) -> torch.dtype:
@@ -256,12 +301,15 @@ class Transformer(nn.Module):
         streams.update({f"outer[{i}]": o for i, o in enumerate(pos.outer)})
         for name, stream in streams.items():
             if tuple(stream.shape) != shape:
-                raise ValueError(f"positions.{name} has shape {tuple(stream.shape)}, tokens "
-                                 f"have {shape}")
+                raise ValueError(
+                    f"positions.{name} has shape {tuple(stream.shape)}, tokens have {shape}"
+                )
         n_outer = len(self.config.level_separators()) - 1
         if len(pos.outer) < n_outer:
-            raise ValueError(f"pe={self.config.pe!r} needs positions.outer with {n_outer} "
-                             f"level(s) above seg, got {len(pos.outer)}")
+            raise ValueError(
+                f"pe={self.config.pe!r} needs positions.outer with {n_outer} "
+                f"level(s) above seg, got {len(pos.outer)}"
+            )
 
     def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights):
         B, T = tokens.shape
@@ -290,8 +338,16 @@ class Transformer(nn.Module):
         hooks = self._content_hooks(pos, cache, start, key_valid, T)
         for i, block in enumerate(self.blocks):
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
-            x = block.forward(x, rot, mask, is_causal, cache=layer_cache, start=start,
-                              keep_weights=keep_weights, content=hooks and hooks(i))
+            x = block.forward(
+                x,
+                rot,
+                mask,
+                is_causal,
+                cache=layer_cache,
+                start=start,
+                keep_weights=keep_weights,
+                content=hooks and hooks(i),
+            )
         return F.linear(rms_norm(x, self.norm.weight, self.norm.eps), self.head.weight)
 
     def _content_hooks(self, pos, cache, start, key_valid, T):
@@ -300,12 +356,15 @@ class Transformer(nn.Module):
             return None
         width = self.encoding.key_state_width
         if cache is not None and width and not cache.states:
-            raise ValueError(f"pe={self.config.pe!r} keeps per-key state: build the cache with "
-                             f"KVCache.empty(..., state_width={width})")
+            raise ValueError(
+                f"pe={self.config.pe!r} keeps per-key state: build the cache with "
+                f"KVCache.empty(..., state_width={width})"
+            )
         k_pos = cache.positions.select(0, start + T) if cache is not None else pos
         allowed = allowed_keys(T, start, key_valid, pos.index.device)  # (B|1, 1, T, S)
-        return layer_hooks(self.encoding, pos, k_pos, allowed, start,
-                           cache.states if cache is not None else ())
+        return layer_hooks(
+            self.encoding, pos, k_pos, allowed, start, cache.states if cache is not None else ()
+        )
 
     def generate(self, prompt: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
         """Decode ``max_new_tokens`` after ``prompt`` (B, T0); see :func:`bipe.models.generate`."""
@@ -314,8 +373,7 @@ class Transformer(nn.Module):
         return generate(self, prompt, max_new_tokens, **kwargs)
 
 
-def allowed_keys(T: int, start: int, key_valid: Tensor | None,
-                 device: torch.device) -> Tensor:
+def allowed_keys(T: int, start: int, key_valid: Tensor | None, device: torch.device) -> Tensor:
     """(B|1, 1, T, S) bool: query slot ``start + i`` may see key slot j <= start + i that is
     valid (``key_valid`` (B, S), False for padding). A padding query may always see itself, so
     no row is empty."""

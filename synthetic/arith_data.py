@@ -30,8 +30,14 @@ from bipe.synthetic.arithmetic import FORMATS, separator_levels
 from bipe.synthetic.distributions import LengthDist, parse_length_spec
 from bipe.synthetic.family import DataConfig, check_positive, check_size, expected
 
-__all__ = ["ArithmeticData", "chain_tokens", "check_request", "excluded_questions",
-           "generate_dataset"]
+__all__ = [
+    "ArithmeticData",
+    "chain_tokens",
+    "check_request",
+    "excluded_questions",
+    "generate_dataset",
+]
+
 
 @dataclass(frozen=True, kw_only=True)
 class ArithmeticData(DataConfig):
@@ -95,12 +101,14 @@ def excluded_questions(paths: Sequence[str | os.PathLike], modulus: int) -> set[
 def _as_arrays(record: dict) -> dict:
     """The list fields as int64 arrays: write_dataset serialises those in C (about 10x faster
     than walking Python lists element by element); the file is the same."""
-    return {k: np.asarray(v, dtype=np.int64) if isinstance(v, list) else v
-            for k, v in record.items()}
+    return {
+        k: np.asarray(v, dtype=np.int64) if isinstance(v, list) else v for k, v in record.items()
+    }
 
 
-def _checked(data: ArithmeticData, seed: int, *, under: bool,
-             workers: int) -> tuple[int, LengthDist]:
+def _checked(
+    data: ArithmeticData, seed: int, *, under: bool, workers: int
+) -> tuple[int, LengthDist]:
     """The checked modulus and operator-count law; ``ValueError`` names a bad setting."""
     from bipe.synthetic.arithmetic import check_modulus, operator_dist  # noqa: PLC0415
 
@@ -134,17 +142,33 @@ def generate_dataset(
     modulus, dist = _checked(data, seed, under=under, workers=workers)
     questions = excluded_questions(exclude, modulus)
     config = {
-        "format": data.fmt, "operators": str(dist), "under": under, "modulus": modulus,
-        "n": data.n_train, "seed": seed, "dedup": dedup,
+        "format": data.fmt,
+        "operators": str(dist),
+        "under": under,
+        "modulus": modulus,
+        "n": data.n_train,
+        "seed": seed,
+        "dedup": dedup,
         "exclude": [str(Path(p).resolve()) for p in exclude],
     }
     meta = {
-        "generator": "arith", "arith_format": data.fmt, "modulus": modulus,
-        "vocab": list(vocab(modulus)), "separators": list(SEPARATORS), "config": config,
+        "generator": "arith",
+        "arith_format": data.fmt,
+        "modulus": modulus,
+        "vocab": list(vocab(modulus)),
+        "separators": list(SEPARATORS),
+        "config": config,
         "seed": seed,
     }
     records = iter_arithmetic(
-        np.random.default_rng(np.random.SeedSequence(seed)), data.n_train, operators=dist,
-        modulus=modulus, fmt=data.fmt, under=under, dedup=dedup, exclude=questions,
-        workers=workers)
+        np.random.default_rng(np.random.SeedSequence(seed)),
+        data.n_train,
+        operators=dist,
+        modulus=modulus,
+        fmt=data.fmt,
+        under=under,
+        dedup=dedup,
+        exclude=questions,
+        workers=workers,
+    )
     return map(_as_arrays, records), meta

@@ -17,8 +17,9 @@ import numpy as np
 __all__ = ["pad_rows"]
 
 
-def pad_rows(rows: Sequence[np.ndarray], pad: int = 0, *, left: bool = False
-             ) -> tuple[np.ndarray, np.ndarray]:
+def pad_rows(
+    rows: Sequence[np.ndarray], pad: int = 0, *, left: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """``(padded (N, T, ...), lengths (N,))``: rows of shape (T_i, ...) stacked, right-padded
     (left-padded with ``left``) with ``pad`` to the longest, as int64. Trailing dimensions must
     agree; no rows give an ``(0, 0)`` array."""
@@ -28,7 +29,7 @@ def pad_rows(rows: Sequence[np.ndarray], pad: int = 0, *, left: bool = False
     out = np.full((len(rows), width, *tail), pad, dtype=np.int64)  # (N, T, ...)
     for i, r in enumerate(rows):
         if left:
-            out[i, width - len(r):] = r
+            out[i, width - len(r) :] = r
         else:
             out[i, : len(r)] = r
     return out, lengths

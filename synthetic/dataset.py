@@ -131,8 +131,12 @@ def write_dataset(
         data = tmp / f"data.{fmt}"
         n = (_write_jsonl if fmt == "jsonl" else _write_npz)(data, records)
         full = {
-            "schema": SCHEMA, "format": fmt, "n_records": n, "sha256": _sha256(data),
-            "version": _package_version(), **meta,
+            "schema": SCHEMA,
+            "format": fmt,
+            "n_records": n,
+            "sha256": _sha256(data),
+            "version": _package_version(),
+            **meta,
         }
         (tmp / "meta.json").write_text(json.dumps(full, indent=2, sort_keys=False) + "\n")
     return Path(out)

@@ -99,8 +99,9 @@ def entropy_scores(model: NgramEntropy, tokens: np.ndarray, rule: str) -> np.nda
     """``(N, T)`` (or ``(T,)``) scores of every token under ``rule`` (see the module docstring)."""
     _check_rule(rule)
     tokens2, squeeze = _as_batch(np.asarray(tokens, dtype=np.int64))
-    scores = _scores_from_entropies(context_entropies(model, context_windows(tokens2, model)),
-                                    rule)  # (N, T)
+    scores = _scores_from_entropies(
+        context_entropies(model, context_windows(tokens2, model)), rule
+    )  # (N, T)
     return scores[0] if squeeze else scores
 
 
@@ -133,19 +134,31 @@ def calibrate_threshold(scores: Sequence[np.ndarray], target_length: float) -> t
     return tau, float(means[best])
 
 
-def fit_entropy_segmenter(sequences: Sequence[np.ndarray], *, target_length: float,
-                          order: int = 3, rule: str = "threshold", smoothing: float = 0.1,
-                          vocab_size: int | None = None) -> EntropySegmenter:
+def fit_entropy_segmenter(
+    sequences: Sequence[np.ndarray],
+    *,
+    target_length: float,
+    order: int = 3,
+    rule: str = "threshold",
+    smoothing: float = 0.1,
+    vocab_size: int | None = None,
+) -> EntropySegmenter:
     """Fit the n-gram model on ``sequences`` and calibrate ``tau`` on them (deterministic)."""
     _check_rule(rule)
     model = fit_ngram_entropy(sequences, order=order, vocab_size=vocab_size, smoothing=smoothing)
     tau, mean = calibrate_threshold(_row_scores(model, sequences, rule), target_length)
-    return EntropySegmenter(model=model, rule=rule, threshold=tau,
-                            target_length=float(target_length), achieved_length=mean)
+    return EntropySegmenter(
+        model=model,
+        rule=rule,
+        threshold=tau,
+        target_length=float(target_length),
+        achieved_length=mean,
+    )
 
 
-def _row_scores(model: NgramEntropy, sequences: Sequence[np.ndarray], rule: str,
-                budget: int = 1 << 20) -> list[np.ndarray]:
+def _row_scores(
+    model: NgramEntropy, sequences: Sequence[np.ndarray], rule: str, budget: int = 1 << 20
+) -> list[np.ndarray]:
     """Scores of every row (in order of length), scored in padded batches of about ``budget``
     tokens; padding never changes a row's scores (the segmenter is causal)."""
     rows = sorted((np.asarray(s, dtype=np.int64).reshape(-1) for s in sequences), key=len)
@@ -158,15 +171,18 @@ def _row_scores(model: NgramEntropy, sequences: Sequence[np.ndarray], rule: str,
         width = len(rows[stop - 1])  # the longest of the chunk
         tokens = np.zeros((stop - start, width), dtype=np.int64)  # (N, T) right-padded
         for i, row in enumerate(rows[start:stop]):
-            tokens[i, :len(row)] = row
+            tokens[i, : len(row)] = row
         scores = entropy_scores(model, tokens, rule)  # (N, T)
-        out += [scores[i, :len(row)] for i, row in enumerate(rows[start:stop])]
+        out += [scores[i, : len(row)] for i, row in enumerate(rows[start:stop])]
         start = stop
     return out
 
 
-def entropy_boundaries(tokens: np.ndarray, segmenter: EntropySegmenter,
-                       lengths: Iterable[int] | np.ndarray | None = None) -> np.ndarray:
+def entropy_boundaries(
+    tokens: np.ndarray,
+    segmenter: EntropySegmenter,
+    lengths: Iterable[int] | np.ndarray | None = None,
+) -> np.ndarray:
     """Boundary marks ``(N, T)`` (or ``(T,)``): token ``t`` closes its segment iff its score
     exceeds the threshold; nothing is marked past ``lengths``."""
     tokens2, squeeze = _as_batch(np.asarray(tokens, dtype=np.int64))
@@ -175,12 +191,17 @@ def entropy_boundaries(tokens: np.ndarray, segmenter: EntropySegmenter,
     return marks[0] if squeeze else marks
 
 
-def entropy_positions(tokens: np.ndarray, segmenter: EntropySegmenter,
-                      lengths: Iterable[int] | np.ndarray | None = None, *,
-                      pad_value: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def entropy_positions(
+    tokens: np.ndarray,
+    segmenter: EntropySegmenter,
+    lengths: Iterable[int] | np.ndarray | None = None,
+    *,
+    pad_value: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(seg, intra)`` of ``tokens`` ``(T,)`` or ``(N, T)`` under entropy segmentation."""
-    return positions_from_boundaries(entropy_boundaries(tokens, segmenter, lengths), lengths,
-                                     pad_value=pad_value)
+    return positions_from_boundaries(
+        entropy_boundaries(tokens, segmenter, lengths), lengths, pad_value=pad_value
+    )
 
 
 # ---------------------------------------------------------------------------- streaming form
@@ -196,18 +217,19 @@ class EntropyStreamState:
     entropy: Any
 
 
-def entropy_initial_state(segmenter: EntropySegmenter, n: int | None = None
-                          ) -> EntropyStreamState:
+def entropy_initial_state(segmenter: EntropySegmenter, n: int | None = None) -> EntropyStreamState:
     """The state before the first token (one stream, or ``n`` in lock-step)."""
     model = segmenter.model
     shape = () if n is None else (n,)
     context = np.full((*shape, model.order - 1), model.bos, dtype=np.int64)
-    return EntropyStreamState(positions=initial_state(1, n), context=context,
-                              entropy=context_entropies(model, context))
+    return EntropyStreamState(
+        positions=initial_state(1, n), context=context, entropy=context_entropies(model, context)
+    )
 
 
-def entropy_step(state: EntropyStreamState, token: Any, segmenter: EntropySegmenter
-                 ) -> tuple[EntropyStreamState, Any, Any]:
+def entropy_step(
+    state: EntropyStreamState, token: Any, segmenter: EntropySegmenter
+) -> tuple[EntropyStreamState, Any, Any]:
     """Streaming :func:`entropy_positions`: ``(next_state, seg, intra)`` of ``token`` (an int or
     an ``(N,)`` column)."""
     model = segmenter.model
@@ -226,11 +248,16 @@ def entropy_step(state: EntropyStreamState, token: Any, segmenter: EntropySegmen
 def save_entropy_segmenter(path: str | Path, segmenter: EntropySegmenter) -> Path:
     """Write ``segmenter`` to an ``.npz`` file atomically (tables, rule, threshold, knobs)."""
     model = segmenter.model
-    arrays = {"format": np.int64(FORMAT), "order": np.int64(model.order),
-              "vocab_size": np.int64(model.vocab_size), "smoothing": np.float64(model.smoothing),
-              "rule": np.str_(segmenter.rule), "threshold": np.float64(segmenter.threshold),
-              "target_length": np.float64(segmenter.target_length),
-              "achieved_length": np.float64(segmenter.achieved_length)}
+    arrays = {
+        "format": np.int64(FORMAT),
+        "order": np.int64(model.order),
+        "vocab_size": np.int64(model.vocab_size),
+        "smoothing": np.float64(model.smoothing),
+        "rule": np.str_(segmenter.rule),
+        "threshold": np.float64(segmenter.threshold),
+        "target_length": np.float64(segmenter.target_length),
+        "achieved_length": np.float64(segmenter.achieved_length),
+    }
     for j in range(model.order):
         arrays[f"keys_{j + 1}"] = model.keys[j]
         arrays[f"entropy_{j + 1}"] = model.entropy[j]
@@ -250,15 +277,21 @@ def load_entropy_segmenter(path: str | Path) -> EntropySegmenter:
                 raise ValueError(f"format {int(data['format'])}, expected {FORMAT}")
             order = int(data["order"])
             model = NgramEntropy(
-                order=order, vocab_size=int(data["vocab_size"]),
+                order=order,
+                vocab_size=int(data["vocab_size"]),
                 smoothing=float(data["smoothing"]),
                 keys=tuple(data[f"keys_{j}"].astype(np.int64) for j in range(1, order + 1)),
-                entropy=tuple(data[f"entropy_{j}"].astype(float) for j in range(1, order + 1)))
+                entropy=tuple(data[f"entropy_{j}"].astype(float) for j in range(1, order + 1)),
+            )
             rule = str(data["rule"])
             _check_rule(rule)
-            return EntropySegmenter(model=model, rule=rule, threshold=float(data["threshold"]),
-                                    target_length=float(data["target_length"]),
-                                    achieved_length=float(data["achieved_length"]))
+            return EntropySegmenter(
+                model=model,
+                rule=rule,
+                threshold=float(data["threshold"]),
+                target_length=float(data["target_length"]),
+                achieved_length=float(data["achieved_length"]),
+            )
     except FileNotFoundError:
         raise ValueError(f"{path}: missing") from None
     except (OSError, KeyError, ValueError) as err:

@@ -36,29 +36,61 @@ from bipe.synthetic.family import DataConfig, DataFamily
 from bipe.synthetic.sequence_data import KINDS, AutomatonData
 from bipe.synthetic.text.data import TextDataConfig
 
-__all__ = ["FAMILIES", "LEGACY_DEFAULTS", "data_keys", "dataset_meta", "generator_family",
-           "get_family", "upgrade_data"]
+__all__ = [
+    "FAMILIES",
+    "LEGACY_DEFAULTS",
+    "data_keys",
+    "dataset_meta",
+    "generator_family",
+    "get_family",
+    "upgrade_data",
+]
 
 FAMILIES: dict[str, DataFamily] = {
     "arithmetic": DataFamily(
-        name="arithmetic", config=ArithmeticData, generators=("arith",),
-        generate_dataset=arith_data.generate_dataset, verify_record=arithmetic.verify_record,
-        dataset_keys=("n_train", "operators", "fmt", "modulus")),
+        name="arithmetic",
+        config=ArithmeticData,
+        generators=("arith",),
+        generate_dataset=arith_data.generate_dataset,
+        verify_record=arithmetic.verify_record,
+        dataset_keys=("n_train", "operators", "fmt", "modulus"),
+    ),
     "automaton": DataFamily(
-        name="automaton", config=AutomatonData, generators=KINDS,
-        generate_dataset=sequences.family_dataset, verify_record=sequences.verify_record,
-        dataset_keys=("n_train", "n_symbols", "n_types", "inner_states", "outer_states",
-                      "out_degree", "segments", "segment_length", "eval_lengths",
-                      "eval_segment_length")),
+        name="automaton",
+        config=AutomatonData,
+        generators=KINDS,
+        generate_dataset=sequences.family_dataset,
+        verify_record=sequences.verify_record,
+        dataset_keys=(
+            "n_train",
+            "n_symbols",
+            "n_types",
+            "inner_states",
+            "outer_states",
+            "out_degree",
+            "segments",
+            "segment_length",
+            "eval_lengths",
+            "eval_segment_length",
+        ),
+    ),
     "text": DataFamily(name="text", config=TextDataConfig, generators=()),
 }
 
 # The family keys and defaults of the single flat DataConfig of earlier versions (frozen here:
 # later changes of a family's defaults must not change how old run folders are read).
 LEGACY_DEFAULTS: dict[str, Any] = {
-    "operators": "uniform:1:4", "fmt": "feng", "modulus": 11,
-    "n_symbols": 4, "n_types": 2, "inner_states": 3, "outer_states": 3, "out_degree": 2,
-    "segments": "uniform:2:8", "segment_length": "uniform:1:4", "eval_segment_length": "",
+    "operators": "uniform:1:4",
+    "fmt": "feng",
+    "modulus": 11,
+    "n_symbols": 4,
+    "n_types": 2,
+    "inner_states": 3,
+    "outer_states": 3,
+    "out_degree": 2,
+    "segments": "uniform:2:8",
+    "segment_length": "uniform:1:4",
+    "eval_segment_length": "",
     "continuation_prefix": 0.5,
 }
 
@@ -84,8 +116,9 @@ def owner(key: str) -> str | None:
     """The family (``a or b`` when several) whose config, and no shared base, has the field
     ``key``, if any."""
     shared = set(data_keys(DataConfig))
-    names = [name for name, fam in FAMILIES.items()
-             if key in data_keys(fam.config) and key not in shared]
+    names = [
+        name for name, fam in FAMILIES.items() if key in data_keys(fam.config) and key not in shared
+    ]
     return " or ".join(names) or None
 
 
@@ -97,8 +130,7 @@ def upgrade_data(family: DataFamily, data: dict[str, Any]) -> dict[str, Any]:
     parsing still names them as errors.
     """
     own = set(data_keys(family.config))
-    return {key: value for key, value in data.items()
-            if key in own or key not in LEGACY_DEFAULTS}
+    return {key: value for key, value in data.items() if key in own or key not in LEGACY_DEFAULTS}
 
 
 def dataset_meta(path: str, generators: tuple[str, ...], who: str) -> dict[str, Any]:
@@ -109,6 +141,8 @@ def dataset_meta(path: str, generators: tuple[str, ...], who: str) -> dict[str, 
     if kind not in generators:
         family = generator_family(kind)
         held = f"a {kind!r} dataset" + (f" ({family.name} family)" if family else "")
-        raise ValueError(f"data.path {path} holds {held}; {who} trains on "
-                         f"{' or '.join(repr(g) for g in generators)} datasets")
+        raise ValueError(
+            f"data.path {path} holds {held}; {who} trains on "
+            f"{' or '.join(repr(g) for g in generators)} datasets"
+        )
     return meta

@@ -17,8 +17,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_TOKENS", "DataConfig", "DataFamily", "check_positive", "check_size",
-           "default_eval_lengths", "expected"]
+__all__ = [
+    "MAX_TOKENS",
+    "DataConfig",
+    "DataFamily",
+    "check_positive",
+    "check_size",
+    "default_eval_lengths",
+    "expected",
+]
 
 MAX_TOKENS = 2 * 10**9  # a request estimated above this many tokens is refused up front
 
@@ -79,8 +86,10 @@ def check_positive(config: Any, *names: str) -> None:
 def check_size(tokens: float, what: str, limit: int = MAX_TOKENS) -> None:
     """Refuse a request estimated at ``tokens`` tokens (more than ``limit``) before any work."""
     if tokens > limit:
-        raise ValueError(f"{what} would hold about {tokens:.1e} tokens (more than {limit:.0e}); "
-                         f"ask for fewer or shorter examples")
+        raise ValueError(
+            f"{what} would hold about {tokens:.1e} tokens (more than {limit:.0e}); "
+            f"ask for fewer or shorter examples"
+        )
 
 
 def expected(dist: Any, cost: Any) -> float:

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NgramEntropy", "context_entropies", "context_windows", "fit_ngram_entropy",
-           "symbols"]
+__all__ = ["NgramEntropy", "context_entropies", "context_windows", "fit_ngram_entropy", "symbols"]
 
 _MAX_KEY = 2**62
 
@@ -62,11 +61,14 @@ class NgramEntropy:
 def _check_order(order: int, vocab_size: int) -> None:
     """Reject an order below 2 or one whose keys would overflow int64."""
     if not isinstance(order, int | np.integer) or order < 2:
-        raise ValueError(f"n-gram order must be an int >= 2 (order 1 has one constant "
-                         f"entropy), got {order!r}")
+        raise ValueError(
+            f"n-gram order must be an int >= 2 (order 1 has one constant entropy), got {order!r}"
+        )
     if (vocab_size + 2) ** order >= _MAX_KEY:
-        raise ValueError(f"n-gram order {order} is too large for a vocabulary of {vocab_size} "
-                         f"(keys overflow int64); lower the order")
+        raise ValueError(
+            f"n-gram order {order} is too large for a vocabulary of {vocab_size} "
+            f"(keys overflow int64); lower the order"
+        )
 
 
 def symbols(tokens: np.ndarray, vocab_size: int) -> np.ndarray:
@@ -82,26 +84,36 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default):
     return np.where(found, values[idx] if len(keys) else default, default), found
 
 
-def _training_keys(sequences: Sequence[np.ndarray], order: int,
-                   vocab_size: int) -> tuple[list[np.ndarray], np.ndarray]:
+def _training_keys(
+    sequences: Sequence[np.ndarray], order: int, vocab_size: int
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Context keys per order (each (M,)) and targets (M,) of every training token."""
     pad = order - 1
     radix = vocab_size + 2
-    rows = [np.concatenate([np.full(pad, vocab_size + 1, dtype=np.int64), np.asarray(s)])
-            for s in sequences]
+    rows = [
+        np.concatenate([np.full(pad, vocab_size + 1, dtype=np.int64), np.asarray(s)])
+        for s in sequences
+    ]
     flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)  # (P,)
     starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
-    targets_at = np.concatenate([s + np.arange(pad, len(r)) for s, r in zip(starts, rows,
-                                                                          strict=True)]
-                                ) if rows else np.zeros(0, dtype=np.int64)  # (M,)
+    targets_at = (
+        np.concatenate([s + np.arange(pad, len(r)) for s, r in zip(starts, rows, strict=True)])
+        if rows
+        else np.zeros(0, dtype=np.int64)
+    )  # (M,)
     keys = [np.zeros(len(targets_at), dtype=np.int64)]  # order 1: the empty context
     for j in range(2, order + 1):
         keys.append(keys[-1] + flat[targets_at - (j - 1)] * radix ** (j - 2))
     return keys, flat[targets_at]
 
 
-def fit_ngram_entropy(sequences: Sequence[np.ndarray], *, order: int,
-                      vocab_size: int | None = None, smoothing: float = 0.1) -> NgramEntropy:
+def fit_ngram_entropy(
+    sequences: Sequence[np.ndarray],
+    *,
+    order: int,
+    vocab_size: int | None = None,
+    smoothing: float = 0.1,
+) -> NgramEntropy:
     """Fit the interpolated add-k n-gram model on ``sequences`` (1-D int arrays) and tabulate
     the next-token entropy of every seen context.
 
@@ -129,12 +141,18 @@ def fit_ngram_entropy(sequences: Sequence[np.ndarray], *, order: int,
         ctxs, ctx_counts = np.unique(ctx_keys[j - 1], return_counts=True)
         tables.append((grams, gram_counts, ctxs, ctx_counts))
         entropies.append(_order_entropy(tables, entropies, j, vocab, alpha))
-    return NgramEntropy(order=int(order), vocab_size=vocab, smoothing=float(smoothing),
-                        keys=tuple(t[2] for t in tables), entropy=tuple(entropies))
+    return NgramEntropy(
+        order=int(order),
+        vocab_size=vocab,
+        smoothing=float(smoothing),
+        keys=tuple(t[2] for t in tables),
+        entropy=tuple(entropies),
+    )
 
 
-def _prob(tables: list[tuple], j: int, ctx: np.ndarray, w: np.ndarray, vocab: int,
-          alpha: float) -> np.ndarray:
+def _prob(
+    tables: list[tuple], j: int, ctx: np.ndarray, w: np.ndarray, vocab: int, alpha: float
+) -> np.ndarray:
     """``P_j(w | ctx)`` at sparse points (ctx keys of order j, symbols w)."""
     if j == 0:
         return np.full(np.shape(w), 1.0 / vocab)
@@ -146,8 +164,9 @@ def _prob(tables: list[tuple], j: int, ctx: np.ndarray, w: np.ndarray, vocab: in
     return (c_hw + alpha * lower) / (c_h + alpha)
 
 
-def _order_entropy(tables: list[tuple], entropies: list[np.ndarray], j: int, vocab: int,
-                   alpha: float) -> np.ndarray:
+def _order_entropy(
+    tables: list[tuple], entropies: list[np.ndarray], j: int, vocab: int, alpha: float
+) -> np.ndarray:
     """Entropy of ``P_j(. | h)`` for every seen order-j context ``h`` (sparse formula)."""
     grams, gram_counts, ctxs, ctx_counts = tables[j - 1]
     radix = vocab + 2

@@ -143,7 +143,9 @@ class Perturbation:
 
 
 def perturb_boundaries(
-    rng: np.random.Generator, is_last: np.ndarray, perturbation: Perturbation,
+    rng: np.random.Generator,
+    is_last: np.ndarray,
+    perturbation: Perturbation,
     lengths: Lengths = None,
 ) -> np.ndarray:
     """Apply ``perturbation`` to boundary marks: drop, then insert, then shift (or fixed)."""
@@ -155,8 +157,11 @@ def perturb_boundaries(
 
 
 def perturb_record(
-    rng: np.random.Generator, record: Mapping[str, Any], perturbation: Perturbation,
-    *, separators: Iterable[int] | None = None,
+    rng: np.random.Generator,
+    record: Mapping[str, Any],
+    perturbation: Perturbation,
+    *,
+    separators: Iterable[int] | None = None,
 ) -> dict[str, Any]:
     """A copy of ``record`` whose ``seg``/``intra`` come from perturbed boundaries.
 

@@ -158,9 +158,7 @@ def separator_ids(separators: Iterable[int] | int) -> np.ndarray:
     return np.unique(seps.astype(np.int64))
 
 
-def fixed_length_boundaries(
-    shape: tuple[int, ...], k: int, *, offset: int = 0
-) -> np.ndarray:
+def fixed_length_boundaries(shape: tuple[int, ...], k: int, *, offset: int = 0) -> np.ndarray:
     """Boundary marks of fixed-length segmentation: every ``k``-th token closes a segment.
 
     ``offset`` shifts the grid: with ``offset = o`` the first segment has ``k - o`` tokens

@@ -36,8 +36,17 @@ from bipe.synthetic.family import (
 )
 from bipe.synthetic.sequence_sampling import effective_support
 
-__all__ = ["DATASET_KINDS", "KINDS", "AutomatonData", "DatasetKind", "build_automaton",
-           "check_request", "eval_settings", "flat_length_spec", "support"]
+__all__ = [
+    "DATASET_KINDS",
+    "KINDS",
+    "AutomatonData",
+    "DatasetKind",
+    "build_automaton",
+    "check_request",
+    "eval_settings",
+    "flat_length_spec",
+    "support",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,8 +85,7 @@ class AutomatonData(DataConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_positive(self, "n_symbols", "n_types", "inner_states", "outer_states",
-                       "out_degree")
+        check_positive(self, "n_symbols", "n_types", "inner_states", "outer_states", "out_degree")
         if not 0.0 < self.continuation_prefix < 1.0:
             raise ValueError(
                 f"data.continuation_prefix must lie in (0, 1), got {self.continuation_prefix}"
@@ -87,12 +95,14 @@ class AutomatonData(DataConfig):
                 parse_length_spec(self.sub_segments)
             except ValueError as err:
                 raise ValueError(f"data.sub_segments: {err}") from None
-        check_request(self.n_train, self.segments, self.segment_length, "data.n_train",
-                      self.sub_segments)
+        check_request(
+            self.n_train, self.segments, self.segment_length, "data.n_train", self.sub_segments
+        )
 
 
-def check_request(n: int, segments: str, segment_length: str, what: str,
-                  sub_segments: str = "") -> None:
+def check_request(
+    n: int, segments: str, segment_length: str, what: str, sub_segments: str = ""
+) -> None:
     """Refuse ``n`` sequences of ``segments`` segments of ``segment_length`` tokens (+ the
     separator) whose estimated total size is absurd; with ``sub_segments`` each segment is a
     paragraph of that many such sentences (+ its closing ``$``)."""
@@ -102,8 +112,7 @@ def check_request(n: int, segments: str, segment_length: str, what: str,
         mean_len = expected(parse_length_spec(sub_segments), lambda k: k * sentence + 1.0)
     mean = expected(parse_length_spec(segments), lambda k: k * mean_len)
     unit = f"paragraphs of {sub_segments} sentences" if sub_segments else "segments"
-    check_size(n * mean, f"{what}: {n} sequences of {segments} {unit} of {segment_length} "
-               f"tokens")
+    check_size(n * mean, f"{what}: {n} sequences of {segments} {unit} of {segment_length} tokens")
 
 
 def flat_length_spec(segments: str, segment_length: str) -> str:
@@ -132,8 +141,13 @@ def eval_settings(data: AutomatonData) -> tuple[int, ...]:
     return tuple(data.eval_lengths) or default_eval_lengths(min(counts), max(counts))
 
 
-def build_automaton(rng: np.random.Generator, data: AutomatonData, *,
-                    deterministic: bool = False, sub_segments: str | None = None) -> BiNFA:
+def build_automaton(
+    rng: np.random.Generator,
+    data: AutomatonData,
+    *,
+    deterministic: bool = False,
+    sub_segments: str | None = None,
+) -> BiNFA:
     """The random Bi-NFA of ``data`` (3 levels when ``sub_segments``, the sentences per
     paragraph, is given), realising every count and length the settings can ask for."""
     counts = set(support(data.segments)) | set(eval_settings(data))
@@ -142,8 +156,15 @@ def build_automaton(rng: np.random.Generator, data: AutomatonData, *,
     lengths = set(support(data.segment_length))
     if data.eval_segment_length:
         lengths |= set(support(data.eval_segment_length))
-    return random_binfa(rng, data.n_symbols, data.n_types, data.inner_states, data.outer_states,
-                        out_degree=data.out_degree, deterministic=deterministic,
-                        segment_lengths=sorted(v for v in lengths if v > 0),
-                        segment_counts=sorted(counts),
-                        levels=2 if sub_segments is None else 3)
+    return random_binfa(
+        rng,
+        data.n_symbols,
+        data.n_types,
+        data.inner_states,
+        data.outer_states,
+        out_degree=data.out_degree,
+        deterministic=deterministic,
+        segment_lengths=sorted(v for v in lengths if v > 0),
+        segment_counts=sorted(counts),
+        levels=2 if sub_segments is None else 3,
+    )

@@ -162,26 +162,36 @@ class SequenceBatch:
         if len(batches) == 1:
             return batches[0]
         first = batches[0]
-        states = None if first.inner_state is None else (
-            np.concatenate([b.inner_state for b in batches]),
-            np.concatenate([b.outer_state for b in batches]))
+        states = (
+            None
+            if first.inner_state is None
+            else (
+                np.concatenate([b.inner_state for b in batches]),
+                np.concatenate([b.outer_state for b in batches]),
+            )
+        )
         return cls(
             tokens=np.concatenate([b.tokens for b in batches]),
             offsets=_joined_offsets([b.offsets for b in batches]),
             marks=np.concatenate([b.marks for b in batches], axis=1),
-            types=tuple(np.concatenate(level) for level in zip(*(b.types for b in batches),
-                                                                 strict=True)),
-            type_offsets=tuple(_joined_offsets(level) for level in zip(
-                *(b.type_offsets for b in batches), strict=True)),
+            types=tuple(
+                np.concatenate(level) for level in zip(*(b.types for b in batches), strict=True)
+            ),
+            type_offsets=tuple(
+                _joined_offsets(level)
+                for level in zip(*(b.type_offsets for b in batches), strict=True)
+            ),
             inner_state=None if states is None else states[0],
-            outer_state=None if states is None else states[1])
+            outer_state=None if states is None else states[1],
+        )
 
 
 def _joined_offsets(parts: Sequence[np.ndarray]) -> np.ndarray:
     """(N_1 + ... + N_k + 1,) row boundaries of consecutive parts' ``(N_i + 1,)`` offsets."""
     shifts = np.cumsum([0, *(int(p[-1]) for p in parts[:-1])])  # (k,) items before each part
-    return np.concatenate([[0], *(p[1:] + s for p, s in zip(parts, shifts, strict=True))]
-                          ).astype(np.int64)
+    return np.concatenate([[0], *(p[1:] + s for p, s in zip(parts, shifts, strict=True))]).astype(
+        np.int64
+    )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -202,13 +212,16 @@ class BinfaSequenceSampler:
         members = MemberSampler.build(binfa, [length_law(d) for d in dists])
         return cls(binfa=binfa, dists=tuple(dists), members=members)
 
-    def sample(self, rng: np.random.Generator, n: int, *,
-               state_labels: bool = True) -> SequenceBatch:
+    def sample(
+        self, rng: np.random.Generator, n: int, *, state_labels: bool = True
+    ) -> SequenceBatch:
         """``n`` sequences (see :func:`sample_binfa_sequences`)."""
         ragged = self.members.sample(rng, n)
         offsets = np.concatenate([[0], np.cumsum(ragged.lengths)]).astype(np.int64)
         fields = {
-            "tokens": ragged.tokens, "offsets": offsets, "marks": ragged.marks,
+            "tokens": ragged.tokens,
+            "offsets": offsets,
+            "marks": ragged.marks,
             "types": tuple(t for t, _ in ragged.units),
             "type_offsets": tuple(_unit_offsets(starts, offsets) for _, starts in ragged.units),
         }
@@ -264,7 +277,7 @@ def _single_states(nfa: NFA, words: np.ndarray, lengths: np.ndarray) -> np.ndarr
     succ = (nfa.delta * (1 << np.arange(q))[None, None, :]).sum(axis=2)  # (A, Q) bitmasks
     table = np.zeros((nfa.n_symbols, 1), dtype=np.int64)  # (A, 2^Q) after the loop
     for state in range(q):
-        table = np.concatenate([table, table | succ[:, state:state + 1]], axis=1)
+        table = np.concatenate([table, table | succ[:, state : state + 1]], axis=1)
     n, t_len = words.shape
     sets = np.full(n, sum(1 << s for s in nfa.start), dtype=np.int64)  # (N,)
     history = [sets]
@@ -319,20 +332,28 @@ class NfaSequenceSampler:
     members: MemberSampler
 
     @classmethod
-    def build(cls, nfa: NFA, length: LengthDist,
-              separators: Sequence[int] = ()) -> NfaSequenceSampler:
+    def build(
+        cls, nfa: NFA, length: LengthDist, separators: Sequence[int] = ()
+    ) -> NfaSequenceSampler:
         """Validate and tabulate; ``ValueError`` when no length in the support is accepted."""
         if not isinstance(nfa, NFA):
             raise ValueError(f"expected an NFA, got {type(nfa).__name__}")
-        return cls(nfa=nfa, length=length, separators=tuple(int(x) for x in separators),
-                   members=MemberSampler.build(nfa, [length_law(length)]))
+        return cls(
+            nfa=nfa,
+            length=length,
+            separators=tuple(int(x) for x in separators),
+            members=MemberSampler.build(nfa, [length_law(length)]),
+        )
 
     def sample(self, rng: np.random.Generator, n: int) -> SequenceBatch:
         """``n`` words (see :func:`sample_nfa_sequences`)."""
         ragged = self.members.sample(rng, n)
         seps = list(self.separators)
-        marks = np.stack([np.isin(ragged.tokens, seps[level:]) for level in range(len(seps))]) \
-            if seps else np.zeros((0, len(ragged.tokens)), dtype=bool)  # (L, M)
+        marks = (
+            np.stack([np.isin(ragged.tokens, seps[level:]) for level in range(len(seps))])
+            if seps
+            else np.zeros((0, len(ragged.tokens)), dtype=bool)
+        )  # (L, M)
         offsets = np.concatenate([[0], np.cumsum(ragged.lengths)]).astype(np.int64)
         return SequenceBatch(tokens=ragged.tokens, offsets=offsets, marks=marks)
 
@@ -353,8 +374,12 @@ def sample_nfa_sequences(
 DRAW_CHUNK = 1 << 16  # sequences per sampler call (fixed: it is part of what a seed draws)
 
 
-def draw_batches(sampler: BinfaSequenceSampler | NfaSequenceSampler, rng: np.random.Generator,
-                 n: int, **options: bool) -> Iterator[SequenceBatch]:
+def draw_batches(
+    sampler: BinfaSequenceSampler | NfaSequenceSampler,
+    rng: np.random.Generator,
+    n: int,
+    **options: bool,
+) -> Iterator[SequenceBatch]:
     """``n`` sequences of ``sampler`` as consecutive batches of at most :data:`DRAW_CHUNK`.
 
     The one drawing rule of every automaton dataset, for ``bipe gen`` and the training and
@@ -369,7 +394,11 @@ def draw_batches(sampler: BinfaSequenceSampler | NfaSequenceSampler, rng: np.ran
         yield sampler.sample(rng, min(DRAW_CHUNK, int(n) - start), **options)
 
 
-def draw_sequences(sampler: BinfaSequenceSampler | NfaSequenceSampler,
-                   rng: np.random.Generator, n: int, **options: bool) -> SequenceBatch:
+def draw_sequences(
+    sampler: BinfaSequenceSampler | NfaSequenceSampler,
+    rng: np.random.Generator,
+    n: int,
+    **options: bool,
+) -> SequenceBatch:
     """:func:`draw_batches` concatenated into one batch (:meth:`SequenceBatch.concat`)."""
     return SequenceBatch.concat(list(draw_batches(sampler, rng, n, **options)))

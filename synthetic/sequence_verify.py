@@ -36,10 +36,13 @@ class _BitNFA:
     @classmethod
     def of(cls, nfa: NFA) -> _BitNFA:
         weights = [1 << r for r in range(nfa.n_states)]
-        succ = tuple(tuple(sum(w for w, on in zip(weights, row, strict=True) if on)
-                           for row in nfa.delta[a]) for a in range(nfa.n_symbols))
-        return cls(start=sum(1 << q for q in nfa.start), accept=sum(1 << q for q in nfa.accept),
-                   succ=succ)
+        succ = tuple(
+            tuple(sum(w for w, on in zip(weights, row, strict=True) if on) for row in nfa.delta[a])
+            for a in range(nfa.n_symbols)
+        )
+        return cls(
+            start=sum(1 << q for q in nfa.start), accept=sum(1 << q for q in nfa.accept), succ=succ
+        )
 
     def accepts(self, word: Sequence[int]) -> bool:
         states = self.start
@@ -70,16 +73,19 @@ def _parsed(automaton_json: str) -> _Checker:
     """A meta's Bi-NFA with bitset forms of its flattening, outer and (NFA) inner automata,
     parsed once per distinct automaton."""
     binfa = BiNFA.from_dict(json.loads(automaton_json))
-    return _Checker(binfa=binfa, flat=_BitNFA.of(binfa.flatten()),
-                    outer=_BitNFA.of(binfa.outer),
-                    inner=tuple(_BitNFA.of(x) if isinstance(x, NFA) else None
-                                for x in binfa.inner))
+    return _Checker(
+        binfa=binfa,
+        flat=_BitNFA.of(binfa.flatten()),
+        outer=_BitNFA.of(binfa.outer),
+        inner=tuple(_BitNFA.of(x) if isinstance(x, NFA) else None for x in binfa.inner),
+    )
 
 
 def _int_list(record: Mapping[str, Any], key: str) -> list[int] | str:
     value = record.get(key)
     if not isinstance(value, list) or not all(
-            isinstance(x, int) and not isinstance(x, bool) for x in value):
+        isinstance(x, int) and not isinstance(x, bool) for x in value
+    ):
         return f"field {key!r} must be a list of ints"
     return value
 
@@ -138,8 +144,9 @@ def verify_record(record: Mapping[str, Any], meta: Mapping[str, Any]) -> str | N
     return _check_specs(record, meta, checker, row)
 
 
-def _check_specs(record: Mapping[str, Any], meta: Mapping[str, Any], checker: _Checker,
-                 row: np.ndarray) -> str | None:
+def _check_specs(
+    record: Mapping[str, Any], meta: Mapping[str, Any], checker: _Checker, row: np.ndarray
+) -> str | None:
     """Counts/lengths against the config; types and states against the automata."""
     config = meta.get("config", {})
     kind, binfa = DATASET_KINDS[meta["generator"]], checker.binfa
@@ -154,15 +161,17 @@ def _check_specs(record: Mapping[str, Any], meta: Mapping[str, Any], checker: _C
         problem = _within(config.get("sub_segments"), per_paragraph, "sentences per paragraph")
         if problem:
             return problem
-    problem = _within(config.get("segments"), np.array([len(top)]), "segment count") or \
-        _within(config.get("segment_length"), content, "segment length")
+    problem = _within(config.get("segments"), np.array([len(top)]), "segment count") or _within(
+        config.get("segment_length"), content, "segment length"
+    )
     if problem or kind.levels != 2:
         return problem
     return _check_types_and_states(record, checker, row, top)
 
 
-def _check_types_and_states(record: Mapping[str, Any], checker: _Checker, row: np.ndarray,
-                            ends: np.ndarray) -> str | None:
+def _check_types_and_states(
+    record: Mapping[str, Any], checker: _Checker, row: np.ndarray, ends: np.ndarray
+) -> str | None:
     binfa = checker.binfa
     if "types" in record:
         types = _int_list(record, "types")
@@ -173,8 +182,10 @@ def _check_types_and_states(record: Mapping[str, Any], checker: _Checker, row: n
         for k, segment in zip(types, np.split(row, ends + 1)[:-1], strict=True):
             if not checker.inner[k].accepts(segment[:-1].tolist()):
                 return f"a segment is not accepted by its type {k}"
-    for key, sizes in (("inner_state", [x.n_states for x in binfa.inner]),
-                       ("outer_state", [binfa.outer.n_states])):
+    for key, sizes in (
+        ("inner_state", [x.n_states for x in binfa.inner]),
+        ("outer_state", [binfa.outer.n_states]),
+    ):
         if key in record:
             values = _int_list(record, key)
             if isinstance(values, str) or len(values) != len(row):

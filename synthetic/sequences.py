@@ -149,8 +149,11 @@ class SequenceConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config (specs in canonical form; only the fields this kind uses)."""
-        structure = ("n_symbols", "n_types", "inner_states", "outer_states", "out_degree",
-                     "deterministic") if self.automaton_file is None else ("automaton_file",)
+        structure = (
+            ("n_symbols", "n_types", "inner_states", "outer_states", "out_degree", "deterministic")
+            if self.automaton_file is None
+            else ("automaton_file",)
+        )
         keep = ("kind", "n", *structure, *self.spec_fields())
         out = {name: getattr(self, name) for name in keep}
         for name in self.spec_fields():
@@ -162,18 +165,31 @@ class SequenceConfig:
         return out
 
     @classmethod
-    def from_data(cls, data: AutomatonData, *, kind: str = "binfa", **options: Any
-                  ) -> SequenceConfig:
+    def from_data(
+        cls, data: AutomatonData, *, kind: str = "binfa", **options: Any
+    ) -> SequenceConfig:
         """The dataset config of the family's run config ``data`` (``n_train`` sequences);
         ``options`` set the dataset-only fields (``deterministic``, ``sub_segments``,
         ``length``, ``automaton_file``)."""
         unknown = sorted(set(options) - _DATASET_ONLY)
         if unknown:
-            raise ValueError(f"unknown dataset option {unknown[0]!r}; known: "
-                             f"{', '.join(sorted(_DATASET_ONLY))}")
-        shared = {name: getattr(data, name) for name in (
-            "n_symbols", "n_types", "inner_states", "outer_states", "out_degree", "segments",
-            "segment_length", "eval_lengths", "eval_segment_length")}
+            raise ValueError(
+                f"unknown dataset option {unknown[0]!r}; known: {', '.join(sorted(_DATASET_ONLY))}"
+            )
+        shared = {
+            name: getattr(data, name)
+            for name in (
+                "n_symbols",
+                "n_types",
+                "inner_states",
+                "outer_states",
+                "out_degree",
+                "segments",
+                "segment_length",
+                "eval_lengths",
+                "eval_segment_length",
+            )
+        }
         return cls(kind=kind, n=data.n_train, **shared, **options)
 
 
@@ -183,19 +199,28 @@ _DATASET_ONLY = {"deterministic", "sub_segments", "length", "automaton_file"}
 def automaton_data(config: SequenceConfig) -> AutomatonData:
     """The automaton settings of a dataset config, as the tasks' :class:`AutomatonData`."""
     return AutomatonData(
-        n_train=max(1, config.n), n_symbols=config.n_symbols, n_types=config.n_types,
-        inner_states=config.inner_states, outer_states=config.outer_states,
-        out_degree=config.out_degree, segments=config.segments,
-        segment_length=config.segment_length, eval_lengths=tuple(config.eval_lengths),
-        eval_segment_length=config.eval_segment_length)
+        n_train=max(1, config.n),
+        n_symbols=config.n_symbols,
+        n_types=config.n_types,
+        inner_states=config.inner_states,
+        outer_states=config.outer_states,
+        out_degree=config.out_degree,
+        segments=config.segments,
+        segment_length=config.segment_length,
+        eval_lengths=tuple(config.eval_lengths),
+        eval_segment_length=config.eval_segment_length,
+    )
 
 
 def build_automaton(rng: np.random.Generator, config: SequenceConfig) -> BiNFA:
     """A random Bi-NFA (3 levels for ``binfa3``) realising every length the specs allow and
     the default evaluation counts (:func:`bipe.synthetic.sequence_data.build_automaton`)."""
     return build_data_automaton(
-        rng, automaton_data(config), deterministic=config.deterministic,
-        sub_segments=config.sub_segments if DATASET_KINDS[config.kind].levels == 3 else None)
+        rng,
+        automaton_data(config),
+        deterministic=config.deterministic,
+        sub_segments=config.sub_segments if DATASET_KINDS[config.kind].levels == 3 else None,
+    )
 
 
 def load_automaton(path: str | os.PathLike) -> BiNFA:
@@ -211,8 +236,10 @@ def load_automaton(path: str | os.PathLike) -> BiNFA:
     if isinstance(data, dict) and "automaton" in data:
         data = data["automaton"]
     if not isinstance(data, dict) or data.get("kind") != "binfa":
-        raise ValueError(f"{path}: holds no Bi-NFA (expected a meta.json with an 'automaton' "
-                         f"or a dict with kind 'binfa')")
+        raise ValueError(
+            f"{path}: holds no Bi-NFA (expected a meta.json with an 'automaton' "
+            f"or a dict with kind 'binfa')"
+        )
     try:
         return BiNFA.from_dict(data)
     except ValueError as err:
@@ -245,23 +272,29 @@ def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
     if batch.inner_state is not None:
         columns["inner_state"] = (batch.inner_state, batch.offsets)
         columns["outer_state"] = (batch.outer_state, batch.offsets)
-    return [{name: values[offsets[i]:offsets[i + 1]] for name, (values, offsets)
-             in columns.items()} for i in range(batch.n)]
+    return [
+        {name: values[offsets[i] : offsets[i + 1]] for name, (values, offsets) in columns.items()}
+        for i in range(batch.n)
+    ]
 
 
-def build_sampler(config: SequenceConfig, binfa: BiNFA
-                  ) -> BinfaSequenceSampler | NfaSequenceSampler:
+def build_sampler(
+    config: SequenceConfig, binfa: BiNFA
+) -> BinfaSequenceSampler | NfaSequenceSampler:
     """The sampler of ``config``'s kind and laws for ``binfa`` (``nfa``: words of its trimmed
     flattening under ``config.length``); ``ValueError`` when the automaton's levels do not fit
     the kind or no sequence can be drawn."""
     kind = DATASET_KINDS[config.kind]
     if kind.levels is not None and binfa.levels != kind.levels:
         others = ", ".join(f"{name} {k.levels}" for name, k in DATASET_KINDS.items() if k.levels)
-        raise ValueError(f"bipe gen {config.kind} needs a {kind.levels}-level automaton, got "
-                         f"{binfa.levels} levels (levels per kind: {others})")
+        raise ValueError(
+            f"bipe gen {config.kind} needs a {kind.levels}-level automaton, got "
+            f"{binfa.levels} levels (levels per kind: {others})"
+        )
     if kind.flat:
-        return NfaSequenceSampler.build(binfa.flatten().trim(),
-                                        parse_length_spec(config.length), binfa.separators)
+        return NfaSequenceSampler.build(
+            binfa.flatten().trim(), parse_length_spec(config.length), binfa.separators
+        )
     return BinfaSequenceSampler.build(binfa, config.dists())
 
 
@@ -296,20 +329,28 @@ def generate_dataset(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     check_dataset_size(config, f"bipe gen {config.kind}")
     automaton_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
-    binfa = automaton if automaton is not None \
+    binfa = (
+        automaton
+        if automaton is not None
         else build_automaton(np.random.default_rng(automaton_seq), config)
+    )
     sampler = build_sampler(config, binfa)
     meta = {
-        "generator": config.kind, "config": config.to_dict(), "seed": seed,
-        "vocab": vocab(binfa), "separators": list(binfa.separators),
-        "levels": binfa.levels, "automaton": binfa.to_dict(),
+        "generator": config.kind,
+        "config": config.to_dict(),
+        "seed": seed,
+        "vocab": vocab(binfa),
+        "separators": list(binfa.separators),
+        "levels": binfa.levels,
+        "automaton": binfa.to_dict(),
     }
 
     def records() -> Iterator[dict[str, Any]]:
         rng = np.random.default_rng(data_seq)
         show = progress and config.n > sequence_sampling.DRAW_CHUNK and sys.stderr.isatty()
-        with tqdm(total=config.n, disable=not show, unit="seq", desc=f"gen {config.kind}",
-                  file=sys.stderr) as bar:
+        with tqdm(
+            total=config.n, disable=not show, unit="seq", desc=f"gen {config.kind}", file=sys.stderr
+        ) as bar:
             for batch in draw_batches(sampler, rng, config.n):
                 yield from batch_records(batch, config.kind)
                 bar.update(batch.n)

@@ -27,8 +27,9 @@ def _fail(prop: str, detail: str) -> None:
     raise AssertionError(f"segmenter property violated: {prop}: {detail}")
 
 
-def _call(fn: Segmenter, tokens: np.ndarray, lengths: np.ndarray | None,
-          uses_lengths: bool) -> tuple[np.ndarray, np.ndarray]:
+def _call(
+    fn: Segmenter, tokens: np.ndarray, lengths: np.ndarray | None, uses_lengths: bool
+) -> tuple[np.ndarray, np.ndarray]:
     out = fn(tokens, lengths=lengths) if uses_lengths else fn(tokens)
     if not (isinstance(out, tuple | list) and len(out) == 2):
         _fail("signature", f"expected a (seg, intra) pair, got {type(out).__name__}")
@@ -41,16 +42,24 @@ def _call(fn: Segmenter, tokens: np.ndarray, lengths: np.ndarray | None,
     return seg, intra
 
 
-def _check_row(tokens: np.ndarray, seg: np.ndarray, intra: np.ndarray,
-               separators: np.ndarray | None, where: str) -> None:
+def _check_row(
+    tokens: np.ndarray,
+    seg: np.ndarray,
+    intra: np.ndarray,
+    separators: np.ndarray | None,
+    where: str,
+) -> None:
     """The per-row properties on the valid part of one row."""
     if len(tokens) == 0:
         return
     values = np.unique(seg)
     pieces = [tokens[seg == v] for v in values]  # the segments, in seg order
     if not np.array_equal(np.concatenate(pieces), tokens):
-        _fail("round trip", f"{where}: concatenating the segments does not return the input "
-                            f"(tokens {tokens.tolist()}, seg {seg.tolist()})")
+        _fail(
+            "round trip",
+            f"{where}: concatenating the segments does not return the input "
+            f"(tokens {tokens.tolist()}, seg {seg.tolist()})",
+        )
     ends = np.array([np.flatnonzero(seg == v)[-1] for v in values])
     if np.any(np.diff(ends) <= 0):
         _fail("boundaries strictly increase", f"{where}: segment ends {ends.tolist()}")
@@ -66,22 +75,27 @@ def _check_row(tokens: np.ndarray, seg: np.ndarray, intra: np.ndarray,
     bad = np.flatnonzero(intra != want_intra)
     if bad.size:
         t = bad[0]
-        _fail("intra restarts exactly where seg steps",
-              f"{where}: intra[{t}] = {intra[t]}, expected {want_intra[t]} (seg {seg.tolist()}, "
-              f"intra {intra.tolist()})")
+        _fail(
+            "intra restarts exactly where seg steps",
+            f"{where}: intra[{t}] = {intra[t]}, expected {want_intra[t]} (seg {seg.tolist()}, "
+            f"intra {intra.tolist()})",
+        )
     if separators is not None:
         is_sep = np.isin(tokens[:-1], separators)
         bad = np.flatnonzero(is_sep != (steps == 1))
         if bad.size:
             t = bad[0]
             kind = "separator" if is_sep[t] else "non-separator"
-            _fail("a segment ends exactly at each separator",
-                  f"{where}: token {tokens[t]} at t={t} is a {kind} but seg goes "
-                  f"{seg[t]} -> {seg[t + 1]} (tokens {tokens.tolist()}, seg {seg.tolist()})")
+            _fail(
+                "a segment ends exactly at each separator",
+                f"{where}: token {tokens[t]} at t={t} is a {kind} but seg goes "
+                f"{seg[t]} -> {seg[t + 1]} (tokens {tokens.tolist()}, seg {seg.tolist()})",
+            )
 
 
-def _same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], prop: str,
-          where: str) -> None:
+def _same(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], prop: str, where: str
+) -> None:
     for name, x, y in (("seg", a[0], b[0]), ("intra", a[1], b[1])):
         if not np.array_equal(x, y):
             _fail(prop, f"{where}: {name} {np.asarray(x).tolist()} != {np.asarray(y).tolist()}")
@@ -143,12 +157,20 @@ def _check_batch_relations(fn, tokens, lengths, full, valid, uses_lengths) -> No
     for i in range(n):
         k = lengths[i]
         alone = _call(fn, tokens[i : i + 1, :k], np.array([k]), uses_lengths)
-        _same((full[0][i, :k], full[1][i, :k]), (alone[0][0], alone[1][0]),
-              "rows are independent", f"row {i} alone vs in the batch")
+        _same(
+            (full[0][i, :k], full[1][i, :k]),
+            (alone[0][0], alone[1][0]),
+            "rows are independent",
+            f"row {i} alone vs in the batch",
+        )
         for p in sorted({k // 2, max(k - 1, 0)}):
             pre = _call(fn, tokens[i : i + 1, :p], np.array([p]), uses_lengths)
-            _same((full[0][i, :p], full[1][i, :p]), (pre[0][0], pre[1][0]),
-                  "a prefix gets the prefix's positions", f"row {i}, first {p} tokens")
+            _same(
+                (full[0][i, :p], full[1][i, :p]),
+                (pre[0][0], pre[1][0]),
+                "a prefix gets the prefix's positions",
+                f"row {i}, first {p} tokens",
+            )
     perm = np.arange(n)[::-1]
     flipped = _masked(_call(fn, tokens[perm], lengths[perm], uses_lengths), valid[perm])
     _same((full[0][perm], full[1][perm]), flipped, "rows are independent", "rows reversed")
@@ -175,13 +197,16 @@ def _check_streaming(tokens, lengths, full, step, init) -> None:
         for j in range(lengths[i]):
             state, seg, intra = step(state, int(tokens[i, j]))
             if (int(np.asarray(seg)), int(np.asarray(intra))) != (full[0][i, j], full[1][i, j]):
-                _fail("streaming == batch",
-                      f"row {i}, t={j}: streaming gives seg {seg}, intra {intra}; batch gives "
-                      f"{full[0][i, j]}, {full[1][i, j]} (tokens {tokens[i, :j + 1].tolist()})")
+                _fail(
+                    "streaming == batch",
+                    f"row {i}, t={j}: streaming gives seg {seg}, intra {intra}; batch gives "
+                    f"{full[0][i, j]}, {full[1][i, j]} (tokens {tokens[i, : j + 1].tolist()})",
+                )
 
 
-def _check_worked_example(fn: Segmenter, separators: np.ndarray, step: Step | None, init: Any,
-                          uses_lengths: bool) -> None:
+def _check_worked_example(
+    fn: Segmenter, separators: np.ndarray, step: Step | None, init: Any, uses_lengths: bool
+) -> None:
     """The docs/method.md#positions example, once with each separator standing for ``S``."""
     symbols = _symbols(separators.tolist(), 7)
     for sep in separators.tolist():
@@ -189,14 +214,16 @@ def _check_worked_example(fn: Segmenter, separators: np.ndarray, step: Step | No
         ids = [sep if tok == "S" else next(letters) for tok in WORKED_EXAMPLE["tokens"]]
         tokens = np.array([ids], dtype=np.int64)
         seg, intra = _call(fn, tokens, np.array([len(ids)]), uses_lengths)
-        if (seg[0].tolist() != WORKED_EXAMPLE["seg"]
-                or intra[0].tolist() != WORKED_EXAMPLE["intra"]):
-            _fail("docs/method.md#positions worked example",
-                  f"tokens {ids} (S = {sep}): got seg {seg[0].tolist()}, intra "
-                  f"{intra[0].tolist()}; expected seg {WORKED_EXAMPLE['seg']}, intra "
-                  f"{WORKED_EXAMPLE['intra']}")
-        check_segmenter_on(fn, tokens, separators=separators, step=step, init=init,
-                           uses_lengths=uses_lengths)
+        if seg[0].tolist() != WORKED_EXAMPLE["seg"] or intra[0].tolist() != WORKED_EXAMPLE["intra"]:
+            _fail(
+                "docs/method.md#positions worked example",
+                f"tokens {ids} (S = {sep}): got seg {seg[0].tolist()}, intra "
+                f"{intra[0].tolist()}; expected seg {WORKED_EXAMPLE['seg']}, intra "
+                f"{WORKED_EXAMPLE['intra']}",
+            )
+        check_segmenter_on(
+            fn, tokens, separators=separators, step=step, init=init, uses_lengths=uses_lengths
+        )
 
 
 def check_segmenter(
@@ -224,15 +251,25 @@ def check_segmenter(
     uses_lengths = _accepts_lengths(fn) if uses_lengths is None else uses_lengths
     if seps:
         _check_worked_example(fn, np.asarray(seps), step, init, uses_lengths)
-    strategy = token_streams(seps or [], n_symbols=n_symbols, max_rows=max_rows,
-                             max_length=max_length, padded=uses_lengths)
+    strategy = token_streams(
+        seps or [],
+        n_symbols=n_symbols,
+        max_rows=max_rows,
+        max_length=max_length,
+        padded=uses_lengths,
+    )
 
-    @settings(max_examples=max_examples, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(strategy)
     def run(batch: tuple[np.ndarray, np.ndarray]) -> None:
         tokens, lengths = batch
-        check_segmenter_on(fn, tokens, lengths, separators=seps, step=step, init=init,
-                           uses_lengths=uses_lengths)
+        check_segmenter_on(
+            fn, tokens, lengths, separators=seps, step=step, init=init, uses_lengths=uses_lengths
+        )
 
     run()

@@ -84,13 +84,15 @@ def nfas(
     accept = set(draw(st.sets(st.integers(0, q - 1))))
     if nonempty:
         shortest = max(min_word_length, 1 if no_empty else 0)
-        path = draw(st.lists(st.integers(0, q - 1), min_size=shortest + 1,
-                             max_size=max(q, shortest) + 1))
+        path = draw(
+            st.lists(st.integers(0, q - 1), min_size=shortest + 1, max_size=max(q, shortest) + 1)
+        )
         path[0] = draw(st.sampled_from(sorted(start)))
         if no_empty:
             path[-1] = q - 1
-        symbols = draw(st.lists(st.integers(0, a - 1), min_size=len(path) - 1,
-                                max_size=len(path) - 1))
+        symbols = draw(
+            st.lists(st.integers(0, a - 1), min_size=len(path) - 1, max_size=len(path) - 1)
+        )
         accept.add(path[-1])
         for q0, sym, q1 in zip(path[:-1], symbols, path[1:], strict=True):
             delta[sym, q0, q1] = True
@@ -98,8 +100,9 @@ def nfas(
         accept -= start
     elif accepts_empty:
         accept |= start
-    return NFA(n_states=q, n_symbols=a, start=frozenset(start), accept=frozenset(accept),
-               delta=delta)
+    return NFA(
+        n_states=q, n_symbols=a, start=frozenset(start), accept=frozenset(accept), delta=delta
+    )
 
 
 @st.composite
@@ -127,15 +130,33 @@ def binfas(
     a = n_symbols if n_symbols is not None else draw(st.integers(1, max_symbols))
     k = draw(st.integers(1, max_types))
     if levels == 2:
-        inner = tuple(draw(nfas(max_states=max_inner_states, n_symbols=a, nonempty=True,
-                                accepts_empty=False)) for _ in range(k))
+        inner = tuple(
+            draw(nfas(max_states=max_inner_states, n_symbols=a, nonempty=True, accepts_empty=False))
+            for _ in range(k)
+        )
     else:
-        inner = tuple(draw(binfas(levels=levels - 1, max_types=max_types, n_symbols=a,
-                                  max_inner_states=max_inner_states,
-                                  max_outer_states=max_outer_states, nested=True))
-                      for _ in range(k))
-    outer = draw(nfas(max_states=max_outer_states, n_symbols=k, nonempty=True, min_word_length=1,
-                      accepts_empty=False if nested else None))
+        inner = tuple(
+            draw(
+                binfas(
+                    levels=levels - 1,
+                    max_types=max_types,
+                    n_symbols=a,
+                    max_inner_states=max_inner_states,
+                    max_outer_states=max_outer_states,
+                    nested=True,
+                )
+            )
+            for _ in range(k)
+        )
+    outer = draw(
+        nfas(
+            max_states=max_outer_states,
+            n_symbols=k,
+            nonempty=True,
+            min_word_length=1,
+            accepts_empty=False if nested else None,
+        )
+    )
     return BiNFA(n_symbols=a, separator=a + levels - 2, outer=outer, inner=inner)
 
 
@@ -162,7 +183,9 @@ def binfa_sequences(
     n = draw(st.integers(1, max_rows))
     seed = draw(st.integers(0, 2**32 - 1))
     batch = sample_binfa_sequences(
-        np.random.default_rng(seed), binfa, n,
+        np.random.default_rng(seed),
+        binfa,
+        n,
         [parse_length_spec(segments), parse_length_spec(segment_length)],
     )
     tokens, lengths, marks = batch.padded()

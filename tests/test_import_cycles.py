@@ -25,8 +25,11 @@ def _imports(path: Path, root: Path, modules: set[str], everywhere: bool = False
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = ".".join(package[: len(package) - node.level + 1] + [node.module or ""]
-                            ) if node.level else node.module or ""
+            base = (
+                ".".join(package[: len(package) - node.level + 1] + [node.module or ""])
+                if node.level
+                else node.module or ""
+            )
             base = base.rstrip(".")
             for alias in node.names:
                 full = f"{base}.{alias.name}"
@@ -53,8 +56,11 @@ def _module_level(body):
 
 def import_graph(root: Path = ROOT, everywhere: bool = False) -> dict[str, set[str]]:
     """Module -> the bipe modules it imports (module level, or ``everywhere``)."""
-    paths = [p for p in root.rglob("*.py") if "tests" not in p.relative_to(root).parts[:1]
-             and ".venv" not in p.parts]
+    paths = [
+        p
+        for p in root.rglob("*.py")
+        if "tests" not in p.relative_to(root).parts[:1] and ".venv" not in p.parts
+    ]
     modules = {_module(p, root) for p in paths}
     return {_module(p, root): _imports(p, root, modules, everywhere) for p in paths}
 
@@ -115,9 +121,11 @@ def test_cycle_checker_catches_a_planted_cycle(tmp_path):
     (tmp_path / "pkg" / "lazy.py").write_text("def f():\n    from bipe.pkg import a\n")
     (tmp_path / "pkg" / "d.py").write_text("from bipe.pkg.lazy import f\n")
     (tmp_path / "pkg" / "typed.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bipe.pkg import d\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bipe.pkg import d\n"
+    )
     (tmp_path / "pkg" / "lazy.py").write_text(
-        "from bipe.pkg import typed\ndef f():\n    from bipe.pkg import a\n")
+        "from bipe.pkg import typed\ndef f():\n    from bipe.pkg import a\n"
+    )
     assert cycles(import_graph(tmp_path)) == [["bipe.pkg.a", "bipe.pkg.b", "bipe.pkg.c"]]
 
 
@@ -138,7 +146,8 @@ def test_the_checker_sees_function_level_imports_when_asked(tmp_path):
         (tmp_path / "pkg" / f"{name}.py").write_text("")
     (tmp_path / "pkg" / "x.py").write_text(
         "def f():\n    from bipe.pkg.sweep import run_one\n"
-        "from bipe.pkg import cluster\nimport bipe.pkg.demo\n")
+        "from bipe.pkg import cluster\nimport bipe.pkg.demo\n"
+    )
     both = {"bipe.pkg.sweep", "bipe.pkg.cluster", "bipe.pkg.demo"}
     assert import_graph(tmp_path, everywhere=True)["bipe.pkg.x"] == both
     assert import_graph(tmp_path)["bipe.pkg.x"] == both - {"bipe.pkg.sweep"}

@@ -7,8 +7,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "method.md"
 CITE = re.compile(r"docs/method\.md#([\w-]+)")
-REQUIRED = ("positions", "encodings", "intra-overflow", "bi-nfa", "arithmetic", "segmentation",
-            "evaluation", "the-paper")
+REQUIRED = (
+    "positions",
+    "encodings",
+    "intra-overflow",
+    "bi-nfa",
+    "arithmetic",
+    "segmentation",
+    "evaluation",
+    "the-paper",
+)
 OLD_NOTES = "BIPE" + ".md"  # spelled apart so this file does not cite it
 
 
@@ -44,8 +52,11 @@ def repository_files():
     skip = {".git", ".venv", ".ci-venv", "build", "__pycache__"}
     for path in ROOT.rglob("*"):
         rel = path.relative_to(ROOT)
-        if path.is_file() and not skip & set(rel.parts) and path.suffix in (
-                ".py", ".md", ".toml", ".txt", ".cfg", ".json", ".yml", ".yaml"):
+        if (
+            path.is_file()
+            and not skip & set(rel.parts)
+            and path.suffix in (".py", ".md", ".toml", ".txt", ".cfg", ".json", ".yml", ".yaml")
+        ):
             yield rel, path.read_text(errors="replace")
 
 

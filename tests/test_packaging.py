@@ -13,8 +13,9 @@ SKIP = {"tests", "benchmarks", "studies", "build", "docs"}
 
 
 def test_every_package_directory_is_listed():
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-                 ["packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = {"bipe"} | {
         ".".join(["bipe", *init.parent.relative_to(ROOT).parts])
         for init in ROOT.rglob("*/__init__.py")

@@ -24,12 +24,15 @@ def _guarded(tree: ast.Module, node: ast.AST, backport: str) -> bool:
     """``node`` sits in the body of ``if sys.version_info >= (3, 11):`` with an ``else``, or of a
     ``try:`` whose ``except`` imports ``backport``."""
     for parent in ast.walk(tree):
-        if (isinstance(parent, ast.If) and node in parent.body and parent.orelse
-                and ast.unparse(parent.test).replace(" ", "") == "sys.version_info>=(3,11)"):
+        if (
+            isinstance(parent, ast.If)
+            and node in parent.body
+            and parent.orelse
+            and ast.unparse(parent.test).replace(" ", "") == "sys.version_info>=(3,11)"
+        ):
             return True
         if isinstance(parent, ast.Try) and node in parent.body:
-            handled = [n for h in parent.handlers for n in ast.walk(h)
-                       if isinstance(n, ast.Import)]
+            handled = [n for h in parent.handlers for n in ast.walk(h) if isinstance(n, ast.Import)]
             if any(a.name == backport for n in handled for a in n.names):
                 return True
     return False
@@ -49,8 +52,13 @@ def test_modules_new_in_311_are_imported_behind_a_version_guard():
     for path in _sources():
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             new = [NEW_IN_311[n] for n in names if n in NEW_IN_311]
             if new and not _guarded(tree, node, new[0]):
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")

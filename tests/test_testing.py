@@ -40,8 +40,12 @@ def loop_segmenter(tokens, lengths=None):
 
 
 def test_bipe_separator_segmenter_passes():
-    check_segmenter(partial(separator_positions, separators=SEPS), separators=SEPS,
-                    step=partial(separator_step, separators=SEPS), **FAST)
+    check_segmenter(
+        partial(separator_positions, separators=SEPS),
+        separators=SEPS,
+        step=partial(separator_step, separators=SEPS),
+        **FAST,
+    )
 
 
 def test_user_loop_segmenter_passes():
@@ -53,8 +57,12 @@ def test_segmenter_without_lengths_is_checked_unpadded():
 
 
 def test_fixed_length_and_multilevel_and_oracle_pass():
-    check_segmenter(partial(fixed_length_positions, k=3), separators=None,
-                    step=partial(fixed_length_step, k=3), **FAST)
+    check_segmenter(
+        partial(fixed_length_positions, k=3),
+        separators=None,
+        step=partial(fixed_length_step, k=3),
+        **FAST,
+    )
 
     def innermost(tokens, lengths=None):
         segs, intra = multilevel_positions(tokens, [[5], [6]], lengths)
@@ -109,8 +117,11 @@ def collapsed_runs(tokens, lengths=None):
         (off_by_one, None, "docs/method.md#positions worked example"),
         (leaky_rows, None, "rows are independent"),
         (partial(separator_positions, separators=SEPS), drifting_step, "streaming == batch"),
-        (partial(separator_positions, separators=SEPS[:1]), None,
-         "docs/method.md#positions worked example"),
+        (
+            partial(separator_positions, separators=SEPS[:1]),
+            None,
+            "docs/method.md#positions worked example",
+        ),
         (collapsed_runs, None, "docs/method.md#positions worked example"),
     ],
     ids=["off-by-one", "leaky-rows", "drifting-stream", "missing-separator", "collapsed-runs"],
@@ -129,8 +140,9 @@ def test_leaky_rows_caught_without_the_worked_example():
 
 def test_shape_and_signature_bugs():
     with pytest.raises(AssertionError, match="shape"):
-        check_segmenter(lambda tokens, lengths=None: (tokens[:, 1:], tokens[:, 1:]),
-                        separators=SEPS, **FAST)
+        check_segmenter(
+            lambda tokens, lengths=None: (tokens[:, 1:], tokens[:, 1:]), separators=SEPS, **FAST
+        )
     with pytest.raises(AssertionError, match="signature"):
         check_segmenter(lambda tokens, lengths=None: tokens, separators=SEPS, **FAST)
 
@@ -172,8 +184,13 @@ def test_nonempty_nfas_have_a_word(nfa):
 def test_separator_segmenter_recovers_true_boundaries(drawn):
     binfa, tokens, lengths, is_last = drawn
     segmenter = partial(separator_positions, separators=binfa.separators)
-    check_segmenter_on(segmenter, tokens, lengths, separators=binfa.separators,
-                       step=partial(separator_step, separators=binfa.separators))
+    check_segmenter_on(
+        segmenter,
+        tokens,
+        lengths,
+        separators=binfa.separators,
+        step=partial(separator_step, separators=binfa.separators),
+    )
     seg, intra = segmenter(tokens, lengths=lengths)
     true_seg, true_intra = positions_from_boundaries(is_last, lengths)
     np.testing.assert_array_equal(seg, true_seg)

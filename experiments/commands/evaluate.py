@@ -6,21 +6,37 @@ import argparse
 import sys
 
 HELP = "evaluate a run across lengths; writes RUN/eval.json"
-EXAMPLE = ("bipe eval runs/tiny-bipe --lengths 1,2,4,8; "
-           "bipe eval runs/tiny-bipe --set segment_eval.drop=0.2 --out runs/tiny-bipe-drop0.2")
+EXAMPLE = (
+    "bipe eval runs/tiny-bipe --lengths 1,2,4,8; "
+    "bipe eval runs/tiny-bipe --set segment_eval.drop=0.2 --out runs/tiny-bipe-drop0.2"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN", help="a run folder written by bipe train")
-    parser.add_argument("--lengths", default=None, metavar="K1,K2,...",
-                        help="length settings (operators or segments); default: the run's")
-    parser.add_argument("--n", type=int, default=None,
-                        help="examples per length (default: the run's data.n_eval)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="evaluation-only override (segment_eval.*, data.eval_lengths, "
-                             "data.n_eval); repeatable; needs --out")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="write config.json and eval.json here instead of RUN/eval.json")
+    parser.add_argument(
+        "--lengths",
+        default=None,
+        metavar="K1,K2,...",
+        help="length settings (operators or segments); default: the run's",
+    )
+    parser.add_argument(
+        "--n", type=int, default=None, help="examples per length (default: the run's data.n_eval)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="evaluation-only override (segment_eval.*, data.eval_lengths, "
+        "data.n_eval); repeatable; needs --out",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write config.json and eval.json here instead of RUN/eval.json",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -56,9 +72,14 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not key.strip():
             raise ValueError(f"--set {item!r} must look like KEY=VALUE")
         overrides[key.strip()] = value.strip()
-    result = evaluate_run(args.run_dir, lengths=parse_lengths(args.lengths), n=args.n,
-                          progress=not args.no_progress and sys.stderr.isatty(),
-                          overrides=overrides, out=args.out)
+    result = evaluate_run(
+        args.run_dir,
+        lengths=parse_lengths(args.lengths),
+        n=args.n,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        overrides=overrides,
+        out=args.out,
+    )
     names = metric_columns(result["per_length"])
 
     def cell(value) -> str:  # a metric undefined at a length (null) prints as "-"

@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any
 
 HELP = "generate a dataset (binfa, nfa, binfa3, arith)"
-EXAMPLE = ("bipe gen binfa --data.n_train 10000 --seed 0 --data.segments uniform:4:8 "
-           "--data.segment_length uniform:1:6 --out data/binfa")
+EXAMPLE = (
+    "bipe gen binfa --data.n_train 10000 --seed 0 --data.segments uniform:4:8 "
+    "--data.segment_length uniform:1:6 --out data/binfa"
+)
 
 _KIND_HELP = {
     "binfa": "Bi-NFA sequences: segments of random types, each closed by a separator",
@@ -52,10 +54,14 @@ _KIND_HELP = {
 _KIND_EXAMPLE = {
     "binfa": EXAMPLE,
     "nfa": "bipe gen nfa --automaton data/binfa/meta.json --length uniform:16:64 --out data/flat",
-    "binfa3": ("bipe gen binfa3 --data.segments uniform:2:4 --sub-segments uniform:2:4 "
-               "--data.segment_length uniform:1:6 --out data/three"),
-    "arith": ("bipe gen arith --data.fmt feng --data.operators fixed:15 --under "
-              "--data.n_train 100000 --out data/arith15"),
+    "binfa3": (
+        "bipe gen binfa3 --data.segments uniform:2:4 --sub-segments uniform:2:4 "
+        "--data.segment_length uniform:1:6 --out data/three"
+    ),
+    "arith": (
+        "bipe gen arith --data.fmt feng --data.operators fixed:15 --under "
+        "--data.n_train 100000 --out data/arith15"
+    ),
 }
 # bipe gen's defaults where they differ from the family config's (kept from earlier versions)
 _GEN_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -64,16 +70,33 @@ _GEN_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # deprecated spellings -> the family config field they set
 _ALIASES: dict[str, dict[str, str]] = {
-    "automaton": {"--n": "n_train", "--n-symbols": "n_symbols", "--n-types": "n_types",
-                  "--inner-states": "inner_states", "--outer-states": "outer_states",
-                  "--out-degree": "out_degree", "--segments": "segments",
-                  "--segment-length": "segment_length"},
-    "arithmetic": {"--n": "n_train", "--operators": "operators", "--format": "fmt",
-                   "--modulus": "modulus"},
+    "automaton": {
+        "--n": "n_train",
+        "--n-symbols": "n_symbols",
+        "--n-types": "n_types",
+        "--inner-states": "inner_states",
+        "--outer-states": "outer_states",
+        "--out-degree": "out_degree",
+        "--segments": "segments",
+        "--segment-length": "segment_length",
+    },
+    "arithmetic": {
+        "--n": "n_train",
+        "--operators": "operators",
+        "--format": "fmt",
+        "--modulus": "modulus",
+    },
 }
 # fields fixed by a loaded automaton (--automaton refuses them)
-_STRUCTURE = ("n_symbols", "n_types", "inner_states", "outer_states", "out_degree",
-              "eval_lengths", "eval_segment_length")
+_STRUCTURE = (
+    "n_symbols",
+    "n_types",
+    "inner_states",
+    "outer_states",
+    "out_degree",
+    "eval_lengths",
+    "eval_segment_length",
+)
 
 
 def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
@@ -84,15 +107,25 @@ def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
 
     defaults = {f.name: f.default for f in dataclasses.fields(family.config)}
     defaults.update(_GEN_DEFAULTS.get(family.name, {}))
-    keys = [k for k in valid_keys(family.config, "data")
-            if k.split(".", 1)[1] in family.dataset_keys]
+    keys = [
+        k for k in valid_keys(family.config, "data") if k.split(".", 1)[1] in family.dataset_keys
+    ]
     helps = {k: f"default {defaults[k.split('.', 1)[1]]!r}" for k in keys}
-    add_override_arguments(parser, keys, helps=helps, title=(
-        f"dataset settings: the {family.name} family config's fields (as in bipe train)"))
+    add_override_arguments(
+        parser,
+        keys,
+        helps=helps,
+        title=(f"dataset settings: the {family.name} family config's fields (as in bipe train)"),
+    )
     for flag, name in _ALIASES.get(family.name, {}).items():
         note = " (a bare count L means fixed:L)" if flag == "--operators" else ""
-        parser.add_argument(flag, dest=f"alias:{name}", default=None, metavar="VALUE",
-                            help=f"deprecated alias of --data.{name}{note}")
+        parser.add_argument(
+            flag,
+            dest=f"alias:{name}",
+            default=None,
+            metavar="VALUE",
+            help=f"deprecated alias of --data.{name}{note}",
+        )
 
 
 def _sequence_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
@@ -102,20 +135,41 @@ def _sequence_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
 
     d = SequenceConfig()
     add = parser.add_argument
-    add("--automaton", metavar="FILE", help="reuse a saved Bi-NFA: a dataset's meta.json (or "
-        "folder) or a bare automaton JSON; the automaton settings are then not allowed")
-    add("--deterministic", action="store_true", default=None,
-        help="deterministic inner and outer automata")
+    add(
+        "--automaton",
+        metavar="FILE",
+        help="reuse a saved Bi-NFA: a dataset's meta.json (or "
+        "folder) or a bare automaton JSON; the automaton settings are then not allowed",
+    )
+    add(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="deterministic inner and outer automata",
+    )
     shape = DATASET_KINDS[kind]
     if "sub_segments" in shape.laws:
-        add("--sub-segments", metavar="SPEC", default=d.sub_segments,
+        add(
+            "--sub-segments",
+            metavar="SPEC",
+            default=d.sub_segments,
             help=f"sentences per paragraph (default {d.sub_segments}; data.segments counts "
-                 f"paragraphs)")
+            f"paragraphs)",
+        )
     if shape.flat:
-        add("--length", metavar="SPEC", default=d.length,
-            help=f"tokens per sequence (default {d.length})")
-    add("--format", dest="file_format", choices=("jsonl", "npz"), default="jsonl",
-        help="data file format")
+        add(
+            "--length",
+            metavar="SPEC",
+            default=d.length,
+            help=f"tokens per sequence (default {d.length})",
+        )
+    add(
+        "--format",
+        dest="file_format",
+        choices=("jsonl", "npz"),
+        default="jsonl",
+        help="data file format",
+    )
     add("--no-progress", action="store_true", help="never show a progress bar")
 
 
@@ -134,10 +188,14 @@ def _command(family_name: str) -> FamilyCommand:
     from bipe.experiments.commands import gen_arith
 
     return {
-        "automaton": FamilyCommand(add_arguments=_sequence_arguments,
-                                   options=_sequence_options, summary=_sequence_summary),
-        "arithmetic": FamilyCommand(add_arguments=gen_arith.add_arguments,
-                                    options=gen_arith.options, summary=gen_arith.summary),
+        "automaton": FamilyCommand(
+            add_arguments=_sequence_arguments, options=_sequence_options, summary=_sequence_summary
+        ),
+        "arithmetic": FamilyCommand(
+            add_arguments=gen_arith.add_arguments,
+            options=gen_arith.options,
+            summary=gen_arith.summary,
+        ),
     }[family_name]
 
 
@@ -145,15 +203,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One sub-parser per generator of every family that writes datasets."""
     from bipe.synthetic.families import FAMILIES
 
-    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True,
-                                  help=", ".join(k for f in FAMILIES.values()
-                                                 for k in f.generators))
+    kinds = parser.add_subparsers(
+        dest="kind",
+        metavar="KIND",
+        required=True,
+        help=", ".join(k for f in FAMILIES.values() for k in f.generators),
+    )
     for family in FAMILIES.values():
         for kind in family.generators:
             text = _KIND_HELP.get(kind, f"{family.name} data")
-            sub = kinds.add_parser(kind, help=text, description=text,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter,
-                                   epilog=f"example:\n  {_KIND_EXAMPLE.get(kind, '')}")
+            sub = kinds.add_parser(
+                kind,
+                help=text,
+                description=text,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog=f"example:\n  {_KIND_EXAMPLE.get(kind, '')}",
+            )
             sub.add_argument("--out", required=True, help="output dataset folder")
             sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
             sub.add_argument("--force", action="store_true", help="replace an existing --out")
@@ -169,14 +234,19 @@ def _name_unknown_data_keys(parser: argparse.ArgumentParser, families: dict) -> 
 
     def error(message: str) -> None:
         if "unrecognized arguments" in message:
-            unknown = next((a for a in message.split(":", 1)[1].split()
-                            if a.startswith("--data.")), None)
+            unknown = next(
+                (a for a in message.split(":", 1)[1].split() if a.startswith("--data.")), None
+            )
             if unknown is not None:
                 valid = "; ".join(
                     f"{'/'.join(f.generators)}: {', '.join('data.' + k for k in f.dataset_keys)}"
-                    for f in families.values() if f.generators)
-                raise ValueError(f"unknown config key {unknown[2:]!r} for bipe gen; the dataset "
-                                 f"settings per kind: {valid}")
+                    for f in families.values()
+                    if f.generators
+                )
+                raise ValueError(
+                    f"unknown config key {unknown[2:]!r} for bipe gen; the dataset "
+                    f"settings per kind: {valid}"
+                )
         original(message)
 
     parser.error = error  # type: ignore[method-assign]
@@ -186,15 +256,18 @@ def _given(args: argparse.Namespace, family: Any) -> dict[str, tuple[str, str]]:
     """``{field: (flag as typed, text)}`` from ``--data.*`` and the deprecated aliases."""
     from bipe.experiments.commands.train import collect_overrides
 
-    given = {key.split(".", 1)[1]: (f"--{key}", text)
-             for key, text in collect_overrides(args).items()}
+    given = {
+        key.split(".", 1)[1]: (f"--{key}", text) for key, text in collect_overrides(args).items()
+    }
     for flag, name in _ALIASES.get(family.name, {}).items():
         text = vars(args).get(f"alias:{name}")
         if text is None:
             continue
         if name in given:
-            raise ValueError(f"{flag} and {given[name][0]} both set data.{name}; give one "
-                             f"({flag} is a deprecated alias)")
+            raise ValueError(
+                f"{flag} and {given[name][0]} both set data.{name}; give one "
+                f"({flag} is a deprecated alias)"
+            )
         if flag == "--operators" and text.strip().isdigit():
             text = f"fixed:{int(text)}"  # the alias took a bare operator count L
         given[name] = (flag, text)
@@ -207,23 +280,26 @@ def family_config(args: argparse.Namespace, family: Any) -> tuple[Any, dict[str,
 
     given = _given(args, family)
     hints = typing.get_type_hints(family.config)
-    values = {name: parse_value(hints[name], text, f"data.{name}")
-              for name, (_, text) in given.items()}
+    values = {
+        name: parse_value(hints[name], text, f"data.{name}") for name, (_, text) in given.items()
+    }
     if "n_train" in values and values["n_train"] < 1:
         raise ValueError(f"{given['n_train'][0]} must be at least 1, got {values['n_train']}")
     config = family.config(**{**_GEN_DEFAULTS.get(family.name, {}), **values})
     return config, {name: flag for name, (flag, _) in given.items()}
 
 
-def _sequence_options(args: argparse.Namespace, data: Any,
-                      flags: dict[str, str]) -> tuple[Any, dict[str, Any]]:
+def _sequence_options(
+    args: argparse.Namespace, data: Any, flags: dict[str, str]
+) -> tuple[Any, dict[str, Any]]:
     """The automaton family's ``generate_dataset`` options (and ``data`` with the structure of
     a loaded automaton)."""
     from bipe.synthetic.sequences import load_automaton
 
     options: dict[str, Any] = {"kind": args.kind, "progress": not args.no_progress}
-    options.update({name: getattr(args, name) for name in ("sub_segments", "length")
-                    if hasattr(args, name)})
+    options.update(
+        {name: getattr(args, name) for name in ("sub_segments", "length") if hasattr(args, name)}
+    )
     if args.automaton is None:
         if args.deterministic:
             options["deterministic"] = True
@@ -231,21 +307,29 @@ def _sequence_options(args: argparse.Namespace, data: Any,
     fixed = [flags[name] for name in _STRUCTURE if name in flags]
     fixed += ["--deterministic"] if args.deterministic else []
     if fixed:
-        raise ValueError(f"{', '.join(fixed)} cannot be combined with --automaton (the "
-                         f"automaton fixes its structure)")
+        raise ValueError(
+            f"{', '.join(fixed)} cannot be combined with --automaton (the "
+            f"automaton fixes its structure)"
+        )
     if not Path(args.automaton).exists():
         raise ValueError(f"--automaton {args.automaton}: no such file")
     automaton = load_automaton(args.automaton)
-    data = dataclasses.replace(data, n_symbols=automaton.n_symbols, n_types=automaton.n_types,
-                               outer_states=automaton.outer.n_states)
+    data = dataclasses.replace(
+        data,
+        n_symbols=automaton.n_symbols,
+        n_types=automaton.n_types,
+        outer_states=automaton.outer.n_states,
+    )
     options.update(automaton=automaton, automaton_file=args.automaton)
     return data, options
 
 
 def _sequence_summary(meta: dict[str, Any], out: Path) -> str:
     config = meta["config"]
-    return (f"wrote {config['n']} {config['kind']} sequences ({meta['levels']} levels, "
-            f"vocabulary {len(meta['vocab'])}) to {out}")
+    return (
+        f"wrote {config['n']} {config['kind']} sequences ({meta['levels']} levels, "
+        f"vocabulary {len(meta['vocab'])}) to {out}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -263,7 +347,8 @@ def run(args: argparse.Namespace) -> int:
     command = _command(family.name)
     data, options = command.options(args, data, flags)
     records, meta = family.generate_dataset(data, args.seed, **options)
-    write_dataset(out, records, meta, fmt=getattr(args, "file_format", "jsonl"),
-                  overwrite=args.force)
+    write_dataset(
+        out, records, meta, fmt=getattr(args, "file_format", "jsonl"), overwrite=args.force
+    )
     print(command.summary(meta, out))
     return 0

@@ -37,32 +37,57 @@ from bipe.synthetic.dataset import dataset_dirs
 __all__ = ["add_arguments", "dataset_dirs", "excluded_questions", "options", "summary"]
 
 HELP = "chain-of-thought arithmetic over Z_p (formats feng, direct, steps)"
-EXAMPLE = ("bipe gen arith --data.fmt feng --data.operators fixed:15 --under "
-           "--data.n_train 100000 --out data/arith15")
+EXAMPLE = (
+    "bipe gen arith --data.fmt feng --data.operators fixed:15 --under "
+    "--data.n_train 100000 --out data/arith15"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser, kind: str = "arith") -> None:
     """The dataset-only options of ``bipe gen arith``."""
-    parser.add_argument("--under", action="store_true", help="the reference's --under: counts "
-                        "1..L weighted by k (needs a fixed L)")
-    parser.add_argument("--dedup", action=argparse.BooleanOptionalAction, default=True,
-                        help="drop repeated chains (default on, as in the reference)")
-    parser.add_argument("--exclude", action="append", default=[], metavar="DIR",
-                        help="drop chains whose question is in the dataset(s) under DIR")
-    parser.add_argument("--workers", type=int, default=1, help="processes generating chunks "
-                        "(default 1; the output does not depend on it)")
+    parser.add_argument(
+        "--under",
+        action="store_true",
+        help="the reference's --under: counts 1..L weighted by k (needs a fixed L)",
+    )
+    parser.add_argument(
+        "--dedup",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="drop repeated chains (default on, as in the reference)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="drop chains whose question is in the dataset(s) under DIR",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes generating chunks (default 1; the output does not depend on it)",
+    )
 
 
-def options(args: argparse.Namespace, data: Any,
-            flags: dict[str, str]) -> tuple[Any, dict[str, Any]]:
+def options(
+    args: argparse.Namespace, data: Any, flags: dict[str, str]
+) -> tuple[Any, dict[str, Any]]:
     """The options of :func:`bipe.synthetic.arith_data.generate_dataset` (``data`` as is)."""
-    return data, {"under": args.under, "dedup": args.dedup, "exclude": list(args.exclude),
-                  "workers": args.workers}
+    return data, {
+        "under": args.under,
+        "dedup": args.dedup,
+        "exclude": list(args.exclude),
+        "workers": args.workers,
+    }
 
 
 def summary(meta: dict[str, Any], out: Path) -> str:
     """The line printed after writing a dataset."""
     config = meta["config"]
     under = " (--under)" if config["under"] else ""
-    return (f"wrote {config['n']} {config['format']} chains, operators {config['operators']}"
-            f"{under}, mod {config['modulus']} to {out}")
+    return (
+        f"wrote {config['n']} {config['format']} chains, operators {config['operators']}"
+        f"{under}, mod {config['modulus']} to {out}"
+    )

@@ -20,8 +20,13 @@ EXAMPLE = "bipe params --preset cpu_arith --pe bipe_rope --model.d_model 48 --bu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from bipe.experiments.commands.train import add_config_arguments
 
-    parser.add_argument("--budget", type=int, default=None, metavar="N",
-                        help="also show the largest d_model whose total is at most N")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also show the largest d_model whose total is at most N",
+    )
     add_config_arguments(parser)
 
 
@@ -34,11 +39,15 @@ def run(args: argparse.Namespace) -> int:
     # Everything that can fail runs before the first line is printed.
     fitted = fit_width(model, args.budget) if args.budget is not None else None
     source = f"config {args.config}" if args.config else f"preset {args.preset or 'tiny'}"
-    print(f"{source}, task {config.task}, pe {model.pe}: V={model.vocab_size} "
-          f"D={model.d_model} L={model.n_layers} H={model.n_heads} F={model.ff_width}")
+    print(
+        f"{source}, task {config.task}, pe {model.pe}: V={model.vocab_size} "
+        f"D={model.d_model} L={model.n_layers} H={model.n_heads} F={model.ff_width}"
+    )
     print(params_table(model))
     if fitted is not None:
-        print(f"budget {args.budget:,}: largest d_model = {fitted.d_model} "
-              f"(multiple of {2 * model.n_heads})")
+        print(
+            f"budget {args.budget:,}: largest d_model = {fitted.d_model} "
+            f"(multiple of {2 * model.n_heads})"
+        )
         print(params_table(fitted))
     return 0

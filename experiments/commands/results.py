@@ -9,10 +9,18 @@ EXAMPLE = "bipe results studies/segment_count studies/segment_count_slopes --out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("studies", nargs="+", metavar="STUDY",
-                        help="study folders, each with a study.toml and its run folders")
-    parser.add_argument("--out", required=True, metavar="FILE.md",
-                        help="output Markdown file; figures go into a folder of the same name")
+    parser.add_argument(
+        "studies",
+        nargs="+",
+        metavar="STUDY",
+        help="study folders, each with a study.toml and its run folders",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.md",
+        help="output Markdown file; figures go into a folder of the same name",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
 
 

@@ -12,9 +12,11 @@ import argparse
 import functools
 
 HELP = "parameter-efficiency studies: smallest width reaching a target accuracy per size"
-EXAMPLE = ("bipe study width --preset tiny --task arith --pes rope,bipe_rope "
-           "--size-key data.operators --size-format uniform:1:{} --sizes 1,2 "
-           "--widths 16,32,64 --seeds 0,1 --target 0.5 --out studies/w1")
+EXAMPLE = (
+    "bipe study width --preset tiny --task arith --pes rope,bipe_rope "
+    "--size-key data.operators --size-format uniform:1:{} --sizes 1,2 "
+    "--widths 16,32,64 --seeds 0,1 --target 0.5 --out studies/w1"
+)
 
 
 def _ints(text: str) -> list[int]:
@@ -43,24 +45,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=_ints, required=True, help="sizes, e.g. 2,4,8")
     parser.add_argument("--widths", type=_ints, required=True, help="d_model grid, e.g. 16,32")
     parser.add_argument("--seeds", type=_ints, default=[0], help="init seeds (default 0)")
-    parser.add_argument("--size-key", action="append", default=None, metavar="KEY",
-                        help="config key(s) set to each size (repeatable; default "
-                             "data.inner_states)")
-    parser.add_argument("--size-format", default="{}",
-                        help="template of the size value, e.g. uniform:1:{} for operators")
-    parser.add_argument("--sizes2", type=_ints, default=None,
-                        help="optional second size axis (a grid with --sizes), e.g. 2,4,8")
-    parser.add_argument("--size-key2", action="append", default=None, metavar="KEY",
-                        help="config key(s) of the second axis (e.g. data.outer_states)")
+    parser.add_argument(
+        "--size-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="config key(s) set to each size (repeatable; default data.inner_states)",
+    )
+    parser.add_argument(
+        "--size-format",
+        default="{}",
+        help="template of the size value, e.g. uniform:1:{} for operators",
+    )
+    parser.add_argument(
+        "--sizes2",
+        type=_ints,
+        default=None,
+        help="optional second size axis (a grid with --sizes), e.g. 2,4,8",
+    )
+    parser.add_argument(
+        "--size-key2",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="config key(s) of the second axis (e.g. data.outer_states)",
+    )
     parser.add_argument("--target", type=float, default=0.9, help="target accuracy")
     parser.add_argument("--metric", default=None, help="eval.json metric (default: first)")
-    parser.add_argument("--setting", choices=("in_distribution", "above_train"),
-                        default="in_distribution", help="which summary must reach the target")
+    parser.add_argument(
+        "--setting",
+        choices=("in_distribution", "above_train"),
+        default="in_distribution",
+        help="which summary must reach the target",
+    )
     parser.add_argument("--preset", default="tiny", help="preset (default tiny)")
     parser.add_argument("--task", default=None, help="task (default: the preset's)")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="runs in parallel (local: processes, default 1; submitit: jobs in "
-                             "flight, default all)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs in parallel (local: processes, default 1; submitit: jobs in "
+        "flight, default all)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--out", required=True, metavar="DIR", help="study folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -76,18 +102,28 @@ def run(args: argparse.Namespace) -> int:
     from bipe.experiments.sweep import run_sweep
 
     study = WidthStudy(
-        encodings=tuple(args.pes), sizes=tuple(args.sizes), widths=tuple(args.widths),
-        seeds=tuple(args.seeds), size_keys=tuple(args.size_key or ("data.inner_states",)),
-        size_format=args.size_format, target=args.target, metric=args.metric,
-        setting=args.setting, preset=args.preset, task=args.task,
+        encodings=tuple(args.pes),
+        sizes=tuple(args.sizes),
+        widths=tuple(args.widths),
+        seeds=tuple(args.seeds),
+        size_keys=tuple(args.size_key or ("data.inner_states",)),
+        size_format=args.size_format,
+        target=args.target,
+        metric=args.metric,
+        setting=args.setting,
+        preset=args.preset,
+        task=args.task,
         fixed=tuple(collect_overrides(args).items()),
-        sizes2=tuple(args.sizes2 or ()), size_keys2=tuple(args.size_key2 or ()),
+        sizes2=tuple(args.sizes2 or ()),
+        size_keys2=tuple(args.size_key2 or ()),
     )
     executor, cluster, jobs = executor_from_args(args)
-    runner = functools.partial(run_sweep, executor=executor, cluster=cluster,
-                               ensemble_size=ensemble_size(args, executor))
-    outcome = run_width_study(study, args.out, jobs=jobs, progress=not args.no_progress,
-                              seed=args.seed, runner=runner)
+    runner = functools.partial(
+        run_sweep, executor=executor, cluster=cluster, ensemble_size=ensemble_size(args, executor)
+    )
+    outcome = run_width_study(
+        study, args.out, jobs=jobs, progress=not args.no_progress, seed=args.seed, runner=runner
+    )
     print(outcome.report.read_text().split("![")[0].rstrip())
     print(f"\nwrote {outcome.report} (and study.json, width_scaling.png)")
     return 0

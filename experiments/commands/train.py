@@ -30,33 +30,47 @@ def override_keys() -> list[str]:
 # help texts of override keys whose meaning is not plain from the name and type
 OVERRIDE_HELP = {
     "data.separator_rule": "which tokens close a segment, per level (hbipe needs two or more "
-                           "levels; other encodings get the union): arithmetic equals (default: "
-                           "'=' < <eos>) or operators (+ - * / < '=' <eos>); text: "
-                           "docs/method.md#separator-rules",
+    "levels; other encodings get the union): arithmetic equals (default: "
+    "'=' < <eos>) or operators (+ - * / < '=' <eos>); text: "
+    "docs/method.md#separator-rules",
 }
 
 
-def add_override_arguments(parser: argparse.ArgumentParser, keys: list[str] | None = None,
-                           title: str | None = None,
-                           helps: dict[str, str] | None = None) -> None:
+def add_override_arguments(
+    parser: argparse.ArgumentParser,
+    keys: list[str] | None = None,
+    title: str | None = None,
+    helps: dict[str, str] | None = None,
+) -> None:
     """Register ``--SECTION.FIELD VALUE`` for every key (default: every run config field);
     unknown keys list the valid ones. ``helps`` maps a key to its help text."""
     keys = override_keys() if keys is None else keys
-    group = parser.add_argument_group(title or (
-        "config overrides (any field, parsed by its type; model.vocab_size, model.separators "
-        "and model.max_intra come from the task and the training data)"))
+    group = parser.add_argument_group(
+        title
+        or (
+            "config overrides (any field, parsed by its type; model.vocab_size, model.separators "
+            "and model.max_intra come from the task and the training data)"
+        )
+    )
     for key in keys:
-        group.add_argument(f"--{key}", dest=f"override:{key}", default=None, metavar="VALUE",
-                           help=(OVERRIDE_HELP if helps is None else helps).get(key))
+        group.add_argument(
+            f"--{key}",
+            dest=f"override:{key}",
+            default=None,
+            metavar="VALUE",
+            help=(OVERRIDE_HELP if helps is None else helps).get(key),
+        )
     original = parser.error
 
     def error(message: str) -> None:
         if "unrecognized arguments" in message:
-            unknown = next((a for a in message.split(":", 1)[1].split() if a.startswith("--")),
-                           None)
+            unknown = next(
+                (a for a in message.split(":", 1)[1].split() if a.startswith("--")), None
+            )
             if unknown is not None:
-                raise ValueError(f"unknown config key {unknown[2:]!r}; valid keys: "
-                                 f"{', '.join(keys)}")
+                raise ValueError(
+                    f"unknown config key {unknown[2:]!r}; valid keys: {', '.join(keys)}"
+                )
         original(message)
 
     parser.error = error  # type: ignore[method-assign]
@@ -64,30 +78,48 @@ def add_override_arguments(parser: argparse.ArgumentParser, keys: list[str] | No
 
 def collect_overrides(args: argparse.Namespace) -> dict[str, str]:
     """``{dotted key: text}`` of the override options given on the command line."""
-    return {k.split(":", 1)[1]: v for k, v in vars(args).items()
-            if k.startswith("override:") and v is not None}
+    return {
+        k.split(":", 1)[1]: v
+        for k, v in vars(args).items()
+        if k.startswith("override:") and v is not None
+    }
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that describe a RunConfig (read by :func:`config_from_args`): ``--task``,
     ``--pe``, ``--preset``, ``--config`` and every dotted ``--SECTION.FIELD`` override."""
-    parser.add_argument("--task", default=None, help="task (arith, arith_direct, binfa_lm, "
-                        "binfa_state, nfa_lm, binfa3_lm, text_lm, passkey; default: the preset's)")
+    parser.add_argument(
+        "--task",
+        default=None,
+        help="task (arith, arith_direct, binfa_lm, "
+        "binfa_state, nfa_lm, binfa3_lm, text_lm, passkey; default: the preset's)",
+    )
     parser.add_argument("--pe", default=None, help="positional encoding (bipe.models.ENCODINGS)")
-    parser.add_argument("--preset", default=None,
-                        help="tiny, demo, paper_arith, cpu_arith or cpu_text (default: tiny)")
-    parser.add_argument("--config", default=None, metavar="FILE",
-                        help="start from a saved config.json instead of a preset")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="tiny, demo, paper_arith, cpu_arith or cpu_text (default: tiny)",
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="start from a saved config.json instead of a preset",
+    )
     add_override_arguments(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--out", default=None, metavar="RUN", help="run folder to create")
-    parser.add_argument("--resume", default=None, metavar="RUN",
-                        help="continue the run in RUN under its own config; with it, only "
-                             "--train.steps, the log/checkpoint cadence and evaluation "
-                             "settings may change (anything else is refused)")
+    parser.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN",
+        help="continue the run in RUN under its own config; with it, only "
+        "--train.steps, the log/checkpoint cadence and evaluation "
+        "settings may change (anything else is refused)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -102,9 +134,14 @@ def config_from_args(args: argparse.Namespace):
         if not isinstance(base, dict):
             raise ValueError(f"{args.config}: not a config object")
         base = {k: v for k, v in base.items() if k not in BOOKKEEPING}
-    return build_config(args.preset or "tiny", task=args.task, pe=args.pe,
-                        out=getattr(args, "out", None),
-                        overrides=collect_overrides(args), base=base)
+    return build_config(
+        args.preset or "tiny",
+        task=args.task,
+        pe=args.pe,
+        out=getattr(args, "out", None),
+        overrides=collect_overrides(args),
+        base=base,
+    )
 
 
 def command_line(args: argparse.Namespace) -> list[str]:
@@ -123,13 +160,22 @@ def run(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress and sys.stderr.isatty()
     if args.resume:
-        given = [f"--{name}" for name in ("task", "pe", "preset", "config", "out")
-                 if getattr(args, name) is not None]
+        given = [
+            f"--{name}"
+            for name in ("task", "pe", "preset", "config", "out")
+            if getattr(args, name) is not None
+        ]
         if given:
-            raise ValueError(f"{given[0]} cannot be combined with --resume (the run keeps its "
-                             "own config; only safe --KEY overrides may change)")
-        out = resume(args.resume, progress=progress, overrides=collect_overrides(args),
-                     command=command_line(args))
+            raise ValueError(
+                f"{given[0]} cannot be combined with --resume (the run keeps its "
+                "own config; only safe --KEY overrides may change)"
+            )
+        out = resume(
+            args.resume,
+            progress=progress,
+            overrides=collect_overrides(args),
+            command=command_line(args),
+        )
     else:
         if not args.out:
             raise ValueError("--out RUN is required (or --resume RUN)")
@@ -150,6 +196,9 @@ def _print_summary(out) -> None:
         return
     result = read_json(path)
     summary = result["summary"]
-    parts = [f"{name} {metrics.get('accuracy', float('nan')):.3f}"
-             for name, metrics in summary.items() if metrics]
+    parts = [
+        f"{name} {metrics.get('accuracy', float('nan')):.3f}"
+        for name, metrics in summary.items()
+        if metrics
+    ]
     print(f"{out}: {result['task']} {result['pe']} accuracy " + ", ".join(parts))

@@ -86,14 +86,15 @@ class ArithTask(Task):
         dataset = load_dataset(path)
         fmt = dataset.meta.get("arith_format")
         if fmt is not None and fmt != self.fmt(data):
-            raise ValueError(f"{path}: arithmetic format {fmt!r} but the run has data.fmt="
-                             f"{self.fmt(data)!r}")
+            raise ValueError(
+                f"{path}: arithmetic format {fmt!r} but the run has data.fmt={self.fmt(data)!r}"
+            )
         modulus = dataset.meta.get("modulus")
         if modulus is not None and modulus != data.modulus:
-            raise ValueError(f"{path}: modulus {modulus} but the run has data.modulus="
-                             f"{data.modulus}")
-        return self._examples(_arith_module().ArithBatch.of_records(dataset.records,
-                                                                    data.modulus))
+            raise ValueError(
+                f"{path}: modulus {modulus} but the run has data.modulus={data.modulus}"
+            )
+        return self._examples(_arith_module().ArithBatch.of_records(dataset.records, data.modulus))
 
     def _examples(self, batch: Any) -> Examples:
         """Examples of the chains of ``batch`` (an :class:`~bipe.synthetic.arithmetic.
@@ -108,9 +109,10 @@ class ArithTask(Task):
         rows = [np.split(a, cuts) if batch.n else [] for a in (batch.tokens, target, seg, intra)]
         tokens, targets, segs, intras = rows
         return Examples(
-            inputs=tuple(t[:-1] for t in tokens), targets=tuple(t[:-1] for t in targets),
-            setting=batch.n_operators, oracle=tuple((s[:-1], p[:-1]) for s, p in
-                                                    zip(segs, intras, strict=True)),
+            inputs=tuple(t[:-1] for t in tokens),
+            targets=tuple(t[:-1] for t in targets),
+            setting=batch.n_operators,
+            oracle=tuple((s[:-1], p[:-1]) for s, p in zip(segs, intras, strict=True)),
             extra={"prompt_len": batch.prompt_len, "tokens": tokens},
         )
 
@@ -122,12 +124,12 @@ class ArithTask(Task):
         eos = _arith_module().EOS
         order = np.argsort(prompt_len, kind="stable")  # similar prompt lengths share a batch
         for start in range(0, len(order), batch_size):
-            chunk = order[start: start + batch_size]
+            chunk = order[start : start + batch_size]
             prompts = [refs[i][: prompt_len[i]] for i in chunk]
             max_new = max(len(refs[i]) - prompt_len[i] for i in chunk) + 2
             out = decode(prompts, int(max_new), eos)  # (B, max_new)
             for row, gen in zip(chunk, out, strict=True):
-                answer_ok[row], chain_ok[row] = _score_chain(gen, refs[row][prompt_len[row]:], eos)
+                answer_ok[row], chain_ok[row] = _score_chain(gen, refs[row][prompt_len[row] :], eos)
         return {"accuracy": float(answer_ok.mean()), "chain_accuracy": float(chain_ok.mean())}
 
 

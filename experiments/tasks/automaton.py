@@ -87,9 +87,17 @@ class AutomatonTask(Task):
     def __init__(self, name: str, *, flat: bool, states: bool) -> None:
         self.name, self._flat, self._states = name, flat, states
         self.generators = ("nfa",) if flat else ("binfa",)
-        self.metric_names = (("accuracy", "inner_accuracy", "outer_accuracy") if states
-                             else ("accuracy", "continuation_valid", "legal_mass",
-                                   "legal_logprob", "legal_mass_after_first"))
+        self.metric_names = (
+            ("accuracy", "inner_accuracy", "outer_accuracy")
+            if states
+            else (
+                "accuracy",
+                "continuation_valid",
+                "legal_mass",
+                "legal_logprob",
+                "legal_mass_after_first",
+            )
+        )
 
     def n_tokens(self, data: Any) -> int:
         return data.n_symbols + 1  # symbols 0..A-1, separator A
@@ -106,15 +114,20 @@ class AutomatonTask(Task):
         return min(values), max(values)
 
     def _segment_length(self, data: Any, setting: int | None) -> str:
-        return data.segment_length if setting is None or not data.eval_segment_length \
+        return (
+            data.segment_length
+            if setting is None or not data.eval_segment_length
             else data.eval_segment_length
+        )
 
     def sub_segments(self, data: Any) -> str | None:
         """The sentences-per-paragraph law (None: a 2-level task, which refuses
         ``data.sub_segments``)."""
         if data.sub_segments:
-            raise ValueError(f"data.sub_segments={data.sub_segments!r} is for 3-level data; "
-                             f"task {self.name!r} is 2-level (use binfa3_lm or leave it empty)")
+            raise ValueError(
+                f"data.sub_segments={data.sub_segments!r} is for 3-level data; "
+                f"task {self.name!r} is 2-level (use binfa3_lm or leave it empty)"
+            )
         return None
 
     def dataset_config(self, data: Any, n: int, setting: int | None = None) -> SequenceConfig:
@@ -145,13 +158,16 @@ class AutomatonTask(Task):
             self.dataset_meta(data.path)
             binfa = sequences.load_automaton(data.path)
             if binfa.levels != self.levels:
-                raise ValueError(f"data.path {data.path} holds a {binfa.levels}-level automaton;"
-                                 f" task {self.name!r} needs {self.levels} levels")
-            if self._states and not all(x.is_deterministic for x in (*binfa.inner,
-                                                                          binfa.outer)):
-                raise ValueError(f"data.path {data.path} holds a nondeterministic Bi-NFA; task "
-                                 f"{self.name!r} needs one made with bipe gen binfa "
-                                 f"--deterministic (its states are the targets)")
+                raise ValueError(
+                    f"data.path {data.path} holds a {binfa.levels}-level automaton;"
+                    f" task {self.name!r} needs {self.levels} levels"
+                )
+            if self._states and not all(x.is_deterministic for x in (*binfa.inner, binfa.outer)):
+                raise ValueError(
+                    f"data.path {data.path} holds a nondeterministic Bi-NFA; task "
+                    f"{self.name!r} needs one made with bipe gen binfa "
+                    f"--deterministic (its states are the targets)"
+                )
             return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
         binfa = sequences.build_automaton(rng, self.dataset_config(data, data.n_train))
         return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
@@ -173,8 +189,10 @@ class AutomatonTask(Task):
         dataset = load_dataset(path)
         vocab = dataset.meta.get("vocab")
         if vocab is not None and len(vocab) != self.n_tokens(data):
-            raise ValueError(f"{path}: vocabulary of {len(vocab)} tokens, but the run's data "
-                             f"config has n_symbols={data.n_symbols}; set --data.n_symbols")
+            raise ValueError(
+                f"{path}: vocabulary of {len(vocab)} tokens, but the run's data "
+                f"config has n_symbols={data.n_symbols}; set --data.n_symbols"
+            )
         return self._examples(Ragged.of_records(dataset.records, self._states), data)
 
     def _examples(self, ragged: Ragged, data: Any) -> Examples:
@@ -188,12 +206,20 @@ class AutomatonTask(Task):
         setting = np.where(lengths > 0, top[last] + 1 if len(top) else 0, 0)  # (N,)
         if self._states:
             targets = np.split(self._state_targets(ragged, data), cuts)
-            return Examples(inputs=tuple(tokens), targets=tuple(targets), setting=setting,
-                            oracle=tuple(zip(seg, intra, strict=True)), extra={"tokens": tokens})
-        return Examples(inputs=tuple(t[:-1] for t in tokens),
-                        targets=tuple(t[1:] for t in tokens), setting=setting,
-                        oracle=tuple((s[:-1], p[:-1]) for s, p in zip(seg, intra, strict=True)),
-                        extra={"tokens": tokens})
+            return Examples(
+                inputs=tuple(tokens),
+                targets=tuple(targets),
+                setting=setting,
+                oracle=tuple(zip(seg, intra, strict=True)),
+                extra={"tokens": tokens},
+            )
+        return Examples(
+            inputs=tuple(t[:-1] for t in tokens),
+            targets=tuple(t[1:] for t in tokens),
+            setting=setting,
+            oracle=tuple((s[:-1], p[:-1]) for s, p in zip(seg, intra, strict=True)),
+            extra={"tokens": tokens},
+        )
 
     def _state_targets(self, ragged: Ragged, data: Any) -> np.ndarray:
         """(M, 2) logit indices of the (type, inner state) and outer state after each token."""
@@ -252,11 +278,13 @@ class AutomatonTask(Task):
             valid_rows[rows] = self._continuations(examples, rows, world, data, decode)
         lp = np.concatenate(logprob)  # (scored positions,)
         lp_later = np.concatenate(later)  # (scored positions past the first segment,)
-        return {"accuracy": hits / max(total, 1), "continuation_valid": float(valid_rows.mean()),
-                "legal_mass": float(np.exp(lp).mean()) if lp.size else 0.0,
-                "legal_logprob": float(lp.mean()) if lp.size else 0.0,
-                "legal_mass_after_first": (float(np.exp(lp_later).mean()) if lp_later.size
-                                           else None)}
+        return {
+            "accuracy": hits / max(total, 1),
+            "continuation_valid": float(valid_rows.mean()),
+            "legal_mass": float(np.exp(lp).mean()) if lp.size else 0.0,
+            "legal_logprob": float(lp.mean()) if lp.size else 0.0,
+            "legal_mass_after_first": (float(np.exp(lp_later).mean()) if lp_later.size else None),
+        }
 
     def _continuations(self, examples, rows, world, data, decode) -> np.ndarray:
         """Per row: greedy continuation of the prefix stays a viable prefix of the language."""
@@ -265,8 +293,10 @@ class AutomatonTask(Task):
         cut = [max(1, round(fraction * len(t))) for t in tokens]
         todo = [len(t) - c for t, c in zip(tokens, cut, strict=True)]
         gen = decode([t[:c] for t, c in zip(tokens, cut, strict=True)], max(max(todo), 1), None)
-        full = [np.concatenate([t[:c], g[:k]]) for t, c, g, k in zip(tokens, cut, gen, todo,
-                                                                       strict=True)]
+        full = [
+            np.concatenate([t[:c], g[:k]])
+            for t, c, g, k in zip(tokens, cut, gen, todo, strict=True)
+        ]
         padded, lengths = pad_rows(full)
         if (padded >= world.flat.n_symbols).any():
             padded = np.where(padded >= world.flat.n_symbols, 0, padded)
@@ -293,8 +323,11 @@ class AutomatonTask(Task):
             both_ok += int((inner & outer)[scored].sum())
             total += int(scored.sum())
         total = max(total, 1)
-        return {"accuracy": both_ok / total, "inner_accuracy": inner_ok / total,
-                "outer_accuracy": outer_ok / total}
+        return {
+            "accuracy": both_ok / total,
+            "inner_accuracy": inner_ok / total,
+            "outer_accuracy": outer_ok / total,
+        }
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -319,30 +352,42 @@ class Ragged:
         """The arrays of a sampler batch (:class:`bipe.synthetic.sequences.SequenceBatch`)."""
         segs, intra = batch.positions()  # (L, M), (M,)
         has_types = len(batch.types) > 0
-        return cls(tokens=batch.tokens, offsets=batch.offsets, seg=segs[0], intra=intra,
-                   types=batch.types[0] if has_types else None,
-                   type_offsets=batch.type_offsets[0] if has_types else None,
-                   inner_state=batch.inner_state, outer_state=batch.outer_state,
-                   top=segs[-1] if len(segs) > 1 else None)
+        return cls(
+            tokens=batch.tokens,
+            offsets=batch.offsets,
+            seg=segs[0],
+            intra=intra,
+            types=batch.types[0] if has_types else None,
+            type_offsets=batch.type_offsets[0] if has_types else None,
+            inner_state=batch.inner_state,
+            outer_state=batch.outer_state,
+            top=segs[-1] if len(segs) > 1 else None,
+        )
 
     @classmethod
     def of_records(cls, records: Sequence[dict], states: bool) -> Ragged:
         """Saved sequence records (``tokens``, ``seg``, ``intra``; with ``states`` also
         ``types``, ``inner_state``, ``outer_state`` when every record has them; the outermost
         level's ``seg2`` of 3-level records when every record has it)."""
+
         def flat(key: str) -> tuple[np.ndarray, np.ndarray]:
             parts = [np.asarray(r[key], dtype=np.int64) for r in records]
             offsets = np.concatenate([[0], np.cumsum([len(x) for x in parts])]).astype(np.int64)
             return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), offsets
 
         tokens, offsets = flat("tokens")
-        labelled = states and all(k in r for r in records
-                                  for k in ("types", "inner_state", "outer_state"))
+        labelled = states and all(
+            k in r for r in records for k in ("types", "inner_state", "outer_state")
+        )
         types, type_offsets = flat("types") if labelled else (None, None)
-        return cls(tokens=tokens, offsets=offsets, seg=flat("seg")[0], intra=flat("intra")[0],
-                   types=types, type_offsets=type_offsets,
-                   inner_state=flat("inner_state")[0] if labelled else None,
-                   outer_state=flat("outer_state")[0] if labelled else None,
-                   top=flat("seg2")[0] if records and all("seg2" in r for r in records)
-                   else None)
-
+        return cls(
+            tokens=tokens,
+            offsets=offsets,
+            seg=flat("seg")[0],
+            intra=flat("intra")[0],
+            types=types,
+            type_offsets=type_offsets,
+            inner_state=flat("inner_state")[0] if labelled else None,
+            outer_state=flat("outer_state")[0] if labelled else None,
+            top=flat("seg2")[0] if records and all("seg2" in r for r in records) else None,
+        )

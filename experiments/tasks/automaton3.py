@@ -59,8 +59,10 @@ class Binfa3Task(AutomatonTask):
             saved = self.dataset_meta(data.path).get("config", {}).get("sub_segments")
             mine = str(parse_length_spec(self.sub_segments(data)))
             if saved is not None and saved != mine:
-                raise ValueError(f"{data.path}: paragraphs of {saved} sentences, but the run has "
-                                 f"data.sub_segments {mine}; set --data.sub_segments {saved}")
+                raise ValueError(
+                    f"{data.path}: paragraphs of {saved} sentences, but the run has "
+                    f"data.sub_segments {mine}; set --data.sub_segments {saved}"
+                )
         return super().setup(rng, data)
 
     def n_tokens(self, data: Any) -> int:

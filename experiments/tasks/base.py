@@ -82,9 +82,11 @@ class Task:
             return self.separators(data)
         levels = self.level_separators(data)
         if len(levels) < 2:
-            raise ValueError(f"pe=hbipe needs a multi-level separator rule; data.separator_rule="
-                             f"{data.separator_rule!r} has one level (use "
-                             f"{self.multilevel_rules})")
+            raise ValueError(
+                f"pe=hbipe needs a multi-level separator rule; data.separator_rule="
+                f"{data.separator_rule!r} has one level (use "
+                f"{self.multilevel_rules})"
+            )
         return levels
 
     def train_range(self, data: Any) -> tuple[int, int]:
@@ -119,11 +121,17 @@ class Task:
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, data: Any) -> torch.Tensor:
         """Mean cross-entropy of logits (B, T, V) against next-token targets (B, T)."""
         b, t, v = logits.shape
-        return F.cross_entropy(logits.reshape(b * t, v), targets.reshape(b * t),
-                               ignore_index=IGNORE)
+        return F.cross_entropy(
+            logits.reshape(b * t, v), targets.reshape(b * t), ignore_index=IGNORE
+        )
 
     def metrics(
-        self, examples: Examples, world: Any, data: Any, forward: Forward, decode: Decoder,
+        self,
+        examples: Examples,
+        world: Any,
+        data: Any,
+        forward: Forward,
+        decode: Decoder,
         batch_size: int,
     ) -> dict[str, float]:
         """Metric name -> value averaged over ``examples`` (all of one length setting)."""

@@ -61,8 +61,10 @@ class _TextTask(Task):
 
     def setup(self, rng, data):
         if data.path:
-            raise ValueError(f"{data.path}: task {self.name!r} reads a corpus (data.corpus), "
-                             "not a saved dataset (data.path)")
+            raise ValueError(
+                f"{data.path}: task {self.name!r} reads a corpus (data.corpus), "
+                "not a saved dataset (data.path)"
+            )
         return _text().load_text(data)
 
     def vocab_size(self, data: Any, world: Any = None) -> int:
@@ -113,12 +115,16 @@ class TextLMTask(_TextTask):
             inputs, targets, starts = chunk_windows(world.streams[data.eval_split], int(setting))
         else:
             stride = min(data.stride or data.context, int(setting))
-            inputs, targets, starts = sliding_windows(world.streams[data.eval_split],
-                                                      int(setting), stride)
+            inputs, targets, starts = sliding_windows(
+                world.streams[data.eval_split], int(setting), stride
+            )
         length = inputs.shape[1]
-        return Examples(inputs=tuple(inputs), targets=tuple(targets),
-                        setting=np.full(len(inputs), length, dtype=np.int64),
-                        extra={} if starts is None else {"start": starts})
+        return Examples(
+            inputs=tuple(inputs),
+            targets=tuple(targets),
+            setting=np.full(len(inputs), length, dtype=np.int64),
+            extra={} if starts is None else {"start": starts},
+        )
 
     def metrics(self, examples, world, data, forward, decode, batch_size):
         nll, correct = token_scores(forward, examples.targets, batch_size)  # (N, T) each
@@ -128,15 +134,19 @@ class TextLMTask(_TextTask):
         total = float(nll[scored].sum())
         n_bytes = int(world.token_bytes[targets[scored]].sum())
         seps = self.separators(data, world)
-        return {"accuracy": float(correct[scored].mean()) if scored.any() else 0.0,
-                "loss": total / n_tokens, "perplexity": math.exp(min(total / n_tokens, 700.0)),
-                "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
-                "loss_by_position": position_profile(nll, scored, data.context),
-                "loss_by_segment": segment_profile(nll, scored, np.stack(examples.inputs), seps)}
+        return {
+            "accuracy": float(correct[scored].mean()) if scored.any() else 0.0,
+            "loss": total / n_tokens,
+            "perplexity": math.exp(min(total / n_tokens, 700.0)),
+            "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
+            "loss_by_position": position_profile(nll, scored, data.context),
+            "loss_by_segment": segment_profile(nll, scored, np.stack(examples.inputs), seps),
+        }
 
 
-def token_scores(forward, targets: Sequence[np.ndarray], batch_size: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def token_scores(
+    forward, targets: Sequence[np.ndarray], batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``(nll, correct)`` (N, T): the negative log-likelihood of every target token and whether
     the argmax predicted it (0 and False where the target is ``IGNORE``).
 
@@ -164,15 +174,16 @@ def position_profile(nll: np.ndarray, scored: np.ndarray, block: int) -> list[di
     t = nll.shape[1]
     out = []
     for lo in range(0, t, block):
-        mask = scored[:, lo: lo + block]
+        mask = scored[:, lo : lo + block]
         count = int(mask.sum())
-        loss = float(nll[:, lo: lo + block][mask].mean()) if count else None
+        loss = float(nll[:, lo : lo + block][mask].mean()) if count else None
         out.append({"from": lo, "to": min(lo + block, t) - 1, "loss": loss, "tokens": count})
     return out
 
 
-def segment_profile(nll: np.ndarray, scored: np.ndarray, inputs: np.ndarray,
-                    separators: Sequence[int]) -> list[dict]:
+def segment_profile(
+    nll: np.ndarray, scored: np.ndarray, inputs: np.ndarray, separators: Sequence[int]
+) -> list[dict]:
     """Mean loss by segment index of the predicting token (buckets 0, 1, 2-3, 4-7, ...)."""
     is_sep = np.isin(inputs, np.asarray(separators, dtype=np.int64))  # (N, T)
     seg = np.cumsum(is_sep, axis=1) - is_sep  # (N, T) separators strictly before t
@@ -182,8 +193,14 @@ def segment_profile(nll: np.ndarray, scored: np.ndarray, inputs: np.ndarray,
         mask = scored & (bucket == b)
         count = int(mask.sum())
         if count:
-            out.append({"from": 2**b - 1, "to": 2 ** (b + 1) - 2,
-                        "loss": float(nll[mask].mean()), "tokens": count})
+            out.append(
+                {
+                    "from": 2**b - 1,
+                    "to": 2 ** (b + 1) - 2,
+                    "loss": float(nll[mask].mean()),
+                    "tokens": count,
+                }
+            )
     return out
 
 
@@ -212,20 +229,25 @@ class PasskeyTask(_TextTask):
         if setting is None:
             lo = max(shortest, data.context // 4)  # train_range's, with the run's tokenizer
             if lo > data.context:
-                raise ValueError(f"data.context={data.context} is shorter than the shortest "
-                                 f"passkey example ({shortest} tokens)")
+                raise ValueError(
+                    f"data.context={data.context} is shorter than the shortest "
+                    f"passkey example ({shortest} tokens)"
+                )
             lengths = rng.integers(lo, data.context + 1, size=n)
             depths = rng.uniform(0.0, 1.0, size=n)
         else:
             if setting < shortest:
-                raise ValueError(f"passkey length {setting} is shorter than the shortest "
-                                 f"example ({shortest} tokens)")
+                raise ValueError(
+                    f"passkey length {setting} is shorter than the shortest "
+                    f"example ({shortest} tokens)"
+                )
             lengths = np.full(n, int(setting))
             grid = np.asarray(data.passkey_depths, dtype=np.float64)
             depths = grid[np.arange(n) % len(grid)]
-        examples = [passkey_example(rng, world.tokenizer, int(k), float(d), filler,
-                                    data.passkey_digits) for k, d in zip(lengths, depths,
-                                                                         strict=True)]
+        examples = [
+            passkey_example(rng, world.tokenizer, int(k), float(d), filler, data.passkey_digits)
+            for k, d in zip(lengths, depths, strict=True)
+        ]
         return self._examples(examples)
 
     def _examples(self, examples) -> Examples:
@@ -235,20 +257,25 @@ class PasskeyTask(_TextTask):
             target[: len(target) - ex.n_answer] = IGNORE  # only the key's tokens are scored
             inputs.append(ex.tokens[:-1])
             targets.append(target)
-        return Examples(inputs=tuple(inputs), targets=tuple(targets),
-                        setting=np.array([len(ex.tokens) for ex in examples], dtype=np.int64),
-                        extra={"examples": list(examples)})
+        return Examples(
+            inputs=tuple(inputs),
+            targets=tuple(targets),
+            setting=np.array([len(ex.tokens) for ex in examples], dtype=np.int64),
+            extra={"examples": list(examples)},
+        )
 
     def metrics(self, examples, world, data, forward, decode, batch_size):
         found = np.zeros(len(examples), dtype=bool)
         items = examples.extra["examples"]
         for start in range(0, len(items), batch_size):
-            chunk = items[start: start + batch_size]
+            chunk = items[start : start + batch_size]
             prompts = [ex.tokens[: len(ex.tokens) - ex.n_answer] for ex in chunk]
             out = decode(prompts, max(ex.n_answer for ex in chunk), None)  # (B, n_answer)
             for j, (ex, gen) in enumerate(zip(chunk, out, strict=True)):
                 found[start + j] = world.tokenizer.decode(gen[: ex.n_answer]) == ex.key
         depths = np.array([ex.depth for ex in items])
-        by_depth = [{"depth": float(d), "accuracy": float(found[depths == d].mean())}
-                    for d in sorted(set(depths.tolist()))]
+        by_depth = [
+            {"depth": float(d), "accuracy": float(found[depths == d].mean())}
+            for d in sorted(set(depths.tolist()))
+        ]
         return {"accuracy": float(found.mean()), "by_depth": by_depth}

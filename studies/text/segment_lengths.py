@@ -16,15 +16,20 @@ import numpy as np
 
 from bipe.synthetic.text.corpus import kjv_documents, stdlib_documents
 
-RULES = {"code (stdlib, newline)": (stdlib_documents, rb"\n"),
-         "prose (kjv, sentence)": (kjv_documents, rb"[.!?\n]")}
+RULES = {
+    "code (stdlib, newline)": (stdlib_documents, rb"\n"),
+    "prose (kjv, sentence)": (kjv_documents, rb"[.!?\n]"),
+}
 
 if __name__ == "__main__":
     depth = int(sys.argv[1]) if len(sys.argv) > 1 else 128
     for name, (documents, closes) in RULES.items():
-        lengths = np.array([len(part) + 1 for doc in documents()
-                            for part in re.split(closes, doc.text.encode())])  # (segments,)
+        lengths = np.array(
+            [len(part) + 1 for doc in documents() for part in re.split(closes, doc.text.encode())]
+        )  # (segments,)
         deep = np.maximum(lengths - depth, 0).sum() / lengths.sum()
         p50, p90, p99 = np.percentile(lengths, [50, 90, 99])
-        print(f"{name}: {len(lengths)} segments, median {p50:g}, p90 {p90:g}, p99 {p99:g}, "
-              f"max {lengths.max()}; bytes at intra >= {depth}: {deep:.1%}")
+        print(
+            f"{name}: {len(lengths)} segments, median {p50:g}, p90 {p90:g}, p99 {p99:g}, "
+            f"max {lengths.max()}; bytes at intra >= {depth}: {deep:.1%}"
+        )

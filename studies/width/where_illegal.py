@@ -56,5 +56,7 @@ if __name__ == "__main__":
         count = sum(n for _, n in found.values())
         print(f"{run}: mean illegal mass {total / count:.4f} over {count} positions")
         for key, (m, n) in sorted(found.items()):
-            print(f"  {key[0]:>10} in {key[1]}: {n:6d} positions, mean {m / n:.4f}, "
-                  f"share {m / total:.2f}")
+            print(
+                f"  {key[0]:>10} in {key[1]}: {n:6d} positions, mean {m / n:.4f}, "
+                f"share {m / total:.2f}"
+            )

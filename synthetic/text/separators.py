@@ -47,9 +47,14 @@ RULES: dict[str, tuple[tuple[str, ...], ...]] = {
     "paragraphs": (_SENTENCE, (BLANK,)),
     "verses": (("\n",), (BLANK,), (EOD,)),
 }
-AUTO = {("auto", "code"): "newline", ("auto", "prose"): "sentence", ("auto", "kjv"): "sentence",
-        ("auto_levels", "code"): "blocks", ("auto_levels", "prose"): "paragraphs",
-        ("auto_levels", "kjv"): "verses"}
+AUTO = {
+    ("auto", "code"): "newline",
+    ("auto", "prose"): "sentence",
+    ("auto", "kjv"): "sentence",
+    ("auto_levels", "code"): "blocks",
+    ("auto_levels", "prose"): "paragraphs",
+    ("auto_levels", "kjv"): "verses",
+}
 
 
 def resolve_rule(rule: str, kind: str) -> str:
@@ -58,8 +63,9 @@ def resolve_rule(rule: str, kind: str) -> str:
     if (rule, kind) in AUTO:
         return AUTO[(rule, kind)]
     if rule not in RULES:
-        raise ValueError(f"unknown separator rule {rule!r}; known: auto, auto_levels, "
-                         f"{', '.join(RULES)}")
+        raise ValueError(
+            f"unknown separator rule {rule!r}; known: auto, auto_levels, {', '.join(RULES)}"
+        )
     return rule
 
 

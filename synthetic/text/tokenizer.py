@@ -136,8 +136,9 @@ def _tokenizers():
     try:
         import tokenizers  # noqa: PLC0415
     except ModuleNotFoundError:
-        raise ValueError("BPE needs the optional extra: pip install 'bipe-workbench[text]' "
-                         "(package tokenizers)") from None
+        raise ValueError(
+            "BPE needs the optional extra: pip install 'bipe-workbench[text]' (package tokenizers)"
+        ) from None
     return tokenizers
 
 
@@ -150,8 +151,11 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> BpeTokenizer:
     tokenizer.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = tk.decoders.ByteLevel()
     trainer = tk.trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=[EOD], show_progress=False,
-        initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet())
+        vocab_size=vocab_size,
+        special_tokens=[EOD],
+        show_progress=False,
+        initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return BpeTokenizer(tokenizer)
 

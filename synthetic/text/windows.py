@@ -26,8 +26,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["IGNORE", "PROTOCOLS", "chunk_windows", "sample_windows", "sliding_windows",
-           "token_stream"]
+__all__ = [
+    "IGNORE",
+    "PROTOCOLS",
+    "chunk_windows",
+    "sample_windows",
+    "sliding_windows",
+    "token_stream",
+]
 
 IGNORE = -100
 PROTOCOLS = ("chunks", "sliding")
@@ -40,7 +46,7 @@ def token_stream(texts: Sequence[str], tokenizer, limit: int | None = None) -> n
     eod = np.array([tokenizer.eod], dtype=np.int64)
     step = 64  # documents tokenised per batch (a BPE encodes a batch in parallel)
     for first in range(0, len(texts), step):
-        for ids in tokenizer.encode_batch(texts[first: first + step]):
+        for ids in tokenizer.encode_batch(texts[first : first + step]):
             parts.extend((ids, eod))
             total += len(ids) + 1
         if limit is not None and total >= limit:
@@ -54,8 +60,10 @@ def sample_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(inputs, targets)`` (n, length): windows at uniform random offsets of ``stream``."""
     if len(stream) < length + 1:
-        raise ValueError(f"the training stream has {len(stream)} tokens, fewer than one window "
-                         f"of data.context + 1 = {length + 1}")
+        raise ValueError(
+            f"the training stream has {len(stream)} tokens, fewer than one window "
+            f"of data.context + 1 = {length + 1}"
+        )
     starts = rng.integers(0, len(stream) - length, size=n)  # (n,)
     idx = starts[:, None] + np.arange(length + 1)[None, :]  # (n, length + 1)
     windows = stream[idx]
@@ -66,8 +74,10 @@ def chunk_windows(stream: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarr
     """Non-overlapping windows of ``length`` (the ``chunks`` protocol; see module docstring)."""
     n = (len(stream) - 1) // length
     if n < 1:
-        raise ValueError(f"the evaluation stream has {len(stream)} tokens, fewer than one "
-                         f"window of {length} + 1; raise data.eval_tokens")
+        raise ValueError(
+            f"the evaluation stream has {len(stream)} tokens, fewer than one "
+            f"window of {length} + 1; raise data.eval_tokens"
+        )
     starts = np.arange(n, dtype=np.int64) * length  # (n,)
     idx = starts[:, None] + np.arange(length + 1)[None, :]  # (n, length + 1)
     windows = stream[idx]
@@ -81,8 +91,10 @@ def sliding_windows(
     if not 0 < stride <= length:
         raise ValueError(f"the sliding stride must lie in 1..{length}, got {stride}")
     if len(stream) - 1 < length:
-        raise ValueError(f"the evaluation stream has {len(stream)} tokens, fewer than one "
-                         f"window of {length} + 1; raise data.eval_tokens")
+        raise ValueError(
+            f"the evaluation stream has {len(stream)} tokens, fewer than one "
+            f"window of {length} + 1; raise data.eval_tokens"
+        )
     starts = np.arange(0, len(stream) - length, stride, dtype=np.int64)  # (n,)
     idx = starts[:, None] + np.arange(length + 1)[None, :]  # (n, length + 1)
     windows = stream[idx]

@@ -64,8 +64,11 @@ def test_vectorised_profile_equals_loop_reference(B, H, T, seed):
 
 def tiny(pe, **kw):
     torch.manual_seed(0)
-    return Transformer(ModelConfig(8, 16, 2, 2, pe=pe, separators=(7,), max_intra=16,
-                                   compute_dtype="float32", **kw))
+    return Transformer(
+        ModelConfig(
+            8, 16, 2, 2, pe=pe, separators=(7,), max_intra=16, compute_dtype="float32", **kw
+        )
+    )
 
 
 def test_bipe_alibi_with_huge_slopes_stays_inside_segments(tmp_path):
@@ -89,8 +92,9 @@ def test_right_padding_with_valid_mask_changes_nothing():
     tokens, valid = pad_batch([seq, seq[:3]])
     assert tokens.shape == (2, 7) and valid.sum() == 10
     alone = model_attention_profile(model, np.array([seq]))
-    padded = model_attention_profile(model, np.array([seq + [0, 0, 0]]),
-                                     valid=np.array([[True] * 7 + [False] * 3]))
+    padded = model_attention_profile(
+        model, np.array([seq + [0, 0, 0]]), valid=np.array([[True] * 7 + [False] * 3])
+    )
     np.testing.assert_allclose(padded.same_segment, alone.same_segment, atol=1e-6)
     np.testing.assert_allclose(padded.seg_profile, alone.seg_profile, atol=1e-6)
     with pytest.raises(ValueError, match="token ids"):

@@ -51,8 +51,10 @@ def _synthetic_results(rng, exponent, prefactor, sizes, seeds, noise=0.0):
 
 
 def test_smallest_widths_use_seed_means():
-    rows = [Result(encoding="a", size=2, seed=s, width=w, accuracy=acc)
-            for s, w, acc in [(0, 16, 0.95), (1, 16, 0.5), (0, 32, 0.95), (1, 32, 0.9)]]
+    rows = [
+        Result(encoding="a", size=2, seed=s, width=w, accuracy=acc)
+        for s, w, acc in [(0, 16, 0.95), (1, 16, 0.5), (0, 32, 0.95), (1, 32, 0.9)]
+    ]
     assert smallest_widths(rows, 0.9) == {("a", 2.0): 32}
     assert smallest_widths(rows, 0.99) == {("a", 2.0): None}
 
@@ -115,8 +117,15 @@ def test_fit_scaling_on_a_grid_of_inner_and_outer_sizes():
         for n, m in grid:
             need = 2 * n * m  # product scaling: exponent 1 on each axis
             for w in GRID:
-                rows.append(Result(encoding="flat", size=(n, m), seed=seed, width=w,
-                                   accuracy=0.95 if w >= need else 0.1))
+                rows.append(
+                    Result(
+                        encoding="flat",
+                        size=(n, m),
+                        seed=seed,
+                        width=w,
+                        accuracy=0.95 if w >= need else 0.1,
+                    )
+                )
     fit = fit_scaling(np.random.default_rng(0), rows, 0.9, n_boot=50)["flat"]
     assert len(fit.exponents) == 2 and fit.exponent is None
     for e in fit.exponents:
@@ -125,8 +134,11 @@ def test_fit_scaling_on_a_grid_of_inner_and_outer_sizes():
     assert "size (2, 8)" in table and "exponent of m" in table
     assert "| product | 1.00 | 1.00 |" in table
     with pytest.raises(ValueError, match="axes"):
-        fit_scaling(np.random.default_rng(0), rows + [Result(encoding="x", size=3, seed=0,
-                                                             width=8, accuracy=1.0)], 0.9)
+        fit_scaling(
+            np.random.default_rng(0),
+            rows + [Result(encoding="x", size=3, seed=0, width=8, accuracy=1.0)],
+            0.9,
+        )
 
 
 def test_regression_interval_covers_what_the_seed_bootstrap_cannot_see():
@@ -135,9 +147,12 @@ def test_regression_interval_covers_what_the_seed_bootstrap_cannot_see():
     from bipe.analysis.efficiency import regression_halfwidths
 
     def rows(widths):
-        return [Result(encoding="enc", size=s, seed=seed, width=w, accuracy=acc)
-                for s, top in zip((2, 4, 8, 16), widths, strict=True) for seed in range(3)
-                for w, acc in ((top, 0.95),)]
+        return [
+            Result(encoding="enc", size=s, seed=seed, width=w, accuracy=acc)
+            for s, top in zip((2, 4, 8, 16), widths, strict=True)
+            for seed in range(3)
+            for w, acc in ((top, 0.95),)
+        ]
 
     bent = fit_scaling(np.random.default_rng(0), rows([8, 8, 16, 64]), 0.9, n_boot=50)["enc"]
     b = bent.exponent
@@ -155,8 +170,13 @@ def test_verdict_leaves_open_what_a_floor_may_hide():
     from bipe.analysis.efficiency import ScalingFit, hypothesis_verdict
     from bipe.analysis.stats import Interval
 
-    fit = ScalingFit(encoding="enc", exponents=(Interval(estimate=0.3, lo=0.1, hi=0.5, n=100),),
-                     prefactor=4.0, points=((2.0, 4), (8.0, 8)), censored=())
+    fit = ScalingFit(
+        encoding="enc",
+        exponents=(Interval(estimate=0.3, lo=0.1, hi=0.5, n=100),),
+        prefactor=4.0,
+        points=((2.0, 4), (8.0, 8)),
+        censored=(),
+    )
     implied = {"additive": 0.05, "product": 1.0}
     plain = hypothesis_verdict(fit, implied, ["n"])
     assert "excludes additive (0.05) and product (1.00); none of them fits" in plain

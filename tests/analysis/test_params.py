@@ -36,21 +36,33 @@ def configs(draw):
     else:
         separators = (vocab - 1,) if pe.startswith("bipe") else ()
     return ModelConfig(
-        vocab, n_heads * 2 * draw(st.integers(1, 4)), draw(st.integers(1, 3)), n_heads,
-        d_ff=draw(st.one_of(st.none(), st.integers(1, 40))), pe=pe, separators=separators,
-        tie_embeddings=draw(st.booleans()), max_len=draw(st.integers(1, 64)),
-        max_intra=draw(st.integers(1, 64)), bipe_intra=draw(st.sampled_from(BIPE_INTRA)),
-        bipe_inter=inter, t5_n_buckets=draw(st.integers(2, 16)), t5_max_distance=64,
-        fire_d_hidden=draw(st.integers(1, 16)), cope_max_pos=draw(st.integers(1, 16)),
+        vocab,
+        n_heads * 2 * draw(st.integers(1, 4)),
+        draw(st.integers(1, 3)),
+        n_heads,
+        d_ff=draw(st.one_of(st.none(), st.integers(1, 40))),
+        pe=pe,
+        separators=separators,
+        tie_embeddings=draw(st.booleans()),
+        max_len=draw(st.integers(1, 64)),
+        max_intra=draw(st.integers(1, 64)),
+        bipe_intra=draw(st.sampled_from(BIPE_INTRA)),
+        bipe_inter=inter,
+        t5_n_buckets=draw(st.integers(2, 16)),
+        t5_max_distance=64,
+        fire_d_hidden=draw(st.integers(1, 16)),
+        cope_max_pos=draw(st.integers(1, 16)),
     )
 
 
 def counted(config):
     """Slow, obviously correct reference: build the model and count."""
     model = Transformer(config)
-    by_part = {"token_embedding": model.embed.weight.numel(),
-               "positional": sum(p.numel() for p in model.encoding.parameters()),
-               "total": sum(p.numel() for p in model.parameters())}
+    by_part = {
+        "token_embedding": model.embed.weight.numel(),
+        "positional": sum(p.numel() for p in model.encoding.parameters()),
+        "total": sum(p.numel() for p in model.parameters()),
+    }
     return by_part
 
 
@@ -96,8 +108,18 @@ def test_formula_is_symbolic_and_table_lists_components():
 
 
 def test_cli_params_prints_table_and_rejects_bad_keys():
-    cmd = [sys.executable, "-m", "bipe", "params", "--pe", "bipe_rope", "--model.d_model", "48",
-           "--model.n_heads", "4"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bipe",
+        "params",
+        "--pe",
+        "bipe_rope",
+        "--model.d_model",
+        "48",
+        "--model.n_heads",
+        "4",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "positional" in proc.stdout and "D*R_intra" in proc.stdout
@@ -134,8 +156,10 @@ def test_cli_params_options_are_trains_config_options():
     assert params - train == {"--budget"}
     assert train - params == {"--out", "--resume", "--no-progress"}
     old = {"--preset", "--task", "--pe", "--budget"} | {
-        f"--model.{f.name}" for f in dataclasses.fields(ModelConfig)
-        if f.name not in ("vocab_size", "separators", "max_intra")}  # max_intra: always refused
+        f"--model.{f.name}"
+        for f in dataclasses.fields(ModelConfig)
+        if f.name not in ("vocab_size", "separators", "max_intra")
+    }  # max_intra: always refused
     assert old <= params
 
 
@@ -150,8 +174,9 @@ def test_cli_params_spellings_agree(capsys):
     """--pe and --model.pe (and the order of options) give the same table; data options reach
     the vocabulary exactly as in ``bipe train``."""
     short = _params_output(capsys, "--pe", "t5", "--model.d_model", "24", "--budget", "50000")
-    dotted = _params_output(capsys, "--budget", "50000", "--model.d_model", "24",
-                            "--model.pe", "t5")
+    dotted = _params_output(
+        capsys, "--budget", "50000", "--model.d_model", "24", "--model.pe", "t5"
+    )
     assert short == dotted and "pe t5" in short and "D=24" in short
     from bipe.experiments.cli import command_parser
     from bipe.experiments.commands.train import config_from_args

@@ -20,18 +20,32 @@ ACC = {  # (pe, seed) -> accuracy per length 2..6; training range 2..4
 def make_run(root, pe, seed, acc, width=32, task="arith", data=None):
     run = root / (f"{task}-{pe}-d{width}-s{seed}" + (f"-n{data}" if data else ""))
     run.mkdir(parents=True)
-    config = {"task": task, "data_seed": 0, "init_seed": seed,
-              "model": {"d_model": width, "n_layers": 1, "n_heads": 2, "pe": pe},
-              "data": {"inner_states": data or 3}, "command": ["bipe", str(seed)]}
+    config = {
+        "task": task,
+        "data_seed": 0,
+        "init_seed": seed,
+        "model": {"d_model": width, "n_layers": 1, "n_heads": 2, "pe": pe},
+        "data": {"inner_states": data or 3},
+        "command": ["bipe", str(seed)],
+    }
     (run / "config.json").write_text(json.dumps(config))
-    metrics = [{"step": s, "loss": 2.0 / (1 + s), "lr": 1e-3, "tokens/s": 1000.0}
-               for s in range(0, 50, 10)]
+    metrics = [
+        {"step": s, "loss": 2.0 / (1 + s), "lr": 1e-3, "tokens/s": 1000.0} for s in range(0, 50, 10)
+    ]
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(m) for m in metrics) + "\n")
-    per_length = [{"length": n, "n": 100, "accuracy": a}
-                  for n, a in zip(range(2, 7), acc, strict=True)]
-    ev = {"task": task, "pe": pe, "train_range": [2, 4], "per_length": per_length,
-          "summary": {"in_distribution": {"accuracy": sum(acc[:3]) / 3},
-                      "above_train": {"accuracy": sum(acc[3:]) / 2}}}
+    per_length = [
+        {"length": n, "n": 100, "accuracy": a} for n, a in zip(range(2, 7), acc, strict=True)
+    ]
+    ev = {
+        "task": task,
+        "pe": pe,
+        "train_range": [2, 4],
+        "per_length": per_length,
+        "summary": {
+            "in_distribution": {"accuracy": sum(acc[:3]) / 3},
+            "above_train": {"accuracy": sum(acc[3:]) / 2},
+        },
+    }
     (run / "eval.json").write_text(json.dumps(ev))
     return run
 
@@ -103,12 +117,18 @@ def test_bad_folders_are_value_errors(tmp_path):
 
 def test_cli_report_writes_files_and_reports_errors_in_one_line(sweep, tmp_path):
     out = tmp_path / "cli"
-    proc = subprocess.run([sys.executable, "-m", "bipe", "report", str(sweep), "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bipe", "report", str(sweep), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "report.md").is_file() and str(out / "report.md") in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "bipe", "report", str(tmp_path / "nope"),
-                          "--out", str(out)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "bipe", "report", str(tmp_path / "nope"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
 

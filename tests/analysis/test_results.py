@@ -45,14 +45,20 @@ def test_verdict_needs_three_seeds_and_an_interval_off_zero():
 
 def _write_run(folder: Path, pe: str, seed: int, values: list[float]) -> None:
     folder.mkdir(parents=True)
-    config = {"task": "binfa_lm", "model": {"pe": pe, "d_model": 8}, "init_seed": seed,
-              "data_seed": 0}
+    config = {
+        "task": "binfa_lm",
+        "model": {"pe": pe, "d_model": 8},
+        "init_seed": seed,
+        "data_seed": 0,
+    }
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n")
     rows = [{"length": x, "n": 10, "acc": v} for x, v in zip((2, 4, 8, 12), values, strict=True)]
-    (folder / "eval.json").write_text(json.dumps(
-        {"task": "binfa_lm", "pe": pe, "train_range": [2, 4], "per_length": rows,
-         "summary": {}}))
+    (folder / "eval.json").write_text(
+        json.dumps(
+            {"task": "binfa_lm", "pe": pe, "train_range": [2, 4], "per_length": rows, "summary": {}}
+        )
+    )
 
 
 def test_results_state_only_what_the_intervals_support(tmp_path):
@@ -62,10 +68,11 @@ def test_results_state_only_what_the_intervals_support(tmp_path):
         noise = rng.normal(0, 0.01, size=2)
         _write_run(study / f"good{seed}", "good", seed, [1, 1, *(0.8 + noise)])
         _write_run(study / f"base{seed}", "base", seed, [1, 1, *(0.5 + noise[::-1])])
-        _write_run(study / f"same{seed}", "same", seed, [1, 1, *(0.5 + rng.normal(0, .1, 2))])
+        _write_run(study / f"same{seed}", "same", seed, [1, 1, *(0.5 + rng.normal(0, 0.1, 2))])
     (study / "study.toml").write_text(
         'title = "T"\nquestion = "Q?"\nmetrics = ["acc"]\n'
-        'pairs = [["good", "base"], ["same", "base"], ["missing", "base"]]\n')
+        'pairs = [["good", "base"], ["same", "base"], ["missing", "base"]]\n'
+    )
     out = write_results([study], tmp_path / "docs" / "results.md")
     text = out.read_text()
     assert "good higher than base (5 seeds)" in text
@@ -82,7 +89,8 @@ def test_per_length_differences_show_the_digits_that_made_them_significant(tmp_p
         _write_run(study / f"a{seed}", "a", seed, [1, 0.998 + seed * 1e-4, 0.5, 0.5])
         _write_run(study / f"b{seed}", "b", seed, [1, 1 + seed * 1e-4, 0.5, 0.5])
     (study / "study.toml").write_text(
-        'title = "T"\nquestion = "Q?"\nmetrics = ["acc"]\npairs = [["a", "b"]]\n')
+        'title = "T"\nquestion = "Q?"\nmetrics = ["acc"]\npairs = [["a", "b"]]\n'
+    )
     text = write_results([study], tmp_path / "results.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| a - b | 0.000"))
     assert "| -0.002 [-0.002, -0.002] * |" in row
@@ -102,8 +110,9 @@ def test_study_spec_errors(tmp_path):
 def test_setup_shows_the_first_grid_and_only_what_the_others_change(tmp_path):
     from bipe.analysis.results import _setup_text
 
-    body = ('# comment\npreset = "demo"\n[set]\n"train.steps" = "10"\n'
-            '"segment_train.method" = "{m}"\n')
+    body = (
+        '# comment\npreset = "demo"\n[set]\n"train.steps" = "10"\n"segment_train.method" = "{m}"\n'
+    )
     paths = []
     for name, method in (("a.toml", "fixed:2"), ("b.toml", "fixed:4"), ("c.toml", "fixed:2")):
         paths.append(tmp_path / name)
@@ -120,12 +129,26 @@ def _write_passkey_run(folder: Path, pe: str, seed: int, acc: float) -> None:
     folder.mkdir(parents=True)
     config = {"task": "passkey", "model": {"pe": pe}, "init_seed": seed, "data_seed": 0}
     (folder / "config.json").write_text(json.dumps(config))
-    rows = [{"length": n, "n": 4, "accuracy": acc,
-             "by_depth": [{"depth": d, "n": 2, "accuracy": acc * d / n * 64} for d in (0.0, 1.0)]}
-            for n in (64, 128)]
-    (folder / "eval.json").write_text(json.dumps(
-        {"task": "passkey", "pe": pe, "train_range": [16, 64], "per_length": rows,
-         "summary": {}}))
+    rows = [
+        {
+            "length": n,
+            "n": 4,
+            "accuracy": acc,
+            "by_depth": [{"depth": d, "n": 2, "accuracy": acc * d / n * 64} for d in (0.0, 1.0)],
+        }
+        for n in (64, 128)
+    ]
+    (folder / "eval.json").write_text(
+        json.dumps(
+            {
+                "task": "passkey",
+                "pe": pe,
+                "train_range": [16, 64],
+                "per_length": rows,
+                "summary": {},
+            }
+        )
+    )
 
 
 def test_passkey_studies_get_a_depth_heatmap_averaged_over_seeds(tmp_path, monkeypatch):
@@ -133,15 +156,18 @@ def test_passkey_studies_get_a_depth_heatmap_averaged_over_seeds(tmp_path, monke
 
     drawn = {}
     real = report.plot_heatmaps
-    monkeypatch.setattr(report, "plot_heatmaps", lambda path, panels, **kw: (
-        drawn.update(panels), real(path, panels, **kw))[1])
+    monkeypatch.setattr(
+        report,
+        "plot_heatmaps",
+        lambda path, panels, **kw: (drawn.update(panels), real(path, panels, **kw))[1],
+    )
     study = tmp_path / "pk"
     for seed, acc in enumerate((0.2, 0.6)):
         _write_passkey_run(study / f"rope{seed}", "rope", seed, acc)
         _write_passkey_run(study / f"bipe{seed}", "bipe_rope", seed, acc / 2)
     (study / "study.toml").write_text(
-        'title = "P"\nquestion = "Q?"\nmetrics = ["accuracy"]\n'
-        'pairs = [["bipe_rope", "rope"]]\n')
+        'title = "P"\nquestion = "Q?"\nmetrics = ["accuracy"]\npairs = [["bipe_rope", "rope"]]\n'
+    )
     text = write_results([study], tmp_path / "r.md").read_text()
     assert "(r/pk_accuracy_by_depth.png)" in text
     assert (tmp_path / "r" / "pk_accuracy_by_depth.png").stat().st_size > 0

@@ -24,36 +24,45 @@ def test_parse_method():
         EntropyKnobs(rule="peak")
 
 
-@given(st.lists(st.sampled_from(["a", "b", " ", "\n", ".", "xy"]), max_size=30),
-       st.sampled_from(["word", "char"]))
+@given(
+    st.lists(st.sampled_from(["a", "b", " ", "\n", ".", "xy"]), max_size=30),
+    st.sampled_from(["word", "char"]),
+)
 def test_text_tokens_put_one_token_per_separator_at_each_mark(pieces, unit):
     text = "".join(pieces)
     tokens, marks = text_tokens(text, [".", "\n"], unit=unit)
     assert len(tokens) == marks.size
-    assert [t for t, m in zip(tokens, marks, strict=True) if m] == \
-        [p for p in pieces if p in (".", "\n")]
+    assert [t for t, m in zip(tokens, marks, strict=True) if m] == [
+        p for p in pieces if p in (".", "\n")
+    ]
 
 
 def _lines(seed, n_lines=200):
     """Lines of one repeated word: after a word, it or the newline; after a newline, any."""
     rng = np.random.default_rng(seed)
     words = ["alpha", "beta", "gamma", "delta", "eps"]
-    return "".join(" ".join([str(rng.choice(words))] * int(rng.integers(1, 4))) + "\n"
-                   for _ in range(n_lines))
+    return "".join(
+        " ".join([str(rng.choice(words))] * int(rng.integers(1, 4))) + "\n" for _ in range(n_lines)
+    )
 
 
 def test_methods_compared_on_the_same_file(tmp_path):
     (tmp_path / "t.txt").write_text(_lines(0))
     out = tmp_path / "o"
-    md = write_segstats([tmp_path / "t.txt"], out, lengths=[16],
-                        methods=["separator", "fixed:3", "entropy", "entropy:2"],
-                        entropy=EntropyKnobs(order=2)).read_text()
+    md = write_segstats(
+        [tmp_path / "t.txt"],
+        out,
+        lengths=[16],
+        methods=["separator", "fixed:3", "entropy", "entropy:2"],
+        entropy=EntropyKnobs(order=2),
+    ).read_text()
     summary = json.loads((out / "segstats.json").read_text())
     natural = summary["t.txt"]["tokens_per_segment"]
     # the uncertainty sits after each newline, so entropy at the natural mean IS the natural one
     assert summary["t.txt [entropy]"]["tokens_per_segment"] == natural
-    assert summary["t.txt [entropy]"]["entropy_fit"]["achieved_length"] == \
-        pytest.approx(natural["mean"])
+    assert summary["t.txt [entropy]"]["entropy_fit"]["achieved_length"] == pytest.approx(
+        natural["mean"]
+    )
     assert summary["t.txt [fixed:3]"]["tokens_per_segment"]["median"] == 3
     fit = summary["t.txt [entropy:2]"]["entropy_fit"]
     assert fit["target_length"] == 2 and fit["order"] == 2 and fit["rule"] == "threshold"
@@ -78,8 +87,25 @@ def test_cli_methods_and_one_line_errors(tmp_path, capsys):
     f = tmp_path / "t.txt"
     f.write_text(_lines(1, 50))
     out = str(tmp_path / "o")
-    assert main(["segstats", str(f), "--lengths", "8", "--method", "separator", "--method",
-                 "entropy", "--entropy-rule", "rise", "--out", out]) == 0
+    assert (
+        main(
+            [
+                "segstats",
+                str(f),
+                "--lengths",
+                "8",
+                "--method",
+                "separator",
+                "--method",
+                "entropy",
+                "--entropy-rule",
+                "rise",
+                "--out",
+                out,
+            ]
+        )
+        == 0
+    )
     assert "t.txt [entropy]" in capsys.readouterr().out
     (tmp_path / "empty.txt").write_text("")
     for argv, message in [

@@ -45,14 +45,16 @@ def test_marks_agree_with_separator_positions(tokens, length):
     seg, _ = separator_positions(tokens, [0])
     assert segment_lengths(marks).tolist() == np.bincount(seg).tolist()
     n = len(tokens) // length
-    expected = [len(set(seg[i * length:(i + 1) * length])) for i in range(n)]
+    expected = [len(set(seg[i * length : (i + 1) * length])) for i in range(n)]
     assert window_segment_counts(marks, length).tolist() == expected
     assert segment_lengths(marks).sum() == len(tokens)
 
 
 def test_dataset_source_uses_seg_column_or_sep_ids(tmp_path):
-    records = [{"tokens": [1, 2, 5, 3, 5], "seg": [0, 0, 0, 1, 1]},
-               {"tokens": [4, 5, 4, 4], "seg": [0, 0, 1, 1]}]
+    records = [
+        {"tokens": [1, 2, 5, 3, 5], "seg": [0, 0, 0, 1, 1]},
+        {"tokens": [4, 5, 4, 4], "seg": [0, 0, 1, 1]},
+    ]
     write_dataset(tmp_path / "ds", records, {"generator": "test"})
     by_seg = source_marks(tmp_path / "ds", [])
     assert [segment_lengths(m).tolist() for m in by_seg] == [[3, 2], [2, 2]]
@@ -82,16 +84,37 @@ def test_write_segstats_on_folder_of_code(tmp_path):
 def test_cli_segstats_and_one_line_errors(tmp_path):
     f = tmp_path / "t.txt"
     f.write_text(KNOWN)
-    cmd = [sys.executable, "-m", "bipe", "segstats", str(f), "--lengths", "4", "--out",
-           str(tmp_path / "o")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bipe",
+        "segstats",
+        str(f),
+        "--lengths",
+        "4",
+        "--out",
+        str(tmp_path / "o"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "tokens per segment" in proc.stdout
-    bad = subprocess.run(cmd[:-2] + ["--unit", "byte", "--out", str(tmp_path / "o")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        cmd[:-2] + ["--unit", "byte", "--out", str(tmp_path / "o")], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-    missing = subprocess.run([sys.executable, "-m", "bipe", "segstats", str(tmp_path / "nope"),
-                              "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bipe",
+            "segstats",
+            str(tmp_path / "nope"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 

@@ -61,8 +61,18 @@ def test_parse_hypothesis_and_errors():
 
 
 def test_cli_theory_prints_counts_hypotheses_and_exponents():
-    cmd = [sys.executable, "-m", "bipe", "theory", "--inner", "2,4,8", "--outer", "3",
-           "--hypothesis", "lin=n"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bipe",
+        "theory",
+        "--inner",
+        "2,4,8",
+        "--outer",
+        "3",
+        "--hypothesis",
+        "lin=n",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -75,10 +85,23 @@ def test_cli_theory_prints_counts_hypotheses_and_exponents():
 def regular_binfa(k, n, m, a):
     """K inner NFAs with n states, 1 start, 1 accepting, d=1 per (state, symbol); an outer NFA
     with m states and r=1 transition per (state, type)."""
-    inner = tuple(NFA.from_transitions(n, a, start=[0], accept=[n - 1], transitions=[
-        (q, s, (q + 1 + s + t) % n) for q in range(n) for s in range(a)]) for t in range(k))
-    outer = NFA.from_transitions(m, k, start=[0], accept=[0], transitions=[
-        (p, t, (p + t + 1) % m) for p in range(m) for t in range(k)])
+    inner = tuple(
+        NFA.from_transitions(
+            n,
+            a,
+            start=[0],
+            accept=[n - 1],
+            transitions=[(q, s, (q + 1 + s + t) % n) for q in range(n) for s in range(a)],
+        )
+        for t in range(k)
+    )
+    outer = NFA.from_transitions(
+        m,
+        k,
+        start=[0],
+        accept=[0],
+        transitions=[(p, t, (p + t + 1) % m) for p in range(m) for t in range(k)],
+    )
     return BiNFA(n_symbols=a, separator=a, outer=outer, inner=inner)
 
 
@@ -88,16 +111,29 @@ def test_family_formulas_equal_concrete_counts(k, n, m, a):
     counts = binfa_counts(regular_binfa(k, n, m, a))
     family = family_counts()
     values = {"K": k, "n": n, "m": m, "A": a, "d": 1, "r": 1, "f": 1}
-    for key in ("bilevel_states", "bilevel_transitions", "flat_states", "flat_transitions",
-                "outer_transitions", "inner_transitions"):
+    for key in (
+        "bilevel_states",
+        "bilevel_transitions",
+        "flat_states",
+        "flat_transitions",
+        "outer_transitions",
+        "inner_transitions",
+    ):
         assert counts[key] == evaluate(family[key], values), key
 
 
 @settings(deadline=None, max_examples=15)
 @given(st.integers(0, 2**31), st.integers(1, 3), st.integers(2, 4), st.integers(1, 4))
 def test_concrete_counts_of_random_binfa_match_reference(seed, k, n, m):
-    b = random_binfa(np.random.default_rng(seed), 2, k, n, m, segment_lengths=range(1, 3),
-                     segment_counts=range(0, 3))
+    b = random_binfa(
+        np.random.default_rng(seed),
+        2,
+        k,
+        n,
+        m,
+        segment_lengths=range(1, 3),
+        segment_counts=range(0, 3),
+    )
     c = binfa_counts(b)
     # Reference from the definition: one copy of inner t per outer transition (p, t, p2).
     ref_states = b.outer.n_states + sum(b.inner[t].n_states for _, t, _ in b.outer.transitions())
@@ -108,11 +144,17 @@ def test_concrete_counts_of_random_binfa_match_reference(seed, k, n, m):
 
 def test_load_binfa_from_json_and_cli(tmp_path):
     b = regular_binfa(2, 3, 2, 2)
-    (tmp_path / "meta.json").write_text(json.dumps(
-        {"generator": "x", "config": {"kind": "binfa", "n": 3}, "automaton": b.to_dict()}))
+    (tmp_path / "meta.json").write_text(
+        json.dumps(
+            {"generator": "x", "config": {"kind": "binfa", "n": 3}, "automaton": b.to_dict()}
+        )
+    )
     assert load_binfa(tmp_path) == b
-    proc = subprocess.run([sys.executable, "-m", "bipe", "theory", "--binfa", str(tmp_path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bipe", "theory", "--binfa", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"{binfa_counts(b)['flat_states']}" in proc.stdout and "flattened" in proc.stdout
     (tmp_path / "bad.json").write_text("{}")
@@ -133,8 +175,16 @@ def test_implied_exponents_on_a_two_axis_grid():
 @settings(deadline=None, max_examples=10)
 @given(st.integers(0, 2**31), st.integers(1, 2), st.integers(2, 3))
 def test_nested_binfa_counts_use_the_flattening(seed, k, n):
-    b = random_binfa(np.random.default_rng(seed), 2, k, n, 2, levels=3,
-                     segment_lengths=range(1, 3), segment_counts=range(1, 3))
+    b = random_binfa(
+        np.random.default_rng(seed),
+        2,
+        k,
+        n,
+        2,
+        levels=3,
+        segment_lengths=range(1, 3),
+        segment_counts=range(1, 3),
+    )
     c = binfa_counts(b)
     flat = b.flatten()
     assert c["flat_states"] == flat.n_states == b.flat_state_count

@@ -28,8 +28,12 @@ from bipe.automata import (
 # A = 2, separator 2: type 0 = 0+, type 1 = exactly "1"; the outer wants 0 then 1*.
 ZEROS = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 0, 1)])
 ONE = NFA.from_transitions(2, 2, [0], [1], [(0, 1, 1)])
-EXAMPLE = BiNFA(n_symbols=2, separator=2, inner=(ZEROS, ONE),
-                outer=NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 1, 1)]))
+EXAMPLE = BiNFA(
+    n_symbols=2,
+    separator=2,
+    inner=(ZEROS, ONE),
+    outer=NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 1, 1)]),
+)
 
 
 uniform = LengthLaw.uniform
@@ -47,8 +51,7 @@ def tokens_for(draw, automaton, max_n=5, max_t=10):
     """Random token rows over the automaton's vocabulary, with ragged lengths."""
     n = draw(st.integers(1, max_n))
     t = draw(st.integers(0, max_t))
-    flat = draw(st.lists(st.integers(0, automaton.vocab_size - 1), min_size=n * t,
-                         max_size=n * t))
+    flat = draw(st.lists(st.integers(0, automaton.vocab_size - 1), min_size=n * t, max_size=n * t))
     lengths = draw(st.lists(st.integers(0, t), min_size=n, max_size=n))
     return np.array(flat, dtype=np.int64).reshape(n, t), np.array(lengths, dtype=np.int64)
 
@@ -58,8 +61,13 @@ def test_legal_next_mask_on_the_example():
     legal = EXAMPLE.legal_next_mask(tokens)
     # after "": only 0; after "0": 0 or sep; after "00": 0 or sep; after "00#": only 1;
     # after "00#1": only sep
-    assert legal[0].tolist() == [[True, False, False], [True, False, True], [True, False, True],
-                                 [False, True, False], [False, False, True]]
+    assert legal[0].tolist() == [
+        [True, False, False],
+        [True, False, True],
+        [True, False, True],
+        [False, True, False],
+        [False, False, True],
+    ]
     assert EXAMPLE.viable_prefix_mask(np.array([[1, 2]])).tolist() == [[True, False, False]]
 
 
@@ -101,9 +109,9 @@ def _mutations(rng, row, separators):
     out = []
     if positions:
         i = int(rng.choice(positions))
-        out.append(row[:i] + row[i + 1:])  # deleted
+        out.append(row[:i] + row[i + 1 :])  # deleted
         j = int(rng.integers(len(row)))
-        moved = row[:i] + row[i + 1:]
+        moved = row[:i] + row[i + 1 :]
         out.append(moved[:j] + [row[i]] + moved[j:])  # moved
         out.append(row[:i] + [row[i]] + row[i:])  # doubled: an empty segment
     k = int(rng.integers(len(row) + 1))
@@ -114,8 +122,9 @@ def _mutations(rng, row, separators):
 @given(st.integers(0, 2**32 - 1), st.sampled_from([2, 3]))
 def test_flattening_preserves_language_on_members_and_mutants(seed, levels):
     rng = np.random.default_rng(seed)
-    binfa = random_binfa(rng, 3, 2, 3, 3, segment_lengths=range(1, 4),
-                         segment_counts=range(1, 4), levels=levels)
+    binfa = random_binfa(
+        rng, 3, 2, 3, 3, segment_lengths=range(1, 4), segment_counts=range(1, 4), levels=levels
+    )
     rows, _ = sample_rows(binfa, [uniform(1, 3)] * levels, seed, 6)
     words = rows + [m for row in rows for m in _mutations(rng, row, binfa.separators)]
     width = max(len(w) for w in words)
@@ -160,16 +169,27 @@ def test_labels_match_a_per_row_reference(data):
                 segment.append(x)
             assert set(np.flatnonzero(labels.outer_states[n, t])) == outer
             for k, automaton in enumerate(binfa.inner):
-                expected = ref_state_sets(automaton, segment)[-1] if all(
-                    y < binfa.n_symbols for y in segment) else frozenset()
+                expected = (
+                    ref_state_sets(automaton, segment)[-1]
+                    if all(y < binfa.n_symbols for y in segment)
+                    else frozenset()
+                )
                 assert set(np.flatnonzero(labels.inner_states[k][n, t])) == expected
 
 
 @given(st.integers(0, 2**32 - 1), st.sampled_from([2, 3]), st.booleans())
 def test_sampler_members_are_accepted_and_deterministic(seed, levels, deterministic):
-    binfa = random_binfa(np.random.default_rng(seed), 3, 3, 4, 3, levels=levels,
-                         deterministic=deterministic, segment_counts=range(1, 6),
-                         segment_lengths=range(1, 6))
+    binfa = random_binfa(
+        np.random.default_rng(seed),
+        3,
+        3,
+        4,
+        3,
+        levels=levels,
+        deterministic=deterministic,
+        segment_counts=range(1, 6),
+        segment_lengths=range(1, 6),
+    )
     laws = [uniform(1, 5)] * levels
     rows, ragged = sample_rows(binfa, laws, seed + 1, 12)
     again, _ = sample_rows(binfa, laws, seed + 1, 12)
@@ -204,11 +224,13 @@ def test_sampler_conditions_on_feasible_lengths(seed):
 
 
 def test_sampler_refuses_settings_nothing_meets():
-    with pytest.raises(ValueError, match="no word over the usable types \\[0, 1\\] with a "
-                                         "length in uniform:0:0"):
+    with pytest.raises(
+        ValueError, match="no word over the usable types \\[0, 1\\] with a length in uniform:0:0"
+    ):
         MemberSampler.build(EXAMPLE, [uniform(0, 0), uniform(1, 1)])
-    with pytest.raises(ValueError, match="segment types \\[1\\] accept no word with a length "
-                                         "in uniform:2:2"):
+    with pytest.raises(
+        ValueError, match="segment types \\[1\\] accept no word with a length in uniform:2:2"
+    ):
         MemberSampler.build(EXAMPLE, [uniform(2, 2), uniform(2, 2)])
     with pytest.raises(ValueError, match="2 length distributions"):
         MemberSampler.build(EXAMPLE, [uniform(2, 2)])
@@ -235,22 +257,39 @@ def test_flatten_refuses_huge_automata():
         EXAMPLE.flatten(max_states=5)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: BiNFA(n_symbols=2, separator=3, outer=EXAMPLE.outer, inner=(ZEROS, ONE)),
-     "separator must be n_symbols \\+ levels - 2 = 2"),
-    (lambda: BiNFA(n_symbols=2, separator=2, outer=EXAMPLE.outer, inner=(ZEROS,)),
-     "2 symbols but there are 1 inner"),
-    (lambda: BiNFA(n_symbols=2, separator=2, outer=EXAMPLE.outer,
-                   inner=(ZEROS, NFA.from_transitions(1, 2, [0], [0], []))),
-     "inner\\[1\\] accepts the empty segment"),
-    (lambda: BiNFA(n_symbols=3, separator=3, outer=EXAMPLE.outer, inner=(ZEROS, ONE)),
-     "inner\\[0\\] has n_symbols 2, expected 3"),
-    (lambda: BiNFA(n_symbols=2, separator=2, outer=EXAMPLE.outer, inner=[ZEROS, ONE]),
-     "non-empty tuple"),
-    (lambda: BiNFA.from_dict({**EXAMPLE.to_dict(), "kind": "nfa"}), "kind 'binfa'"),
-    (lambda: BiNFA.from_dict({"kind": "binfa"}), "missing keys"),
-    (lambda: EXAMPLE.accepts(np.array([[3]])), "symbol 3 at position 0"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: BiNFA(n_symbols=2, separator=3, outer=EXAMPLE.outer, inner=(ZEROS, ONE)),
+            "separator must be n_symbols \\+ levels - 2 = 2",
+        ),
+        (
+            lambda: BiNFA(n_symbols=2, separator=2, outer=EXAMPLE.outer, inner=(ZEROS,)),
+            "2 symbols but there are 1 inner",
+        ),
+        (
+            lambda: BiNFA(
+                n_symbols=2,
+                separator=2,
+                outer=EXAMPLE.outer,
+                inner=(ZEROS, NFA.from_transitions(1, 2, [0], [0], [])),
+            ),
+            "inner\\[1\\] accepts the empty segment",
+        ),
+        (
+            lambda: BiNFA(n_symbols=3, separator=3, outer=EXAMPLE.outer, inner=(ZEROS, ONE)),
+            "inner\\[0\\] has n_symbols 2, expected 3",
+        ),
+        (
+            lambda: BiNFA(n_symbols=2, separator=2, outer=EXAMPLE.outer, inner=[ZEROS, ONE]),
+            "non-empty tuple",
+        ),
+        (lambda: BiNFA.from_dict({**EXAMPLE.to_dict(), "kind": "nfa"}), "kind 'binfa'"),
+        (lambda: BiNFA.from_dict({"kind": "binfa"}), "missing keys"),
+        (lambda: EXAMPLE.accepts(np.array([[3]])), "symbol 3 at position 0"),
+    ],
+)
 def test_invalid_binfas_raise(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -258,8 +297,16 @@ def test_invalid_binfas_raise(make, message):
 
 @given(nfas(max_states=3, n_symbols=2, no_empty=True))
 def test_three_levels_use_two_separators(sentence):
-    paragraph = BiNFA(n_symbols=2, separator=2, inner=(sentence,),
-                      outer=NFA.from_transitions(1, 1, [0], [], [(0, 0, 0)]))
-    story = BiNFA(n_symbols=2, separator=3, inner=(paragraph,),
-                  outer=NFA.from_transitions(1, 1, [0], [0], [(0, 0, 0)]))
+    paragraph = BiNFA(
+        n_symbols=2,
+        separator=2,
+        inner=(sentence,),
+        outer=NFA.from_transitions(1, 1, [0], [], [(0, 0, 0)]),
+    )
+    story = BiNFA(
+        n_symbols=2,
+        separator=3,
+        inner=(paragraph,),
+        outer=NFA.from_transitions(1, 1, [0], [0], [(0, 0, 0)]),
+    )
     assert story.levels == 3 and story.separators == (2, 3) and story.vocab_size == 4

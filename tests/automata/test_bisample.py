@@ -12,12 +12,17 @@ from bipe.automata import NFA, LengthLaw, MemberSampler
 
 def _feasible(nfa, values):
     """The lengths of ``values`` with an accepted word, by brute-force enumeration."""
-    return {int(v) for v in values
-            if any(ref_accepts(nfa, w) for w in all_words(nfa.n_symbols, int(v)))}
+    return {
+        int(v) for v in values if any(ref_accepts(nfa, w) for w in all_words(nfa.n_symbols, int(v)))
+    }
 
 
-@given(nfas(max_states=4, max_symbols=2), st.integers(0, 3), st.integers(0, 3),
-       st.integers(0, 2**32 - 1))
+@given(
+    nfas(max_states=4, max_symbols=2),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.integers(0, 2**32 - 1),
+)
 def test_nfa_draws_are_members_of_feasible_lengths(nfa, lo, span, seed):
     law = LengthLaw.uniform(lo, lo + span)
     feasible = _feasible(nfa, law.values)

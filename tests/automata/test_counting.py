@@ -14,8 +14,10 @@ from bipe.automata import NFA
 @given(nfas(max_states=5, max_symbols=3))
 def test_counts_equal_brute_force(nfa):
     max_length = 4 if nfa.n_symbols == 3 else 6
-    expected = [sum(ref_accepts(nfa, w) for w in all_words(nfa.n_symbols, length))
-                for length in range(max_length + 1)]
+    expected = [
+        sum(ref_accepts(nfa, w) for w in all_words(nfa.n_symbols, length))
+        for length in range(max_length + 1)
+    ]
     assert nfa.count_words(max_length) == expected
 
 
@@ -33,8 +35,11 @@ def test_sampling_probability_is_one_over_count(nfa, length):
         assert sum(probs.values()) == pytest.approx(1.0, rel=1e-12)
 
 
-@given(nfas(max_states=6, max_symbols=3), st.integers(0, 2**32 - 1),
-       st.lists(st.integers(0, 7), min_size=1, max_size=12))
+@given(
+    nfas(max_states=6, max_symbols=3),
+    st.integers(0, 2**32 - 1),
+    st.lists(st.integers(0, 7), min_size=1, max_size=12),
+)
 def test_samples_are_accepted_deterministic_and_padded(nfa, seed, lengths):
     sampler = nfa.sampler(7)
     lengths = np.array([n for n in lengths if sampler.count(n) > 0], dtype=np.int64)
@@ -68,9 +73,25 @@ def test_huge_counts_are_exact():
 def test_sampling_frequencies_pass_chi_square():
     # words over {0, 1, 2} of length 4 with an even number of 2s: an NFA whose paths are not
     # words-uniform (two ways to read symbol 0), so path sampling would fail this test.
-    nfa = NFA.from_transitions(3, 3, [0], [0, 2], [
-        (0, 0, 0), (0, 0, 2), (2, 0, 0), (2, 0, 2), (0, 1, 0), (2, 1, 2),
-        (0, 2, 1), (2, 2, 1), (1, 0, 1), (1, 1, 1), (1, 2, 0)])
+    nfa = NFA.from_transitions(
+        3,
+        3,
+        [0],
+        [0, 2],
+        [
+            (0, 0, 0),
+            (0, 0, 2),
+            (2, 0, 0),
+            (2, 0, 2),
+            (0, 1, 0),
+            (2, 1, 2),
+            (0, 2, 1),
+            (2, 2, 1),
+            (1, 0, 1),
+            (1, 1, 1),
+            (1, 2, 0),
+        ],
+    )
     accepted = [w for w in itertools.product(range(3), repeat=4) if ref_accepts(nfa, w)]
     assert len(accepted) == nfa.count_words(4)[4]
     n = 40_000

@@ -23,8 +23,13 @@ def test_dict_round_trip_through_json(nfa):
 
 @given(nfas(), nfas())
 def test_equality_is_structural(a, b):
-    same = (a.n_states == b.n_states and a.n_symbols == b.n_symbols and a.start == b.start
-            and a.accept == b.accept and a.to_dict()["transitions"] == b.to_dict()["transitions"])
+    same = (
+        a.n_states == b.n_states
+        and a.n_symbols == b.n_symbols
+        and a.start == b.start
+        and a.accept == b.accept
+        and a.to_dict()["transitions"] == b.to_dict()["transitions"]
+    )
     assert (a == b) == same
 
 
@@ -42,27 +47,62 @@ def test_delta_is_read_only_and_copied():
         nfa.delta[0, 0, 0] = True
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: NFA.from_transitions(2, 1, [], [1], []), "start set is empty"),
-    (lambda: NFA.from_transitions(2, 1, [2], [1], []), "start state 2 out of range"),
-    (lambda: NFA.from_transitions(2, 1, [0], [-1], []), "accept state -1 out of range"),
-    (lambda: NFA.from_transitions(2, 1, [0], [1], [(0, 0, 5)]), "state out of range"),
-    (lambda: NFA.from_transitions(2, 1, [0], [1], [(0, 1, 1)]), "symbol 1 out of range"),
-    (lambda: NFA.from_transitions(2, 1, [0], [1], [(0, 1)]), "int triple"),
-    (lambda: NFA.from_transitions(0, 1, [0], [], []), "n_states must be a positive int"),
-    (lambda: NFA.from_transitions(1, 0, [0], [], []), "n_symbols must be a positive int"),
-    (lambda: NFA(n_states=2, n_symbols=1, start=frozenset({0}), accept=frozenset(),
-                 delta=np.zeros((1, 2, 3), bool)), "shape"),
-    (lambda: NFA(n_states=2, n_symbols=1, start=frozenset({0}), accept=frozenset(),
-                 delta=np.zeros((1, 2, 2), int)), "bool array"),
-    (lambda: NFA(n_states=2, n_symbols=1, start={0}, accept=frozenset(),
-                 delta=np.zeros((1, 2, 2), bool)), "frozenset"),
-    (lambda: NFA.from_dict({"n_states": 1, "start": [0], "accept": []}), "missing keys"),
-    (lambda: NFA.from_dict({"n_states": 1, "start": [0], "accept": [], "transitions": [],
-                            "colour": 1}), "unknown keys"),
-    (lambda: NFA.from_dict({"kind": "binfa", "n_states": 1, "start": [0], "accept": [],
-                            "transitions": []}), "kind"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: NFA.from_transitions(2, 1, [], [1], []), "start set is empty"),
+        (lambda: NFA.from_transitions(2, 1, [2], [1], []), "start state 2 out of range"),
+        (lambda: NFA.from_transitions(2, 1, [0], [-1], []), "accept state -1 out of range"),
+        (lambda: NFA.from_transitions(2, 1, [0], [1], [(0, 0, 5)]), "state out of range"),
+        (lambda: NFA.from_transitions(2, 1, [0], [1], [(0, 1, 1)]), "symbol 1 out of range"),
+        (lambda: NFA.from_transitions(2, 1, [0], [1], [(0, 1)]), "int triple"),
+        (lambda: NFA.from_transitions(0, 1, [0], [], []), "n_states must be a positive int"),
+        (lambda: NFA.from_transitions(1, 0, [0], [], []), "n_symbols must be a positive int"),
+        (
+            lambda: NFA(
+                n_states=2,
+                n_symbols=1,
+                start=frozenset({0}),
+                accept=frozenset(),
+                delta=np.zeros((1, 2, 3), bool),
+            ),
+            "shape",
+        ),
+        (
+            lambda: NFA(
+                n_states=2,
+                n_symbols=1,
+                start=frozenset({0}),
+                accept=frozenset(),
+                delta=np.zeros((1, 2, 2), int),
+            ),
+            "bool array",
+        ),
+        (
+            lambda: NFA(
+                n_states=2,
+                n_symbols=1,
+                start={0},
+                accept=frozenset(),
+                delta=np.zeros((1, 2, 2), bool),
+            ),
+            "frozenset",
+        ),
+        (lambda: NFA.from_dict({"n_states": 1, "start": [0], "accept": []}), "missing keys"),
+        (
+            lambda: NFA.from_dict(
+                {"n_states": 1, "start": [0], "accept": [], "transitions": [], "colour": 1}
+            ),
+            "unknown keys",
+        ),
+        (
+            lambda: NFA.from_dict(
+                {"kind": "binfa", "n_states": 1, "start": [0], "accept": [], "transitions": []}
+            ),
+            "kind",
+        ),
+    ],
+)
 def test_invalid_automata_raise_naming_the_problem(make, message):
     with pytest.raises(ValueError, match=message):
         make()
@@ -73,7 +113,10 @@ def test_networkx_graph_has_states_and_labelled_edges():
     assert sorted(graph.nodes) == [0, 1]
     assert graph.nodes[0]["start"] and graph.nodes[1]["accept"]
     assert sorted((q, r, d["symbol"]) for q, r, d in graph.edges(data=True)) == [
-        (0, 0, 0), (0, 0, 1), (0, 1, 1)]
+        (0, 0, 0),
+        (0, 0, 1),
+        (0, 1, 1),
+    ]
 
 
 @given(nfas(max_states=5, max_symbols=2))
@@ -114,8 +157,9 @@ def test_is_deterministic_detects_two_successors_or_two_starts(n):
 def test_determinize_refuses_to_blow_up():
     # the classic "n-th symbol from the end is 1" NFA needs 2^n subsets
     n = 6
-    edges = [(0, 0, 0), (0, 1, 0), (0, 1, 1)] + [(q, a, q + 1) for q in range(1, n)
-                                                 for a in range(2)]
+    edges = [(0, 0, 0), (0, 1, 0), (0, 1, 1)] + [
+        (q, a, q + 1) for q in range(1, n) for a in range(2)
+    ]
     nfa = NFA.from_transitions(n + 1, 2, [0], [n], edges)
     assert nfa.determinize().n_states == 2**n
     with pytest.raises(ValueError, match="exceeded max_states=10"):
@@ -130,8 +174,13 @@ def large_nfas(draw, min_states: int = 60, max_states: int = 200) -> NFA:
     density = draw(st.sampled_from([1.0, 2.0, 4.0])) / q  # about 1, 2 or 4 successors
     delta = rng.random((a, q, q)) < density  # (A, Q, Q)
     accept = np.flatnonzero(rng.random(q) < 0.2)
-    return NFA(n_states=q, n_symbols=a, start=frozenset({0}), accept=frozenset(accept.tolist()),
-               delta=delta)
+    return NFA(
+        n_states=q,
+        n_symbols=a,
+        start=frozenset({0}),
+        accept=frozenset(accept.tolist()),
+        delta=delta,
+    )
 
 
 @settings(max_examples=20, deadline=None)

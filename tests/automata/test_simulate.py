@@ -55,8 +55,10 @@ def test_viable_and_legal_masks_match_reference(case):
                     assert legal[n, t, a] == expected
 
 
-@given(nfa_and_words(max_states=140, min_states=60, max_n=4, max_t=12),
-       st.sampled_from(["bitset", "dense"]))
+@given(
+    nfa_and_words(max_states=140, min_states=60, max_n=4, max_t=12),
+    st.sampled_from(["bitset", "dense"]),
+)
 def test_engines_agree_on_multi_word_bitsets(case, engine):
     nfa, words, lengths = case
     words, lengths, _ = simulate.check_words(words, lengths, nfa.n_symbols)

@@ -26,8 +26,22 @@ def gen(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_gen_writes_a_verified_dataset(tmp_path, capsys):
-    rc, out, _ = gen(["--format", "feng", "--operators", "4", "--under", "--n", "60",
-                      "--seed", "5", "--out", str(tmp_path / "a")], capsys)
+    rc, out, _ = gen(
+        [
+            "--format",
+            "feng",
+            "--operators",
+            "4",
+            "--under",
+            "--n",
+            "60",
+            "--seed",
+            "5",
+            "--out",
+            str(tmp_path / "a"),
+        ],
+        capsys,
+    )
     assert rc == 0 and "wrote 60 feng chains" in out
     ds = load_dataset(tmp_path / "a")
     meta = ds.meta
@@ -35,8 +49,15 @@ def test_gen_writes_a_verified_dataset(tmp_path, capsys):
     assert meta["separators"] == [9, 2] and meta["modulus"] == 11 and meta["seed"] == 5
     assert meta["vocab"][:3] == ["<pad>", "<cls>", "<eos>"] and len(meta["vocab"]) == 21
     assert meta["config"]["operators"] == "fixed:4" and meta["config"]["under"] is True
-    assert set(ds.records[0]) >= {"tokens", "seg", "intra", "text", "answer", "n_operators",
-                                  "prompt_len"}
+    assert set(ds.records[0]) >= {
+        "tokens",
+        "seg",
+        "intra",
+        "text",
+        "answer",
+        "n_operators",
+        "prompt_len",
+    }
     assert {r["n_operators"] for r in ds.records} == {1, 2, 3, 4}
     assert main(["verify", str(tmp_path / "a")]) == 0
     assert capsys.readouterr().out.startswith("ok: all 60 records valid")
@@ -45,8 +66,18 @@ def test_gen_writes_a_verified_dataset(tmp_path, capsys):
 @pytest.mark.parametrize("fmt", ["feng", "direct", "steps"])
 def test_gen_is_deterministic(tmp_path, capsys, fmt):
     def data(name: str, seed: str) -> bytes:
-        args = ["--format", fmt, "--operators", "uniform:1:5", "--n", "30", "--seed", seed,
-                "--out", str(tmp_path / name)]
+        args = [
+            "--format",
+            fmt,
+            "--operators",
+            "uniform:1:5",
+            "--n",
+            "30",
+            "--seed",
+            seed,
+            "--out",
+            str(tmp_path / name),
+        ]
         assert gen(args, capsys)[0] == 0
         return (tmp_path / name / "data.jsonl").read_bytes()
 
@@ -56,8 +87,19 @@ def test_gen_is_deterministic(tmp_path, capsys, fmt):
 def test_exclude_makes_a_disjoint_test_set(tmp_path, capsys):
     base = ["--operators", "2", "--modulus", "5"]
     assert gen([*base, "--n", "300", "--out", str(tmp_path / "train")], capsys)[0] == 0
-    args = [*base, "--format", "direct", "--n", "100", "--seed", "1",
-            "--exclude", str(tmp_path / "train"), "--out", str(tmp_path / "test")]
+    args = [
+        *base,
+        "--format",
+        "direct",
+        "--n",
+        "100",
+        "--seed",
+        "1",
+        "--exclude",
+        str(tmp_path / "train"),
+        "--out",
+        str(tmp_path / "test"),
+    ]
     assert gen(args, capsys)[0] == 0
     train = {t.partition(" =")[0] for t in load_dataset(tmp_path / "train").column("text")}
     test = {t.partition(" =")[0] for t in load_dataset(tmp_path / "test").column("text")}
@@ -94,8 +136,15 @@ def test_gen_refuses_existing_output_unless_forced(tmp_path, capsys):
 def _arith_meta(fmt: str = "feng") -> dict:
     from bipe.synthetic.arithmetic import vocab
 
-    return {"generator": "arith", "arith_format": fmt, "modulus": 11,
-            "vocab": list(vocab(11)), "separators": [9, 2], "config": {}, "seed": 0}
+    return {
+        "generator": "arith",
+        "arith_format": fmt,
+        "modulus": 11,
+        "vocab": list(vocab(11)),
+        "separators": [9, 2],
+        "config": {},
+        "seed": 0,
+    }
 
 
 def test_verify_reports_the_first_bad_record(tmp_path, capsys):
@@ -111,17 +160,22 @@ def test_verify_reports_the_first_bad_record(tmp_path, capsys):
 def test_verify_dispatches_other_generators(tmp_path, capsys, monkeypatch):
     from bipe.synthetic.families import FAMILIES
 
-    write_dataset(tmp_path / "b", [{"tokens": [0, 1], "seg": [0, 0], "intra": [0, 1]}],
-                  {"generator": "binfa"})
+    write_dataset(
+        tmp_path / "b", [{"tokens": [0, 1], "seg": [0, 0], "intra": [0, 1]}], {"generator": "binfa"}
+    )
     seen = []
     automaton = FAMILIES["automaton"]
-    fake = dataclasses.replace(automaton, verify_record=lambda record, meta: seen.append(
-        meta["generator"]) or "bad word")
+    fake = dataclasses.replace(
+        automaton, verify_record=lambda record, meta: seen.append(meta["generator"]) or "bad word"
+    )
     monkeypatch.setitem(FAMILIES, "automaton", fake)
     assert main(["verify", str(tmp_path / "b")]) == 2
     assert seen == ["binfa"] and "record 0 is invalid: bad word" in capsys.readouterr().err
-    monkeypatch.setitem(FAMILIES, "automaton", dataclasses.replace(
-        automaton, verify_record=lambda record, meta: None))
+    monkeypatch.setitem(
+        FAMILIES,
+        "automaton",
+        dataclasses.replace(automaton, verify_record=lambda record, meta: None),
+    )
     assert main(["verify", str(tmp_path / "b")]) == 0
     write_dataset(tmp_path / "c", [{"tokens": [0]}], {"generator": "poems"})
     assert main(["verify", str(tmp_path / "c")]) == 2
@@ -130,8 +184,9 @@ def test_verify_dispatches_other_generators(tmp_path, capsys, monkeypatch):
 
 
 def test_verify_rejects_a_corrupt_file(tmp_path, capsys):
-    write_dataset(tmp_path / "d", generate_arithmetic(np.random.default_rng(0), 3, operators=2),
-                  _arith_meta())
+    write_dataset(
+        tmp_path / "d", generate_arithmetic(np.random.default_rng(0), 3, operators=2), _arith_meta()
+    )
     data = tmp_path / "d" / "data.jsonl"
     data.write_text(data.read_text().replace("=", "+", 1))
     assert main(["verify", str(tmp_path / "d")]) == 2
@@ -144,8 +199,9 @@ def test_import_verify_export_round_trip(tmp_path, capsys, folder):
     assert main(["verify", str(tmp_path / "i")]) == 0
     assert main(["verify", str(tmp_path / "i" / "chain_train")]) == 0
     assert main(["export", "feng", str(tmp_path / "i"), "--out", str(tmp_path / "e")]) == 0
-    diff = subprocess.run(["diff", "-r", str(tmp_path / "e"), str(FIXTURES / folder)],
-                          capture_output=True)
+    diff = subprocess.run(
+        ["diff", "-r", str(tmp_path / "e"), str(FIXTURES / folder)], capture_output=True
+    )
     assert diff.returncode == 0, diff.stdout
     capsys.readouterr()
 

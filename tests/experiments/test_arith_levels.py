@@ -60,10 +60,10 @@ def test_the_rules_give_the_model_its_levels():
 
 @given(seed=st.integers(0, 2**32 - 1), fmt=st.sampled_from(FORMATS), hi=st.integers(1, 8))
 def test_hbipe_positions_equal_the_plain_loop(seed, fmt, hi):
-    levels = build_config("tiny", task="arith", pe="hbipe",
-                          overrides=HBIPE).model.level_separators()
-    batch = sample_arithmetic(np.random.default_rng(seed), 4, operators=f"uniform:1:{hi}",
-                              fmt=fmt)
+    levels = build_config(
+        "tiny", task="arith", pe="hbipe", overrides=HBIPE
+    ).model.level_separators()
+    batch = sample_arithmetic(np.random.default_rng(seed), 4, operators=f"uniform:1:{hi}", fmt=fmt)
     for i in range(batch.n):
         row = batch.row(i).tolist()
         pos = default_positions(torch.tensor([row]), levels)
@@ -80,11 +80,19 @@ def test_hbipe_positions_equal_the_plain_loop(seed, fmt, hi):
 
 
 def test_hbipe_trains_and_evaluates_on_operator_levels(tmp_path):
-    overrides = {**HBIPE, "data.fmt": "steps", "data.n_train": "64", "data.n_eval": "8",
-                 "data.eval_lengths": "2,4", "train.steps": "4", "train.log_every": "2",
-                 "train.checkpoint_every": "4"}
-    config = build_config("tiny", task="arith", pe="hbipe", overrides=overrides,
-                          out=str(tmp_path / "r"))
+    overrides = {
+        **HBIPE,
+        "data.fmt": "steps",
+        "data.n_train": "64",
+        "data.n_eval": "8",
+        "data.eval_lengths": "2,4",
+        "train.steps": "4",
+        "train.log_every": "2",
+        "train.checkpoint_every": "4",
+    }
+    config = build_config(
+        "tiny", task="arith", pe="hbipe", overrides=overrides, out=str(tmp_path / "r")
+    )
     train(config, progress=False)
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
     assert saved["model"]["separators"] == [list(OPERATORS), [EQUALS, EOS]]

@@ -21,9 +21,22 @@ from bipe.synthetic.sequences import SequenceBatch
 torch.set_num_threads(1)
 
 TASK = get_task("binfa3_lm")
-RUN = ["train", "--task", "binfa3_lm", "--preset", "tiny", "--train.steps", "4",
-       "--data.n_train", "32", "--data.n_eval", "4", "--data.eval_lengths", "1,2,5",
-       "--no-progress"]
+RUN = [
+    "train",
+    "--task",
+    "binfa3_lm",
+    "--preset",
+    "tiny",
+    "--train.steps",
+    "4",
+    "--data.n_train",
+    "32",
+    "--data.n_eval",
+    "4",
+    "--data.eval_lengths",
+    "1,2,5",
+    "--no-progress",
+]
 
 
 def _world(**overrides):
@@ -46,8 +59,11 @@ def _slow_positions(tokens, a):
 
 def test_docstring_worked_example():
     tokens = np.array([0, 2, 1, 0, 2, 3, 1, 2, 3])
-    batch = SequenceBatch(tokens=tokens, offsets=np.array([0, 9]),
-                          marks=np.stack([np.isin(tokens, [2, 3]), tokens == 3]))
+    batch = SequenceBatch(
+        tokens=tokens,
+        offsets=np.array([0, 9]),
+        marks=np.stack([np.isin(tokens, [2, 3]), tokens == 3]),
+    )
     ex = TASK._examples(Ragged.of_batch(batch), AutomatonData(n_symbols=2))
     assert ex.inputs[0].tolist() == [0, 2, 1, 0, 2, 3, 1, 2]
     assert ex.targets[0].tolist() == [2, 1, 0, 2, 3, 1, 2, 3]
@@ -64,8 +80,9 @@ def test_oracle_and_model_positions_equal_a_slow_reference(seed, setting):
     a = config.data.n_symbols
     levels = TASK.model_separators(config.data, "hbipe")
     assert levels == ((a,), (a + 1,)) and TASK.separators(config.data) == (a, a + 1)
-    for x, (seg, intra), tokens, n in zip(ex.inputs, ex.oracle, ex.extra["tokens"], ex.setting,
-                                          strict=True):
+    for x, (seg, intra), tokens, n in zip(
+        ex.inputs, ex.oracle, ex.extra["tokens"], ex.setting, strict=True
+    ):
         want_seg, want_intra, want_para = _slow_positions(x.tolist(), a)
         assert seg.tolist() == want_seg and intra.tolist() == want_intra
         assert n == tokens.tolist().count(a + 1) and (setting is None or n == setting)
@@ -112,12 +129,45 @@ def test_gen_binfa3_dataset_trains_and_loads_like_generated_examples(tmp_path):
     from bipe.synthetic.dataset import load_dataset
 
     data = tmp_path / "three"
-    assert main(["gen", "binfa3", "--data.n_train", "16", "--data.n_symbols", "3",
-                 "--data.segments", "uniform:1:3", "--sub-segments", "uniform:1:2",
-                 "--data.segment_length", "uniform:1:3", "--out", str(data)]) == 0
-    assert main([*RUN, "--pe", "hbipe", "--data.path", str(data), "--data.segments",
-                 "uniform:1:3", "--data.sub_segments", "uniform:1:2", "--out",
-                 str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "gen",
+                "binfa3",
+                "--data.n_train",
+                "16",
+                "--data.n_symbols",
+                "3",
+                "--data.segments",
+                "uniform:1:3",
+                "--sub-segments",
+                "uniform:1:2",
+                "--data.segment_length",
+                "uniform:1:3",
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                *RUN,
+                "--pe",
+                "hbipe",
+                "--data.path",
+                str(data),
+                "--data.segments",
+                "uniform:1:3",
+                "--data.sub_segments",
+                "uniform:1:2",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["per_length"]
     overrides = {"data.path": str(data), "data.sub_segments": "uniform:1:2"}
     config = build_config("tiny", task="binfa3_lm", overrides=overrides)
@@ -130,8 +180,10 @@ def test_gen_binfa3_dataset_trains_and_loads_like_generated_examples(tmp_path):
 
 def _pad(rows):
     width = max(len(r) for r in rows)
-    return (np.stack([np.pad(r, (0, width - len(r))) for r in rows]),
-            np.array([len(r) for r in rows]))
+    return (
+        np.stack([np.pad(r, (0, width - len(r))) for r in rows]),
+        np.array([len(r) for r in rows]),
+    )
 
 
 def _refused(capsys, argv) -> str:
@@ -145,19 +197,35 @@ def _refused(capsys, argv) -> str:
 def test_refusals(tmp_path, capsys):
     out = str(tmp_path / "x")
     for task in ("binfa_lm", "nfa_lm", "binfa_state"):
-        err = _refused(capsys, [*RUN[:2], task, *RUN[3:], "--data.sub_segments", "fixed:2",
-                                "--out", out])
+        err = _refused(
+            capsys, [*RUN[:2], task, *RUN[3:], "--data.sub_segments", "fixed:2", "--out", out]
+        )
         assert "data.sub_segments" in err and "2-level" in err
-    assert "data.sub_segments" in _refused(capsys, [*RUN, "--data.sub_segments", "uniform:3",
-                                                    "--out", out])
+    assert "data.sub_segments" in _refused(
+        capsys, [*RUN, "--data.sub_segments", "uniform:3", "--out", out]
+    )
     two = tmp_path / "two"
     assert main(["gen", "binfa", "--data.n_train", "8", "--out", str(two)]) == 0
     assert "binfa3" in _refused(capsys, [*RUN, "--data.path", str(two), "--out", out])
     three = tmp_path / "three"
-    assert main(["gen", "binfa3", "--data.n_train", "8", "--sub-segments", "uniform:1:2",
-                 "--out", str(three)]) == 0
-    assert "--data.sub_segments uniform:1:2" in _refused(capsys, [*RUN, "--data.path",
-                                                                  str(three), "--out", out])
+    assert (
+        main(
+            [
+                "gen",
+                "binfa3",
+                "--data.n_train",
+                "8",
+                "--sub-segments",
+                "uniform:1:2",
+                "--out",
+                str(three),
+            ]
+        )
+        == 0
+    )
+    assert "--data.sub_segments uniform:1:2" in _refused(
+        capsys, [*RUN, "--data.path", str(three), "--out", out]
+    )
     assert not (tmp_path / "x").exists()
 
 

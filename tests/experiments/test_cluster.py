@@ -16,9 +16,15 @@ from bipe.experiments.presets import build_config
 from bipe.experiments.sweep import GridSpec, expand_grid, load_grid_file, run_sweep
 from bipe.experiments.train import train
 
-STEPS = (("train.steps", "8"), ("data.n_train", "64"), ("data.n_eval", "4"),
-         ("data.eval_lengths", "1,2"), ("train.checkpoint_every", "4"), ("train.n_threads", "1"),
-         ("train.log_every", "2"))
+STEPS = (
+    ("train.steps", "8"),
+    ("data.n_train", "64"),
+    ("data.n_eval", "4"),
+    ("data.eval_lengths", "1,2"),
+    ("train.checkpoint_every", "4"),
+    ("train.n_threads", "1"),
+    ("train.log_every", "2"),
+)
 LOCAL = ClusterOptions(cluster="local", poll_s=0.2)
 
 
@@ -27,25 +33,28 @@ def _curve(run_dir):
     return [(r["step"], r["loss"], r["lr"]) for r in rows]
 
 
-def test_sweep_of_four_jobs_with_one_killed_run_finished_on_the_second_call(tmp_path,
-                                                                            monkeypatch):
-    spec = GridSpec(preset="tiny", task="binfa_lm", fixed=STEPS,
-                    grid=(("model.pe", ("rope", "alibi")), ("init_seed", ("0", "1"))))
+def test_sweep_of_four_jobs_with_one_killed_run_finished_on_the_second_call(tmp_path, monkeypatch):
+    spec = GridSpec(
+        preset="tiny",
+        task="binfa_lm",
+        fixed=STEPS,
+        grid=(("model.pe", ("rope", "alibi")), ("init_seed", ("0", "1"))),
+    )
     configs = [c for _, c, _ in expand_grid(spec)]
     killed = "pe-alibi__init_seed-1"
 
     def stop_one(config):  # that run's first job ends after 3 of 8 steps, as if killed
         return TrainJob(config, stop_after=3 if config.out.endswith(killed) else None)
 
-    monkeypatch.setattr(cluster, "run_jobs",
-                        functools.partial(cluster.run_jobs, make_job=stop_one))
+    monkeypatch.setattr(cluster, "run_jobs", functools.partial(cluster.run_jobs, make_job=stop_one))
     sweep = tmp_path / "sw"
     rows = run_sweep(configs, sweep, executor="submitit", cluster=LOCAL, jobs=None)
     status = {r["name"]: r["status"] for r in rows}
     assert status.pop(killed) == "failed" and set(status.values()) == {"done"}
     index = json.loads((sweep / "index.json").read_text())["runs"]
-    assert all(r["executor"] == "submitit" and r["cluster"] == "local" and r["job_id"]
-               for r in index)
+    assert all(
+        r["executor"] == "submitit" and r["cluster"] == "local" and r["job_id"] for r in index
+    )
     assert "run the sweep again" in next(r for r in index if r["name"] == killed)["error"]
     first_ids = {r["name"]: r["job_id"] for r in index}
     stamps = {n: (sweep / n / "eval.json").stat().st_mtime_ns for n in status}
@@ -60,9 +69,16 @@ def test_sweep_of_four_jobs_with_one_killed_run_finished_on_the_second_call(tmp_
 
     # The resumed run equals an uninterrupted one: curve, weights, evaluation.
     config = next(c for c in configs if c.out == killed)
-    ref = train(build_config("tiny", task="binfa_lm", pe="alibi",
-                             overrides={**dict(STEPS), "init_seed": "1"},
-                             out=str(tmp_path / "ref")), progress=False)
+    ref = train(
+        build_config(
+            "tiny",
+            task="binfa_lm",
+            pe="alibi",
+            overrides={**dict(STEPS), "init_seed": "1"},
+            out=str(tmp_path / "ref"),
+        ),
+        progress=False,
+    )
     assert config.model.pe == "alibi" and _curve(sweep / killed) == _curve(ref)
     got = torch.load(sweep / killed / "model.pt", weights_only=True)["state"]
     want = torch.load(ref / "model.pt", weights_only=True)["state"]
@@ -80,14 +96,37 @@ def test_missing_submitit_is_a_one_line_error(tmp_path, monkeypatch, capsys):
         return real_import(name, *args, **kw)
 
     monkeypatch.setattr(builtins, "__import__", no_submitit)
-    argv = ["sweep", "--preset", "tiny", "--grid", "model.pe=rope", "--executor", "submitit",
-            "--out", str(tmp_path / "sw")]
+    argv = [
+        "sweep",
+        "--preset",
+        "tiny",
+        "--grid",
+        "model.pe=rope",
+        "--executor",
+        "submitit",
+        "--out",
+        str(tmp_path / "sw"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and 'pip install "bipe-workbench[cluster]"' in err
     assert not list((tmp_path / "sw").glob("*/config.json"))  # nothing started
-    study = ["study", "width", "--task", "binfa_lm", "--pes", "rope", "--sizes", "2",
-             "--widths", "16", "--executor", "submitit", "--out", str(tmp_path / "st")]
+    study = [
+        "study",
+        "width",
+        "--task",
+        "binfa_lm",
+        "--pes",
+        "rope",
+        "--sizes",
+        "2",
+        "--widths",
+        "16",
+        "--executor",
+        "submitit",
+        "--out",
+        str(tmp_path / "st"),
+    ]
     assert main(study) == 2  # the study runs on the same executors
     assert 'pip install "bipe-workbench[cluster]"' in capsys.readouterr().err
     assert main([*study[:-4], "--slurm-gpus", "1", "--out", str(tmp_path / "st")]) == 2
@@ -99,20 +138,26 @@ def test_slurm_parameters_from_flags_over_the_sweep_file(tmp_path):
     from bipe.experiments.commands.sweep import add_executor_arguments, executor_from_args
 
     grid = tmp_path / "g.toml"
-    grid.write_text('executor = "submitit"\n[grid]\n"model.pe" = ["rope"]\n'
-                    '[slurm]\npartition = "gpu"\ntime = 90\ngpus = 1\n'
-                    '[slurm.extra]\nconstraint = "a100"\n')
+    grid.write_text(
+        'executor = "submitit"\n[grid]\n"model.pe" = ["rope"]\n'
+        '[slurm]\npartition = "gpu"\ntime = 90\ngpus = 1\n'
+        '[slurm.extra]\nconstraint = "a100"\n'
+    )
     spec = load_grid_file(grid)
     parser = OneLineParser()
     add_executor_arguments(parser)
-    args = parser.parse_args(["--slurm-time", "30", "--slurm-account", "lab",
-                              "--slurm-extra", "qos=high"])
+    args = parser.parse_args(
+        ["--slurm-time", "30", "--slurm-account", "lab", "--slurm-extra", "qos=high"]
+    )
     executor, options, jobs = executor_from_args(args, spec.executor, spec.slurm)
     assert executor == "submitit" and jobs is None
     assert options.parameters("slurm") == {
-        "timeout_min": 30, "gpus_per_node": 1, "slurm_partition": "gpu",
+        "timeout_min": 30,
+        "gpus_per_node": 1,
+        "slurm_partition": "gpu",
         "slurm_account": "lab",
-        "slurm_additional_parameters": {"constraint": "a100", "qos": "high"}}
+        "slurm_additional_parameters": {"constraint": "a100", "qos": "high"},
+    }
     assert options.parameters("local") == {"timeout_min": 30, "gpus_per_node": 1}
     with pytest.raises(ValueError, match="need --executor submitit"):
         executor_from_args(parser.parse_args(["--executor", "local", "--slurm-gpus", "1"]))
@@ -125,8 +170,7 @@ def test_slurm_parameters_from_flags_over_the_sweep_file(tmp_path):
 
 
 def test_checkpoint_requeues_the_same_run_and_a_done_run_is_never_trained_again(tmp_path):
-    config = build_config("tiny", task="binfa_lm", overrides=dict(STEPS),
-                          out=str(tmp_path / "run"))
+    config = build_config("tiny", task="binfa_lm", overrides=dict(STEPS), out=str(tmp_path / "run"))
     job = TrainJob(config, stop_after=3)
     assert job() is None and not (tmp_path / "run" / "model.pt").exists()
     delayed = job.checkpoint()  # submitit's protocol: requeue a DelayedSubmission
@@ -156,10 +200,23 @@ def test_status_prints_runs_and_states_without_starting_anything(tmp_path, capsy
     sweep = tmp_path / "sw"
     config = build_config("tiny", task="binfa_lm", overrides=dict(STEPS), out=str(sweep / "a"))
     TrainJob(config, stop_after=4)()
-    (sweep / "index.json").write_text(json.dumps({"runs": [
-        {"name": "a", "dir": "a", "status": "failed", "executor": "submitit",
-         "job_id": "123", "job_state": "TIMEOUT"},
-        {"name": "b", "dir": "b", "status": "pending"}]}))
+    (sweep / "index.json").write_text(
+        json.dumps(
+            {
+                "runs": [
+                    {
+                        "name": "a",
+                        "dir": "a",
+                        "status": "failed",
+                        "executor": "submitit",
+                        "job_id": "123",
+                        "job_state": "TIMEOUT",
+                    },
+                    {"name": "b", "dir": "b", "status": "pending"},
+                ]
+            }
+        )
+    )
     before = sorted(p.name for p in sweep.rglob("*"))
     assert main(["sweep", "--status", str(sweep)]) == 0
     out = capsys.readouterr().out
@@ -183,8 +240,7 @@ def test_a_job_told_to_exit_checkpoints_its_last_completed_step(tmp_path, monkey
         return real(data_seed, step, *args)
 
     monkeypatch.setattr(train_module, "batch_indices", exit_at_3)
-    config = build_config("tiny", task="binfa_lm", overrides=dict(STEPS),
-                          out=str(tmp_path / "run"))
+    config = build_config("tiny", task="binfa_lm", overrides=dict(STEPS), out=str(tmp_path / "run"))
     with pytest.raises(SystemExit):
         TrainJob(config)()
     assert load_checkpoint(tmp_path / "run")["step"] == 3  # not the periodic one at step 0

@@ -30,11 +30,18 @@ PES = ["rope", "bipe_rope", "bipe_alibi", "t5", "learned", "fire", "xpos"]
 
 
 def tiny(pe: str, **train):
-    overrides = {"train.steps": "8", "train.log_every": "1", "train.batch_size": "8",
-                 "train.evaluate_at_end": "false", "model.compute_dtype": "float32",
-                 "data.n_train": "64", "train.device": "cpu",
-                 **{f"train.{k}": v for k, v in train.items()}}
+    overrides = {
+        "train.steps": "8",
+        "train.log_every": "1",
+        "train.batch_size": "8",
+        "train.evaluate_at_end": "false",
+        "model.compute_dtype": "float32",
+        "data.n_train": "64",
+        "train.device": "cpu",
+        **{f"train.{k}": v for k, v in train.items()},
+    }
     return build_config("tiny", task="binfa_lm", pe=pe, overrides=overrides)
+
 
 def test_bucket_lengths():
     assert [bucket_length(t, 16) for t in (1, 15, 16, 17, 40)] == [16, 16, 16, 32, 48]
@@ -45,16 +52,16 @@ def test_padding_to_a_bucket_leaves_the_loss_unchanged(pe):
     prepared = prepare(tiny(pe))
     model = build_model(prepared.config, torch.device("cpu")).eval()
     rows = batch_indices(0, 0, 8, len(prepared.train))
-    tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows,
-                                      torch.device("cpu"))
+    tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, torch.device("cpu"))
     pos = explicit_positions(None, model, tokens)
     length = bucket_length(tokens.shape[1], 16) + 16  # at least 16 padded tokens
     padded = pad_batch(tokens, pos, targets, length)
     assert padded[0].shape == (8, length) and padded[1].intra.shape == (8, length)
     with torch.no_grad():
         loss = prepared.task.loss(model(tokens, pos), targets, prepared.config.data)
-        loss_padded = prepared.task.loss(model(padded[0], padded[1]), padded[2],
-                                         prepared.config.data)
+        loss_padded = prepared.task.loss(
+            model(padded[0], padded[1]), padded[2], prepared.config.data
+        )
     assert float(loss_padded) == pytest.approx(float(loss), abs=1e-5)
 
 
@@ -62,8 +69,9 @@ def test_train_step_returns_a_detached_loss_and_updates():
     prepared = prepare(tiny("rope"))
     model = build_model(prepared.config, torch.device("cpu"))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    batch = make_batch(prepared.train, prepared.positions, batch_indices(0, 0, 8, 64),
-                       torch.device("cpu"))
+    batch = make_batch(
+        prepared.train, prepared.positions, batch_indices(0, 0, 8, 64), torch.device("cpu")
+    )
     before = model.head.weight.detach().clone()
 
     def loss_fn(logits, targets):
@@ -100,14 +108,17 @@ def test_batches_ship_positions_only_when_the_segmentation_needs_them():
     full = make_batch(prepared.train, prepared.positions, rows, torch.device("cpu"))
     assert bare[1] is None and full[1] is not None
     assert torch.equal(bare[0], full[0]) and torch.equal(bare[2], full[2])
-    fixed = prepare(build_config("tiny", task="binfa_lm",
-                                 overrides={"data.n_train": "32",
-                                            "segment_train.method": "fixed:2"}))
+    fixed = prepare(
+        build_config(
+            "tiny",
+            task="binfa_lm",
+            overrides={"data.n_train": "32", "segment_train.method": "fixed:2"},
+        )
+    )
     assert _shipped_positions(fixed) is fixed.positions
 
 
-@pytest.mark.parametrize(("pe", "shipped"), [("bipe_rope", False), ("t5", True),
-                                              ("cope", False)])
+@pytest.mark.parametrize(("pe", "shipped"), [("bipe_rope", False), ("t5", True), ("cope", False)])
 def test_one_graph_serves_every_batch_length(pe, shipped):
     """compile_forward traces one graph (no break, no recompile) for batches of three lengths,
     with positions computed inside the graph or shipped; its logits are the eager ones."""
@@ -122,8 +133,12 @@ def test_one_graph_serves_every_batch_length(pe, shipped):
     torch._dynamo.reset()
     forward = compile_forward(model, backend=backend)
     for length in (20, 23, 30):
-        tokens = torch.randint(0, prepared.config.model.vocab_size, (4, length),
-                               generator=torch.Generator().manual_seed(length))
+        tokens = torch.randint(
+            0,
+            prepared.config.model.vocab_size,
+            (4, length),
+            generator=torch.Generator().manual_seed(length),
+        )
         pos = model.positions(tokens) if shipped else None
         torch.manual_seed(0)
         expected = model(tokens, pos)

@@ -38,12 +38,23 @@ def test_paper_arith_matches_the_reference_setup():
 
 
 def test_overrides_are_parsed_by_field_type():
-    c = build_config("tiny", task="arith", pe="bipe_alibi", overrides={
-        "model.d_model": "64", "train.lr": "0.01", "data.operators": "uniform:1:6",
-        "data.eval_lengths": "1,2,8", "model.d_ff": "none", "train.evaluate_at_end": "false",
-        "segment_eval.method": "fixed:4", "segment_eval.shift": "2", "init_seed": "7",
-        "model.alibi_slope_scale": "2.5",
-    })
+    c = build_config(
+        "tiny",
+        task="arith",
+        pe="bipe_alibi",
+        overrides={
+            "model.d_model": "64",
+            "train.lr": "0.01",
+            "data.operators": "uniform:1:6",
+            "data.eval_lengths": "1,2,8",
+            "model.d_ff": "none",
+            "train.evaluate_at_end": "false",
+            "segment_eval.method": "fixed:4",
+            "segment_eval.shift": "2",
+            "init_seed": "7",
+            "model.alibi_slope_scale": "2.5",
+        },
+    )
     assert c.model.d_model == 64 and c.model.pe == "bipe_alibi"
     assert c.train.lr == 0.01 and c.data.operators == "uniform:1:6"
     assert c.data.eval_lengths == (1, 2, 8) and c.model.d_ff is None
@@ -58,8 +69,7 @@ def test_vocab_and_separators_follow_the_task():
     assert lm.model.vocab_size == 6 and lm.model.separators == (5,)
     state = build_config("tiny", task="binfa_state")
     d = state.data
-    assert state.model.vocab_size == d.n_symbols + 1 + d.n_types * d.inner_states \
-        + d.outer_states
+    assert state.model.vocab_size == d.n_symbols + 1 + d.n_types * d.inner_states + d.outer_states
 
 
 @pytest.mark.parametrize("key", ["model.vocab_size", "model.separators", "model.max_intra"])
@@ -76,11 +86,14 @@ def test_unknown_key_names_it_and_lists_valid_ones():
     assert "train.steps" in message and "\n" not in message
 
 
-@pytest.mark.parametrize("kind,name,known", [
-    ("preset", "huge", "tiny, demo, paper_arith, cpu_arith, cpu_text"),
-    ("task", "sorting", "arith, arith_direct, binfa_lm, binfa_state, nfa_lm"),
-    ("pe", "sinusoid", "bipe_rope"),
-])
+@pytest.mark.parametrize(
+    "kind,name,known",
+    [
+        ("preset", "huge", "tiny, demo, paper_arith, cpu_arith, cpu_text"),
+        ("task", "sorting", "arith, arith_direct, binfa_lm, binfa_state, nfa_lm"),
+        ("pe", "sinusoid", "bipe_rope"),
+    ],
+)
 def test_unknown_names_list_the_known_ones(kind, name, known):
     kwargs = {"preset": "tiny", "task": None, "pe": None}
     kwargs[kind] = name
@@ -90,12 +103,18 @@ def test_unknown_names_list_the_known_ones(kind, name, known):
     assert known in str(err.value) and name in str(err.value)
 
 
-@pytest.mark.parametrize("key,value,field", [
-    ("train.steps", "0", "train.steps"), ("train.lr", "-1", "train.lr"),
-    ("model.d_model", "30", "d_model"), ("segment_train.method", "chunks", "segmentation"),
-    ("segment_train.drop", "1.5", "drop"), ("data.n_eval", "0", "data.n_eval"),
-    ("train.steps", "ten", "train.steps"),
-])
+@pytest.mark.parametrize(
+    "key,value,field",
+    [
+        ("train.steps", "0", "train.steps"),
+        ("train.lr", "-1", "train.lr"),
+        ("model.d_model", "30", "d_model"),
+        ("segment_train.method", "chunks", "segmentation"),
+        ("segment_train.drop", "1.5", "drop"),
+        ("data.n_eval", "0", "data.n_eval"),
+        ("train.steps", "ten", "train.steps"),
+    ],
+)
 def test_bad_values_name_the_field(key, value, field):
     with pytest.raises(ValueError, match=field):
         build_config("tiny", overrides={key: value})
@@ -143,12 +162,23 @@ def test_tuple_fields_round_trip_through_text(values):
     assert parse_value(tuple[int, ...], ",".join(map(str, values)), "k") == tuple(values)
 
 
-@given(steps=st.integers(1, 10**6), batch=st.integers(1, 4096),
-       lr=st.floats(1e-6, 1.0), seed=st.integers(0, 2**31))
+@given(
+    steps=st.integers(1, 10**6),
+    batch=st.integers(1, 4096),
+    lr=st.floats(1e-6, 1.0),
+    seed=st.integers(0, 2**31),
+)
 def test_overrides_then_dict_round_trip(steps, batch, lr, seed):
-    tree = apply_overrides({"train": {}, "data": {}}, {
-        "train.steps": str(steps), "train.batch_size": str(batch), "train.lr": repr(lr),
-        "data_seed": str(seed)}, RunConfig)
+    tree = apply_overrides(
+        {"train": {}, "data": {}},
+        {
+            "train.steps": str(steps),
+            "train.batch_size": str(batch),
+            "train.lr": repr(lr),
+            "data_seed": str(seed),
+        },
+        RunConfig,
+    )
     train = config_from_dict(TrainConfig, tree["train"])
     assert (train.steps, train.batch_size, train.lr) == (steps, batch, lr)
     assert tree["data_seed"] == seed

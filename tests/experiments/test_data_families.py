@@ -28,15 +28,18 @@ def test_every_task_names_a_registered_family_and_gets_its_config():
     for name, task in TASKS.items():
         family = FAMILIES[task.family]
         assert issubclass(family.config, DataConfig) and set(task.generators) <= set(
-            family.generators)
+            family.generators
+        )
         assert type(build_config("tiny", task=name).data) is family.config
 
 
 def test_family_keys_resolve_per_task_and_shared_keys_everywhere():
-    arith = build_config("tiny", task="arith", overrides={"data.operators": "uniform:1:6",
-                                                          "data.n_train": "9"})
-    lm = build_config("tiny", task="binfa_lm", overrides={"data.segments": "uniform:2:5",
-                                                          "data.n_train": "9"})
+    arith = build_config(
+        "tiny", task="arith", overrides={"data.operators": "uniform:1:6", "data.n_train": "9"}
+    )
+    lm = build_config(
+        "tiny", task="binfa_lm", overrides={"data.segments": "uniform:2:5", "data.n_train": "9"}
+    )
     assert (arith.data.operators, arith.data.n_train) == ("uniform:1:6", 9)
     assert (lm.data.segments, lm.data.n_train) == ("uniform:2:5", 9)
     assert not hasattr(arith.data, "segments") and not hasattr(lm.data, "operators")
@@ -46,13 +49,24 @@ def test_family_keys_resolve_per_task_and_shared_keys_everywhere():
     assert "data.segments" not in valid_keys(RunConfig, tree={"task": "arith"})
 
 
-@pytest.mark.parametrize("task,key,owner", [("binfa_lm", "data.operators", "arithmetic"),
-                                            ("arith", "data.segments", "automaton"),
-                                            ("nfa_lm", "data.fmt", "arithmetic")])
+@pytest.mark.parametrize(
+    "task,key,owner",
+    [
+        ("binfa_lm", "data.operators", "arithmetic"),
+        ("arith", "data.segments", "automaton"),
+        ("nfa_lm", "data.fmt", "arithmetic"),
+    ],
+)
 def test_key_of_another_family_is_one_line_naming_both(tmp_path, capsys, task, key, owner):
     own = data_family(task)
-    _one_line_error(capsys, ["train", "--task", task, f"--{key}", "3", "--out",
-                             str(tmp_path / "r")], key, owner, own.name, "data.n_train")
+    _one_line_error(
+        capsys,
+        ["train", "--task", task, f"--{key}", "3", "--out", str(tmp_path / "r")],
+        key,
+        owner,
+        own.name,
+        "data.n_train",
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -70,8 +84,7 @@ def test_old_flat_config_files_still_load(tmp_path, task):
     config = build_config("tiny", task=task, out=str(tmp_path / "run"))
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text(json.dumps({**_legacy(config), "command": [],
-                                                 "version": "0"}))
+    (run / "config.json").write_text(json.dumps({**_legacy(config), "command": [], "version": "0"}))
     assert len(_legacy(config)["data"]) == 17
     loaded, _ = read_run_config(run)
     assert loaded == config
@@ -90,8 +103,23 @@ def test_old_config_keys_of_another_family_are_dropped_whatever_their_value(tmp_
 
 def test_old_run_folder_evaluates(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--task", "arith", "--train.steps", "2", "--train.evaluate_at_end",
-                 "false", "--no-progress", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "arith",
+                "--train.steps",
+                "2",
+                "--train.evaluate_at_end",
+                "false",
+                "--no-progress",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     raw = json.loads((run / "config.json").read_text())
     raw["data"] = {**LEGACY_DEFAULTS, **raw["data"]}
     (run / "config.json").write_text(json.dumps(raw))
@@ -101,8 +129,22 @@ def test_old_run_folder_evaluates(tmp_path, capsys):
 
 # ---------------------------------------------------------------- saved datasets of another kind
 
-_SMALL = ["--n-symbols", "3", "--n-types", "2", "--inner-states", "2", "--outer-states", "2",
-          "--segments", "uniform:1:3", "--segment-length", "uniform:1:3", "--n", "16"]
+_SMALL = [
+    "--n-symbols",
+    "3",
+    "--n-types",
+    "2",
+    "--inner-states",
+    "2",
+    "--outer-states",
+    "2",
+    "--segments",
+    "uniform:1:3",
+    "--segment-length",
+    "uniform:1:3",
+    "--n",
+    "16",
+]
 _DATASETS = {
     "feng": ["arith", "--operators", "uniform:1:2", "--n", "16"],
     "direct": ["arith", "--format", "direct", "--operators", "uniform:1:2", "--n", "16"],
@@ -113,8 +155,14 @@ _DATASETS = {
     "binfa3": ["binfa3", "--n", "16"],
 }
 # (task, dataset) pairs a run may train on; every other pair is refused
-_MATCHES = {("arith", "feng"), ("arith_direct", "direct"), ("binfa_lm", "binfa"),
-            ("binfa_lm", "dbinfa"), ("binfa_state", "dbinfa"), ("nfa_lm", "nfa")}
+_MATCHES = {
+    ("arith", "feng"),
+    ("arith_direct", "direct"),
+    ("binfa_lm", "binfa"),
+    ("binfa_lm", "dbinfa"),
+    ("binfa_state", "dbinfa"),
+    ("nfa_lm", "nfa"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -137,32 +185,81 @@ def test_dataset_of_another_task_is_one_line_exit_2(datasets, tmp_path, capsys, 
     if (task, name) in _MATCHES:
         return  # trained on in test_train.py / below
     out = tmp_path / "run"
-    _one_line_error(capsys, ["train", "--task", task, "--data.path", str(datasets / name),
-                             "--train.steps", "2", "--no-progress", "--out", str(out)],
-                    str(datasets / name))
+    _one_line_error(
+        capsys,
+        [
+            "train",
+            "--task",
+            task,
+            "--data.path",
+            str(datasets / name),
+            "--train.steps",
+            "2",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        str(datasets / name),
+    )
     assert not out.exists()
 
 
 def test_matching_pairs_train(datasets, tmp_path):
-    assert main(["train", "--task", "binfa_state", "--data.path", str(datasets / "dbinfa"),
-                 "--train.steps", "2", "--train.evaluate_at_end", "false", "--no-progress",
-                 "--out", str(tmp_path / "s")]) == 0
-    assert main(["train", "--task", "nfa_lm", "--data.path", str(datasets / "nfa"),
-                 "--train.steps", "2", "--train.evaluate_at_end", "false", "--no-progress",
-                 "--out", str(tmp_path / "n")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "binfa_state",
+                "--data.path",
+                str(datasets / "dbinfa"),
+                "--train.steps",
+                "2",
+                "--train.evaluate_at_end",
+                "false",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "s"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "nfa_lm",
+                "--data.path",
+                str(datasets / "nfa"),
+                "--train.steps",
+                "2",
+                "--train.evaluate_at_end",
+                "false",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "n"),
+            ]
+        )
+        == 0
+    )
 
 
 # ---------------------------------------------------------------- absurd sizes
 
-@pytest.mark.parametrize("argv,estimate", [
-    (["gen", "arith", "--operators", "fixed:100000", "--n", "2"], "2.6e+10"),
-    (["gen", "arith", "--operators", "100000", "--format", "steps", "--n", "2"], "e+10"),
-    (["gen", "binfa", "--segments", "fixed:10000000000", "--n", "2"], "7.0e+10"),
-    (["gen", "binfa3", "--sub-segments", "fixed:10000000000", "--n", "2"], "e+1"),
-    (["gen", "nfa", "--length", "fixed:10000000000", "--n", "2"], "2.0e+10"),
-    (["train", "--task", "arith", "--data.operators", "fixed:100000"], "tokens"),
-    (["train", "--task", "binfa_lm", "--data.segments", "fixed:10000000000"], "tokens"),
-])
+
+@pytest.mark.parametrize(
+    "argv,estimate",
+    [
+        (["gen", "arith", "--operators", "fixed:100000", "--n", "2"], "2.6e+10"),
+        (["gen", "arith", "--operators", "100000", "--format", "steps", "--n", "2"], "e+10"),
+        (["gen", "binfa", "--segments", "fixed:10000000000", "--n", "2"], "7.0e+10"),
+        (["gen", "binfa3", "--sub-segments", "fixed:10000000000", "--n", "2"], "e+1"),
+        (["gen", "nfa", "--length", "fixed:10000000000", "--n", "2"], "2.0e+10"),
+        (["train", "--task", "arith", "--data.operators", "fixed:100000"], "tokens"),
+        (["train", "--task", "binfa_lm", "--data.segments", "fixed:10000000000"], "tokens"),
+    ],
+)
 def test_absurd_sizes_are_refused_up_front(tmp_path, capsys, argv, estimate):
     _one_line_error(capsys, [*argv, "--out", str(tmp_path / "x")], "about", estimate)
     assert not (tmp_path / "x").exists()
@@ -178,6 +275,7 @@ def test_configs_are_frozen_keyword_only_dataclasses():
 
 # ---------------------------------------------------------------- one default automaton
 
+
 def test_gen_binfa_and_binfa_lm_defaults_are_the_same_automaton(tmp_path):
     from bipe.experiments.train import WORLD, stream
     from bipe.synthetic.sequence_data import AutomatonData
@@ -187,8 +285,16 @@ def test_gen_binfa_and_binfa_lm_defaults_are_the_same_automaton(tmp_path):
     saved = json.loads((tmp_path / "g" / "meta.json").read_text())["automaton"]
     world = TASKS["binfa_lm"].setup(stream(0, WORLD), AutomatonData())
     assert world.binfa.to_dict() == saved
-    structure = ("n_symbols", "n_types", "inner_states", "outer_states", "out_degree",
-                 "segments", "segment_length")
+    structure = (
+        "n_symbols",
+        "n_types",
+        "inner_states",
+        "outer_states",
+        "out_degree",
+        "segments",
+        "segment_length",
+    )
     gen, data = SequenceConfig(), build_config("demo", task="binfa_lm").data
-    assert all(getattr(gen, k) == getattr(data, k) == getattr(AutomatonData(), k)
-               for k in structure)
+    assert all(
+        getattr(gen, k) == getattr(data, k) == getattr(AutomatonData(), k) for k in structure
+    )

@@ -18,9 +18,10 @@ def test_demo_configs_pair_encodings_over_seeds_beyond_training():
 
 
 def _result(values):
-    return {"train_range": [1, 2],
-            "per_length": [{"length": x, "n": 5, "m": v} for x, v in zip((1, 4), values,
-                                                                         strict=True)]}
+    return {
+        "train_range": [1, 2],
+        "per_length": [{"length": x, "n": 5, "m": v} for x, v in zip((1, 4), values, strict=True)],
+    }
 
 
 def test_conclusion_states_a_difference_only_when_the_interval_excludes_zero():
@@ -29,11 +30,15 @@ def test_conclusion_states_a_difference_only_when_the_interval_excludes_zero():
             self.model, self.init_seed, self.out = type("M", (), {"pe": pe}), seed, f"{pe}{seed}"
 
     cs = [C(pe, s) for pe in ("x", "y") for s in range(4)]
-    clear = {**{f"x{s}": _result([1, 0.9 + s / 100]) for s in range(4)},
-             **{f"y{s}": _result([1, 0.5 - s / 100]) for s in range(4)}}
+    clear = {
+        **{f"x{s}": _result([1, 0.9 + s / 100]) for s in range(4)},
+        **{f"y{s}": _result([1, 0.5 - s / 100]) for s in range(4)},
+    }
     assert "x higher than y (4 seeds)" in conclusions(cs, clear, ("x", "y"), "m")[0]
-    noisy = {**{f"x{s}": _result([1, 0.5 + (-1) ** s * 0.2]) for s in range(4)},
-             **{f"y{s}": _result([1, 0.5]) for s in range(4)}}
+    noisy = {
+        **{f"x{s}": _result([1, 0.5 + (-1) ** s * 0.2]) for s in range(4)},
+        **{f"y{s}": _result([1, 0.5]) for s in range(4)},
+    }
     assert "no difference" in conclusions(cs, noisy, ("x", "y"), "m")[0]
 
 

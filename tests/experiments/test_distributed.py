@@ -16,16 +16,44 @@ import pytest
 from bipe.experiments.cli import main
 from bipe.experiments.train import train
 
-RUN = ["train", "--task", "binfa_lm", "--preset", "tiny", "--train.steps", "12",
-       "--train.log_every", "2", "--train.checkpoint_every", "6", "--train.batch_size", "8",
-       "--train.evaluate_at_end", "false", "--model.compute_dtype", "float32",
-       "--data.n_train", "64", "--train.device", "cpu", "--no-progress"]
+RUN = [
+    "train",
+    "--task",
+    "binfa_lm",
+    "--preset",
+    "tiny",
+    "--train.steps",
+    "12",
+    "--train.log_every",
+    "2",
+    "--train.checkpoint_every",
+    "6",
+    "--train.batch_size",
+    "8",
+    "--train.evaluate_at_end",
+    "false",
+    "--model.compute_dtype",
+    "float32",
+    "--data.n_train",
+    "64",
+    "--train.device",
+    "cpu",
+    "--no-progress",
+]
 
 
 def torchrun(*args: str, n: int = 2) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "BIPE_DIST_TIMEOUT_S": "60"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={n}", "-m", "bipe", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={n}",
+        "-m",
+        "bipe",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -46,8 +74,7 @@ def test_two_ranks_follow_the_single_process_curve_and_resume_under_another_n(tm
 
     config, _ = read_run_config(single)
     half = tmp_path / "half"
-    train(config.__class__(**{**config.__dict__, "out": str(half)}), progress=False,
-          stop_after=6)
+    train(config.__class__(**{**config.__dict__, "out": str(half)}), progress=False, stop_after=6)
     done = torchrun("train", "--resume", str(half), "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
     assert losses(half) == pytest.approx(losses(single), rel=1e-4)

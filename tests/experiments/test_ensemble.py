@@ -18,18 +18,29 @@ torch.set_num_threads(1)
 
 # float32 pinned: "auto" is bfloat16 on CPUs with native bf16, where the batched trunk and a
 # separate run's layers round differently (exactness is a float32 contract)
-FAST = {"data.n_train": "128", "train.steps": "20", "train.log_every": "1",
-        "train.checkpoint_every": "7", "train.lr": "0.01", "model.compute_dtype": "float32"}
+FAST = {
+    "data.n_train": "128",
+    "train.steps": "20",
+    "train.log_every": "1",
+    "train.checkpoint_every": "7",
+    "train.lr": "0.01",
+    "model.compute_dtype": "float32",
+}
 # (pe, init_seed, data_seed): a rotary, a biased and a sampling encoding; two data streams
 MEMBERS = [("bipe_rope", 0, 0), ("bipe_alibi", 1, 1), ("randomized_rope", 2, 0)]
 REL_TOL = 1e-5
 
 
 def _configs(root, prefix, members=MEMBERS, extra=None):
-    return [build_config("tiny", pe=pe, overrides={**FAST, **(extra or {}), "init_seed": str(i),
-                                                   "data_seed": str(d)},
-                         out=str(root / f"{prefix}{k}"))
-            for k, (pe, i, d) in enumerate(members)]
+    return [
+        build_config(
+            "tiny",
+            pe=pe,
+            overrides={**FAST, **(extra or {}), "init_seed": str(i), "data_seed": str(d)},
+            out=str(root / f"{prefix}{k}"),
+        )
+        for k, (pe, i, d) in enumerate(members)
+    ]
 
 
 def _losses(run_dir):
@@ -98,9 +109,16 @@ def test_groups_share_everything_but_seeds_and_encoding():
     def cfg(pe="rope", seed=0, **extra):
         return build_config("tiny", pe=pe, overrides={**base, **extra, "init_seed": str(seed)})
 
-    configs = [cfg(seed=0), cfg(seed=1), cfg("t5", seed=0, data_seed="3"),
-               cfg(**{"model.d_model": "64"}), cfg(**{"train.lr": "0.1"}), cfg(seed=2),
-               cfg(**{"model.dropout": "0.1"}), cfg(**{"model.dropout": "0.1"}, seed=1)]
+    configs = [
+        cfg(seed=0),
+        cfg(seed=1),
+        cfg("t5", seed=0, data_seed="3"),
+        cfg(**{"model.d_model": "64"}),
+        cfg(**{"train.lr": "0.1"}),
+        cfg(seed=2),
+        cfg(**{"model.dropout": "0.1"}),
+        cfg(**{"model.dropout": "0.1"}, seed=1),
+    ]
     assert ensemble_groups(configs, 8) == [[0, 1, 2, 5], [3], [4], [6], [7]]
     content = [cfg("cope", seed=0), cfg("cope", seed=1)]
     assert ensemble_groups(content, 8) == [[0], [1]]
@@ -111,17 +129,23 @@ def test_groups_share_everything_but_seeds_and_encoding():
 
 
 def test_entropy_segmented_members_equal_their_separate_runs(tmp_path):
-    extra = {"segment_train.method": "entropy", "segment_eval.method": "entropy",
-             "train.steps": "6"}
+    extra = {
+        "segment_train.method": "entropy",
+        "segment_eval.method": "entropy",
+        "train.steps": "6",
+    }
     configs = _configs(tmp_path, "e", members=MEMBERS[:2], extra=extra)
     train_ensemble(configs, progress=False)
     for k, config in enumerate(configs):
         alone = train(replace(config, out=str(tmp_path / f"s{k}")), progress=False)
-        assert sorted(p.name for p in (tmp_path / f"e{k}").iterdir()) == \
-            sorted(p.name for p in alone.iterdir())
+        assert sorted(p.name for p in (tmp_path / f"e{k}").iterdir()) == sorted(
+            p.name for p in alone.iterdir()
+        )
         assert _losses(tmp_path / f"e{k}") == pytest.approx(_losses(alone), rel=REL_TOL)
-        ev = [json.loads((d / "eval.json").read_text())["summary"]
-              for d in (tmp_path / f"e{k}", alone)]
+        ev = [
+            json.loads((d / "eval.json").read_text())["summary"]
+            for d in (tmp_path / f"e{k}", alone)
+        ]
         assert ev[0] == ev[1]
 
 

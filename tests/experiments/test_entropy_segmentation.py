@@ -51,9 +51,19 @@ def test_batch_positions_uses_the_fitted_segmenter():
 
 
 def _config(tmp_path, **extra):
-    return build_config("tiny", task="binfa_lm", pe="bipe_rope", out=str(tmp_path / "run"),
-                        overrides={"train.steps": "12", "data.n_train": "96", "data.n_eval": "6",
-                                   **ENTROPY, **extra})
+    return build_config(
+        "tiny",
+        task="binfa_lm",
+        pe="bipe_rope",
+        out=str(tmp_path / "run"),
+        overrides={
+            "train.steps": "12",
+            "data.n_train": "96",
+            "data.n_eval": "6",
+            **ENTROPY,
+            **extra,
+        },
+    )
 
 
 def test_prepare_fits_deterministically_and_one_fit_serves_both_splits(tmp_path):
@@ -80,8 +90,10 @@ def test_train_resume_and_eval_with_entropy_segmentation(tmp_path, monkeypatch, 
     result = json.loads((run / "eval.json").read_text())
     assert {"accuracy", "continuation_valid"} <= set(result["per_length"][0])  # decoding ran
     assert main(["eval", str(run), "--lengths", "1,5", "--n", "4", "--no-progress"]) == 0
-    assert [r["length"] for r in json.loads((run / "eval.json").read_text())["per_length"]] \
-        == [1, 5]
+    assert [r["length"] for r in json.loads((run / "eval.json").read_text())["per_length"]] == [
+        1,
+        5,
+    ]
     (run / "segmenter_eval.npz").unlink()
     capsys.readouterr()
     assert main(["eval", str(run), "--no-progress"]) == 2
@@ -91,19 +103,45 @@ def test_train_resume_and_eval_with_entropy_segmentation(tmp_path, monkeypatch, 
 
 def test_cli_train_end_to_end(tmp_path):
     out = tmp_path / "cli"
-    assert main(["train", "--preset", "tiny", "--task", "binfa_lm", "--pe", "bipe_rope",
-                 "--segment_train.method", "entropy", "--segment_eval.method", "entropy",
-                 "--segment_train.entropy_rule", "rise", "--train.steps", "8",
-                 "--data.n_train", "64", "--data.n_eval", "4", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "tiny",
+                "--task",
+                "binfa_lm",
+                "--pe",
+                "bipe_rope",
+                "--segment_train.method",
+                "entropy",
+                "--segment_eval.method",
+                "entropy",
+                "--segment_train.entropy_rule",
+                "rise",
+                "--train.steps",
+                "8",
+                "--data.n_train",
+                "64",
+                "--data.n_eval",
+                "4",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     saved = json.loads((out / "config.json").read_text())
     assert saved["segment_train"]["entropy_rule"] == "rise"
     trained = segmentation.load_run_segmenters(out, rundir.read_run_config(out)[0])
     assert trained["train"].rule == "rise" and trained["eval"].rule == "threshold"
     with pytest.raises(ValueError, match="other entropy knobs"):
         segmentation.load_run_segmenters(out, prepare(_config(tmp_path)).config)
-    assert all(0.0 <= r["accuracy"] <= 1.0
-               for r in json.loads((out / "eval.json").read_text())["per_length"])
+    assert all(
+        0.0 <= r["accuracy"] <= 1.0
+        for r in json.loads((out / "eval.json").read_text())["per_length"]
+    )
 
 
 def test_eval_set_entropy_on_a_separator_run_equals_training_with_it(tmp_path):
@@ -112,16 +150,26 @@ def test_eval_set_entropy_on_a_separator_run_equals_training_with_it(tmp_path):
     base = {"train.steps": "8", "data.n_eval": "4", "data.n_train": "64"}
     extra = {"segment_eval.method": "entropy", "segment_eval.entropy_length": "3"}
     for name, over in (("clean", {}), ("ent", extra)):
-        train(build_config("tiny", task="binfa_lm", pe="bipe_rope", out=str(tmp_path / name),
-                           overrides={**base, **over}), progress=False)
+        train(
+            build_config(
+                "tiny",
+                task="binfa_lm",
+                pe="bipe_rope",
+                out=str(tmp_path / name),
+                overrides={**base, **over},
+            ),
+            progress=False,
+        )
     args = ["eval", str(tmp_path / "clean"), "--no-progress", "--out", str(tmp_path / "e")]
     for key, value in extra.items():
         args += ["--set", f"{key}={value}"]
     assert main(args) == 0
-    assert json.loads((tmp_path / "e" / "eval.json").read_text()) == \
-        json.loads((tmp_path / "ent" / "eval.json").read_text())
-    assert (tmp_path / "e" / "segmenter_eval.npz").read_bytes() == \
-        (tmp_path / "ent" / "segmenter_eval.npz").read_bytes()
+    assert json.loads((tmp_path / "e" / "eval.json").read_text()) == json.loads(
+        (tmp_path / "ent" / "eval.json").read_text()
+    )
+    assert (tmp_path / "e" / "segmenter_eval.npz").read_bytes() == (
+        tmp_path / "ent" / "segmenter_eval.npz"
+    ).read_bytes()
     assert not (tmp_path / "clean" / "segmenter_eval.npz").exists()
 
 
@@ -129,9 +177,13 @@ def test_eval_set_entropy_on_a_separator_run_equals_training_with_it(tmp_path):
 def test_online_cached_decoding_equals_recomputation(tmp_path, pe):
     """The KV-cached decoder with streaming entropy segments gives the tokens of recomputing
     every prefix with the batch segmenter (evaluation's recompute path)."""
-    config = build_config("tiny", task="binfa_lm", pe=pe, out=str(tmp_path / "r"),
-                          overrides={"data.n_train": "64", **ENTROPY,
-                                     "segment_eval.entropy_length": "1.5"})
+    config = build_config(
+        "tiny",
+        task="binfa_lm",
+        pe=pe,
+        out=str(tmp_path / "r"),
+        overrides={"data.n_train": "64", **ENTROPY, "segment_eval.entropy_length": "1.5"},
+    )
     prepared = prepare(config)
     model = build_model(prepared.config, torch.device("cpu")).eval()
     segmenter = prepared.segmenters["eval"]
@@ -144,13 +196,20 @@ def test_online_cached_decoding_equals_recomputation(tmp_path, pe):
     for eos in (None, int(rng.integers(0, vocab))):
         with torch.no_grad():
             cached = _decode_fn(model, prepared.config, 1, torch.device("cpu"), segmenter)(
-                prompts, 10, eos)
-            slow = model.generate(padded, 10, eos=eos, prompt_lengths=lengths, use_cache=False,
-                                  positions=segmentation_positions(prepared.config, 1,
-                                                                   segmenter))[:, 9:].numpy()
+                prompts, 10, eos
+            )
+            slow = model.generate(
+                padded,
+                10,
+                eos=eos,
+                prompt_lengths=lengths,
+                use_cache=False,
+                positions=segmentation_positions(prepared.config, 1, segmenter),
+            )[:, 9:].numpy()
         assert np.array_equal(cached, slow)
-        assert np.array_equal(cached, decode_entropy_cached(model, prompts, 10, eos,
-                                                            torch.device("cpu"), segmenter))
+        assert np.array_equal(
+            cached, decode_entropy_cached(model, prompts, 10, eos, torch.device("cpu"), segmenter)
+        )
         runs.append(cached)
     seg, _ = entropy_positions(np.concatenate([prompts[3], runs[0][3]]), segmenter)
     assert seg[-1] > seg[len(prompts[3]) - 1]  # segments were closed while decoding
@@ -158,8 +217,13 @@ def test_online_cached_decoding_equals_recomputation(tmp_path, pe):
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_every_task_prepares_with_entropy_segmentation(tmp_path, task):
-    config = build_config("tiny", task=task, pe="bipe_rope", out=str(tmp_path / "r"),
-                          overrides={"data.n_train": "48", **ENTROPY})
+    config = build_config(
+        "tiny",
+        task=task,
+        pe="bipe_rope",
+        out=str(tmp_path / "r"),
+        overrides={"data.n_train": "48", **ENTROPY},
+    )
     prepared = prepare(config)
     check_feasible(prepared, [1])
     segmenter = prepared.segmenters["train"]
@@ -169,9 +233,13 @@ def test_every_task_prepares_with_entropy_segmentation(tmp_path, task):
 
 
 def test_arithmetic_chains_decode_under_entropy_segmentation(tmp_path):
-    config = build_config("tiny", task="arith", pe="bipe_alibi", out=str(tmp_path / "a"),
-                          overrides={"train.steps": "6", "data.n_train": "64",
-                                     "data.n_eval": "4", **ENTROPY})
+    config = build_config(
+        "tiny",
+        task="arith",
+        pe="bipe_alibi",
+        out=str(tmp_path / "a"),
+        overrides={"train.steps": "6", "data.n_train": "64", "data.n_eval": "4", **ENTROPY},
+    )
     train(config, progress=False)
     rows = json.loads((tmp_path / "a" / "eval.json").read_text())["per_length"]
     assert [r["n"] for r in rows] == [4, 4, 4]
@@ -181,8 +249,12 @@ def test_arithmetic_chains_decode_under_entropy_segmentation(tmp_path):
 def test_streaming_entropy_positions_advance_one_token_per_call(tmp_path):
     from bipe.experiments.online_decode import EntropyPositions
 
-    config = build_config("tiny", task="binfa_lm", out=str(tmp_path / "r"),
-                          overrides={"data.n_train": "32", **ENTROPY})
+    config = build_config(
+        "tiny",
+        task="binfa_lm",
+        out=str(tmp_path / "r"),
+        overrides={"data.n_train": "32", **ENTROPY},
+    )
     segmenter = prepare(config).segmenters["train"]
     tokens = torch.tensor([[0, 1, 2, 0, 1], [9, 9, 0, 2, 1]])  # row 1: 3 tokens, left-padded
     lengths = torch.tensor([5, 3])
@@ -190,8 +262,7 @@ def test_streaming_entropy_positions_advance_one_token_per_call(tmp_path):
     first = source(tokens, lengths)
     grown = source(torch.cat([tokens, tokens[:, :1]], dim=1), lengths + 1)
     want = entropy_positions(np.array([0, 1, 2, 0, 1, 0]), segmenter)
-    assert grown.seg[0].tolist() == want[0].tolist() and grown.intra[0].tolist() == \
-        want[1].tolist()
+    assert grown.seg[0].tolist() == want[0].tolist() and grown.intra[0].tolist() == want[1].tolist()
     assert first.index[1].tolist() == [0, 0, 0, 1, 2] and grown.index[1, -1] == 3
     with pytest.raises(ValueError, match="one token per call"):
         source(tokens, lengths)

@@ -14,9 +14,23 @@ from bipe.experiments.presets import build_config
 from bipe.experiments.train import build_model, prepare
 from bipe.models.checkpoint import load, save
 
-ARGS = ["--task", "binfa_lm", "--pe", "bipe_alibi", "--preset", "tiny", "--data.n_train", "64",
-        "--data.n_eval", "8", "--data.eval_lengths", "2,4", "--train.steps", "20",
-        "--no-progress"]
+ARGS = [
+    "--task",
+    "binfa_lm",
+    "--pe",
+    "bipe_alibi",
+    "--preset",
+    "tiny",
+    "--data.n_train",
+    "64",
+    "--data.n_eval",
+    "8",
+    "--data.eval_lengths",
+    "2,4",
+    "--train.steps",
+    "20",
+    "--no-progress",
+]
 
 
 def _eval(run) -> dict:
@@ -68,9 +82,17 @@ def test_two_init_seeds_are_told_apart(runs):
 
 def test_trained_model_differs_from_untrained(runs):
     trained = _eval(runs / "s0")
-    config = build_config("tiny", task="binfa_lm", pe="bipe_alibi", overrides={
-        "data.n_train": "64", "data.n_eval": "8", "data.eval_lengths": "2,4",
-        "train.steps": "20"})
+    config = build_config(
+        "tiny",
+        task="binfa_lm",
+        pe="bipe_alibi",
+        overrides={
+            "data.n_train": "64",
+            "data.n_eval": "8",
+            "data.eval_lengths": "2,4",
+            "train.steps": "20",
+        },
+    )
     prepared = prepare(config)
     fresh = build_model(prepared.config, torch.device("cpu"))
     result = evaluate_model(fresh, prepared.config, prepared.task, prepared.world, (2, 4))
@@ -84,8 +106,9 @@ def test_legal_mass_after_first_matches_a_per_position_reference():
     loop over tokens; one-segment sequences have no such position (null, left out of means)."""
     from bipe.experiments.evaluate import eval_set, summarize
 
-    config = build_config("tiny", task="binfa_lm", pe="rope", overrides={
-        "data.n_train": "8", "data.n_eval": "6"})
+    config = build_config(
+        "tiny", task="binfa_lm", pe="rope", overrides={"data.n_train": "8", "data.n_eval": "6"}
+    )
     prepared = prepare(config)
     task, world, data = prepared.task, prepared.world, prepared.config.data
     sep = task.separators(data, world)[0]
@@ -121,8 +144,14 @@ def test_legal_mass_after_first_matches_a_per_position_reference():
             assert masses == [] and row["legal_mass_after_first"] is None
         else:
             assert row["legal_mass_after_first"] == pytest.approx(np.mean(masses), rel=1e-5)
-    summary = summarize([{"length": 1, "n": 6, "m": None}, {"length": 2, "n": 6, "m": 0.5},
-                         {"length": 3, "n": 6, "m": 0.7}], (1, 2))
+    summary = summarize(
+        [
+            {"length": 1, "n": 6, "m": None},
+            {"length": 2, "n": 6, "m": 0.5},
+            {"length": 3, "n": 6, "m": 0.7},
+        ],
+        (1, 2),
+    )
     assert summary == {"in_distribution": {"m": 0.5}, "above_train": {"m": 0.7}}
 
 

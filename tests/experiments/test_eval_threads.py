@@ -11,9 +11,18 @@ from bipe.experiments.train import train
 
 
 def test_evaluation_uses_the_runs_thread_count(tmp_path):
-    config = build_config("tiny", pe="rope", overrides={
-        "train.steps": "2", "train.n_threads": "1", "train.evaluate_at_end": "false",
-        "data.n_eval": "4", "data.eval_lengths": "2", "out": str(tmp_path / "run")})
+    config = build_config(
+        "tiny",
+        pe="rope",
+        overrides={
+            "train.steps": "2",
+            "train.n_threads": "1",
+            "train.evaluate_at_end": "false",
+            "data.n_eval": "4",
+            "data.eval_lengths": "2",
+            "out": str(tmp_path / "run"),
+        },
+    )
     before = torch.get_num_threads()
     try:
         run = train(config, progress=False)

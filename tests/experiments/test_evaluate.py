@@ -30,8 +30,10 @@ torch.set_num_threads(1)
 
 
 def test_summary_means_inside_and_above_the_training_range():
-    rows = [{"length": k, "n": 10, "accuracy": a} for k, a in
-            [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.2), (6, 0.0)]]
+    rows = [
+        {"length": k, "n": 10, "accuracy": a}
+        for k, a in [(1, 1.0), (2, 0.8), (3, 0.6), (4, 0.2), (6, 0.0)]
+    ]
     s = summarize(rows, (2, 3))
     assert s["in_distribution"] == {"accuracy": pytest.approx(0.7)}
     assert s["above_train"] == {"accuracy": pytest.approx(0.1)}
@@ -41,13 +43,16 @@ def test_summary_means_inside_and_above_the_training_range():
 EOS = 2
 
 
-@pytest.mark.parametrize("gen,ref,expected", [
-    ([12, 9, 13, EOS, EOS], [12, 9, 13, EOS], (True, True)),
-    ([14, 9, 13, EOS, EOS], [12, 9, 13, EOS], (True, False)),  # right answer, wrong chain
-    ([12, 9, 15, EOS, EOS], [12, 9, 13, EOS], (False, False)),
-    ([12, 9, 13, 13, 13], [12, 9, 13, EOS], (False, False)),  # never stops
-    ([EOS, EOS, EOS], [13, EOS], (False, False)),
-])
+@pytest.mark.parametrize(
+    "gen,ref,expected",
+    [
+        ([12, 9, 13, EOS, EOS], [12, 9, 13, EOS], (True, True)),
+        ([14, 9, 13, EOS, EOS], [12, 9, 13, EOS], (True, False)),  # right answer, wrong chain
+        ([12, 9, 15, EOS, EOS], [12, 9, 13, EOS], (False, False)),
+        ([12, 9, 13, 13, 13], [12, 9, 13, EOS], (False, False)),  # never stops
+        ([EOS, EOS, EOS], [13, EOS], (False, False)),
+    ],
+)
 def test_chain_scoring(gen, ref, expected):
     assert _score_chain(np.array(gen), np.array(ref), EOS) == expected
 
@@ -68,19 +73,19 @@ def reference_decode(model, prompts, max_new, eos, positions_of) -> np.ndarray:
         tokens, lengths = pad_rows([np.asarray(r) for r in rows])  # (B, T), (B,)
         seg, intra = positions_of(tokens, lengths)
         b, t = tokens.shape
-        pos = Positions(torch.arange(t).expand(b, t), torch.from_numpy(seg),
-                        torch.from_numpy(intra))
+        pos = Positions(
+            torch.arange(t).expand(b, t), torch.from_numpy(seg), torch.from_numpy(intra)
+        )
         logits = model(torch.from_numpy(tokens), pos)  # (B, T, V)
         nxt = logits[torch.arange(b), torch.from_numpy(lengths - 1)].argmax(-1).numpy()
         nxt = np.where(done, eos, nxt)
         done |= nxt == eos
         for r, token in zip(rows, nxt, strict=True):
             r.append(int(token))
-    return np.array([r[len(p):] for r, p in zip(rows, prompts, strict=True)])
+    return np.array([r[len(p) :] for r, p in zip(rows, prompts, strict=True)])
 
 
-@pytest.mark.parametrize("method,drop", [("separator", 0.0), ("fixed:3", 0.0),
-                                         ("separator", 0.3)])
+@pytest.mark.parametrize("method,drop", [("separator", 0.0), ("fixed:3", 0.0), ("separator", 0.3)])
 def test_one_decoder_equals_recomputation(tiny_model, method, drop):
     """Evaluation decodes with models.generate (cached, or recomputing under perturbations);
     its tokens equal a slow right-padded recomputation of every prefix."""
@@ -91,26 +96,29 @@ def test_one_decoder_equals_recomputation(tiny_model, method, drop):
     prompts = [rng.integers(3, 21, size=k) for k in (3, 7, 5, 9)]
 
     def positions_of(tokens, lengths):
-        draw = np.random.default_rng(np.random.SeedSequence(config.data_seed,
-                                                            spawn_key=(4, 2, 1)))
-        return batch_positions(draw, tokens, lengths, seg_config,
-                               prepared.config.model.separators)
+        draw = np.random.default_rng(np.random.SeedSequence(config.data_seed, spawn_key=(4, 2, 1)))
+        return batch_positions(draw, tokens, lengths, seg_config, prepared.config.model.separators)
 
     with torch.no_grad():
         fast = _decode_fn(model, config, 1, torch.device("cpu"))(prompts, 12, EOS)
         slow = reference_decode(model, prompts, 12, EOS, positions_of)
         recomputed = model.generate(
-            torch.from_numpy(pad_rows(prompts, left=True)[0]), 12, eos=EOS, use_cache=False,
+            torch.from_numpy(pad_rows(prompts, left=True)[0]),
+            12,
+            eos=EOS,
+            use_cache=False,
             prompt_lengths=torch.tensor([len(p) for p in prompts]),
-            positions=segmentation_positions(config, 1))[:, 9:].numpy()
+            positions=segmentation_positions(config, 1),
+        )[:, 9:].numpy()
     assert np.array_equal(fast, slow) and np.array_equal(recomputed, slow)
 
 
 @pytest.mark.parametrize("task", ["arith", "binfa_lm", "binfa_state"])
 def test_results_do_not_depend_on_batching(task):
     overrides = {"data.n_eval": "10", "data.eval_lengths": "1,3"}
-    small = build_config("tiny", task=task, overrides={**overrides,
-                                                       "data.eval_tokens_per_batch": "20"})
+    small = build_config(
+        "tiny", task=task, overrides={**overrides, "data.eval_tokens_per_batch": "20"}
+    )
     big = build_config("tiny", task=task, overrides=overrides)
     results = []
     for config in (small, big):
@@ -135,8 +143,9 @@ def test_positions_under_each_segmentation():
     seg, intra = batch_positions(rng, tokens, lengths, SegmentationConfig(insert=1.0), seps)
     assert intra.tolist() == [[0] * 8] and seg.tolist() == [list(range(8))]
     oracle = np.array([[0, 0, 0, 1, 1, 1, 2, 2]])
-    seg, intra = batch_positions(None, tokens, lengths, SegmentationConfig(method="oracle"),
-                                 seps, oracle)
+    seg, intra = batch_positions(
+        None, tokens, lengths, SegmentationConfig(method="oracle"), seps, oracle
+    )
     assert seg.tolist() == oracle.tolist() and intra.tolist() == [[0, 1, 2, 0, 1, 2, 0, 1]]
 
 
@@ -157,15 +166,28 @@ def test_perturbed_positions_are_well_formed(t, shift, seed):
         assert np.all(i[1:][steps == 0] == i[:-1][steps == 0] + 1)
 
 
-@pytest.mark.parametrize("task,train_seg,eval_seg", [
-    ("arith", {"segment_train.method": "fixed:2"}, {"segment_eval.method": "fixed:2"}),
-    ("arith", {}, {"segment_eval.drop": "0.5", "segment_eval.shift": "1"}),
-    ("binfa_lm", {"segment_train.method": "oracle"}, {"segment_eval.insert": "0.3"}),
-])
+@pytest.mark.parametrize(
+    "task,train_seg,eval_seg",
+    [
+        ("arith", {"segment_train.method": "fixed:2"}, {"segment_eval.method": "fixed:2"}),
+        ("arith", {}, {"segment_eval.drop": "0.5", "segment_eval.shift": "1"}),
+        ("binfa_lm", {"segment_train.method": "oracle"}, {"segment_eval.insert": "0.3"}),
+    ],
+)
 def test_segmentation_is_an_experimental_variable(tmp_path, task, train_seg, eval_seg):
-    config = build_config("tiny", task=task, pe="bipe_rope", out=str(tmp_path / "r"),
-                          overrides={"train.steps": "10", "data.n_eval": "6",
-                                     "data.n_train": "64", **train_seg, **eval_seg})
+    config = build_config(
+        "tiny",
+        task=task,
+        pe="bipe_rope",
+        out=str(tmp_path / "r"),
+        overrides={
+            "train.steps": "10",
+            "data.n_eval": "6",
+            "data.n_train": "64",
+            **train_seg,
+            **eval_seg,
+        },
+    )
     train(config, progress=False)
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
     if train_seg.get("segment_train.method") == "fixed:2":
@@ -177,8 +199,10 @@ def test_segmentation_is_an_experimental_variable(tmp_path, task, train_seg, eva
 
 def test_bipe_eval_far_beyond_training(tmp_path, capsys):
     run = tmp_path / "run"
-    train(build_config("tiny", task="binfa_lm", overrides={"train.steps": "10"}, out=str(run)),
-          progress=False)
+    train(
+        build_config("tiny", task="binfa_lm", overrides={"train.steps": "10"}, out=str(run)),
+        progress=False,
+    )
     assert main(["eval", str(run), "--lengths", "1,12", "--n", "5", "--no-progress"]) == 0
     result = json.loads((run / "eval.json").read_text())
     assert [r["length"] for r in result["per_length"]] == [1, 12]  # 12 = 4x the training max
@@ -194,8 +218,16 @@ def test_eval_overrides_write_a_separate_folder_and_equal_training_with_them(tmp
     base = {"train.steps": "10", "data.n_eval": "6", "data.n_train": "64"}
     noisy = {"segment_eval.drop": "0.5", "segment_eval.insert": "0.2"}
     for name, extra in (("clean", {}), ("noisy", noisy)):
-        train(build_config("tiny", task="binfa_lm", pe="bipe_rope", out=str(tmp_path / name),
-                           overrides={**base, **extra}), progress=False)
+        train(
+            build_config(
+                "tiny",
+                task="binfa_lm",
+                pe="bipe_rope",
+                out=str(tmp_path / name),
+                overrides={**base, **extra},
+            ),
+            progress=False,
+        )
     before = (tmp_path / "clean" / "eval.json").read_bytes()
     args = ["eval", str(tmp_path / "clean"), "--no-progress", "--out", str(tmp_path / "e")]
     for key, value in noisy.items():
@@ -207,7 +239,18 @@ def test_eval_overrides_write_a_separate_folder_and_equal_training_with_them(tmp
     assert got == want
     saved = json.loads((tmp_path / "e" / "config.json").read_text())
     assert saved["segment_eval"]["drop"] == 0.5 and saved["evaluated_from"].endswith("clean")
-    assert main(["eval", str(tmp_path / "clean"), "--set", "model.d_model=8",
-                 "--out", str(tmp_path / "x")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                str(tmp_path / "clean"),
+                "--set",
+                "model.d_model=8",
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
     assert main(["eval", str(tmp_path / "clean"), "--set", "segment_eval.drop=0.1"]) == 2
     assert not (tmp_path / "x").exists()

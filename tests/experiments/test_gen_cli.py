@@ -17,8 +17,9 @@ SMALL = ["--n", "40", "--segments", "uniform:2:5", "--segment-length", "uniform:
 
 def gen(*args):
     """Run ``python -m bipe gen ...`` in a subprocess; ``(returncode, stdout, stderr)``."""
-    proc = subprocess.run([sys.executable, "-m", "bipe", "gen", *map(str, args)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bipe", "gen", *map(str, args)], capture_output=True, text=True
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -27,8 +28,10 @@ def gen(*args):
 def test_same_seed_same_bytes(tmp_path, kind, fmt):
     outs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
     for out, seed in zip(outs, [7, 7, 8], strict=True):
-        assert main(["gen", kind, *SMALL, "--seed", str(seed), "--format", fmt,
-                     "--out", str(out)]) == 0
+        assert (
+            main(["gen", kind, *SMALL, "--seed", str(seed), "--format", fmt, "--out", str(out)])
+            == 0
+        )
     data = f"data.{fmt}"
     assert (outs[0] / data).read_bytes() == (outs[1] / data).read_bytes()
     assert (outs[0] / "meta.json").read_bytes() == (outs[1] / "meta.json").read_bytes()
@@ -39,8 +42,22 @@ def test_same_seed_same_bytes(tmp_path, kind, fmt):
 
 
 def test_meta_and_records(tmp_path):
-    assert main(["gen", "binfa", *SMALL, "--n-symbols", "3", "--n-types", "2",
-                 "--out", str(tmp_path / "d")]) == 0
+    assert (
+        main(
+            [
+                "gen",
+                "binfa",
+                *SMALL,
+                "--n-symbols",
+                "3",
+                "--n-types",
+                "2",
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
     ds = load_dataset(tmp_path / "d")
     meta = ds.meta
     assert meta["vocab"] == ["a", "b", "c", "#"] and meta["separators"] == [3]
@@ -63,9 +80,27 @@ def test_meta_and_records(tmp_path):
 def test_saved_automaton_is_reused(tmp_path, capsys):
     train, test, again = tmp_path / "train", tmp_path / "test", tmp_path / "again"
     assert main(["gen", "binfa", *SMALL, "--seed", "3", "--out", str(train)]) == 0
-    assert main(["gen", "binfa", "--n", "10", "--segments", "uniform:8:12", "--segment-length",
-                 "uniform:1:4", "--automaton", str(train / "meta.json"), "--seed", "4",
-                 "--out", str(test)]) == 0
+    assert (
+        main(
+            [
+                "gen",
+                "binfa",
+                "--n",
+                "10",
+                "--segments",
+                "uniform:8:12",
+                "--segment-length",
+                "uniform:1:4",
+                "--automaton",
+                str(train / "meta.json"),
+                "--seed",
+                "4",
+                "--out",
+                str(test),
+            ]
+        )
+        == 0
+    )
     meta_train, meta_test = (json.loads((d / "meta.json").read_text()) for d in (train, test))
     assert meta_train["automaton"] == meta_test["automaton"]
     assert meta_test["config"]["automaton_file"] == str(train / "meta.json")
@@ -75,8 +110,10 @@ def test_saved_automaton_is_reused(tmp_path, capsys):
     # a bare automaton file, the same seed and specs: the very same data as the original
     bare = tmp_path / "automaton.json"
     bare.write_text(json.dumps(meta_train["automaton"]))
-    assert main(["gen", "binfa", *SMALL, "--seed", "3", "--automaton", str(bare),
-                 "--out", str(again)]) == 0
+    assert (
+        main(["gen", "binfa", *SMALL, "--seed", "3", "--automaton", str(bare), "--out", str(again)])
+        == 0
+    )
     assert (again / "data.jsonl").read_bytes() == (train / "data.jsonl").read_bytes()
     capsys.readouterr()
 
@@ -93,8 +130,9 @@ def test_verify_catches_corruption(tmp_path):
     no_sep = [t for t in record["tokens"] if t != sep]
     bad = {**record, "tokens": no_sep, "seg": [0] * len(no_sep), "intra": list(range(len(no_sep)))}
     assert "language" in verify_record(bad, ds.meta)
-    assert "outside" in verify_record(record, {**ds.meta, "config": {
-        **ds.meta["config"], "segments": "fixed:100"}})
+    assert "outside" in verify_record(
+        record, {**ds.meta, "config": {**ds.meta["config"], "segments": "fixed:100"}}
+    )
     assert "types" in verify_record({**record, "types": record["types"][:-1]}, ds.meta)
     assert "list of ints" in verify_record({**record, "tokens": "abc"}, ds.meta)
 
@@ -117,11 +155,17 @@ def test_verify_catches_corruption(tmp_path):
 )
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, message):
     auto = tmp_path / "auto.json"
-    auto.write_text(json.dumps({"kind": "binfa", "n_symbols": 1, "separator": 1,
-                                "outer": {"n_states": 1, "start": [0], "accept": [0],
-                                          "transitions": [[0, 0, 0]]},
-                                "inner": [{"n_states": 2, "start": [0], "accept": [1],
-                                           "transitions": [[0, 0, 1]]}]}))
+    auto.write_text(
+        json.dumps(
+            {
+                "kind": "binfa",
+                "n_symbols": 1,
+                "separator": 1,
+                "outer": {"n_states": 1, "start": [0], "accept": [0], "transitions": [[0, 0, 0]]},
+                "inner": [{"n_states": 2, "start": [0], "accept": [1], "transitions": [[0, 0, 1]]}],
+            }
+        )
+    )
     out = tmp_path / "out"
     code, stdout, stderr = gen(*[a.replace("{auto}", str(auto)) for a in args], "--out", out)
     assert code == 2, stderr
@@ -142,6 +186,5 @@ def test_existing_folder_needs_force(tmp_path):
 
 
 def test_arith_is_delegated(tmp_path):
-    assert main(["gen", "arith", "--n", "5", "--operators", "2",
-                 "--out", str(tmp_path / "a")]) == 0
+    assert main(["gen", "arith", "--n", "5", "--operators", "2", "--out", str(tmp_path / "a")]) == 0
     assert load_dataset(tmp_path / "a").meta["generator"] == "arith"

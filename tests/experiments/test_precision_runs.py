@@ -11,8 +11,19 @@ def test_training_records_the_resolved_dtype_and_resume_keeps_it(tmp_path, capsy
     from bipe.experiments.cli import main
 
     run = tmp_path / "r"
-    base = ["train", "--task", "binfa_lm", "--preset", "tiny", "--train.steps", "4",
-            "--train.evaluate_at_end", "false", "--data.n_train", "32"]
+    base = [
+        "train",
+        "--task",
+        "binfa_lm",
+        "--preset",
+        "tiny",
+        "--train.steps",
+        "4",
+        "--train.evaluate_at_end",
+        "false",
+        "--data.n_train",
+        "32",
+    ]
     assert main([*base, "--out", str(run)]) == 0
     saved = json.loads((run / "config.json").read_text())["model"]["compute_dtype"]
     assert saved == "float32"  # a tiny step is below CPU_BF16_MIN_WORK: auto never picks bf16

@@ -16,8 +16,9 @@ def _runs(tmp_path, steps):
     for name, logged in steps.items():
         run = tmp_path / name
         run.mkdir()
-        (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n"
-                                                   for s in logged))
+        (run / "metrics.jsonl").write_text(
+            "".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in logged)
+        )
         runs.append((name, run, 8))
     return runs
 
@@ -48,7 +49,7 @@ def test_silent_when_not_a_terminal(tmp_path):
 def test_a_torn_or_corrupt_metrics_file_counts_as_no_progress(tmp_path):
     run = tmp_path / "r"
     run.mkdir()
-    (run / "metrics.jsonl").write_text("not json\n{\"step\": 4}\n")
+    (run / "metrics.jsonl").write_text('not json\n{"step": 4}\n')
     stream = FakeTty()
     with SweepProgress([("r", run, 8)], stream=stream, interval_s=3600) as bar:
         bar.refresh()

@@ -11,9 +11,25 @@ from bipe.experiments.presets import build_config
 from bipe.experiments.rundir import read_metrics
 from bipe.experiments.train import lr_at, resume, train
 
-BASE = ["--task", "binfa_lm", "--pe", "bipe_alibi", "--preset", "tiny", "--data.n_train", "64",
-        "--data.n_eval", "4", "--data.eval_lengths", "2,4", "--train.log_every", "5",
-        "--train.checkpoint_every", "10", "--no-progress"]
+BASE = [
+    "--task",
+    "binfa_lm",
+    "--pe",
+    "bipe_alibi",
+    "--preset",
+    "tiny",
+    "--data.n_train",
+    "64",
+    "--data.n_eval",
+    "4",
+    "--data.eval_lengths",
+    "2,4",
+    "--train.log_every",
+    "5",
+    "--train.checkpoint_every",
+    "10",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +74,23 @@ def test_more_steps_trains_past_the_old_count_and_is_recorded(finished, tmp_path
     assert entry["step"] == 20 and entry["changes"] == {"train.steps": [20, 30]}
     # A resumed run's config.json still seeds a new run (its history is bookkeeping).
     again = tmp_path / "again"
-    assert main(["train", "--config", str(run / "config.json"), "--out", str(again),
-                 "--train.steps", "2", "--train.evaluate_at_end", "false", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(run / "config.json"),
+                "--out",
+                str(again),
+                "--train.steps",
+                "2",
+                "--train.evaluate_at_end",
+                "false",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "resumes" not in json.loads((again / "config.json").read_text())
 
 
@@ -80,28 +111,46 @@ def test_extended_run_resumes_to_the_same_result(finished, tmp_path):
 def test_evaluation_settings_change_without_training(finished, tmp_path, capsys):
     run = _copy(finished, tmp_path)
     rows = read_metrics(run)
-    assert main(["train", "--resume", str(run), "--data.eval_lengths", "2,4,6",
-                 "--data.n_eval", "3", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                str(run),
+                "--data.eval_lengths",
+                "2,4,6",
+                "--data.n_eval",
+                "3",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     result = json.loads((run / "eval.json").read_text())
     assert [(r["length"], r["n"]) for r in result["per_length"]] == [(2, 3), (4, 3), (6, 3)]
     assert read_metrics(run) == rows  # nothing trained
     saved = json.loads((run / "config.json").read_text())
-    assert saved["resumes"][-1]["changes"] == {"data.eval_lengths": [[2, 4], [2, 4, 6]],
-                                               "data.n_eval": [4, 3]}
+    assert saved["resumes"][-1]["changes"] == {
+        "data.eval_lengths": [[2, 4], [2, 4, 6]],
+        "data.n_eval": [4, 3],
+    }
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--model.d_model", "64"], "model.d_model"),
-    (["--init_seed", "3"], "init_seed"),
-    (["--data_seed", "3"], "data_seed"),
-    (["--train.lr", "0.01"], "train.lr"),
-    (["--train.warmup", "3"], "train.warmup"),
-    (["--data.n_train", "65"], "data.n_train"),
-    (["--segment_train.method", "fixed:3"], "segment_train.method"),
-    (["--train.steps", "10"], "below the 20 steps"),
-    (["--pe", "rope"], "--pe cannot be combined"),
-    (["--preset", "tiny"], "--preset cannot be combined"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--model.d_model", "64"], "model.d_model"),
+        (["--init_seed", "3"], "init_seed"),
+        (["--data_seed", "3"], "data_seed"),
+        (["--train.lr", "0.01"], "train.lr"),
+        (["--train.warmup", "3"], "train.warmup"),
+        (["--data.n_train", "65"], "data.n_train"),
+        (["--segment_train.method", "fixed:3"], "segment_train.method"),
+        (["--train.steps", "10"], "below the 20 steps"),
+        (["--pe", "rope"], "--pe cannot be combined"),
+        (["--preset", "tiny"], "--preset cannot be combined"),
+    ],
+)
 def test_unsafe_changes_are_refused_untouched(finished, tmp_path, capsys, argv, needle):
     run = _copy(finished, tmp_path)
     before = _snapshot(run)
@@ -119,7 +168,12 @@ def test_plain_resume_of_a_finished_run_changes_nothing_but_the_record(finished,
     entry = json.loads((run / "config.json").read_text())["resumes"][-1]
     assert entry["changes"] == {} and entry["step"] == 20
     train_again = tmp_path / "fresh"
-    train(build_config("tiny", overrides={"train.steps": "2", "data.n_train": "16",
-                                          "train.evaluate_at_end": "false"},
-                       out=str(train_again)), progress=False)
+    train(
+        build_config(
+            "tiny",
+            overrides={"train.steps": "2", "data.n_train": "16", "train.evaluate_at_end": "false"},
+            out=str(train_again),
+        ),
+        progress=False,
+    )
     assert "resumes" not in json.loads((train_again / "config.json").read_text())

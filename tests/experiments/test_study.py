@@ -33,23 +33,50 @@ class FakeRunner:
             size = c.data.inner_states
             ok = c.model.d_model >= planted_threshold(c.model.pe, size)
             acc = 0.95 if ok else 0.3 + 0.01 * c.init_seed
-            data = {k: getattr(c.data, k)
-                    for k in ("n_types", "inner_states", "outer_states", "n_symbols")}
-            (run / "config.json").write_text(json.dumps(
-                {"task": c.task, "init_seed": c.init_seed, "data_seed": 0, "data": data,
-                 "model": {"pe": c.model.pe, "d_model": c.model.d_model}}))
-            (run / "eval.json").write_text(json.dumps(
-                {"task": c.task, "pe": c.model.pe, "train_range": [1, 2], "per_length": [],
-                 "summary": {"in_distribution": {"accuracy": acc},
-                             "above_train": {"accuracy": acc / 2}}}))
+            data = {
+                k: getattr(c.data, k)
+                for k in ("n_types", "inner_states", "outer_states", "n_symbols")
+            }
+            (run / "config.json").write_text(
+                json.dumps(
+                    {
+                        "task": c.task,
+                        "init_seed": c.init_seed,
+                        "data_seed": 0,
+                        "data": data,
+                        "model": {"pe": c.model.pe, "d_model": c.model.d_model},
+                    }
+                )
+            )
+            (run / "eval.json").write_text(
+                json.dumps(
+                    {
+                        "task": c.task,
+                        "pe": c.model.pe,
+                        "train_range": [1, 2],
+                        "per_length": [],
+                        "summary": {
+                            "in_distribution": {"accuracy": acc},
+                            "above_train": {"accuracy": acc / 2},
+                        },
+                    }
+                )
+            )
             self.calls.append((c.model.pe, size, c.model.d_model, c.init_seed))
             rows.append({"name": c.out, "dir": c.out, "status": "done"})
         return rows
 
 
 def study(**kw):
-    base = dict(encodings=("rope", "bipe_rope"), sizes=(2, 4, 8), widths=WIDTHS, seeds=(0, 1),
-                size_keys=("data.inner_states",), target=0.9, task="binfa_lm")
+    base = dict(
+        encodings=("rope", "bipe_rope"),
+        sizes=(2, 4, 8),
+        widths=WIDTHS,
+        seeds=(0, 1),
+        size_keys=("data.inner_states",),
+        target=0.9,
+        task="binfa_lm",
+    )
     return WidthStudy(**{**base, **kw})
 
 
@@ -75,8 +102,12 @@ def test_early_stopping_finds_planted_thresholds_and_exponents(tmp_path):
 
 def test_unreached_cells_are_censored_and_grid_is_exhausted(tmp_path):
     runner = FakeRunner()
-    outcome = run_width_study(study(encodings=("rope",), sizes=(8, 16), widths=(8, 64, 128)),
-                              tmp_path, runner=runner, n_boot=10)
+    outcome = run_width_study(
+        study(encodings=("rope",), sizes=(8, 16), widths=(8, 64, 128)),
+        tmp_path,
+        runner=runner,
+        n_boot=10,
+    )
     assert outcome.fits["rope"].censored == (16.0,)  # needs 512
     assert sorted({w for _, s, w, _ in runner.calls if s == 16}) == [8, 64, 128]
     assert ">grid" in outcome.report.read_text()
@@ -99,8 +130,22 @@ def test_cli_out_of_range_target_refused_up_front(tmp_path, capsys, target):
     from bipe.experiments.cli import main
 
     out = tmp_path / "study"
-    code = main(["study", "width", "--pes", "rope", "--sizes", "2", "--widths", "8",
-                 "--target", target, "--out", str(out)])
+    code = main(
+        [
+            "study",
+            "width",
+            "--pes",
+            "rope",
+            "--sizes",
+            "2",
+            "--widths",
+            "8",
+            "--target",
+            target,
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "(0, 1]" in err
     assert not out.exists()
@@ -110,10 +155,34 @@ def test_cli_out_of_range_target_refused_up_front(tmp_path, capsys, target):
 @pytest.mark.slow
 def test_cli_study_runs_real_tiny_sweep(tmp_path):
     out = tmp_path / "study"
-    cmd = [sys.executable, "-m", "bipe", "study", "width", "--preset", "tiny", "--task",
-           "binfa_lm", "--pes", "rope", "--sizes", "2,3", "--widths", "8,16", "--target", "0.05",
-           "--train.steps", "4", "--data.n_train", "64", "--data.n_eval", "4", "--no-progress",
-           "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bipe",
+        "study",
+        "width",
+        "--preset",
+        "tiny",
+        "--task",
+        "binfa_lm",
+        "--pes",
+        "rope",
+        "--sizes",
+        "2,3",
+        "--widths",
+        "8,16",
+        "--target",
+        "0.05",
+        "--train.steps",
+        "4",
+        "--data.n_train",
+        "64",
+        "--data.n_eval",
+        "4",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     saved = json.loads((out / "study.json").read_text())
@@ -124,10 +193,18 @@ def test_cli_study_runs_real_tiny_sweep(tmp_path):
     # Resumable: running the same study again (real run_sweep) trains nothing.
     evals = sorted(out.glob("*/eval.json"))
     stamps = [p.stat().st_mtime_ns for p in evals]
-    again = run_width_study(WidthStudy(
-        encodings=("rope",), sizes=(2, 3), widths=(8, 16), target=0.05, preset="tiny",
-        task="binfa_lm", fixed=(("train.steps", "4"), ("data.n_train", "64"),
-                                ("data.n_eval", "4"))), out)
+    again = run_width_study(
+        WidthStudy(
+            encodings=("rope",),
+            sizes=(2, 3),
+            widths=(8, 16),
+            target=0.05,
+            preset="tiny",
+            task="binfa_lm",
+            fixed=(("train.steps", "4"), ("data.n_train", "64"), ("data.n_eval", "4")),
+        ),
+        out,
+    )
     assert [p.stat().st_mtime_ns for p in evals] == stamps and len(evals) == 2
     assert sorted((r.size, r.width) for r in again.results) == [(2, 8), (3, 8)]
 
@@ -154,8 +231,13 @@ def test_two_axis_grid_fits_both_exponents(tmp_path):
                 (Path(out) / c.out / "eval.json").write_text(json.dumps(ev))
             return rows
 
-    s = study(sizes=(2, 4, 8), sizes2=(2, 4), size_keys2=("data.outer_states",), seeds=(0,),
-              widths=(8, 16, 32, 64, 128))
+    s = study(
+        sizes=(2, 4, 8),
+        sizes2=(2, 4),
+        size_keys2=("data.outer_states",),
+        seeds=(0,),
+        widths=(8, 16, 32, 64, 128),
+    )
     outcome = run_width_study(s, tmp_path, runner=GridRunner(), n_boot=10)
     rope, bipe = outcome.fits["rope"], outcome.fits["bipe_rope"]
     assert [e.estimate for e in rope.exponents] == pytest.approx([1.0, 1.0])
@@ -172,7 +254,8 @@ def _study_toml(folder, **width):
     lines = [f"{k} = {json.dumps(v)}" for k, v in table.items()]
     (folder / "study.toml").write_text(
         'title = "Width"\nquestion = "How does width scale?"\nmetrics = ["accuracy"]\n'
-        'runs = ["runs"]\n[width]\n' + "\n".join(lines) + "\n")
+        'runs = ["runs"]\n[width]\n' + "\n".join(lines) + "\n"
+    )
 
 
 def test_results_section_reports_the_study_fits_from_the_run_folders(tmp_path):
@@ -191,10 +274,14 @@ def test_results_section_reports_the_study_fits_from_the_run_folders(tmp_path):
     assert f"additive | {outcome.implied['additive']:.2f}" in text
     # planted exponents 2 (rope) and 1 (bipe_rope); over inner states alone (outer fixed at
     # the preset's) additive n + m implies 0.66 and product n * m implies 1
-    assert ("`rope`: exponents inner_states 2.00 [2.00, 2.00]; excludes additive (0.66) and "
-            "product (1.00); none of them fits") in text
-    assert ("`bipe_rope`: exponents inner_states 1.00 [1.00, 1.00]; consistent with product "
-            "(1.00); excludes additive (0.66);") in text
+    assert (
+        "`rope`: exponents inner_states 2.00 [2.00, 2.00]; excludes additive (0.66) and "
+        "product (1.00); none of them fits"
+    ) in text
+    assert (
+        "`bipe_rope`: exponents inner_states 1.00 [1.00, 1.00]; consistent with product "
+        "(1.00); excludes additive (0.66);"
+    ) in text
     # rope at size 8 lost its width-64 run of seed 1: that cell is still searching
     spec = load_study(tmp_path)
     gone = tmp_path / "runs" / "pe-rope__inner_states-8__d_model-64__init_seed-1"
@@ -250,7 +337,8 @@ def test_results_compare_pairs_at_every_width_both_trained_everywhere(tmp_path):
                 base = (0.6, 0.02) if c.model.pe == "bipe_rope" else (0.5, 0.01)
                 ev = json.loads((Path(out) / c.out / "eval.json").read_text())
                 ev["summary"]["in_distribution"]["accuracy"] = (
-                    0.95 if ok else base[0] + base[1] * c.init_seed)
+                    0.95 if ok else base[0] + base[1] * c.init_seed
+                )
                 (Path(out) / c.out / "eval.json").write_text(json.dumps(ev))
             return rows
 
@@ -258,17 +346,26 @@ def test_results_compare_pairs_at_every_width_both_trained_everywhere(tmp_path):
     from bipe.analysis.width_results import equal_width_rows
 
     # sizes 4 and 8: bipe_rope needs 16 and 32, rope 32 and 128; width 8 is below all of them
-    run_width_study(study(sizes=(4, 8), seeds=(0, 1, 2)), tmp_path / "runs", runner=Planted(),
-                    n_boot=10)
+    run_width_study(
+        study(sizes=(4, 8), seeds=(0, 1, 2)), tmp_path / "runs", runner=Planted(), n_boot=10
+    )
     _study_toml(tmp_path)
     toml = tmp_path / "study.toml"
-    toml.write_text(toml.read_text().replace('runs = ["runs"]',
-                                             'runs = ["runs"]\npairs = [["bipe_rope", "rope"]]'))
+    toml.write_text(
+        toml.read_text().replace(
+            'runs = ["runs"]', 'runs = ["runs"]\npairs = [["bipe_rope", "rope"]]'
+        )
+    )
     spec = load_study(tmp_path)
     rows = equal_width_rows(evaluated_runs(spec), spec.width, "accuracy", spec.pairs)
     # t interval of (0.10, 0.11, 0.12): 0.11 +- 4.303 * 0.01 / sqrt(3)
-    assert rows[0] == ("bipe_rope - rope", "8", "2", "0.110 [0.085, 0.135]",
-                       "bipe_rope higher than rope (3 seeds)")
+    assert rows[0] == (
+        "bipe_rope - rope",
+        "8",
+        "2",
+        "0.110 [0.085, 0.135]",
+        "bipe_rope higher than rope (3 seeds)",
+    )
     # bipe_rope stopped at 32 in size 8 and at 16 in size 4: from 32 on, not every cell ran
     assert [r[1] for r in rows] == ["8", "16"]
     # at 16, bipe_rope reached (0.95) in size 4, not in size 8, rope in neither: the seed's

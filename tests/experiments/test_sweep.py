@@ -8,25 +8,38 @@ from bipe.experiments.cli import main
 from bipe.experiments.presets import build_config
 from bipe.experiments.sweep import GridSpec, expand_grid, load_grid_file, run_sweep
 
-STEPS = (("train.steps", "8"), ("data.n_train", "64"), ("data.n_eval", "4"),
-         ("data.eval_lengths", "1,3"), ("train.checkpoint_every", "4"))
+STEPS = (
+    ("train.steps", "8"),
+    ("data.n_train", "64"),
+    ("data.n_eval", "4"),
+    ("data.eval_lengths", "1,3"),
+    ("train.checkpoint_every", "4"),
+)
 
 
 def test_grid_expands_to_named_configs():
-    spec = GridSpec(preset="tiny", fixed=STEPS,
-                    grid=(("model.pe", ("rope", "bipe_rope")), ("init_seed", ("0", "1"))))
+    spec = GridSpec(
+        preset="tiny",
+        fixed=STEPS,
+        grid=(("model.pe", ("rope", "bipe_rope")), ("init_seed", ("0", "1"))),
+    )
     points = expand_grid(spec)
     assert [name for name, _, _ in points] == [
-        "pe-rope__init_seed-0", "pe-rope__init_seed-1",
-        "pe-bipe_rope__init_seed-0", "pe-bipe_rope__init_seed-1"]
+        "pe-rope__init_seed-0",
+        "pe-rope__init_seed-1",
+        "pe-bipe_rope__init_seed-0",
+        "pe-bipe_rope__init_seed-1",
+    ]
     assert points[3][1].model.pe == "bipe_rope" and points[3][1].init_seed == 1
     assert all(c.train.steps == 8 for _, c, _ in points)
 
 
 def test_grid_files(tmp_path):
     toml = tmp_path / "g.toml"
-    toml.write_text('preset = "tiny"\ntask = "binfa_lm"\n[set]\n"train.steps" = 5\n'
-                    '[grid]\n"model.d_model" = [32, 64]\n')
+    toml.write_text(
+        'preset = "tiny"\ntask = "binfa_lm"\n[set]\n"train.steps" = 5\n'
+        '[grid]\n"model.d_model" = [32, 64]\n'
+    )
     spec = load_grid_file(toml)
     assert spec.task == "binfa_lm" and spec.grid == (("model.d_model", ("32", "64")),)
     assert [c.model.d_model for _, c, _ in expand_grid(spec)] == [32, 64]
@@ -49,9 +62,12 @@ def test_sweep_runs_skips_and_refuses_foreign_folders(tmp_path):
     run_sweep(configs[1:], tmp_path / "sw")  # a later call on part of the folder (a study level)
     index = json.loads((tmp_path / "sw" / "index.json").read_text())
     assert sorted((r["dir"], r["status"]) for r in index["runs"]) == [
-        ("pe-alibi", "done"), ("pe-rope", "done")]  # the other run's row is kept
-    other = build_config("tiny", pe="rope", overrides={**dict(STEPS), "train.steps": "9"},
-                         out="pe-rope")
+        ("pe-alibi", "done"),
+        ("pe-rope", "done"),
+    ]  # the other run's row is kept
+    other = build_config(
+        "tiny", pe="rope", overrides={**dict(STEPS), "train.steps": "9"}, out="pe-rope"
+    )
     with pytest.raises(ValueError, match="different config"):
         run_sweep([other], tmp_path / "sw")
 
@@ -60,16 +76,30 @@ def test_sweep_resumes_a_partial_run(tmp_path):
     from bipe.experiments.train import train
 
     config = build_config("tiny", overrides=dict(STEPS), out="only")
-    train(config.__class__(**{**config.__dict__, "out": str(tmp_path / "sw" / "only")}),
-          progress=False, stop_after=3)
+    train(
+        config.__class__(**{**config.__dict__, "out": str(tmp_path / "sw" / "only")}),
+        progress=False,
+        stop_after=3,
+    )
     assert not (tmp_path / "sw" / "only" / "eval.json").exists()
     assert run_sweep([config], tmp_path / "sw")[0]["status"] == "done"
     assert (tmp_path / "sw" / "only" / "eval.json").exists()
 
 
 def test_sweep_cli_in_parallel_processes(tmp_path, capsys):
-    argv = ["sweep", "--preset", "tiny", "--task", "binfa_lm", "--grid", "model.pe=rope,bipe_rope",
-            "--jobs", "2", "--out", str(tmp_path / "sw")]
+    argv = [
+        "sweep",
+        "--preset",
+        "tiny",
+        "--task",
+        "binfa_lm",
+        "--grid",
+        "model.pe=rope,bipe_rope",
+        "--jobs",
+        "2",
+        "--out",
+        str(tmp_path / "sw"),
+    ]
     argv += [f"--set={k}={v}" for k, v in STEPS]
     assert main(argv) == 0
     assert "2 of 2 runs done" in capsys.readouterr().out
@@ -86,10 +116,13 @@ def test_sweeps_running_at_once_into_one_folder_keep_each_others_rows(tmp_path):
     out = tmp_path / "sw"
     out.mkdir()
     # a second sweep (alibi) has started, and read the index, before the first one (rope) runs
-    late = _Index(out, [alibi.__class__(**{**alibi.__dict__, "out": str(out / "pe-alibi")})],
-                  ["pending"])
+    late = _Index(
+        out, [alibi.__class__(**{**alibi.__dict__, "out": str(out / "pe-alibi")})], ["pending"]
+    )
     run_sweep([rope], out)
     late.save()  # what the alibi sweep writes when its run ends
     index = json.loads((out / "index.json").read_text())
     assert sorted((r["dir"], r["status"]) for r in index["runs"]) == [
-        ("pe-alibi", "pending"), ("pe-rope", "done")]
+        ("pe-alibi", "pending"),
+        ("pe-rope", "done"),
+    ]

@@ -11,8 +11,16 @@ from bipe.synthetic.segment import separator_positions
 
 
 def test_registry_names_are_exact():
-    assert list(TASKS) == ["arith", "arith_direct", "binfa_lm", "binfa_state", "nfa_lm",
-                           "binfa3_lm", "text_lm", "passkey"]
+    assert list(TASKS) == [
+        "arith",
+        "arith_direct",
+        "binfa_lm",
+        "binfa_state",
+        "nfa_lm",
+        "binfa3_lm",
+        "text_lm",
+        "passkey",
+    ]
     with pytest.raises(ValueError, match="known tasks: arith, arith_direct"):
         get_task("copy")
 
@@ -21,17 +29,22 @@ def _examples(task_name, setting=None, n=20, **overrides):
     config = build_config("tiny", task=task_name, overrides=overrides)
     task = get_task(task_name)
     world = task.setup(stream(0, WORLD), config.data)
-    return config, task, world, task.generate(np.random.default_rng(1), config.data, world, n,
-                                              setting)
+    return (
+        config,
+        task,
+        world,
+        task.generate(np.random.default_rng(1), config.data, world, n, setting),
+    )
 
 
 def test_arith_targets_are_masked_through_the_first_equals():
     config, _, _, ex = _examples("arith", setting=3)
-    for tokens, x, y, p in zip(ex.extra["tokens"], ex.inputs, ex.targets,
-                               ex.extra["prompt_len"], strict=True):
+    for tokens, x, y, p in zip(
+        ex.extra["tokens"], ex.inputs, ex.targets, ex.extra["prompt_len"], strict=True
+    ):
         assert tokens[p - 1] == EQUALS and EQUALS not in tokens[: p - 1].tolist()
         assert np.array_equal(x, tokens[:-1])
-        assert np.all(y[: p - 1] == IGNORE) and np.array_equal(y[p - 1:], tokens[p:])
+        assert np.all(y[: p - 1] == IGNORE) and np.array_equal(y[p - 1 :], tokens[p:])
         assert tokens[-1] == EOS
     assert set(ex.setting.tolist()) == {3}
 
@@ -56,8 +69,9 @@ def test_oracle_positions_are_the_separator_positions():
 def test_arith_direct_has_no_chain():
     _, _, _, ex = _examples("arith_direct", setting=2)
     for tokens in ex.extra["tokens"]:
-        assert tokens.tolist().count(EQUALS) == 1 and len(tokens) - tokens.tolist().index(
-            EQUALS) == 3  # '=' answer <eos>
+        assert (
+            tokens.tolist().count(EQUALS) == 1 and len(tokens) - tokens.tolist().index(EQUALS) == 3
+        )  # '=' answer <eos>
 
 
 @pytest.mark.parametrize("name", ["binfa_lm", "nfa_lm"])
@@ -78,8 +92,7 @@ def test_state_targets_are_logit_indices_in_their_slices():
         assert y.shape == (len(x), 2)
         inner, outer = y[:, 0], y[:, 1]
         assert np.all((inner >= a) & (inner < a + d.n_types * d.inner_states))
-        assert np.all((outer >= a + d.n_types * d.inner_states)
-                      & (outer < config.model.vocab_size))
+        assert np.all((outer >= a + d.n_types * d.inner_states) & (outer < config.model.vocab_size))
 
 
 def test_generation_is_deterministic():
@@ -101,19 +114,28 @@ def test_examples_from_arrays_equal_examples_from_saved_records(name):
     world = task.setup(stream(0, WORLD), config.data)
     rng = np.random.default_rng(3)
     if name == "nfa_lm":
-        batch = sample_nfa_sequences(rng, world.flat, 9, parse_length_spec("uniform:1:8"),
-                                     world.binfa.separators)
+        batch = sample_nfa_sequences(
+            rng, world.flat, 9, parse_length_spec("uniform:1:8"), world.binfa.separators
+        )
     else:
-        batch = sample_binfa_sequences(rng, world.binfa, 9, [parse_length_spec("uniform:1:3"),
-                                                            parse_length_spec("uniform:1:3")],
-                                       state_labels=name == "binfa_state")
+        batch = sample_binfa_sequences(
+            rng,
+            world.binfa,
+            9,
+            [parse_length_spec("uniform:1:3"), parse_length_spec("uniform:1:3")],
+            state_labels=name == "binfa_state",
+        )
     kind = "nfa" if name == "nfa_lm" else "binfa"
     direct = task._examples(Ragged.of_batch(batch), config.data)
-    saved = task._examples(Ragged.of_records(batch_records(batch, kind), name == "binfa_state"),
-                           config.data)
+    saved = task._examples(
+        Ragged.of_records(batch_records(batch, kind), name == "binfa_state"), config.data
+    )
     assert np.array_equal(direct.setting, saved.setting)
-    for a, b in [(direct.inputs, saved.inputs), (direct.targets, saved.targets),
-                 (direct.extra["tokens"], saved.extra["tokens"]),
-                 ([o[0] for o in direct.oracle], [o[0] for o in saved.oracle]),
-                 ([o[1] for o in direct.oracle], [o[1] for o in saved.oracle])]:
+    for a, b in [
+        (direct.inputs, saved.inputs),
+        (direct.targets, saved.targets),
+        (direct.extra["tokens"], saved.extra["tokens"]),
+        ([o[0] for o in direct.oracle], [o[0] for o in saved.oracle]),
+        ([o[1] for o in direct.oracle], [o[1] for o in saved.oracle]),
+    ]:
         assert len(a) == 9 and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -8,8 +8,14 @@ from bipe.experiments import tblog
 from bipe.experiments.presets import build_config
 from bipe.experiments.train import resume, train
 
-OVERRIDES = {"train.steps": "6", "train.log_every": "2", "train.checkpoint_every": "2",
-             "data.n_train": "64", "data.n_eval": "4", "data.eval_lengths": "1,2"}
+OVERRIDES = {
+    "train.steps": "6",
+    "train.log_every": "2",
+    "train.checkpoint_every": "2",
+    "data.n_train": "64",
+    "data.n_eval": "4",
+    "data.eval_lengths": "1,2",
+}
 
 
 def _scalars(run_dir):
@@ -19,8 +25,9 @@ def _scalars(run_dir):
     for folder in (run_dir / tblog.SUBDIR, run_dir / tblog.SUBDIR / tblog.EVAL_SUBDIR):
         acc = EventAccumulator(str(folder))
         acc.Reload()
-        out.update({tag: [(e.step, e.value) for e in acc.Scalars(tag)]
-                    for tag in acc.Tags()["scalars"]})
+        out.update(
+            {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+        )
     return out
 
 
@@ -41,13 +48,15 @@ def test_event_files_hold_training_and_evaluation_scalars(tmp_path):
         rows = [r for r in result["per_length"] if r[metric] is not None]  # null: no scalar
         assert [s for s, _ in got[f"eval/{metric}"]] == [r["length"] for r in rows]
         assert [v for _, v in got[f"eval/{metric}"]] == pytest.approx(
-            [r[metric] for r in rows], rel=1e-6)
+            [r[metric] for r in rows], rel=1e-6
+        )
     assert result["per_length"][0]["legal_mass_after_first"] is None  # one segment: no position
     assert "eval/legal_mass_after_first" in got
     summary = result["summary"]["in_distribution"]
     metric = next(iter(summary))
-    assert [(s, pytest.approx(v, rel=1e-6)) for s, v in
-            got[f"eval_summary/in_distribution/{metric}"]] == [(6, summary[metric])]
+    assert [
+        (s, pytest.approx(v, rel=1e-6)) for s, v in got[f"eval_summary/in_distribution/{metric}"]
+    ] == [(6, summary[metric])]
 
 
 def test_logging_off_without_tensorboard_says_so_once(tmp_path, monkeypatch, capsys):

@@ -33,35 +33,76 @@ def test_text_lm_tiny_on_the_stdlib(tmp_path):
     assert ev["train_range"] == [context, context]
     assert [r["length"] for r in ev["per_length"]][:2] == [context, 2 * context]
     row = ev["per_length"][1]
-    assert {"accuracy", "loss", "perplexity", "bits_per_byte", "loss_by_position",
-            "loss_by_segment"} <= set(row)
+    assert {
+        "accuracy",
+        "loss",
+        "perplexity",
+        "bits_per_byte",
+        "loss_by_position",
+        "loss_by_segment",
+    } <= set(row)
     assert len(row["loss_by_position"]) == 2 and row["bits_per_byte"] == pytest.approx(
-        row["loss"] / 0.6931471805599453)  # bytes: one byte per token
+        row["loss"] / 0.6931471805599453
+    )  # bytes: one byte per token
     assert set(ev["summary"]["above_train"]) >= {"loss", "bits_per_byte"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["train"]["n_documents"] > 100 and not (out / "tokenizer.json").exists()
 
 
 def test_text_lm_runs_are_deterministic_and_learn(tmp_path, corpus):
-    args = ["--task", "text_lm", "--data.corpus", "files", "--data.files", str(corpus),
-            "--data.validation", "0.3", "--data.test", "0.1"]
+    args = [
+        "--task",
+        "text_lm",
+        "--data.corpus",
+        "files",
+        "--data.files",
+        str(corpus),
+        "--data.validation",
+        "0.3",
+        "--data.test",
+        "0.1",
+    ]
     _, a = _train(tmp_path, "a", *args)
     _, b = _train(tmp_path, "b", *args)
     _, c = _train(tmp_path, "c", *args, "--data_seed", "1")
     assert a == b and a != c
-    assert (tmp_path / "a" / "manifest.json").read_text() == \
-        (tmp_path / "c" / "manifest.json").read_text()  # the split ignores the seed
-    losses = [json.loads(line)["loss"] for line in (tmp_path / "a" / "metrics.jsonl")
-              .read_text().splitlines()]
+    assert (tmp_path / "a" / "manifest.json").read_text() == (
+        tmp_path / "c" / "manifest.json"
+    ).read_text()  # the split ignores the seed
+    losses = [
+        json.loads(line)["loss"]
+        for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert losses[-1] < losses[0] - 1.0  # from ~ln(258) = 5.5 nats towards the corpus' entropy
 
 
 def test_bpe_hbipe_and_sliding(tmp_path, corpus):
-    out, ev = _train(tmp_path, "bpe", "--task", "text_lm", "--data.corpus", "files",
-                     "--data.files", str(corpus), "--data.tokenizer", "bpe",
-                     "--data.bpe_vocab", "300", "--data.separator_rule", "auto_levels",
-                     "--pe", "hbipe", "--data.protocol", "sliding", "--data.stride", "8",
-                     "--data.validation", "0.3", "--data.test", "0.1")
+    out, ev = _train(
+        tmp_path,
+        "bpe",
+        "--task",
+        "text_lm",
+        "--data.corpus",
+        "files",
+        "--data.files",
+        str(corpus),
+        "--data.tokenizer",
+        "bpe",
+        "--data.bpe_vocab",
+        "300",
+        "--data.separator_rule",
+        "auto_levels",
+        "--pe",
+        "hbipe",
+        "--data.protocol",
+        "sliding",
+        "--data.stride",
+        "8",
+        "--data.validation",
+        "0.3",
+        "--data.test",
+        "0.1",
+    )
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["vocab_size"] == 300 and len(config["model"]["separators"]) == 2
     assert (out / "tokenizer.json").exists()
@@ -78,14 +119,17 @@ def test_passkey_tiny_and_report_heatmap(tmp_path):
     assert "Accuracy by depth" in (tmp_path / "rep" / "report.md").read_text()
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--data.corpus", "gutenberg"], "unknown corpus"),
-    (["--data.corpus", "files", "--data.files", "/no/such/dir"], "does not exist"),
-    (["--data.separator_rule", "commas"], "unknown separator rule"),
-    (["--pe", "hbipe"], "multi-level"),
-    (["--data.protocol", "strided"], "chunks, sliding"),
-    (["--data.tokenizer", "nope.json"], "tokenizer.json"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--data.corpus", "gutenberg"], "unknown corpus"),
+        (["--data.corpus", "files", "--data.files", "/no/such/dir"], "does not exist"),
+        (["--data.separator_rule", "commas"], "unknown separator rule"),
+        (["--pe", "hbipe"], "multi-level"),
+        (["--data.protocol", "strided"], "chunks, sliding"),
+        (["--data.tokenizer", "nope.json"], "tokenizer.json"),
+    ],
+)
 def test_bad_text_settings_are_one_line_errors(tmp_path, capsys, args, needle):
     out = tmp_path / "bad"
     assert main(["train", "--preset", "tiny", "--task", "text_lm", "--out", str(out), *args]) == 2

@@ -30,13 +30,21 @@ def _corpus(tmp_path, n=30):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = _corpus(tmp_path_factory.mktemp("text"))
-    data = TextDataConfig(corpus="files", files=(str(root),), context=8, eval_tokens=90,
-                          validation=0.3, test=0.2)
+    data = TextDataConfig(
+        corpus="files", files=(str(root),), context=8, eval_tokens=90, validation=0.3, test=0.2
+    )
     world = load_text(data)
     task = TextLMTask()
-    cfg = ModelConfig(task.vocab_size(data, world), 16, 1, 2, pe="bipe_rope",
-                      separators=task.separators(data, world), max_intra=64,
-                      compute_dtype="float32")
+    cfg = ModelConfig(
+        task.vocab_size(data, world),
+        16,
+        1,
+        2,
+        pe="bipe_rope",
+        separators=task.separators(data, world),
+        max_intra=64,
+        compute_dtype="float32",
+    )
     torch.manual_seed(0)
     model = Transformer(cfg).eval()
     return data, world, task, model
@@ -78,10 +86,10 @@ def test_protocols_against_slow_reference(setup, protocol, stride):
     assert metrics["perplexity"] == pytest.approx(math.exp(metrics["loss"]), rel=1e-9)
     n_bytes = sum(int(world.token_bytes[stream[i]]) for i in want)
     assert metrics["bits_per_byte"] == pytest.approx(
-        sum(want.values()) / math.log(2) / n_bytes, abs=1e-4)
+        sum(want.values()) / math.log(2) / n_bytes, abs=1e-4
+    )
     by_pos = metrics["loss_by_position"]
-    assert [b["from"] for b in by_pos] == [0, 8] and \
-        sum(b["tokens"] for b in by_pos) == len(want)
+    assert [b["from"] for b in by_pos] == [0, 8] and sum(b["tokens"] for b in by_pos) == len(want)
     assert sum(b["tokens"] for b in metrics["loss_by_segment"]) == len(want)
 
 
@@ -92,7 +100,10 @@ def test_segment_profile_buckets(setup):
     nll = np.arange(8, dtype=np.float64)[None]
     rows = segment_profile(nll, np.ones_like(nll, dtype=bool), inputs, [9])
     assert [(r["from"], r["to"], r["tokens"], r["loss"]) for r in rows] == [
-        (0, 0, 2, 0.5), (1, 2, 5, 4.0), (3, 6, 1, 7.0)]
+        (0, 0, 2, 0.5),
+        (1, 2, 5, 4.0),
+        (3, 6, 1, 7.0),
+    ]
 
 
 def test_training_windows_are_stream_pieces(setup):
@@ -101,7 +112,7 @@ def test_training_windows_are_stream_pieces(setup):
     stream = world.streams["train"].tolist()
     for x, y in zip(ex.inputs, ex.targets, strict=True):
         assert len(x) == data.context and x[1:].tolist() == y[:-1].tolist()
-        assert any(stream[s: s + 9] == [*x.tolist(), int(y[-1])] for s in range(len(stream)))
+        assert any(stream[s : s + 9] == [*x.tolist(), int(y[-1])] for s in range(len(stream)))
 
 
 def test_passkey_task_examples_and_exact_match(setup):
@@ -113,23 +124,32 @@ def test_passkey_task_examples_and_exact_match(setup):
     # the reported training range starts at the shortest example, not at context // 4 = 24
     shortest = min_passkey_length(world.tokenizer, data.passkey_digits)
     assert task.train_range(data) == (shortest, 96) and shortest > 24
-    assert min(len(x) + 1 for x in task.generate(np.random.default_rng(3), data, world, 200,
-                                                  None).inputs) >= shortest
+    assert (
+        min(
+            len(x) + 1
+            for x in task.generate(np.random.default_rng(3), data, world, 200, None).inputs
+        )
+        >= shortest
+    )
     ev = task.generate(np.random.default_rng(2), data, world, 10, 120)
     assert {len(x) for x in ev.inputs} == {119}
     assert [e.depth for e in ev.extra["examples"]] == [0.0, 0.25, 0.5, 0.75, 1.0] * 2
     for x, y, e in zip(ev.inputs, ev.targets, ev.extra["examples"], strict=True):
         scored = y[y != IGNORE]
         assert world.tokenizer.decode(scored) == e.key and len(scored) == e.n_answer
-        assert x[: len(x) - e.n_answer + 1].tolist() == e.tokens[: len(e.tokens) - e.n_answer]\
-            .tolist()
+        assert (
+            x[: len(x) - e.n_answer + 1].tolist() == e.tokens[: len(e.tokens) - e.n_answer].tolist()
+        )
 
     def oracle(prompts, max_new, eos):  # answers right for even rows only
         rows = []
         for i, p in enumerate(prompts):
-            e = next(e for e in ev.extra["examples"] if len(p) == len(e.tokens) - e.n_answer
-                     and (e.tokens[: len(p)] == p).all())
-            rows.append(e.tokens[-e.n_answer:] if i % 2 == 0 else np.zeros(max_new, np.int64))
+            e = next(
+                e
+                for e in ev.extra["examples"]
+                if len(p) == len(e.tokens) - e.n_answer and (e.tokens[: len(p)] == p).all()
+            )
+            rows.append(e.tokens[-e.n_answer :] if i % 2 == 0 else np.zeros(max_new, np.int64))
         return np.stack(rows)
 
     got = task.metrics(ev, world, data, None, oracle, 10)

@@ -17,8 +17,13 @@ from bipe.models import ENCODINGS
 
 torch.set_num_threads(1)
 
-FAST = {"data.n_train": "128", "train.steps": "30", "train.evaluate_at_end": "false",
-        "train.checkpoint_every": "10", "train.lr": "0.01"}
+FAST = {
+    "data.n_train": "128",
+    "train.steps": "30",
+    "train.evaluate_at_end": "false",
+    "train.checkpoint_every": "10",
+    "train.lr": "0.01",
+}
 
 
 def losses(run_dir):
@@ -33,18 +38,32 @@ def test_every_encoding_trains(tmp_path, pe):
     assert (tmp_path / pe / "model.pt").exists()
 
 
-LEARNABLE = {"train.steps": "100", "data.eval_lengths": "2", "data.n_eval": "32",
-             "data.n_symbols": "5", "data.n_types": "3", "data.inner_states": "3",
-             "data.outer_states": "3", "data.segments": "uniform:2:4", "train.lr": "0.01"}
+LEARNABLE = {
+    "train.steps": "100",
+    "data.eval_lengths": "2",
+    "data.n_eval": "32",
+    "data.n_symbols": "5",
+    "data.n_types": "3",
+    "data.inner_states": "3",
+    "data.outer_states": "3",
+    "data.segments": "uniform:2:4",
+    "train.lr": "0.01",
+}
 
 
 @pytest.mark.parametrize("task", ["binfa_lm", "nfa_lm", "binfa_state"])
 def test_automata_tasks_learn_an_easy_setting(tmp_path, task):
-    config = build_config("tiny", task=task, pe="bipe_rope", overrides=LEARNABLE,
-                          out=str(tmp_path / "run"))
+    config = build_config(
+        "tiny", task=task, pe="bipe_rope", overrides=LEARNABLE, out=str(tmp_path / "run")
+    )
     prepared = prepare(config)
-    untrained = evaluate_model(build_model(prepared.config, torch.device("cpu")),
-                               prepared.config, prepared.task, prepared.world, (2,))
+    untrained = evaluate_model(
+        build_model(prepared.config, torch.device("cpu")),
+        prepared.config,
+        prepared.task,
+        prepared.world,
+        (2,),
+    )
     train(config, progress=False)
     trained = json.loads((tmp_path / "run" / "eval.json").read_text())
     before = untrained["per_length"][0]["accuracy"]
@@ -59,8 +78,10 @@ def test_automata_tasks_learn_an_easy_setting(tmp_path, task):
 @pytest.mark.parametrize("task", ["arith", "arith_direct"])
 def test_arithmetic_loss_falls(tmp_path, task):
     overrides = {**FAST, "train.steps": "40", "train.lr": "0.01"}
-    train(build_config("tiny", task=task, overrides=overrides, out=str(tmp_path / "r")),
-          progress=False)
+    train(
+        build_config("tiny", task=task, overrides=overrides, out=str(tmp_path / "r")),
+        progress=False,
+    )
     curve = losses(tmp_path / "r")
     assert curve[-1] < 0.7 * curve[0]
 
@@ -68,8 +89,9 @@ def test_arithmetic_loss_falls(tmp_path, task):
 def test_training_is_deterministic_and_seeded(tmp_path):
     runs = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        config = build_config("tiny", overrides={**FAST, "init_seed": str(seed)},
-                              out=str(tmp_path / name))
+        config = build_config(
+            "tiny", overrides={**FAST, "init_seed": str(seed)}, out=str(tmp_path / name)
+        )
         train(config, progress=False)
         runs[name] = losses(tmp_path / name)
     assert runs["a"] == runs["b"]
@@ -95,8 +117,14 @@ def _assert_same_run(a, b):
     assert json.loads((a / "eval.json").read_text()) == json.loads((b / "eval.json").read_text())
 
 
-OVERRIDES = {"data.n_train": "128", "train.steps": "40", "train.checkpoint_every": "15",
-             "train.log_every": "4", "data.n_eval": "8", "data.eval_lengths": "1,3"}
+OVERRIDES = {
+    "data.n_train": "128",
+    "train.steps": "40",
+    "train.checkpoint_every": "15",
+    "train.log_every": "4",
+    "data.n_eval": "8",
+    "data.eval_lengths": "1,3",
+}
 
 
 def test_resume_equals_uninterrupted(tmp_path):
@@ -110,9 +138,11 @@ def test_resume_equals_uninterrupted(tmp_path):
     _assert_same_run(tmp_path / "full", tmp_path / "part")
 
 
-@pytest.mark.parametrize(("pe", "extra"), [("rope", {}), ("randomized_rope", {}),
-                                           ("rope", {"model.dropout": "0.1"})],
-                         ids=["rope", "sampler", "dropout"])
+@pytest.mark.parametrize(
+    ("pe", "extra"),
+    [("rope", {}), ("randomized_rope", {}), ("rope", {"model.dropout": "0.1"})],
+    ids=["rope", "sampler", "dropout"],
+)
 def test_ctrl_c_then_resume_equals_uninterrupted(tmp_path, monkeypatch, pe, extra):
     """The interrupted step's forward already drew positions (randomized RoPE) and dropout
     masks: the checkpoint rewinds those generators to the start of the step."""
@@ -130,8 +160,7 @@ def test_ctrl_c_then_resume_equals_uninterrupted(tmp_path, monkeypatch, pe, extr
 
     monkeypatch.setattr(type(task), "loss", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train(config.__class__(**{**config.__dict__, "out": str(tmp_path / "cut")}),
-              progress=False)
+        train(config.__class__(**{**config.__dict__, "out": str(tmp_path / "cut")}), progress=False)
     monkeypatch.setattr(type(task), "loss", original)
     state = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
     assert state["step"] == 22  # the last completed step, not the last periodic checkpoint
@@ -141,8 +170,24 @@ def test_ctrl_c_then_resume_equals_uninterrupted(tmp_path, monkeypatch, pe, extr
 
 def test_cli_writes_what_it_says(tmp_path, capsys):
     run = tmp_path / "run"
-    code = main(["train", "--task", "arith", "--pe", "bipe_rope", "--preset", "tiny", "--out",
-                 str(run), "--train.steps", "20", "--model.d_model", "48", "--no-progress"])
+    code = main(
+        [
+            "train",
+            "--task",
+            "arith",
+            "--pe",
+            "bipe_rope",
+            "--preset",
+            "tiny",
+            "--out",
+            str(run),
+            "--train.steps",
+            "20",
+            "--model.d_model",
+            "48",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     config = json.loads((run / "config.json").read_text())
     assert config["task"] == "arith" and config["model"]["pe"] == "bipe_rope"
@@ -156,7 +201,9 @@ def test_cli_writes_what_it_says(tmp_path, capsys):
     result = json.loads((run / "eval.json").read_text())
     assert set(result) == {"task", "pe", "train_range", "per_length", "summary"}
     assert result["train_range"] == [1, 2] and set(result["summary"]) == {
-        "in_distribution", "above_train"}
+        "in_distribution",
+        "above_train",
+    }
     assert [r["length"] for r in result["per_length"]] == [1, 2, 3]
     assert str(run) in capsys.readouterr().out
 
@@ -179,11 +226,29 @@ def test_cli_errors(tmp_path, capsys):
 
 
 def test_infeasible_runs_fail_before_training(tmp_path, capsys):
-    learned = ["train", "--pe", "learned", "--model.max_len", "12", "--out",
-               str(tmp_path / "a"), "--data.eval_lengths", "1,2,8"]
+    learned = [
+        "train",
+        "--pe",
+        "learned",
+        "--model.max_len",
+        "12",
+        "--out",
+        str(tmp_path / "a"),
+        "--data.eval_lengths",
+        "1,2,8",
+    ]
     _one_line_error(capsys, learned, "max_len")
-    intra = ["train", "--pe", "bipe_rope", "--model.intra_overflow", "error", "--out",
-             str(tmp_path / "b"), "--data.eval_lengths", "1,2,6"]
+    intra = [
+        "train",
+        "--pe",
+        "bipe_rope",
+        "--model.intra_overflow",
+        "error",
+        "--out",
+        str(tmp_path / "b"),
+        "--data.eval_lengths",
+        "1,2,6",
+    ]
     _one_line_error(capsys, intra, "intra")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -204,19 +269,82 @@ def test_corrupt_run_folders_are_reported_untouched(tmp_path, capsys):
 
 def test_training_from_saved_datasets(tmp_path, capsys):
     data = tmp_path / "arith-data"
-    assert main(["gen", "arith", "--format", "steps", "--operators", "uniform:1:2", "--n", "64",
-                 "--out", str(data)]) == 0
-    run = ["train", "--task", "arith", "--data.path", str(data), "--train.steps", "5",
-           "--no-progress"]
+    assert (
+        main(
+            [
+                "gen",
+                "arith",
+                "--format",
+                "steps",
+                "--operators",
+                "uniform:1:2",
+                "--n",
+                "64",
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    run = [
+        "train",
+        "--task",
+        "arith",
+        "--data.path",
+        str(data),
+        "--train.steps",
+        "5",
+        "--no-progress",
+    ]
     assert main([*run, "--data.fmt", "steps", "--out", str(tmp_path / "a")]) == 0
     assert json.loads((tmp_path / "a" / "config.json").read_text())["data"]["path"] == str(data)
     _one_line_error(capsys, [*run, "--out", str(tmp_path / "b")], "data.fmt")
-    _one_line_error(capsys, [*run, "--data.fmt", "steps", "--data.operators", "fixed:1",
-                             "--out", str(tmp_path / "c")], "uniform:1:2")
+    _one_line_error(
+        capsys,
+        [*run, "--data.fmt", "steps", "--data.operators", "fixed:1", "--out", str(tmp_path / "c")],
+        "uniform:1:2",
+    )
     seqs = tmp_path / "binfa-data"
-    assert main(["gen", "binfa", "--n", "64", "--n-symbols", "3", "--n-types", "2",
-                 "--inner-states", "2", "--outer-states", "2", "--segments", "uniform:1:3",
-                 "--segment-length", "uniform:1:3", "--out", str(seqs)]) == 0
-    assert main(["train", "--task", "binfa_lm", "--data.path", str(seqs), "--train.steps", "5",
-                 "--no-progress", "--out", str(tmp_path / "d")]) == 0
+    assert (
+        main(
+            [
+                "gen",
+                "binfa",
+                "--n",
+                "64",
+                "--n-symbols",
+                "3",
+                "--n-types",
+                "2",
+                "--inner-states",
+                "2",
+                "--outer-states",
+                "2",
+                "--segments",
+                "uniform:1:3",
+                "--segment-length",
+                "uniform:1:3",
+                "--out",
+                str(seqs),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "binfa_lm",
+                "--data.path",
+                str(seqs),
+                "--train.steps",
+                "5",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "d" / "eval.json").read_text())["per_length"]

@@ -34,8 +34,16 @@ def tiny_config(pe: str, **overrides) -> ModelConfig:
     """2 layers, width 32, 4 heads; separators 10 (and 11 as hbipe's outer level); float32
     pinned (exactness tests; ``auto`` would pick bf16 on CPUs with native bf16)."""
     seps = (SEP, OUTER_SEP) if pe == "hbipe" else (SEP,)
-    kwargs = dict(pe=pe, separators=seps, max_intra=40, max_len=64, d_ff=48,
-                  randomized_max_pos=128, fire_threshold=8.0, compute_dtype="float32")
+    kwargs = dict(
+        pe=pe,
+        separators=seps,
+        max_intra=40,
+        max_len=64,
+        d_ff=48,
+        randomized_max_pos=128,
+        fire_threshold=8.0,
+        compute_dtype="float32",
+    )
     kwargs.update(overrides)
     return ModelConfig(VOCAB, 32, 2, 4, **kwargs)
 
@@ -71,8 +79,9 @@ def ref_positions(row: list[int], separators) -> tuple[list[int], list[int]]:
     return seg, intra
 
 
-def ref_rotate(x: torch.Tensor, pos: torch.Tensor, inv_freq: list[float],
-               scale: list[float] | None = None) -> torch.Tensor:
+def ref_rotate(
+    x: torch.Tensor, pos: torch.Tensor, inv_freq: list[float], scale: list[float] | None = None
+) -> torch.Tensor:
     """Rotate-half RoPE of x (B, T, H, K) at positions pos (B, T) or (B, T, H), one pair at a
     time; pair i optionally multiplied by scale[i] ** pos (xPos)."""
     B, T, H, K = x.shape

@@ -19,8 +19,7 @@ def test_round_trip_is_exact(tmp_path, pe):
     assert again.config == model.config and not again.training
     x = tokens(1)
     assert torch.equal(again(x), model(x))
-    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values(),
-                            strict=True):
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["model.pt"]
 
@@ -41,14 +40,20 @@ def test_missing_and_corrupt_files(tmp_path):
 
 def test_foreign_version_and_mismatched_files(tmp_path):
     model = tiny_model("rope", dtype=torch.float32)
-    payload = {"format": FORMAT, "version": 1, "config": model.config.to_dict(),
-               "state": model.state_dict()}
+    payload = {
+        "format": FORMAT,
+        "version": 1,
+        "config": model.config.to_dict(),
+        "state": model.state_dict(),
+    }
     cases = {
         "foreign": ({"weights": 1}, "format tag"),
         "version": ({**payload, "version": 99}, "version 99"),
         "config": ({**payload, "config": {**payload["config"], "pe": "spiral"}}, "unknown pe"),
-        "missing": ({**payload, "state": {k: v for k, v in payload["state"].items()
-                                          if k != "norm.weight"}}, "missing"),
+        "missing": (
+            {**payload, "state": {k: v for k, v in payload["state"].items() if k != "norm.weight"}},
+            "missing",
+        ),
         "shape": ({**payload, "config": {**payload["config"], "d_ff": 64}}, "shape"),
     }
     for name, (content, message) in cases.items():

@@ -88,8 +88,7 @@ def test_cached_decoding_equals_recomputation_on_cuda(pe):
     model = Transformer(tiny_config(pe)).cuda().eval()
     prompt = tokens(4, length=8).cuda()
     with torch.no_grad():
-        assert torch.equal(model.generate(prompt, 12), model.generate(prompt, 12,
-                                                                      use_cache=False))
+        assert torch.equal(model.generate(prompt, 12), model.generate(prompt, 12, use_cache=False))
 
 
 @on_gpu

@@ -20,9 +20,10 @@ from bipe.models.rope import HiRope, RandomizedRope, Rope, XPos, randomized_posi
 
 def press_slopes(n: int) -> list[float]:
     """ALiBi slopes exactly as Press et al.'s reference code computes them."""
+
     def power_of_2(n):
         start = 2 ** (-(2 ** -(math.log2(n) - 3)))
-        return [start * start ** i for i in range(n)]
+        return [start * start**i for i in range(n)]
 
     if math.log2(n).is_integer():
         return power_of_2(n)
@@ -36,8 +37,8 @@ def test_alibi_slopes_follow_press(n):
 
 
 def test_alibi_slopes_literal_values():
-    assert alibi_slopes(8).tolist() == [2.0 ** -k for k in range(1, 9)]
-    assert alibi_slopes(6).tolist() == [2 ** -2, 2 ** -4, 2 ** -6, 2 ** -8, 2 ** -1, 2 ** -3]
+    assert alibi_slopes(8).tolist() == [2.0**-k for k in range(1, 9)]
+    assert alibi_slopes(6).tolist() == [2**-2, 2**-4, 2**-6, 2**-8, 2**-1, 2**-3]
 
 
 def test_rope_scalings():
@@ -58,6 +59,7 @@ def test_rope_scalings():
 
 def _positions(seed: int, B: int = 2, T: int = 7) -> Positions:
     g = torch.Generator().manual_seed(seed)
+
     def draw():
         return torch.randint(0, 30, (B, T), generator=g)
 
@@ -124,8 +126,10 @@ def ref_t5_bucket(d: int, n_buckets: int, max_distance: int) -> int:
     return min(big, n_buckets - 1)
 
 
-@given(st.lists(st.integers(-5, 3000), min_size=1, max_size=50),
-       st.sampled_from([(32, 128), (8, 20), (16, 64)]))
+@given(
+    st.lists(st.integers(-5, 3000), min_size=1, max_size=50),
+    st.sampled_from([(32, 128), (8, 20), (16, 64)]),
+)
 def test_t5_buckets_match_reference(ds, shape):
     nb, md = shape
     got = t5_buckets(torch.tensor(ds), nb, md).tolist()
@@ -176,8 +180,11 @@ def test_sinusoidal_matches_loop():
 
 def test_learned_table_lookup_and_hard_limit():
     enc = LearnedAbsolute(8, 4, source="index")
-    pos = Positions(torch.tensor([[0, 7, 3]]), torch.zeros(1, 3, dtype=torch.long),
-                    torch.zeros(1, 3, dtype=torch.long))
+    pos = Positions(
+        torch.tensor([[0, 7, 3]]),
+        torch.zeros(1, 3, dtype=torch.long),
+        torch.zeros(1, 3, dtype=torch.long),
+    )
     assert torch.equal(enc.embed(pos), enc.table.weight[[0, 7, 3]][None])
     with pytest.raises(ValueError, match="index position 8 is past"):
         enc.embed(pos.shifted("index", 1))
@@ -264,8 +271,12 @@ def test_registry_hooks_match_their_references(pe, extra):
             idx = read_stream(pos, part.source)
             assert torch.equal(part.embed(pos), part.table.weight[idx])
         if isinstance(part, Sinusoidal):
-            assert torch.equal(part.embed(pos), sinusoidal_encoding(read_stream(pos, "intra"
-                               if pe.startswith(("bipe", "hbipe")) else "index"), 32))
+            assert torch.equal(
+                part.embed(pos),
+                sinusoidal_encoding(
+                    read_stream(pos, "intra" if pe.startswith(("bipe", "hbipe")) else "index"), 32
+                ),
+            )
         if isinstance(part, Rope):
             q = torch.randn(2, 9, 4, 8, dtype=torch.float64)
             rot = part.rotation(pos)
@@ -288,8 +299,7 @@ def test_registry_hooks_match_their_references(pe, extra):
             assert torch.equal(masked[allowed.expand_as(masked)], got[allowed.expand_as(got)])
             assert (masked[~allowed.expand_as(masked)] == float("-inf")).all()
     expected_sources = {"bipe_rope": "seg", "bipe_alibi": "seg", "bipe": "seg", "hbipe": "levels"}
-    relative = [p for p in parts if isinstance(p, (Rope, XPos, Alibi, T5Bias, Fire,
-                                                   SegmentCope))]
+    relative = [p for p in parts if isinstance(p, (Rope, XPos, Alibi, T5Bias, Fire, SegmentCope))]
     if pe in expected_sources:
         assert [p.source for p in relative] == [expected_sources[pe]]
         assert any(getattr(p, "source", None) == "intra" for p in parts)
@@ -313,8 +323,16 @@ def _ref_rope_query(part: Rope, pos: Positions, q: torch.Tensor) -> torch.Tensor
     else:
         want = ref_rotate(q, stream, inv)
     if part.log_scale != "none":
-        factor = [[[math.log(float(stream[b, t, h]) + 1) / math.log(part.log_scale_len)
-                    for h in range(H)] for t in range(T)] for b in range(B)]
+        factor = [
+            [
+                [
+                    math.log(float(stream[b, t, h]) + 1) / math.log(part.log_scale_len)
+                    for h in range(H)
+                ]
+                for t in range(T)
+            ]
+            for b in range(B)
+        ]
         factor = torch.tensor(factor, dtype=q.dtype)[..., None]  # (B, T, H, 1)
         want = want * (factor.clamp(min=1) if part.log_scale == "clamped" else factor)
     return want * part.scale
@@ -328,8 +346,9 @@ def _ref_bias(part, pos: Positions, b: int, h: int, i: int, j: int) -> float:
     if isinstance(part, Alibi):
         return -part.slope_scale * press_slopes(4)[h] * (qi - kj)
     if isinstance(part, T5Bias):
-        return float(part.table.weight[ref_t5_bucket(qi - kj, part.n_buckets,
-                                                      part.max_distance), h])
+        return float(
+            part.table.weight[ref_t5_bucket(qi - kj, part.n_buckets, part.max_distance), h]
+        )
     c, threshold = math.exp(float(part.log_c)), math.exp(float(part.log_threshold))
     x = math.log(c * max(qi - kj, 0) + 1) / math.log(c * max(threshold, qi) + 1)
     return float(part.mlp(torch.tensor([[x]], dtype=torch.float64))[0, h])
@@ -351,8 +370,10 @@ def test_bipe_alibi_bias_is_zero_inside_a_segment():
 
 
 @pytest.mark.parametrize("start", [10**5, 10**6])
-@pytest.mark.parametrize("pe, overrides", [("xpos", {}), ("xpos", {"xpos_scale_base": 64.0}),
-                                           ("bipe", {"bipe_inter": "xpos"})])
+@pytest.mark.parametrize(
+    "pe, overrides",
+    [("xpos", {}), ("xpos", {"xpos_scale_base": 64.0}), ("bipe", {"bipe_inter": "xpos"})],
+)
 def test_xpos_logits_stay_finite_at_any_position(start, pe, overrides):
     """float32, as trained: positions 1e5 and 1e6 used to give inf and NaN scores."""
     model = tiny_model(pe, dtype=torch.float32, **overrides)
@@ -382,6 +403,9 @@ def test_xpos_exact_and_shift_invariant_below_the_clamp():
     assert torch.allclose(got_k / scale, want_k / scale, atol=1e-9)
     scores = torch.einsum("bthk,bshk->bts", apply_rotation(q, rot.cos_q, rot.sin_q), got_k)
     back = xpos.rotation(pos.shifted("index", -10_000))
-    near_zero = torch.einsum("bthk,bshk->bts", apply_rotation(q, back.cos_q, back.sin_q),
-                             apply_rotation(k, back.cos_k, back.sin_k))
+    near_zero = torch.einsum(
+        "bthk,bshk->bts",
+        apply_rotation(q, back.cos_q, back.sin_q),
+        apply_rotation(k, back.cos_k, back.sin_k),
+    )
     assert torch.allclose(scores, near_zero, atol=1e-6 * near_zero.abs().amax())

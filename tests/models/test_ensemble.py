@@ -52,14 +52,20 @@ def test_auto_precision_resolves_as_a_transformer(native, monkeypatch):
     """compute_dtype="auto" means what it means for a Transformer on the same device: float32
     logits equal to an explicit float32 ensemble's where the CPU lacks native bf16, bfloat16
     ones where it has it (and the step-size rule is lifted)."""
-    monkeypatch.setattr("bipe.models.precision.cpu_flags",
-                        lambda: frozenset({"amx_bf16"} if native else set()))
+    monkeypatch.setattr(
+        "bipe.models.precision.cpu_flags", lambda: frozenset({"amx_bf16"} if native else set())
+    )
     monkeypatch.setattr("bipe.models.precision.CPU_BF16_MIN_WORK", 0)  # any step pays here
     tokens = _batches((9, 6))
     logits = {}
     for dtype in ("auto", "float32", "bfloat16"):
-        members = _members([tiny_config("bipe_rope", compute_dtype=dtype),
-                            tiny_config("rope", compute_dtype=dtype)], (0, 1))
+        members = _members(
+            [
+                tiny_config("bipe_rope", compute_dtype=dtype),
+                tiny_config("rope", compute_dtype=dtype),
+            ],
+            (0, 1),
+        )
         ensemble = EnsembleTransformer(members).eval()
         assert ensemble.compute_dtype() == members[0].compute_dtype()
         logits[dtype] = ensemble(tokens)
@@ -79,16 +85,16 @@ def test_members_round_trip(tie):
         for name, value in model.state_dict().items():
             assert torch.equal(back[name], value), name
     ensemble.load_member_state_dict(1, members[1].state_dict())
-    assert torch.equal(ensemble.member(1).state_dict()["head.weight"],
-                       members[1].state_dict()["head.weight"])
+    assert torch.equal(
+        ensemble.member(1).state_dict()["head.weight"], members[1].state_dict()["head.weight"]
+    )
     with pytest.raises(ValueError, match="keys do not match"):
         ensemble.load_member_state_dict(0, members[1].state_dict())
 
 
 def test_incompatible_members_are_refused():
     with pytest.raises(ValueError, match="differs from member 0 in d_ff"):
-        EnsembleTransformer(_members([tiny_config("rope"), tiny_config("rope", d_ff=64)],
-                                     (0, 1)))
+        EnsembleTransformer(_members([tiny_config("rope"), tiny_config("rope", d_ff=64)], (0, 1)))
     with pytest.raises(ValueError, match="do not support dropout"):
         EnsembleTransformer(_members([tiny_config("rope", dropout=0.1)] * 2, (0, 1)))
     with pytest.raises(ValueError, match="at least one member"):

@@ -21,8 +21,19 @@ def test_rope_equals_llama(tie, scaling):
         ours, theirs = model(x), llama(input_ids=x).logits
     assert torch.allclose(ours, theirs, atol=1e-5)
     back = from_hf_llama(llama)
-    fields = ("vocab_size", "d_model", "n_layers", "n_heads", "ff_width", "tie_embeddings",
-              "norm_eps", "rope_base", "rope_scaling", "rope_scaling_factor", "pe")
+    fields = (
+        "vocab_size",
+        "d_model",
+        "n_layers",
+        "n_heads",
+        "ff_width",
+        "tie_embeddings",
+        "norm_eps",
+        "rope_base",
+        "rope_scaling",
+        "rope_scaling_factor",
+        "pe",
+    )
     assert [getattr(back.config, f) for f in fields] == [getattr(model.config, f) for f in fields]
     assert torch.equal(back.eval()(x), ours)
 
@@ -46,18 +57,31 @@ def test_bipe_rope_equals_llama_with_intra_table():
 def test_unsupported_models_are_rejected():
     with pytest.raises(ValueError, match="supports pe 'rope' and 'bipe_rope'"):
         to_hf_llama(tiny_model("alibi", dtype=torch.float32))
-    model = tiny_model("rope", dtype=torch.float32, rope_scaling="yarn", rope_scaling_factor=2.0,
-                       rope_original_len=16)
+    model = tiny_model(
+        "rope",
+        dtype=torch.float32,
+        rope_scaling="yarn",
+        rope_scaling_factor=2.0,
+        rope_original_len=16,
+    )
     with pytest.raises(ValueError, match="rope_scaling"):
         to_hf_llama(model)
 
 
-@pytest.mark.parametrize(("pe", "extra"), [
-    ("cope", {}), ("fox", {}), ("bipe_cope", {}), ("hirope", {}), ("resonance_rope", {}),
-    ("p_rope", {}), ("rope", {"rope_variant": "resonance"}),
-    ("bipe_rope", {"log_scale": "official", "log_scale_len": 16}),
-    ("rope", {"pose_target_len": 128}),
-])
+@pytest.mark.parametrize(
+    ("pe", "extra"),
+    [
+        ("cope", {}),
+        ("fox", {}),
+        ("bipe_cope", {}),
+        ("hirope", {}),
+        ("resonance_rope", {}),
+        ("p_rope", {}),
+        ("rope", {"rope_variant": "resonance"}),
+        ("bipe_rope", {"log_scale": "official", "log_scale_len": 16}),
+        ("rope", {"pose_target_len": 128}),
+    ],
+)
 def test_newer_encodings_are_refused_clearly(pe, extra):
     with pytest.raises(ValueError, match="supports pe 'rope' and 'bipe_rope'|cannot express"):
         to_hf_llama(tiny_model(pe, dtype=torch.float32, **extra))

@@ -25,8 +25,14 @@ def _sig(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def _context(seed: int, layer: int = 1, seg: torch.Tensor | None = None, state=None,
-             start: int = 0, n_new: int = T) -> AttentionContext:
+def _context(
+    seed: int,
+    layer: int = 1,
+    seg: torch.Tensor | None = None,
+    state=None,
+    start: int = 0,
+    n_new: int = T,
+) -> AttentionContext:
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(B, H, n_new, K, generator=g, dtype=torch.float64) * 1.5
     k = torch.randn(B, H, start + n_new, K, generator=g, dtype=torch.float64) * 1.5
@@ -62,13 +68,14 @@ def test_cope_and_bipe_cope_match_loop(segmented):
                         assert got[b, h, i, j] == float("-inf")
                         continue
                     if segmented:  # gates at separators t (seg_{t+1} > seg_t), j <= t < i
-                        p = sum(_sig(float(q @ ctx.k[b, h, t])) * float(seg[b, t + 1] - seg[b, t])
-                                for t in range(j, i))
+                        p = sum(
+                            _sig(float(q @ ctx.k[b, h, t])) * float(seg[b, t + 1] - seg[b, t])
+                            for t in range(j, i)
+                        )
                     else:
                         p = sum(_sig(float(q @ ctx.k[b, h, t])) for t in range(j, i + 1))
                     want = _interp(enc.table[1].detach(), q, min(p, 4.0)) / math.sqrt(K)
-                    assert math.isclose(float(got[b, h, i, j]), want, rel_tol=1e-9,
-                                        abs_tol=1e-12)
+                    assert math.isclose(float(got[b, h, i, j]), want, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def test_bipe_cope_with_saturated_gates_counts_segments():
@@ -94,19 +101,42 @@ def test_fox_matches_loop_and_keeps_state_in_the_cache():
             logf = [math.log(_sig(float(w[h] @ ctx.h[b, t]) + float(bias[h]))) for t in range(T)]
             for i in range(T):
                 for j in range(i + 1):
-                    want = sum(logf[j + 1:i + 1])
+                    want = sum(logf[j + 1 : i + 1])
                     assert math.isclose(float(got[b, h, i, j]), want, abs_tol=1e-12)
     state = torch.zeros(B, H, T, 1, dtype=torch.float64)  # prefill 4, then one at a time
-    steps = [enc.content(AttentionContext(1, ctx.q[:, :, :4], ctx.k[:, :, :4], ctx.h[:, :4],
-                                          ctx.q_pos.select(0, 4), ctx.k_pos.select(0, 4),
-                                          ctx.allowed[..., :4, :4], 0, state))]
+    steps = [
+        enc.content(
+            AttentionContext(
+                1,
+                ctx.q[:, :, :4],
+                ctx.k[:, :, :4],
+                ctx.h[:, :4],
+                ctx.q_pos.select(0, 4),
+                ctx.k_pos.select(0, 4),
+                ctx.allowed[..., :4, :4],
+                0,
+                state,
+            )
+        )
+    ]
     for t in range(4, T):
-        steps.append(enc.content(AttentionContext(
-            1, ctx.q[:, :, t:t + 1], ctx.k[:, :, :t + 1], ctx.h[:, t:t + 1],
-            ctx.q_pos.select(t, t + 1), ctx.k_pos.select(0, t + 1),
-            ctx.allowed[..., t:t + 1, :t + 1], t, state)))
+        steps.append(
+            enc.content(
+                AttentionContext(
+                    1,
+                    ctx.q[:, :, t : t + 1],
+                    ctx.k[:, :, : t + 1],
+                    ctx.h[:, t : t + 1],
+                    ctx.q_pos.select(t, t + 1),
+                    ctx.k_pos.select(0, t + 1),
+                    ctx.allowed[..., t : t + 1, : t + 1],
+                    t,
+                    state,
+                )
+            )
+        )
     for t in range(4, T):
-        assert torch.allclose(steps[t - 3][:, :, 0], got[:, :, t, :t + 1], atol=1e-12)
+        assert torch.allclose(steps[t - 3][:, :, 0], got[:, :, t, : t + 1], atol=1e-12)
 
 
 def test_content_hook_is_a_no_op_by_default_and_only_new_entries_use_it():
@@ -152,12 +182,13 @@ def test_hirope_rotation_matches_per_pair_loop():
         inner_pos = getattr(pos, inner)
         fast = ref_rotate(x, inner_pos, inv[:2] + [0.0, 0.0])  # pairs 0, 1: inner stream
         slow = ref_rotate(x, pos.seg, [0.0, 0.0] + inv[2:])  # pairs 2, 3: segment index
-        want = torch.cat([fast[..., [0, 1]], slow[..., [2, 3]], fast[..., [4, 5]],
-                          slow[..., [6, 7]]], dim=-1)
+        want = torch.cat(
+            [fast[..., [0, 1]], slow[..., [2, 3]], fast[..., [4, 5]], slow[..., [6, 7]]], dim=-1
+        )
         assert torch.allclose(got, want, atol=1e-12)
 
 
-@given(st.integers(0, 2 ** 16), st.integers(1, 40), st.integers(0, 30), st.integers(1, 5))
+@given(st.integers(0, 2**16), st.integers(1, 40), st.integers(0, 30), st.integers(1, 5))
 def test_pose_offsets_properties(seed, length, extra, chunks):
     target = length + extra
     a = pose_offsets(torch.Generator().manual_seed(seed), 3, length, target, chunks)
@@ -195,32 +226,40 @@ def test_log_scale_factor_and_rotation():
     assert torch.allclose(rot.cos_q, plain.cos_q * s) and torch.equal(rot.cos_k, plain.cos_k)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("cope_max_pos", 0, "cope_max_pos must be a positive int"),
-    ("hirope_seg_share", 1.5, "hirope_seg_share must be a number in"),
-    ("p_rope_share", -0.1, "p_rope_share must be a number in"),
-    ("rope_variant", "spiral", "unknown rope_variant"),
-    ("log_scale", "log2", "unknown log_scale"),
-    ("hirope_inner", "seg", "unknown hirope_inner"),
-    ("pose_chunks", 0, "pose_chunks must be a positive int"),
-    ("pose_target_len", -3, "pose_target_len must be a positive int"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("cope_max_pos", 0, "cope_max_pos must be a positive int"),
+        ("hirope_seg_share", 1.5, "hirope_seg_share must be a number in"),
+        ("p_rope_share", -0.1, "p_rope_share must be a number in"),
+        ("rope_variant", "spiral", "unknown rope_variant"),
+        ("log_scale", "log2", "unknown log_scale"),
+        ("hirope_inner", "seg", "unknown hirope_inner"),
+        ("pose_chunks", 0, "pose_chunks must be a positive int"),
+        ("pose_target_len", -3, "pose_target_len must be a positive int"),
+    ],
+)
 def test_new_config_fields_are_validated(field, value, message):
     with pytest.raises(ValueError, match=message):
         ModelConfig(12, 32, 1, 4, **{field: value})
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"pe": "alibi", "rope_variant": "resonance"}, "rope_variant applies to RoPE"),
-    ({"pe": "p_rope", "rope_variant": "resonance"}, "rope_variant must be 'none'"),
-    ({"pe": "cope", "pose_target_len": 64}, "pose_target_len applies to"),
-    ({"pe": "randomized_rope", "pose_target_len": 64}, "pose_target_len applies to"),
-    ({"pe": "bipe", "bipe_inter": "alibi", "log_scale": "official", "log_scale_len": 8},
-     "log_scale applies to RoPE"),
-    ({"pe": "rope", "log_scale": "official"}, "log_scale needs log_scale_len"),
-    ({"pe": "rope", "log_scale": "official", "log_scale_len": 1}, "log_scale_len must be >= 2"),
-    ({"pe": "hbipe", "bipe_inter": "cope", "separators": (1, 2)}, "hbipe' supports bipe_inter"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"pe": "alibi", "rope_variant": "resonance"}, "rope_variant applies to RoPE"),
+        ({"pe": "p_rope", "rope_variant": "resonance"}, "rope_variant must be 'none'"),
+        ({"pe": "cope", "pose_target_len": 64}, "pose_target_len applies to"),
+        ({"pe": "randomized_rope", "pose_target_len": 64}, "pose_target_len applies to"),
+        (
+            {"pe": "bipe", "bipe_inter": "alibi", "log_scale": "official", "log_scale_len": 8},
+            "log_scale applies to RoPE",
+        ),
+        ({"pe": "rope", "log_scale": "official"}, "log_scale needs log_scale_len"),
+        ({"pe": "rope", "log_scale": "official", "log_scale_len": 1}, "log_scale_len must be >= 2"),
+        ({"pe": "hbipe", "bipe_inter": "cope", "separators": (1, 2)}, "hbipe' supports bipe_inter"),
+    ],
+)
 def test_new_options_refuse_encodings_they_do_not_apply_to(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ModelConfig(12, 32, 1, 4, **kwargs)
@@ -232,8 +271,14 @@ def test_registry_names_and_round_trip():
         cfg = tiny_config(name)
         assert ModelConfig.from_dict(cfg.to_dict()) == cfg
         Transformer(cfg)
-    cfg = tiny_config("bipe_rope", rope_variant="p_rope", p_rope_share=0.5,
-                      pose_target_len=128, log_scale="official", log_scale_len=16)
+    cfg = tiny_config(
+        "bipe_rope",
+        rope_variant="p_rope",
+        p_rope_share=0.5,
+        pose_target_len=128,
+        log_scale="official",
+        log_scale_len=16,
+    )
     rope = Transformer(cfg).encoding.parts[1]
     assert rope.source == "seg" and (rope.inv_freq[2:] == 0).all() and rope.inv_freq[1] > 0
     assert rope.pose_target_len == 128 and rope.log_scale == "official"

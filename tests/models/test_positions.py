@@ -24,8 +24,13 @@ S = 9
 rows = st.lists(st.sampled_from([0, 1, 2, S, S, 10]), min_size=1, max_size=24)
 batches = st.integers(1, 4).flatmap(
     lambda n: st.integers(1, 24).flatmap(
-        lambda t: st.lists(st.lists(st.sampled_from([0, 1, 2, S, 10]), min_size=t, max_size=t),
-                           min_size=n, max_size=n)))
+        lambda t: st.lists(
+            st.lists(st.sampled_from([0, 1, 2, S, 10]), min_size=t, max_size=t),
+            min_size=n,
+            max_size=n,
+        )
+    )
+)
 
 
 def test_bipe_md_worked_example():
@@ -53,8 +58,9 @@ def _streaming_step(state, token):
 
 
 def test_check_segmenter_properties_and_streaming():
-    check_segmenter(_numpy_segmenter, separators=[9, 10], step=_streaming_step, init="start",
-                    max_examples=40)
+    check_segmenter(
+        _numpy_segmenter, separators=[9, 10], step=_streaming_step, init="start", max_examples=40
+    )
 
 
 @given(batches)
@@ -96,8 +102,11 @@ def test_streaming_equals_batch_for_every_level(batch):
     for t in range(1, tokens.shape[1]):
         last = next_positions(last, tokens[:, t - 1], levels)
         want = full.select(t, t + 1)
-        for got, ref in zip((last.index, last.seg, last.intra, *last.outer),
-                            (want.index, want.seg, want.intra, *want.outer), strict=True):
+        for got, ref in zip(
+            (last.index, last.seg, last.intra, *last.outer),
+            (want.index, want.seg, want.intra, *want.outer),
+            strict=True,
+        ):
             assert torch.equal(got, ref)
 
 
@@ -110,11 +119,14 @@ def test_left_padded_rows_get_their_unpadded_positions(batch, data):
     pos = left_padded_positions(tokens, lengths, levels)
     for b in range(B):
         n = int(lengths[b])
-        alone = default_positions(tokens[b:b + 1, T - n:], levels)
-        for got, ref in zip((pos.index, pos.seg, pos.intra, *pos.outer),
-                            (alone.index, alone.seg, alone.intra, *alone.outer), strict=True):
-            assert got[b, T - n:].tolist() == ref[0].tolist()
-            assert got[b, :T - n].tolist() == [0] * (T - n)
+        alone = default_positions(tokens[b : b + 1, T - n :], levels)
+        for got, ref in zip(
+            (pos.index, pos.seg, pos.intra, *pos.outer),
+            (alone.index, alone.seg, alone.intra, *alone.outer),
+            strict=True,
+        ):
+            assert got[b, T - n :].tolist() == ref[0].tolist()
+            assert got[b, : T - n].tolist() == [0] * (T - n)
 
 
 def test_no_separators_gives_one_segment():

@@ -18,9 +18,17 @@ AVX2 = {"fpu", "sse2", "avx", "avx2", "fma"}
 SAPPHIRE = AVX2 | {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
 
 
-@pytest.mark.parametrize(("flags", "native"), [
-    (AVX2, False), (AVX2 | {"avx512f", "avx512bw"}, False), (AVX2 | {"avx512_bf16"}, True),
-    (AVX2 | {"amx_bf16"}, True), (SAPPHIRE, True), (set(), False)])
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        (AVX2, False),
+        (AVX2 | {"avx512f", "avx512bw"}, False),
+        (AVX2 | {"avx512_bf16"}, True),
+        (AVX2 | {"amx_bf16"}, True),
+        (SAPPHIRE, True),
+        (set(), False),
+    ],
+)
 def test_cpu_detection_reads_the_flags(flags, native):
     assert has_native_bf16("cpu", flags) is native
     big = CPU_BF16_MIN_WORK
@@ -49,10 +57,13 @@ def test_only_emulated_bf16_warns_and_the_warning_names_the_slowdown():
     warn = precision_note("bfloat16", "cpu", AVX2)
     assert warn.startswith("warning:") and "slower" in warn and "\n" not in warn
     assert not precision_note("bfloat16", "cpu", SAPPHIRE).startswith("warning")
-    assert precision_note("auto", "cpu", AVX2) == \
-        "compute dtype: float32 (auto, no native bf16 on cpu)"
-    assert "bfloat16 (auto, native bf16" in precision_note("auto", "cpu", SAPPHIRE,
-                                                            CPU_BF16_MIN_WORK)
+    assert (
+        precision_note("auto", "cpu", AVX2)
+        == "compute dtype: float32 (auto, no native bf16 on cpu)"
+    )
+    assert "bfloat16 (auto, native bf16" in precision_note(
+        "auto", "cpu", SAPPHIRE, CPU_BF16_MIN_WORK
+    )
 
 
 def test_auto_is_the_default_and_the_model_follows_its_resolution():

@@ -27,13 +27,33 @@ each_variant = pytest.mark.parametrize(("pe", "extra"), VARIANTS, ids=VARIANT_ID
 
 # The stream each relative encoding must ignore a uniform shift of (checked against the
 # declared invariant_streams so the invariance test can never be vacuous).
-RELATIVE_STREAM = {"rope": "index", "alibi": "index", "xpos": "index", "t5": "index",
-                   "randomized_rope": "index", "bipe_rope": "seg", "bipe_alibi": "seg",
-                   "bipe": "seg", "hbipe": "seg", "resonance_rope": "index", "p_rope": "index",
-                   "hirope": "seg", "cope": "index", "fox": "index", "bipe_cope": "seg"}
-ABSOLUTE_STREAM = {"sinusoidal": "index", "learned": "index", "fire": "index",
-                   "bipe_rope": "intra", "bipe_alibi": "intra", "bipe": "intra", "hbipe": "intra",
-                   "bipe_cope": "intra"}
+RELATIVE_STREAM = {
+    "rope": "index",
+    "alibi": "index",
+    "xpos": "index",
+    "t5": "index",
+    "randomized_rope": "index",
+    "bipe_rope": "seg",
+    "bipe_alibi": "seg",
+    "bipe": "seg",
+    "hbipe": "seg",
+    "resonance_rope": "index",
+    "p_rope": "index",
+    "hirope": "seg",
+    "cope": "index",
+    "fox": "index",
+    "bipe_cope": "seg",
+}
+ABSOLUTE_STREAM = {
+    "sinusoidal": "index",
+    "learned": "index",
+    "fire": "index",
+    "bipe_rope": "intra",
+    "bipe_alibi": "intra",
+    "bipe": "intra",
+    "hbipe": "intra",
+    "bipe_cope": "intra",
+}
 
 
 @each_variant
@@ -41,9 +61,9 @@ def test_explicit_default_positions_equal_implicit(pe, extra):
     model = tiny_model(pe, **extra)
     x = tokens(0)
     B, T = x.shape
-    seps = set(model.config.level_separators()[0]) | {s for lv in
-                                                        model.config.level_separators()
-                                                        for s in lv}
+    seps = set(model.config.level_separators()[0]) | {
+        s for lv in model.config.level_separators() for s in lv
+    }
     ref = [ref_positions(row, seps) for row in x.tolist()]
     seg = torch.tensor([r[0] for r in ref])
     intra = torch.tensor([r[1] for r in ref])
@@ -97,12 +117,15 @@ def test_cached_step_logits_equal_full_forward(pe, extra):
     x = tokens(3, length=16)
     full = model(x)
     pos = model.positions(x)
-    cache = KVCache.empty(model.config, 3, 16, len(pos.outer), x.device, torch.float64,
-                          model.encoding.key_state_width)
+    cache = KVCache.empty(
+        model.config, 3, 16, len(pos.outer), x.device, torch.float64, model.encoding.key_state_width
+    )
     with torch.no_grad():
         got = [model.run(x[:, :6], pos.select(0, 6), cache=cache, start=0)]
-        got += [model.run(x[:, t:t + 1], pos.select(t, t + 1), cache=cache, start=t)
-                for t in range(6, 16)]
+        got += [
+            model.run(x[:, t : t + 1], pos.select(t, t + 1), cache=cache, start=t)
+            for t in range(6, 16)
+        ]
     assert torch.allclose(torch.cat(got, dim=1), full, atol=1e-10)
 
 
@@ -114,9 +137,18 @@ def test_generate_equals_recomputation(pe, extra):
     assert torch.equal(greedy, model.generate(prompt, 10, use_cache=False))
     assert torch.equal(greedy[:, :6], prompt)
     assert torch.equal(model(greedy)[:, 5:-1].argmax(-1), greedy[:, 6:])
-    sampled = [generate(model, prompt, 6, temperature=1.5, top_k=5,
-                        generator=torch.Generator().manual_seed(9), use_cache=c)
-               for c in (True, False)]
+    sampled = [
+        generate(
+            model,
+            prompt,
+            6,
+            temperature=1.5,
+            top_k=5,
+            generator=torch.Generator().manual_seed(9),
+            use_cache=c,
+        )
+        for c in (True, False)
+    ]
     assert torch.equal(sampled[0], sampled[1])
 
 
@@ -128,8 +160,8 @@ def test_generate_left_padded_rows_match_unpadded(pe, extra):
     out = model.generate(prompt, 6, prompt_lengths=lengths)
     assert torch.equal(out, model.generate(prompt, 6, prompt_lengths=lengths, use_cache=False))
     for b in range(3):
-        alone = model.generate(prompt[b:b + 1, 7 - int(lengths[b]):], 6)
-        assert torch.equal(out[b, 7:], alone[0, int(lengths[b]):])
+        alone = model.generate(prompt[b : b + 1, 7 - int(lengths[b]) :], 6)
+        assert torch.equal(out[b, 7:], alone[0, int(lengths[b]) :])
 
 
 @each_variant
@@ -150,7 +182,8 @@ def test_training_step_reaches_every_parameter(pe, extra):
     model = tiny_model(pe, dtype=torch.float32, **extra).train()
     x = tokens(7, batch=4, length=12)
     loss = torch.nn.functional.cross_entropy(
-        model(x, generator=torch.Generator().manual_seed(0)).flatten(0, 1), x.flatten())
+        model(x, generator=torch.Generator().manual_seed(0)).flatten(0, 1), x.flatten()
+    )
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing
@@ -211,8 +244,7 @@ def _variant_model(i: int):
     return tiny_model(pe, seed=i, **extra)
 
 
-@given(st.integers(0, len(VARIANTS) - 1), st.integers(0, 2 ** 16), st.integers(1, 30),
-       st.data())
+@given(st.integers(0, len(VARIANTS) - 1), st.integers(0, 2**16), st.integers(1, 30), st.data())
 def test_cached_decoding_property(i, seed, length, data):
     """Any prefix split: prefill then one token at a time equals the full forward."""
     model = _variant_model(i)
@@ -220,12 +252,21 @@ def test_cached_decoding_property(i, seed, length, data):
     x = tokens(seed, batch=2, length=length)
     full = model(x)
     pos = model.positions(x)
-    cache_ = KVCache.empty(model.config, 2, length, len(pos.outer), x.device, torch.float64,
-                          model.encoding.key_state_width)
+    cache_ = KVCache.empty(
+        model.config,
+        2,
+        length,
+        len(pos.outer),
+        x.device,
+        torch.float64,
+        model.encoding.key_state_width,
+    )
     with torch.no_grad():
         got = [model.run(x[:, :split], pos.select(0, split), cache=cache_, start=0)]
-        got += [model.run(x[:, t:t + 1], pos.select(t, t + 1), cache=cache_, start=t)
-                for t in range(split, length)]
+        got += [
+            model.run(x[:, t : t + 1], pos.select(t, t + 1), cache=cache_, start=t)
+            for t in range(split, length)
+        ]
     assert torch.allclose(torch.cat(got, dim=1), full, atol=1e-10)
 
 
@@ -312,5 +353,6 @@ def test_generate_with_external_positions(pe):
     assert torch.equal(out, model.generate(prompt, 6, prompt_lengths=lengths, positions=own))
     paired = model.generate(prompt, 6, prompt_lengths=lengths, positions=pairs)
     assert widths == [7, 8, 9, 10, 11, 12]  # the prompt, then one token longer per step
-    assert torch.equal(paired, model.generate(prompt, 6, prompt_lengths=lengths,
-                                              positions=pairs, use_cache=False))
+    assert torch.equal(
+        paired, model.generate(prompt, 6, prompt_lengths=lengths, positions=pairs, use_cache=False)
+    )

@@ -35,28 +35,40 @@ from bipe.synthetic.distributions import parse_length_spec
 from bipe.synthetic.segment import separator_positions
 
 
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12), fmt=st.sampled_from(FORMATS),
-       modulus=st.sampled_from([2, 5, 11]), hi=st.integers(1, 6))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 12),
+    fmt=st.sampled_from(FORMATS),
+    modulus=st.sampled_from([2, 5, 11]),
+    hi=st.integers(1, 6),
+)
 def test_batch_arrays_follow_from_each_chain(seed, n, fmt, modulus, hi):
-    batch = sample_arithmetic(np.random.default_rng(seed), n, operators=f"uniform:1:{hi}",
-                              modulus=modulus, fmt=fmt)
+    batch = sample_arithmetic(
+        np.random.default_rng(seed), n, operators=f"uniform:1:{hi}", modulus=modulus, fmt=fmt
+    )
     offsets = batch.offsets.tolist()
     assert batch.n == n and offsets[0] == 0 and offsets[-1] == len(batch.tokens)
     assert all(a < b for a, b in zip(offsets, offsets[1:], strict=False))
     seg, intra = batch.positions()
     for i in range(n):
-        row = batch.tokens[offsets[i]: offsets[i + 1]].tolist()
+        row = batch.tokens[offsets[i] : offsets[i + 1]].tolist()
         p = row.index(EQUALS) + 1  # the prompt ends at the first '='
         assert row[-1] == EOS and batch.prompt_len[i] == p
         assert batch.n_operators[i] == sum(PLUS <= t <= DIVIDE for t in row[:p])
         assert 1 <= batch.n_operators[i] <= hi
         want = _positions(row)  # the verifier's plain loop
-        assert (seg[offsets[i]: offsets[i + 1]].tolist(),
-                intra[offsets[i]: offsets[i + 1]].tolist()) == want
+        assert (
+            seg[offsets[i] : offsets[i + 1]].tolist(),
+            intra[offsets[i] : offsets[i + 1]].tolist(),
+        ) == want
 
 
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 10), fmt=st.sampled_from(FORMATS),
-       dedup=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 10),
+    fmt=st.sampled_from(FORMATS),
+    dedup=st.booleans(),
+)
 def test_records_are_a_view_of_the_batch(seed, n, fmt, dedup):
     options = {"operators": "uniform:1:4", "modulus": 7, "fmt": fmt, "dedup": dedup}
     records = generate_arithmetic(np.random.default_rng(seed), n, **options)
@@ -74,8 +86,7 @@ def test_ragged_positions_equal_each_row_alone(rows):
     for i, row in enumerate(rows):
         cut = slice(offsets[i], offsets[i + 1])
         alone = separator_positions(np.array(row, dtype=np.int64), separators)
-        assert (seg[cut].tolist(), intra[cut].tolist()) == (alone[0].tolist(),
-                                                            alone[1].tolist())
+        assert (seg[cut].tolist(), intra[cut].tolist()) == (alone[0].tolist(), alone[1].tolist())
 
 
 def test_batch_refuses_rows_that_are_not_chains():
@@ -111,16 +122,24 @@ def _kept_one_at_a_time(records, n, dedup, exclude, max_stale):
     raise AssertionError("the stream ended")
 
 
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), max_stale=st.integers(0, 20),
-       exclude=st.sets(st.sampled_from(["0 + 1", "1 * 1", "2 - 0", "1 / 2"]), max_size=3))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 30),
+    max_stale=st.integers(0, 20),
+    exclude=st.sets(st.sampled_from(["0 + 1", "1 * 1", "2 - 0", "1 / 2"]), max_size=3),
+)
 def test_chunk_filter_equals_the_one_record_rule(seed, n, max_stale, exclude):
     dist = parse_length_spec("uniform:1:2")
     root = np.random.SeedSequence(seed)
-    raw = (rec for chunk in gen._chunks(gen._chunk_tasks(root, n, dist, False, "direct", 3), 1)
-           for rec in batch_records(chunk))
+    raw = (
+        rec
+        for chunk in gen._chunks(gen._chunk_tasks(root, n, dist, False, "direct", 3), 1)
+        for rec in batch_records(chunk)
+    )
     want, problem = _kept_one_at_a_time(raw, n, True, exclude, max_stale)
-    chunks = gen._chunks(gen._chunk_tasks(np.random.SeedSequence(seed), n, dist, False,
-                                          "direct", 3), 1)
+    chunks = gen._chunks(
+        gen._chunk_tasks(np.random.SeedSequence(seed), n, dist, False, "direct", 3), 1
+    )
     got = []
     try:
         for batch in gen._kept(chunks, n, True, exclude, max_stale, "test"):

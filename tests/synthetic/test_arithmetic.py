@@ -40,8 +40,13 @@ PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
 
 
 def meta_for(fmt: str, p: int) -> dict:
-    return {"generator": "arith", "arith_format": fmt, "modulus": p, "vocab": list(vocab(p)),
-            "separators": [9, 2]}
+    return {
+        "generator": "arith",
+        "arith_format": fmt,
+        "modulus": p,
+        "vocab": list(vocab(p)),
+        "separators": [9, 2],
+    }
 
 
 # ----------------------------------------------------------------------------- references
@@ -208,8 +213,12 @@ def raw_record(ids: list[int], p: int) -> dict:
         s, j = (s + 1, 0) if t in (9, 2) else (s, j + 1)
     prompt_len = tokens.index(9) + 1 if 9 in tokens else len(tokens)
     return {
-        "text": " ".join(vocab(p)[t] for t in ids), "tokens": tokens, "seg": seg, "intra": intra,
-        "answer": tokens[-2] - 10, "n_operators": sum(3 <= t <= 6 for t in tokens[:prompt_len]),
+        "text": " ".join(vocab(p)[t] for t in ids),
+        "tokens": tokens,
+        "seg": seg,
+        "intra": intra,
+        "answer": tokens[-2] - 10,
+        "n_operators": sum(3 <= t <= 6 for t in tokens[:prompt_len]),
         "prompt_len": prompt_len,
     }
 
@@ -223,8 +232,9 @@ settings_small = dict(
 
 @given(**settings_small, spec=st.sampled_from(["1", "3", "uniform:1:6", "linear:1:5", "7"]))
 def test_every_generated_chain_verifies(seed, p, fmt, spec):
-    records = generate_arithmetic(np.random.default_rng(seed), 6, operators=spec, modulus=p,
-                                  fmt=fmt)
+    records = generate_arithmetic(
+        np.random.default_rng(seed), 6, operators=spec, modulus=p, fmt=fmt
+    )
     for r in records:
         assert verify_record(r, meta_for(fmt, p)) is None, r["text"]
         assert r["tokens"][-1] == EOS and r["text"].count("  ") == 0
@@ -234,8 +244,9 @@ def test_every_generated_chain_verifies(seed, p, fmt, spec):
 
 @given(**settings_small, n_ops=st.integers(1, 4), data=st.data())
 def test_verifier_agrees_with_reference_on_single_token_corruptions(seed, p, fmt, n_ops, data):
-    (record,) = generate_arithmetic(np.random.default_rng(seed), 1, operators=n_ops, modulus=p,
-                                    fmt=fmt)
+    (record,) = generate_arithmetic(
+        np.random.default_rng(seed), 1, operators=n_ops, modulus=p, fmt=fmt
+    )
     ids = record["tokens"][:-1]
     k = data.draw(st.integers(0, len(ids) - 1))
     new = data.draw(st.integers(0, 10 + p - 1).filter(lambda t: t != ids[k]))
@@ -251,8 +262,9 @@ def test_every_single_token_corruption_of_small_chains():
     """Exhaustive over positions and replacement tokens; some corruptions are valid chains."""
     agree, valid = 0, Counter()
     for p, fmt, seed in [(p, f, s) for p in (2, 3) for f in FORMATS for s in range(4)]:
-        for record in generate_arithmetic(np.random.default_rng(seed), 2, operators="uniform:1:3",
-                                          modulus=p, fmt=fmt):
+        for record in generate_arithmetic(
+            np.random.default_rng(seed), 2, operators="uniform:1:3", modulus=p, fmt=fmt
+        ):
             ids = record["tokens"][:-1]
             for k in range(len(ids)):
                 for new in range(10 + p):
@@ -266,11 +278,14 @@ def test_every_single_token_corruption_of_small_chains():
     assert agree > 1000 and valid["feng"] > 0 and valid["direct"] > 0, valid
 
 
-@given(**settings_small, field=st.sampled_from(["tokens", "seg", "intra", "answer",
-                                                "n_operators", "prompt_len", "text"]))
+@given(
+    **settings_small,
+    field=st.sampled_from(
+        ["tokens", "seg", "intra", "answer", "n_operators", "prompt_len", "text"]
+    ),
+)
 def test_verifier_rejects_inconsistent_fields(seed, p, fmt, field):
-    (record,) = generate_arithmetic(np.random.default_rng(seed), 1, operators=3, modulus=p,
-                                    fmt=fmt)
+    (record,) = generate_arithmetic(np.random.default_rng(seed), 1, operators=3, modulus=p, fmt=fmt)
     bad = dict(record)
     if field in ("tokens", "seg", "intra"):
         bad[field] = [*record[field][:-1], record[field][-1] + 1]
@@ -293,16 +308,20 @@ def test_verifier_rejects_bad_meta():
 @given(seed=st.integers(0, 2**32 - 1), fmt=st.sampled_from(FORMATS))
 def test_same_seed_same_records(seed, fmt):
     def make():
-        return list(iter_arithmetic(np.random.default_rng(seed), 40, operators="uniform:1:8",
-                                    fmt=fmt, dedup=True))
+        return list(
+            iter_arithmetic(
+                np.random.default_rng(seed), 40, operators="uniform:1:8", fmt=fmt, dedup=True
+            )
+        )
 
     assert make() == make()
 
 
 def test_output_does_not_depend_on_the_number_of_workers():
     def make(workers: int) -> list[dict]:
-        return generate_arithmetic(np.random.default_rng(7), 4500, operators="uniform:1:4",
-                                   dedup=True, workers=workers)
+        return generate_arithmetic(
+            np.random.default_rng(7), 4500, operators="uniform:1:4", dedup=True, workers=workers
+        )
 
     one, two = make(1), make(2)
     assert one == two and len({r["text"] for r in one}) == 4500
@@ -310,8 +329,9 @@ def test_output_does_not_depend_on_the_number_of_workers():
 
 def test_formats_share_questions_and_answers():
     """With the same seed the three formats write the same questions and answers."""
-    recs = {f: generate_arithmetic(np.random.default_rng(3), 30, operators=5, fmt=f)
-            for f in FORMATS}
+    recs = {
+        f: generate_arithmetic(np.random.default_rng(3), 30, operators=5, fmt=f) for f in FORMATS
+    }
     for f in ("direct", "steps"):
         assert [r["answer"] for r in recs[f]] == [r["answer"] for r in recs["feng"]]
         assert [r["prompt_len"] for r in recs[f]] == [r["prompt_len"] for r in recs["feng"]]
@@ -359,11 +379,17 @@ def test_impossible_requests_raise():
         generate_arithmetic(rng, 1000, operators=1, dedup=True)
     with pytest.raises(ValueError, match="gave up"):
         plus_minus = {f"{a} {op} {b}" for a in "01" for op in "+-" for b in "01"}
-        list(iter_arithmetic(rng, 10, operators=1, modulus=2, dedup=True, max_stale=500,
-                             exclude=plus_minus))  # 14 chains exist, 8 excluded
-    for kwargs, match in [({"modulus": 12}, "prime"), ({"fmt": "x"}, "unknown"),
-                          ({"operators": "fixed:0"}, "at least 1"),
-                          ({"operators": "uniform:1:3", "under": True}, "fixed")]:
+        list(
+            iter_arithmetic(
+                rng, 10, operators=1, modulus=2, dedup=True, max_stale=500, exclude=plus_minus
+            )
+        )  # 14 chains exist, 8 excluded
+    for kwargs, match in [
+        ({"modulus": 12}, "prime"),
+        ({"fmt": "x"}, "unknown"),
+        ({"operators": "fixed:0"}, "at least 1"),
+        ({"operators": "uniform:1:3", "under": True}, "fixed"),
+    ]:
         with pytest.raises(ValueError, match=match):
             generate_arithmetic(rng, 3, **{"operators": 2, **kwargs})
     with pytest.raises(ValueError, match="positive"):
@@ -440,8 +466,10 @@ def test_length_statistics_match_the_fixtures():
         recs = generate_arithmetic(rng, 3000, operators=k)
         ours = np.array([len(r["tokens"]) for r in recs], dtype=float)
         ours_q = np.array([r["prompt_len"] - 1 for r in recs], dtype=float)
-        for theirs, mine in ((np.array(chains[k], float), ours),
-                             (np.array(questions[k], float), ours_q)):
+        for theirs, mine in (
+            (np.array(chains[k], float), ours),
+            (np.array(questions[k], float), ours_q),
+        ):
             se = np.sqrt(theirs.var() / len(theirs) + mine.var() / len(mine))
             diff = abs(mine.mean() - theirs.mean())
             assert diff <= 0.03 * theirs.mean(), (k, mine.mean(), theirs.mean())

@@ -11,8 +11,15 @@ from bipe.synthetic.dataset import load_dataset, write_dataset
 
 ints = st.lists(st.integers(0, 1000), min_size=1, max_size=12)
 records = st.lists(
-    ints.map(lambda t: {"tokens": t, "seg": [0] * len(t), "intra": list(range(len(t))),
-                        "n_operators": len(t), "text": " ".join(map(str, t))}),
+    ints.map(
+        lambda t: {
+            "tokens": t,
+            "seg": [0] * len(t),
+            "intra": list(range(len(t))),
+            "n_operators": len(t),
+            "text": " ".join(map(str, t)),
+        }
+    ),
     max_size=8,
 )
 

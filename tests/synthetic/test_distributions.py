@@ -98,9 +98,23 @@ def test_empirical_frequencies_match_law(spec):
 
 @pytest.mark.parametrize(
     "spec",
-    ["", "fixed", "fixed:x", "fixed:-1", "uniform:5:2", "uniform:1", "geometric:0",
-     "geometric:2", "poisson:0", "zipf:0:3", "zipf:1.0", "choice:", "choice:a,b",
-     "lognormal:1:2", "uniform:1:2:3"],
+    [
+        "",
+        "fixed",
+        "fixed:x",
+        "fixed:-1",
+        "uniform:5:2",
+        "uniform:1",
+        "geometric:0",
+        "geometric:2",
+        "poisson:0",
+        "zipf:0:3",
+        "zipf:1.0",
+        "choice:",
+        "choice:a,b",
+        "lognormal:1:2",
+        "uniform:1:2:3",
+    ],
 )
 def test_malformed_specs_name_spec_and_grammar(spec):
     with pytest.raises(ValueError) as err:

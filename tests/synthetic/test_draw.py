@@ -20,27 +20,42 @@ from bipe.synthetic.sequences import (
 KINDS = {  # kind -> (levels of the automaton, config)
     "binfa": (2, SequenceConfig(kind="binfa", segments="uniform:1:4")),
     "nfa": (2, SequenceConfig(kind="nfa", length="uniform:2:12")),
-    "binfa3": (3, SequenceConfig(kind="binfa3", segments="uniform:1:3",
-                                 sub_segments="uniform:1:2")),
+    "binfa3": (
+        3,
+        SequenceConfig(kind="binfa3", segments="uniform:1:3", sub_segments="uniform:1:2"),
+    ),
 }
 
 
 def _sampler(kind: str):
     levels, config = KINDS[kind]
-    binfa = random_binfa(np.random.default_rng(levels), 3, 2, 3, 2, levels=levels,
-                         segment_lengths=range(1, 5), segment_counts=range(1, 5))
+    binfa = random_binfa(
+        np.random.default_rng(levels),
+        3,
+        2,
+        3,
+        2,
+        levels=levels,
+        segment_lengths=range(1, 5),
+        segment_counts=range(1, 5),
+    )
     return build_sampler(config, binfa)
 
 
 def _same_records(a: list[dict], b: list[dict]) -> bool:
     return len(a) == len(b) and all(
         x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
-        for x, y in zip(a, b, strict=True))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 @settings(max_examples=20, deadline=None)
-@given(kind=st.sampled_from(sorted(KINDS)), n=st.integers(0, 40), chunk=st.integers(1, 16),
-       seed=st.integers(0, 2**16))
+@given(
+    kind=st.sampled_from(sorted(KINDS)),
+    n=st.integers(0, 40),
+    chunk=st.integers(1, 16),
+    seed=st.integers(0, 2**16),
+)
 def test_concatenated_chunks_hold_the_chunks_records(kind, n, chunk, seed):
     sampler = _sampler(kind)
     with pytest.MonkeyPatch.context() as patch:

@@ -38,7 +38,7 @@ def reference_entropies(corpus, order, vocab, k, row):
         padded = [bos] * (order - 1) + [int(x) for x in seq]
         for t in range(order - 1, len(padded)):
             for j in range(1, order + 1):
-                counts[(tuple(padded[t - j + 1:t]), padded[t])] += 1
+                counts[(tuple(padded[t - j + 1 : t]), padded[t])] += 1
 
     def prob(j, h, w):
         if j == 0:
@@ -49,7 +49,7 @@ def reference_entropies(corpus, order, vocab, k, row):
     padded = [bos] * (order - 1) + [x if 0 <= x < vocab else oov for x in map(int, row)]
     out = []
     for t in range(len(row) + 1):
-        h = tuple(padded[t:t + order - 1])
+        h = tuple(padded[t : t + order - 1])
         dist = [prob(order, h, w) for w in range(vocab)]
         assert math.isclose(sum(dist), 1.0)
         out.append(-sum(p * math.log(p) for p in dist))
@@ -83,8 +83,9 @@ def test_entropies_equal_the_dense_reference(case):
 @given(corpora(), st.sampled_from(["threshold", "rise"]), st.floats(1.0, 6.0))
 def test_boundaries_equal_the_reference_rule(case, rule, target):
     corpus, order, vocab, k, query = case
-    seg = fit_entropy_segmenter(corpus, target_length=target, order=order, rule=rule,
-                                smoothing=k, vocab_size=vocab)
+    seg = fit_entropy_segmenter(
+        corpus, target_length=target, order=order, rule=rule, smoothing=k, vocab_size=vocab
+    )
     ref = np.array(reference_entropies(corpus, order, vocab, k, query))
     scores = ref[1:] if rule == "threshold" else np.diff(ref)
     clear = np.abs(scores - seg.threshold) > 1e-7  # away from float ties
@@ -103,9 +104,14 @@ def _random_corpus(seed, vocab=5, rows=60):
 @pytest.mark.parametrize("rule", ["threshold", "rise"])
 def test_check_segmenter(rule):
     seg = fit_entropy_segmenter(_random_corpus(0), target_length=3.0, order=3, rule=rule)
-    check_segmenter(partial(entropy_positions, segmenter=seg), separators=None,
-                    step=partial(entropy_step, segmenter=seg), init=entropy_initial_state(seg),
-                    n_symbols=7, max_examples=40)
+    check_segmenter(
+        partial(entropy_positions, segmenter=seg),
+        separators=None,
+        step=partial(entropy_step, segmenter=seg),
+        init=entropy_initial_state(seg),
+        n_symbols=7,
+        max_examples=40,
+    )
 
 
 def _separator_corpus(seed, sep=4, letters=(0, 1, 2, 3, 5, 6, 7)):
@@ -131,19 +137,28 @@ def test_entropy_finds_the_separators_it_was_trained_on():
     seg_ids, intra = entropy_positions(np.array([a, a, sep, c, sep, b, b, sep]), seg)
     assert seg_ids.tolist() == [0, 0, 0, 1, 1, 2, 2, 2]
     assert intra.tolist() == [0, 1, 2, 0, 1, 0, 1, 2]
-    check_segmenter(partial(entropy_positions, segmenter=seg), separators=[4],
-                    step=partial(entropy_step, segmenter=seg), init=entropy_initial_state(seg),
-                    max_examples=40)
+    check_segmenter(
+        partial(entropy_positions, segmenter=seg),
+        separators=[4],
+        step=partial(entropy_step, segmenter=seg),
+        init=entropy_initial_state(seg),
+        max_examples=40,
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.integers(0, 20),
-       st.sampled_from(["threshold", "rise"]))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 4),
+    st.integers(0, 20),
+    st.sampled_from(["threshold", "rise"]),
+)
 def test_lockstep_streaming_equals_batch(seed, n, t, rule):
     seg = fit_entropy_segmenter(_random_corpus(3), target_length=2.5, order=3, rule=rule)
     tokens = np.random.default_rng(seed).integers(-1, 7, size=(n, t))  # OOV ids included
-    streamed = stream_positions(partial(entropy_step, segmenter=seg), tokens,
-                                entropy_initial_state(seg, n=n))
+    streamed = stream_positions(
+        partial(entropy_step, segmenter=seg), tokens, entropy_initial_state(seg, n=n)
+    )
     batch = entropy_positions(tokens, seg)
     assert all(np.array_equal(a, b) for a, b in zip(streamed, batch, strict=True))
 
@@ -205,18 +220,26 @@ def test_calibration_hits_the_target_mean(rule):
 
 def test_same_data_same_segmenter_and_file_round_trip(tmp_path):
     corpus = _random_corpus(6)
-    a, b = (fit_entropy_segmenter(corpus, target_length=3.0, order=4, rule="rise")
-            for _ in range(2))
+    a, b = (
+        fit_entropy_segmenter(corpus, target_length=3.0, order=4, rule="rise") for _ in range(2)
+    )
     for x, y in zip(a.model.keys + a.model.entropy, b.model.keys + b.model.entropy, strict=True):
         assert np.array_equal(x, y)
     assert a.threshold == b.threshold
     path = save_entropy_segmenter(tmp_path / "s.npz", a)
     loaded = load_entropy_segmenter(path)
     tokens = np.random.default_rng(0).integers(0, 6, size=(4, 30))
-    assert all(np.array_equal(x, y) for x, y in
-               zip(entropy_positions(tokens, a), entropy_positions(tokens, loaded), strict=True))
-    assert (loaded.rule, loaded.target_length, loaded.achieved_length) == \
-        (a.rule, a.target_length, a.achieved_length)
+    assert all(
+        np.array_equal(x, y)
+        for x, y in zip(
+            entropy_positions(tokens, a), entropy_positions(tokens, loaded), strict=True
+        )
+    )
+    assert (loaded.rule, loaded.target_length, loaded.achieved_length) == (
+        a.rule,
+        a.target_length,
+        a.achieved_length,
+    )
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="bad.npz"):
         load_entropy_segmenter(tmp_path / "bad.npz")
@@ -242,8 +265,9 @@ def test_positions_follow_the_one_conversion():
     tokens = np.random.default_rng(1).integers(0, 5, size=(3, 12))
     lengths = np.array([12, 5, 0])
     got = entropy_positions(tokens, seg, lengths, pad_value=-1)
-    want = positions_from_boundaries(entropy_boundaries(tokens, seg, lengths), lengths,
-                                     pad_value=-1)
+    want = positions_from_boundaries(
+        entropy_boundaries(tokens, seg, lengths), lengths, pad_value=-1
+    )
     assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
 
 

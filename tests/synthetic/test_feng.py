@@ -29,8 +29,12 @@ FILES = sorted({f for files, _ in SPLITS.values() for f in files})
 @pytest.mark.parametrize("folder", ["ops3", "ops6"])
 def test_fixture_imports_verifies_and_round_trips(folder, tmp_path):
     counts = import_feng(FIXTURES / folder, tmp_path / "imp")
-    assert counts == {"chain_train": 300, "chain_test": 100, "decoder_train": 300,
-                      "decoder_test": 100}
+    assert counts == {
+        "chain_train": 300,
+        "chain_test": 100,
+        "decoder_train": 300,
+        "decoder_test": 100,
+    }
     for split in SPLITS:
         ds = load_dataset(tmp_path / "imp" / split)
         assert ds.meta["split"] == split and ds.meta["arith_format"] == SPLITS[split][1]
@@ -102,8 +106,11 @@ def test_partial_folder_reads_present_splits(tmp_path):
 
 def test_export_checks_formats_and_refuses_to_overwrite(tmp_path):
     recs = generate_arithmetic(np.random.default_rng(0), 5, operators=2, fmt="feng")
-    write_dataset(tmp_path / "d" / "decoder_train", recs, split_meta("decoder_train", 11) | {
-        "arith_format": "feng"})
+    write_dataset(
+        tmp_path / "d" / "decoder_train",
+        recs,
+        split_meta("decoder_train", 11) | {"arith_format": "feng"},
+    )
     with pytest.raises(ValueError, match="format 'direct'"):
         export_feng(tmp_path / "d", tmp_path / "out")
     import_feng(FIXTURES / "ops3", tmp_path / "imp")
@@ -119,8 +126,10 @@ def test_generated_splits_round_trip(tmp_path_factory, seed, n_ops):
     """bipe-generated data exports to the reference layout and reads back unchanged."""
     tmp = tmp_path_factory.mktemp("rt")
     rng = np.random.default_rng(seed)
-    splits = {split: generate_arithmetic(rng, 4, operators=n_ops, fmt=fmt)
-              for split, (_, fmt) in SPLITS.items()}
+    splits = {
+        split: generate_arithmetic(rng, 4, operators=n_ops, fmt=fmt)
+        for split, (_, fmt) in SPLITS.items()
+    }
     for split, records in splits.items():
         write_dataset(tmp / "bipe" / split, records, split_meta(split, 11))
     export_feng(tmp / "bipe", tmp / "ref")
@@ -128,6 +137,9 @@ def test_generated_splits_round_trip(tmp_path_factory, seed, n_ops):
     text = (tmp / "ref/chain/train_data.txt").read_text()
     assert all(line.endswith(" ") and "  " not in line for line in text.splitlines())
     assert render_split("chain_test", splits["chain_test"])["chain/test_ans.txt"] == "".join(
-        f"{r['answer']}\n" for r in splits["chain_test"])
-    assert all(sum(t in OPERATORS for t in r["tokens"][: r["prompt_len"]]) == n_ops
-               for r in splits["chain_train"])
+        f"{r['answer']}\n" for r in splits["chain_test"]
+    )
+    assert all(
+        sum(t in OPERATORS for t in r["tokens"][: r["prompt_len"]]) == n_ops
+        for r in splits["chain_train"]
+    )

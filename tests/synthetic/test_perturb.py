@@ -21,14 +21,20 @@ S = 5
 
 def marks_batches():
     """(marks (N, T) bool, lengths (N,)) built constructively."""
-    return st.integers(1, 5).flatmap(
-        lambda n: st.integers(0, 12).flatmap(
-            lambda t: st.tuples(
-                st.lists(st.lists(st.booleans(), min_size=t, max_size=t), min_size=n, max_size=n),
-                st.lists(st.integers(0, t), min_size=n, max_size=n),
+    return (
+        st.integers(1, 5)
+        .flatmap(
+            lambda n: st.integers(0, 12).flatmap(
+                lambda t: st.tuples(
+                    st.lists(
+                        st.lists(st.booleans(), min_size=t, max_size=t), min_size=n, max_size=n
+                    ),
+                    st.lists(st.integers(0, t), min_size=n, max_size=n),
+                )
             )
         )
-    ).map(lambda x: (np.array(x[0], dtype=bool).reshape(len(x[0]), -1), np.array(x[1])))
+        .map(lambda x: (np.array(x[0], dtype=bool).reshape(len(x[0]), -1), np.array(x[1])))
+    )
 
 
 perturbations = st.builds(

@@ -35,30 +35,55 @@ def batch_hash(batch) -> str:
 
 
 def _two_level():
-    return random_binfa(np.random.default_rng(1), 3, 3, 4, 3, segment_lengths=range(1, 7),
-                        segment_counts=range(1, 9))
+    return random_binfa(
+        np.random.default_rng(1),
+        3,
+        3,
+        4,
+        3,
+        segment_lengths=range(1, 7),
+        segment_counts=range(1, 9),
+    )
 
 
 def _batch(name: str):
     two = _two_level()
     if name == "binfa":
         return sequences.sample_binfa_sequences(
-            np.random.default_rng(4), two, 300, [spec("uniform:1:8"), spec("uniform:1:6")])
+            np.random.default_rng(4), two, 300, [spec("uniform:1:8"), spec("uniform:1:6")]
+        )
     if name == "binfa_nolabels":
         return sequences.sample_binfa_sequences(
-            np.random.default_rng(4), two, 300, [spec("uniform:1:8"), spec("uniform:1:6")],
-            state_labels=False)
+            np.random.default_rng(4),
+            two,
+            300,
+            [spec("uniform:1:8"), spec("uniform:1:6")],
+            state_labels=False,
+        )
     if name == "binfa_zipf":
         return sequences.sample_binfa_sequences(
-            np.random.default_rng(9), two, 200, [spec("uniform:2:5"), spec("zipf:1.5:6")])
+            np.random.default_rng(9), two, 200, [spec("uniform:2:5"), spec("zipf:1.5:6")]
+        )
     if name == "binfa3":
-        three = random_binfa(np.random.default_rng(2), 3, 2, 3, 3, segment_lengths=range(1, 5),
-                             segment_counts=range(1, 5), levels=3)
+        three = random_binfa(
+            np.random.default_rng(2),
+            3,
+            2,
+            3,
+            3,
+            segment_lengths=range(1, 5),
+            segment_counts=range(1, 5),
+            levels=3,
+        )
         return sequences.sample_binfa_sequences(
-            np.random.default_rng(5), three, 100,
-            [spec("uniform:1:4"), spec("uniform:1:3"), spec("uniform:1:4")])
-    return sequences.sample_nfa_sequences(np.random.default_rng(6), two.flatten(), 200,
-                                          spec("uniform:5:30"), two.separators)
+            np.random.default_rng(5),
+            three,
+            100,
+            [spec("uniform:1:4"), spec("uniform:1:3"), spec("uniform:1:4")],
+        )
+    return sequences.sample_nfa_sequences(
+        np.random.default_rng(6), two.flatten(), 200, spec("uniform:5:30"), two.separators
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PINS))

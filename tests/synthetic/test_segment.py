@@ -77,7 +77,7 @@ def test_batch_matches_reference_per_row(data, seps):
         ref_seg, ref_intra = reference_positions(row, seps)
         assert seg[n, : len(row)].tolist() == ref_seg
         assert intra[n, : len(row)].tolist() == ref_intra
-        assert not seg[n, len(row):].any() and not intra[n, len(row):].any()
+        assert not seg[n, len(row) :].any() and not intra[n, len(row) :].any()
 
 
 def test_positions_from_boundaries_ignores_marks_in_padding():

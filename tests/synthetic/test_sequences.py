@@ -30,10 +30,12 @@ def rows(batch):
 
 
 def test_worked_example():
-    batch = sample_binfa_sequences(np.random.default_rng(0), EXAMPLE, 50,
-                                   [spec("fixed:3"), spec("choice:1,2")])
-    for row, types in zip(rows(batch), np.split(batch.types[0], batch.type_offsets[0][1:-1]),
-                          strict=True):
+    batch = sample_binfa_sequences(
+        np.random.default_rng(0), EXAMPLE, 50, [spec("fixed:3"), spec("choice:1,2")]
+    )
+    for row, types in zip(
+        rows(batch), np.split(batch.types[0], batch.type_offsets[0][1:-1]), strict=True
+    ):
         assert types.tolist() == [0, 1, 1]
         assert row[-4:].tolist() == [1, 2, 1, 2] and row[0] == 0
     tokens = np.array([0, 0, 2, 1, 2, 1, 2])
@@ -50,8 +52,14 @@ def test_every_sequence_is_accepted_by_the_reference_and_the_flattening(drawn):
     np.testing.assert_array_equal(is_last, (tokens == binfa.separator) & valid)
 
 
-@given(binfas(), st.integers(0, 2**32 - 1), st.integers(1, 4), st.integers(1, 4),
-       st.integers(0, 3), st.integers(0, 3))
+@given(
+    binfas(),
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.integers(0, 3),
+    st.integers(0, 3),
+)
 def test_counts_and_lengths_respect_their_specs(binfa, seed, s_lo, l_lo, s_span, l_span):
     segments = spec(f"uniform:{s_lo}:{s_lo + s_span}")
     lengths = spec(f"uniform:{l_lo}:{l_lo + l_span}")
@@ -70,8 +78,9 @@ def test_counts_and_lengths_respect_their_specs(binfa, seed, s_lo, l_lo, s_span,
 
 @given(binfas(), st.integers(0, 2**32 - 1))
 def test_labels_match_streams_types_and_reference_state_sets(binfa, seed):
-    batch = sample_binfa_sequences(np.random.default_rng(seed), binfa, 5,
-                                   [spec("uniform:1:5"), spec("uniform:1:4")])
+    batch = sample_binfa_sequences(
+        np.random.default_rng(seed), binfa, 5, [spec("uniform:1:5"), spec("uniform:1:4")]
+    )
     tokens, lengths, marks = batch.padded()
     segs, intra = batch.positions()
     seg_ref, intra_ref = separator_positions(tokens, binfa.separator, lengths)
@@ -104,8 +113,9 @@ def test_unbounded_and_conditional_lengths():
     even = NFA.from_transitions(3, 1, [0], [2], [(0, 0, 1), (1, 0, 2), (2, 0, 1)])  # 2, 4, ...
     outer = NFA.from_transitions(1, 1, [0], [0], [(0, 0, 0)])
     binfa = BiNFA(n_symbols=1, separator=1, outer=outer, inner=(even,))
-    batch = sample_binfa_sequences(np.random.default_rng(1), binfa, 2000,
-                                   [spec("geometric:0.5:1"), spec("uniform:1:4")])
+    batch = sample_binfa_sequences(
+        np.random.default_rng(1), binfa, 2000, [spec("geometric:0.5:1"), spec("uniform:1:4")]
+    )
     content = np.diff(np.r_[-1, np.flatnonzero(batch.marks[0])]) - 1
     assert set(np.unique(content)) == {2, 4}
     assert abs((content == 2).mean() - 0.5) < 0.05  # conditional law of uniform:1:4 on {2, 4}
@@ -133,8 +143,13 @@ def test_same_seed_same_sequences(binfa, seed):
     dists = [spec("uniform:1:4"), spec("uniform:1:3")]
     a = sample_binfa_sequences(np.random.default_rng(seed), binfa, 4, dists)
     b = sample_binfa_sequences(np.random.default_rng(seed), binfa, 4, dists)
-    for x, y in ((a.tokens, b.tokens), (a.offsets, b.offsets), (a.inner_state, b.inner_state),
-                 (a.outer_state, b.outer_state), (a.types[0], b.types[0])):
+    for x, y in (
+        (a.tokens, b.tokens),
+        (a.offsets, b.offsets),
+        (a.inner_state, b.inner_state),
+        (a.outer_state, b.outer_state),
+        (a.types[0], b.types[0]),
+    ):
         np.testing.assert_array_equal(x, y)
 
 
@@ -143,8 +158,7 @@ def test_flat_nfa_sequences(binfa, seed, lo, span):
     flat = binfa.flatten()
     length = spec(f"uniform:{lo}:{lo + span}")
     try:
-        batch = sample_nfa_sequences(np.random.default_rng(seed), flat, 5, length,
-                                     binfa.separators)
+        batch = sample_nfa_sequences(np.random.default_rng(seed), flat, 5, length, binfa.separators)
     except ValueError as err:
         assert "accepts no word" in str(err)
         assert not any(flat.count_words(lo + span)[lo:])
@@ -168,8 +182,9 @@ def test_three_level_sequences(binfa, seed):
     assert binfa.accepts(tokens, lengths).all()
     assert binfa.flatten().accepts(tokens, lengths).all()
     segs, intra = batch.positions()
-    ref_segs, ref_intra = multilevel_positions(tokens, [[binfa.n_symbols], [binfa.separator]],
-                                               lengths)
+    ref_segs, ref_intra = multilevel_positions(
+        tokens, [[binfa.n_symbols], [binfa.separator]], lengths
+    )
     valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
     np.testing.assert_array_equal(segs, ref_segs[:, valid])
     np.testing.assert_array_equal(intra, ref_intra[valid])
@@ -180,8 +195,9 @@ def test_three_level_sequences(binfa, seed):
         for para in np.split(row, paragraphs + 1)[:-1]:
             sentences = np.flatnonzero(para == binfa.n_symbols)
             assert 1 <= len(sentences) <= 3 and para[-2] == binfa.n_symbols
-            assert ((np.diff(np.r_[-1, sentences]) - 1 >= 1)
-                    & (np.diff(np.r_[-1, sentences]) - 1 <= 3)).all()
+            assert (
+                (np.diff(np.r_[-1, sentences]) - 1 >= 1) & (np.diff(np.r_[-1, sentences]) - 1 <= 3)
+            ).all()
     # types per level: one per sentence and one per paragraph, in order
     assert len(batch.types[0]) == int((batch.tokens == binfa.n_symbols).sum())
     assert len(batch.types[1]) == int((batch.tokens == binfa.separator).sum())
@@ -192,8 +208,9 @@ def test_empty_sequences_and_records():
     and records stay aligned around them."""
     outer = NFA.from_transitions(1, 2, [0], [0], [(0, 0, 0), (0, 1, 0)])
     binfa = BiNFA(n_symbols=2, separator=2, outer=outer, inner=(T0, T1))
-    batch = sample_binfa_sequences(np.random.default_rng(5), binfa, 200,
-                                   [spec("uniform:0:2"), spec("uniform:1:3")])
+    batch = sample_binfa_sequences(
+        np.random.default_rng(5), binfa, 200, [spec("uniform:0:2"), spec("uniform:1:3")]
+    )
     lengths = batch.lengths
     assert (lengths == 0).any() and (lengths > 0).any()
     records = batch_records(batch, "binfa")
@@ -221,8 +238,9 @@ def test_mixed_depths_and_zero_sequences():
     valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
     np.testing.assert_array_equal(segs, ref_segs[:, valid])
     np.testing.assert_array_equal(intra, ref_intra[valid])
-    empty = sample_binfa_sequences(np.random.default_rng(2), EXAMPLE, 0,
-                                   [spec("uniform:1:3"), spec("uniform:1:3")])
+    empty = sample_binfa_sequences(
+        np.random.default_rng(2), EXAMPLE, 0, [spec("uniform:1:3"), spec("uniform:1:3")]
+    )
     assert empty.n == 0 and len(empty.tokens) == 0 and batch_records(empty, "binfa") == []
 
 
@@ -230,18 +248,21 @@ def test_mixed_depths_and_zero_sequences():
 def test_type_sequences_are_uniform_among_usable_outer_words():
     """Types follow a uniform outer word of the drawn length, over the usable types only."""
     t2 = NFA.from_transitions(3, 2, [0], [2], [(0, 0, 1), (1, 0, 2)])  # only "00": length 2
-    outer = NFA.from_transitions(2, 3, [0], [0, 1], [(0, 0, 1), (1, 1, 0), (1, 0, 1),
-                                                     (0, 2, 0), (1, 2, 1)])
+    outer = NFA.from_transitions(
+        2, 3, [0], [0, 1], [(0, 0, 1), (1, 1, 0), (1, 0, 1), (0, 2, 0), (1, 2, 1)]
+    )
     binfa = BiNFA(n_symbols=2, separator=2, outer=outer, inner=(T0, T1, t2))
     n = 6000
-    batch = sample_binfa_sequences(np.random.default_rng(11), binfa, n,
-                                   [spec("fixed:3"), spec("fixed:1")])  # type 2 is unusable
+    batch = sample_binfa_sequences(
+        np.random.default_rng(11), binfa, n, [spec("fixed:3"), spec("fixed:1")]
+    )  # type 2 is unusable
     words = batch.types[0].reshape(n, 3)
     assert (words != 2).all()
     restricted = NFA.from_transitions(2, 2, [0], [0, 1], [(0, 0, 1), (1, 1, 0), (1, 0, 1)])
     codes = words @ np.array([4, 2, 1])
-    members = [c for c in range(8)
-               if restricted.accepts(np.array([[c >> 2 & 1, c >> 1 & 1, c & 1]]))[0]]
+    members = [
+        c for c in range(8) if restricted.accepts(np.array([[c >> 2 & 1, c >> 1 & 1, c & 1]]))[0]
+    ]
     assert set(np.unique(codes)) == set(members)
     freq = np.bincount(codes, minlength=8)[members] / n
     expected = 1 / len(members)

@@ -60,8 +60,7 @@ def test_files_include_exclude_and_globs(tmp_path):
         file_documents([str(root)], include=("*.rs",))
 
 
-@given(st.lists(names, min_size=1, max_size=30, unique=True), st.floats(0, 0.4),
-       st.floats(0, 0.4))
+@given(st.lists(names, min_size=1, max_size=30, unique=True), st.floats(0, 0.4), st.floats(0, 0.4))
 def test_split_is_a_pure_disjoint_function_of_the_name(doc_names, validation, test):
     docs = [Document(n, "x") for n in doc_names]
     fractions = {"validation": validation, "test": test}
@@ -87,14 +86,17 @@ def test_split_documents_and_manifest(tmp_path):
     docs = file_documents([str(_corpus(tmp_path))])
     a = split_documents(docs, validation=0.2, test=0.2)
     b = split_documents(list(reversed(docs)), validation=0.2, test=0.2)
-    assert {s: sorted(d.name for d in v) for s, v in a.items()} == \
-        {s: sorted(d.name for d in v) for s, v in b.items()}
+    assert {s: sorted(d.name for d in v) for s, v in a.items()} == {
+        s: sorted(d.name for d in v) for s, v in b.items()
+    }
     m = manifest(a)
     assert sum(m[s]["n_documents"] for s in m) == len(docs)
     row = m["train"]["documents"][0]
     doc = next(d for d in docs if d.name == row["name"])
-    assert row["bytes"] == len(doc.text.encode()) and \
-        row["sha256"] == hashlib.sha256(doc.text.encode()).hexdigest()
+    assert (
+        row["bytes"] == len(doc.text.encode())
+        and row["sha256"] == hashlib.sha256(doc.text.encode()).hexdigest()
+    )
     with pytest.raises(ValueError, match="got none"):
         split_documents(docs[:1], validation=0.5, test=0.4)
 
@@ -128,14 +130,16 @@ def test_bytes_round_trip(text, blank_lines):
     ids = tok.encode(text)
     assert tok.decode(ids) == text
     assert len(ids) == len(text.encode()) == int(tok.token_bytes()[ids].sum())
-    assert ((ids == tok.blank).sum() == text.count("\n\n") + _overlaps(text)) if blank_lines \
+    assert (
+        ((ids == tok.blank).sum() == text.count("\n\n") + _overlaps(text))
+        if blank_lines
         else not (ids >= 256).any()
+    )
 
 
 def _overlaps(text: str) -> int:
     """Newlines preceded by a newline, minus the non-overlapping ``\\n\\n`` count."""
-    return sum(1 for i in range(1, len(text)) if text[i - 1: i + 1] == "\n\n") - \
-        text.count("\n\n")
+    return sum(1 for i in range(1, len(text)) if text[i - 1 : i + 1] == "\n\n") - text.count("\n\n")
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +156,9 @@ def test_bpe_round_trip_and_byte_counts(bpe, text):
 
 
 def test_bpe_is_deterministic_and_saved(bpe, tmp_path):
-    again = train_bpe(["def f(x):\n    return x + 1\n\n\n",
-                       "The pass key is 12345. Remember it.\n\n"] * 50, 300)
+    again = train_bpe(
+        ["def f(x):\n    return x + 1\n\n\n", "The pass key is 12345. Remember it.\n\n"] * 50, 300
+    )
     assert again.to_json() == bpe.to_json()
     (tmp_path / "tokenizer.json").write_text(bpe.to_json())
     loaded = load_bpe(tmp_path / "tokenizer.json")
@@ -207,12 +212,16 @@ def test_windows_reference(n, length, stride, seed):
     stream = np.arange(n + length + 1) * 7 % 11
     x, y = sample_windows(np.random.default_rng(seed), stream, 5, length)
     for xi, yi in zip(x, y, strict=True):  # each window is a contiguous piece of the stream
-        start = next(s for s in range(len(stream)) if stream[s: s + length].tolist() == xi.tolist()
-                     and stream[s + 1: s + length + 1].tolist() == yi.tolist())
+        start = next(
+            s
+            for s in range(len(stream))
+            if stream[s : s + length].tolist() == xi.tolist()
+            and stream[s + 1 : s + length + 1].tolist() == yi.tolist()
+        )
         assert start + length < len(stream)
     x, y, starts = chunk_windows(stream, length)
     assert (starts == np.arange(len(starts)) * length).all()
-    assert y.flatten().tolist() == stream[1: 1 + y.size].tolist()
+    assert y.flatten().tolist() == stream[1 : 1 + y.size].tolist()
     stride = min(stride, length)
     x, y, starts = sliding_windows(stream, length, stride)
     scored = {}  # reference: stream index -> the window that scores it
@@ -237,13 +246,13 @@ def test_passkey_examples(seed, extra, depth, corpus_filler):
     text = tok.decode(ex.tokens)
     assert len(ex.tokens) == length and len(ex.key) == 5 and ex.key.isdigit()
     assert text.endswith(f"\nWhat is the pass key? The pass key is {ex.key}")
-    assert tok.decode(ex.tokens[-ex.n_answer:]) == ex.key
+    assert tok.decode(ex.tokens[-ex.n_answer :]) == ex.key
     line = f"\nThe pass key is {ex.key}. Remember it.\n"
     assert text.count(line) == 1
     before = text.index(line)  # the key line sits at the requested depth of the filler
     assert before == round(depth * extra)
     if not corpus_filler:
-        assert (text[:before] + text[before + len(line):]).startswith(FILLER[: min(extra, 40)])
+        assert (text[:before] + text[before + len(line) :]).startswith(FILLER[: min(extra, 40)])
 
 
 def test_passkey_is_seeded_and_checks_lengths():
