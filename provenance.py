@@ -19,10 +19,13 @@ after the fact from stated evidence, marked ``"stamped": true`` with the ``"evid
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from bipe.fileio import write_text_atomic
 
 __all__ = [
     "CODE_KEY",
@@ -32,6 +35,7 @@ __all__ = [
     "git_state",
     "run_numerics",
     "stamp_record",
+    "stamp_run",
 ]
 
 CODE_KEY = "code"
@@ -96,3 +100,25 @@ def run_numerics(raw: Mapping[str, Any]) -> int | None:
     code = raw.get(CODE_KEY)
     value = code.get("numerics") if isinstance(code, Mapping) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def stamp_run(run_dir: str | Path, record: Mapping[str, Any]) -> str:
+    """Add the stamp ``record`` (from :func:`stamp_record`) to ``RUN/config.json``.
+
+    Returns what happened: ``"recorded"`` (the run recorded its own code: never touched),
+    ``"unchanged"`` (already carries this stamp), ``"stamped"`` or ``"restamped"`` (an earlier
+    stamp replaced). The file is rewritten atomically with every other key as it was.
+    """
+    path = Path(run_dir) / "config.json"
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable run config ({err})") from None
+    old = raw.get(CODE_KEY)
+    if isinstance(old, Mapping) and not old.get("stamped"):
+        return "recorded"
+    if old == dict(record):
+        return "unchanged"
+    raw[CODE_KEY] = dict(record)
+    write_text_atomic(path, json.dumps(raw, indent=1) + "\n")
+    return "restamped" if old is not None else "stamped"

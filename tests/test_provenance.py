@@ -117,3 +117,36 @@ def test_stamp_record_says_it_was_added_after_the_fact():
         provenance.stamp_record(99, "x")
     with pytest.raises(ValueError, match="evidence"):
         provenance.stamp_record(1, " ")
+
+
+def test_stamp_run_is_idempotent_and_never_overwrites_a_recorded_run(golden_run, tmp_path):
+    raw = read_json(golden_run / "config.json")
+    old = tmp_path / "old"
+    old.mkdir()
+    text = json.dumps({k: v for k, v in raw.items() if k != "code"}, indent=1) + "\n"
+    (old / "config.json").write_text(text)
+    first = provenance.stamp_record(1, "trained before the change")
+    assert provenance.stamp_run(old, first) == "stamped"
+    stamped = (old / "config.json").read_text()
+    assert provenance.stamp_run(old, first) == "unchanged"
+    assert (old / "config.json").read_text() == stamped
+    assert json.loads(stamped) == {**json.loads(text), "code": first}  # nothing else changed
+    second = provenance.stamp_record(2, "re-run")
+    assert provenance.stamp_run(old, second) == "restamped"
+    assert read_run_config(old)[1]["code"] == second
+    before = (golden_run / "config.json").read_text()
+    assert provenance.stamp_run(golden_run, second) == "recorded"
+    assert (golden_run / "config.json").read_text() == before
+
+
+def test_stamp_table_names_committed_study_folders():
+    import importlib.util
+
+    root = provenance.ROOT / "studies"
+    spec = importlib.util.spec_from_file_location("stamp_code", root / "stamp_code.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert all((root / name).is_dir() for name in module.STAMPS)
+    assert {n for n, (v, _) in module.STAMPS.items() if v < provenance.NUMERICS} <= set(
+        module.RERUN_STUDIES
+    )
