@@ -455,6 +455,15 @@ def run_battery(
     matches = None  # reuse off
     if studies is not None and budget != "smoke":
         matches = {t.name: committed_matches(t, runs, Path(studies)) for t in chosen}
+    log(
+        f"battery v{BATTERY_VERSION}, budget {budget}: {len(runs)} runs ({len(chosen)} tasks x "
+        f"{len(pes) + len(baselines)} encodings x {seeds} seeds) in {out}"
+        + (
+            ""
+            if matches is None
+            else f"; {sum(map(len, matches.values()))} baseline runs have a committed match"
+        )
+    )
     found = [m for m in (matches or {}).values() if m]
     verify = [next(r for r in runs if r.dir in m) for m in found]
     if verify:
