@@ -42,8 +42,16 @@ def _read_json(path: Path) -> Any:
 
 
 def _per_length(run: Run, metric: str) -> dict[float, float]:
+    """The run's metric at the lengths of its own config (a run evaluated at more lengths
+    afterwards, as a reused committed run may be, is compared on the battery's lengths)."""
+    data = run.config.get("data") if isinstance(run.config.get("data"), dict) else {}
+    lengths = {float(x) for x in data.get("eval_lengths") or ()}
     rows = (run.evaluation or {}).get("per_length", [])
-    return {float(r["length"]): as_float(r.get(metric)) for r in rows}
+    return {
+        float(r["length"]): as_float(r.get(metric))
+        for r in rows
+        if not lengths or float(r["length"]) in lengths
+    }
 
 
 def _beyond(run: Run, metric: str, hi: float) -> float:

@@ -278,8 +278,10 @@ def _values_close(a: Any, b: Any, tol: float) -> bool:
 
 def reproduces(here: Path, committed: Path, tol: float = TOLERANCE) -> tuple[bool, str]:
     """Whether the run in ``here`` reproduces the one in ``committed`` within ``tol``: the same
-    logged steps with losses within ``tol``, the same evaluation lengths with every metric
-    within ``tol``. Returns ``(ok, what differs first or "")``."""
+    logged steps with losses within ``tol``, and at every length evaluated here the same
+    metrics within ``tol`` (a committed run evaluated at more lengths afterwards, as study 7's
+    text runs were, may have more rows; the scorecard reads only the task's lengths).
+    Returns ``(ok, what differs first or "")``."""
     mine = {r["step"]: r.get("loss") for r in rundir.read_metrics(here)}
     theirs = {r["step"]: r.get("loss") for r in rundir.read_metrics(committed)}
     if set(mine) != set(theirs):
@@ -287,15 +289,15 @@ def reproduces(here: Path, committed: Path, tol: float = TOLERANCE) -> tuple[boo
     for step, loss in theirs.items():
         if not _values_close(mine[step], loss, tol):
             return False, f"training loss at step {step}: {mine[step]} here, {loss} committed"
-    rows = {r["length"]: r for r in rundir.read_json(here / "eval.json")["per_length"]}
-    for row in rundir.read_json(committed / "eval.json")["per_length"]:
+    rows = {r["length"]: r for r in rundir.read_json(committed / "eval.json")["per_length"]}
+    for row in rundir.read_json(here / "eval.json")["per_length"]:
         other = rows.get(row["length"])
         if other is None or set(other) != set(row):
             return False, f"evaluation at length {row['length']} missing or with other metrics"
         for key, value in row.items():
-            if not _values_close(other[key], value, tol):
+            if not _values_close(value, other[key], tol):
                 return False, (
-                    f"{key} at length {row['length']}: {other[key]} here, {value} committed"
+                    f"{key} at length {row['length']}: {value} here, {other[key]} committed"
                 )
     return True, ""
 
@@ -503,6 +505,7 @@ def _plan_record(runs, tasks, decisions, matches, pes, baselines, seeds, budget)
                 "title": t.title,
                 "study": t.study,
                 "metrics": list(t.metrics),
+                "eval_lengths": next(list(r.config.data.eval_lengths) for r in runs if r.task is t),
                 "reuse": decisions.get(t.name),
             }
             for t in tasks

@@ -202,6 +202,13 @@ def test_reproduces_compares_losses_and_every_metric_within_the_tolerance(tmp_pa
     b = tmp_path / "b"
     shutil.copytree(a, b)
     assert battery.reproduces(b, a) == (True, "")
+    longer = tmp_path / "longer"  # evaluated at one more length afterwards: still the same run
+    shutil.copytree(a, longer)
+    ev = json.loads((longer / "eval.json").read_text())
+    ev["per_length"].append({**ev["per_length"][-1], "length": 99})
+    (longer / "eval.json").write_text(json.dumps(ev))
+    assert battery.reproduces(b, longer) == (True, "")
+    assert not battery.reproduces(longer, b)[0]
     rows = [json.loads(x) for x in (b / "metrics.jsonl").read_text().splitlines()]
     rows[0]["loss"] += battery.TOLERANCE / 2
     (b / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
