@@ -150,3 +150,17 @@ def test_stamp_table_names_committed_study_folders():
     assert {n for n, (v, _) in module.STAMPS.items() if v < provenance.NUMERICS} <= set(
         module.RERUN_STUDIES
     )
+
+
+def test_ensemble_members_say_so_in_their_code_record(tmp_path):
+    from bipe.experiments.ensemble import train_ensemble
+
+    short = {**GOLDEN, "train.steps": "2", "train.evaluate_at_end": "false"}
+    configs = [
+        build_config("tiny", task="binfa_lm", pe="rope", overrides={**short, "init_seed": s})
+        for s in ("0", "1")
+    ]
+    dirs = train_ensemble(configs, [tmp_path / "a", tmp_path / "b"], progress=False)
+    for run in dirs:
+        code = read_json(run / "config.json")["code"]
+        assert code["ensemble"] is True and code["numerics"] == provenance.NUMERICS
