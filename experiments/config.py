@@ -59,7 +59,7 @@ class TrainConfig:
     """Optimisation (AdamW, linear warm-up then cosine decay to ``min_lr_ratio * lr``), logging,
     checkpoints and device (``auto``: CUDA when present, else CPU). ``compile`` runs the
     training forward through ``torch.compile``, one graph for every batch length
-    (``experiments/compiled.py``; docs/method.md#training-step-and-compilation)."""
+    (``experiments/compiled.py``; docs/guide.md#training-step-and-compilation)."""
 
     steps: int = 1000
     batch_size: int = 64

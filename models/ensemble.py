@@ -18,7 +18,7 @@ Members are built from ordinary :class:`~bipe.models.transformer.Transformer` ob
 Refused: dropout (a member's dropout masks could not follow its separate run's generator)
 and encodings with a content hook (``uses_content``: cope, fox, bipe_cope), which need q and k
 inside attention.
-See ``docs/method.md#ensembles``.
+See ``docs/guide.md#ensembles``.
 """
 
 from __future__ import annotations
