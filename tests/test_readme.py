@@ -97,3 +97,15 @@ def test_python_block_runs(block):
 
 def test_guide_has_python_blocks():
     assert len(PYTHON_BLOCKS) >= 3
+
+
+def test_findings_block_is_current():
+    """The README's findings block is what `bipe results studies/ --readme README.md` writes
+    from the committed runs; regenerate it (CONTRIBUTING.md) when this fails."""
+    from bipe.analysis.findings import findings_table, readme_block
+    from bipe.analysis.results import find_studies, load_study
+
+    specs = [load_study(p) for p in find_studies([ROOT / "studies"])]
+    assert readme_block(README.read_text()) == findings_table(specs, link="docs/results.md"), (
+        "stale: run `bipe results studies/ --out docs/results.md --readme README.md`"
+    )
