@@ -109,3 +109,12 @@ def test_findings_block_is_current():
     assert readme_block(README.read_text()) == findings_table(specs, link="docs/results.md"), (
         "stale: run `bipe results studies/ --out docs/results.md --readme README.md`"
     )
+
+
+def test_every_study_has_notes_and_a_row_in_the_index():
+    index = (ROOT / "studies" / "README.md").read_text()
+    folders = [p for p in (ROOT / "studies").iterdir() if p.is_dir() and any(p.glob("*.toml"))]
+    assert folders
+    for folder in folders:
+        assert (folder / "NOTES.md").is_file(), f"{folder.name} has no NOTES.md"
+        assert f"`{folder.name}/`" in index, f"studies/README.md does not list {folder.name}/"
