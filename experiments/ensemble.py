@@ -115,6 +115,8 @@ def train_ensemble(
     for out in dirs:
         if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
             raise ValueError(f"{out} already holds a run; resume it or pick another folder")
+    for config in configs:
+        resolve_device(config.train.device)
     prepared = _prepare_all(
         [dataclasses.replace(c, out=str(d)) for c, d in zip(configs, dirs, strict=True)]
     )

@@ -62,6 +62,7 @@ from bipe.experiments import rundir
 from bipe.experiments.cluster import ClusterOptions
 from bipe.experiments.config import RunConfig, config_to_dict
 from bipe.experiments.ensemble_sweep import run_unit, sweep_units
+from bipe.experiments.prepare import resolve_device
 from bipe.experiments.presets import build_config
 from bipe.experiments.progress import SweepProgress
 from bipe.experiments.sweep_run import run_one, run_status
@@ -205,9 +206,12 @@ def run_sweep(
     atomically as runs finish, keeping the rows of other runs in the folder.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if executor == "local":  # cluster jobs find their devices where they run
+        for config in configs:
+            resolve_device(config.train.device)
+    out.mkdir(parents=True, exist_ok=True)
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     plan = _plan(configs, out)

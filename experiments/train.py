@@ -148,6 +148,7 @@ def train(
     the run after that many steps as if interrupted (tests use it to check resume). Under
     torchrun the run trains data-parallel (``experiments/distributed.py``).
     """
+    resolve_device(config.train.device)  # a missing device: refused before anything is written
     with distributed.join(config.train.device):
         return _train(config, command, progress, stop_after)
 
@@ -196,6 +197,7 @@ def resume(
     ``config.json["resumes"]``.
     """
     config, raw = rundir.read_run_config(run_dir)
+    resolve_device(config.train.device)
     with distributed.join(config.train.device):
         return _resume(run_dir, config, raw, progress, stop_after, overrides or {}, command)
 

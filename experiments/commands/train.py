@@ -103,7 +103,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         default=None,
         metavar="FILE",
-        help="start from a saved config.json instead of a preset",
+        help="start from a saved config.json (keys it leaves out come from --preset)",
     )
     add_override_arguments(parser)
 
