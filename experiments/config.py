@@ -259,7 +259,13 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
     def plain(value: Any) -> Any:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return {
+                f.name: plain(getattr(value, f.name))
+                for f in dataclasses.fields(value)
+                if getattr(value, f.name) or not f.metadata.get("omit_if_empty")
+            }
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
         if isinstance(value, (tuple, list)):
             return [plain(v) for v in value]
         return value

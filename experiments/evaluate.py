@@ -63,8 +63,8 @@ from bipe.experiments.segmentation import (
 from bipe.experiments.tasks import Examples, get_task
 from bipe.models.absolute import LearnedAbsolute
 from bipe.models.checkpoint import load as load_model
+from bipe.models.plugins import resolve_encoding
 from bipe.models.positions import Positions
-from bipe.models.registry import ENCODINGS
 from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.entropy import (
     EntropySegmenter,
@@ -114,7 +114,7 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
             f"pe={config.model.pe} reads every level from the separators; it "
             "supports only the separator segmentation without perturbations"
         )
-    encoding = ENCODINGS[config.model.pe](config.model)
+    encoding = resolve_encoding(config.model.pe).build(config.model)
     tables = [m for m in encoding.modules() if isinstance(m, LearnedAbsolute)]
     index_limit = min((m.table.num_embeddings for m in tables if m.source == "index"), default=None)
     intra_error = any(m.source == "intra" and m.overflow == "error" for m in tables)

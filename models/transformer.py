@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .content import layer_hooks
 from .encoding import Rotation, apply_rotation
+from .plugins import resolve_encoding
 from .positions import Positions, default_positions
 from .precision import NOMINAL_TOKENS, resolve_compute_dtype
-from .registry import ENCODINGS
 
 INIT_STD = 0.02
 
@@ -234,7 +234,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoding = ENCODINGS[config.pe](config)
+        self.encoding = resolve_encoding(config.pe).build(config)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
