@@ -257,6 +257,7 @@ def evaluate_run(
             "run's own eval.json is kept"
         )
     config, raw = evaluation_config(run_dir, overrides or {})
+    rundir.check_run_encoding(run_dir, raw)  # a changed plug-in source: a warning
     apply_threads(config)
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)

@@ -509,6 +509,17 @@ def _option_value(cfg: Any, name: str) -> Any:
     return cfg.opt[name] if name in cfg.opt else getattr(cfg, name)
 
 
+def declared_option(spec: str, name: str) -> Option:
+    """The option ``name`` that the entry ``spec`` declares; a ``ValueError`` naming the
+    entry's options when it declares none of that name."""
+    entry = resolve_encoding(spec)
+    for option in entry.options:
+        if option.name == name:
+            return option
+    own = ", ".join(entry.option_names()) or "none"
+    raise ValueError(f"pe={spec!r} has no option {name!r}; its options: {own}")
+
+
 def option_value(cfg: Any, name: str) -> Any:
     """The value of option ``name`` under ``cfg``: its ModelConfig field, else ``cfg.opt``'s
     entry, else the declared default of ``cfg.pe``'s entry (a ``ValueError`` if undeclared)."""
