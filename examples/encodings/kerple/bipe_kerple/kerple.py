@@ -65,11 +65,12 @@ class KerpleLog(Encoding):
         q = read_stream(q_pos, self.source).to(work)  # (B, T)
         k = read_stream(k_pos, self.source).to(work)  # (B, S)
         d = (q[:, :, None] - k[:, None, :]).abs()[:, None]  # (B, 1, T, S)
-        if allowed is not None:
-            d = d.masked_fill(~allowed, float("inf"))  # log(1 + inf) = inf -> -inf
         r1 = nn.functional.softplus(self.raw_r1).to(work)[:, None, None]  # (H, 1, 1)
         r2 = nn.functional.softplus(self.raw_r2).to(work)[:, None, None]  # (H, 1, 1)
-        return (-r1 * torch.log1p(r2 * d)).to(dtype or torch.float32)  # (B, H, T, S)
+        bias = -r1 * torch.log1p(r2 * d)  # (B, H, T, S)
+        if allowed is not None:  # masked after the log: an infinite distance's gradient is NaN
+            bias = bias.masked_fill(~allowed, float("-inf"))  # (B, H, T, S)
+        return bias.to(dtype or torch.float32)
 
 
 OPTIONS = (
