@@ -48,7 +48,7 @@ STAMPS: dict[str, tuple[int, str]] = {
     **{
         name: (2, REPRODUCED)
         for name in (
-            "segment_count_round2",  # study 1, round-2 encodings
+            "segment_count_newer_encodings",  # study 1, the newer encodings
             "segmentation",  # study 2
             "heavy_tails",  # study 4
             "overflow",  # study 4b
