@@ -1,9 +1,10 @@
-"""bipe battery: the task list is the committed studies' setups; the smoke battery runs, resumes
-and writes its scorecard; a committed baseline is reused only when its config and numerics
-match and a run trained here reproduces it."""
+"""bipe battery: the task list is the committed studies' setups; the smoke battery measures a
+file plug-in, resumes and writes its scorecard; a committed baseline is reused only when its
+config and numerics match and a run trained here reproduces it."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +18,8 @@ from bipe.experiments.train import train
 
 torch.set_num_threads(1)
 
+PLUGIN = Path(__file__).resolve().parents[1] / "fixtures" / "plugins" / "seg_decay.py"
+
 
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.name)
 def test_every_task_has_exactly_its_committed_studys_settings(task):
@@ -27,21 +30,27 @@ def test_every_task_has_exactly_its_committed_studys_settings(task):
     assert (battery.STUDIES / task.study).is_dir()
 
 
-def test_smoke_battery_runs_resumes_and_writes_its_scorecard(tmp_path, capsys):
+def test_smoke_battery_measures_a_file_plugin_resumes_and_writes_its_scorecard(tmp_path, capsys):
+    plugin = tmp_path / "elsewhere" / "my_encodings.py"  # a plug-in outside the repository
+    plugin.parent.mkdir()
+    shutil.copy(PLUGIN, plugin)
+    spec = f"{plugin}:SEG_DECAY"
     out = tmp_path / "b"
-    argv = ["battery", "--pe", "nope", "--baselines", "rope", "--tasks", "segment_count"]
+    argv = ["battery", "--pe", spec, "--baselines", "rope", "--tasks", "segment_count"]
     argv += ["--budget", "smoke", "--no-progress", "--out", str(out)]
     assert main(argv) == 0
     said = capsys.readouterr().out
     assert "2 of 2 runs done (0 reused from committed studies)" in said
     plan = json.loads((out / "battery.json").read_text())
-    assert (plan["budget"], plan["battery_version"], plan["pes"]) == ("smoke", 1, ["nope"])
+    assert (plan["budget"], plan["battery_version"], plan["pes"]) == ("smoke", 1, [spec])
     assert {r["source"].split(" (")[0] for r in plan["runs"]} == {"trained here"}
     assert "reuse off" in plan["runs"][-1]["source"]  # the smoke budget never reuses
+    mine = out / plan["runs"][0]["dir"]
+    assert json.loads((mine / "config.json").read_text())["model"]["pe"] == spec
     card = (out / "scorecard.md").read_text()
     assert "budget `smoke`" in card and "battery version 1" in card and plan["machine"] in card
-    assert "| segment_count | continuation_valid | nope - rope | 1 |" in card
-    assert "too few seeds to compare nope and rope" in card
+    assert f"| segment_count | continuation_valid | {spec} - rope | 1 |" in card
+    assert f"too few seeds to compare {spec} and rope" in card
     assert "| 2 (train) | 6 (train) | 10 |" in card
     assert (out / "segment_count_continuation_valid.png").stat().st_size > 0
     data = json.loads((out / "scorecard.json").read_text())
