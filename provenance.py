@@ -15,6 +15,7 @@ A run records its code in ``config.json["code"]``::
 ``commit`` and ``dirty`` are ``"unknown"`` when the package does not run from a git checkout.
 Runs written before this record existed carry none; ``studies/stamp_code.py`` may add one
 after the fact from stated evidence, marked ``"stamped": true`` with the ``"evidence"``.
+Documented in docs/battery.md.
 """
 
 from __future__ import annotations

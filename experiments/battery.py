@@ -1,5 +1,5 @@
 """``bipe battery``: a fixed, versioned list of tasks that measures encodings against the
-baselines of the committed studies (docs/method.md#the-battery).
+baselines of the committed studies (docs/battery.md).
 
 Each task is a committed study's setup, exactly (its grid file's preset, task and ``[set]``;
 ``tests/experiments/test_battery.py`` checks them against the files): segment-count
