@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="runs in parallel (local: processes, default 1; submitit: jobs in flight)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the runs per task and the committed baseline runs that could be reused "
+        "(after verification); train nothing",
+    )
     add_executor_arguments(parser)
 
 
@@ -80,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--committed {args.committed}: no such folder")
     executor, cluster, jobs = executor_from_args(args)
     baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    studies = None if args.no_reuse else Path(args.committed) if args.committed else STUDIES
+    tasks = None if args.tasks is None else [t.strip() for t in args.tasks.split(",")]
+    if args.dry_run:
+        return _dry_run(args, baselines, studies, tasks)
     start = time.perf_counter()
     plan = run_battery(
         args.pe,
@@ -90,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
         executor=executor,
         cluster=cluster,
         jobs=jobs,
-        studies=None if args.no_reuse else Path(args.committed) if args.committed else STUDIES,
-        tasks=None if args.tasks is None else [t.strip() for t in args.tasks.split(",")],
+        studies=studies,
+        tasks=tasks,
         progress=not args.no_progress,
     )
     path = write_scorecard(args.out)
@@ -105,3 +115,25 @@ def run(args: argparse.Namespace) -> int:
     for row in failed:
         print(f"not done: {row['dir']} (run the same command again to resume)")
     return 1 if failed else 0
+
+
+def _dry_run(args: argparse.Namespace, baselines, studies, tasks) -> int:
+    from bipe.experiments.battery import (
+        DEFAULT_SEEDS,
+        battery_runs,
+        committed_matches,
+        select_tasks,
+    )
+
+    seeds = DEFAULT_SEEDS[args.budget] if args.seeds is None else args.seeds
+    runs = battery_runs(args.pe, baselines, seeds, args.budget, tasks)
+    for task in select_tasks(tasks):
+        mine = [r for r in runs if r.task is task]
+        found = {}
+        if studies is not None and args.budget != "smoke":
+            found = committed_matches(task, runs, studies)
+        print(
+            f"{task.name}: {len(mine)} runs; {len(found)} baseline runs have a committed run "
+            "of the same config and numerics (reused only if one re-run here reproduces it)"
+        )
+    return 0

@@ -236,3 +236,14 @@ def test_the_battery_refuses_a_folder_of_another_budget(monkeypatch, tmp_path):
     )
     with pytest.raises(ValueError, match="holds a battery of budget smoke"):
         run_battery(["nope"], tmp_path / "b", baselines=["rope"], budget="cpu", studies=None)
+
+
+def test_dry_run_lists_the_runs_and_the_committed_matches_without_training(
+    monkeypatch, tmp_path, committed, capsys
+):
+    monkeypatch.setattr(battery, "TASKS", (TINY,))
+    argv = ["battery", "--pe", "nope", "--baselines", "rope", "--seeds", "3", "--budget", "cpu"]
+    argv += ["--committed", str(committed), "--dry-run", "--out", str(tmp_path / "b")]
+    assert main(argv) == 0
+    assert "tiny: 6 runs; 2 baseline runs have a committed run" in capsys.readouterr().out
+    assert not (tmp_path / "b").exists()
