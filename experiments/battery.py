@@ -254,6 +254,8 @@ def check_plan(pes: Sequence[str], baselines: Sequence[str], seeds: int, budget:
         raise ValueError(f"unknown budget {budget!r}; known: {', '.join(BUDGETS)}")
     if not pes:
         raise ValueError("name at least one encoding to measure with --pe")
+    if not baselines:
+        raise ValueError("--baselines must name at least one encoding to compare against")
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     for names, flag in ((pes, "--pe"), (baselines, "--baselines")):

@@ -69,6 +69,7 @@ def test_smoke_battery_measures_a_file_plugin_resumes_and_writes_its_scorecard(t
         (["--pe", "rope"], "both measured (--pe) and a baseline"),
         (["--pe", "nope", "--pe", "nope"], "names an encoding twice"),
         (["--pe", "nope", "--seeds", "0"], "--seeds must be >= 1"),
+        (["--pe", "nope", "--baselines", ","], "--baselines must name at least one"),
         (["--pe", "nope", "--tasks", "arith"], "unknown battery task"),
         (["--pe", "no_such_encoding"], "no_such_encoding"),
     ],
