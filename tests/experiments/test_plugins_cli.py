@@ -147,6 +147,8 @@ def test_grids_and_ensembles_take_plugins(tmp_path, plugin, capsys):
     assert group_key(points[0][1]) is not None  # may stack with others as an ensemble
     rope = build_config("tiny", task="binfa_lm", pe="rope")
     assert ensemble_groups([points[0][1], rope, points[1][1]], 8) == [[0, 1, 2]]
+    content = build_config("tiny", task="binfa_lm", pe=f"{plugin}:FORGETTING")
+    assert group_key(content) is None  # a content hook: never stacked, trained alone
     out = tmp_path / "sweep"
     argv = ["sweep", "--preset", "tiny", "--task", "binfa_lm", "--out", str(out)]
     argv += ["--grid", f"model.pe={spec},rope", "--set", "train.steps=10", "--set", "data.n_eval=8"]
