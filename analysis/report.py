@@ -132,8 +132,7 @@ def _variants(runs: Sequence[Run]) -> dict[Path, str]:
     """Per run, the config values that vary among ``runs`` (besides encoding, width, seeds),
     e.g. ``inner_states=3``: runs differing there are different conditions, not replicates."""
     leaves = {
-        r.path: _leaves({k: v for k, v in r.config.items() if k not in NOT_VARIANTS})
-        for r in runs
+        r.path: _leaves({k: v for k, v in r.config.items() if k not in NOT_VARIANTS}) for r in runs
     }
     keys = sorted({k for lv in leaves.values() for k in lv})
     varying = [
