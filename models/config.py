@@ -49,10 +49,10 @@ class ModelConfig:
     recomputation token for token) hold in float32/float64; in bfloat16 up to rounding.
 
     Positions: ``pe`` is an :data:`ENCODINGS` name or a plug-in spec (``FILE.py:NAME``,
-    ``package.module:NAME``, a ``bipe.encodings`` entry point); ``separators`` are the token ids that close a
-    segment (docs/method.md#positions). For ``pe="hbipe"`` entry k of ``separators`` is the
-    separator id (an int, or a tuple of ints) closing a level-k unit, innermost first (at least two
-    levels).
+    ``package.module:NAME``, a ``bipe.encodings`` entry point); ``separators`` are the token
+    ids that close a segment (docs/method.md#positions). For ``pe="hbipe"`` (a multi-level
+    entry) entry k of ``separators`` is the separator id (an int, or a tuple of ints) closing
+    a level-k unit, innermost first (at least two levels).
 
     Encoding options (each registry entry declares the ones it reads; setting another to a
     non-default value is a ValueError naming the entry's options; ``opt`` maps a plug-in's own
