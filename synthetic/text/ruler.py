@@ -21,10 +21,11 @@ score of a model output is the share of those strings it contains (:func:`recall
 multivalue key; the first queried key; the value line of the queried chain) at relative depth
 ``depth`` of the filler, as the passkey does; the rest of that group follows it at uniform cuts
 after it (in order), every other line at a uniform cut anywhere (at an equal cut the queried
-group comes first up to depth 0.5 and last above it, other groups in random order). Worked example (bytes,
-``variable_tracking``, one chain of one hop, no filler)::
+group comes first up to depth 0.5 and last above it, other groups in random order). Worked
+example (bytes, ``variable_tracking``, one chain of one hop, no filler)::
 
-    \\nVAR QWERT = 40213\\n\\nVAR ASDFG = VAR QWERT\\n\\nFind all variables assigned 40213: QWERT ASDFG
+    \\nVAR QWERT = 40213\\n\\nVAR ASDFG = VAR QWERT\\n
+    \\nFind all variables assigned 40213: QWERT ASDFG
 
 with ``answer == ("QWERT", "ASDFG")`` and ``n_answer == 11``.
 """
