@@ -32,6 +32,7 @@ with ``answer == ("QWERT", "ASDFG")`` and ``n_answer == 11``.
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ __all__ = [
     "min_ruler_length",
     "recall",
     "ruler_example",
+    "ruler_params",
 ]
 
 RULER_TASKS = (
@@ -61,6 +63,15 @@ ASK_ALL = "\nWhat are all the pass keys of {keys}? They are "
 VAR_VALUE = "\nVAR {name} = {value}\n"
 VAR_HOP = "\nVAR {name} = VAR {prev}\n"
 ASK_VARS = "\nFind all variables assigned {value}: "
+# the RULER counts (fields of the text data config) each task reads; the others must keep
+# their defaults (a setting without effect is refused, not ignored)
+READS = {
+    "niah_single": (),
+    "niah_multikey": ("needles",),
+    "niah_multivalue": ("values",),
+    "niah_multiquery": ("needles", "queries"),
+    "variable_tracking": ("hops", "chains"),
+}
 KEY_LETTERS = 4
 VAR_LETTERS = 5
 
@@ -85,6 +96,23 @@ class RulerParams:
             raise ValueError(
                 f"data.queries={self.queries} asks more keys than data.needles={self.needles}"
             )
+
+
+def ruler_params(task: str, data) -> RulerParams:
+    """The :class:`RulerParams` of ``task`` from a text data config: the counts it reads
+    (:data:`READS`), ``passkey_digits``; a count it does not read set away from its default is a
+    ``ValueError``."""
+    if task not in READS:
+        raise ValueError(f"unknown RULER task {task!r}; known: {', '.join(RULER_TASKS)}")
+    defaults = {f.name: f.default for f in dataclasses.fields(data)}
+    for name in ("needles", "values", "queries", "hops", "chains"):
+        if name not in READS[task] and getattr(data, name) != defaults[name]:
+            reads = ", ".join(f"data.{x}" for x in READS[task]) or "none of them"
+            raise ValueError(
+                f"data.{name}={getattr(data, name)} has no effect on ruler:{task} (it reads "
+                f"{reads})"
+            )
+    return RulerParams(digits=data.passkey_digits, **{k: getattr(data, k) for k in READS[task]})
 
 
 @dataclass(frozen=True)
