@@ -40,10 +40,9 @@ import torch
 
 from bipe.experiments.tasks.base import IGNORE, Examples, Task
 from bipe.fileio import write_text_atomic
+from bipe.synthetic.text.data import LENGTH_MULTIPLES
 
 __all__ = ["PasskeyTask", "TextLMTask", "position_profile", "segment_profile", "token_scores"]
-
-LENGTH_MULTIPLES = (1, 2, 4, 8, 16)
 
 
 def _text():

@@ -27,9 +27,17 @@ from bipe.synthetic.text.separators import resolve_rule, separator_levels, uses_
 from bipe.synthetic.text.tokenizer import ByteTokenizer, load_bpe, train_bpe
 from bipe.synthetic.text.windows import PROTOCOLS, token_stream
 
-__all__ = ["TextData", "TextDataConfig", "corpus_kind", "load_text", "text_tokenizer"]
+__all__ = [
+    "LENGTH_MULTIPLES",
+    "TextData",
+    "TextDataConfig",
+    "corpus_kind",
+    "load_text",
+    "text_tokenizer",
+]
 
 FILLERS = ("repeat", "corpus")
+LENGTH_MULTIPLES = (1, 2, 4, 8, 16)  # default evaluation lengths, times data.context
 RULER_COUNTS = ("needles", "values", "queries", "hops", "chains")
 
 
