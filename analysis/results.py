@@ -48,6 +48,7 @@ from bipe.fileio import write_text_atomic
 
 from .plots import plot_series_ci
 from .report import Block, plot_depth_heatmaps, render_markdown
+from .ruler import effective_length_blocks
 from .runs import Run, as_float, load_runs
 from .stats import Interval, bootstrap_ci, t_interval, verdict
 from .width_results import WidthSpec, width_blocks
@@ -85,7 +86,7 @@ def load_study(folder: str | Path) -> StudySpec:
         raise OSError(f"{folder}: no study.toml") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{folder}/study.toml: malformed ({err})") from None
-    known = {"title", "question", "metrics", "group", "pairs", "runs", "where", "width"}
+    known = {"title", "question", "metrics", "group", "pairs", "runs", "where", "width", "order"}
     if unknown := set(raw) - known:
         raise ValueError(
             f"{folder}/study.toml: unknown keys {sorted(unknown)}; "
@@ -373,6 +374,7 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
             sentences = said
             blocks += _pair_length_table(spec, runs, metric)
     blocks += _depth_heatmap(spec, runs, out_dir)
+    blocks += effective_length_blocks(runs)
     if sentences:
         blocks.append(
             Block(
