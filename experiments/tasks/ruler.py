@@ -16,7 +16,8 @@ at 1-16x ``data.context`` by default, ``data.n_eval`` examples per length spread
 Metrics: ``accuracy`` is RULER's ``string_match_all``: per example the share of the expected
 strings (``answer``) found in the greedy continuation of as many tokens as the answer text,
 averaged; ``all_found`` the share of examples with every string found; ``by_depth`` the
-accuracy per depth of the queried line (the heatmap of ``bipe report`` and ``bipe results``).
+accuracy per depth of the queried line (the heatmap of ``bipe report`` and ``bipe results``;
+none for ``ruler:common_words``, which has no needle).
 """
 
 from __future__ import annotations
@@ -103,15 +104,13 @@ class RulerTask(_TextTask):
                     world.tokenizer.decode(gen[: ex.n_answer]), ex.answer
                 )
         depths = np.array([ex.depth for ex in items])
-        by_depth = [
-            {"depth": float(d), "accuracy": float(scores[depths == d].mean())}
-            for d in sorted(set(depths.tolist()))
-        ]
-        return {
-            "accuracy": float(scores.mean()),
-            "all_found": float((scores == 1.0).mean()),
-            "by_depth": by_depth,
-        }
+        out = {"accuracy": float(scores.mean()), "all_found": float((scores == 1.0).mean())}
+        if not np.isnan(depths).all():  # common_words has no depth
+            out["by_depth"] = [
+                {"depth": float(d), "accuracy": float(scores[depths == d].mean())}
+                for d in sorted(set(depths.tolist()))
+            ]
+        return out
 
 
 def _text_tokenizer(data):

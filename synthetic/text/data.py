@@ -38,7 +38,16 @@ __all__ = [
 
 FILLERS = ("repeat", "corpus")
 LENGTH_MULTIPLES = (1, 2, 4, 8, 16)  # default evaluation lengths, times data.context
-RULER_COUNTS = ("needles", "values", "queries", "hops", "chains")
+RULER_COUNTS = (
+    "needles",
+    "values",
+    "queries",
+    "hops",
+    "chains",
+    "common_words",
+    "freq_cw",
+    "freq_ucw",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +67,8 @@ class TextDataConfig(DataConfig):
     these three). RULER (``synthetic/text/ruler.py``), each read only by the tasks it names:
     ``needles`` (keys in the haystack: ``niah_multikey``, ``niah_multiquery``), ``values``
     (per key: ``niah_multivalue``), ``queries`` (keys asked: ``niah_multiquery``), ``hops``
-    and ``chains`` (``variable_tracking``).
+    and ``chains`` (``variable_tracking``), ``common_words``, ``freq_cw`` and ``freq_ucw``
+    (``common_words``).
     """
 
     corpus: str = "stdlib"
@@ -86,6 +96,9 @@ class TextDataConfig(DataConfig):
     queries: int = 4
     hops: int = 4
     chains: int = 2
+    common_words: int = 2
+    freq_cw: int = 4
+    freq_ucw: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()

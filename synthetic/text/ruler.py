@@ -16,6 +16,9 @@ score of a model output is the share of those strings it contains (:func:`recall
     ``VAR ABCDE = 12345`` then ``VAR FGHIJ = VAR ABCDE`` ... (hop lines in chain order), the
     other chains distractors with their own values; the answer is every variable name of the
     queried chain, in chain order, joined by ``" "``.
+``common_words`` (``common_words`` words ``freq_cw`` times each among words ``freq_ucw`` times)
+    RULER's CWE (``synthetic/text/common_words.py``): the most frequent words of a numbered
+    list, in order of first appearance, joined by ``", "``; no needle, no depth.
 
 ``depth`` places the first line of the queried group (the queried needle; the first value of a
 multivalue key; the first queried key; the value line of the queried chain) at relative depth
@@ -33,11 +36,13 @@ with ``answer == ("QWERT", "ASDFG")`` and ``n_answer == 11``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import string
 from dataclasses import dataclass
 
 import numpy as np
 
+from bipe.synthetic.text import common_words
 from bipe.synthetic.text.passkey import _filler, passkey_example
 
 __all__ = [
@@ -56,6 +61,7 @@ RULER_TASKS = (
     "niah_multivalue",
     "niah_multiquery",
     "variable_tracking",
+    "common_words",
 )
 NEEDLE = "\nThe pass key of {key} is {value}.\n"
 ASK_ONE = "\nWhat is the pass key of {keys}? It is "
@@ -71,7 +77,9 @@ READS = {
     "niah_multivalue": ("values",),
     "niah_multiquery": ("needles", "queries"),
     "variable_tracking": ("hops", "chains"),
+    "common_words": ("common_words", "freq_cw", "freq_ucw"),
 }
+COUNTS = ("needles", "values", "queries", "hops", "chains", "common_words", "freq_cw", "freq_ucw")
 KEY_LETTERS = 4
 VAR_LETTERS = 5
 
@@ -79,22 +87,31 @@ VAR_LETTERS = 5
 @dataclass(frozen=True, kw_only=True)
 class RulerParams:
     """RULER's complexity parameters (its ``num_needle_k``, ``num_needle_v``, ``num_needle_q``,
-    ``num_hops``, ``num_chains``) and the digits of a value."""
+    ``num_hops``, ``num_chains``; CWE's ``num_cw``, ``freq_cw``, ``freq_ucw``) and the digits
+    of a value."""
 
     needles: int = 1
     values: int = 1
     queries: int = 1
     hops: int = 1
     chains: int = 1
+    common_words: int = 1
+    freq_cw: int = 2
+    freq_ucw: int = 1
     digits: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("needles", "values", "queries", "hops", "chains", "digits"):
+        for name in (*COUNTS, "digits"):
             if getattr(self, name) < 1:
                 raise ValueError(f"data.{name} must be >= 1, got {getattr(self, name)}")
         if self.queries > self.needles:
             raise ValueError(
                 f"data.queries={self.queries} asks more keys than data.needles={self.needles}"
+            )
+        if self.freq_cw <= self.freq_ucw:
+            raise ValueError(
+                f"data.freq_cw={self.freq_cw} must exceed data.freq_ucw={self.freq_ucw} (the "
+                "common words must be the most frequent)"
             )
 
 
@@ -105,20 +122,23 @@ def ruler_params(task: str, data) -> RulerParams:
     if task not in READS:
         raise ValueError(f"unknown RULER task {task!r}; known: {', '.join(RULER_TASKS)}")
     defaults = {f.name: f.default for f in dataclasses.fields(data)}
-    for name in ("needles", "values", "queries", "hops", "chains"):
+    for name in COUNTS:
         if name not in READS[task] and getattr(data, name) != defaults[name]:
             reads = ", ".join(f"data.{x}" for x in READS[task]) or "none of them"
             raise ValueError(
                 f"data.{name}={getattr(data, name)} has no effect on ruler:{task} (it reads "
                 f"{reads})"
             )
+    if task == "common_words" and data.passkey_depths != defaults["passkey_depths"]:
+        raise ValueError("data.passkey_depths has no effect on ruler:common_words (no needle)")
     return RulerParams(digits=data.passkey_digits, **{k: getattr(data, k) for k in READS[task]})
 
 
 @dataclass(frozen=True)
 class RulerExample:
     """``tokens`` (T,) int64 ending with the answer text (its last ``n_answer`` tokens);
-    ``answer`` the expected strings; ``depth`` of the queried group's first line."""
+    ``answer`` the expected strings; ``depth`` of the queried group's first line (NaN for
+    ``common_words``, which has no needle)."""
 
     tokens: np.ndarray
     n_answer: int
@@ -203,9 +223,30 @@ def min_ruler_length(tokenizer, task: str, params: RulerParams) -> int:
         from bipe.synthetic.text.passkey import min_passkey_length  # noqa: PLC0415
 
         return min_passkey_length(tokenizer, params.digits)
+    if task == "common_words":
+        p = params
+        return common_words.list_bytes(p.common_words * p.freq_cw) + _cwe_fixed(tokenizer, p)
     ex = _needles(np.random.default_rng(0), task, params)
     pieces = [x for g in ex.groups for x in g] + [ex.question, ex.joiner.join(ex.answer)]
     return sum(len(tokenizer.encode(s)) for s in pieces)
+
+
+def _cwe_fixed(tokenizer, p: RulerParams) -> int:
+    """Tokens of the question and (bytes, an upper bound) of the answer of a CWE example."""
+    answer = ", ".join(["a" * common_words.WORD_LETTERS] * p.common_words)
+    return len(tokenizer.encode(common_words.question(p.common_words))) + len(answer.encode())
+
+
+def _common_words(rng, tokenizer, length: int, filler, p: RulerParams) -> RulerExample:
+    budget = length - _cwe_fixed(tokenizer, p)
+    text, words = common_words.word_list(rng, budget, p.common_words, p.freq_cw, p.freq_ucw)
+    items = tokenizer.encode(text)
+    question = tokenizer.encode(common_words.question(p.common_words))
+    answer = tokenizer.encode(", ".join(words))
+    n_filler = length - len(items) - len(question) - len(answer)  # >= 0: a token is >= a byte
+    stuff = _filler(rng, tokenizer, filler, n_filler)  # (n_filler,)
+    tokens = np.concatenate([stuff, items, question, answer]).astype(np.int64)  # (length,)
+    return RulerExample(tokens, len(answer), words, math.nan)
 
 
 def _cuts(rng: np.random.Generator, groups: list[list[str]], depth: float, n: int) -> np.ndarray:
@@ -239,6 +280,8 @@ def ruler_example(
             raise ValueError("niah_single is the passkey: one needle, one value, one query")
         ex = passkey_example(rng, tokenizer, length, depth, filler, p.digits)
         return RulerExample(ex.tokens, ex.n_answer, (ex.key,), ex.depth)
+    if task == "common_words":
+        return _common_words(rng, tokenizer, length, filler, p)
     spec = _needles(rng, task, p)
     lines = [tokenizer.encode(x) for g in spec.groups for x in g]
     question = tokenizer.encode(spec.question)

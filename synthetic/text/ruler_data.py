@@ -1,10 +1,11 @@
 """``bipe gen ruler:TASK``: a RULER evaluation set as a dataset folder (``data.jsonl``).
 
 ``data.n_eval`` examples at each length of ``data.eval_lengths`` (empty: 1, 2, 4, 8 and 16
-times ``data.context``, the text tasks' default), spread evenly over ``data.passkey_depths``,
-drawn by :func:`bipe.synthetic.text.ruler.ruler_example` with the run's tokenizer, filler and
-RULER counts (``data.needles`` ...; a count the task does not read must keep its default).
-Each record::
+times ``data.context``, the text tasks' default), spread evenly over ``data.passkey_depths``
+(``depth`` null for ``common_words``), drawn by
+:func:`bipe.synthetic.text.ruler.ruler_example` with the run's tokenizer, filler and RULER
+counts (``data.needles`` ...; a count the task does not read must keep its default). Each
+record::
 
     {"task": "niah_multikey", "length": 256, "depth": 0.5,
      "text": "...\\nWhat is the pass key of mnty? It is ", "answer": ["11892"]}
@@ -20,6 +21,7 @@ drawn; ``bipe verify`` re-reads each answer from its text
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +48,9 @@ DATASET_KEYS = (
     "queries",
     "hops",
     "chains",
+    "common_words",
+    "freq_cw",
+    "freq_ucw",
 )
 
 
@@ -87,6 +92,7 @@ def _records(seed, task, config, tokenizer, filler, params, lengths) -> Iterator
         for i in range(config.n_eval):
             depth = float(depths[i % len(depths)])
             ex = ruler_example(rng, tokenizer, task, int(length), depth, filler, params)
+            depth = None if math.isnan(ex.depth) else ex.depth
             text = tokenizer.decode(ex.tokens[: len(ex.tokens) - ex.n_answer])
             yield {
                 "task": task,

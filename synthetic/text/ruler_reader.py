@@ -9,6 +9,8 @@ example's prompt: everything before the answer.
 - ``niah_single``: the value of the one ``The pass key is N. Remember it.`` line.
 - ``niah_*``: the values of the asked keys (``What ... pass key(s) of a, b, and c?``) in the
   order asked, each key's values in text order.
+- ``common_words``: the numbered list's most frequent words (as many as asked, strictly more
+  frequent than the rest), in order of first appearance.
 - ``variable_tracking``: starting from the asked value, every variable assigned it, then every
   variable assigned one of those, ..., in the order the assignments resolve.
 
@@ -28,6 +30,10 @@ _NEEDLE = re.compile(r"\nThe pass key of ([a-z]+) is (\d+)\.\n")
 _ASKED = re.compile(r"\nWhat (?:is|are all) the pass keys? of ([a-z, ]+)\? (?:It is|They are) $")
 _ASSIGN = re.compile(r"\nVAR ([A-Z]+) = (\d+|VAR [A-Z]+)\n")
 _VT_ASKED = re.compile(r"\nFind all variables assigned (\d+): $")
+_CW_ASKED = re.compile(
+    r"\nWhat (?:is|are) the (\d+) most common words? in the list above\? (?:It is|They are) $"
+)
+_ITEM = re.compile(r"(\d+)\. ([a-z]+)")
 
 
 def _only(pattern: re.Pattern, text: str, what: str) -> re.Match:
@@ -65,6 +71,20 @@ def _variables(text: str) -> list[str]:
         targets = set()
 
 
+def _common(text: str) -> list[str]:
+    n = int(_only(_CW_ASKED, text, "common-words question").group(1))
+    listing = text.split("\n")[-2]  # the line before the question
+    items = [(int(a), w) for a, w in _ITEM.findall(listing)]
+    if [i for i, _ in items] != list(range(1, len(items) + 1)):
+        raise ValueError("the word list is not numbered 1, 2, 3, ...")
+    words = [w for _, w in items]
+    counts = sorted({w: words.count(w) for w in words}.items(), key=lambda kv: -kv[1])
+    if len(counts) < n or (len(counts) > n and counts[n - 1][1] == counts[n][1]):
+        raise ValueError(f"the list has no {n} most common words")
+    top = {w for w, _ in counts[:n]}
+    return sorted(top, key=words.index)
+
+
 def read_answer(task: str, text: str) -> list[str]:
     """The answer strings to ``task``'s question in ``text`` (``ValueError`` if unreadable)."""
     if task == "niah_single":
@@ -73,6 +93,8 @@ def read_answer(task: str, text: str) -> list[str]:
         return _niah(text)
     if task == "variable_tracking":
         return _variables(text)
+    if task == "common_words":
+        return _common(text)
     raise ValueError(f"no reader for RULER task {task!r}")
 
 

@@ -22,6 +22,7 @@ SMALL_FOR = {
     "niah_multivalue": ["--data.values", "2"],
     "niah_multiquery": ["--data.needles", "2", "--data.queries", "2"],
     "variable_tracking": ["--data.hops", "2"],
+    "common_words": ["--data.common_words", "1", "--data.freq_cw", "3"],
 }
 
 
@@ -60,7 +61,8 @@ def test_every_task_trains_with_the_tiny_preset(tmp_path, corpus, task):
     assert [r["length"] for r in ev["per_length"]] == [192, 384]
     for row in ev["per_length"]:
         assert 0.0 <= row["all_found"] <= row["accuracy"] <= 1.0
-        assert [d["depth"] for d in row["by_depth"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
+        depths = [d["depth"] for d in row.get("by_depth", [])]
+        assert depths == ([] if task == "common_words" else [0.0, 0.25, 0.5, 0.75, 1.0])
 
 
 class _Tok:
@@ -117,6 +119,7 @@ def test_gen_writes_answers_the_reader_rederives(tmp_path, task):
     ds = load_dataset(out)
     assert len(ds) == 50 and ds.meta["generator"] == f"ruler:{task}"
     assert sorted({r["length"] for r in ds.records}) == [256, 512, 1024, 2048, 4096]
+    assert {r["depth"] is None for r in ds.records} == {task == "common_words"}
     for r in ds.records:
         assert read_answer(task, r["text"]) == r["answer"]
     assert main(["verify", str(out)]) == 0
@@ -134,6 +137,8 @@ def test_gen_writes_answers_the_reader_rederives(tmp_path, task):
         (["ruler:niah_multikey", "--data.eval_lengths", "100"], "needs at least"),
         (["ruler:niah_multikey", "--data.hops", "3"], "no effect on ruler:niah_multikey"),
         (["ruler:niah_multiquery", "--data.queries", "5"], "asks more keys"),
+        (["ruler:common_words", "--data.passkey_depths", "0.5"], "no effect"),
+        (["ruler:common_words", "--data.freq_ucw", "4"], "must exceed"),
     ],
 )
 def test_gen_malformed_parameters_are_one_line_errors(tmp_path, capsys, args, needle):

@@ -25,6 +25,7 @@ def test_registry_names_are_exact():
         "ruler:niah_multivalue",
         "ruler:niah_multiquery",
         "ruler:variable_tracking",
+        "ruler:common_words",
     ]
     with pytest.raises(ValueError, match="known tasks: arith, arith_direct"):
         get_task("copy")

@@ -1,0 +1,69 @@
+"""RULER's common-words extraction (CWE) at byte scale: the most frequent words of a list.
+
+A numbered list ``1. word 2. word ...`` holds ``common`` words ``freq_cw`` times each and as
+many other words ``freq_ucw`` times each as the length allows, shuffled; the question asks for
+the ``common`` most frequent words, answered in order of first appearance. Longer examples hold
+more uncommon words (RULER's way: the common ones stay as frequent). Words are four random
+lowercase letters, all distinct. Worked example (``common=1``, ``freq_cw=2``, ``freq_ucw=1``,
+bytes)::
+
+    1. kqzd 2. mnty 3. kqzd 4. abcd
+    What is the 1 most common word in the list above? It is kqzd
+
+The list (after a newline) fills the length but for a remainder shorter than one more uncommon
+word's items, which is filler before it, so token counts are exact; with a BPE tokenizer the
+list is sized in bytes (at least one byte per token) and filler pads the rest. There is no
+needle, hence no depth.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+__all__ = ["WORD_LETTERS", "list_bytes", "question", "word_list"]
+
+WORD_LETTERS = 4
+ASK_WORDS = "\nWhat are the {n} most common words in the list above? They are "
+ASK_WORD = "\nWhat is the 1 most common word in the list above? It is "
+
+
+def _items(words: list[str]) -> str:
+    return " ".join(f"{i + 1}. {w}" for i, w in enumerate(words))
+
+
+def list_bytes(n: int) -> int:
+    """Bytes of a list of ``n`` items (``"\\n1. abcd 2. abcd"``)."""
+    digits = sum(len(str(i + 1)) for i in range(n))
+    return 1 + digits + n * (len(". ") + WORD_LETTERS) + max(n - 1, 0)
+
+
+def question(n_common: int) -> str:
+    """The question asking for ``n_common`` words."""
+    return ASK_WORD if n_common == 1 else ASK_WORDS.format(n=n_common)
+
+
+def word_list(
+    rng: np.random.Generator, budget: int, common: int, freq_cw: int, freq_ucw: int
+) -> tuple[str, tuple[str, ...]]:
+    """``(list text of at most budget bytes, the common words in order of first appearance)``;
+    ``ValueError`` if the common words alone do not fit."""
+    n_uncommon = 0
+    while list_bytes(common * freq_cw + (n_uncommon + 1) * freq_ucw) <= budget:
+        n_uncommon += 1
+    if list_bytes(common * freq_cw) > budget:
+        raise ValueError(
+            f"{common} common words {freq_cw} times each need {list_bytes(common * freq_cw)} "
+            f"bytes, more than the {budget} this length leaves"
+        )
+    letters = string.ascii_lowercase
+    words: list[str] = []
+    while len(words) < common + n_uncommon:
+        w = "".join(letters[i] for i in rng.integers(0, 26, size=WORD_LETTERS))
+        if w not in words:
+            words.append(w)
+    pool = words[:common] * freq_cw + words[common:] * freq_ucw
+    shuffled = [pool[i] for i in rng.permutation(len(pool))]
+    first = sorted(words[:common], key=shuffled.index)
+    return "\n" + _items(shuffled), tuple(first)
