@@ -273,8 +273,9 @@ def _depth_heatmap(spec, runs, out_dir) -> list[Block]:
         Block(kind="img", text=f"{out_dir.name}/{name}"),
         Block(
             kind="p",
-            text="Exact-match accuracy of the key per depth of the key line "
-            "(rows) and context length (columns), mean over seeds.",
+            text="Exact-match accuracy of the key (RULER tasks: the share of the answer "
+            "strings found) per depth of the key line (RULER: the first asked line) (rows) and "
+            "context length (columns), mean over seeds.",
         ),
     ]
 

@@ -165,3 +165,42 @@ def test_train_malformed_parameters_are_one_line_errors(tmp_path, capsys, corpus
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and needle in err
     assert not out.exists()
+
+
+def test_the_study_grids_build_and_fit_their_context():
+    """studies/ruler: every grid expands to 15 runs (5 encodings x 3 seeds) whose examples fit
+    the training context with filler to spare; every study.toml loads, with pairs and order."""
+    from pathlib import Path
+
+    from bipe.analysis.results import load_study
+    from bipe.experiments.sweep import expand_grid, load_grid_file
+
+    root = Path(__file__).resolve().parents[2] / "studies" / "ruler"
+    folders = sorted(p.parent for p in root.glob("*/grid.toml"))
+    assert [f.name for f in folders] == ["niah_multikey", "niah_multivalue", "vt_2hops", "vt_4hops"]
+    for folder in folders:
+        runs = expand_grid(load_grid_file(folder / "grid.toml"))
+        assert len(runs) == 15 and {c.model.pe for _, c, _ in runs} >= {"rope", "bipe_alibi"}
+        config = runs[0][1]
+        task = get_task(config.task)
+        lo, hi = task.train_range(config.data)
+        assert lo < hi == config.data.context
+        assert list(config.data.eval_lengths) == [m * hi for m in (1, 2, 4, 8, 16)]
+        spec = load_study(folder)
+        assert spec.pairs == (("bipe_rope", "rope"), ("bipe_alibi", "alibi"))
+
+
+def test_results_section_has_the_heatmap_and_effective_lengths(tmp_path, corpus):
+    from bipe.analysis.results import write_results
+
+    study = tmp_path / "study"
+    args = ["train", "--preset", "tiny", "--task", "ruler:niah_multikey", *_files(corpus)]
+    args += ["--data.context", "192", "--data.needles", "2", "--train.steps", "4"]
+    args += ["--data.eval_lengths", "192,384", "--data.n_eval", "5", "--no-progress"]
+    assert main([*args, "--out", str(study / "pe-rope__init_seed-0")]) == 0
+    (study / "study.toml").write_text(
+        'title = "R"\nquestion = "Q?"\norder = 95\nmetrics = ["accuracy"]\n'
+    )
+    text = write_results([study], tmp_path / "results.md").read_text()
+    assert "Effective length" in text and "| rope | 1 |" in text
+    assert (tmp_path / "results" / "study_accuracy_by_depth.png").exists()
