@@ -204,3 +204,20 @@ def test_results_section_has_the_heatmap_and_effective_lengths(tmp_path, corpus)
     text = write_results([study], tmp_path / "results.md").read_text()
     assert "Effective length" in text and "| rope | 1 |" in text
     assert (tmp_path / "results" / "study_accuracy_by_depth.png").exists()
+
+
+def test_niah_single_trains_on_the_passkey_examples():
+    """ruler:niah_single is the passkey task's generator, not a fork: same data config and
+    seed, the same training and evaluation examples."""
+    from bipe.experiments.config import config_from_dict
+    from bipe.synthetic.text.data import TextDataConfig
+
+    data = config_from_dict(TextDataConfig, {"context": 160}, where="data")
+    world = _Tok()
+    for setting in (None, 320):
+        a, b = (
+            get_task(name).generate(np.random.default_rng(5), data, world, 12, setting)
+            for name in ("passkey", "ruler:niah_single")
+        )
+        assert all(np.array_equal(x, y) for x, y in zip(a.inputs, b.inputs, strict=True))
+        assert all(np.array_equal(x, y) for x, y in zip(a.targets, b.targets, strict=True))
