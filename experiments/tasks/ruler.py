@@ -39,6 +39,7 @@ class RulerTask(_TextTask):
     """One RULER task (``ruler:`` + a name of ``synthetic.text.ruler.RULER_TASKS``)."""
 
     metric_names = ("accuracy", "all_found")
+    uses_ruler_counts = True
 
     def __init__(self, kind: str) -> None:
         self.kind = kind

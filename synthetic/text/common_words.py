@@ -49,20 +49,24 @@ def word_list(
 ) -> tuple[str, tuple[str, ...]]:
     """``(list text of at most budget bytes, the common words in order of first appearance)``;
     ``ValueError`` if the common words alone do not fit."""
-    n_uncommon = 0
-    while list_bytes(common * freq_cw + (n_uncommon + 1) * freq_ucw) <= budget:
-        n_uncommon += 1
-    if list_bytes(common * freq_cw) > budget:
+    n_items = common * freq_cw
+    width = list_bytes(n_items)
+    if width > budget:
         raise ValueError(
-            f"{common} common words {freq_cw} times each need {list_bytes(common * freq_cw)} "
-            f"bytes, more than the {budget} this length leaves"
+            f"{common} common words {freq_cw} times each need {width} bytes, more than the "
+            f"{budget} this length leaves"
         )
+    n_uncommon = 0
+    while True:  # add uncommon words while their items fit
+        more = sum(len(str(n_items + j + 1)) + len(" . ") + WORD_LETTERS for j in range(freq_ucw))
+        if width + more > budget:
+            break
+        width, n_items, n_uncommon = width + more, n_items + freq_ucw, n_uncommon + 1
     letters = string.ascii_lowercase
-    words: list[str] = []
-    while len(words) < common + n_uncommon:
-        w = "".join(letters[i] for i in rng.integers(0, 26, size=WORD_LETTERS))
-        if w not in words:
-            words.append(w)
+    drawn: dict[str, None] = {}  # distinct words in drawing order
+    while len(drawn) < common + n_uncommon:
+        drawn["".join(letters[i] for i in rng.integers(0, 26, size=WORD_LETTERS))] = None
+    words = list(drawn)
     pool = words[:common] * freq_cw + words[common:] * freq_ucw
     shuffled = [pool[i] for i in rng.permutation(len(pool))]
     first = sorted(words[:common], key=shuffled.index)

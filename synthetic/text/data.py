@@ -30,6 +30,7 @@ from bipe.synthetic.text.windows import PROTOCOLS, token_stream
 
 __all__ = [
     "LENGTH_MULTIPLES",
+    "RULER_COUNTS",
     "TextData",
     "TextDataConfig",
     "corpus_kind",

@@ -20,6 +20,7 @@ example's prompt: everything before the answer.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,7 +79,7 @@ def _common(text: str) -> list[str]:
     if [i for i, _ in items] != list(range(1, len(items) + 1)):
         raise ValueError("the word list is not numbered 1, 2, 3, ...")
     words = [w for _, w in items]
-    counts = sorted({w: words.count(w) for w in words}.items(), key=lambda kv: -kv[1])
+    counts = Counter(words).most_common()
     if len(counts) < n or (len(counts) > n and counts[n - 1][1] == counts[n][1]):
         raise ValueError(f"the list has no {n} most common words")
     top = {w for w, _ in counts[:n]}

@@ -221,3 +221,13 @@ def test_niah_single_trains_on_the_passkey_examples():
         )
         assert all(np.array_equal(x, y) for x, y in zip(a.inputs, b.inputs, strict=True))
         assert all(np.array_equal(x, y) for x, y in zip(a.targets, b.targets, strict=True))
+
+
+@pytest.mark.parametrize("task", ["passkey", "text_lm"])
+def test_ruler_counts_are_refused_by_the_other_text_tasks(tmp_path, capsys, corpus, task):
+    out = tmp_path / "bad"
+    args = ["train", "--preset", "tiny", "--task", task, *_files(corpus), "--data.hops", "3"]
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data.hops has no effect on task" in err
+    assert not out.exists()
