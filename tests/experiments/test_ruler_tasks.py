@@ -190,7 +190,7 @@ def test_the_study_grids_build_and_fit_their_context():
         assert spec.pairs == (("bipe_rope", "rope"), ("bipe_alibi", "alibi"))
 
 
-def test_results_section_has_the_heatmap_and_effective_lengths(tmp_path, corpus):
+def test_results_and_report_have_the_heatmap_and_effective_lengths(tmp_path, corpus):
     from bipe.analysis.results import write_results
 
     study = tmp_path / "study"
@@ -204,6 +204,8 @@ def test_results_section_has_the_heatmap_and_effective_lengths(tmp_path, corpus)
     text = write_results([study], tmp_path / "results.md").read_text()
     assert "Effective length" in text and "| rope | 1 |" in text
     assert (tmp_path / "results" / "study_accuracy_by_depth.png").exists()
+    assert main(["report", str(study), "--out", str(tmp_path / "rep")]) == 0
+    assert "Effective length" in (tmp_path / "rep" / "report.md").read_text()
 
 
 def test_niah_single_trains_on_the_passkey_examples():
