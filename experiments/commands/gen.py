@@ -51,13 +51,21 @@ _KIND_HELP = {
     "nfa": "words of the flattened Bi-NFA (same language, no segment structure used)",
     "binfa3": "3-level sequences: sentences ('#') in paragraphs ('$')",
     "arith": "chain-of-thought arithmetic over Z_p (formats feng, direct, steps)",
-    **{
-        f"ruler:{t}": f"RULER {t} evaluation set: text prompts and answer lists, per length "
-        "and depth"
-        for t in ("niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery")
-    },
-    "ruler:variable_tracking": "RULER variable tracking evaluation set: chains of VAR "
-    "assignments, per length and depth",
+    "ruler:niah_single": "RULER niah_single (the passkey): prompts and answers per length, depth",
+    "ruler:niah_multikey": "RULER niah_multikey: data.needles keys, one asked",
+    "ruler:niah_multivalue": "RULER niah_multivalue: one key with data.values values",
+    "ruler:niah_multiquery": "RULER niah_multiquery: data.queries of data.needles keys asked",
+    "ruler:variable_tracking": "RULER variable tracking: data.chains chains of data.hops hops",
+    "ruler:common_words": "RULER common-words extraction: the most frequent words of a list",
+}
+# a RULER kind's example: its counts at a 256-byte context (bipe gen ruler:TASK ...)
+_RULER_EXAMPLE = {
+    "niah_single": "",
+    "niah_multikey": "--data.needles 4 ",
+    "niah_multivalue": "--data.values 4 ",
+    "niah_multiquery": "--data.needles 4 --data.queries 2 ",
+    "variable_tracking": "--data.hops 2 --data.chains 2 ",
+    "common_words": "--data.common_words 2 --data.freq_cw 4 ",
 }
 _KIND_EXAMPLE = {
     "binfa": EXAMPLE,
@@ -70,10 +78,11 @@ _KIND_EXAMPLE = {
         "bipe gen arith --data.fmt feng --data.operators fixed:15 --under "
         "--data.n_train 100000 --out data/arith15"
     ),
-    "ruler:variable_tracking": (
-        "bipe gen ruler:variable_tracking --data.hops 2 --data.context 256 --data.n_eval 50 "
-        "--out data/vt2"
-    ),
+    **{
+        f"ruler:{t}": f"bipe gen ruler:{t} {counts}--data.context 256 --data.n_eval 50 --out "
+        f"data/{t}"
+        for t, counts in _RULER_EXAMPLE.items()
+    },
 }
 # bipe gen's defaults where they differ from the family config's (kept from earlier versions)
 _GEN_DEFAULTS: dict[str, dict[str, Any]] = {
