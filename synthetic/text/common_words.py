@@ -62,6 +62,11 @@ def word_list(
         if width + more > budget:
             break
         width, n_items, n_uncommon = width + more, n_items + freq_ucw, n_uncommon + 1
+    if 2 * (common + n_uncommon) > 26**WORD_LETTERS:
+        raise ValueError(
+            f"a list of {common + n_uncommon} distinct words of {WORD_LETTERS} letters is too "
+            "long to draw; use a shorter length"
+        )
     letters = string.ascii_lowercase
     drawn: dict[str, None] = {}  # distinct words in drawing order
     while len(drawn) < common + n_uncommon:

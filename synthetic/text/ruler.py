@@ -108,6 +108,12 @@ class RulerParams:
             raise ValueError(
                 f"data.queries={self.queries} asks more keys than data.needles={self.needles}"
             )
+        needed = max(self.needles * self.values, self.chains)  # distinct values, at most
+        if 2 * needed > 9 * 10 ** (self.digits - 1):
+            raise ValueError(
+                f"{needed} distinct values of data.passkey_digits={self.digits} digits are too "
+                "many to draw (at most half of them); use more digits"
+            )
         if self.freq_cw <= self.freq_ucw:
             raise ValueError(
                 f"data.freq_cw={self.freq_cw} must exceed data.freq_ucw={self.freq_ucw} (the "

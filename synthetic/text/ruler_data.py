@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from bipe.synthetic.family import check_size
 from bipe.synthetic.text.data import LENGTH_MULTIPLES, load_text, text_tokenizer
 from bipe.synthetic.text.ruler import RULER_TASKS, min_ruler_length, ruler_example, ruler_params
 
@@ -63,6 +64,7 @@ def generate_dataset(
     params = ruler_params(task, config)
     tokenizer = text_tokenizer(config)
     lengths = tuple(config.eval_lengths) or tuple(m * config.context for m in LENGTH_MULTIPLES)
+    check_size(config.n_eval * sum(lengths), f"{kind} with these lengths")
     shortest = min_ruler_length(tokenizer, task, params)
     if min(lengths) < shortest:
         raise ValueError(

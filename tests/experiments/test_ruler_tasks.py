@@ -139,6 +139,7 @@ def test_gen_writes_answers_the_reader_rederives(tmp_path, task):
         (["ruler:niah_multiquery", "--data.queries", "5"], "asks more keys"),
         (["ruler:common_words", "--data.passkey_depths", "0.5"], "no effect"),
         (["ruler:common_words", "--data.freq_ucw", "4"], "must exceed"),
+        (["ruler:niah_multikey", "--data.eval_lengths", "4000000000"], "ask for fewer"),
     ],
 )
 def test_gen_malformed_parameters_are_one_line_errors(tmp_path, capsys, args, needle):

@@ -141,6 +141,7 @@ def test_recall_is_rulers_string_match_all():
         (lambda: RulerParams(hops=0), "data.hops must be >= 1"),
         (lambda: RulerParams(needles=2, queries=3), "asks more keys"),
         (lambda: RulerParams(freq_cw=2, freq_ucw=2), "must exceed"),
+        (lambda: RulerParams(needles=5, digits=1), "too many to draw"),
         (
             lambda: ruler_example(
                 np.random.default_rng(0),
