@@ -18,8 +18,6 @@ needle, hence no depth.
 
 from __future__ import annotations
 
-import string
-
 import numpy as np
 
 __all__ = ["WORD_LETTERS", "list_bytes", "question", "word_list"]
@@ -67,11 +65,12 @@ def word_list(
             f"a list of {common + n_uncommon} distinct words of {WORD_LETTERS} letters is too "
             "long to draw; use a shorter length"
         )
-    letters = string.ascii_lowercase
     drawn: dict[str, None] = {}  # distinct words in drawing order
     while len(drawn) < common + n_uncommon:
-        drawn["".join(letters[i] for i in rng.integers(0, 26, size=WORD_LETTERS))] = None
-    words = list(drawn)
+        size = (2 * (common + n_uncommon), WORD_LETTERS)
+        batch = rng.integers(ord("a"), ord("z") + 1, size=size, dtype=np.uint8)  # (M, letters)
+        drawn.update(dict.fromkeys(w.decode() for w in batch.view(f"S{WORD_LETTERS}")[:, 0]))
+    words = list(drawn)[: common + n_uncommon]
     pool = words[:common] * freq_cw + words[common:] * freq_ucw
     shuffled = [pool[i] for i in rng.permutation(len(pool))]
     first = sorted(words[:common], key=shuffled.index)
