@@ -234,3 +234,16 @@ def test_ruler_counts_are_refused_by_the_other_text_tasks(tmp_path, capsys, corp
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "data.hops has no effect on task" in err
     assert not out.exists()
+
+
+def test_loss_on_the_answer_falls(tmp_path, corpus):
+    """40 tiny steps on variable tracking: the answer's loss falls from about ln(258) (a byte
+    in 258) by over a nat (the answer's alphabet is learned first)."""
+    out = tmp_path / "vt"
+    args = ["train", "--preset", "tiny", "--task", "ruler:variable_tracking", *_files(corpus)]
+    args += ["--data.context", "192", "--data.hops", "2", "--train.steps", "40"]
+    args += ["--data.eval_lengths", "192", "--data.n_eval", "5", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert losses[0] > 4.0 and losses[-1] < losses[0] - 1.0
