@@ -55,6 +55,7 @@ from bipe.provenance import NUMERICS, run_numerics
 from .findings import findings_table, readme_block, write_readme_block
 from .plots import plot_series_ci
 from .report import Block, plot_depth_heatmaps, render_markdown
+from .ruler import effective_length_blocks
 from .stats import Interval, bootstrap_ci, holm, t_interval, t_pvalue, verdict
 from .studies import (
     StudySpec,
@@ -197,8 +198,9 @@ def _depth_heatmap(spec, runs, out_dir) -> list[Block]:
         Block(kind="img", text=f"{out_dir.name}/{name}"),
         Block(
             kind="p",
-            text="Exact-match accuracy of the key per depth of the key line "
-            "(rows) and context length (columns), mean over seeds.",
+            text="Exact-match accuracy of the key (RULER tasks: the share of the answer "
+            "strings found) per depth of the key line (RULER: the first asked line) (rows) and "
+            "context length (columns), mean over seeds.",
         ),
     ]
 
@@ -298,6 +300,7 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
             sentences = said
             blocks += _pair_length_table(spec, runs, metric)
     blocks += _depth_heatmap(spec, runs, out_dir)
+    blocks += effective_length_blocks(runs)
     if sentences:
         blocks.append(
             Block(

@@ -6,8 +6,9 @@ family                  config (``data`` section of a run)          ``meta.json`
 ``arithmetic``          :class:`~bipe.synthetic.arith_data.ArithmeticData`   ``arith``
 ``automaton``           :class:`~bipe.synthetic.sequence_data.AutomatonData`  ``binfa``, ``nfa``,
                                                                     ``binfa3``
-``text``                :class:`~bipe.synthetic.text.data.TextDataConfig`  none (corpora are read
-                                                                    at run time)
+``text``                :class:`~bipe.synthetic.text.data.TextDataConfig`  ``ruler:TASK`` (RULER
+                                                                    evaluation sets; corpora
+                                                                    are read at run time)
 ======================  ==========================================  =======================
 
 Tasks name their family (``Task.family``); the config class of a run's ``data`` section is
@@ -34,6 +35,7 @@ from bipe.synthetic.arith_data import ArithmeticData
 from bipe.synthetic.dataset import load_meta
 from bipe.synthetic.family import DataConfig, DataFamily
 from bipe.synthetic.sequence_data import KINDS, AutomatonData
+from bipe.synthetic.text import ruler_data, ruler_reader
 from bipe.synthetic.text.data import TextDataConfig
 
 __all__ = [
@@ -74,7 +76,14 @@ FAMILIES: dict[str, DataFamily] = {
             "eval_segment_length",
         ),
     ),
-    "text": DataFamily(name="text", config=TextDataConfig, generators=()),
+    "text": DataFamily(
+        name="text",
+        config=TextDataConfig,
+        generators=ruler_data.GENERATORS,
+        generate_dataset=ruler_data.generate_dataset,
+        verify_record=ruler_reader.verify_record,
+        dataset_keys=ruler_data.DATASET_KEYS,
+    ),
 }
 
 # The family keys and defaults of the single flat DataConfig of earlier versions (frozen here:
