@@ -46,6 +46,10 @@ class ModelConfig:
     bfloat16 where the device computes it natively, else float32 (``models/precision.py``;
     training runs record the resolved choice). Exactness claims (cached decoding equals
     recomputation token for token) hold in float32/float64; in bfloat16 up to rounding.
+    ``causal``: True (the default) masks later keys; False makes a bidirectional encoder (the
+    Chomsky-hierarchy reference protocol): every position sees every token, the encodings use
+    their bidirectional forms (``docs/method.md#the-chomsky-hierarchy-suite``) and an encoding
+    without one is refused here; such a model cannot decode with a KV cache.
 
     Positions: ``pe`` is an :data:`ENCODINGS` name; ``separators`` are the token ids that close a
     segment (docs/method.md#positions). For ``pe="hbipe"`` entry k of ``separators`` is the
@@ -104,6 +108,7 @@ class ModelConfig:
     tie_embeddings: bool = False
     norm_eps: float = 1e-6
     compute_dtype: str = "auto"
+    causal: bool = True
     max_len: int = 2048
     max_intra: int = 256
     intra_overflow: str = "clamp"
@@ -186,6 +191,14 @@ class ModelConfig:
             )
         self._check_separators()
         self._check_newer()
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"causal must be true or false, got {self.causal!r}")
+        if not self.causal:
+            from .encoding import bidirectional_refusals
+
+            refusals = bidirectional_refusals(ENCODINGS[self.pe](self))
+            if refusals:
+                raise ValueError(f"pe={self.pe!r} cannot run with causal=false: {refusals[0]}")
 
     def _check_newer(self) -> None:
         from .registry import uses_rope

@@ -224,6 +224,8 @@ class XPos(Encoding):
     and it rotates like plain RoPE.
     """
 
+    bidirectional_refusal = "xpos's decay grows without bound towards later keys (causal only)"
+
     def __init__(
         self,
         d_head: int,

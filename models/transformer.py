@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .content import layer_hooks
-from .encoding import Rotation, apply_rotation
+from .encoding import Rotation, apply_rotation, set_bidirectional
 from .positions import Positions, default_positions
 from .precision import NOMINAL_TOKENS, resolve_compute_dtype
 from .registry import ENCODINGS
@@ -235,6 +235,8 @@ class Transformer(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
         self.encoding = ENCODINGS[config.pe](config)
+        if not config.causal:
+            set_bidirectional(self.encoding)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -313,6 +315,11 @@ class Transformer(nn.Module):
 
     def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights):
         B, T = tokens.shape
+        causal = self.config.causal
+        if not causal and (cache is not None or start > 0):
+            raise ValueError(
+                "a non-causal model (model.causal=false) cannot decode with a KV cache"
+            )
         if positions is None:
             pos = self.positions(tokens)
         else:
@@ -327,14 +334,14 @@ class Transformer(nn.Module):
             x = x + added.to(x.dtype)
         x = self.drop(x)
         rot = self.encoding.rotation(pos)
-        mask, is_causal = None, key_valid is None and start == 0  # plain causal: fast kernel
+        mask, is_causal = None, causal and key_valid is None and start == 0  # fast kernel
         if self.encoding.uses_bias:
             k_pos = cache.positions.select(0, start + T) if cache is not None else pos
-            allowed = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
+            allowed = allowed_keys(T, start, key_valid, tokens.device, causal)  # (B|1, 1, T, S)
             mask = self.encoding.bias(pos, k_pos, allowed, self.compute_dtype())  # all layers
             is_causal = False
         elif key_valid is not None or (start > 0 and T > 1):
-            mask = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
+            mask = allowed_keys(T, start, key_valid, tokens.device, causal)  # (B|1, 1, T, S)
         hooks = self._content_hooks(pos, cache, start, key_valid, T)
         for i, block in enumerate(self.blocks):
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
@@ -361,7 +368,7 @@ class Transformer(nn.Module):
                 f"KVCache.empty(..., state_width={width})"
             )
         k_pos = cache.positions.select(0, start + T) if cache is not None else pos
-        allowed = allowed_keys(T, start, key_valid, pos.index.device)  # (B|1, 1, T, S)
+        allowed = allowed_keys(T, start, key_valid, pos.index.device, self.config.causal)
         return layer_hooks(
             self.encoding, pos, k_pos, allowed, start, cache.states if cache is not None else ()
         )
@@ -373,14 +380,17 @@ class Transformer(nn.Module):
         return generate(self, prompt, max_new_tokens, **kwargs)
 
 
-def allowed_keys(T: int, start: int, key_valid: Tensor | None, device: torch.device) -> Tensor:
-    """(B|1, 1, T, S) bool: query slot ``start + i`` may see key slot j <= start + i that is
-    valid (``key_valid`` (B, S), False for padding). A padding query may always see itself, so
-    no row is empty."""
+def allowed_keys(
+    T: int, start: int, key_valid: Tensor | None, device: torch.device, causal: bool = True
+) -> Tensor:
+    """(B|1, 1, T, S) bool: query slot ``start + i`` may see key slot j <= start + i (any j
+    when not ``causal``) that is valid (``key_valid`` (B, S), False for padding). A padding
+    query may always see itself, so no row is empty."""
     S = start + T
     q_slot = torch.arange(start, S, device=device)[:, None]  # (T, 1)
     k_slot = torch.arange(S, device=device)[None, :]  # (1, S)
-    allowed = (k_slot <= q_slot)[None, None]  # (1, 1, T, S)
+    allowed = (k_slot <= q_slot) | (not causal)  # (T, S)
+    allowed = allowed[None, None]  # (1, 1, T, S)
     if key_valid is not None:
         allowed = allowed & (key_valid[:, None, None, :S] | (k_slot == q_slot))  # (B, 1, T, S)
     return allowed
