@@ -1,0 +1,102 @@
+"""The chomsky tasks train and evaluate in both protocols; examples, batches and scoring."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bipe.experiments.presets import build_config
+from bipe.experiments.tasks import IGNORE, TASKS
+from bipe.experiments.train import train
+from bipe.synthetic.chomsky import TASKS as NAMES
+from bipe.synthetic.chomsky_data import ChomskyData
+
+torch.set_num_threads(1)
+
+QUICK = {
+    "data.n_train": "48",
+    "data.n_eval": "4",
+    "data.eval_lengths": "2,6",
+    "train.steps": "3",
+    "train.batch_size": "4",
+    "train.checkpoint_every": "3",
+    "train.log_every": "1",
+}
+
+
+@pytest.mark.parametrize("protocol", ["reference", "decoder"])
+@pytest.mark.parametrize("name", sorted(NAMES))
+def test_every_task_trains_and_evaluates_in_both_protocols(tmp_path, name, protocol):
+    out = tmp_path / "r"
+    config = build_config(
+        "tiny",
+        task=f"chomsky:{name}",
+        overrides={**QUICK, "data.protocol": protocol},
+        out=str(out),
+    )
+    assert config.model.causal is (protocol == "decoder")
+    train(config, progress=False)
+    rows = json.loads((out / "eval.json").read_text())["per_length"]
+    assert [r["length"] for r in rows] == [2, 6]
+    for row in rows:
+        assert 0.0 <= row["sequence_accuracy"] <= row["accuracy"] <= 1.0
+
+
+def test_reference_examples_put_the_output_on_an_empty_tape():
+    task = TASKS["chomsky:reverse_string"]
+    data = ChomskyData(protocol="reference")
+    ex = task.generate(np.random.default_rng(0), data, None, 5, 4)
+    for x, t, inp in zip(ex.extra["x"], ex.targets, ex.inputs, strict=True):
+        assert inp.tolist() == [*x.tolist(), 2, 2, 2, 2]  # tape token = input size 2
+        assert t.tolist() == [IGNORE] * 4 + x[::-1].tolist()
+
+
+def test_decoder_examples_predict_the_output_after_the_separator():
+    task = TASKS["chomsky:binary_addition"]
+    data = ChomskyData(protocol="decoder")
+    ex = task.generate(np.random.default_rng(1), data, None, 5, 6)
+    assert task.separators(data) == (2, 3) and task.vocab_size(data) == 4
+    for x, y, inp, t in zip(ex.extra["x"], ex.extra["y"], ex.inputs, ex.targets, strict=True):
+        assert inp.tolist() == [*x.tolist(), 3, *y[:-1].tolist()]
+        scored = t != IGNORE
+        assert t[scored].tolist() == y.tolist() and np.flatnonzero(scored)[0] == len(x)
+
+
+def test_batches_hold_one_length_drawn_uniformly():
+    task = TASKS["chomsky:parity_check"]
+    data = ChomskyData(lengths="uniform:1:8")
+    ex = task.generate(np.random.default_rng(2), data, None, 400, None)
+    seen = []
+    for step in range(200):
+        rows = task.batch_rows(ex, 7, step, 16)
+        lengths = set(ex.setting[rows].tolist())
+        assert len(lengths) == 1
+        seen += lengths
+        assert np.array_equal(rows, task.batch_rows(ex, 7, step, 16))  # pure in (seed, step)
+    counts = np.bincount(seen, minlength=9)[1:]
+    assert counts.min() > 10  # every length 1..8 is drawn, none dominates (200 / 8 = 25)
+
+
+def test_accuracy_counts_only_slots_through_the_termination_token():
+    task = TASKS["chomsky:binary_addition"]
+    data = ChomskyData(protocol="reference")
+    ex = task.generate(np.random.default_rng(3), data, None, 6, 5)
+    y = np.stack(ex.extra["y"])  # (N, 6)
+
+    def perfect_then_wrong_padding(rows):
+        logits = torch.zeros(len(rows), 11, 4)
+        for b, r in enumerate(rows):
+            want = y[r].copy()
+            end = int(np.argmax(want == 2))
+            want[end + 1 :] = 1  # wrong only after the termination token
+            logits[b, -6:, :].scatter_(1, torch.from_numpy(want)[:, None], 1.0)
+        return logits
+
+    got = task.metrics(ex, None, data, perfect_then_wrong_padding, None, 4)
+    assert got == {"accuracy": 1.0, "sequence_accuracy": 1.0}
+
+
+def test_protocol_and_causality_must_agree(tmp_path):
+    with pytest.raises(ValueError, match="needs model.causal=false"):
+        build_config("tiny", task="chomsky:parity_check", overrides={"model.causal": "true"})
