@@ -72,8 +72,8 @@ def pad_batch(
 
 def compile_supported(model: Transformer) -> str | None:
     """None if the model's training forward can be compiled, else why not (one phrase)."""
-    if model.config.pe == "randomized_rope":
-        return "randomized_rope samples positions from a torch.Generator every step"
+    if model.config.pe.startswith("randomized_"):
+        return f"{model.config.pe} samples positions from a torch.Generator every step"
     return None
 
 

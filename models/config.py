@@ -71,8 +71,10 @@ class ModelConfig:
       rotated stream's units; YaRN needs it). Applies to ``rope``, ``randomized_rope`` and every
       rope rotation of the BiPE family.
     - ``alibi_slope_scale``: multiplies the Press et al. slopes. ``None`` means the encoding's
-      documented default: 1 for ``alibi``, 96 (official BiPE-ALiBi LM code) for ``bipe_alibi``
-      and bipe/hbipe with ALiBi. :meth:`resolved_alibi_slope_scale` returns the value in use.
+      documented default: 1 for ``alibi``, ``randomized_alibi`` and ``randomized_bipe_alibi``
+      (whose positions spread over ``range(randomized_max_pos)``), 96 (official BiPE-ALiBi LM
+      code) for ``bipe_alibi`` and bipe/hbipe with ALiBi. :meth:`resolved_alibi_slope_scale`
+      returns the value in use.
     - ``xpos_scale_base`` (xPos decay length), ``randomized_max_pos`` (Ruoss et al.: training
       positions are a sorted random subset of ``[0, randomized_max_pos)``), ``t5_n_buckets`` and
       ``t5_max_distance`` (T5 buckets), ``fire_d_hidden`` and ``fire_threshold`` (FIRE's MLP width
@@ -226,7 +228,7 @@ class ModelConfig:
         if self.rope_variant != "none" and not rope:
             raise ValueError(f"rope_variant applies to RoPE encodings, not pe={self.pe!r}")
         if self.pose_target_len is not None and (
-            not rope or self.pe in ("randomized_rope", "hbipe", "hirope")
+            not rope or self.pe in ("randomized_rope", "randomized_bipe_rope", "hbipe", "hirope")
         ):
             raise ValueError(
                 f"pose_target_len applies to rope, resonance_rope, p_rope and "
@@ -290,10 +292,12 @@ class ModelConfig:
         )
 
     def resolved_alibi_slope_scale(self) -> float:
-        """The ALiBi slope multiplier in use: the field, else 1 (alibi) or 96 (BiPE family)."""
+        """The ALiBi slope multiplier in use: the field, else 1 (alibi and the randomized
+        entries, whose positions spread over ``range(randomized_max_pos)``) or 96 (BiPE)."""
         if self.alibi_slope_scale is not None:
             return float(self.alibi_slope_scale)
-        return 1.0 if self.pe == "alibi" else OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
+        flat = self.pe in ("alibi", "randomized_alibi", "randomized_bipe_alibi")
+        return 1.0 if flat else OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists)."""

@@ -18,6 +18,12 @@ The only place that turns a ``pe`` name into modules. BiPE entries are compositi
   heads 2-3 sentence distances. Levels therefore combine by attention heads, never by summing
   indices, so each head's relative signal stays exactly shift invariant.
 
+Randomized entries (Ruoss et al. 2023; :mod:`bipe.models.randomized`): ``randomized_rope``,
+``randomized_sinusoidal``, ``randomized_learned`` (a table of ``randomized_max_pos`` rows) and
+``randomized_alibi`` draw the token index as an ordered random subset of
+``range(randomized_max_pos)``; ``randomized_bipe_rope`` / ``randomized_bipe_alibi`` are
+``bipe_rope`` / ``bipe_alibi`` with the segment index drawn that way.
+
 Newer entries (``docs/method.md#newer-encodings``; formulas and papers in each class):
 
 - ``cope`` (Golovneva et al. 2024) and ``fox`` (Lin et al. 2025): content-aware, through the
@@ -40,6 +46,7 @@ from .absolute import LearnedAbsolute, Sinusoidal
 from .bias import Alibi, Fire, T5Bias
 from .content import Cope, Fox, SegmentCope
 from .encoding import Combined, Count, Encoding, head_levels
+from .randomized import Randomized
 from .rope import HiRope, RandomizedRope, Rope, XPos
 
 if TYPE_CHECKING:
@@ -164,6 +171,14 @@ def _bipe_entry(intra: str | None = None, inter: str | None = None) -> EncodingE
     )
 
 
+def _randomized(cfg: ModelConfig, inner: Encoding, stream: str = "index") -> Encoding:
+    return Randomized(inner, stream=stream, max_pos=cfg.randomized_max_pos)
+
+
+def _randomized_bipe(cfg: ModelConfig, inter: str) -> Encoding:
+    return Combined(_intra(cfg, "learned"), _randomized(cfg, _relative(cfg, inter, "seg"), "seg"))
+
+
 def _hbipe(cfg: ModelConfig) -> Encoding:
     groups = head_levels(cfg.n_heads, len(cfg.level_separators()))
     return Combined(
@@ -184,6 +199,24 @@ REGISTRY: dict[str, EncodingEntry] = {
     "xpos": EncodingEntry(lambda cfg: _relative(cfg, "xpos", "index")),
     "randomized_rope": EncodingEntry(
         lambda cfg: RandomizedRope(cfg.d_head, max_pos=cfg.randomized_max_pos, **_rope_options(cfg))
+    ),
+    "randomized_sinusoidal": EncodingEntry(
+        lambda cfg: _randomized(cfg, Sinusoidal(cfg.d_model, source="index"))
+    ),
+    "randomized_learned": EncodingEntry(
+        lambda cfg: _randomized(
+            cfg, LearnedAbsolute(cfg.randomized_max_pos, cfg.d_model, source="index")
+        ),
+        lambda cfg: LearnedAbsolute.n_params(cfg.randomized_max_pos, cfg.d_model),
+    ),
+    "randomized_alibi": EncodingEntry(
+        lambda cfg: _randomized(cfg, _relative(cfg, "alibi", "index"))
+    ),
+    "randomized_bipe_rope": EncodingEntry(
+        lambda cfg: _randomized_bipe(cfg, "rope"), lambda cfg: intra_params(cfg, "learned")
+    ),
+    "randomized_bipe_alibi": EncodingEntry(
+        lambda cfg: _randomized_bipe(cfg, "alibi"), lambda cfg: intra_params(cfg, "learned")
     ),
     "t5": EncodingEntry(
         lambda cfg: _relative(cfg, "t5", "index"), lambda cfg: relative_params(cfg, "t5")
@@ -233,6 +266,7 @@ ROPE_FAMILY = (
     "rope",
     "randomized_rope",
     "bipe_rope",
+    "randomized_bipe_rope",
     "bipe",
     "hbipe",
     "hirope",
