@@ -1,6 +1,6 @@
 """The training step, optionally compiled once for every batch length.
 
-Documented in docs/method.md#training-step-and-compilation.
+Documented in docs/guide.md#training-step-and-compilation.
 
 ``train.compile`` runs the model's forward through :func:`compile_forward`: ``torch.compile``
 with the length dimension of every input marked dynamic, so batches of any length share one

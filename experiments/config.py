@@ -27,6 +27,7 @@ A flat ``data`` section of an older ``config.json`` (every family's keys) is rea
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "SegmentationConfig",
     "TrainConfig",
     "apply_overrides",
+    "check_finite",
     "config_from_dict",
     "config_to_dict",
     "data_family",
@@ -59,7 +61,7 @@ class TrainConfig:
     """Optimisation (AdamW, linear warm-up then cosine decay to ``min_lr_ratio * lr``), logging,
     checkpoints and device (``auto``: CUDA when present, else CPU). ``compile`` runs the
     training forward through ``torch.compile``, one graph for every batch length
-    (``experiments/compiled.py``; docs/method.md#training-step-and-compilation)."""
+    (``experiments/compiled.py``; docs/guide.md#training-step-and-compilation)."""
 
     steps: int = 1000
     batch_size: int = 64
@@ -192,6 +194,7 @@ class RunConfig:
             )
         if self.data_seed < 0 or self.init_seed < 0:
             raise ValueError("data_seed and init_seed must be >= 0")
+        check_finite(self)
 
     @classmethod
     def section_types(cls, tree: dict[str, Any]) -> dict[str, tuple[type, ...]]:
@@ -224,6 +227,21 @@ def upgrade_run_dict(tree: dict[str, Any]) -> dict[str, Any]:
     ):
         return tree
     return {**tree, "data": upgrade_data(data_family(tree["task"]), tree["data"])}
+
+
+def check_finite(config: Any, prefix: str = "") -> None:
+    """Every float of a config (nested sections and tuples included) must be finite: no
+    option gives infinity or NaN a meaning, so ``--train.lr inf`` is refused, naming the key."""
+    for f in dataclasses.fields(config):
+        key = _join(prefix, f.name)
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            check_finite(value, key)
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{key} must be finite, got {value!r}")
 
 
 def _check_positive(obj: Any, *names: str) -> None:

@@ -10,7 +10,7 @@ config). Each member is exactly its separate ``bipe train`` run: initial weights
 sampling generator. Every member folder is an ordinary run folder (config.json, metrics.jsonl,
 checkpoint.pt in the ordinary format, model.pt, eval.json): ``bipe eval``/``report`` read it,
 and a member can also be resumed on its own with ``bipe train --resume``. See
-``docs/method.md#ensembles``.
+``docs/guide.md#ensembles``.
 """
 
 from __future__ import annotations
@@ -115,6 +115,8 @@ def train_ensemble(
     for out in dirs:
         if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
             raise ValueError(f"{out} already holds a run; resume it or pick another folder")
+    for config in configs:
+        resolve_device(config.train.device)
     prepared = _prepare_all(
         [dataclasses.replace(c, out=str(d)) for c, d in zip(configs, dirs, strict=True)]
     )

@@ -27,6 +27,7 @@ mean over settings above it (each an unweighted mean over settings; ``{}`` when 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,8 @@ def evaluate_model(
     device = next(model.parameters()).device
     model.eval()
     rows = []
-    for length in tqdm(lengths, disable=not progress, desc="eval", leave=False):
+    no_bar = not progress or not sys.stderr.isatty()  # no bar into a log or pipe
+    for length in tqdm(lengths, disable=no_bar, desc="eval", leave=False):
         examples = eval_set(config, task, world, length, n)
         longest = max(len(x) for x in examples.inputs) + 1
         batch = max(1, config.data.eval_tokens_per_batch // longest)

@@ -8,6 +8,10 @@ Blocks are ``x + attn(rmsnorm(x))`` then ``x + swiglu(rmsnorm(x))``, no biases, 
 q, k and v come from one fused projection and gate/up from another (split when exporting to
 transformers). Initialisation draws from torch's default generator: seed it at the
 composition root (``torch.manual_seed(init_seed)``) before ``Transformer(config)``.
+
+What the ensemble shares (RMSNorm, the q/k rotation, the compute dtype, the positional hooks
+and :func:`~bipe.models.trunk.allowed_keys`, where the attention mask is built) lives in
+``models/trunk.py``; :meth:`Transformer._run` is the one place a forward combines them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,19 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .content import layer_hooks
-from .encoding import Rotation, apply_rotation, set_bidirectional
+from .encoding import Rotation, set_bidirectional
 from .positions import Positions, default_positions
-from .precision import NOMINAL_TOKENS, resolve_compute_dtype
 from .registry import ENCODINGS
+from .trunk import (
+    RMSNorm,
+    allowed_keys,
+    compute_dtype,
+    in_compute_dtype,
+    positional_terms,
+    prepared_positions,
+    rms_norm,
+    split_qkv,
+)
 
 INIT_STD = 0.02
 
@@ -88,26 +101,6 @@ class KVCache:
             dst[:, start:stop] = src
 
 
-class RMSNorm(nn.Module):
-    """RMSNorm over the last dim, computed in float32 (as transformers' LlamaRMSNorm)."""
-
-    def __init__(self, d_model: int, eps: float) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(d_model))
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(..., D) -> (..., D)."""
-        return rms_norm(x, self.weight, self.eps)
-
-
-def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
-    """``weight * (x / rms(x))`` with the normalisation in float32. (..., D) -> (..., D)."""
-    if x.dtype == torch.float32 and weight.dtype == torch.float32:
-        return F.rms_norm(x, (x.shape[-1],), weight, eps=eps)
-    return weight * F.rms_norm(x.float(), (x.shape[-1],), eps=eps).to(x.dtype)
-
-
 class Attention(nn.Module):
     """Multi-head causal self-attention with a fused qkv projection."""
 
@@ -133,15 +126,7 @@ class Attention(nn.Module):
         B, T, D = x.shape
         H, K = self.n_heads, self.d_head
         qkv = F.linear(x, self.qkv.weight).view(B, T, 3, H, K)  # (B, T, 3, H, K)
-        if rot is not None and rot.cos_q is rot.cos_k and rot.sin_q is rot.sin_k:
-            qk = apply_rotation(qkv[:, :, :2], rot.cos_q[:, :, None], rot.sin_q[:, :, None])
-            q, k, v = qk[:, :, 0], qk[:, :, 1], qkv[:, :, 2]  # 3 x (B, T, H, K)
-        else:
-            q, k, v = qkv.unbind(2)  # 3 x (B, T, H, K)
-            if rot is not None:
-                q = apply_rotation(q, rot.cos_q, rot.sin_q)
-                k = apply_rotation(k, rot.cos_k, rot.sin_k)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # 3 x (B, H, T, K)
+        q, k, v = split_qkv(qkv, rot)  # 3 x (B, H, T, K)
         if cache is not None:
             cache[0][:, :, start : start + T] = k
             cache[1][:, :, start : start + T] = v
@@ -282,72 +267,53 @@ class Transformer(nn.Module):
         ``cache`` holds earlier keys (slots < start) and receives these; ``key_valid`` (B, S)
         masks padding keys (S = start + T). Used by :func:`bipe.models.generate`.
         """
-        if self.compute_dtype() != torch.bfloat16:
-            return self._run(tokens, positions, cache, start, key_valid, generator, keep_weights)
-        with torch.autocast(tokens.device.type, dtype=torch.bfloat16):
-            logits = self._run(tokens, positions, cache, start, key_valid, generator, keep_weights)
-        return logits.float()
+        dtype = self.compute_dtype()
+        return in_compute_dtype(
+            dtype,
+            tokens.device,
+            lambda: self._run(
+                tokens, positions, cache, start, key_valid, generator, keep_weights, dtype
+            ),
+        )
 
     def compute_dtype(self) -> torch.dtype:
         """dtype of activations, keys and values: the parameters' or bfloat16 (autocast;
         ``auto`` resolved for the parameters' device, ``models/precision.py``)."""
-        device = self.embed.weight.device
-        work = NOMINAL_TOKENS * self.config.d_model  # a run resolves auto with its real step
-        if resolve_compute_dtype(self.config.compute_dtype, device, work=work) == "bfloat16":
-            return torch.bfloat16
-        return self.embed.weight.dtype
+        return compute_dtype(self.config, self.embed.weight)
 
-    def _check_positions(self, pos: Positions, shape: tuple[int, int]) -> None:
-        """Explicit positions must match the tokens' shape and the number of levels."""
-        streams = {"index": pos.index, "seg": pos.seg, "intra": pos.intra}
-        streams.update({f"outer[{i}]": o for i, o in enumerate(pos.outer)})
-        for name, stream in streams.items():
-            if tuple(stream.shape) != shape:
-                raise ValueError(
-                    f"positions.{name} has shape {tuple(stream.shape)}, tokens have {shape}"
-                )
-        n_outer = len(self.config.level_separators()) - 1
-        if len(pos.outer) < n_outer:
-            raise ValueError(
-                f"pe={self.config.pe!r} needs positions.outer with {n_outer} "
-                f"level(s) above seg, got {len(pos.outer)}"
-            )
-
-    def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights):
+    def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights, dtype):
         B, T = tokens.shape
         causal = self.config.causal
         if not causal and (cache is not None or start > 0):
             raise ValueError(
                 "a non-causal model (model.causal=false) cannot decode with a KV cache"
             )
-        if positions is None:
-            pos = self.positions(tokens)
-        else:
-            pos = positions
-            self._check_positions(pos, (B, T))
-        pos = self.encoding.prepare(pos, generator)
-        if cache is not None and (self.encoding.uses_bias or self.encoding.uses_content):
+        enc = self.encoding
+        pos = prepared_positions(enc, self.config, tokens, positions, generator)
+        if cache is not None and (enc.uses_bias or enc.uses_content):
             cache.write_positions(pos, start)
-        x = self.embed(tokens)  # (B, T, D)
-        added = self.encoding.embed(pos)
-        if added is not None:
-            x = x + added.to(x.dtype)
-        x = self.drop(x)
-        rot = self.encoding.rotation(pos)
-        mask, is_causal = None, causal and key_valid is None and start == 0  # fast kernel
-        if self.encoding.uses_bias:
-            k_pos = cache.positions.select(0, start + T) if cache is not None else pos
+        k_pos = cache.positions.select(0, start + T) if cache is not None else pos
+        # a bias or content hook folds the mask in; else plain causal runs the fast kernel
+        masked = key_valid is not None or (start > 0 and T > 1)
+        allowed = None
+        if enc.uses_bias or enc.uses_content or masked:
             allowed = allowed_keys(T, start, key_valid, tokens.device, causal)  # (B|1, 1, T, S)
-            mask = self.encoding.bias(pos, k_pos, allowed, self.compute_dtype())  # all layers
-            is_causal = False
-        elif key_valid is not None or (start > 0 and T > 1):
-            mask = allowed_keys(T, start, key_valid, tokens.device, causal)  # (B|1, 1, T, S)
-        hooks = self._content_hooks(pos, cache, start, key_valid, T)
+        terms = positional_terms(enc, pos, k_pos, allowed, dtype)
+        x = self.embed(tokens)  # (B, T, D)
+        if terms.embed is not None:
+            x = x + terms.embed.to(x.dtype)
+        x = self.drop(x)
+        mask, is_causal = None, causal and key_valid is None and start == 0
+        if terms.bias is not None:
+            mask, is_causal = terms.bias, False  # (B|1, H|1, T, S) float, all layers
+        elif masked:
+            mask = allowed
+        hooks = self._content_hooks(pos, k_pos, allowed, cache, start)
         for i, block in enumerate(self.blocks):
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
             x = block.forward(
                 x,
-                rot,
+                terms.rotation,
                 mask,
                 is_causal,
                 cache=layer_cache,
@@ -357,7 +323,7 @@ class Transformer(nn.Module):
             )
         return F.linear(rms_norm(x, self.norm.weight, self.norm.eps), self.head.weight)
 
-    def _content_hooks(self, pos, cache, start, key_valid, T):
+    def _content_hooks(self, pos, k_pos, allowed, cache, start):
         """``layer -> content hook`` for encodings that read content, else None."""
         if not self.encoding.uses_content:
             return None
@@ -367,33 +333,14 @@ class Transformer(nn.Module):
                 f"pe={self.config.pe!r} keeps per-key state: build the cache with "
                 f"KVCache.empty(..., state_width={width})"
             )
-        k_pos = cache.positions.select(0, start + T) if cache is not None else pos
-        allowed = allowed_keys(T, start, key_valid, pos.index.device, self.config.causal)
-        return layer_hooks(
-            self.encoding, pos, k_pos, allowed, start, cache.states if cache is not None else ()
-        )
+        states = cache.states if cache is not None else ()
+        return layer_hooks(self.encoding, pos, k_pos, allowed, start, states)
 
     def generate(self, prompt: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
         """Decode ``max_new_tokens`` after ``prompt`` (B, T0); see :func:`bipe.models.generate`."""
         from .generate import generate
 
         return generate(self, prompt, max_new_tokens, **kwargs)
-
-
-def allowed_keys(
-    T: int, start: int, key_valid: Tensor | None, device: torch.device, causal: bool = True
-) -> Tensor:
-    """(B|1, 1, T, S) bool: query slot ``start + i`` may see key slot j <= start + i (any j
-    when not ``causal``) that is valid (``key_valid`` (B, S), False for padding). A padding
-    query may always see itself, so no row is empty."""
-    S = start + T
-    q_slot = torch.arange(start, S, device=device)[:, None]  # (T, 1)
-    k_slot = torch.arange(S, device=device)[None, :]  # (1, S)
-    allowed = (k_slot <= q_slot) | (not causal)  # (T, S)
-    allowed = allowed[None, None]  # (1, 1, T, S)
-    if key_valid is not None:
-        allowed = allowed & (key_valid[:, None, None, :S] | (k_slot == q_slot))  # (B, 1, T, S)
-    return allowed
 
 
 def _init_weights(module: nn.Module) -> None:

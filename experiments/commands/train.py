@@ -10,7 +10,6 @@ as an uninterrupted one.
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "train a model on a task; writes a run folder"
 EXAMPLE = "bipe train --task arith --pe bipe_rope --preset tiny --out runs/tiny-bipe"
@@ -104,7 +103,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         default=None,
         metavar="FILE",
-        help="start from a saved config.json instead of a preset",
+        help="start from a saved config.json (keys it leaves out come from --preset)",
     )
     add_override_arguments(parser)
 
@@ -158,7 +157,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from bipe.experiments.train import resume, train
 
-    progress = not args.no_progress and sys.stderr.isatty()
+    progress = not args.no_progress  # a bar on a terminal, plain lines in a log or pipe
     if args.resume:
         given = [
             f"--{name}"
