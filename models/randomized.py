@@ -29,10 +29,9 @@ from torch import Tensor
 
 from .encoding import Encoding, Rotation
 from .positions import Positions
+from .rope import eval_generator
 
 __all__ = ["Randomized", "ordered_subset"]
-
-EVAL_SEED = 20230523  # base seed of the evaluation-time draws (plus the batch's shape)
 
 
 def ordered_subset(
@@ -64,8 +63,7 @@ class Randomized(Encoding):
         values = getattr(pos, self.stream)  # (B, T)
         n = int(values.max()) + 1 if values.numel() else 0
         if not self.training and generator is None:
-            seed = EVAL_SEED + 1_000_003 * values.shape[0] + values.shape[1]
-            generator = torch.Generator(device=values.device).manual_seed(seed)
+            generator = eval_generator(values)
         subset = ordered_subset(generator, n, self.max_pos, values.device)  # (n,)
         return replace(pos, **{self.stream: subset[values]})  # (B, T)
 
