@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from bipe.experiments.tasks import IGNORE
+from bipe.models.plugins import resolve_encoding
 from bipe.models.positions import Positions
 from bipe.models.transformer import Transformer
 
@@ -72,7 +73,7 @@ def pad_batch(
 
 def compile_supported(model: Transformer) -> str | None:
     """None if the model's training forward can be compiled, else why not (one phrase)."""
-    if model.config.pe.startswith("randomized_"):
+    if resolve_encoding(model.config.pe).samples_positions:
         return f"{model.config.pe} samples positions from a torch.Generator every step"
     return None
 

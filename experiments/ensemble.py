@@ -58,11 +58,15 @@ def group_key(config: RunConfig) -> str | None:
 
 
 def _reads_content(config: RunConfig) -> bool:
-    """Whether the run's encoding has a content hook (ensembles refuse those)."""
-    from bipe.models.registry import ENCODINGS  # noqa: PLC0415
+    """Whether the run's encoding has a content hook (ensembles refuse those): declared by its
+    registry entry (``reads_content``) or found on the built module (a plug-in may not say)."""
+    from bipe.models.plugins import resolve_encoding  # noqa: PLC0415
 
+    entry = resolve_encoding(config.model.pe)
+    if entry.reads_content:
+        return True
     with torch.random.fork_rng(devices=[]):  # building an encoding may draw its init
-        return bool(ENCODINGS[config.model.pe](config.model).uses_content)
+        return bool(entry.build(config.model).uses_content)
 
 
 def ensemble_groups(configs: Sequence[RunConfig], max_size: int) -> list[list[int]]:

@@ -187,6 +187,7 @@ def resume(
     stop_after: int | None = None,
     overrides: dict[str, str] | None = None,
     command: list[str] | None = None,
+    force: bool = False,
 ) -> Path:
     """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none),
     with the recorded config (compute dtype included), under any number of ranks.
@@ -198,6 +199,8 @@ def resume(
     """
     config, raw = rundir.read_run_config(run_dir)
     resolve_device(config.train.device)
+    # a plug-in whose source changed since the run began: refused unless ``force``
+    rundir.check_run_encoding(run_dir, raw, resuming=True, force=force)
     with distributed.join(config.train.device):
         return _resume(run_dir, config, raw, progress, stop_after, overrides or {}, command)
 
