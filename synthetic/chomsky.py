@@ -42,6 +42,7 @@ __all__ = [
     "MODULUS",
     "TASKS",
     "TaskSpec",
+    "get_spec",
     "output_length",
     "sample",
     "scored_mask",
