@@ -100,3 +100,14 @@ def test_accuracy_counts_only_slots_through_the_termination_token():
 def test_protocol_and_causality_must_agree(tmp_path):
     with pytest.raises(ValueError, match="needs model.causal=false"):
         build_config("tiny", task="chomsky:parity_check", overrides={"model.causal": "true"})
+
+
+def test_sweeps_train_chomsky_runs_alone_not_as_ensembles():
+    from bipe.experiments.ensemble import group_key
+
+    for protocol in ("reference", "decoder"):
+        config = build_config(
+            "tiny", task="chomsky:reverse_string", overrides={"data.protocol": protocol}
+        )
+        assert group_key(config) is None  # non-causal, or its own one-length batches
+    assert group_key(build_config("tiny")) is not None
