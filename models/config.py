@@ -200,9 +200,12 @@ class ModelConfig:
         if not isinstance(self.causal, bool):
             raise ValueError(f"causal must be true or false, got {self.causal!r}")
         if not self.causal:
+            import torch  # noqa: PLC0415
+
             from .encoding import bidirectional_refusals
 
-            refusals = bidirectional_refusals(entry.build(self))
+            with torch.random.fork_rng(devices=[]):  # building draws initial weights
+                refusals = bidirectional_refusals(entry.build(self))
             if refusals:
                 raise ValueError(f"pe={self.pe!r} cannot run with causal=false: {refusals[0]}")
 

@@ -99,3 +99,11 @@ def test_causal_must_be_a_bool():
     with pytest.raises(ValueError, match="causal must be true or false"):
         tiny_config("rope", causal="no")
     assert Transformer(tiny_config("nope", causal=False)).config.causal is False
+
+
+def test_checking_a_non_causal_config_leaves_the_global_generator_alone():
+    torch.manual_seed(5)
+    tiny_config("learned", causal=False)
+    after_config = torch.rand(1)
+    torch.manual_seed(5)
+    assert torch.equal(torch.rand(1), after_config)
