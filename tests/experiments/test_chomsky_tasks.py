@@ -111,3 +111,25 @@ def test_sweeps_train_chomsky_runs_alone_not_as_ensembles():
         )
         assert group_key(config) is None  # non-causal, or its own one-length batches
     assert group_key(build_config("tiny")) is not None
+
+
+def test_a_resumed_reference_run_equals_an_uninterrupted_one(tmp_path):
+    """One-length batches are a pure function of (data seed, step); the randomized encoding's
+    positions come from the checkpointed sampler."""
+    import dataclasses
+
+    from bipe.experiments.rundir import read_metrics
+    from bipe.experiments.train import resume
+
+    overrides = {**QUICK, "train.steps": "8", "train.checkpoint_every": "3"}
+    config = build_config(
+        "tiny", task="chomsky:stack_manipulation", pe="randomized_alibi", overrides=overrides
+    )
+    train(dataclasses.replace(config, out=str(tmp_path / "full")), progress=False)
+    train(dataclasses.replace(config, out=str(tmp_path / "part")), progress=False, stop_after=4)
+    resume(tmp_path / "part", progress=False)
+    runs = [tmp_path / "full", tmp_path / "part"]
+    losses = [[row["loss"] for row in read_metrics(r)] for r in runs]
+    assert losses[0] == losses[1] and len(losses[0]) == 8
+    evals = [json.loads((r / "eval.json").read_text())["per_length"] for r in runs]
+    assert evals[0] == evals[1]
