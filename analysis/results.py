@@ -13,6 +13,7 @@ asks and which comparisons answer it::
     pairs = [["bipe_rope", "rope"], ["bipe_alibi", "alibi"]]   # variant A minus variant B
     headline = ["bipe_rope", "rope"]     # the findings table's pair (default: the first)
     runs = ["."]                         # folders (relative to the study) holding its runs
+    average = ["task"]                   # optional: keys averaged over per variant and seed
     [where]                              # optional filter: config key -> allowed values
     "model.pe" = ["alibi", "bipe_alibi"]
     [labels]                             # optional readable names for the findings table

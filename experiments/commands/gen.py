@@ -4,7 +4,9 @@ Kinds are the dataset generators of the registered data families
 (:mod:`bipe.synthetic.families`): ``binfa`` (Bi-NFA sequences), ``nfa`` (words of the flattened
 Bi-NFA, for baselines) and ``binfa3`` (3-level sequences) of the automaton family, ``arith``
 (chain-of-thought arithmetic) of the arithmetic family, ``ruler:TASK`` (RULER evaluation sets,
-:mod:`bipe.synthetic.text.ruler_data`) of the text family. The family's registered
+:mod:`bipe.synthetic.text.ruler_data`) of the text family, ``chomsky:TASK`` (the 15 tasks of the
+Chomsky-hierarchy suite, :mod:`bipe.synthetic.chomsky`, records ``input``/``output``/``length``;
+``--data.lengths`` sets the input-length law) of the chomsky family. The family's registered
 ``generate_dataset(config, seed, **options)`` draws the records (see
 :mod:`bipe.synthetic.sequences` and :mod:`bipe.synthetic.arith_data` for the sampling rules and
 record fields).
@@ -40,7 +42,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-HELP = "generate a dataset (binfa, nfa, binfa3, arith, ruler:TASK)"
+HELP = "generate a dataset (binfa, nfa, binfa3, arith, ruler:TASK, chomsky:TASK)"
 EXAMPLE = (
     "bipe gen binfa --data.n_train 10000 --seed 0 --data.segments uniform:4:8 "
     "--data.segment_length uniform:1:6 --out data/binfa"
@@ -86,6 +88,7 @@ _KIND_EXAMPLE = {
 }
 # bipe gen's defaults where they differ from the family config's (kept from earlier versions)
 _GEN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "chomsky": {"n_train": 1000},
     "automaton": {"n_train": 1000},
     "arithmetic": {"n_train": 1000, "operators": "fixed:3"},
 }
@@ -222,6 +225,11 @@ def _command(family_name: str) -> FamilyCommand:
             options=lambda args, data, flags: (data, {"kind": args.kind}),
             summary=_ruler_summary,
         ),
+        "chomsky": FamilyCommand(
+            add_arguments=lambda parser, kind: None,
+            options=lambda args, data, flags: (data, {"task": args.kind.split(":", 1)[1]}),
+            summary=_chomsky_summary,
+        ),
     }[family_name]
 
 
@@ -232,6 +240,20 @@ def _ruler_summary(meta: dict[str, Any], out: Path) -> str:
     config = meta["config"]
     lengths = ", ".join(map(str, config["eval_lengths"])) or f"1-16x {config['context']}"
     return f"wrote {written['n_records']} {meta['generator']} examples (lengths {lengths}) to {out}"
+
+
+def _chomsky_example(kind: str) -> str:
+    return (
+        f"bipe gen {kind} --data.n_train 1000 --data.lengths uniform:41:500 --out data/{kind[8:]}"
+    )
+
+
+def _chomsky_summary(meta: dict[str, Any], out: Path) -> str:
+    config = meta["config"]
+    return (
+        f"wrote {config['n']} {meta['generator']} records (lengths {config['lengths']}, "
+        f"input ids 0..{meta['input_size'] - 1}, output ids 0..{meta['output_size'] - 1}) to {out}"
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -246,13 +268,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for family in FAMILIES.values():
         for kind in family.generators:
-            text = _KIND_HELP.get(kind, f"{family.name} data")
+            text = _KIND_HELP.get(kind, f"{family.name} task {kind.split(':')[-1]}")
             sub = kinds.add_parser(
                 kind,
                 help=text,
                 description=text,
                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                epilog=f"example:\n  {_KIND_EXAMPLE.get(kind, '')}",
+                epilog=f"example:\n  {_KIND_EXAMPLE.get(kind, _chomsky_example(kind))}",
             )
             sub.add_argument("--out", required=True, help="output dataset folder")
             sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
