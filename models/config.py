@@ -30,6 +30,7 @@ COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 ROPE_VARIANTS = ("none", "resonance", "p_rope")
 LOG_SCALES = ("none", "official", "clamped")
 HIROPE_INNER = ("intra", "index")
+HIROPE_BANDS = ("low", "high", "interleaved")
 OFFICIAL_BIPE_ALIBI_SLOPE_SCALE = 96.0
 
 
@@ -79,7 +80,13 @@ class ModelConfig:
     - ``cope_max_pos``: rows P of CoPE's position table (``cope``, ``bipe_cope``); contextual
       positions are clamped at P - 1.
     - ``hirope_seg_share``: share of the rotary pairs (the slowest) that ``hirope`` turns by the
-      segment index; ``hirope_inner`` (``intra`` or ``index``) turns the rest.
+      segment index; ``hirope_inner`` (``intra`` or ``index``) turns the rest;
+      ``hirope_bands`` says which pairs carry the segment index: ``low`` (the slowest, the
+      default), ``high`` (the fastest) or ``interleaved`` (spread evenly over the spectrum).
+    - ``path_w_rank``: rank R of PaTH's low-rank w projection (``path``, ``bipe_path``).
+    - ``randomized_max_pos`` is also the range M of the random float training positions of
+      ``rfs_sinusoidal``, ``rfs_rope`` and ``rfs_alibi`` (token index); ``rfs_max_seg`` is the
+      range of those of ``bipe_rfs_rope`` and ``bipe_rfs_alibi`` (segment index).
     - ``rope_variant`` (``none``, ``resonance``: integer wavelengths, ``p_rope``: the slowest
       ``p_rope_share`` of the pairs unrotated) applies to every RoPE of the family (``rope``,
       ``randomized_rope``, ``bipe_rope``, ``bipe``/``hbipe`` with rope, ``hirope``); the
@@ -123,6 +130,9 @@ class ModelConfig:
     cope_max_pos: int = 64
     hirope_seg_share: float = 0.5
     hirope_inner: str = "intra"
+    hirope_bands: str = "low"
+    path_w_rank: int = 32
+    rfs_max_seg: int = 64
     rope_variant: str = "none"
     p_rope_share: float = 0.25
     pose_target_len: int | None = None
@@ -146,6 +156,8 @@ class ModelConfig:
             "fire_d_hidden",
             "cope_max_pos",
             "pose_chunks",
+            "path_w_rank",
+            "rfs_max_seg",
         ):
             _check_positive_int(name, getattr(self, name))
         if self.d_ff is not None:
@@ -193,6 +205,7 @@ class ModelConfig:
         _check_choice("rope_variant", self.rope_variant, ROPE_VARIANTS)
         _check_choice("log_scale", self.log_scale, LOG_SCALES)
         _check_choice("hirope_inner", self.hirope_inner, HIROPE_INNER)
+        _check_choice("hirope_bands", self.hirope_bands, HIROPE_BANDS)
         for name in ("hirope_seg_share", "p_rope_share"):
             value = getattr(self, name)
             if (
@@ -280,7 +293,7 @@ class ModelConfig:
         """The ALiBi slope multiplier in use: the field, else 1 (alibi) or 96 (BiPE family)."""
         if self.alibi_slope_scale is not None:
             return float(self.alibi_slope_scale)
-        return 1.0 if self.pe == "alibi" else OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
+        return 1.0 if self.pe in ("alibi", "rfs_alibi") else OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists)."""

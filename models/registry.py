@@ -28,6 +28,16 @@ Newer entries (``docs/method.md#newer-encodings``; formulas and papers in each c
   integer wavelengths or its slowest pairs unrotated; ``rope_variant`` applies the same
   transforms to every RoPE of the family (``rope``, ``bipe_rope``, ...);
 - PoSE (``pose_target_len``) and the official BiPE ``log_scale`` are options of every RoPE.
+
+The 2025 encodings (``docs/method.md#newer-encodings-2025``), each with its bilevel form:
+
+- ``pope`` (Gopalakrishnan et al. 2025, :mod:`bipe.models.polar`): polar RoPE, softplus
+  magnitudes and a learned phase bias; ``bipe_pope`` turns it by the segment index;
+- ``path`` (Yang et al. 2025, :mod:`bipe.models.path`): data-dependent Householder transforms
+  between key and query; ``bipe_path`` keeps them only where a segment begins;
+- ``rfs_sinusoidal``, ``rfs_rope``, ``rfs_alibi`` (Shimizu et al. 2026,
+  :mod:`bipe.models.random_float`): random float training positions of the token index;
+  ``bipe_rfs_rope`` / ``bipe_rfs_alibi`` draw them for the segment index.
 """
 
 from __future__ import annotations
@@ -40,6 +50,9 @@ from .absolute import LearnedAbsolute, Sinusoidal
 from .bias import Alibi, Fire, T5Bias
 from .content import Cope, Fox, SegmentCope
 from .encoding import Combined, Count, Encoding, head_levels
+from .path import Path
+from .polar import Pope
+from .random_float import RandomFloat
 from .rope import HiRope, RandomizedRope, Rope, XPos
 
 if TYPE_CHECKING:
@@ -164,6 +177,29 @@ def _bipe_entry(intra: str | None = None, inter: str | None = None) -> EncodingE
     )
 
 
+def _pope(cfg: Any, source: str) -> Pope:
+    return Pope(cfg.d_head, cfg.n_heads, cfg.n_layers, source=source, base=cfg.rope_base)
+
+
+def _pope_params(cfg: Any) -> Count:
+    return Pope.n_params(cfg.n_layers, cfg.n_heads, cfg.d_head)
+
+
+def _path(cfg: Any, segmented: bool) -> Path:
+    return Path(cfg.d_model, cfg.n_heads, cfg.n_layers, rank=cfg.path_w_rank, segmented=segmented)
+
+
+def _path_params(cfg: Any) -> Count:
+    return Path.n_params(cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.path_w_rank)
+
+
+def _rfs(cfg: ModelConfig, source: str, *parts: Encoding) -> Encoding:
+    """Random float positions of ``source`` in training, then ``parts`` reading them (range
+    ``randomized_max_pos`` for the token index, ``rfs_max_seg`` for the segment index)."""
+    max_pos = cfg.randomized_max_pos if source == "index" else cfg.rfs_max_seg
+    return Combined(RandomFloat(source, max_pos), *parts)
+
+
 def _hbipe(cfg: ModelConfig) -> Encoding:
     groups = head_levels(cfg.n_heads, len(cfg.level_separators()))
     return Combined(
@@ -206,11 +242,38 @@ REGISTRY: dict[str, EncodingEntry] = {
     ),
     "hirope": EncodingEntry(
         lambda cfg: HiRope(
-            cfg.d_head, seg_share=cfg.hirope_seg_share, inner=cfg.hirope_inner, **_rope_options(cfg)
+            cfg.d_head,
+            seg_share=cfg.hirope_seg_share,
+            inner=cfg.hirope_inner,
+            bands=cfg.hirope_bands,
+            **_rope_options(cfg),
         )
     ),
     "resonance_rope": EncodingEntry(lambda cfg: _rope(cfg, "index", variant="resonance")),
     "p_rope": EncodingEntry(lambda cfg: _rope(cfg, "index", variant="p_rope")),
+    "pope": EncodingEntry(lambda cfg: _pope(cfg, "index"), _pope_params),
+    "bipe_pope": EncodingEntry(
+        lambda cfg: Combined(_intra(cfg, "learned"), _pope(cfg, "seg")),
+        lambda cfg: intra_params(cfg, "learned") + _pope_params(cfg),
+    ),
+    "path": EncodingEntry(lambda cfg: _path(cfg, False), _path_params),
+    "bipe_path": EncodingEntry(
+        lambda cfg: Combined(_intra(cfg, "learned"), _path(cfg, True)),
+        lambda cfg: intra_params(cfg, "learned") + _path_params(cfg),
+    ),
+    "rfs_sinusoidal": EncodingEntry(
+        lambda cfg: _rfs(cfg, "index", Sinusoidal(cfg.d_model, source="index"))
+    ),
+    "rfs_rope": EncodingEntry(lambda cfg: _rfs(cfg, "index", _rope(cfg, "index"))),
+    "rfs_alibi": EncodingEntry(lambda cfg: _rfs(cfg, "index", _relative(cfg, "alibi", "index"))),
+    "bipe_rfs_rope": EncodingEntry(
+        lambda cfg: _rfs(cfg, "seg", _intra(cfg, "learned"), _relative(cfg, "rope", "seg")),
+        lambda cfg: intra_params(cfg, "learned"),
+    ),
+    "bipe_rfs_alibi": EncodingEntry(
+        lambda cfg: _rfs(cfg, "seg", _intra(cfg, "learned"), _relative(cfg, "alibi", "seg")),
+        lambda cfg: intra_params(cfg, "learned"),
+    ),
 }
 
 # name -> constructor taking a ModelConfig (the registry's build functions).

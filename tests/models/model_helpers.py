@@ -26,6 +26,9 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in ENCODINGS] + [
     ("bipe_rope", {"rope_variant": "resonance", "log_scale": "official", "log_scale_len": 4}),
     ("rope", {"rope_variant": "p_rope", "log_scale": "clamped", "log_scale_len": 4}),
     ("rope", {"pose_target_len": 80, "pose_chunks": 3}),
+    ("hirope", {"hirope_bands": "interleaved"}),
+    ("hirope", {"hirope_bands": "high", "hirope_inner": "index"}),
+    ("path", {"path_w_rank": 4}),
 ]
 VARIANT_IDS = [name + "".join(f"-{v}" for v in extra.values()) for name, extra in VARIANTS]
 
@@ -55,7 +58,7 @@ def tiny_model(pe: str, seed: int = 0, dtype=torch.float64, **overrides) -> Tran
     model = Transformer(tiny_config(pe, **overrides)).to(dtype).eval()
     with torch.no_grad():
         for name, p in model.encoding.named_parameters():
-            if "table" in name or "mlp" in name or "gate" in name:
+            if any(s in name for s in ("table", "mlp", "gate", "phase")):
                 p.normal_(0.0, 0.5)
     return model
 

@@ -43,6 +43,14 @@ RELATIVE_STREAM = {
     "cope": "index",
     "fox": "index",
     "bipe_cope": "seg",
+    "pope": "index",
+    "bipe_pope": "seg",
+    "path": "index",
+    "bipe_path": "seg",
+    "rfs_rope": "index",
+    "rfs_alibi": "index",
+    "bipe_rfs_rope": "seg",
+    "bipe_rfs_alibi": "seg",
 }
 ABSOLUTE_STREAM = {
     "sinusoidal": "index",
@@ -53,6 +61,11 @@ ABSOLUTE_STREAM = {
     "bipe": "intra",
     "hbipe": "intra",
     "bipe_cope": "intra",
+    "bipe_pope": "intra",
+    "bipe_path": "intra",
+    "rfs_sinusoidal": "index",
+    "bipe_rfs_rope": "intra",
+    "bipe_rfs_alibi": "intra",
 }
 
 
