@@ -58,9 +58,12 @@ def group_key(config: RunConfig) -> str | None:
 
 
 def _reads_content(config: RunConfig) -> bool:
-    """Whether the run's encoding has a content hook (ensembles refuse those)."""
+    """Whether the run's encoding has a content hook, or its layers differ (interleaved
+    layers, a window): ensembles refuse those."""
     from bipe.models.registry import ENCODINGS  # noqa: PLC0415
 
+    if config.model.layer_pattern or config.model.window is not None:
+        return True  # per-layer encodings and windows: ensembles refuse them too
     with torch.random.fork_rng(devices=[]):  # building an encoding may draw its init
         return bool(ENCODINGS[config.model.pe](config.model).uses_content)
 

@@ -84,6 +84,12 @@ class ModelConfig:
       ``hirope_bands`` says which pairs carry the segment index: ``low`` (the slowest, the
       default), ``high`` (the fastest) or ``interleaved`` (spread evenly over the spectrum).
     - ``path_w_rank``: rank R of PaTH's low-rank w projection (``path``, ``bipe_path``).
+    - Interleaved layers (SWAN-GPT, iRoPE; ``models/layers.py``), for every ``pe``:
+      ``layer_pattern`` (``L`` local / ``G`` global, repeated over the layers; empty: all
+      local), ``window`` (local layers see the last ``window`` keys; None: all),
+      ``global_pe`` (the global layers' encoding, ``nope`` by default; ``pe`` is the local
+      layers') and ``global_log_scale_len`` (global layers scale queries by
+      ``max(1, log(p + 1) / log(global_log_scale_len))``; None: off).
     - ``randomized_max_pos`` is also the range M of the random float training positions of
       ``rfs_sinusoidal``, ``rfs_rope`` and ``rfs_alibi`` (token index); ``rfs_max_seg`` is the
       range of those of ``bipe_rfs_rope`` and ``bipe_rfs_alibi`` (segment index).
@@ -132,6 +138,10 @@ class ModelConfig:
     hirope_inner: str = "intra"
     hirope_bands: str = "low"
     path_w_rank: int = 32
+    layer_pattern: str = ""
+    window: int | None = None
+    global_pe: str = "nope"
+    global_log_scale_len: int | None = None
     rfs_max_seg: int = 64
     rope_variant: str = "none"
     p_rope_share: float = 0.25
@@ -198,6 +208,7 @@ class ModelConfig:
             )
         self._check_separators()
         self._check_newer()
+        self._check_layers()
 
     def _check_newer(self) -> None:
         from .registry import uses_rope
@@ -226,7 +237,7 @@ class ModelConfig:
         if self.rope_variant != "none" and not rope:
             raise ValueError(f"rope_variant applies to RoPE encodings, not pe={self.pe!r}")
         if self.pose_target_len is not None and (
-            not rope or self.pe in ("randomized_rope", "hbipe", "hirope")
+            not rope or self.pe in ("randomized_rope", "hbipe", "hirope", "intra_rope")
         ):
             raise ValueError(
                 f"pose_target_len applies to rope, resonance_rope, p_rope and "
@@ -240,6 +251,27 @@ class ModelConfig:
             raise ValueError("log_scale needs log_scale_len (the training length)")
         if self.log_scale_len is not None and self.log_scale_len < 2:
             raise ValueError(f"log_scale_len must be >= 2, got {self.log_scale_len}")
+
+    def _check_layers(self) -> None:
+        from .layers import GLOBAL_PES, LAYER_KINDS
+
+        if not isinstance(self.layer_pattern, str) or set(self.layer_pattern) - set(LAYER_KINDS):
+            raise ValueError(
+                f"layer_pattern must be a string of L (local) and G (global), "
+                f"got {self.layer_pattern!r}"
+            )
+        for name in ("window", "global_log_scale_len"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
+        _check_choice("global_pe", self.global_pe, GLOBAL_PES)
+        has_global = "G" in self.layer_pattern
+        if not has_global and (self.global_pe != "nope" or self.global_log_scale_len is not None):
+            raise ValueError(
+                "global_pe and global_log_scale_len apply to global layers: "
+                f"layer_pattern {self.layer_pattern!r} has no G"
+            )
+        if self.global_log_scale_len is not None and self.global_log_scale_len < 2:
+            raise ValueError(f"global_log_scale_len must be >= 2, got {self.global_log_scale_len}")
 
     def _check_separators(self) -> None:
         if not isinstance(self.separators, tuple):

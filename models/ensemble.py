@@ -76,6 +76,11 @@ class EnsembleTransformer(nn.Module):
                     f"members must share {', '.join(TRUNK_FIELDS)}"
                 )
         for m, member in enumerate(members):
+            if member.config.layer_pattern or member.config.window is not None:
+                raise ValueError(
+                    f"ensemble member {m}: layer_pattern/window (per-layer encodings or "
+                    "windows), which ensembles do not support: train it separately"
+                )
             if member.encoding.uses_content:
                 raise ValueError(
                     f"ensemble member {m}: pe={member.config.pe!r} reads attention "

@@ -37,7 +37,9 @@ The 2025 encodings (``docs/method.md#newer-encodings-2025``), each with its bile
   between key and query; ``bipe_path`` keeps them only where a segment begins;
 - ``rfs_sinusoidal``, ``rfs_rope``, ``rfs_alibi`` (Shimizu et al. 2026,
   :mod:`bipe.models.random_float`): random float training positions of the token index;
-  ``bipe_rfs_rope`` / ``bipe_rfs_alibi`` draw them for the segment index.
+  ``bipe_rfs_rope`` / ``bipe_rfs_alibi`` draw them for the segment index;
+- ``intra_rope`` and ``seg_rope``: RoPE on the intra position or on the segment index alone,
+  the two halves of the bilevel interleaved layers (``layer_pattern``, ``models/layers.py``).
 """
 
 from __future__ import annotations
@@ -251,6 +253,8 @@ REGISTRY: dict[str, EncodingEntry] = {
     ),
     "resonance_rope": EncodingEntry(lambda cfg: _rope(cfg, "index", variant="resonance")),
     "p_rope": EncodingEntry(lambda cfg: _rope(cfg, "index", variant="p_rope")),
+    "intra_rope": EncodingEntry(lambda cfg: _rope(cfg, "intra")),
+    "seg_rope": EncodingEntry(lambda cfg: _rope(cfg, "seg")),
     "pope": EncodingEntry(lambda cfg: _pope(cfg, "index"), _pope_params),
     "bipe_pope": EncodingEntry(
         lambda cfg: Combined(_intra(cfg, "learned"), _pope(cfg, "seg")),
@@ -301,6 +305,8 @@ ROPE_FAMILY = (
     "hirope",
     "resonance_rope",
     "p_rope",
+    "intra_rope",
+    "seg_rope",
 )
 
 

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .content import layer_hooks
 from .encoding import Rotation, apply_rotation
+from .layers import layer_kinds, scaled_queries, windowed
 from .positions import Positions, default_positions
 from .precision import NOMINAL_TOKENS, resolve_compute_dtype
 from .registry import ENCODINGS
@@ -235,6 +236,15 @@ class Transformer(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
         self.encoding = ENCODINGS[config.pe](config)
+        self.layer_kinds = layer_kinds(config.layer_pattern, config.n_layers)
+        self.global_encoding = (
+            ENCODINGS[config.global_pe](config) if "G" in self.layer_kinds else None
+        )
+        if self.global_encoding is not None and self.encoding.uses_content:
+            raise ValueError(
+                f"pe={config.pe!r} reads attention content with per-layer modules; global "
+                f"layers (layer_pattern {config.layer_pattern!r}) would leave theirs unused"
+            )
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -242,6 +252,15 @@ class Transformer(nn.Module):
         self.apply(_init_weights)
         if config.tie_embeddings:
             self.head.weight = self.embed.weight
+
+    @property
+    def invariant_streams(self) -> tuple[str, ...]:
+        """Streams whose uniform shift leaves the model's output unchanged: those of every
+        layer's encoding (the token index drops out with ``global_log_scale_len``)."""
+        shared = set.intersection(*(set(e.invariant_streams) for e in self._encodings()))
+        if self.global_encoding is not None and self.config.global_log_scale_len is not None:
+            shared.discard("index")
+        return tuple(s for s in self.encoding.invariant_streams if s in shared)
 
     def positions(self, tokens: Tensor) -> Positions:
         """Default positions of tokens (B, T): index 0..T-1, seg/intra from the separators."""
@@ -319,24 +338,19 @@ class Transformer(nn.Module):
             pos = positions
             self._check_positions(pos, (B, T))
         pos = self.encoding.prepare(pos, generator)
-        if cache is not None and (self.encoding.uses_bias or self.encoding.uses_content):
+        if cache is not None and any(e.uses_bias or e.uses_content for e in self._encodings()):
             cache.write_positions(pos, start)
         x = self.embed(tokens)  # (B, T, D)
         added = self.encoding.embed(pos)
         if added is not None:
             x = x + added.to(x.dtype)
         x = self.drop(x)
-        rot = self.encoding.rotation(pos)
-        mask, is_causal = None, key_valid is None and start == 0  # plain causal: fast kernel
-        if self.encoding.uses_bias:
-            k_pos = cache.positions.select(0, start + T) if cache is not None else pos
-            allowed = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
-            mask = self.encoding.bias(pos, k_pos, allowed, self.compute_dtype())  # all layers
-            is_causal = False
-        elif key_valid is not None or (start > 0 and T > 1):
-            mask = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
-        hooks = self._content_hooks(pos, cache, start, key_valid, T)
+        inputs = {
+            kind: self._attention_inputs(kind, pos, cache, start, key_valid, T)
+            for kind in set(self.layer_kinds)
+        }
         for i, block in enumerate(self.blocks):
+            rot, mask, is_causal, hooks = inputs[self.layer_kinds[i]]
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
             x = block.forward(
                 x,
@@ -350,11 +364,43 @@ class Transformer(nn.Module):
             )
         return F.linear(rms_norm(x, self.norm.weight, self.norm.eps), self.head.weight)
 
-    def _content_hooks(self, pos, cache, start, key_valid, T):
+    def _encodings(self) -> tuple:
+        """The local encoding, and the global layers' if any (``models/layers.py``)."""
+        return (
+            (self.encoding,)
+            if self.global_encoding is None
+            else (self.encoding, self.global_encoding)
+        )
+
+    def _attention_inputs(self, kind, pos, cache, start, key_valid, T):
+        """``(rotation, mask, is_causal, content hooks)`` of the layers of ``kind``: the local
+        encoding (``L``, with ``config.window``) or the global one (``G``: full causal
+        attention, optional log-length query scaling)."""
+        cfg = self.config
+        enc = self.encoding if kind == "L" else self.global_encoding
+        window = cfg.window if kind == "L" else None
+        rot = enc.rotation(pos)
+        if kind == "G" and cfg.global_log_scale_len is not None:
+            rot = scaled_queries(rot, pos, cfg.global_log_scale_len, cfg.d_head)
+        mask, is_causal = None, key_valid is None and start == 0 and window is None
+        if enc.uses_bias or window is not None:
+            allowed = windowed(allowed_keys(T, start, key_valid, pos.index.device), start, window)
+        if enc.uses_bias:
+            k_pos = cache.positions.select(0, start + T) if cache is not None else pos
+            mask = enc.bias(pos, k_pos, allowed, self.compute_dtype())  # (B|1, H|1, T, S)
+            is_causal = False
+        elif window is not None:
+            mask = allowed  # (B|1, 1, T, S)
+        elif key_valid is not None or (start > 0 and T > 1):
+            mask = allowed_keys(T, start, key_valid, pos.index.device)  # (B|1, 1, T, S)
+        hooks = self._content_hooks(enc, window, pos, cache, start, key_valid, T)
+        return rot, mask, is_causal, hooks
+
+    def _content_hooks(self, enc, window, pos, cache, start, key_valid, T):
         """``layer -> content hook`` for encodings that read content, else None."""
-        if not self.encoding.uses_content:
+        if not enc.uses_content:
             return None
-        width = self.encoding.key_state_width
+        width = enc.key_state_width
         if cache is not None and width and not cache.states:
             raise ValueError(
                 f"pe={self.config.pe!r} keeps per-key state: build the cache with "
@@ -362,8 +408,9 @@ class Transformer(nn.Module):
             )
         k_pos = cache.positions.select(0, start + T) if cache is not None else pos
         allowed = allowed_keys(T, start, key_valid, pos.index.device)  # (B|1, 1, T, S)
+        allowed = windowed(allowed, start, window)
         return layer_hooks(
-            self.encoding, pos, k_pos, allowed, start, cache.states if cache is not None else ()
+            enc, pos, k_pos, allowed, start, cache.states if cache is not None else ()
         )
 
     def generate(self, prompt: Tensor, max_new_tokens: int, **kwargs) -> Tensor:

@@ -29,6 +29,10 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in ENCODINGS] + [
     ("hirope", {"hirope_bands": "interleaved"}),
     ("hirope", {"hirope_bands": "high", "hirope_inner": "index"}),
     ("path", {"path_w_rank": 4}),
+    ("rope", {"layer_pattern": "LG", "window": 3, "global_log_scale_len": 4}),  # SWAN-GPT
+    ("intra_rope", {"layer_pattern": "GL", "window": 5, "global_pe": "seg_rope"}),  # bilevel
+    ("bipe_alibi", {"window": 4}),  # a window alone, with a bias
+    ("fox", {"window": 6}),  # a window with a content hook and cache state
 ]
 VARIANT_IDS = [name + "".join(f"-{v}" for v in extra.values()) for name, extra in VARIANTS]
 

@@ -51,6 +51,8 @@ RELATIVE_STREAM = {
     "rfs_alibi": "index",
     "bipe_rfs_rope": "seg",
     "bipe_rfs_alibi": "seg",
+    "intra_rope": "intra",
+    "seg_rope": "seg",
 }
 ABSOLUTE_STREAM = {
     "sinusoidal": "index",
@@ -93,11 +95,13 @@ def test_shift_invariance(pe, extra):
     x = tokens(1)
     pos = model.positions(x)
     base = model(x, positions=pos)
-    invariant = model.encoding.invariant_streams
-    absolute_scale = extra.get("bipe_inter") == "fire" or "log_scale" in extra  # query-scaled
+    invariant = model.invariant_streams
+    absolute_scale = extra.get("bipe_inter") == "fire" or any(
+        k in extra for k in ("log_scale", "global_log_scale_len")
+    )  # query-scaled by an absolute position
     if pe in RELATIVE_STREAM and not absolute_scale:
         assert RELATIVE_STREAM[pe] in invariant
-    if "log_scale" in extra:
+    if "log_scale" in extra or "global_log_scale_len" in extra:
         assert RELATIVE_STREAM[pe] not in invariant
     if pe in ABSOLUTE_STREAM:
         assert ABSOLUTE_STREAM[pe] not in invariant
