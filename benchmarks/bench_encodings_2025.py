@@ -37,6 +37,13 @@ ENTRIES: dict[str, dict] = {
     "rfs_alibi": {"pe": "rfs_alibi"},
     "bipe_rfs_rope": {"pe": "bipe_rfs_rope"},
     "hirope interleaved": {"pe": "hirope", "hirope_bands": "interleaved"},
+    "swan (rope/nope LLG, w 64)": {"layer_pattern": "LLG", "window": 64},
+    "bipe swan (intra/seg LLG)": {
+        "pe": "intra_rope",
+        "layer_pattern": "LLG",
+        "window": 64,
+        "global_pe": "seg_rope",
+    },
 }
 
 
@@ -82,10 +89,10 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
         f"batch {B} x {T}, d_model {D}, {L} layers, {H} heads; {args.rounds} rounds"
     )
-    print(f"{'entry':<20}{'best s':>8}{'median s':>10}{'tokens/s':>10}{'vs rope':>9}")
+    print(f"{'entry':<28}{'best s':>8}{'median s':>10}{'tokens/s':>10}{'vs rope':>9}")
     for name in steps:
         print(
-            f"{name:<20}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
+            f"{name:<28}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
             f"{B * T / best[name]:>10.0f}{best[name] / best['rope']:>8.2f}x"
         )
 
