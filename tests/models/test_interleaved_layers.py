@@ -83,3 +83,12 @@ def test_layer_options_are_validated(kwargs, message):
 def test_content_encodings_refuse_global_layers():
     with pytest.raises(ValueError, match="per-layer modules"):
         Transformer(tiny_config("pope", layer_pattern="LG"))
+
+
+def test_llama_export_refuses_interleaved_layers():
+    pytest.importorskip("transformers")
+    from bipe.models import to_hf_llama
+
+    for kwargs in ({"layer_pattern": "LG"}, {"window": 4}):
+        with pytest.raises(ValueError, match="cannot express"):
+            to_hf_llama(Transformer(tiny_config("rope", **kwargs)))

@@ -308,7 +308,9 @@ def test_loss_falls_on_a_counting_task(pe):
     assert sum(losses[-10:]) / 10 < 0.25 * sum(losses[:10]) / 10
 
 
-@pytest.mark.parametrize("pe", ["rope", "bipe_alibi", "t5", "cope", "fox", "bipe_cope"])
+@pytest.mark.parametrize(
+    "pe", ["rope", "bipe_alibi", "t5", "cope", "fox", "bipe_cope", "pope", "bipe_path"]
+)
 def test_bfloat16_compute_is_close_to_float32(pe):
     full = tiny_model(pe, dtype=torch.float32)
     half = Transformer(tiny_config(pe, compute_dtype="bfloat16")).eval()
