@@ -162,10 +162,11 @@ def build_config(
 ) -> RunConfig:
     """The RunConfig of ``preset`` with ``task``, ``pe`` (= ``model.pe``) and dotted overrides.
 
-    ``base`` (a config dict, e.g. a run's ``config.json``) replaces the preset. Unknown preset,
+    ``base`` (a config dict, e.g. a run's ``config.json``) goes over the preset: keys it
+    leaves out (a partial config file) come from ``preset`` for ``base``'s task. Unknown preset,
     task or key -> ``ValueError`` listing the known ones.
     """
-    if base is None and preset not in PRESETS:
+    if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
     overrides = dict(overrides or {})
     for key in DERIVED_KEYS:
@@ -173,11 +174,12 @@ def build_config(
             raise ValueError(f"{key} is derived from the task and cannot be set")
     if pe is not None:
         overrides["model.pe"] = pe
-    tree = (
-        _preset_tree(preset, task)
-        if base is None
-        else upgrade_run_dict({**base, "task": task or base.get("task")})
-    )
+    if base is None:
+        tree = _preset_tree(preset, task)
+    else:
+        base = upgrade_run_dict({**base, "task": task or base.get("task")})
+        filler = _preset_tree(preset, base["task"] or PRESETS[preset]["task"])
+        tree = _merged(filler, {k: v for k, v in base.items() if v is not None})
     tree = apply_overrides(tree, overrides, RunConfig)
     if out is not None:
         tree["out"] = out
@@ -190,6 +192,15 @@ def build_config(
     model["separators"] = list(the_task.model_separators(data, model.get("pe", ModelConfig.pe)))
     model.pop("max_intra", None)  # set from the training data when the run starts
     return config_from_dict(RunConfig, tree)
+
+
+def _merged(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` with the keys it lacks taken from ``under``, section by section."""
+    out = dict(under)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(under.get(key), dict)
+        out[key] = _merged(under[key], value) if both else value
+    return out
 
 
 def _preset_tree(preset: str, task: str | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from bipe.synthetic.text.corpus import (
     corpus_documents,
     manifest,
     split_documents,
+    split_rule,
 )
 from bipe.synthetic.text.separators import resolve_rule, separator_levels, uses_blank_lines
 from bipe.synthetic.text.tokenizer import ByteTokenizer, load_bpe, train_bpe
@@ -81,12 +82,33 @@ class TextDataConfig(DataConfig):
             0 <= self.validation < 1 and 0 <= self.test < 1 and self.validation + self.test < 1
         ):
             raise ValueError("data.validation and data.test must be fractions summing below 1")
+        self._check_corpus_options()
         _check_choice("protocol", self.protocol, PROTOCOLS)
         _check_choice("eval_split", self.eval_split, SPLITS)
         _check_choice("passkey_filler", self.passkey_filler, FILLERS)
         resolve_rule(self.separator_rule, "code")  # unknown rule names fail here
         if any(not 0.0 <= d <= 1.0 for d in self.passkey_depths):
             raise ValueError(f"data.passkey_depths must lie in [0, 1], got {self.passkey_depths}")
+
+    def _check_corpus_options(self) -> None:
+        """Options of one kind of corpus are refused with another (``--data.files my.txt``
+        without ``--data.corpus files`` would otherwise train on the standard library)."""
+        owners = {
+            "files": "files",
+            "include": "files",
+            "exclude": "files",
+            "text_column": "hf:",
+            "hf_split": "hf:",
+        }
+        for name, kind in owners.items():
+            if getattr(self, name) == TextDataConfig.__dataclass_fields__[name].default:
+                continue
+            if not self.corpus.startswith(kind):
+                wanted = "files" if kind == "files" else "hf:FOLDER_OR_NAME"
+                raise ValueError(
+                    f"data.{name} is read only with data.corpus {wanted}, and data.corpus is "
+                    f"{self.corpus!r}; set --data.corpus {wanted}"
+                )
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -127,15 +149,17 @@ def _corpus_key(data) -> tuple:
 
 
 @functools.lru_cache(maxsize=1)
-def _splits(key: tuple) -> dict:
+def _splits(key: tuple) -> tuple[dict, str]:
+    """``({split: documents}, the split rule)`` of a corpus key."""
     corpus, files, include, exclude, column, hf_split, validation, test = key
     docs = corpus_documents(corpus, files, include, exclude, column, hf_split)
-    return split_documents(docs, validation=validation, test=test)
+    rule = split_rule(len(docs), validation=validation, test=test)
+    return split_documents(docs, validation=validation, test=test), rule
 
 
 @functools.lru_cache(maxsize=1)
 def _trained_bpe(key: tuple, vocab: int):
-    return train_bpe((d.text for d in _splits(key)["train"]), vocab)
+    return train_bpe((d.text for d in _splits(key)[0]["train"]), vocab)
 
 
 def text_tokenizer(data):
@@ -164,7 +188,7 @@ def text_levels(data) -> tuple[tuple[int, ...], ...]:
 def load_text(data) -> TextData:
     """Corpus, split, tokenizer, separators and the training and evaluation streams (the last
     result is kept in memory: training and the evaluation after it tokenise once)."""
-    splits = _splits(_corpus_key(data))
+    splits, how = _splits(_corpus_key(data))
     tokenizer = text_tokenizer(data)
     rule = resolve_rule(data.separator_rule, corpus_kind(data))
     limit = data.train_tokens or None
@@ -177,7 +201,7 @@ def load_text(data) -> TextData:
         tokenizer=tokenizer,
         rule=rule,
         levels=separator_levels(tokenizer, rule),
-        manifest=manifest(splits),
+        manifest=manifest(splits, how),
         streams=streams,
         token_bytes=tokenizer.token_bytes(),
     )
