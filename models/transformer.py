@@ -345,10 +345,10 @@ class Transformer(nn.Module):
         window = cfg.window if kind == "L" else None
         # a bias or content hook folds the mask in; else plain causal runs the fast kernel
         masked = key_valid is not None or (start > 0 and T > 1) or window is not None
-        allowed = None
+        allowed = full = None
         if enc.uses_bias or enc.uses_content or masked:
-            allowed = allowed_keys(T, start, key_valid, pos.index.device)  # (B|1, 1, T, S)
-            allowed = windowed(allowed, start, window)
+            full = allowed_keys(T, start, key_valid, pos.index.device)  # (B|1, 1, T, S)
+            allowed = windowed(full, start, window)
         terms = positional_terms(enc, pos, k_pos, allowed, dtype)
         rot = terms.rotation
         if kind == "G" and cfg.global_log_scale_len is not None:
@@ -358,7 +358,11 @@ class Transformer(nn.Module):
             mask, is_causal = terms.bias, False  # (B|1, H|1, T, S) float
         elif masked:
             mask = allowed
-        hooks = self._content_hooks(enc, pos, k_pos, allowed, cache, start)
+        # content hooks see the causal mask (PaTH's transforms and CoPE's gates run over every
+        # earlier token); the window then masks their term
+        hooks = self._content_hooks(enc, pos, k_pos, full, cache, start)
+        if hooks is not None and window is not None:
+            hooks = _windowed_hooks(hooks, allowed)
         return terms.embed, rot, mask, is_causal, hooks
 
     def _content_hooks(self, enc, pos, k_pos, allowed, cache, start):
@@ -379,6 +383,16 @@ class Transformer(nn.Module):
         from .generate import generate
 
         return generate(self, prompt, max_new_tokens, **kwargs)
+
+
+def _windowed_hooks(hooks: Callable, allowed: Tensor) -> Callable:
+    """``layer -> content hook`` whose term is -inf outside ``allowed`` (B|1, 1, T, S)."""
+
+    def for_layer(layer: int) -> Callable:
+        hook = hooks(layer)
+        return lambda q, k, h: hook(q, k, h).masked_fill(~allowed, float("-inf"))
+
+    return for_layer
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -33,6 +33,7 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in ENCODINGS] + [
     ("intra_rope", {"layer_pattern": "GL", "window": 5, "global_pe": "seg_rope"}),  # bilevel
     ("bipe_alibi", {"window": 4}),  # a window alone, with a bias
     ("fox", {"window": 6}),  # a window with a content hook and cache state
+    ("bipe_path", {"window": 4}),  # transforms of every earlier token, keys in the window
 ]
 VARIANT_IDS = [name + "".join(f"-{v}" for v in extra.values()) for name, extra in VARIANTS]
 

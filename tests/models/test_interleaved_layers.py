@@ -92,3 +92,19 @@ def test_llama_export_refuses_interleaved_layers():
     for kwargs in ({"layer_pattern": "LG"}, {"window": 4}):
         with pytest.raises(ValueError, match="cannot express"):
             to_hf_llama(Transformer(tiny_config("rope", **kwargs)))
+
+
+def test_content_hooks_see_every_earlier_token_and_the_window_masks_their_term():
+    """PaTH under a window: a key inside the window is transformed by every token between it
+    and the query (all inside the window), so the windowed model equals the full model with
+    the far keys masked; in particular a window as long as the input changes nothing."""
+    x = tokens(3, length=12)
+    full = tiny_model("path")
+    assert torch.equal(tiny_model("path", window=12)(x), full(x))
+    maps = tiny_model("path", window=3).attention_maps(x)
+    i, j = torch.arange(12)[:, None], torch.arange(12)[None, :]
+    assert all((m[..., (i - j >= 3) & (j <= i)] == 0).all() for m in maps)
+    # layer 0 sees the same input: its windowed weights are the full ones renormalised
+    inside = ((i - j < 3) & (j <= i)).to(torch.float64)
+    ref = full.attention_maps(x)[0] * inside
+    assert torch.allclose(maps[0], ref / ref.sum(-1, keepdim=True), atol=1e-12)
