@@ -357,3 +357,23 @@ def test_hirope_bands_literal_and_config():
     assert enc.on_seg.tolist() == [True, True, False, False]
     with pytest.raises(ValueError, match="hirope_bands"):
         tiny_config("hirope", hirope_bands="middle")
+
+
+# ---- bilevel forms reduce to their flat forms -------------------------------------------
+
+
+@pytest.mark.parametrize(("bilevel", "flat"), [("bipe_pope", "pope"), ("bipe_path", "path")])
+def test_bilevel_form_with_one_token_segments_equals_the_flat_form(bilevel, flat):
+    """Every token a separator: seg = index and intra = 0, so bipe_pope is pope (the intra
+    table's row 0 folded into the token embedding) and bipe_path transforms at every token but
+    the first, whose transform acts on no key: it is path."""
+    every = tuple(range(12))
+    bi = tiny_model(bilevel, separators=every)
+    plain = tiny_model(flat, seed=1)
+    state = {k.replace("encoding.parts.1.", "encoding."): v for k, v in bi.state_dict().items()}
+    state = {k: v for k, v in state.items() if not k.startswith("encoding.parts.0.")}
+    state["embed.weight"] = state["embed.weight"] + bi.encoding.parts[0].table.weight[0]
+    plain.load_state_dict(state)
+    x = tokens(8)
+    assert torch.allclose(bi(x), plain(x), atol=1e-10)
+    assert torch.equal(bi.generate(x[:, :4], 6), plain.generate(x[:, :4], 6))
