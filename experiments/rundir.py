@@ -104,7 +104,9 @@ def check_run_encoding(
     if message is None:
         return None
     if resuming and not force:
-        raise ValueError(f"{run_dir}: {message}; resume anyway with --force")
+        raise ValueError(
+            f"{run_dir}: {message}; resume anyway with bipe train --resume {run_dir} --force"
+        )
     print(f"bipe: warning: {run_dir}: {message}", file=sys.stderr)
     return message
 
