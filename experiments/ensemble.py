@@ -131,7 +131,7 @@ def train_ensemble(
         check_feasible(p)
     for p, out in zip(prepared, dirs, strict=True):
         save_run_segmenters(out, p.segmenters)
-        rundir.write_run_config(out, p.config, command or [])
+        rundir.write_run_config(out, p.config, command or [], ensemble=True)
     return _run(prepared, dirs, [None] * len(dirs), progress=progress, stop_after=stop_after)
 
 
