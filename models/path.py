@@ -15,10 +15,11 @@ head; ``beta_t = 2 sigmoid(b_h . x_t + c_h)`` in (0, 2). The logit of query i an
 ``bipe_path`` (ours) keeps ``H_t`` only where a new segment begins (``seg_t > seg_{t-1}``,
 identity elsewhere), so exactly ``seg_i - seg_j`` transforms lie between key j and query i.
 
-Computation (plain torch, the single-chunk form of the reference's UT transform): with
-``L_st = beta_s w_s . w_t`` for s > t and ``M_sj = beta_s w_s . k_j`` where slot s is after
-key j, ``A = q k^T - tril(q w^T) (I + L)^{-1} M`` and the keys carried past the chunk's last
-transform are ``k - ((I + L)^{-1} M)^T w``. Decoding follows the paper's rule: the cache keeps
+Computation (plain torch, the reference's chunked UT transform): within a block of C tokens,
+with ``L_st = beta_s w_s . w_t`` for s > t and ``M_sj = beta_s w_s . k_j`` for s > j,
+``A = q k^T - tril(q w^T) (I + L)^{-1} M`` and the keys carried past the block are
+``k - ((I + L)^{-1} M)^T w``; across blocks, queries are pulled back through each block's
+product in turn. Decoding follows the paper's rule: the cache keeps
 each key transformed by every transform so far (a new token's ``H_t`` updates all earlier keys)
 and the last two pre-convolution projections; both live in the KV cache's per-key state
 (``key_state_width = 2K``). Padding keys (left-padded prompts) neither transform nor feed the
@@ -36,27 +37,55 @@ from torch import Tensor, nn
 from .encoding import AttentionContext, Count, Encoding
 
 CONV_WIDTH = 3
+PATH_CHUNK = 64
 
 
-def path_scores(q: Tensor, keys: Tensor, w: Tensor, beta: Tensor, after: Tensor):
+def _block(q: Tensor, k: Tensor, w: Tensor, beta: Tensor):
+    """UT quantities of one block of C tokens (q, k, w (B, H, C, K), beta (B, H, C)):
+    ``(local (B, H, C, C), q_back (B, H, C, K), k_fwd (B, H, C, K), h (B, H, K, K))``: the
+    block's own scores (entries above the diagonal are junk), each query pulled back through
+    the block's transforms up to it, each key carried through those after it, and h with
+    ``x - x h`` pulling a row x back through the whole block."""
+    C = q.shape[-2]
+    wb = w * beta[..., None]  # (B, H, C, K)
+    eye = torch.eye(C, dtype=q.dtype, device=q.device)
+    lower = (wb @ w.transpose(-1, -2)).tril(-1)  # (B, H, C, C) L_st, s > t
+    t = torch.linalg.solve_triangular(eye + lower, eye, upper=False, unitriangular=True)
+    qw = (q @ w.transpose(-1, -2)).tril()  # (B, H, C, C) transforms s <= i
+    tm = t @ (wb @ k.transpose(-1, -2)).tril(-1)  # (B, H, C, C) transforms s > j
+    twb = t @ wb  # (B, H, C, K)
+    local = q @ k.transpose(-1, -2) - qw @ tm
+    return local, q - qw @ twb, k - tm.transpose(-1, -2) @ w, w.transpose(-1, -2) @ twb
+
+
+def path_scores(q: Tensor, keys: Tensor, w: Tensor, beta: Tensor, n_old: int, chunk: int = 64):
     """PaTH logits (unscaled) and the keys carried through every transform of the chunk.
 
-    q (B, H, T, K) queries of the chunk; keys (B, H, S, K) with every transform before the
-    chunk already applied; w (B, H, T, K) unit vectors and beta (B, H, T) of the chunk's
-    transforms; after (T, S) bool: transform s comes after key j (it acts on it). Returns
-    ``(A (B, H, T, S), carried (B, H, S, K))``; entries of A for keys after the query are junk
-    (the caller masks them).
+    q (B, H, T, K) the chunk's queries; keys (B, H, S, K): ``n_old`` earlier keys with every
+    earlier transform applied, then the chunk's T keys; w (B, H, T, K) unit vectors and beta
+    (B, H, T) of the chunk's transforms. Returns ``(A (B, H, T, S), carried (B, H, S, K))``;
+    entries of A for keys after the query are junk (the caller masks them). Blocks of
+    ``chunk`` tokens (the reference's chunked form): one C x C solve per block, then block
+    pairs by matrix products, O(T^2 K + T C^2) per head.
     """
     T = q.shape[-2]
-    wb = w * beta[..., None]  # (B, H, T, K)
-    lower = (wb @ w.transpose(-1, -2)).tril(-1)  # (B, H, T, T) L_st, s > t
-    eye = torch.eye(T, dtype=q.dtype, device=q.device)
-    m = (wb @ keys.transpose(-1, -2)).masked_fill(~after, 0.0)  # (B, H, T, S)
-    tm = torch.linalg.solve_triangular(eye + lower, m, upper=False, unitriangular=True)
-    qw = (q @ w.transpose(-1, -2)).tril()  # (B, H, T, T) transforms s <= i
-    scores = q @ keys.transpose(-1, -2) - qw @ tm  # (B, H, T, S)
-    carried = keys - tm.transpose(-1, -2) @ w  # (B, H, S, K)
-    return scores, carried
+    old, new = keys[..., :n_old, :], keys[..., n_old:, :]
+    spans = [slice(a, min(a + chunk, T)) for a in range(0, T, chunk)]
+    parts = [_block(q[..., s, :], new[..., s, :], w[..., s, :], beta[..., s]) for s in spans]
+    rows = []
+    for b, (local, pulled, _, _) in enumerate(parts):
+        cols = [local]
+        for c in range(b - 1, -1, -1):  # earlier blocks, nearest first
+            cols.insert(0, pulled @ parts[c][2].transpose(-1, -2))  # (B, H, Cb, Cc)
+            pulled = pulled - pulled @ parts[c][3]
+        later = T - spans[b].stop
+        cols.append(local.new_zeros(*local.shape[:-1], later))  # junk: after the query
+        rows.append(torch.cat([pulled @ old.transpose(-1, -2), *cols], dim=-1))
+    carried = [old]
+    for part in parts:  # keys before a block pass through it; then its own keys join
+        carried = [key - key @ part[3].transpose(-1, -2) for key in carried]
+        carried.append(part[2])  # (B, H, C, K) carried to the block's end
+    return torch.cat(rows, dim=-2), torch.cat(carried, dim=-2)
 
 
 class Path(Encoding):
@@ -78,6 +107,7 @@ class Path(Encoding):
     ) -> None:
         super().__init__()
         self.n_heads, self.d_head, self.segmented = n_heads, d_model // n_heads, segmented
+        self.chunk = PATH_CHUNK  # tokens per block of the chunked computation
         self.key_state_width = 2 * self.d_head  # carried key, then pre-convolution projection
         self.w_down = nn.ModuleList(nn.Linear(d_model, rank, bias=False) for _ in range(n_layers))
         self.w_up = nn.ModuleList(nn.Linear(rank, d_model, bias=False) for _ in range(n_layers))
@@ -119,9 +149,7 @@ class Path(Encoding):
             kept = ctx.state[:, :, lo:start, K:].to(work).transpose(1, 2).reshape(B, -1, H * K)
             u_before[:, CONV_WIDTH - 1 - (start - lo) :] = kept
         w, beta, u = self.transforms(ctx.layer, h, u_before, valid, self.gate(ctx))
-        q_slot = torch.arange(start, start + T, device=q.device)[:, None]  # (T, 1)
-        after = torch.arange(S, device=q.device)[None, :] < q_slot  # (T, S)
-        scores, carried = path_scores(q, keys, w, beta, after)
+        scores, carried = path_scores(q, keys, w, beta, S - T, self.chunk)
         if ctx.state is not None:
             ctx.state[:, :, :S, :K] = carried.detach()
             ctx.state[:, :, start:S, K:] = u.detach().view(B, T, H, K).transpose(1, 2)

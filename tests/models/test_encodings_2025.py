@@ -153,20 +153,28 @@ def _loop_scores(q, k, w, beta):
     return out
 
 
-def test_path_scores_equal_the_householder_loop():
+@pytest.mark.parametrize("chunk", [2, 3, 64])
+def test_path_scores_equal_the_householder_loop(chunk):
+    """Blocks of any size give the explicit product of K x K matrices; a second call on the
+    last tokens with the first ones' carried keys (decoding's state) gives the same rows."""
     B, H, T, K = 1, 2, 7, 4
     g = torch.Generator().manual_seed(2)
     q, k = torch.randn(B, H, T, K, generator=g), torch.randn(B, H, T, K, generator=g)
     w = F.normalize(torch.randn(B, H, T, K, generator=g), dim=-1)
     beta = 2 * torch.rand(B, H, T, generator=g)
     q, k, w, beta = (x.double() for x in (q, k, w, beta))
-    after = torch.arange(T)[None, :] < torch.arange(T)[:, None]
-    got, carried = path_scores(q, k, w, beta, after)
+    got, carried = path_scores(q, k, w, beta, 0, chunk)
     want = _loop_scores(q, k, w, beta)
     low = torch.ones(T, T, dtype=torch.bool).tril()
     assert torch.allclose(got[..., low], want[..., low], atol=1e-10)
     # carried keys: every later transform applied, H_{T-1} ... H_{j+1} k_j
     assert torch.allclose(carried, _carried_loop(k, w, beta), atol=1e-10)
+    n = 3  # the first n tokens as cached keys, carried through their own transforms
+    old = _carried_loop(k[:, :, :n], w[:, :, :n], beta[:, :, :n])
+    keys = torch.cat((old, k[:, :, n:]), dim=2)
+    rest, carried_rest = path_scores(q[:, :, n:], keys, w[:, :, n:], beta[:, :, n:], n, chunk)
+    assert torch.allclose(rest[..., low[n:]], want[:, :, n:][..., low[n:]], atol=1e-10)
+    assert torch.allclose(carried_rest, carried, atol=1e-10)
 
 
 def _carried_loop(k, w, beta):
@@ -180,13 +188,14 @@ def _carried_loop(k, w, beta):
     return out
 
 
-@pytest.mark.parametrize(("T", "BT"), [(11, 4), (9, 64)])
+@pytest.mark.parametrize(("T", "BT"), [(11, 4), (9, 64), (10, 3)])
 def test_path_layer_equals_naive_path_attn(T, BT):
     """Our model's PaTH layer (content hook + SDPA) equals the re-stated reference on identical
     q, k, v and the layer's own w and beta, across several reference chunks."""
     B, H, K = 2, 4, 8
     model = tiny_model("path")
     enc = model.encoding
+    enc.chunk = BT  # our blocks as the reference's chunks (several when T > BT)
     g = torch.Generator().manual_seed(3)
     q, k, v = (torch.randn(B, H, T, K, generator=g, dtype=torch.float64) for _ in range(3))
     h = torch.randn(B, T, H * K, generator=g, dtype=torch.float64)
