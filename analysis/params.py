@@ -11,7 +11,9 @@ positional          per encoding, from the registry (each
                     R rows (``learned``: R = max_len; BiPE intra: R = max_intra),
                     ``N_b*H`` for T5 buckets, ``F_h*(H+2) + H + 2`` for FIRE,
                     ``L*(D/H)*P`` for CoPE's tables (``cope``, ``bipe_cope``),
-                    ``L*H*(D+1)`` for fox's forget gates; 0 otherwise
+                    ``L*H*(D+1)`` for fox's forget gates, ``L*D`` (L H K) for PoPE's phase
+                    biases (``pope``, ``bipe_pope``), ``L*(2*D*R_w + 3*D + H*(D+1))`` for
+                    PaTH's projections (``path``, ``bipe_path``); 0 otherwise
 attention           ``L*4*D**2`` (fused qkv ``D x 3D`` and output ``D x D``, no biases)
 mlp                 ``L*3*D*F`` (SwiGLU: gate, up ``D x F`` and down ``F x D``)
 norms               ``(2*L + 1)*D`` (two RMSNorm weights per block and a final one)
@@ -45,8 +47,8 @@ from bipe.models.config import BIPE_INTER, BIPE_INTRA, ModelConfig
 from bipe.models.registry import REGISTRY, intra_params, parameter_count, relative_params
 
 V, D, L, H, F = sp.symbols("V D L H F", positive=True, integer=True)
-R_POS, R_INTRA, N_B, F_H, P_COPE = sp.symbols(
-    "R_pos R_intra N_b F_h P", positive=True, integer=True
+R_POS, R_INTRA, N_B, F_H, P_COPE, R_W = sp.symbols(
+    "R_pos R_intra N_b F_h P R_w", positive=True, integer=True
 )
 COMPONENTS = ("token_embedding", "positional", "attention", "mlp", "norms", "head")
 # ModelConfig size -> its symbol (``d_head`` is D/H).
@@ -61,6 +63,7 @@ FIELD_SYMBOLS: dict[str, sp.Symbol] = {
     "t5_n_buckets": N_B,
     "fire_d_hidden": F_H,
     "cope_max_pos": P_COPE,
+    "path_w_rank": R_W,
 }
 # The positional parameters of a plug-in encoding that gives no formula (n_params None).
 P_UNKNOWN = sp.Symbol("P_unknown", nonnegative=True, integer=True)

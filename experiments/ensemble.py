@@ -69,9 +69,12 @@ def _own_batches(config: RunConfig) -> bool:
 
 def _reads_content(config: RunConfig) -> bool:
     """Whether the run's encoding has a content hook (ensembles refuse those): declared by its
-    registry entry (``reads_content``) or found on the built module (a plug-in may not say)."""
+    registry entry (``reads_content``) or found on the built module (a plug-in may not say);
+    per-layer encodings and windows (``layer_pattern``, ``window``) are refused too."""
     from bipe.models.plugins import resolve_encoding  # noqa: PLC0415
 
+    if config.model.layer_pattern or config.model.window is not None:
+        return True
     entry = resolve_encoding(config.model.pe)
     if entry.reads_content:
         return True

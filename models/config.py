@@ -31,6 +31,7 @@ ROPE_VARIANTS = ("none", "resonance", "p_rope")
 HBIPE_INTER = ("rope", "alibi")
 LOG_SCALES = ("none", "official", "clamped")
 HIROPE_INNER = ("intra", "index")
+HIROPE_BANDS = ("low", "high", "interleaved")
 OFFICIAL_BIPE_ALIBI_SLOPE_SCALE = 96.0
 
 
@@ -87,7 +88,20 @@ class ModelConfig:
     - ``cope_max_pos``: rows P of CoPE's position table (``cope``, ``bipe_cope``); contextual
       positions are clamped at P - 1.
     - ``hirope_seg_share``: share of the rotary pairs (the slowest) that ``hirope`` turns by the
-      segment index; ``hirope_inner`` (``intra`` or ``index``) turns the rest.
+      segment index; ``hirope_inner`` (``intra`` or ``index``) turns the rest;
+      ``hirope_bands`` says which pairs carry the segment index: ``low`` (the slowest, the
+      default), ``high`` (the fastest) or ``interleaved`` (spread evenly over the spectrum).
+    - ``path_w_rank``: rank R of PaTH's low-rank w projection (``path``, ``bipe_path``).
+    - ``randomized_max_pos`` is also the range M of the random float training positions of
+      ``rfs_sinusoidal``, ``rfs_rope`` and ``rfs_alibi`` (token index); ``rfs_max_seg`` is the
+      range of those of ``bipe_rfs_rope`` and ``bipe_rfs_alibi`` (segment index).
+
+    Interleaved layers (SWAN-GPT, iRoPE; ``models/layers.py``), for every ``pe`` (model
+    options, not encoding options): ``layer_pattern`` (``L`` local / ``G`` global, repeated over
+    the layers; empty: all local), ``window`` (local layers see the last ``window`` keys; None:
+    all), ``global_pe`` (the global layers' encoding, ``nope`` by default; ``pe`` is the local
+    layers') and ``global_log_scale_len`` (global layers scale queries by
+    ``max(1, log(p + 1) / log(global_log_scale_len))``; None: off).
     - ``rope_variant`` (``none``, ``resonance``: integer wavelengths, ``p_rope``: the slowest
       ``p_rope_share`` of the pairs unrotated) applies to every RoPE of the family (``rope``,
       ``randomized_rope``, ``bipe_rope``, ``bipe``/``hbipe`` with rope, ``hirope``); the
@@ -138,6 +152,13 @@ class ModelConfig:
     pose_chunks: int = 2
     log_scale: str = "none"
     log_scale_len: int | None = None
+    hirope_bands: str = "low"
+    path_w_rank: int = 32
+    rfs_max_seg: int = 64
+    layer_pattern: str = ""
+    window: int | None = None
+    global_pe: str = "nope"
+    global_log_scale_len: int | None = None
     opt: dict = field(default_factory=dict, metadata={"omit_if_empty": True})
 
     def __post_init__(self) -> None:
@@ -156,6 +177,8 @@ class ModelConfig:
             "fire_d_hidden",
             "cope_max_pos",
             "pose_chunks",
+            "path_w_rank",
+            "rfs_max_seg",
         ):
             _check_positive_int(name, getattr(self, name))
         if self.d_ff is not None:
@@ -208,6 +231,7 @@ class ModelConfig:
                 refusals = bidirectional_refusals(entry.build(self))
             if refusals:
                 raise ValueError(f"pe={self.pe!r} cannot run with causal=false: {refusals[0]}")
+        self._check_layers()
 
     def _check_newer(self) -> None:
         from .registry import check_options
@@ -215,6 +239,7 @@ class ModelConfig:
         _check_choice("rope_variant", self.rope_variant, ROPE_VARIANTS)
         _check_choice("log_scale", self.log_scale, LOG_SCALES)
         _check_choice("hirope_inner", self.hirope_inner, HIROPE_INNER)
+        _check_choice("hirope_bands", self.hirope_bands, HIROPE_BANDS)
         for name in ("hirope_seg_share", "p_rope_share"):
             value = getattr(self, name)
             if (
@@ -231,6 +256,27 @@ class ModelConfig:
             raise ValueError("log_scale needs log_scale_len (the training length)")
         if self.log_scale_len is not None and self.log_scale_len < 2:
             raise ValueError(f"log_scale_len must be >= 2, got {self.log_scale_len}")
+
+    def _check_layers(self) -> None:
+        from .layers import GLOBAL_PES, LAYER_KINDS
+
+        if not isinstance(self.layer_pattern, str) or set(self.layer_pattern) - set(LAYER_KINDS):
+            raise ValueError(
+                f"layer_pattern must be a string of L (local) and G (global), "
+                f"got {self.layer_pattern!r}"
+            )
+        for name in ("window", "global_log_scale_len"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
+        _check_choice("global_pe", self.global_pe, GLOBAL_PES)
+        has_global = "G" in self.layer_pattern
+        if not has_global and (self.global_pe != "nope" or self.global_log_scale_len is not None):
+            raise ValueError(
+                "global_pe and global_log_scale_len apply to global layers: "
+                f"layer_pattern {self.layer_pattern!r} has no G"
+            )
+        if self.global_log_scale_len is not None and self.global_log_scale_len < 2:
+            raise ValueError(f"global_log_scale_len must be >= 2, got {self.global_log_scale_len}")
 
     def _check_separators(self, multi_level: bool) -> None:
         if not isinstance(self.separators, tuple):

@@ -91,6 +91,11 @@ class EnsembleTransformer(nn.Module):
                     f"ensemble member {m} is non-causal (model.causal=false); ensembles "
                     "run causal members only"
                 )
+            if member.config.layer_pattern or member.config.window is not None:
+                raise ValueError(
+                    f"ensemble member {m}: layer_pattern/window (per-layer encodings or "
+                    "windows), which ensembles do not support: train it separately"
+                )
             if member.encoding.uses_content:
                 raise ValueError(
                     f"ensemble member {m}: pe={member.config.pe!r} reads attention "

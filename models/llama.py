@@ -36,6 +36,8 @@ def to_hf_llama(model: Transformer):
         "rope_variant": (cfg.rope_variant, "none"),
         "log_scale": (cfg.log_scale, "none"),
         "pose_target_len": (cfg.pose_target_len, None),
+        "layer_pattern": (cfg.layer_pattern, ""),
+        "window": (cfg.window, None),
     }
     for name, (value, plain) in options.items():
         if value != plain:

@@ -35,6 +35,18 @@ Newer entries (``docs/method.md#newer-encodings``; formulas and papers in each c
   integer wavelengths or its slowest pairs unrotated; ``rope_variant`` applies the same
   transforms to every RoPE of the family (``rope``, ``bipe_rope``, ...);
 - PoSE (``pose_target_len``) and the official BiPE ``log_scale`` are options of every RoPE.
+
+The 2025 encodings (``docs/method.md#newer-encodings-2025``), each with its bilevel form:
+
+- ``pope`` (Gopalakrishnan et al. 2025, :mod:`bipe.models.polar`): polar RoPE, softplus
+  magnitudes and a learned phase bias; ``bipe_pope`` turns it by the segment index;
+- ``path`` (Yang et al. 2025, :mod:`bipe.models.path`): data-dependent Householder transforms
+  between key and query; ``bipe_path`` keeps them only where a segment begins;
+- ``rfs_sinusoidal``, ``rfs_rope``, ``rfs_alibi`` (Shimizu et al. 2026,
+  :mod:`bipe.models.random_float`): random float training positions of the token index;
+  ``bipe_rfs_rope`` / ``bipe_rfs_alibi`` draw them for the segment index;
+- ``intra_rope`` and ``seg_rope``: RoPE on the intra position or on the segment index alone,
+  the two halves of the bilevel interleaved layers (``layer_pattern``, ``models/layers.py``).
 """
 
 from __future__ import annotations
@@ -49,6 +61,9 @@ from .bias import Alibi, Fire, T5Bias
 from .config import HBIPE_INTER, OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
 from .content import Cope, Fox, SegmentCope
 from .encoding import Combined, Count, Encoding, head_levels
+from .path import Path
+from .polar import Pope
+from .random_float import RandomFloat
 from .randomized import Randomized
 from .rope import HiRope, RandomizedRope, Rope, XPos
 
@@ -168,7 +183,7 @@ FIELD_DOCS: dict[str, str] = {
     "rope_original_len": "training length in the rotated stream's units (YaRN)",
     "alibi_slope_scale": "multiplies the ALiBi slopes (None: the entry's default)",
     "xpos_scale_base": "xPos decay length",
-    "randomized_max_pos": "training positions are a sorted random subset of [0, this)",
+    "randomized_max_pos": "training positions: a sorted random subset (floats: rfs) of [0, this)",
     "t5_n_buckets": "T5 relative-position buckets",
     "t5_max_distance": "T5 distance of the last bucket",
     "fire_d_hidden": "width of FIRE's MLP",
@@ -176,6 +191,9 @@ FIELD_DOCS: dict[str, str] = {
     "cope_max_pos": "rows of CoPE's position table",
     "hirope_seg_share": "share of rotary pairs turned by the segment index",
     "hirope_inner": "what turns the other pairs: intra or index",
+    "hirope_bands": "which pairs hirope turns by seg: low (slowest), high or interleaved",
+    "path_w_rank": "rank of PaTH's low-rank w projection",
+    "rfs_max_seg": "random float segment positions are drawn from [0, this)",
     "rope_variant": "none, resonance (integer wavelengths) or p_rope",
     "p_rope_share": "share of the slowest pairs p_rope leaves unrotated",
     "pose_target_len": "PoSE: spread training positions over [0, this) (None: off)",
@@ -331,6 +349,29 @@ def _randomized(cfg: ModelConfig, inner: Encoding, stream: str = "index") -> Enc
 
 def _randomized_bipe(cfg: ModelConfig, inter: str) -> Encoding:
     return Combined(_intra(cfg, "learned"), _randomized(cfg, _relative(cfg, inter, "seg"), "seg"))
+
+
+def _pope(cfg: Any, source: str) -> Pope:
+    return Pope(cfg.d_head, cfg.n_heads, cfg.n_layers, source=source, base=cfg.rope_base)
+
+
+def _pope_params(cfg: Any) -> Count:
+    return Pope.n_params(cfg.n_layers, cfg.n_heads, cfg.d_head)
+
+
+def _path(cfg: Any, segmented: bool) -> Path:
+    return Path(cfg.d_model, cfg.n_heads, cfg.n_layers, rank=cfg.path_w_rank, segmented=segmented)
+
+
+def _path_params(cfg: Any) -> Count:
+    return Path.n_params(cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.path_w_rank)
+
+
+def _rfs(cfg: ModelConfig, source: str, *parts: Encoding) -> Encoding:
+    """Random float positions of ``source`` in training, then ``parts`` reading them (range
+    ``randomized_max_pos`` for the token index, ``rfs_max_seg`` for the segment index)."""
+    max_pos = cfg.randomized_max_pos if source == "index" else cfg.rfs_max_seg
+    return Combined(RandomFloat(source, max_pos), *parts)
 
 
 def _hbipe(cfg: ModelConfig) -> Encoding:
@@ -489,9 +530,13 @@ REGISTRY: dict[str, EncodingEntry] = {
     ),
     "hirope": EncodingEntry(
         lambda cfg: HiRope(
-            cfg.d_head, seg_share=cfg.hirope_seg_share, inner=cfg.hirope_inner, **_rope_options(cfg)
+            cfg.d_head,
+            seg_share=cfg.hirope_seg_share,
+            inner=cfg.hirope_inner,
+            bands=cfg.hirope_bands,
+            **_rope_options(cfg),
         ),
-        options=field_options("hirope_seg_share", "hirope_inner", *_HIROPE_READS),
+        options=field_options("hirope_seg_share", "hirope_inner", "hirope_bands", *_HIROPE_READS),
         rope_family=True,
         doc="hierarchical RoPE: slow pairs by seg, the rest by intra or index (Zhang et al. 2024)",
     ),
@@ -506,6 +551,85 @@ REGISTRY: dict[str, EncodingEntry] = {
         options=field_options(*_without(ROPE_OPTIONS, "rope_variant")),
         rope_family=True,
         doc="RoPE with its slowest pairs unrotated (Barbero et al. 2025)",
+    ),
+    "intra_rope": EncodingEntry(
+        lambda cfg: _rope(cfg, "intra"),
+        options=field_options(*_without(ROPE_OPTIONS, POSE_OPTIONS)),
+        rope_family=True,
+        doc="RoPE on the intra position alone (local layers of bilevel interleaving)",
+    ),
+    "seg_rope": EncodingEntry(
+        lambda cfg: _rope(cfg, "seg"),
+        options=field_options(*ROPE_OPTIONS),
+        rope_family=True,
+        doc="RoPE on the segment index alone (global layers of bilevel interleaving)",
+    ),
+    "pope": EncodingEntry(
+        lambda cfg: _pope(cfg, "index"),
+        _pope_params,
+        options=field_options("rope_base"),
+        reads_content=True,
+        doc="polar RoPE: softplus magnitudes, learned phase bias (Gopalakrishnan et al. 2025)",
+    ),
+    "bipe_pope": EncodingEntry(
+        lambda cfg: Combined(_intra(cfg, "learned"), _pope(cfg, "seg")),
+        lambda cfg: intra_params(cfg, "learned") + _pope_params(cfg),
+        options=field_options(*INTRA_OPTIONS, "rope_base"),
+        reads_content=True,
+        doc="learned intra table + PoPE on seg",
+    ),
+    "path": EncodingEntry(
+        lambda cfg: _path(cfg, False),
+        _path_params,
+        options=field_options("path_w_rank"),
+        reads_content=True,
+        doc="accumulated data-dependent Householder transforms (Yang et al. 2025)",
+    ),
+    "bipe_path": EncodingEntry(
+        lambda cfg: Combined(_intra(cfg, "learned"), _path(cfg, True)),
+        lambda cfg: intra_params(cfg, "learned") + _path_params(cfg),
+        options=field_options(*INTRA_OPTIONS, "path_w_rank"),
+        reads_content=True,
+        doc="learned intra table + PaTH transforms only where a segment begins",
+    ),
+    "rfs_sinusoidal": EncodingEntry(
+        lambda cfg: _rfs(cfg, "index", Sinusoidal(cfg.d_model, source="index")),
+        options=field_options("randomized_max_pos"),
+        samples_positions=True,
+        doc="sinusoidal embedding of random float training positions (Shimizu et al. 2026)",
+    ),
+    "rfs_rope": EncodingEntry(
+        lambda cfg: _rfs(cfg, "index", _rope(cfg, "index")),
+        options=field_options("randomized_max_pos", *_without(ROPE_OPTIONS, POSE_OPTIONS)),
+        samples_positions=True,
+        rope_family=True,
+        doc="RoPE on random float training positions (Shimizu et al. 2026)",
+    ),
+    "rfs_alibi": EncodingEntry(
+        lambda cfg: _rfs(cfg, "index", _relative(cfg, "alibi", "index")),
+        options=field_options("randomized_max_pos", "alibi_slope_scale", alibi_slope_scale=1.0),
+        samples_positions=True,
+        doc="ALiBi on random float training positions (Shimizu et al. 2026)",
+    ),
+    "bipe_rfs_rope": EncodingEntry(
+        lambda cfg: _rfs(cfg, "seg", _intra(cfg, "learned"), _relative(cfg, "rope", "seg")),
+        lambda cfg: intra_params(cfg, "learned"),
+        options=field_options("rfs_max_seg", *INTRA_OPTIONS, *_without(ROPE_OPTIONS, POSE_OPTIONS)),
+        samples_positions=True,
+        rope_family=True,
+        doc="bipe_rope with random float segment positions in training",
+    ),
+    "bipe_rfs_alibi": EncodingEntry(
+        lambda cfg: _rfs(cfg, "seg", _intra(cfg, "learned"), _relative(cfg, "alibi", "seg")),
+        lambda cfg: intra_params(cfg, "learned"),
+        options=field_options(
+            "rfs_max_seg",
+            *INTRA_OPTIONS,
+            "alibi_slope_scale",
+            alibi_slope_scale=OFFICIAL_BIPE_ALIBI_SLOPE_SCALE,
+        ),
+        samples_positions=True,
+        doc="bipe_alibi with random float segment positions in training",
     ),
 }
 

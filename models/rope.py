@@ -164,17 +164,39 @@ class Rope(Encoding):
         return Rotation(cos * s, sin * s, cos, sin)
 
 
+def segment_pairs(n_pairs: int, n_seg: int, bands: str = "low") -> Tensor:
+    """(K/2,) bool: which ``n_seg`` of the ``n_pairs`` rotary pairs (pair 0 the fastest) carry
+    the segment index: ``low`` the slowest, ``high`` the fastest, ``interleaved`` spread evenly
+    (pair i when ``floor((i + 1) n_seg / n_pairs) > floor(i n_seg / n_pairs)``)."""
+    i = torch.arange(n_pairs)
+    if bands == "low":
+        return i >= n_pairs - n_seg
+    if bands == "high":
+        return i < n_seg
+    if bands == "interleaved":
+        return (i + 1) * n_seg // n_pairs > i * n_seg // n_pairs
+    raise ValueError(f"unknown hirope bands {bands!r}; known: low, high, interleaved")
+
+
 class HiRope(Rope):
-    """HiRoPE (Zhang et al. 2024): the lowest-frequency ``seg_share`` of the rotary pairs turn
-    by the segment index, the other pairs by ``inner`` (``intra`` or ``index``). Both streams
-    enter as rotations, so the encoding is invariant to shifting either."""
+    """HiRoPE (Zhang et al. 2024): a ``seg_share`` of the rotary pairs turn by the segment
+    index (``bands``: the slowest by default, as the paper; or the fastest, or interleaved
+    across the spectrum as VideoRoPE/MRoPE choose), the other pairs by ``inner`` (``intra`` or
+    ``index``). Both streams enter as rotations, so the encoding is invariant to shifting
+    either."""
 
     def __init__(
-        self, d_head: int, *, seg_share: float = 0.5, inner: str = "intra", **rope_kwargs
+        self,
+        d_head: int,
+        *,
+        seg_share: float = 0.5,
+        inner: str = "intra",
+        bands: str = "low",
+        **rope_kwargs,
     ) -> None:
         super().__init__(d_head, source=inner, **rope_kwargs)
         n_seg = round(seg_share * (d_head // 2))
-        on_seg = torch.arange(d_head // 2) >= d_head // 2 - n_seg  # (K/2,) slowest pairs
+        on_seg = segment_pairs(d_head // 2, n_seg, bands)  # (K/2,)
         self.register_buffer("on_seg", on_seg, persistent=False)
 
     def angles(self, pos: Positions) -> Tensor:

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .content import layer_hooks
 from .encoding import Rotation, set_bidirectional
+from .layers import layer_kinds, scaled_queries, windowed
 from .plugins import resolve_encoding
 from .positions import Positions, default_positions
 from .trunk import (
@@ -220,8 +221,18 @@ class Transformer(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
         self.encoding = resolve_encoding(config.pe).build(config)
+        self.layer_kinds = layer_kinds(config.layer_pattern, config.n_layers)
+        self.global_encoding = (
+            resolve_encoding(config.global_pe).build(config) if "G" in self.layer_kinds else None
+        )
         if not config.causal:
-            set_bidirectional(self.encoding)
+            for encoding in self._encodings():
+                set_bidirectional(encoding)
+        if self.global_encoding is not None and self.encoding.uses_content:
+            raise ValueError(
+                f"pe={config.pe!r} reads attention content with per-layer modules; global "
+                f"layers (layer_pattern {config.layer_pattern!r}) would leave theirs unused"
+            )
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -229,6 +240,15 @@ class Transformer(nn.Module):
         self.apply(_init_weights)
         if config.tie_embeddings:
             self.head.weight = self.embed.weight
+
+    @property
+    def invariant_streams(self) -> tuple[str, ...]:
+        """Streams whose uniform shift leaves the model's output unchanged: those of every
+        layer's encoding (the token index drops out with ``global_log_scale_len``)."""
+        shared = set.intersection(*(set(e.invariant_streams) for e in self._encodings()))
+        if self.global_encoding is not None and self.config.global_log_scale_len is not None:
+            shared.discard("index")
+        return tuple(s for s in self.encoding.invariant_streams if s in shared)
 
     def positions(self, tokens: Tensor) -> Positions:
         """Default positions of tokens (B, T): index 0..T-1, seg/intra from the separators."""
@@ -283,37 +303,31 @@ class Transformer(nn.Module):
 
     def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights, dtype):
         B, T = tokens.shape
-        causal = self.config.causal
-        if not causal and (cache is not None or start > 0):
+        if not self.config.causal and (cache is not None or start > 0):
             raise ValueError(
                 "a non-causal model (model.causal=false) cannot decode with a KV cache"
             )
-        enc = self.encoding
-        pos = prepared_positions(enc, self.config, tokens, positions, generator)
-        if cache is not None and (enc.uses_bias or enc.uses_content):
+        pos = prepared_positions(self.encoding, self.config, tokens, positions, generator)
+        if cache is not None and any(e.uses_bias or e.uses_content for e in self._encodings()):
             cache.write_positions(pos, start)
         k_pos = cache.positions.select(0, start + T) if cache is not None else pos
-        # a bias or content hook folds the mask in; else plain causal runs the fast kernel
-        masked = key_valid is not None or (start > 0 and T > 1)
-        allowed = None
-        if enc.uses_bias or enc.uses_content or masked:
-            allowed = allowed_keys(T, start, key_valid, tokens.device, causal)  # (B|1, 1, T, S)
-        terms = positional_terms(enc, pos, k_pos, allowed, dtype)
+        # the local encoding's embed acts once on the input; each kind of layer has its own
+        # rotation, mask and content hooks (models/layers.py)
+        inputs = {
+            kind: self._layer_inputs(kind, pos, k_pos, cache, start, key_valid, T, dtype)
+            for kind in {"L", *self.layer_kinds}
+        }
         x = self.embed(tokens)  # (B, T, D)
-        if terms.embed is not None:
-            x = x + terms.embed.to(x.dtype)
+        embed = inputs["L"][0]
+        if embed is not None:
+            x = x + embed.to(x.dtype)
         x = self.drop(x)
-        mask, is_causal = None, causal and key_valid is None and start == 0
-        if terms.bias is not None:
-            mask, is_causal = terms.bias, False  # (B|1, H|1, T, S) float, all layers
-        elif masked:
-            mask = allowed
-        hooks = self._content_hooks(pos, k_pos, allowed, cache, start)
         for i, block in enumerate(self.blocks):
+            _, rot, mask, is_causal, hooks = inputs[self.layer_kinds[i]]
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
             x = block.forward(
                 x,
-                terms.rotation,
+                rot,
                 mask,
                 is_causal,
                 cache=layer_cache,
@@ -323,24 +337,69 @@ class Transformer(nn.Module):
             )
         return F.linear(rms_norm(x, self.norm.weight, self.norm.eps), self.head.weight)
 
-    def _content_hooks(self, pos, k_pos, allowed, cache, start):
+    def _encodings(self) -> tuple:
+        """The local encoding, and the global layers' if any (``models/layers.py``)."""
+        if self.global_encoding is None:
+            return (self.encoding,)
+        return (self.encoding, self.global_encoding)
+
+    def _layer_inputs(self, kind, pos, k_pos, cache, start, key_valid, T, dtype):
+        """``(embed, rotation, mask, is_causal, content hooks)`` of the layers of ``kind``:
+        the local encoding (``L``, within ``config.window``) or the global one (``G``: full
+        causal attention, the optional log-length query scaling)."""
+        cfg = self.config
+        enc = self.encoding if kind == "L" else self.global_encoding
+        window = cfg.window if kind == "L" else None
+        # a bias or content hook folds the mask in; else plain causal runs the fast kernel
+        masked = key_valid is not None or (start > 0 and T > 1) or window is not None
+        allowed = full = None
+        if enc.uses_bias or enc.uses_content or masked:
+            full = allowed_keys(T, start, key_valid, pos.index.device, cfg.causal)  # (B|1, 1, T, S)
+            allowed = windowed(full, start, window)
+        terms = positional_terms(enc, pos, k_pos, allowed, dtype)
+        rot = terms.rotation
+        if kind == "G" and cfg.global_log_scale_len is not None:
+            rot = scaled_queries(rot, pos, cfg.global_log_scale_len, cfg.d_head)
+        mask, is_causal = None, cfg.causal and key_valid is None and start == 0 and window is None
+        if terms.bias is not None:
+            mask, is_causal = terms.bias, False  # (B|1, H|1, T, S) float
+        elif masked:
+            mask = allowed
+        # content hooks see the causal mask (PaTH's transforms and CoPE's gates run over every
+        # earlier token); the window then masks their term
+        hooks = self._content_hooks(enc, pos, k_pos, full, cache, start)
+        if hooks is not None and window is not None:
+            hooks = _windowed_hooks(hooks, allowed)
+        return terms.embed, rot, mask, is_causal, hooks
+
+    def _content_hooks(self, enc, pos, k_pos, allowed, cache, start):
         """``layer -> content hook`` for encodings that read content, else None."""
-        if not self.encoding.uses_content:
+        if not enc.uses_content:
             return None
-        width = self.encoding.key_state_width
+        width = enc.key_state_width
         if cache is not None and width and not cache.states:
             raise ValueError(
                 f"pe={self.config.pe!r} keeps per-key state: build the cache with "
                 f"KVCache.empty(..., state_width={width})"
             )
         states = cache.states if cache is not None else ()
-        return layer_hooks(self.encoding, pos, k_pos, allowed, start, states)
+        return layer_hooks(enc, pos, k_pos, allowed, start, states)
 
     def generate(self, prompt: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
         """Decode ``max_new_tokens`` after ``prompt`` (B, T0); see :func:`bipe.models.generate`."""
         from .generate import generate
 
         return generate(self, prompt, max_new_tokens, **kwargs)
+
+
+def _windowed_hooks(hooks: Callable, allowed: Tensor) -> Callable:
+    """``layer -> content hook`` whose term is -inf outside ``allowed`` (B|1, 1, T, S)."""
+
+    def for_layer(layer: int) -> Callable:
+        hook = hooks(layer)
+        return lambda q, k, h: hook(q, k, h).masked_fill(~allowed, float("-inf"))
+
+    return for_layer
 
 
 def _init_weights(module: nn.Module) -> None:

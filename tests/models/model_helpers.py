@@ -26,6 +26,14 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in ENCODINGS] + [
     ("bipe_rope", {"rope_variant": "resonance", "log_scale": "official", "log_scale_len": 4}),
     ("rope", {"rope_variant": "p_rope", "log_scale": "clamped", "log_scale_len": 4}),
     ("rope", {"pose_target_len": 80, "pose_chunks": 3}),
+    ("hirope", {"hirope_bands": "interleaved"}),
+    ("hirope", {"hirope_bands": "high", "hirope_inner": "index"}),
+    ("path", {"path_w_rank": 4}),
+    ("rope", {"layer_pattern": "LG", "window": 3, "global_log_scale_len": 4}),  # SWAN-GPT
+    ("intra_rope", {"layer_pattern": "GL", "window": 5, "global_pe": "seg_rope"}),  # bilevel
+    ("bipe_alibi", {"window": 4}),  # a window alone, with a bias
+    ("fox", {"window": 6}),  # a window with a content hook and cache state
+    ("bipe_path", {"window": 4}),  # transforms of every earlier token, keys in the window
 ]
 VARIANT_IDS = [name + "".join(f"-{v}" for v in extra.values()) for name, extra in VARIANTS]
 
@@ -49,7 +57,7 @@ def tiny_model(pe: str, seed: int = 0, dtype=torch.float64, **overrides) -> Tran
     model = Transformer(tiny_config(pe, **overrides)).to(dtype).eval()
     with torch.no_grad():
         for name, p in model.encoding.named_parameters():
-            if "table" in name or "mlp" in name or "gate" in name:
+            if any(s in name for s in ("table", "mlp", "gate", "phase")):
                 p.normal_(0.0, 0.5)
     return model
 

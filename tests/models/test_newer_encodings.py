@@ -144,8 +144,10 @@ def test_content_hook_is_a_no_op_by_default_and_only_new_entries_use_it():
     assert Encoding().content(ctx) is None
     for name, build in ENCODINGS.items():
         enc = build(tiny_config(name))
-        assert enc.uses_content == (name in ("cope", "fox", "bipe_cope")), name
-        assert enc.key_state_width == (1 if name == "fox" else 0), name
+        content = ("cope", "fox", "bipe_cope", "pope", "bipe_pope", "path", "bipe_path")
+        assert enc.uses_content == (name in content), name
+        width = {"fox": 1, "path": 16, "bipe_path": 16}.get(name, 0)  # PaTH: 2 K, K = 8
+        assert enc.key_state_width == width, name
 
 
 def test_stateful_encoding_needs_cache_state():

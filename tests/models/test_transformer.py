@@ -43,6 +43,16 @@ RELATIVE_STREAM = {
     "cope": "index",
     "fox": "index",
     "bipe_cope": "seg",
+    "pope": "index",
+    "bipe_pope": "seg",
+    "path": "index",
+    "bipe_path": "seg",
+    "rfs_rope": "index",
+    "rfs_alibi": "index",
+    "bipe_rfs_rope": "seg",
+    "bipe_rfs_alibi": "seg",
+    "intra_rope": "intra",
+    "seg_rope": "seg",
 }
 ABSOLUTE_STREAM = {
     "sinusoidal": "index",
@@ -53,6 +63,11 @@ ABSOLUTE_STREAM = {
     "bipe": "intra",
     "hbipe": "intra",
     "bipe_cope": "intra",
+    "bipe_pope": "intra",
+    "bipe_path": "intra",
+    "rfs_sinusoidal": "index",
+    "bipe_rfs_rope": "intra",
+    "bipe_rfs_alibi": "intra",
 }
 
 
@@ -80,11 +95,13 @@ def test_shift_invariance(pe, extra):
     x = tokens(1)
     pos = model.positions(x)
     base = model(x, positions=pos)
-    invariant = model.encoding.invariant_streams
-    absolute_scale = extra.get("bipe_inter") == "fire" or "log_scale" in extra  # query-scaled
+    invariant = model.invariant_streams
+    absolute_scale = extra.get("bipe_inter") == "fire" or any(
+        k in extra for k in ("log_scale", "global_log_scale_len")
+    )  # query-scaled by an absolute position
     if pe in RELATIVE_STREAM and not absolute_scale:
         assert RELATIVE_STREAM[pe] in invariant
-    if "log_scale" in extra:
+    if "log_scale" in extra or "global_log_scale_len" in extra:
         assert RELATIVE_STREAM[pe] not in invariant
     if pe in ABSOLUTE_STREAM:
         assert ABSOLUTE_STREAM[pe] not in invariant
@@ -291,7 +308,9 @@ def test_loss_falls_on_a_counting_task(pe):
     assert sum(losses[-10:]) / 10 < 0.25 * sum(losses[:10]) / 10
 
 
-@pytest.mark.parametrize("pe", ["rope", "bipe_alibi", "t5", "cope", "fox", "bipe_cope"])
+@pytest.mark.parametrize(
+    "pe", ["rope", "bipe_alibi", "t5", "cope", "fox", "bipe_cope", "pope", "bipe_path"]
+)
 def test_bfloat16_compute_is_close_to_float32(pe):
     full = tiny_model(pe, dtype=torch.float32)
     half = Transformer(tiny_config(pe, compute_dtype="bfloat16")).eval()
