@@ -27,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 REPRODUCED = (
     "re-trained with the code of 2026-12-06 (numerics 2, fused-AdamW step), the committed "
     "configs reproduced these runs' training losses and evaluation bit for bit (measured on the "
-    "2-core development machine)"
+    "Intel development machines; another CPU can differ in the last digits by floating-point "
+    "order)"
 )
 PREDATES = (
     "trained before the fused-AdamW step (commit e85912d): re-running study 1's bipe_rope seed 0 "
@@ -36,13 +37,15 @@ PREDATES = (
     "and 3 were trained by the same code in the same period"
 )
 RERUN = (
-    "re-run from commit 0ae17a4 (numerics 2, fused-AdamW step) to replace runs that predated "
-    "it; the run folders were written before runs recorded their own code"
+    "re-run on 2026-12-06 with the code of commit 0ae17a4 (numerics 2, fused-AdamW step) on a "
+    "2-core AMD EPYC machine, to replace a run that predated it; that code wrote run folders "
+    "before runs recorded their own code"
 )
-# Studies 1, 1b and 3 are being re-run under numerics 2. When the re-run folders have replaced
-# the old ones, set this to True and run the script again: their stamps become RERUN.
-RERUN_LANDED = False
+# Studies 1, 1b and 3 are being re-run under numerics 2. A study's file RERUN (one run folder
+# per line, relative to the study) lists the runs re-run so far: those are stamped RERUN, the
+# others PREDATES.
 RERUN_STUDIES = ("segment_count", "segment_count_slopes", "robustness")
+RERUN_LIST = "RERUN"
 
 STAMPS: dict[str, tuple[int, str]] = {
     **{
@@ -60,15 +63,32 @@ STAMPS: dict[str, tuple[int, str]] = {
             "arith_remedy",  # study 8
         )
     },
-    **{name: (2, RERUN) if RERUN_LANDED else (1, PREDATES) for name in RERUN_STUDIES},
+    **{name: (1, PREDATES) for name in RERUN_STUDIES},
 }
+
+
+def rerun_folders(name: str) -> set[Path]:
+    """The run folders of ``studies/NAME`` listed in its RERUN file (none without one)."""
+    listed = HERE / name / RERUN_LIST
+    if not listed.exists():
+        return set()
+    lines = [line.strip() for line in listed.read_text().splitlines()]
+    return {(HERE / name / line).resolve() for line in lines if line and not line.startswith("#")}
 
 
 def stamp_study(name: str) -> Counter:
     """Stamp every run folder (a folder with config.json) below ``studies/NAME``."""
-    numerics, evidence = STAMPS[name]
-    record = stamp_record(numerics, evidence)
-    return Counter(stamp_run(c.parent, record) for c in sorted((HERE / name).rglob("config.json")))
+    record = stamp_record(*STAMPS[name])
+    rerun, counts = rerun_folders(name), Counter()
+    for config in sorted((HERE / name).rglob("config.json")):
+        run = config.parent.resolve()
+        counts[stamp_run(run, stamp_record(2, RERUN) if run in rerun else record)] += 1
+    missing = sorted(
+        str(p) for p in rerun - {c.parent.resolve() for c in (HERE / name).rglob("config.json")}
+    )
+    if missing:
+        raise ValueError(f"{name}/{RERUN_LIST} lists folders without a run: {missing[:3]}")
+    return counts
 
 
 def main(argv: list[str]) -> int:
@@ -80,7 +100,8 @@ def main(argv: list[str]) -> int:
     for name in names:
         counts = stamp_study(name)
         said = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "no runs"
-        print(f"{name}: numerics {STAMPS[name][0]}: {said}")
+        rerun = f" ({len(rerun_folders(name))} re-run: 2)" if name in RERUN_STUDIES else ""
+        print(f"{name}: numerics {STAMPS[name][0]}{rerun}: {said}")
     return 0
 
 
