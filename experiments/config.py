@@ -187,7 +187,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         family = data_family(self.task)
-        if type(self.data) is not family.config:
+        if not isinstance(self.data, family.config):
             raise ValueError(
                 f"task {self.task!r} needs data of the {family.name} family "
                 f"({family.config.__name__}), got {type(self.data).__name__}"
@@ -195,6 +195,9 @@ class RunConfig:
         if self.data_seed < 0 or self.init_seed < 0:
             raise ValueError("data_seed and init_seed must be >= 0")
         check_finite(self)
+        from bipe.experiments.tasks import TASKS  # noqa: PLC0415 (tasks import this module)
+
+        TASKS[self.task].check_data(self.data)
 
     @classmethod
     def section_types(cls, tree: dict[str, Any]) -> dict[str, tuple[type, ...]]:

@@ -59,6 +59,16 @@ class Task:
     unit: str = "length"
     length_field: str = ""  # the data-config field holding the training length law
     metric_names: tuple[str, ...] = ("accuracy",)
+    # fields of the family's data config this task never reads: refused unless at the default
+    ignored_data: tuple[str, ...] = ()
+
+    def check_data(self, data: Any) -> None:
+        """Refuse a non-default value of a data field this task never reads."""
+        for name in self.ignored_data:
+            if getattr(data, name) != type(data).__dataclass_fields__[name].default:
+                raise ValueError(
+                    f"data.{name} has no effect on task {self.name!r}; leave it at its default"
+                )
 
     def setup(self, rng: np.random.Generator, data: Any) -> Any:
         """The task's fixed world (e.g. an automaton), shared by training and evaluation."""

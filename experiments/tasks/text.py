@@ -96,6 +96,7 @@ class TextLMTask(_TextTask):
     """Next-token language modelling on a text corpus; see the module docstring."""
 
     name = "text_lm"
+    ignored_data = ("passkey_filler", "passkey_digits", "passkey_depths")
     metric_names = ("accuracy", "loss", "perplexity", "bits_per_byte")
 
     def train_range(self, data: Any) -> tuple[int, int]:
@@ -208,6 +209,7 @@ class PasskeyTask(_TextTask):
     """Passkey retrieval; see the module docstring."""
 
     name = "passkey"
+    ignored_data = ("protocol", "stride")
     metric_names = ("accuracy",)
 
     def _shortest(self, data: Any, world: Any = None) -> int:

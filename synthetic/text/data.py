@@ -31,6 +31,7 @@ from bipe.synthetic.text.windows import PROTOCOLS, token_stream
 __all__ = ["TextData", "TextDataConfig", "corpus_kind", "load_text", "text_tokenizer"]
 
 FILLERS = ("repeat", "corpus")
+BPE_VOCAB = 4096  # default data.bpe_vocab
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +60,7 @@ class TextDataConfig(DataConfig):
     test: float = 0.05
     train_tokens: int = 0
     tokenizer: str = "bytes"
-    bpe_vocab: int = 4096
+    bpe_vocab: int = BPE_VOCAB
     separator_rule: str = "auto"
     context: int = 128
     protocol: str = "chunks"
@@ -84,6 +85,10 @@ class TextDataConfig(DataConfig):
             raise ValueError("data.validation and data.test must be fractions summing below 1")
         self._check_corpus_options()
         _check_choice("protocol", self.protocol, PROTOCOLS)
+        if self.stride and self.protocol != "sliding":
+            raise ValueError("data.stride is read only with data.protocol sliding")
+        if self.bpe_vocab != BPE_VOCAB and self.tokenizer != "bpe":
+            raise ValueError("data.bpe_vocab is read only with data.tokenizer bpe")
         _check_choice("eval_split", self.eval_split, SPLITS)
         _check_choice("passkey_filler", self.passkey_filler, FILLERS)
         resolve_rule(self.separator_rule, "code")  # unknown rule names fail here
