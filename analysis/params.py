@@ -62,7 +62,13 @@ FIELD_SYMBOLS: dict[str, sp.Symbol] = {
     "fire_d_hidden": F_H,
     "cope_max_pos": P_COPE,
 }
-SYMBOL_MEANING = {**{s: name for name, s in FIELD_SYMBOLS.items()}, F: "SwiGLU width (d_ff)"}
+# The positional parameters of a plug-in encoding that gives no formula (n_params None).
+P_UNKNOWN = sp.Symbol("P_unknown", nonnegative=True, integer=True)
+SYMBOL_MEANING = {
+    **{s: name for name, s in FIELD_SYMBOLS.items()},
+    F: "SwiGLU width (d_ff)",
+    P_UNKNOWN: "the encoding's parameters (unknown: its entry gives no formula)",
+}
 
 
 class SymbolicConfig:
@@ -109,7 +115,7 @@ def component_formulas(config: ModelConfig, *, symbolic_ff: bool = False) -> dic
     ff = F if (symbolic_ff or config.d_ff is not None) else 4 * D
     out = {
         "token_embedding": V * D,
-        "positional": _symbolic(parameter_count(SymbolicConfig(config))),
+        "positional": _positional(config),
         "attention": L * 4 * D**2,
         "mlp": sp.expand(L * 3 * D * ff),
         "norms": (2 * L + 1) * D,
@@ -119,15 +125,22 @@ def component_formulas(config: ModelConfig, *, symbolic_ff: bool = False) -> dic
     return out
 
 
+def _positional(config: ModelConfig) -> sp.Expr:
+    count = parameter_count(SymbolicConfig(config))
+    return P_UNKNOWN if count is None else _symbolic(count)
+
+
 def symbol_values(config: ModelConfig) -> dict[sp.Symbol, int]:
     """The config's value of every symbol."""
     return {s: getattr(config, name) for name, s in FIELD_SYMBOLS.items()}
 
 
 def parameter_counts(config: ModelConfig) -> dict[str, int]:
-    """Exact parameter count per component and ``total`` (integers)."""
+    """Exact parameter count per component and ``total`` (integers); ``positional`` and
+    ``total`` are None when the encoding's entry gives no formula (``P_unknown``)."""
     values = symbol_values(config)
-    return {name: int(expr.subs(values)) for name, expr in component_formulas(config).items()}
+    counts = {name: expr.subs(values) for name, expr in component_formulas(config).items()}
+    return {name: None if c.free_symbols else int(c) for name, c in counts.items()}
 
 
 def width_step(config: ModelConfig) -> int:
@@ -147,6 +160,7 @@ def fit_width(config: ModelConfig, budget: int) -> ModelConfig:
         raise ValueError(f"parameter budget must be positive, got {budget}")
     step = width_step(config)
     values = {s: v for s, v in symbol_values(config).items() if s is not D}
+    values[P_UNKNOWN] = 0  # an encoding without a formula counts as none (the table says so)
     total = component_formulas(config)["total"].subs(values)
     roots = [r for r in sp.solve(sp.Eq(total, budget), D) if r.is_real and r > 0]
     guess = int(math.floor(float(max(roots)))) if roots else step
@@ -171,11 +185,19 @@ def params_table(config: ModelConfig) -> str:
     """A plain-text table: component, formula, count, share of the total."""
     formulas = component_formulas(config)
     counts = parameter_counts(config)
-    total = counts["total"]
+    known = {name: c for name, c in counts.items() if c is not None and name != "total"}
+    total = counts["total"] if counts["total"] is not None else sum(known.values())
     rows = [
         (name, str(formulas[name]), f"{counts[name]:,}", f"{100 * counts[name] / total:.1f}%")
-        for name in (*COMPONENTS, "total")
+        if counts[name] is not None
+        else (name, str(formulas[name]), "unknown", "")
+        for name in COMPONENTS
     ]
+    rows.append(
+        ("total", str(formulas["total"]), f"{total:,}", "100.0%")
+        if counts["total"] is not None
+        else ("total", "(without the unknown)", f"{total:,} + unknown", "")
+    )
     widths = [
         max(len(r[i]) for r in rows + [("component", "formula", "count", "share")])
         for i in range(4)

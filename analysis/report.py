@@ -103,6 +103,7 @@ NOT_VARIANTS = (
     "command",
     "version",
     "resumes",
+    "encoding",
     "out",
     "init_seed",
     "data_seed",
@@ -130,7 +131,9 @@ def _leaves(tree: Any, prefix: str = "") -> dict[str, str]:
 def _variants(runs: Sequence[Run]) -> dict[Path, str]:
     """Per run, the config values that vary among ``runs`` (besides encoding, width, seeds),
     e.g. ``inner_states=3``: runs differing there are different conditions, not replicates."""
-    leaves = {r.path: _leaves(dict(r.config)) for r in runs}
+    leaves = {
+        r.path: _leaves({k: v for k, v in r.config.items() if k not in NOT_VARIANTS}) for r in runs
+    }
     keys = sorted({k for lv in leaves.values() for k in lv})
     varying = [
         k

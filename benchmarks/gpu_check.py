@@ -39,7 +39,7 @@ DECODE_ENCODINGS = ("rope", "bipe_rope", "alibi", "bipe_alibi", "t5")
 
 def demo_binfa_runs(device: str, quick: bool, seeds: int) -> None:
     """Train the demo's Bi-NFA runs on ``device`` and print their summaries."""
-    configs = [c for c in demo_configs(quick=quick, seeds=seeds) if c.task == "binfa_lm"]
+    configs = demo_configs("binfa", quick=quick, seeds=seeds)
     with tempfile.TemporaryDirectory() as tmp:
         for config in configs:
             config = dataclasses.replace(

@@ -1,7 +1,7 @@
 """Sweeps on submitit: one job per run, on Slurm where present, in local processes elsewhere.
 
 ``bipe sweep --executor submitit`` hands every unfinished run of a sweep to submitit's
-``AutoExecutor`` (docs/method.md#sweeps-on-a-cluster). The job is a :class:`TrainJob`, a
+``AutoExecutor`` (docs/guide.md#sweeps-on-a-cluster). The job is a :class:`TrainJob`, a
 picklable callable that trains or resumes one run folder and implements submitit's checkpointing
 protocol: when Slurm preempts a job or its time limit is near, submitit calls
 :meth:`TrainJob.checkpoint`, which returns the same job as a ``DelayedSubmission``, and requeues

@@ -1,6 +1,6 @@
 """The training step, optionally compiled once for every batch length.
 
-Documented in docs/method.md#training-step-and-compilation.
+Documented in docs/guide.md#training-step-and-compilation.
 
 ``train.compile`` runs the model's forward through :func:`compile_forward`: ``torch.compile``
 with the length dimension of every input marked dynamic, so batches of any length share one
@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from bipe.experiments.tasks import IGNORE
+from bipe.models.plugins import resolve_encoding
 from bipe.models.positions import Positions
 from bipe.models.transformer import Transformer
 
@@ -72,8 +73,8 @@ def pad_batch(
 
 def compile_supported(model: Transformer) -> str | None:
     """None if the model's training forward can be compiled, else why not (one phrase)."""
-    if model.config.pe == "randomized_rope":
-        return "randomized_rope samples positions from a torch.Generator every step"
+    if resolve_encoding(model.config.pe).samples_positions:
+        return f"{model.config.pe} samples positions from a torch.Generator every step"
     return None
 
 

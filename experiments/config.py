@@ -61,7 +61,7 @@ class TrainConfig:
     """Optimisation (AdamW, linear warm-up then cosine decay to ``min_lr_ratio * lr``), logging,
     checkpoints and device (``auto``: CUDA when present, else CPU). ``compile`` runs the
     training forward through ``torch.compile``, one graph for every batch length
-    (``experiments/compiled.py``; docs/method.md#training-step-and-compilation)."""
+    (``experiments/compiled.py``; docs/guide.md#training-step-and-compilation)."""
 
     steps: int = 1000
     batch_size: int = 64
@@ -280,7 +280,13 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
     def plain(value: Any) -> Any:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return {
+                f.name: plain(getattr(value, f.name))
+                for f in dataclasses.fields(value)
+                if getattr(value, f.name) or not f.metadata.get("omit_if_empty")
+            }
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
         if isinstance(value, (tuple, list)):
             return [plain(v) for v in value]
         return value
@@ -374,6 +380,8 @@ def parse_value(tp: Any, text: str, key: str) -> Any:
         raise ValueError(f"{key} expects {getattr(tp, '__name__', tp)}, got {text!r}") from None
     if tp is str or tp is Any:
         return text
+    if tp is dict:
+        raise ValueError(f"{key} is a mapping; set its entries as --{key}.NAME VALUE")
     raise ValueError(f"{key} cannot be set from the command line (type {tp})")
 
 
@@ -389,6 +397,8 @@ def valid_keys(cls: type, prefix: str = "", tree: dict[str, Any] | None = None) 
         for tp in types_[f.name]:
             if _is_config(tp):
                 keys.update(dict.fromkeys(valid_keys(tp, _join(prefix, f.name))))
+            elif tp is dict:  # a mapping of named entries (model.opt.NAME)
+                keys[_join(prefix, f.name) + ".NAME"] = None
             else:
                 keys[_join(prefix, f.name)] = None
     return list(keys)
@@ -440,7 +450,11 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, str], cls: type) 
     and tuple types: ``1,2,4``); ``data.*`` keys by the family of ``data``'s task.
     """
     out = _deep_copy(data)
-    for key, text in overrides.items():
+    # encoding options last: which options exist depends on model.pe
+    for key, text in sorted(overrides.items(), key=lambda kv: kv[0].startswith(OPTION_PREFIX)):
+        if key.startswith(OPTION_PREFIX):
+            _apply_option(out, key, text)
+            continue
         value = parse_value(_leaf_type(cls, key, data), text, key)
         node = out
         parts = key.split(".")
@@ -448,6 +462,25 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, str], cls: type) 
             node = node.setdefault(part, {})
         node[parts[-1]] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+OPTION_PREFIX = "model.opt."  # --model.opt.NAME VALUE: an option of any encoding entry
+
+
+def _apply_option(tree: dict[str, Any], key: str, text: str) -> None:
+    """Set ``model.opt.NAME`` in ``tree``: a built-in option is its flat ModelConfig field
+    (``model.opt.rope_base`` = ``model.rope_base``), a plug-in's goes into ``model.opt``;
+    an option the encoding does not declare is a ``ValueError`` naming its options."""
+    from bipe.models.config import ModelConfig  # noqa: PLC0415
+    from bipe.models.registry import declared_option  # noqa: PLC0415
+
+    model = tree.setdefault("model", {})
+    name = key[len(OPTION_PREFIX) :]
+    option = declared_option(model.get("pe", ModelConfig.pe), name)
+    if name in {f.name for f in dataclasses.fields(ModelConfig)}:
+        model[name] = parse_value(_leaf_type(ModelConfig, name), text, key)
+    else:
+        model.setdefault("opt", {})[name] = parse_value(option.type, text, key)
 
 
 def _deep_copy(data: Any) -> Any:

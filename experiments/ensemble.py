@@ -10,7 +10,7 @@ config). Each member is exactly its separate ``bipe train`` run: initial weights
 sampling generator. Every member folder is an ordinary run folder (config.json, metrics.jsonl,
 checkpoint.pt in the ordinary format, model.pt, eval.json): ``bipe eval``/``report`` read it,
 and a member can also be resumed on its own with ``bipe train --resume``. See
-``docs/method.md#ensembles``.
+``docs/guide.md#ensembles``.
 """
 
 from __future__ import annotations
@@ -58,11 +58,15 @@ def group_key(config: RunConfig) -> str | None:
 
 
 def _reads_content(config: RunConfig) -> bool:
-    """Whether the run's encoding has a content hook (ensembles refuse those)."""
-    from bipe.models.registry import ENCODINGS  # noqa: PLC0415
+    """Whether the run's encoding has a content hook (ensembles refuse those): declared by its
+    registry entry (``reads_content``) or found on the built module (a plug-in may not say)."""
+    from bipe.models.plugins import resolve_encoding  # noqa: PLC0415
 
+    entry = resolve_encoding(config.model.pe)
+    if entry.reads_content:
+        return True
     with torch.random.fork_rng(devices=[]):  # building an encoding may draw its init
-        return bool(ENCODINGS[config.model.pe](config.model).uses_content)
+        return bool(entry.build(config.model).uses_content)
 
 
 def ensemble_groups(configs: Sequence[RunConfig], max_size: int) -> list[list[int]]:

@@ -5,7 +5,7 @@
 all interrupted at the same checkpoint step), at most ``size`` runs each; anything else is a
 unit of one, run as before. :func:`run_unit` trains a unit of several runs as one ensemble,
 inline or (``jobs > 1``) in a child process (``python -m bipe.experiments.ensemble_sweep``),
-and returns one error (or None) per run. See ``docs/method.md#ensembles``.
+and returns one error (or None) per run. See ``docs/guide.md#ensembles``.
 """
 
 from __future__ import annotations

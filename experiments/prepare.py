@@ -109,7 +109,7 @@ def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
     segmenters (``segmenters``: split -> fitted segmenter) are read from ``run_dir`` when it
     holds them, else fitted on the training inputs (experiments/segmentation.py).
     ``model.compute_dtype="auto"`` becomes the concrete dtype for the run's device (recorded
-    in config.json, so a resumed run keeps it on any machine; docs/method.md#precision).
+    in config.json, so a resumed run keeps it on any machine; docs/guide.md#precision).
     """
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)

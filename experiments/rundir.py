@@ -4,6 +4,7 @@ Layout of a run folder ``RUN``::
 
     RUN/config.json     the full resolved RunConfig + "command" (argv) + "version" (bipe)
                         + "resumes" (the command line and changes of each CLI resume)
+                        + "encoding" (a plug-in encoding: import spec, file, sha256)
     RUN/metrics.jsonl   one JSON object per logged step: step, loss, lr, tokens/s, elapsed_s
     RUN/checkpoint.pt   model + optimizer + step + RNG state (torch.save, weights_only loadable)
     RUN/model.pt        the final model (bipe.models.save), written when training ends
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from bipe.experiments.config import (
     upgrade_run_dict,
 )
 from bipe.fileio import write_atomic, write_text_atomic
+from bipe.models.plugins import check_source, encoding_source, is_plugin, resolve_encoding
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -52,7 +55,8 @@ __all__ = [
 
 CHECKPOINT_FORMAT = 1
 # config.json keys that record how a run was made, not what it is.
-BOOKKEEPING = ("command", "version", "resumes")
+# ``encoding``: where a plug-in encoding came from (bipe.models.plugins.encoding_source).
+BOOKKEEPING = ("command", "version", "resumes", "encoding")
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
@@ -77,7 +81,32 @@ def write_run_config(run_dir: str | os.PathLike, config: RunConfig, command: lis
     data = config_to_dict(config)
     data["command"] = list(command)
     data["version"] = bipe.__version__
+    _record_encoding(data, config)
     return write_json_atomic(Path(run_dir) / "config.json", data)
+
+
+def _record_encoding(data: dict[str, Any], config: RunConfig) -> None:
+    """``data["encoding"]``: a plug-in's import spec, source file and sha256 (none for a
+    built-in)."""
+    source = encoding_source(config.model.pe)
+    if source is not None:
+        data["encoding"] = source
+
+
+def check_run_encoding(
+    run_dir: str | os.PathLike, raw: dict[str, Any], *, resuming: bool = False, force: bool = False
+) -> str | None:
+    """Compare the plug-in encoding a run recorded with the one importable here: None when
+    they agree (or the run uses a built-in); a changed source is a warning on stderr (and
+    returned), or, when ``resuming`` without ``force``, a ``ValueError``; a spec that cannot
+    be imported is a ``ValueError`` naming it."""
+    message = check_source(raw.get("encoding"))
+    if message is None:
+        return None
+    if resuming and not force:
+        raise ValueError(f"{run_dir}: {message}; resume anyway with --force")
+    print(f"bipe: warning: {run_dir}: {message}", file=sys.stderr)
+    return message
 
 
 def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, Any]]:
@@ -89,6 +118,12 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, An
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: corrupt run config (not an object)")
     body = {k: v for k, v in raw.items() if k not in BOOKKEEPING}
+    pe = body.get("model", {}).get("pe") if isinstance(body.get("model"), dict) else None
+    if isinstance(pe, str) and is_plugin(pe):
+        try:
+            resolve_encoding(pe)
+        except ValueError as err:
+            raise ValueError(f"{path}: the run's encoding cannot be used here: {err}") from None
     try:
         return config_from_dict(RunConfig, upgrade_run_dict(body)), raw
     except (ValueError, TypeError) as err:
@@ -104,6 +139,7 @@ def record_resume(
     data["command"] = raw.get("command", [])
     data["version"] = raw.get("version", bipe.__version__)
     data["resumes"] = [*raw.get("resumes", []), entry]
+    _record_encoding(data, config)
     return write_json_atomic(Path(run_dir) / "config.json", data)
 
 

@@ -7,7 +7,7 @@ seed-mean accuracy reaches ``target`` (early stopping: larger widths of that cel
 trained). Each width level is one :func:`bipe.experiments.sweep.run_sweep` call over the cells
 still searching, so the study resumes (finished runs are skipped), parallelises (``jobs``) and
 runs on the sweep's executors (``runner`` = ``run_sweep`` with ``executor="submitit"``: one
-cluster job per run; docs/method.md#sweeps-on-a-cluster).
+cluster job per run; docs/guide.md#sweeps-on-a-cluster).
 
 At the end :mod:`bipe.analysis.efficiency` finds the threshold widths and fits
 ``width ~ size^b`` per encoding with a bootstrap interval on ``b``; for automaton tasks the

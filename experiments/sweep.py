@@ -15,7 +15,7 @@ with a different config (nothing is overwritten). Several sweeps may run into on
 once on different parts of a grid (say, one per seed); each keeps the others' rows in the index.
 A grid is given on the command line (``--grid model.pe=rope,bipe_rope --grid init_seed=0,1``)
 or in a small JSON/TOML file, which may also choose the executor and its Slurm parameters
-(docs/method.md#sweeps-on-a-cluster)::
+(docs/guide.md#sweeps-on-a-cluster)::
 
     preset = "tiny"
     task = "arith"
@@ -197,7 +197,7 @@ def run_sweep(
     ``executor="local"``: ``jobs > 1`` runs that many ``bipe train`` processes at once, each
     with ``cpu_count // jobs`` threads; ``ensemble_size > 1`` trains runs that differ only in
     seeds or encoding as ensembles of up to that many, one process each
-    (``docs/method.md#ensembles``). ``executor="submitit"``: one submitit job per run
+    (``docs/guide.md#ensembles``). ``executor="submitit"``: one submitit job per run
     (``cluster`` says where; ``jobs`` caps the jobs in flight, None: all), see
     :mod:`bipe.experiments.cluster`. Finished runs are skipped, interrupted ones resumed, live
     jobs of an earlier call waited for. ``progress`` draws a bar on a terminal

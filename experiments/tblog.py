@@ -1,4 +1,4 @@
-"""TensorBoard event files beside ``metrics.jsonl`` (docs/method.md#tensorboard-logging).
+"""TensorBoard event files beside ``metrics.jsonl`` (docs/guide.md#tensorboard-logging).
 
 Every run writes ``RUN/tensorboard/events.out.tfevents.*`` when the optional ``tensorboard``
 package is installed (``pip install "bipe-workbench[tensorboard]"``): the training scalars of

@@ -42,6 +42,7 @@ from bipe.experiments.prepare import (  # noqa: F401 (re-exported: public names 
     step_work,
     stream,
 )
+from bipe.experiments.progress import StepLines
 from bipe.experiments.segmentation import save_run_segmenters
 from bipe.experiments.tasks import IGNORE, Examples
 from bipe.models.checkpoint import save as save_model
@@ -186,6 +187,7 @@ def resume(
     stop_after: int | None = None,
     overrides: dict[str, str] | None = None,
     command: list[str] | None = None,
+    force: bool = False,
 ) -> Path:
     """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none),
     with the recorded config (compute dtype included), under any number of ranks.
@@ -197,6 +199,8 @@ def resume(
     """
     config, raw = rundir.read_run_config(run_dir)
     resolve_device(config.train.device)
+    # a plug-in whose source changed since the run began: refused unless ``force``
+    rundir.check_run_encoding(run_dir, raw, resuming=True, force=force)
     with distributed.join(config.train.device):
         return _resume(run_dir, config, raw, progress, stop_after, overrides or {}, command)
 
@@ -360,13 +364,16 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
     from tqdm.auto import tqdm  # noqa: PLC0415
 
     config, tc, task = prepared.config, prepared.config.train, prepared.task
+    shown = progress and distributed.is_main()
+    is_terminal = sys.stderr.isatty()  # a bar on a terminal, plain lines in a log or pipe
     bar = tqdm(
         total=tc.steps,
         initial=step,
-        disable=not progress or not distributed.is_main(),
+        disable=not shown or not is_terminal,
         desc=f"train {config.task} {config.model.pe}",
         leave=False,
     )
+    lines = StepLines(out.name, tc.steps, step, enabled=shown and not is_terminal)
     model.train()
     tokens_seen, t0, updating = 0, time.perf_counter(), False
     last_saved = step  # TensorBoard view of metrics.jsonl (rank 0 only):
@@ -411,6 +418,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                 rundir.append_metrics(out, row)
                 tb.log(row)
                 bar.set_postfix(loss=f"{window[0] / window[1]:.3f}")
+                lines.update(step, window[0] / window[1])
             if step % tc.log_every == 0 or step == tc.steps:
                 window[0], window[1] = 0.0, 0
                 tokens_seen, t0 = 0, time.perf_counter()

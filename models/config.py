@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 INTRA_OVERFLOW = ("clamp", "sinusoidal", "error")
 BIPE_INTRA = ("learned", "sinusoidal")
 BIPE_INTER = ("rope", "alibi", "xpos", "t5", "fire", "cope")
-HBIPE_INTER = ("rope", "alibi")
 ROPE_SCALING = ("none", "pi", "ntk", "yarn")
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 ROPE_VARIANTS = ("none", "resonance", "p_rope")
+HBIPE_INTER = ("rope", "alibi")
 LOG_SCALES = ("none", "official", "clamped")
 HIROPE_INNER = ("intra", "index")
 OFFICIAL_BIPE_ALIBI_SLOPE_SCALE = 96.0
@@ -129,9 +129,10 @@ class ModelConfig:
     pose_chunks: int = 2
     log_scale: str = "none"
     log_scale_len: int | None = None
+    opt: dict = field(default_factory=dict, metadata={"omit_if_empty": True})
 
     def __post_init__(self) -> None:
-        from .registry import ENCODINGS  # lazy: the registry imports the encodings, not us
+        from .registry import resolve_encoding  # lazy: the registry imports the encodings
 
         for name in (
             "vocab_size",
@@ -156,8 +157,9 @@ class ModelConfig:
             )
         if self.d_head % 2:
             raise ValueError(f"d_model / n_heads = {self.d_head} must be even (rotary pairs)")
-        if self.pe not in ENCODINGS:
-            raise ValueError(f"unknown pe {self.pe!r}; known: {', '.join(ENCODINGS)}")
+        entry = resolve_encoding(self.pe)
+        if not isinstance(self.opt, dict) or not all(isinstance(k, str) for k in self.opt):
+            raise ValueError(f"opt must be a dict of option names to values, got {self.opt!r}")
         _check_choice("intra_overflow", self.intra_overflow, INTRA_OVERFLOW)
         _check_choice("bipe_intra", self.bipe_intra, BIPE_INTRA)
         _check_choice("bipe_inter", self.bipe_inter, BIPE_INTER)
@@ -184,11 +186,11 @@ class ModelConfig:
                 f"t5_max_distance ({self.t5_max_distance}) must exceed "
                 f"t5_n_buckets / 2 ({self.t5_n_buckets // 2})"
             )
-        self._check_separators()
+        self._check_separators(entry.multi_level)
         self._check_newer()
 
     def _check_newer(self) -> None:
-        from .registry import uses_rope
+        from .registry import check_options
 
         _check_choice("rope_variant", self.rope_variant, ROPE_VARIANTS)
         _check_choice("log_scale", self.log_scale, LOG_SCALES)
@@ -204,57 +206,25 @@ class ModelConfig:
         for name in ("pose_target_len", "log_scale_len"):
             if getattr(self, name) is not None:
                 _check_positive_int(name, getattr(self, name))
-        rope = uses_rope(self)
-        if self.pe in ("resonance_rope", "p_rope") and self.rope_variant != "none":
-            raise ValueError(
-                f"rope_variant must be 'none' with pe={self.pe!r} (the entry "
-                f"fixes the variant), got {self.rope_variant!r}"
-            )
-        if self.rope_variant != "none" and not rope:
-            raise ValueError(f"rope_variant applies to RoPE encodings, not pe={self.pe!r}")
-        if self.pose_target_len is not None and (
-            not rope or self.pe in ("randomized_rope", "hbipe", "hirope")
-        ):
-            raise ValueError(
-                f"pose_target_len applies to rope, resonance_rope, p_rope and "
-                f"the BiPE family with rope, not pe={self.pe!r}"
-            )
-        if self.log_scale != "none" and (not rope or self.pe == "hirope"):
-            raise ValueError(
-                f"log_scale applies to RoPE encodings (not hirope), not pe={self.pe!r}"
-            )
+        check_options(self)  # an option the encoding does not read; the entry's own checks
         if self.log_scale != "none" and self.log_scale_len is None:
             raise ValueError("log_scale needs log_scale_len (the training length)")
         if self.log_scale_len is not None and self.log_scale_len < 2:
             raise ValueError(f"log_scale_len must be >= 2, got {self.log_scale_len}")
 
-    def _check_separators(self) -> None:
+    def _check_separators(self, multi_level: bool) -> None:
         if not isinstance(self.separators, tuple):
             raise ValueError(f"separators must be a tuple, got {type(self.separators).__name__}")
-        if self.pe != "hbipe":
+        if not multi_level:
             for s in self.separators:
                 _check_token("separators", s, self.vocab_size)
             return
-        if len(self.separators) < 2:
-            raise ValueError(
-                "pe='hbipe' needs separators for at least two levels, innermost "
-                f"first, got {self.separators!r}"
-            )
-        if self.bipe_inter not in HBIPE_INTER:
-            raise ValueError(
-                f"pe='hbipe' supports bipe_inter in {HBIPE_INTER}, got {self.bipe_inter!r}"
-            )
-        if self.n_heads < len(self.separators):
-            raise ValueError(
-                f"pe='hbipe' needs n_heads ({self.n_heads}) >= number of levels "
-                f"({len(self.separators)}): each level gets its own head group"
-            )
         seen: set[int] = set()
         for level in self.separators:
             for s in level if isinstance(level, tuple) else (level,):
                 _check_token("separators", s, self.vocab_size)
                 if s in seen:
-                    raise ValueError(f"separator {s} appears at two hbipe levels")
+                    raise ValueError(f"separator {s} appears at two {self.pe} levels")
                 seen.add(s)
 
     @property
@@ -268,8 +238,11 @@ class ModelConfig:
         return self.d_ff if self.d_ff is not None else 4 * self.d_model
 
     def level_separators(self) -> tuple[tuple[int, ...], ...]:
-        """Separator ids per level, innermost first: one level except for ``hbipe``."""
-        if self.pe != "hbipe":
+        """Separator ids per level, innermost first: one level except for a multi-level
+        encoding (``hbipe``)."""
+        from .registry import resolve_encoding
+
+        if not resolve_encoding(self.pe).multi_level:
             return (tuple(int(s) for s in self.separators),)
         return tuple(
             tuple(int(s) for s in (lv if isinstance(lv, tuple) else (lv,)))
@@ -277,14 +250,27 @@ class ModelConfig:
         )
 
     def resolved_alibi_slope_scale(self) -> float:
-        """The ALiBi slope multiplier in use: the field, else 1 (alibi) or 96 (BiPE family)."""
+        """The ALiBi slope multiplier in use: the field, else the entry's declared default
+        (1 for alibi, 96 for the BiPE family)."""
+        from .registry import resolve_encoding
+
         if self.alibi_slope_scale is not None:
             return float(self.alibi_slope_scale)
-        return 1.0 if self.pe == "alibi" else OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
+        declared = {o.name: o.default for o in resolve_encoding(self.pe).options}
+        return float(declared.get("alibi_slope_scale", OFFICIAL_BIPE_ALIBI_SLOPE_SCALE))
+
+    def option(self, name: str) -> Any:
+        """The value of encoding option ``name``: its field (``rope_base``...), else the
+        ``opt`` entry, else the encoding's declared default (a plug-in reads its options so)."""
+        from .registry import option_value
+
+        return option_value(self, name)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists)."""
         out = dataclasses.asdict(self)
+        if not self.opt:  # metadata omit_if_empty
+            del out["opt"]  # as before plug-in options existed (old readers, same files)
         out["separators"] = [list(s) if isinstance(s, tuple) else s for s in self.separators]
         return out
 

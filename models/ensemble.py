@@ -19,7 +19,7 @@ Refused: dropout (a member's dropout masks could not follow its separate run's g
 and encodings with a content hook (``uses_content``: cope, fox, bipe_cope), which need q and k
 inside attention.
 The pieces both models share (norm, q/k rotation, compute dtype, positional hooks, mask) are
-``models/trunk.py``'s. See ``docs/method.md#ensembles``.
+``models/trunk.py``'s. See ``docs/guide.md#ensembles``.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from torch import Tensor, nn
 from .config import ModelConfig
 from .content import layer_hooks
 from .encoding import Rotation
+from .plugins import resolve_encoding
 from .positions import Positions, default_positions
-from .registry import ENCODINGS
 from .trunk import (
     RMSNorm,
     allowed_keys,
@@ -219,7 +219,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoding = ENCODINGS[config.pe](config)
+        self.encoding = resolve_encoding(config.pe).build(config)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)

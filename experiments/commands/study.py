@@ -3,7 +3,7 @@
 See :mod:`bipe.experiments.study`. Any other config field can be fixed with a dotted option
 (``--train.steps 400``); the study itself sets ``model.pe``, ``model.d_model``, ``init_seed``
 and the size keys. The runs go through ``bipe sweep``'s executors (``--executor submitit`` and
-the ``--slurm-*`` flags, docs/method.md#sweeps-on-a-cluster).
+the ``--slurm-*`` flags, docs/guide.md#sweeps-on-a-cluster).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-DEFAULT_ENSEMBLE_SIZE = 8  # runs per ensemble process, local executor (docs/method.md#ensembles)
+DEFAULT_ENSEMBLE_SIZE = 8  # runs per ensemble process, local executor (docs/guide.md#ensembles)
 HELP = "run a grid of training runs (parallel, resumable; one folder per run plus index.json)"
 EXAMPLE = (
     "bipe sweep --preset tiny --task arith --grid model.pe=rope,bipe_rope "
@@ -93,7 +93,7 @@ def ensemble_size(args: argparse.Namespace, executor: str) -> int:
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     """``--executor`` and the Slurm flags (shared with ``bipe study``)."""
-    group = parser.add_argument_group("executor (docs/method.md#sweeps-on-a-cluster)")
+    group = parser.add_argument_group("executor (docs/guide.md#sweeps-on-a-cluster)")
     group.add_argument(
         "--executor",
         choices=("local", "submitit"),

@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from bipe.experiments.tasks.automaton import AutomatonTask
+from bipe.models.registry import is_multi_level
 
 __all__ = ["Binfa3Task", "DEFAULT_SUB_SEGMENTS"]
 
@@ -72,7 +73,8 @@ class Binfa3Task(AutomatonTask):
         return (data.n_symbols, data.n_symbols + 1)
 
     def model_separators(self, data: Any, pe: str) -> tuple:
-        """``((A,), (A + 1,))`` for ``hbipe`` (sentences, paragraphs), else ``(A, A + 1)``."""
-        if pe == "hbipe":
+        """``((A,), (A + 1,))`` for a multi-level encoding (``hbipe``: sentences, paragraphs),
+        else ``(A, A + 1)``."""
+        if is_multi_level(pe):
             return tuple((s,) for s in self.separators(data))
         return self.separators(data)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bipe.models.registry import is_multi_level
+
 __all__ = ["IGNORE", "Decoder", "Examples", "Forward", "Task"]
 
 IGNORE = -100  # target value that no loss or metric counts
@@ -86,14 +88,14 @@ class Task:
 
     def model_separators(self, data: Any, pe: str) -> tuple:
         """``model.separators`` for encoding ``pe``: :meth:`separators`; a task with separator
-        rules (``multilevel_rules``) gives ``hbipe`` one tuple per level of its
-        ``data.separator_rule``, which must have two or more."""
-        if pe != "hbipe" or not self.multilevel_rules:
+        rules (``multilevel_rules``) gives a multi-level encoding (``hbipe``) one tuple per
+        level of its ``data.separator_rule``, which must have two or more."""
+        if not is_multi_level(pe) or not self.multilevel_rules:
             return self.separators(data)
         levels = self.level_separators(data)
         if len(levels) < 2:
             raise ValueError(
-                f"pe=hbipe needs a multi-level separator rule; data.separator_rule="
+                f"pe={pe} needs a multi-level separator rule; data.separator_rule="
                 f"{data.separator_rule!r} has one level (use "
                 f"{self.multilevel_rules})"
             )

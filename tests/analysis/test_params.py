@@ -19,7 +19,7 @@ from bipe.analysis.params import (
     params_table,
     width_step,
 )
-from bipe.models import ENCODINGS
+from bipe.models import ENCODINGS, REGISTRY
 from bipe.models.config import BIPE_INTER, BIPE_INTRA, HBIPE_INTER, ModelConfig
 from bipe.models.transformer import Transformer
 
@@ -35,15 +35,17 @@ def configs(draw):
         separators = ((vocab - 1,), (vocab - 2,))
     else:
         separators = (vocab - 1,) if pe.startswith("bipe") else ()
-    return ModelConfig(
-        vocab,
-        n_heads * 2 * draw(st.integers(1, 4)),
-        draw(st.integers(1, 3)),
-        n_heads,
+    trunk = dict(
+        vocab_size=vocab,
+        d_model=n_heads * 2 * draw(st.integers(1, 4)),
+        n_layers=draw(st.integers(1, 3)),
+        n_heads=n_heads,
         d_ff=draw(st.one_of(st.none(), st.integers(1, 40))),
         pe=pe,
         separators=separators,
         tie_embeddings=draw(st.booleans()),
+    )
+    options = dict(
         max_len=draw(st.integers(1, 64)),
         max_intra=draw(st.integers(1, 64)),
         bipe_intra=draw(st.sampled_from(BIPE_INTRA)),
@@ -53,6 +55,13 @@ def configs(draw):
         fire_d_hidden=draw(st.integers(1, 16)),
         cope_max_pos=draw(st.integers(1, 16)),
     )
+    # only the options the encoding reads (an unread one is refused)
+    choice = {k: v for k, v in options.items() if k in ("bipe_intra", "bipe_inter")}
+    entry = REGISTRY[pe]
+    if not set(choice) <= set(entry.option_names()):
+        choice = {}
+    read = entry.options_read(ModelConfig(**trunk, **choice))
+    return ModelConfig(**trunk, **{k: v for k, v in options.items() if k in read})
 
 
 def counted(config):

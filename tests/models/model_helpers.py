@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from bipe.models import ENCODINGS, ModelConfig, Transformer
+from bipe.models import ENCODINGS, ModelConfig, Transformer, resolve_encoding
 
 VOCAB = 12
 SEP, OUTER_SEP = 10, 11
@@ -34,17 +34,11 @@ def tiny_config(pe: str, **overrides) -> ModelConfig:
     """2 layers, width 32, 4 heads; separators 10 (and 11 as hbipe's outer level); float32
     pinned (exactness tests; ``auto`` would pick bf16 on CPUs with native bf16)."""
     seps = (SEP, OUTER_SEP) if pe == "hbipe" else (SEP,)
-    kwargs = dict(
-        pe=pe,
-        separators=seps,
-        max_intra=40,
-        max_len=64,
-        d_ff=48,
-        randomized_max_pos=128,
-        fire_threshold=8.0,
-        compute_dtype="float32",
-    )
-    kwargs.update(overrides)
+    kwargs = dict(pe=pe, separators=seps, d_ff=48, compute_dtype="float32", **overrides)
+    # encoding options for the entries that read them (an unread one is refused)
+    read = resolve_encoding(pe).options_read(ModelConfig(VOCAB, 32, 2, 4, **kwargs))
+    options = dict(max_intra=40, max_len=64, randomized_max_pos=128, fire_threshold=8.0)
+    kwargs.update({k: v for k, v in options.items() if k in read and k not in overrides})
     return ModelConfig(VOCAB, 32, 2, 4, **kwargs)
 
 

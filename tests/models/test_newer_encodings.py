@@ -247,13 +247,16 @@ def test_new_config_fields_are_validated(field, value, message):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pe": "alibi", "rope_variant": "resonance"}, "rope_variant applies to RoPE"),
-        ({"pe": "p_rope", "rope_variant": "resonance"}, "rope_variant must be 'none'"),
-        ({"pe": "cope", "pose_target_len": 64}, "pose_target_len applies to"),
-        ({"pe": "randomized_rope", "pose_target_len": 64}, "pose_target_len applies to"),
+        ({"pe": "alibi", "rope_variant": "resonance"}, "does not read option rope_variant"),
+        (
+            {"pe": "p_rope", "rope_variant": "resonance"},
+            "p_rope' does not read option rope_variant",
+        ),
+        ({"pe": "cope", "pose_target_len": 64}, "does not read option pose_target_len"),
+        ({"pe": "randomized_rope", "pose_target_len": 64}, "does not read option pose_target_len"),
         (
             {"pe": "bipe", "bipe_inter": "alibi", "log_scale": "official", "log_scale_len": 8},
-            "log_scale applies to RoPE",
+            "does not read option log_scale",
         ),
         ({"pe": "rope", "log_scale": "official"}, "log_scale needs log_scale_len"),
         ({"pe": "rope", "log_scale": "official", "log_scale_len": 1}, "log_scale_len must be >= 2"),
