@@ -117,6 +117,9 @@ class Encoding(nn.Module):
     uses_bias: bool = False  # True when ``bias`` can return a tensor (the model skips it else)
     uses_content: bool = False  # True when ``content`` can return a tensor (else SDPA as is)
     key_state_width: int = 0  # floats per (head, key) the content hook keeps in the KV cache
+    # token index from which cached decoding would not be exact (xPos centres its decay past
+    # it); None: no limit
+    cached_position_limit: int | None = None
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Positions the other hooks see (identity unless overridden)."""
@@ -161,6 +164,8 @@ class Combined(Encoding):
         if len(stateful) > 1:
             raise ValueError("at most one part of a combined encoding may keep per-key state")
         self.key_state_width = stateful[0] if stateful else 0
+        limits = [p.cached_position_limit for p in parts if p.cached_position_limit is not None]
+        self.cached_position_limit = min(limits) if limits else None
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Each part's ``prepare`` in turn."""

@@ -283,6 +283,8 @@ class Transformer(nn.Module):
         B, T = tokens.shape
         enc = self.encoding
         pos = prepared_positions(enc, self.config, tokens, positions, generator)
+        if cache is not None and enc.cached_position_limit is not None:
+            _check_cached_positions(pos, enc.cached_position_limit, self.config.pe)
         if cache is not None and (enc.uses_bias or enc.uses_content):
             cache.write_positions(pos, start)
         k_pos = cache.positions.select(0, start + T) if cache is not None else pos
@@ -334,6 +336,16 @@ class Transformer(nn.Module):
         from .generate import generate
 
         return generate(self, prompt, max_new_tokens, **kwargs)
+
+
+def _check_cached_positions(pos: Positions, limit: int, pe: str) -> None:
+    """Cached decoding of an encoding with a ``cached_position_limit`` stays below it."""
+    top = int(pos.index.max())
+    if top >= limit:
+        raise ValueError(
+            f"pe={pe!r}: cached decoding is exact only below position {limit} (got {top}); "
+            "decode without the cache (use_cache=False)"
+        )
 
 
 def _init_weights(module: nn.Module) -> None:
