@@ -232,9 +232,10 @@ class XPos(Encoding):
     scores equal x-transformers' up to rounding at 40,000 positions and beyond; each factor's
     log is clamped to ``[-XPOS_MAX_EXPONENT, XPOS_MAX_EXPONENT]``, which bites only in rows
     spanning more than ``2 * 80 * scale_base / |log zeta_0|`` = 65,000 positions at scale_base
-    512 (where the peer's factors overflow): logits stay finite at any position. Cached decoding keeps rotated
-    keys, so it needs one centre for all calls: :attr:`cached_position_limit` refuses it from
-    :data:`XPOS_CENTRE_FROM` on (docs/method.md#xpos).
+    512 (where the peer's factors overflow): logits stay finite at any position. Cached
+    decoding keeps rotated keys, so it needs one centre for all calls:
+    :attr:`cached_position_limit` refuses it from :data:`XPOS_CENTRE_FROM` on
+    (docs/method.md#xpos).
     """
 
     cached_position_limit = XPOS_CENTRE_FROM
