@@ -17,7 +17,7 @@ exactly that run's training set (docs/method.md#bi-nfa). Defaults are the family
 ``data.n_train`` (1000 here) and arith's ``data.operators`` (``fixed:3``). The earlier
 spellings (``--n``, ``--n-symbols``, ``--segments``, ``--segment-length``, ``--operators``,
 ``--modulus``, arith's ``--format``, ...) remain as deprecated aliases of those fields (same
-bytes). Options of the dataset only: ``--seed``, ``--out``, ``--force``; sequence kinds:
+bytes) until 2027-06-01, when they are removed. Options of the dataset only: ``--seed``, ``--out``, ``--force``; sequence kinds:
 ``--automaton``, ``--deterministic``, ``--sub-segments`` (binfa3), ``--length`` (nfa),
 ``--format jsonl|npz``, ``--no-progress``; arith: :mod:`bipe.experiments.commands.gen_arith`.
 
@@ -68,7 +68,8 @@ _GEN_DEFAULTS: dict[str, dict[str, Any]] = {
     "automaton": {"n_train": 1000},
     "arithmetic": {"n_train": 1000, "operators": "fixed:3"},
 }
-# deprecated spellings -> the family config field they set
+# deprecated spellings -> the family config field they set; to be removed on 2027-06-01 (their
+# callers: tests/experiments/test_gen_flags.py, test_arith_cli.py, test_data_families.py)
 _ALIASES: dict[str, dict[str, str]] = {
     "automaton": {
         "--n": "n_train",
@@ -124,7 +125,7 @@ def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
             dest=f"alias:{name}",
             default=None,
             metavar="VALUE",
-            help=f"deprecated alias of --data.{name}{note}",
+            help=f"deprecated alias of --data.{name}{note} (removed on 2027-06-01)",
         )
 
 

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from bipe.automata import (
     NFA,
     BiNFA,
-    BiSampler,
     LengthLaw,
     MemberSampler,
     automaton_from_dict,
@@ -236,20 +235,6 @@ def test_sampler_refuses_settings_nothing_meets():
         MemberSampler.build(EXAMPLE, [uniform(2, 2)])
     with pytest.raises(ValueError, match="accepts no word with a length in uniform:3:3"):
         MemberSampler.build(ONE, [uniform(3, 3)])
-
-
-def test_deprecated_bisampler_is_the_member_sampler_padded():
-    with pytest.warns(DeprecationWarning, match="MemberSampler"):
-        old = EXAMPLE.sampler([4, 3])
-    assert isinstance(old, BiSampler)
-    tokens, lengths = old.sample(np.random.default_rng(3), 9, [uniform(1, 6), uniform(1, 3)])
-    # laws are cut at max_lengths: counts 1..4, then drawn by the one sampler
-    rows, ragged = sample_rows(EXAMPLE, [uniform(1, 4), uniform(1, 3)], 3, 9)
-    np.testing.assert_array_equal(lengths, ragged.lengths)
-    assert [tokens[i, :n].tolist() for i, n in enumerate(lengths)] == rows
-    assert ((tokens == -1) == (np.arange(tokens.shape[1]) >= lengths[:, None])).all()
-    with pytest.raises(ValueError, match="has no support"):
-        old.sample(np.random.default_rng(0), 2, [object(), uniform(1, 1)])
 
 
 def test_flatten_refuses_huge_automata():
