@@ -21,7 +21,9 @@ field's type: ``--model.d_model 64``, ``--train.steps 400``, ``--data.operators 
 errors naming the key and listing the valid ones (:func:`apply_overrides`). ``data.KEY``
 resolves against the task's family; a key of another family is an error naming both families.
 A flat ``data`` section of an older ``config.json`` (every family's keys) is read through
-:func:`bipe.synthetic.families.upgrade_data`.
+:func:`bipe.synthetic.families.upgrade_data`; that path is kept for run folders outside the
+repository (the committed studies are migrated: ``studies/migrate_configs.py``) and is to be
+removed on 2027-06-01.
 """
 
 from __future__ import annotations
@@ -222,7 +224,8 @@ def data_family(task: str) -> DataFamily:
 
 def upgrade_run_dict(tree: dict[str, Any]) -> dict[str, Any]:
     """A run config dict whose ``data`` section has only the task's family keys (older,
-    flat ``config.json`` files: see :func:`bipe.synthetic.families.upgrade_data`)."""
+    flat ``config.json`` files: see :func:`bipe.synthetic.families.upgrade_data`). To be removed
+    on 2027-06-01 (tested by tests/experiments/test_committed_configs.py)."""
     if (
         not isinstance(tree, dict)
         or not isinstance(tree.get("data"), dict)

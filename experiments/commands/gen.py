@@ -17,9 +17,10 @@ exactly that run's training set (docs/method.md#bi-nfa). Defaults are the family
 ``data.n_train`` (1000 here) and arith's ``data.operators`` (``fixed:3``). The earlier
 spellings (``--n``, ``--n-symbols``, ``--segments``, ``--segment-length``, ``--operators``,
 ``--modulus``, arith's ``--format``, ...) remain as deprecated aliases of those fields (same
-bytes) until 2027-06-01, when they are removed. Options of the dataset only: ``--seed``, ``--out``, ``--force``; sequence kinds:
-``--automaton``, ``--deterministic``, ``--sub-segments`` (binfa3), ``--length`` (nfa),
-``--format jsonl|npz``, ``--no-progress``; arith: :mod:`bipe.experiments.commands.gen_arith`.
+bytes) until 2027-06-01, when they are removed. Options of the dataset only: ``--seed``,
+``--out``, ``--force``; sequence kinds: ``--automaton``, ``--deterministic``, ``--sub-segments``
+(binfa3), ``--length`` (nfa), ``--format jsonl|npz``, ``--no-progress``; arith:
+:mod:`bipe.experiments.commands.gen_arith`.
 
 Same options, same seed: same bytes. Every setting is checked before anything is drawn; a bad
 option, a malformed length spec or an impossible setting is one line on stderr, exit status 2,

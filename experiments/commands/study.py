@@ -98,8 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bipe.experiments.commands.sweep import ensemble_size, executor_from_args
     from bipe.experiments.commands.train import collect_overrides
-    from bipe.experiments.width_search import WidthStudy, run_width_study
     from bipe.experiments.sweep import run_sweep
+    from bipe.experiments.width_search import WidthStudy, run_width_study
 
     study = WidthStudy(
         encodings=tuple(args.pes),

@@ -1,9 +1,10 @@
 """The training step: compiled and eager training agree (experiments/compiled.py).
 
-Tolerances: a compiled run's loss curve follows the eager one to 1e-3 relative over 8 steps (inductor fuses and
-reorders float32 arithmetic). One graph serving every batch length is checked with a recording
-backend (fast: no inductor); every registered encoding but randomized_rope (which trains
-eagerly) passed the same check in a one-off run, with and without shipped positions.
+Tolerances: a compiled run's loss curve follows the eager one to 1e-3 relative over 8 steps
+(inductor fuses and reorders float32 arithmetic). One graph serving every batch length is
+checked with a recording backend (fast: no inductor); every registered encoding but
+randomized_rope (which trains eagerly) passed the same check in a one-off run, with and
+without shipped positions.
 """
 
 from __future__ import annotations
