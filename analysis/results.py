@@ -50,6 +50,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from bipe.fileio import write_text_atomic
+from bipe.provenance import NUMERICS, run_numerics
 
 from .findings import findings_table, readme_block, write_readme_block
 from .plots import plot_series_ci
@@ -324,6 +325,36 @@ def _width_section(rng, spec: StudySpec, blocks: list[Block], out_dir: Path) -> 
     ]
 
 
+def numerics_block(specs: Sequence[StudySpec]) -> Block:
+    """One paragraph naming the studies with runs of an earlier or unrecorded training
+    numerics (``bipe/provenance.py``): today's code does not reproduce those runs."""
+    stale = []
+    for spec in specs:
+        runs = [r for _, r in evaluated_runs(spec)]
+        old = [v for v in (run_numerics(r.config) for r in runs) if v != NUMERICS]
+        if old:
+            versions = sorted({"unrecorded" if v is None else str(v) for v in old})
+            stale.append(
+                f"{spec.title.split(':')[0]} ({len(old)} of {len(runs)} runs; numerics "
+                f"{', '.join(versions)})"
+            )
+    if not stale:
+        return Block(
+            kind="p",
+            text=f"Every run below was produced under the current training numerics "
+            f"(version {NUMERICS}).",
+        )
+    return Block(
+        kind="p",
+        text="**Training numerics.** Studies with runs that predate the current training "
+        f"numerics (version {NUMERICS}) or do not record theirs (a run's `config.json` "
+        'holds it under `"code"`): '
+        + "; ".join(stale)
+        + ". Today's code is not known to reproduce those runs bit for bit; their numbers "
+        "are what the code that trained them measured.",
+    )
+
+
 def write_results(
     studies: Sequence[str | Path],
     out: str | Path,
@@ -366,6 +397,7 @@ def write_results(
         ),
         Block(kind="p", text=findings_table(specs, link="")),
     ]
+    blocks.append(numerics_block(specs))
     for spec in specs:
         blocks += study_blocks(rng, spec, fig_dir)
     path = write_text_atomic(out, render_markdown(blocks))

@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bipe.experiments.commands.train", "train a model on a task; writes a run folder"),
     "eval": ("bipe.experiments.commands.evaluate", "evaluate a run across lengths"),
     "sweep": ("bipe.experiments.commands.sweep", "run a grid of training runs"),
+    "battery": (
+        "bipe.experiments.commands.battery",
+        "measure encodings on the standard tasks against the baselines",
+    ),
     "study": ("bipe.experiments.commands.study", "parameter-efficiency studies (width search)"),
     "params": ("bipe.experiments.commands.params", "parameter counts per component"),
     "encodings": (

@@ -128,7 +128,7 @@ def train_ensemble(
         check_feasible(p)
     for p, out in zip(prepared, dirs, strict=True):
         save_run_segmenters(out, p.segmenters)
-        rundir.write_run_config(out, p.config, command or [])
+        rundir.write_run_config(out, p.config, command or [], ensemble=True)
     return _run(prepared, dirs, [None] * len(dirs), progress=progress, stop_after=stop_after)
 
 
@@ -138,7 +138,10 @@ def resume_ensemble(
     """Continue the runs in ``run_dirs`` as one ensemble from their checkpoints (all at one
     step, or none with a checkpoint)."""
     dirs = [Path(d) for d in run_dirs]
-    configs = [rundir.read_run_config(d)[0] for d in dirs]
+    read = [rundir.read_run_config(d) for d in dirs]
+    for d, (_, raw) in zip(dirs, read, strict=True):  # a changed plug-in source: refused
+        rundir.check_run_encoding(d, raw, resuming=True)
+    configs = [config for config, _ in read]
     states = [rundir.load_checkpoint(d) for d in dirs]
     steps = {None if s is None else int(s["step"]) for s in states}
     if len(steps) > 1:

@@ -3,7 +3,8 @@
 Layout of a run folder ``RUN``::
 
     RUN/config.json     the full resolved RunConfig + "command" (argv) + "version" (bipe)
-                        + "resumes" (the command line and changes of each CLI resume)
+                        + "code" (version, git commit, dirty flag, numerics: bipe/provenance.py)
+                        + "resumes" (the command line, changes and code of each CLI resume)
                         + "encoding" (a plug-in encoding: import spec, file, sha256)
     RUN/metrics.jsonl   one JSON object per logged step: step, loss, lr, tokens/s, elapsed_s
     RUN/checkpoint.pt   model + optimizer + step + RNG state (torch.save, weights_only loadable)
@@ -30,6 +31,7 @@ from typing import Any
 import torch
 
 import bipe
+from bipe import provenance
 from bipe.experiments.config import (
     RunConfig,
     config_from_dict,
@@ -56,7 +58,7 @@ __all__ = [
 CHECKPOINT_FORMAT = 1
 # config.json keys that record how a run was made, not what it is.
 # ``encoding``: where a plug-in encoding came from (bipe.models.plugins.encoding_source).
-BOOKKEEPING = ("command", "version", "resumes", "encoding")
+BOOKKEEPING = ("command", "version", "resumes", "encoding", provenance.CODE_KEY)
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
@@ -76,11 +78,18 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path}: corrupt JSON ({err})") from None
 
 
-def write_run_config(run_dir: str | os.PathLike, config: RunConfig, command: list[str]) -> Path:
-    """``RUN/config.json``: the resolved config plus the command line and package version."""
+def write_run_config(
+    run_dir: str | os.PathLike, config: RunConfig, command: list[str], *, ensemble: bool = False
+) -> Path:
+    """``RUN/config.json``: the resolved config plus the command line, package version and the
+    code record (``bipe.provenance``; ``ensemble`` marks a member trained in an ensemble, whose
+    arithmetic follows a separate run only within a tolerance)."""
     data = config_to_dict(config)
     data["command"] = list(command)
     data["version"] = bipe.__version__
+    data[provenance.CODE_KEY] = provenance.code_record(bipe.__version__)
+    if ensemble:
+        data[provenance.CODE_KEY]["ensemble"] = True
     _record_encoding(data, config)
     return write_json_atomic(Path(run_dir) / "config.json", data)
 
@@ -104,7 +113,9 @@ def check_run_encoding(
     if message is None:
         return None
     if resuming and not force:
-        raise ValueError(f"{run_dir}: {message}; resume anyway with --force")
+        raise ValueError(
+            f"{run_dir}: {message}; resume anyway with bipe train --resume {run_dir} --force"
+        )
     print(f"bipe: warning: {run_dir}: {message}", file=sys.stderr)
     return message
 
@@ -133,11 +144,15 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, An
 def record_resume(
     run_dir: str | os.PathLike, config: RunConfig, raw: dict[str, Any], entry: dict[str, Any]
 ) -> Path:
-    """Rewrite ``RUN/config.json`` as ``config``, keeping its command and version and appending
-    ``entry`` (the resume's command line, step and changes) to its ``resumes`` history."""
+    """Rewrite ``RUN/config.json`` as ``config``, keeping its command, version and code record
+    and appending ``entry`` (the resume's command line, step and changes) with the code of the
+    resume to its ``resumes`` history."""
     data = config_to_dict(config)
     data["command"] = raw.get("command", [])
     data["version"] = raw.get("version", bipe.__version__)
+    if provenance.CODE_KEY in raw:
+        data[provenance.CODE_KEY] = raw[provenance.CODE_KEY]
+    entry = {**entry, provenance.CODE_KEY: provenance.code_record(bipe.__version__)}
     data["resumes"] = [*raw.get("resumes", []), entry]
     _record_encoding(data, config)
     return write_json_atomic(Path(run_dir) / "config.json", data)

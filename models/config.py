@@ -4,8 +4,9 @@ Shape legend (all ``models`` files): B batch, T query length, S key length, D mo
 H heads, K head width, V vocabulary.
 
 Every field is plain data (ints, floats, strings, tuples), so a config round-trips through
-``to_dict``/``from_dict`` and JSON. ``pe`` names an entry of :data:`bipe.models.ENCODINGS`;
-the encoding options below are read only by the encodings that use them.
+``to_dict``/``from_dict`` and JSON. ``pe`` names an entry of :data:`bipe.models.ENCODINGS`
+or a plug-in (:func:`bipe.models.resolve_encoding`); each entry declares the options it reads,
+and a non-default option that the chosen entry does not read is refused.
 
 Example::
 
@@ -47,12 +48,15 @@ class ModelConfig:
     training runs record the resolved choice). Exactness claims (cached decoding equals
     recomputation token for token) hold in float32/float64; in bfloat16 up to rounding.
 
-    Positions: ``pe`` is an :data:`ENCODINGS` name; ``separators`` are the token ids that close a
-    segment (docs/method.md#positions). For ``pe="hbipe"`` entry k of ``separators`` is the
-    separator id (an int, or a tuple of ints) closing a level-k unit, innermost first (at least two
-    levels).
+    Positions: ``pe`` is an :data:`ENCODINGS` name or a plug-in spec (``FILE.py:NAME``,
+    ``package.module:NAME``, a ``bipe.encodings`` entry point); ``separators`` are the token
+    ids that close a segment (docs/method.md#positions). For ``pe="hbipe"`` (a multi-level
+    entry) entry k of ``separators`` is the separator id (an int, or a tuple of ints) closing
+    a level-k unit, innermost first (at least two levels).
 
-    Encoding options (read only by the encodings that use them):
+    Encoding options (each registry entry declares the ones it reads; setting another to a
+    non-default value is a ValueError naming the entry's options; ``opt`` maps a plug-in's own
+    option names to values, ``--model.opt.NAME``; read any option with :meth:`option`):
 
     - ``max_len``: rows of the ``learned`` absolute table; a position past it is a ValueError.
     - ``max_intra``: rows of the BiPE intra table; set it to the largest intra position seen in

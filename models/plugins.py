@@ -21,6 +21,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,19 +68,21 @@ def is_plugin(spec: str) -> bool:
 
 def encoding_source(spec: str) -> dict[str, Any] | None:
     """Where the plug-in ``spec`` comes from: ``{"spec", "kind", "file", "sha256"}`` (``kind``
-    file, module or entry_point; ``file`` the defining source file, None if unknown), or None
-    for a built-in. Resolves the spec first (a ``ValueError`` if it cannot be imported)."""
+    file, module or entry_point; ``file`` the named file, else the source file that defines
+    the entry's ``build``, None if unknown), or None for a built-in. Resolves the spec
+    first (a ``ValueError`` if it cannot be imported)."""
     if not is_plugin(spec):
         return None
-    resolve_encoding(spec)
+    entry = resolve_encoding(spec)
     file: str | None
     if ":" in spec and _is_file(spec.rpartition(":")[0]):
         kind, file = "file", str(Path(spec.rpartition(":")[0]).resolve())
-    else:
+    else:  # the file that defines the entry's build (a package may re-export it)
         kind = "module" if ":" in spec else "entry_point"
         target = spec if ":" in spec else _entry_points()[spec].value
-        module = sys.modules.get(target.partition(":")[0])
-        file = getattr(module, "__file__", None)
+        file = _source_file(entry.build) or getattr(
+            sys.modules.get(target.partition(":")[0]), "__file__", None
+        )
     digest = hashlib.sha256(Path(file).read_bytes()).hexdigest() if file else None
     return {"spec": spec, "kind": kind, "file": file, "sha256": digest}
 
@@ -107,6 +110,13 @@ def check_source(recorded: dict[str, Any] | None) -> str | None:
 def plugin_entries() -> dict[str, str]:
     """Entry-point name -> its ``module:NAME`` target, for the installed ``bipe.encodings``."""
     return {name: point.value for name, point in sorted(_entry_points().items())}
+
+
+def _source_file(obj: Any) -> str | None:
+    try:
+        return inspect.getsourcefile(obj)
+    except TypeError:  # a builtin or a C extension
+        return None
 
 
 def _is_file(where: str) -> bool:

@@ -183,3 +183,26 @@ def test_studies_without_depths_get_no_heatmap(tmp_path):
     text = write_results([study], tmp_path / "r.md").read_text()
     assert "Accuracy by depth" not in text
     assert not (tmp_path / "r" / "s_accuracy_by_depth.png").exists()
+
+
+def test_results_name_the_studies_whose_runs_predate_the_current_numerics(tmp_path):
+    from bipe.provenance import NUMERICS
+
+    for name in ("new", "old"):
+        for seed in range(2):
+            _write_run(tmp_path / name / f"r{seed}", "a", seed, [1, 1, 0.5, 0.5])
+        (tmp_path / name / "study.toml").write_text(
+            f'title = "Study {name}: T"\nquestion = "Q?"\nmetrics = ["acc"]\n'
+        )
+    for seed in range(2):  # every run of "new" records today's numerics; "old" only one of two
+        for name, numerics in (("new", NUMERICS), ("old", NUMERICS - seed)):
+            path = tmp_path / name / f"r{seed}" / "config.json"
+            path.write_text(
+                json.dumps({**json.loads(path.read_text()), "code": {"numerics": numerics}})
+            )
+    text = write_results([tmp_path / "new", tmp_path / "old"], tmp_path / "r.md").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("**Training numerics.**"))
+    assert f"Study old (1 of 2 runs; numerics {NUMERICS - 1})" in line
+    assert "Study new" not in line
+    text = write_results([tmp_path / "new"], tmp_path / "r.md").read_text()
+    assert f"under the current training numerics (version {NUMERICS})" in text

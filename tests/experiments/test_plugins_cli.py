@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bipe.experiments.cli import main
-from bipe.experiments.ensemble import ensemble_groups, group_key
+from bipe.experiments.ensemble import ensemble_groups, group_key, resume_ensemble
 from bipe.experiments.presets import build_config
 from bipe.experiments.rundir import read_metrics, read_run_config
 from bipe.experiments.sweep import GridSpec, expand_grid
@@ -147,6 +147,8 @@ def test_grids_and_ensembles_take_plugins(tmp_path, plugin, capsys):
     assert group_key(points[0][1]) is not None  # may stack with others as an ensemble
     rope = build_config("tiny", task="binfa_lm", pe="rope")
     assert ensemble_groups([points[0][1], rope, points[1][1]], 8) == [[0, 1, 2]]
+    content = build_config("tiny", task="binfa_lm", pe=f"{plugin}:FORGETTING")
+    assert group_key(content) is None  # a content hook: never stacked, trained alone
     out = tmp_path / "sweep"
     argv = ["sweep", "--preset", "tiny", "--task", "binfa_lm", "--out", str(out)]
     argv += ["--grid", f"model.pe={spec},rope", "--set", "train.steps=10", "--set", "data.n_eval=8"]
@@ -157,6 +159,9 @@ def test_grids_and_ensembles_take_plugins(tmp_path, plugin, capsys):
     # the two ran as one ensemble (same trunk, seeds and data): the sweep's grouping
     configs = [read_run_config(out / r)[0] for r in runs]
     assert ensemble_groups(configs, 8) == [[0, 1]]
+    plugin.write_text(plugin.read_text() + "\n# edited\n")
+    with pytest.raises(ValueError, match="changed.*--force"):
+        resume_ensemble([out / r for r in runs], progress=False)
 
 
 def test_every_committed_study_config_still_loads():

@@ -34,7 +34,7 @@ def tiny_config(pe: str, **overrides) -> ModelConfig:
     """2 layers, width 32, 4 heads; separators 10 (and 11 as hbipe's outer level); float32
     pinned (exactness tests; ``auto`` would pick bf16 on CPUs with native bf16)."""
     seps = (SEP, OUTER_SEP) if pe == "hbipe" else (SEP,)
-    kwargs = dict(pe=pe, separators=seps, d_ff=48, compute_dtype="float32", **overrides)
+    kwargs = {**dict(pe=pe, separators=seps, d_ff=48, compute_dtype="float32"), **overrides}
     # encoding options for the entries that read them (an unread one is refused)
     read = resolve_encoding(pe).options_read(ModelConfig(VOCAB, 32, 2, 4, **kwargs))
     options = dict(max_intra=40, max_len=64, randomized_max_pos=128, fire_threshold=8.0)

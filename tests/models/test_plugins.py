@@ -63,7 +63,7 @@ def test_every_spec_form_resolves_to_the_entry(plugin, tmp_path, monkeypatch):
     (info / "entry_points.txt").write_text("[bipe.encodings]\nseg_decay = my_encodings:SEG_DECAY\n")
     assert resolve_encoding("seg_decay").doc == by_file.doc
     assert encoding_source("seg_decay")["kind"] == "entry_point"
-    assert encoding_source("seg_decay")["file"] == str(plugin)
+    assert encoding_source("seg_decay")["file"] == str(plugin)  # where build is defined
 
 
 @pytest.mark.parametrize(
@@ -226,3 +226,36 @@ def test_kerple_bilevel_bias_is_zero_inside_a_segment_and_shift_invariant():
     assert (bias[0, :, 5, 0] < bias[0, :, 3, 0]).all()  # two segments back costs more
     shifted = dataclasses.replace(pos, seg=seg + 7)
     assert torch.allclose(part.bias(shifted, shifted), bias)
+
+
+@pytest.mark.slow
+def test_the_example_package_installs_and_publishes_its_entry_points(tmp_path):
+    """Build the example's wheel offline (no build isolation, no dependencies), unpack it as
+    an installed distribution, and list its encodings through the entry points."""
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    import bipe
+
+    package = tmp_path / "kerple"  # a copy: setuptools writes build files next to the source
+    shutil.copytree(KERPLE.parents[1], package, ignore=shutil.ignore_patterns("*.egg-info"))
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*build, "-w", str(tmp_path), str(package)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("bipe_kerple-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    paths = [str(site), str(Path(bipe.__file__).resolve().parents[1])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    listing = subprocess.run(
+        [sys.executable, "-m", "bipe", "encodings"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "kerple_log  [entry point bipe_kerple:KERPLE_LOG]" in listing
+    assert "bipe_kerple_log  [entry point bipe_kerple:BIPE_KERPLE_LOG]" in listing
+    assert "--model.opt.kerple_r2 (float, default 1.0)" in listing
