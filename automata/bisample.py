@@ -25,8 +25,7 @@ all accepted token sequences of a given length.
 
 The result is ragged (:class:`Ragged`: all sequences concatenated, with boundary marks and the
 type of every unit); :mod:`bipe.synthetic.sequence_sampling` wraps it with length-spec laws,
-position streams and state labels (what ``bipe gen`` and the tasks use). :class:`BiSampler` is
-the earlier padded interface, kept as a deprecated wrapper over the same code path.
+position streams and state labels (what ``bipe gen`` and the tasks use).
 
 Worked example: with counts fixed at 2 and lengths at 1 over the module example of
 :mod:`bipe.automata.binfa`, every row is ``0 2 1 2``.

@@ -14,5 +14,7 @@ Modules:
   ``ensemble_sweep`` (runs trained together as one ensemble), ``cluster`` (sweeps as
   submitit/Slurm jobs), ``width_search`` (``bipe study width``: the smallest width reaching a
   target accuracy), ``progress`` (the terminal bar of many runs);
-- ``demo`` (``bipe demo``) and ``cli`` with ``commands/`` (the ``bipe`` command).
+- ``battery`` and ``battery_tasks`` (``bipe battery``: a fixed task list measuring encodings
+  against the committed studies' baselines), ``demo`` (``bipe demo``) and ``cli`` with
+  ``commands/`` (the ``bipe`` command).
 """

@@ -19,11 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bipe.experiments import rundir
 from bipe.experiments.config import RunConfig, config_from_dict, config_to_dict, upgrade_run_dict
 from bipe.experiments.rundir import write_json_atomic
 
-# keys of a run folder's config.json that are not RunConfig fields
-BOOKKEEPING = ("command", "version", "resumes", "evaluated_from", "eval_overrides")
+# keys of a run folder's config.json that are not RunConfig fields (evaluation folders add two)
+BOOKKEEPING = (*rundir.BOOKKEEPING, "evaluated_from", "eval_overrides")
 
 
 def current_form(raw: dict[str, Any]) -> dict[str, Any]:
