@@ -431,9 +431,9 @@ def _attention_blocks(
     runs: Sequence[Run], data: str | Path, n_records: int, out_dir: Path
 ) -> list[Block]:
     """Same-segment attention mass and distance profiles of every run with a saved model."""
-    from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+    from bipe.synthetic.dataset import load_dataset
 
-    from .attention import pad_batch, run_attention_profile  # noqa: PLC0415 (torch)
+    from .attention import pad_batch, run_attention_profile  # torch
 
     tokens, valid = pad_batch(load_dataset(data).column("tokens")[:n_records])
     groups: dict[str, list] = defaultdict(list)

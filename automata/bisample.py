@@ -198,14 +198,14 @@ def _assemble(
     for k, sub_plan in enumerate(plan.subs):
         idx = np.flatnonzero(types == k)  # (U_k,) units of type k, in order
         if idx.size:
-            sub = _sample(rng, sub_plan, idx.size)
+            sub = _sample(rng, sub_plan, idx.size)  # type: ignore[arg-type]
             content[idx] = sub.lengths
             drawn.append((idx, sub))
     starts = np.cumsum(content + 1) - (content + 1)  # (U,) first token of each unit
     ends = starts + content  # (U,) position of each unit's separator
     total = int((content + 1).sum())
     tokens = np.empty(total, dtype=np.int64)
-    tokens[ends] = plan.separator
+    tokens[ends] = plan.separator  # type: ignore[assignment]
     marks = np.zeros((plan.levels - 1, total), dtype=bool)
     marks[:, ends] = True  # this level's separator closes a unit at every level
     lower: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(plan.levels - 2)]

@@ -197,7 +197,7 @@ class RunConfig:
         if self.data_seed < 0 or self.init_seed < 0:
             raise ValueError("data_seed and init_seed must be >= 0")
         check_finite(self)
-        from bipe.experiments.tasks import TASKS  # noqa: PLC0415 (tasks import this module)
+        from bipe.experiments.tasks import TASKS  # tasks import this module
 
         TASKS[self.task].check_data(self.data)
 
@@ -205,7 +205,7 @@ class RunConfig:
     def section_types(cls, tree: dict[str, Any]) -> dict[str, tuple[type, ...]]:
         """The classes the ``data`` section may take: the task's family config, or every
         family's when ``tree`` names no task (to list every key a command line may give)."""
-        from bipe.synthetic.families import FAMILIES  # noqa: PLC0415
+        from bipe.synthetic.families import FAMILIES
 
         task = tree.get("task")
         if task is None:
@@ -215,7 +215,7 @@ class RunConfig:
 
 def data_family(task: str) -> DataFamily:
     """The data family of a registered task; unknown task -> ``ValueError`` listing them."""
-    from bipe.experiments.tasks import TASKS  # noqa: PLC0415 (tasks import this module)
+    from bipe.experiments.tasks import TASKS  # tasks import this module
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
@@ -474,8 +474,8 @@ def _apply_option(tree: dict[str, Any], key: str, text: str) -> None:
     """Set ``model.opt.NAME`` in ``tree``: a built-in option is its flat ModelConfig field
     (``model.opt.rope_base`` = ``model.rope_base``), a plug-in's goes into ``model.opt``;
     an option the encoding does not declare is a ``ValueError`` naming its options."""
-    from bipe.models.config import ModelConfig  # noqa: PLC0415
-    from bipe.models.registry import declared_option  # noqa: PLC0415
+    from bipe.models.config import ModelConfig
+    from bipe.models.registry import declared_option
 
     model = tree.setdefault("model", {})
     name = key[len(OPTION_PREFIX) :]

@@ -60,7 +60,7 @@ def group_key(config: RunConfig) -> str | None:
 def _reads_content(config: RunConfig) -> bool:
     """Whether the run's encoding has a content hook (ensembles refuse those): declared by its
     registry entry (``reads_content``) or found on the built module (a plug-in may not say)."""
-    from bipe.models.plugins import resolve_encoding  # noqa: PLC0415
+    from bipe.models.plugins import resolve_encoding
 
     entry = resolve_encoding(config.model.pe)
     if entry.reads_content:
@@ -109,7 +109,7 @@ def train_ensemble(
     """Train ``configs`` as one ensemble into new run folders (``run_dirs``, default each
     config's ``out``); returns the folders. ``stop_after`` ends after that many steps as if
     interrupted (tests use it to check resume)."""
-    from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (imports train)
+    from bipe.experiments.evaluate import check_feasible  # imports train
 
     dirs = [Path(d) for d in run_dirs] if run_dirs is not None else [Path(c.out) for c in configs]
     if len(dirs) != len(configs):
@@ -231,7 +231,7 @@ def _run(
             member = model.member(k)
             save_model(member, m.out / "model.pt")
             if tc.evaluate_at_end:
-                from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
+                from bipe.experiments.evaluate import evaluate_run
 
                 tblog.log_eval(m.out, evaluate_run(m.out, model=member, progress=progress), step)
     return dirs
@@ -431,7 +431,7 @@ class _Window:
 def _loop(
     model, optimizer, members, step: int, window: _Window, progress: bool, stop_after: int | None
 ) -> int:
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     tc = members[0].prepared.config.train
     device = model.weight("embed.weight").device

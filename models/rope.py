@@ -99,6 +99,9 @@ class Rope(Encoding):
     ``log(p + 1) / log(log_scale_len)`` of the source stream, folded into the query's cos/sin.
     """
 
+    inv_freq: Tensor  # buffers, (K/2,) and (H,)
+    levels_of_heads: Tensor
+
     def __init__(
         self,
         d_head: int,
@@ -139,10 +142,9 @@ class Rope(Encoding):
         if self.pose_target_len is None or not self.training:
             return pos
         p = read_stream(pos, self.source)  # (B, T)
-        skips = pose_offsets(
-            generator, *p.shape, self.pose_target_len, self.pose_chunks, p.device
-        )  # (B, T)
-        return replace(pos, **{self.source: p + skips})
+        B, T = p.shape
+        skips = pose_offsets(generator, B, T, self.pose_target_len, self.pose_chunks, p.device)
+        return replace(pos, **{self.source: p + skips})  # type: ignore[arg-type]  # one stream
 
     def angles(self, pos: Positions) -> Tensor:
         """(B, T, 1|H, K/2) rotation angles of the source stream."""
@@ -159,7 +161,8 @@ class Rope(Encoding):
         if self.log_scale == "none":
             return Rotation(cos, sin, cos, sin)
         p = read_stream(pos, self.source, self.levels_of_heads)  # (B, T) or (B, T, H)
-        s = log_scale_factor(p, self.log_scale_len, self.log_scale).to(cos.dtype)
+        s = log_scale_factor(p, self.log_scale_len, self.log_scale)  # type: ignore[arg-type]
+        s = s.to(cos.dtype)  # log_scale_len is set whenever log_scale is (ModelConfig)
         s = s[..., None] if p.dim() == 3 else s[:, :, None, None]  # (B, T, 1|H, 1)
         return Rotation(cos * s, sin * s, cos, sin)
 
@@ -168,6 +171,8 @@ class HiRope(Rope):
     """HiRoPE (Zhang et al. 2024): the lowest-frequency ``seg_share`` of the rotary pairs turn
     by the segment index, the other pairs by ``inner`` (``intra`` or ``index``). Both streams
     enter as rotations, so the encoding is invariant to shifting either."""
+
+    on_seg: Tensor  # buffer (K/2,)
 
     def __init__(
         self, d_head: int, *, seg_share: float = 0.5, inner: str = "intra", **rope_kwargs
@@ -237,6 +242,9 @@ class XPos(Encoding):
     :attr:`cached_position_limit` refuses it from :data:`XPOS_CENTRE_FROM` on
     (docs/method.md#xpos).
     """
+
+    inv_freq: Tensor  # buffers (K/2,)
+    log_zeta: Tensor
 
     cached_position_limit = XPOS_CENTRE_FROM
 

@@ -52,7 +52,7 @@ FAMILIES: dict[str, DataFamily] = {
         config=ArithmeticData,
         generators=("arith",),
         generate_dataset=arith_data.generate_dataset,
-        verify_record=arithmetic.verify_record,
+        verify_record=arithmetic.verify_record,  # type: ignore[arg-type]
         dataset_keys=("n_train", "operators", "fmt", "modulus"),
     ),
     "automaton": DataFamily(

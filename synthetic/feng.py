@@ -197,7 +197,7 @@ def export_feng(
         files.update(render_split(split, ds.records))
         counts[split] = len(ds)
     if len(moduli) > 1:
-        raise ValueError(f"{root}: the splits use different moduli {sorted(moduli)}")
+        raise ValueError(f"{root}: the splits use different moduli {sorted(moduli)}")  # type: ignore[type-var]
     out = Path(out)
     with atomic_folder(out, overwrite=overwrite) as tmp:
         for name, text in files.items():

@@ -271,7 +271,7 @@ def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
         columns["types" if level == 0 else f"types{level + 1}"] = (types, offsets)
     if batch.inner_state is not None:
         columns["inner_state"] = (batch.inner_state, batch.offsets)
-        columns["outer_state"] = (batch.outer_state, batch.offsets)
+        columns["outer_state"] = (batch.outer_state, batch.offsets)  # type: ignore[assignment]
     return [
         {name: values[offsets[i] : offsets[i + 1]] for name, (values, offsets) in columns.items()}
         for i in range(batch.n)

@@ -107,7 +107,7 @@ class Task:
 
     def default_eval_lengths(self, data: Any) -> tuple[int, ...]:
         """Evaluation settings when ``data.eval_lengths`` is empty: lo..2*hi (at least hi+3)."""
-        from bipe.synthetic.family import default_eval_lengths  # noqa: PLC0415
+        from bipe.synthetic.family import default_eval_lengths
 
         return default_eval_lengths(*self.train_range(data))
 
@@ -126,7 +126,7 @@ class Task:
 
     def dataset_meta(self, path: str) -> dict[str, Any]:
         """``meta.json`` of a saved dataset this task can train on, else a ``ValueError``."""
-        from bipe.synthetic.families import dataset_meta  # noqa: PLC0415
+        from bipe.synthetic.families import dataset_meta
 
         return dataset_meta(path, self.generators, f"task {self.name!r}")
 

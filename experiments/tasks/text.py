@@ -47,7 +47,7 @@ LENGTH_MULTIPLES = (1, 2, 4, 8, 16)
 
 
 def _text():
-    from bipe.synthetic.text import data  # noqa: PLC0415 (reads a corpus; only for text tasks)
+    from bipe.synthetic.text import data  # reads a corpus; only for text tasks
 
     return data
 
@@ -84,7 +84,7 @@ class _TextTask(Task):
     def write_files(self, world: Any, out: Path) -> None:
         """``manifest.json`` (documents per split with sizes and sha256) and, for BPE,
         ``tokenizer.json`` into the run folder."""
-        import json  # noqa: PLC0415
+        import json
 
         write_text_atomic(out / "manifest.json", json.dumps(world.manifest, indent=1) + "\n")
         saved = world.tokenizer.to_json()
@@ -103,7 +103,7 @@ class TextLMTask(_TextTask):
         return data.context, data.context
 
     def generate(self, rng, data, world, n, setting):
-        from bipe.synthetic.text.windows import (  # noqa: PLC0415
+        from bipe.synthetic.text.windows import (
             chunk_windows,
             sample_windows,
             sliding_windows,
@@ -213,7 +213,7 @@ class PasskeyTask(_TextTask):
     metric_names = ("accuracy",)
 
     def _shortest(self, data: Any, world: Any = None) -> int:
-        from bipe.synthetic.text.passkey import min_passkey_length  # noqa: PLC0415
+        from bipe.synthetic.text.passkey import min_passkey_length
 
         tokenizer = world.tokenizer if world is not None else _text().text_tokenizer(data)
         return min_passkey_length(tokenizer, data.passkey_digits)
@@ -224,7 +224,7 @@ class PasskeyTask(_TextTask):
         return max(self._shortest(data), data.context // 4), data.context
 
     def generate(self, rng, data, world, n, setting):
-        from bipe.synthetic.text.passkey import passkey_example  # noqa: PLC0415
+        from bipe.synthetic.text.passkey import passkey_example
 
         filler = world.streams["train"] if data.passkey_filler == "corpus" else None
         shortest = self._shortest(data, world)
