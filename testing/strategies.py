@@ -6,7 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from hypothesis import settings
 from hypothesis import strategies as st
+
+BASE_EXAMPLES = 50  # examples per test of the default (dev) profile
+
+
+def scaled_examples(n: int) -> int:
+    """``n`` examples under the default profile, scaled by the loaded Hypothesis profile's
+    ``max_examples`` (``thorough`` runs 20x as many, ``ci`` 0.6x; at least 1): a test that
+    needs fewer examples than the default states how many, and still follows the profile."""
+    return max(1, round(n * settings.default.max_examples / BASE_EXAMPLES))
 
 
 def _symbols(separators: Sequence[int], n_symbols: int) -> list[int]:

@@ -22,6 +22,7 @@ from bipe.analysis.theory import (
     parse_hypothesis,
 )
 from bipe.automata import NFA, BiNFA, random_binfa
+from bipe.testing.strategies import scaled_examples
 
 
 @given(st.integers(1, 5), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3))
@@ -105,7 +106,7 @@ def regular_binfa(k, n, m, a):
     return BiNFA(n_symbols=a, separator=a, outer=outer, inner=inner)
 
 
-@settings(deadline=None, max_examples=20)
+@settings(deadline=None, max_examples=scaled_examples(20))
 @given(st.integers(1, 3), st.integers(2, 5), st.integers(1, 4), st.integers(1, 3))
 def test_family_formulas_equal_concrete_counts(k, n, m, a):
     counts = binfa_counts(regular_binfa(k, n, m, a))
@@ -122,7 +123,7 @@ def test_family_formulas_equal_concrete_counts(k, n, m, a):
         assert counts[key] == evaluate(family[key], values), key
 
 
-@settings(deadline=None, max_examples=15)
+@settings(deadline=None, max_examples=scaled_examples(15))
 @given(st.integers(0, 2**31), st.integers(1, 3), st.integers(2, 4), st.integers(1, 4))
 def test_concrete_counts_of_random_binfa_match_reference(seed, k, n, m):
     b = random_binfa(
@@ -172,7 +173,7 @@ def test_implied_exponents_on_a_two_axis_grid():
         implied_exponent(HYPOTHESES["product"], points[:3], [(2, 2), (4, 4), (8, 8)])
 
 
-@settings(deadline=None, max_examples=10)
+@settings(deadline=None, max_examples=scaled_examples(10))
 @given(st.integers(0, 2**31), st.integers(1, 2), st.integers(2, 3))
 def test_nested_binfa_counts_use_the_flattening(seed, k, n):
     b = random_binfa(

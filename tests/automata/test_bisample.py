@@ -29,15 +29,15 @@ def test_nfa_draws_are_members_of_feasible_lengths(nfa, lo, span, seed):
     if not feasible:
         with pytest.raises(ValueError, match="accepts no word with a length in"):
             MemberSampler.build(nfa, [law])
-        return
-    sampler = MemberSampler.build(nfa, [law])
-    ragged = sampler.sample(np.random.default_rng(seed), 20)
-    again = sampler.sample(np.random.default_rng(seed), 20)
-    np.testing.assert_array_equal(ragged.tokens, again.tokens)
-    assert set(ragged.lengths.tolist()) <= feasible
-    words = np.split(ragged.tokens, np.cumsum(ragged.lengths)[:-1])
-    assert all(ref_accepts(nfa, w.tolist()) for w in words)
-    assert ragged.marks.shape == (0, len(ragged.tokens)) and ragged.units == ()
+    else:
+        sampler = MemberSampler.build(nfa, [law])
+        ragged = sampler.sample(np.random.default_rng(seed), 20)
+        again = sampler.sample(np.random.default_rng(seed), 20)
+        np.testing.assert_array_equal(ragged.tokens, again.tokens)
+        assert set(ragged.lengths.tolist()) <= feasible
+        words = np.split(ragged.tokens, np.cumsum(ragged.lengths)[:-1])
+        assert all(ref_accepts(nfa, w.tolist()) for w in words)
+        assert ragged.marks.shape == (0, len(ragged.tokens)) and ragged.units == ()
 
 
 def test_lengths_follow_the_conditional_law():

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipe.automata import NFA
+from bipe.testing.strategies import scaled_examples
 
 ENDS_IN_ONE = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 0), (0, 1, 0), (0, 1, 1)])
 
@@ -183,7 +184,7 @@ def large_nfas(draw, min_states: int = 60, max_states: int = 200) -> NFA:
     )
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=scaled_examples(20), deadline=None)
 @given(large_nfas(), st.integers(10, 22), st.integers(0, 2**32 - 1))
 def test_determinize_large_refuses_past_the_limit_or_agrees(nfa, log_bytes, seed):
     """Large automata: the subset construction either stays under the memory limit (and keeps
@@ -196,12 +197,12 @@ def test_determinize_large_refuses_past_the_limit_or_agrees(nfa, log_bytes, seed
         states = int(str(err).split("-state")[0].split()[-1])
         assert nfa.n_symbols * states * states > limit  # refused only when really over
         assert nfa.n_symbols * (states - 1) ** 2 <= limit  # and at the first subset over
-        return
-    assert dfa.is_deterministic and dfa.delta.nbytes <= limit
-    words = np.random.default_rng(seed).integers(0, nfa.n_symbols, (64, 12))
-    assert np.array_equal(dfa.accepts(words), nfa.accepts(words))
-    for w in words[:4]:
-        assert bool(dfa.accepts(w[None])[0]) == ref_accepts(nfa, w.tolist())
+    else:
+        assert dfa.is_deterministic and dfa.delta.nbytes <= limit
+        words = np.random.default_rng(seed).integers(0, nfa.n_symbols, (64, 12))
+        assert np.array_equal(dfa.accepts(words), nfa.accepts(words))
+        for w in words[:4]:
+            assert bool(dfa.accepts(w[None])[0]) == ref_accepts(nfa, w.tolist())
 
 
 def test_dense_limit_refuses_before_allocating(monkeypatch):

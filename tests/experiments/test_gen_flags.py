@@ -17,6 +17,7 @@ from bipe.experiments.train import WORLD, stream
 from bipe.synthetic.families import FAMILIES
 from bipe.synthetic.sequence_data import AutomatonData
 from bipe.synthetic.sequences import load_automaton
+from bipe.testing.strategies import scaled_examples
 
 # (old spelling, new spelling) pairs per kind: the datasets must be byte-identical
 PAIRS = {
@@ -124,7 +125,7 @@ _FIELD = {
 }
 
 
-@settings(max_examples=25)
+@settings(max_examples=scaled_examples(25))
 @given(st.fixed_dictionaries({}, optional=_ALIAS_VALUES))
 def test_each_alias_sets_its_field_like_the_data_option(chosen):
     parser, _ = command_parser("gen")

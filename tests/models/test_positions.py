@@ -19,6 +19,7 @@ from bipe.models import (
 )
 from bipe.synthetic import segment
 from bipe.testing import check_segmenter
+from bipe.testing.strategies import scaled_examples
 
 S = 9
 rows = st.lists(st.sampled_from([0, 1, 2, S, S, 10]), min_size=1, max_size=24)
@@ -59,7 +60,11 @@ def _streaming_step(state, token):
 
 def test_check_segmenter_properties_and_streaming():
     check_segmenter(
-        _numpy_segmenter, separators=[9, 10], step=_streaming_step, init="start", max_examples=40
+        _numpy_segmenter,
+        separators=[9, 10],
+        step=_streaming_step,
+        init="start",
+        max_examples=scaled_examples(40),
     )
 
 
