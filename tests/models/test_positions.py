@@ -7,7 +7,6 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from model_helpers import ref_positions
 
 from bipe.models import (
     Positions,
@@ -18,7 +17,7 @@ from bipe.models import (
     next_positions,
 )
 from bipe.synthetic import segment
-from bipe.testing import check_segmenter
+from bipe.testing import check_segmenter, reference_positions
 from bipe.testing.strategies import scaled_examples
 
 S = 9
@@ -75,7 +74,7 @@ def test_equals_numpy_segmenter_and_loop_reference(batch):
     np_seg, np_intra = segment.separator_positions(np.array(batch), [S, 10])
     assert seg.tolist() == np_seg.tolist() and intra.tolist() == np_intra.tolist()
     for b, row in enumerate(batch):
-        assert (seg[b].tolist(), intra[b].tolist()) == ref_positions(row, (S, 10))
+        assert (seg[b].tolist(), intra[b].tolist()) == reference_positions(row, (S, 10))
 
 
 @given(batches)
