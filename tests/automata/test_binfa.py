@@ -4,13 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from automata_strategies import (
-    binfas,
-    edge_map,
-    nfas,
-    ref_member,
-    ref_state_sets,
-)
+from automata_reference import edge_map, ref_member, ref_state_sets
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +17,7 @@ from bipe.automata import (
     random_binfa,
     segment_labels,
 )
+from bipe.testing.strategies import binfas, nfas
 
 # A = 2, separator 2: type 0 = 0+, type 1 = exactly "1"; the outer wants 0 then 1*.
 ZEROS = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 0, 1)])
@@ -89,7 +84,7 @@ def test_segment_labels_follow_bipe_worked_example():
 
 @given(st.data(), st.sampled_from([2, 3]))
 def test_membership_and_flattening_match_reference(data, levels):
-    binfa = data.draw(binfas(levels))
+    binfa = data.draw(binfas(levels=levels, max_symbols=2, sparse=True))
     tokens, lengths = data.draw(tokens_for(binfa))
     got = binfa.accepts(tokens, lengths)
     flat = binfa.flatten()
@@ -137,7 +132,7 @@ def test_flattening_preserves_language_on_members_and_mutants(seed, levels):
 
 @given(st.data(), st.sampled_from([2, 3]))
 def test_dict_round_trip(data, levels):
-    binfa = data.draw(binfas(levels))
+    binfa = data.draw(binfas(levels=levels, max_symbols=2, sparse=True))
     text = json.dumps(binfa.to_dict())
     back = automaton_from_dict(json.loads(text))
     assert back == binfa and hash(back) == hash(binfa)
@@ -147,7 +142,7 @@ def test_dict_round_trip(data, levels):
 
 @given(st.data())
 def test_labels_match_a_per_row_reference(data):
-    binfa = data.draw(binfas(2))
+    binfa = data.draw(binfas(levels=2, max_symbols=2, sparse=True))
     tokens, lengths = data.draw(tokens_for(binfa, max_n=3, max_t=8))
     labels = binfa.labels(tokens, lengths)
     sep = binfa.separator
@@ -280,7 +275,7 @@ def test_invalid_binfas_raise(make, message):
         make()
 
 
-@given(nfas(max_states=3, n_symbols=2, no_empty=True))
+@given(nfas(max_states=3, n_symbols=2, accepts_empty=False, sparse=True))
 def test_three_levels_use_two_separators(sentence):
     paragraph = BiNFA(
         n_symbols=2,
