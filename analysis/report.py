@@ -207,6 +207,7 @@ def _task_blocks(
         blocks += _width_blocks(rng, task, metrics[0], evaluated, out_dir)
         blocks += _paired_blocks(rng, metrics, evaluated)
     blocks += _depth_blocks(task, evaluated, labels, out_dir)
+    blocks += _effective_length_blocks(evaluated, labels)
     blocks += _training_blocks(task, runs, labels, out_dir)
     return blocks
 
@@ -352,6 +353,16 @@ def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
     if not plot_depth_heatmaps(out_dir / name, runs, labels, title=task):
         return []
     return [Block(kind="h3", text="Accuracy by depth and length"), Block(kind="img", text=name)]
+
+
+def _effective_length_blocks(runs, labels) -> list[Block]:
+    """RULER runs: each label's effective lengths (:mod:`bipe.analysis.ruler`)."""
+    from .ruler import effective_length_blocks  # noqa: PLC0415 (it imports Block from here)
+
+    grouped: dict[str, dict] = defaultdict(dict)
+    for r in runs:
+        grouped[labels[r.path]][r.path.as_posix()] = r
+    return effective_length_blocks(grouped)
 
 
 def plot_depth_heatmaps(

@@ -13,6 +13,7 @@ asks and which comparisons answer it::
     pairs = [["bipe_rope", "rope"], ["bipe_alibi", "alibi"]]   # variant A minus variant B
     headline = ["bipe_rope", "rope"]     # the findings table's pair (default: the first)
     runs = ["."]                         # folders (relative to the study) holding its runs
+    average = ["task"]                   # optional: keys averaged over per variant and seed
     [where]                              # optional filter: config key -> allowed values
     "model.pe" = ["alibi", "bipe_alibi"]
     [labels]                             # optional readable names for the findings table
@@ -55,6 +56,7 @@ from bipe.provenance import NUMERICS, run_numerics
 from .findings import findings_table, readme_block, write_readme_block
 from .plots import plot_series_ci
 from .report import Block, plot_depth_heatmaps, render_markdown
+from .ruler import effective_length_blocks
 from .stats import Interval, bootstrap_ci, holm, t_interval, t_pvalue, verdict
 from .studies import (
     StudySpec,
@@ -197,8 +199,9 @@ def _depth_heatmap(spec, runs, out_dir) -> list[Block]:
         Block(kind="img", text=f"{out_dir.name}/{name}"),
         Block(
             kind="p",
-            text="Exact-match accuracy of the key per depth of the key line "
-            "(rows) and context length (columns), mean over seeds.",
+            text="Exact-match accuracy of the key (RULER tasks: the share of the answer "
+            "strings found) per depth of the key line (RULER: the first asked line) (rows) and "
+            "context length (columns), mean over seeds.",
         ),
     ]
 
@@ -298,6 +301,7 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
             sentences = said
             blocks += _pair_length_table(spec, runs, metric)
     blocks += _depth_heatmap(spec, runs, out_dir)
+    blocks += effective_length_blocks(runs)
     if sentences:
         blocks.append(
             Block(

@@ -52,6 +52,7 @@ class StudySpec:
     order: float | None = None  # place among the studies that ``bipe results studies/`` finds
     headline: tuple[str, str] | None = None  # the pair of the findings table (default: first)
     labels: tuple[tuple[str, str], ...] = ()  # variant -> readable name in the findings table
+    average: tuple[str, ...] = ()  # config keys whose runs are averaged per variant and seed
 
     def __post_init__(self) -> None:
         if not self.metrics:
@@ -81,7 +82,7 @@ def load_study(folder: str | Path) -> StudySpec:
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{folder}/study.toml: malformed ({err})") from None
     known = {"title", "question", "metrics", "group", "pairs", "runs", "where", "width"}
-    known |= {"order", "headline", "labels"}
+    known |= {"order", "headline", "labels", "average"}
     if unknown := set(raw) - known:
         raise ValueError(
             f"{folder}/study.toml: unknown keys {sorted(unknown)}; "
@@ -103,6 +104,7 @@ def load_study(folder: str | Path) -> StudySpec:
         order=_order(folder, raw.get("order")),
         headline=tuple(raw["headline"]) if "headline" in raw else None,
         labels=tuple((str(k), str(v)) for k, v in raw.get("labels", {}).items()),
+        average=tuple(raw.get("average", [])),
     )
 
 
@@ -172,11 +174,45 @@ def evaluated_runs(spec: StudySpec) -> list[tuple[str, Run]]:
 
 
 def study_runs(spec: StudySpec) -> dict[str, dict[tuple[str, str], Run]]:
-    """Evaluated runs of the study: variant -> pair key -> run."""
-    out: dict[str, dict[tuple[str, str], Run]] = defaultdict(dict)
+    """Evaluated runs of the study: variant -> pair key -> run. With ``average`` (config keys,
+    e.g. ``["task"]``), the runs of one variant and seed that differ in those keys become one
+    run whose per-length metrics are their mean (at the lengths they all have), so pairs
+    compare the average over, say, the tasks of a suite."""
+    if not spec.average:
+        out: dict[str, dict[tuple[str, str], Run]] = defaultdict(dict)
+        for variant, r in evaluated_runs(spec):
+            out[variant][_pair_key(r)] = r
+        return dict(sorted(out.items()))
+    pooled: dict[str, dict[tuple[str, str], list[Run]]] = defaultdict(lambda: defaultdict(list))
     for variant, r in evaluated_runs(spec):
-        out[variant][_pair_key(r)] = r
-    return dict(sorted(out.items()))
+        pooled[variant][_pair_key(r)].append(r)
+    return {
+        variant: {key: _mean_run(runs) for key, runs in by_key.items()}
+        for variant, by_key in sorted(pooled.items())
+    }
+
+
+def _mean_run(runs: Sequence[Run]) -> Run:
+    """One run whose ``eval.json`` rows are the mean of ``runs``' rows at their common lengths
+    (every numeric metric; ``n`` summed); config and folder of the first run."""
+    lengths = set.intersection(*(set(per_length_values(r, "length")) for r in runs))
+    rows = []
+    for length in sorted(lengths):
+        found = [
+            next(row for row in r.evaluation["per_length"] if float(row["length"]) == length)
+            for r in runs
+        ]
+        keys = set.intersection(*(set(row) for row in found)) - {"length", "n"}
+        row = {"length": found[0]["length"], "n": sum(int(row.get("n", 0)) for row in found)}
+        for key in sorted(keys):
+            values = [as_float(row_[key]) for row_ in found]
+            row[key] = float(np.mean(values))
+        rows.append(row)
+    highs = [(r.evaluation.get("train_range") or [math.inf, math.inf])[1] for r in runs]
+    first = runs[0]
+    evaluation = {**first.evaluation, "per_length": rows}
+    evaluation["train_range"] = [(first.evaluation.get("train_range") or [0, 0])[0], max(highs)]
+    return Run(path=first.path, config=first.config, evaluation=evaluation)
 
 
 def per_length_values(run: Run, metric: str) -> dict[float, float]:

@@ -47,14 +47,24 @@ FREE_RUN_FIELDS = ("init_seed", "data_seed", "out")
 
 def group_key(config: RunConfig) -> str | None:
     """What members of one ensemble share (a JSON-like string), or None: never ensembled
-    (dropout or an encoding with a content hook, which an ensemble refuses)."""
-    if config.model.dropout or _reads_content(config):
+    (dropout, a non-causal model or an encoding with a content hook, which an ensemble refuses;
+    a task that groups its own batches, which the ensemble's shared batch order ignores)."""
+    if config.model.dropout or not config.model.causal or _own_batches(config):
+        return None
+    if _reads_content(config):
         return None
     data = config_to_dict(config)
     for name in FREE_RUN_FIELDS:
         data.pop(name)
     data["model"] = {k: v for k, v in data["model"].items() if k in TRUNK_FIELDS}
     return repr(sorted(data.items()))
+
+
+def _own_batches(config: RunConfig) -> bool:
+    """Whether the run's task draws its own training rows (``Task.batch_rows``)."""
+    from bipe.experiments.tasks import Task, get_task  # noqa: PLC0415
+
+    return type(get_task(config.task)).batch_rows is not Task.batch_rows
 
 
 def _reads_content(config: RunConfig) -> bool:

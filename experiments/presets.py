@@ -69,6 +69,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "segments": "uniform:1:3",
                 "segment_length": "uniform:1:3",
             },
+            "chomsky": {"lengths": "uniform:1:5", "eval_lengths": [3, 7]},
             "text": {
                 "context": 96,
                 "eval_lengths": [],
@@ -193,7 +194,16 @@ def build_config(
     model["vocab_size"] = the_task.vocab_size(data)
     model["separators"] = list(the_task.model_separators(data, model.get("pe", ModelConfig.pe)))
     model.pop("max_intra", None)  # set from the training data when the run starts
-    return config_from_dict(RunConfig, tree)
+    need = the_task.causal(data)
+    if need is not None:
+        model.setdefault("causal", need)
+    config = config_from_dict(RunConfig, tree)
+    if need is not None and config.model.causal != need:
+        raise ValueError(
+            f"task {config.task} with data.protocol={data.protocol} needs "
+            f"model.causal={str(need).lower()}"
+        )
+    return config
 
 
 def _merged(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -303,7 +303,9 @@ def _step_batch(prepared: Prepared, model: Transformer, step: int) -> tuple:
     the global batch, then this rank's rows of it."""
     config, tc = prepared.config, prepared.config.train
     device = next(model.parameters()).device
-    rows = batch_indices(config.data_seed, step, tc.batch_size, len(prepared.train))
+    rows = prepared.task.batch_rows(prepared.train, config.data_seed, step, tc.batch_size)
+    if rows is None:
+        rows = batch_indices(config.data_seed, step, tc.batch_size, len(prepared.train))
     tokens, pos, targets = make_batch(prepared.train, _shipped_positions(prepared), rows, device)
     n_tokens = tokens.numel()
     if distributed.world_size() == 1:

@@ -47,6 +47,10 @@ class ModelConfig:
     bfloat16 where the device computes it natively, else float32 (``models/precision.py``;
     training runs record the resolved choice). Exactness claims (cached decoding equals
     recomputation token for token) hold in float32/float64; in bfloat16 up to rounding.
+    ``causal``: True (the default) masks later keys; False makes a bidirectional encoder (the
+    Chomsky-hierarchy reference protocol): every position sees every token, the encodings use
+    their bidirectional forms (``docs/method.md#the-chomsky-hierarchy-suite``) and an encoding
+    without one is refused here; such a model cannot decode with a KV cache.
 
     Positions: ``pe`` is an :data:`ENCODINGS` name or a plug-in spec (``FILE.py:NAME``,
     ``package.module:NAME``, a ``bipe.encodings`` entry point); ``separators`` are the token
@@ -108,6 +112,7 @@ class ModelConfig:
     tie_embeddings: bool = False
     norm_eps: float = 1e-6
     compute_dtype: str = "auto"
+    causal: bool = True
     max_len: int = 2048
     max_intra: int = 256
     intra_overflow: str = "clamp"
@@ -192,6 +197,17 @@ class ModelConfig:
             )
         self._check_separators(entry.multi_level)
         self._check_newer()
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"causal must be true or false, got {self.causal!r}")
+        if not self.causal:
+            import torch  # noqa: PLC0415
+
+            from .encoding import bidirectional_refusals
+
+            with torch.random.fork_rng(devices=[]):  # building draws initial weights
+                refusals = bidirectional_refusals(entry.build(self))
+            if refusals:
+                raise ValueError(f"pe={self.pe!r} cannot run with causal=false: {refusals[0]}")
 
     def _check_newer(self) -> None:
         from .registry import check_options

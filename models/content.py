@@ -64,6 +64,7 @@ class Cope(Encoding):
     """
 
     uses_content = True
+    bidirectional_refusal = "cope counts gates from the key up to the query, defined only causally"
 
     @staticmethod
     def n_params(d_head: Count, n_layers: Count, max_pos: Count) -> Count:
@@ -122,6 +123,7 @@ class Fox(Encoding):
 
     uses_content = True
     key_state_width = 1
+    bidirectional_refusal = "fox accumulates forget gates from the key up to the query (causal)"
 
     @staticmethod
     def n_params(d_model: Count, n_heads: Count, n_layers: Count) -> Count:

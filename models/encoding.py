@@ -106,6 +106,20 @@ def read_stream(pos: Positions, source: str, levels_of_heads: Tensor | None = No
     return getattr(pos, source)
 
 
+def set_bidirectional(encoding: nn.Module) -> None:
+    """Mark every :class:`Encoding` part of ``encoding`` as running without a causal mask."""
+    for part in encoding.modules():
+        if isinstance(part, Encoding):
+            part.bidirectional = True
+
+
+def bidirectional_refusals(encoding: nn.Module) -> list[str]:
+    """Why the parts of ``encoding`` cannot run without a causal mask (empty: they can)."""
+    return sorted(
+        {p.bidirectional_refusal for p in encoding.modules() if isinstance(p, Encoding)} - {""}
+    )
+
+
 def streams_except(source: str) -> tuple[str, ...]:
     """Every stream but the one(s) ``source`` reads."""
     read = ("seg", "outer") if source == "levels" else (source,)
@@ -116,6 +130,12 @@ class Encoding(nn.Module):
     """Base class: every hook is a no-op; ``nope`` is this class itself."""
 
     invariant_streams: tuple[str, ...] = STREAMS
+    # Non-causal use (``model.causal=false``): ``bidirectional`` is set on every part of a
+    # non-causal model's encoding (:func:`set_bidirectional`), and the parts whose form depends
+    # on the direction (ALiBi, T5 buckets) consult it; a part with a ``bidirectional_refusal``
+    # (one line saying why) cannot run non-causally and the config refuses it.
+    bidirectional: bool = False
+    bidirectional_refusal: str = ""
     uses_bias: bool = False  # True when ``bias`` can return a tensor (the model skips it else)
     uses_content: bool = False  # True when ``content`` can return a tensor (else SDPA as is)
     key_state_width: int = 0  # floats per (head, key) the content hook keeps in the KV cache

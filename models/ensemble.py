@@ -87,6 +87,11 @@ class EnsembleTransformer(nn.Module):
                     f"members must share {', '.join(TRUNK_FIELDS)}"
                 )
         for m, member in enumerate(members):
+            if not member.config.causal:
+                raise ValueError(
+                    f"ensemble member {m} is non-causal (model.causal=false); ensembles "
+                    "run causal members only"
+                )
             if member.encoding.uses_content:
                 raise ValueError(
                     f"ensemble member {m}: pe={member.config.pe!r} reads attention "

@@ -18,6 +18,13 @@ The only place that turns a ``pe`` name into modules. BiPE entries are compositi
   heads 2-3 sentence distances. Levels therefore combine by attention heads, never by summing
   indices, so each head's relative signal stays exactly shift invariant.
 
+Randomized entries (Ruoss et al. 2023; :mod:`bipe.models.randomized`): ``randomized_rope``,
+``randomized_sinusoidal``, ``randomized_learned`` (a table of ``randomized_max_pos`` rows) and
+``randomized_alibi`` draw the token index as an ordered random subset of
+``range(randomized_max_pos)``; ``randomized_bipe_rope`` / ``randomized_bipe_alibi`` are
+``bipe_rope`` / ``bipe_alibi`` with the segment index drawn that way (plain ALiBi slopes: with
+segment positions spread over the range, x96 would confine every head to its segment).
+
 Newer entries (``docs/method.md#newer-encodings``; formulas and papers in each class):
 
 - ``cope`` (Golovneva et al. 2024) and ``fox`` (Lin et al. 2025): content-aware, through the
@@ -42,6 +49,7 @@ from .bias import Alibi, Fire, T5Bias
 from .config import HBIPE_INTER, OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
 from .content import Cope, Fox, SegmentCope
 from .encoding import Combined, Count, Encoding, head_levels
+from .randomized import Randomized
 from .rope import HiRope, RandomizedRope, Rope, XPos
 
 if TYPE_CHECKING:
@@ -317,6 +325,14 @@ def _bipe_entry(intra: str | None = None, inter: str | None = None, doc: str = "
     )
 
 
+def _randomized(cfg: ModelConfig, inner: Encoding, stream: str = "index") -> Encoding:
+    return Randomized(inner, stream=stream, max_pos=cfg.randomized_max_pos)
+
+
+def _randomized_bipe(cfg: ModelConfig, inter: str) -> Encoding:
+    return Combined(_intra(cfg, "learned"), _randomized(cfg, _relative(cfg, inter, "seg"), "seg"))
+
+
 def _hbipe(cfg: ModelConfig) -> Encoding:
     groups = head_levels(cfg.n_heads, len(cfg.level_separators()))
     return Combined(
@@ -379,6 +395,46 @@ REGISTRY: dict[str, EncodingEntry] = {
         samples_positions=True,
         rope_family=True,
         doc="RoPE on sorted random training positions (Ruoss et al. 2023)",
+    ),
+    "randomized_sinusoidal": EncodingEntry(
+        lambda cfg: _randomized(cfg, Sinusoidal(cfg.d_model, source="index")),
+        options=field_options("randomized_max_pos"),
+        samples_positions=True,
+        doc="sinusoidal embedding of sorted random positions (Ruoss et al. 2023)",
+    ),
+    "randomized_learned": EncodingEntry(
+        lambda cfg: _randomized(
+            cfg, LearnedAbsolute(cfg.randomized_max_pos, cfg.d_model, source="index")
+        ),
+        lambda cfg: LearnedAbsolute.n_params(cfg.randomized_max_pos, cfg.d_model),
+        options=field_options("randomized_max_pos"),
+        samples_positions=True,
+        doc="learned table of randomized_max_pos rows at sorted random positions (Ruoss et al.)",
+    ),
+    "randomized_alibi": EncodingEntry(
+        lambda cfg: _randomized(cfg, _relative(cfg, "alibi", "index")),
+        options=field_options("randomized_max_pos", "alibi_slope_scale", alibi_slope_scale=1.0),
+        samples_positions=True,
+        doc="ALiBi on sorted random positions (Ruoss et al. 2023)",
+    ),
+    "randomized_bipe_rope": EncodingEntry(
+        lambda cfg: _randomized_bipe(cfg, "rope"),
+        lambda cfg: intra_params(cfg, "learned"),
+        options=field_options(
+            *INTRA_OPTIONS, "randomized_max_pos", *_without(ROPE_OPTIONS, POSE_OPTIONS)
+        ),
+        samples_positions=True,
+        rope_family=True,
+        doc="BiPE-RoPE with the segment index at sorted random positions",
+    ),
+    "randomized_bipe_alibi": EncodingEntry(
+        lambda cfg: _randomized_bipe(cfg, "alibi"),
+        lambda cfg: intra_params(cfg, "learned"),
+        options=field_options(
+            *INTRA_OPTIONS, "randomized_max_pos", "alibi_slope_scale", alibi_slope_scale=1.0
+        ),
+        samples_positions=True,
+        doc="BiPE-ALiBi (plain slopes) with the segment index at sorted random positions",
     ),
     "t5": EncodingEntry(
         lambda cfg: _relative(cfg, "t5", "index"),

@@ -189,14 +189,25 @@ class HiRope(Rope):
         return (torch.where(self.on_seg, seg, inner) * self.inv_freq)[:, :, None]
 
 
+def eval_generator(stream: Tensor) -> torch.Generator:
+    """The evaluation-time generator of the randomized encodings: seeded with the batch's
+    shape (B, T), so evaluating the same batch twice draws the same positions."""
+    seed = RANDOMIZED_EVAL_SEED + 1_000_003 * stream.shape[0] + stream.shape[1]
+    return torch.Generator(device=stream.device).manual_seed(seed)
+
+
+RANDOMIZED_EVAL_SEED = 20230523
+
+
 class RandomizedRope(Rope):
     """Randomized RoPE (Ruoss et al. 2023): in training mode the token index is replaced by a
     sorted random subset of ``[0, max_pos)`` drawn from the forward's ``generator`` (torch's
     default generator if None, which the composition root seeds).
 
-    In eval mode it is plain RoPE on the given index (0..T-1 by default), so evaluation and
-    cached decoding are deterministic. The reference code also samples at test time; to
-    evaluate that way pass ``Positions(index=randomized_positions(gen, B, T, max_pos), ...)``.
+    In eval mode a causal model uses plain RoPE on the given index (0..T-1 by default), so
+    evaluation and cached decoding are deterministic; a non-causal model (``model.causal=false``,
+    the Chomsky reference protocol) samples at test time too, as the reference code does, from
+    a generator seeded with the batch's shape (reproducible; :mod:`bipe.models.randomized`).
     """
 
     def __init__(self, d_head: int, *, max_pos: int, **rope_kwargs) -> None:
@@ -204,10 +215,12 @@ class RandomizedRope(Rope):
         self.max_pos = max_pos
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
-        """Random ordered training positions; unchanged in eval mode."""
-        if not self.training:
+        """Random ordered training positions; in eval mode unchanged unless non-causal."""
+        if not (self.training or self.bidirectional):
             return pos
         B, T = pos.index.shape
+        if not self.training and generator is None:
+            generator = eval_generator(pos.index)
         index = randomized_positions(generator, B, T, self.max_pos, pos.index.device)  # (B, T)
         return Positions(index, pos.seg, pos.intra, pos.outer)
 
@@ -247,6 +260,7 @@ class XPos(Encoding):
     log_zeta: Tensor
 
     cached_position_limit = XPOS_CENTRE_FROM
+    bidirectional_refusal = "xpos's decay grows without bound towards later keys (causal only)"
 
     def __init__(
         self,

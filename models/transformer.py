@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .content import layer_hooks
-from .encoding import Rotation
+from .encoding import Rotation, set_bidirectional
 from .plugins import resolve_encoding
 from .positions import Positions, default_positions
 from .trunk import (
@@ -220,6 +220,8 @@ class Transformer(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
         self.encoding = resolve_encoding(config.pe).build(config)
+        if not config.causal:
+            set_bidirectional(self.encoding)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -281,6 +283,11 @@ class Transformer(nn.Module):
 
     def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights, dtype):
         B, T = tokens.shape
+        causal = self.config.causal
+        if not causal and (cache is not None or start > 0):
+            raise ValueError(
+                "a non-causal model (model.causal=false) cannot decode with a KV cache"
+            )
         enc = self.encoding
         pos = prepared_positions(enc, self.config, tokens, positions, generator)
         if cache is not None and enc.cached_position_limit is not None:
@@ -292,13 +299,13 @@ class Transformer(nn.Module):
         masked = key_valid is not None or (start > 0 and T > 1)
         allowed = None
         if enc.uses_bias or enc.uses_content or masked:
-            allowed = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
+            allowed = allowed_keys(T, start, key_valid, tokens.device, causal)  # (B|1, 1, T, S)
         terms = positional_terms(enc, pos, k_pos, allowed, dtype)
         x = self.embed(tokens)  # (B, T, D)
         if terms.embed is not None:
             x = x + terms.embed.to(x.dtype)
         x = self.drop(x)
-        mask, is_causal = None, key_valid is None and start == 0
+        mask, is_causal = None, causal and key_valid is None and start == 0
         if terms.bias is not None:
             mask, is_causal = terms.bias, False  # (B|1, H|1, T, S) float, all layers
         elif masked:

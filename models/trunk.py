@@ -141,14 +141,16 @@ def prepared_positions(
     return encoding.prepare(positions, generator)
 
 
-def allowed_keys(T: int, start: int, key_valid: Tensor | None, device: torch.device) -> Tensor:
-    """(B|1, 1, T, S) bool: query slot ``start + i`` may see key slot j <= start + i that is
-    valid (``key_valid`` (B, S), False for padding). A padding query may always see itself, so
-    no row is empty."""
+def allowed_keys(
+    T: int, start: int, key_valid: Tensor | None, device: torch.device, causal: bool = True
+) -> Tensor:
+    """(B|1, 1, T, S) bool: query slot ``start + i`` may see key slot j <= start + i (any j
+    when not ``causal``: ``model.causal=false``) that is valid (``key_valid`` (B, S), False for
+    padding). A padding query may always see itself, so no row is empty."""
     S = start + T
     q_slot = torch.arange(start, S, device=device)[:, None]  # (T, 1)
     k_slot = torch.arange(S, device=device)[None, :]  # (1, S)
-    allowed = (k_slot <= q_slot)[None, None]  # (1, 1, T, S)
+    allowed = ((k_slot <= q_slot) | (not causal))[None, None]  # (1, 1, T, S)
     if key_valid is not None:
         allowed = allowed & (key_valid[:, None, None, :S] | (k_slot == q_slot))  # (B, 1, T, S)
     return allowed

@@ -139,8 +139,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task",
         default=None,
-        help="task (arith, arith_direct, binfa_lm, "
-        "binfa_state, nfa_lm, binfa3_lm, text_lm, passkey; default: the preset's)",
+        help="task (arith, arith_direct, binfa_lm, binfa_state, nfa_lm, binfa3_lm, text_lm, "
+        "passkey, ruler:niah_single, ruler:niah_multikey, ruler:niah_multivalue, "
+        "ruler:niah_multiquery, ruler:variable_tracking, ruler:common_words; default: the "
+        "preset's)",
     )
     parser.add_argument(
         "--pe",

@@ -130,6 +130,17 @@ class Task:
 
         return dataset_meta(path, self.generators, f"task {self.name!r}")
 
+    def batch_rows(
+        self, examples: Examples, data_seed: int, step: int, batch_size: int
+    ) -> np.ndarray | None:
+        """(B,) training rows of step ``step`` when the task groups its batches (a pure function
+        of ``(data_seed, step)``); None: the run's shuffled epochs (the default)."""
+        return None
+
+    def causal(self, data: Any) -> bool | None:
+        """The ``model.causal`` the task's data needs (None: either works)."""
+        return None
+
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, data: Any) -> torch.Tensor:
         """Mean cross-entropy of logits (B, T, V) against next-token targets (B, T)."""
         b, t, v = logits.shape

@@ -30,6 +30,7 @@ lengths are 1, 2, 4, 8 and 16 times the training context ``data.context``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,10 +41,9 @@ import torch
 
 from bipe.experiments.tasks.base import IGNORE, Examples, Task
 from bipe.fileio import write_text_atomic
+from bipe.synthetic.text.data import LENGTH_MULTIPLES, RULER_COUNTS
 
 __all__ = ["PasskeyTask", "TextLMTask", "position_profile", "segment_profile", "token_scores"]
-
-LENGTH_MULTIPLES = (1, 2, 4, 8, 16)
 
 
 def _text():
@@ -59,12 +59,22 @@ class _TextTask(Task):
     family = "text"
     multilevel_rules = "auto_levels, blocks, paragraphs or verses"
 
+    uses_ruler_counts = False  # the RULER tasks read data.needles ... (and check them)
+
     def setup(self, rng, data):
         if data.path:
             raise ValueError(
                 f"{data.path}: task {self.name!r} reads a corpus (data.corpus), "
                 "not a saved dataset (data.path)"
             )
+        if not self.uses_ruler_counts:
+            defaults = {f.name: f.default for f in dataclasses.fields(data)}
+            for name in RULER_COUNTS:
+                if getattr(data, name) != defaults[name]:
+                    raise ValueError(
+                        f"data.{name} has no effect on task {self.name!r} (it is a count of "
+                        "the ruler:* tasks)"
+                    )
         return _text().load_text(data)
 
     def vocab_size(self, data: Any, world: Any = None) -> int:

@@ -28,10 +28,29 @@ from bipe.synthetic.text.separators import resolve_rule, separator_levels, uses_
 from bipe.synthetic.text.tokenizer import ByteTokenizer, load_bpe, train_bpe
 from bipe.synthetic.text.windows import PROTOCOLS, token_stream
 
-__all__ = ["TextData", "TextDataConfig", "corpus_kind", "load_text", "text_tokenizer"]
+__all__ = [
+    "LENGTH_MULTIPLES",
+    "RULER_COUNTS",
+    "TextData",
+    "TextDataConfig",
+    "corpus_kind",
+    "load_text",
+    "text_tokenizer",
+]
 
 FILLERS = ("repeat", "corpus")
 BPE_VOCAB = 4096  # default data.bpe_vocab
+LENGTH_MULTIPLES = (1, 2, 4, 8, 16)  # default evaluation lengths, times data.context
+RULER_COUNTS = (
+    "needles",
+    "values",
+    "queries",
+    "hops",
+    "chains",
+    "common_words",
+    "freq_cw",
+    "freq_ucw",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +66,12 @@ class TextDataConfig(DataConfig):
     Windows: ``context`` training tokens per window; evaluation by ``protocol`` (``chunks`` or
     ``sliding`` every ``stride`` tokens, 0: ``context``) on the first ``eval_tokens`` tokens
     of ``eval_split``. Passkey: ``passkey_filler`` (``repeat`` or ``corpus``),
-    ``passkey_digits``, ``passkey_depths`` evaluated at each length.
+    ``passkey_digits``, ``passkey_depths`` evaluated at each length (the RULER tasks share
+    these three). RULER (``synthetic/text/ruler.py``), each read only by the tasks it names:
+    ``needles`` (keys in the haystack: ``niah_multikey``, ``niah_multiquery``), ``values``
+    (per key: ``niah_multivalue``), ``queries`` (keys asked: ``niah_multiquery``), ``hops``
+    and ``chains`` (``variable_tracking``), ``common_words``, ``freq_cw`` and ``freq_ucw``
+    (``common_words``).
     """
 
     corpus: str = "stdlib"
@@ -70,10 +94,18 @@ class TextDataConfig(DataConfig):
     passkey_filler: str = "repeat"
     passkey_digits: int = 5
     passkey_depths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    needles: int = 4
+    values: int = 4
+    queries: int = 4
+    hops: int = 4
+    chains: int = 2
+    common_words: int = 2
+    freq_cw: int = 4
+    freq_ucw: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("context", "eval_tokens", "passkey_digits", "bpe_vocab"):
+        for name in ("context", "eval_tokens", "passkey_digits", "bpe_vocab", *RULER_COUNTS):
             if getattr(self, name) <= 0:
                 raise ValueError(f"data.{name} must be > 0, got {getattr(self, name)}")
         for name in ("train_tokens", "stride"):

@@ -164,11 +164,11 @@ def test_cli_params_options_are_trains_config_options():
     """Derived by the same code as ``bipe train``: every config option, plus --budget."""
     params, train = _options("params"), _options("train")
     assert params - train == {"--budget"}
-    assert train - params == {"--out", "--resume", "--no-progress"}
+    assert train - params == {"--out", "--resume", "--no-progress", "--force"}
     old = {"--preset", "--task", "--pe", "--budget"} | {
         f"--model.{f.name}"
         for f in dataclasses.fields(ModelConfig)
-        if f.name not in ("vocab_size", "separators", "max_intra")
+        if f.name not in ("vocab_size", "separators", "max_intra", "opt")
     }  # max_intra: always refused
     assert old <= params
 

@@ -206,3 +206,27 @@ def test_results_name_the_studies_whose_runs_predate_the_current_numerics(tmp_pa
     assert "Study new" not in line
     text = write_results([tmp_path / "new"], tmp_path / "r.md").read_text()
     assert f"under the current training numerics (version {NUMERICS})" in text
+
+
+def test_average_pools_the_runs_of_a_variant_and_seed_before_pairing(tmp_path):
+    from bipe.analysis.studies import load_study, study_runs
+
+    study = tmp_path / "s"
+    for seed in range(3):
+        for task, (hi, lo) in {"t1": (0.9, 0.5), "t2": (0.7, 0.7)}.items():
+            for pe, value in (("good", hi), ("base", lo)):
+                _write_run(study / f"{task}{pe}{seed}", pe, seed, [1, 1, value, value + seed / 100])
+                config = json.loads((study / f"{task}{pe}{seed}" / "config.json").read_text())
+                config["task"] = task
+                (study / f"{task}{pe}{seed}" / "config.json").write_text(json.dumps(config))
+    (study / "study.toml").write_text(
+        'title = "T"\nquestion = "Q?"\nmetrics = ["acc"]\naverage = ["task"]\n'
+        'pairs = [["good", "base"]]\n'
+    )
+    runs = study_runs(load_study(study))
+    assert set(runs) == {"good", "base"} and all(len(v) == 3 for v in runs.values())
+    rows = runs["good"][("0", "1")].evaluation["per_length"]
+    assert [r["acc"] for r in rows] == pytest.approx([1, 1, 0.8, 0.81])  # mean of 0.9 and 0.7
+    assert rows[2]["n"] == 20
+    text = write_results([study], tmp_path / "docs" / "results.md").read_text()
+    assert "good higher than base (3 seeds)" in text  # +0.2 on average over the two tasks
