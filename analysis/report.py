@@ -357,7 +357,7 @@ def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
 
 def _effective_length_blocks(runs, labels) -> list[Block]:
     """RULER runs: each label's effective lengths (:mod:`bipe.analysis.ruler`)."""
-    from .ruler import effective_length_blocks  # noqa: PLC0415 (it imports Block from here)
+    from .ruler import effective_length_blocks  # it imports Block from here
 
     grouped: dict[str, dict] = defaultdict(dict)
     for r in runs:

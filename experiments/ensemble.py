@@ -62,7 +62,7 @@ def group_key(config: RunConfig) -> str | None:
 
 def _own_batches(config: RunConfig) -> bool:
     """Whether the run's task draws its own training rows (``Task.batch_rows``)."""
-    from bipe.experiments.tasks import Task, get_task  # noqa: PLC0415
+    from bipe.experiments.tasks import Task, get_task
 
     return type(get_task(config.task)).batch_rows is not Task.batch_rows
 

@@ -115,7 +115,7 @@ class RulerTask(_TextTask):
 
 
 def _text_tokenizer(data):
-    from bipe.synthetic.text.data import text_tokenizer  # noqa: PLC0415
+    from bipe.synthetic.text.data import text_tokenizer
 
     return text_tokenizer(data)
 
