@@ -40,6 +40,7 @@ class RulerTask(_TextTask):
 
     metric_names = ("accuracy", "all_found")
     uses_ruler_counts = True
+    ignored_data = ("protocol", "stride")  # examples are drawn, not windows of a stream
 
     def __init__(self, kind: str) -> None:
         self.kind = kind

@@ -77,6 +77,13 @@ BIPE = {"model.pe": "bipe_rope", "train.warmup": "1"}  # reads the separators an
 RUNS = {
     "arith": {**BIPE, "data.n_eval": "4", "data.eval_lengths": "1"},
     "binfa_lm": {**BIPE, "data.n_eval": "4", "data.eval_lengths": "1"},
+    "chomsky:parity_check": {**BIPE, "data.n_eval": "4"},
+    "ruler:niah_multikey": {
+        **BIPE,
+        "data.context": "256",
+        "data.eval_lengths": "256",
+        "data.n_eval": "4",
+    },
     "passkey": {**BIPE, "data.context": "96", "data.eval_lengths": "96", "data.n_eval": "5"},
     "text_lm": {
         **BIPE,
