@@ -1,7 +1,6 @@
 """Parameter formulas equal the parameters of real Transformers (Hypothesis)."""
 
 import dataclasses
-import subprocess
 import sys
 
 import pytest
@@ -117,7 +116,7 @@ def test_formula_is_symbolic_and_table_lists_components():
     assert f"{parameter_counts(cfg)['total']:,}" in table
 
 
-def test_cli_params_prints_table_and_rejects_bad_keys():
+def test_cli_params_prints_table_and_rejects_bad_keys(bipe_cli):
     cmd = [
         sys.executable,
         "-m",
@@ -130,12 +129,12 @@ def test_cli_params_prints_table_and_rejects_bad_keys():
         "--model.n_heads",
         "4",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = bipe_cli(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "positional" in proc.stdout and "D*R_intra" in proc.stdout
-    bad = subprocess.run(cmd + ["--model.frobnicate", "3"], capture_output=True, text=True)
+    bad = bipe_cli(cmd + ["--model.frobnicate", "3"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "frobnicate" in bad.stderr
-    budget = subprocess.run(cmd + ["--budget", "100000"], capture_output=True, text=True)
+    budget = bipe_cli(cmd + ["--budget", "100000"], capture_output=True, text=True)
     assert budget.returncode == 0 and "d_model" in budget.stdout
 
 

@@ -2,7 +2,6 @@
 
 import json
 import math
-import subprocess
 import sys
 
 import numpy as np
@@ -61,7 +60,7 @@ def test_parse_hypothesis_and_errors():
         evaluate(HYPOTHESES["product"], {"n": 2})
 
 
-def test_cli_theory_prints_counts_hypotheses_and_exponents():
+def test_cli_theory_prints_counts_hypotheses_and_exponents(bipe_cli):
     cmd = [
         sys.executable,
         "-m",
@@ -74,12 +73,12 @@ def test_cli_theory_prints_counts_hypotheses_and_exponents():
         "--hypothesis",
         "lin=n",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = bipe_cli(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "flat_states" in out and "K*m*n*r + m" in out and "lin" in out
     assert "Implied log-log exponent" in out
-    bad = subprocess.run(cmd[:6] + ["--outer", "1,2"], capture_output=True, text=True)
+    bad = bipe_cli(cmd[:6] + ["--outer", "1,2"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
 
@@ -143,7 +142,7 @@ def test_concrete_counts_of_random_binfa_match_reference(seed, k, n, m):
     assert c["flat_transitions"] == int(np.count_nonzero(b.flatten().delta))
 
 
-def test_load_binfa_from_json_and_cli(tmp_path):
+def test_load_binfa_from_json_and_cli(tmp_path, bipe_cli):
     b = regular_binfa(2, 3, 2, 2)
     (tmp_path / "meta.json").write_text(
         json.dumps(
@@ -151,7 +150,7 @@ def test_load_binfa_from_json_and_cli(tmp_path):
         )
     )
     assert load_binfa(tmp_path) == b
-    proc = subprocess.run(
+    proc = bipe_cli(
         [sys.executable, "-m", "bipe", "theory", "--binfa", str(tmp_path)],
         capture_output=True,
         text=True,

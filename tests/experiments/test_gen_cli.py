@@ -1,8 +1,8 @@
 """bipe gen binfa/nfa/binfa3: determinism, reuse of a saved automaton, verification, errors."""
 
+import contextlib
+import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -23,11 +23,11 @@ SMALL = [
 
 
 def gen(*args):
-    """Run ``python -m bipe gen ...`` in a subprocess; ``(returncode, stdout, stderr)``."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "bipe", "gen", *map(str, args)], capture_output=True, text=True
-    )
-    return proc.returncode, proc.stdout, proc.stderr
+    """Run ``bipe gen ...`` in this process; ``(returncode, stdout, stderr)``."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["gen", *map(str, args)])
+    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("kind", ["binfa", "nfa", "binfa3"])
