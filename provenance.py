@@ -79,7 +79,7 @@ def _git(root: Path, *args: str) -> str:
 def code_record(version: str | None = None) -> dict[str, Any]:
     """The ``config.json["code"]`` record of the running code."""
     if version is None:
-        import bipe  # noqa: PLC0415 (bipe/__init__ is light; avoids a cycle at import)
+        import bipe  # bipe/__init__ is light; avoids a cycle at import
 
         version = bipe.__version__
     commit, dirty = git_state()

@@ -357,7 +357,7 @@ def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
 
 def _effective_length_blocks(runs, labels) -> list[Block]:
     """RULER runs: each label's effective lengths (:mod:`bipe.analysis.ruler`)."""
-    from .ruler import effective_length_blocks  # noqa: PLC0415 (it imports Block from here)
+    from .ruler import effective_length_blocks  # it imports Block from here
 
     grouped: dict[str, dict] = defaultdict(dict)
     for r in runs:
@@ -442,9 +442,9 @@ def _attention_blocks(
     runs: Sequence[Run], data: str | Path, n_records: int, out_dir: Path
 ) -> list[Block]:
     """Same-segment attention mass and distance profiles of every run with a saved model."""
-    from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+    from bipe.synthetic.dataset import load_dataset
 
-    from .attention import pad_batch, run_attention_profile  # noqa: PLC0415 (torch)
+    from .attention import pad_batch, run_attention_profile  # torch
 
     tokens, valid = pad_batch(load_dataset(data).column("tokens")[:n_records])
     groups: dict[str, list] = defaultdict(list)

@@ -27,12 +27,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_small import bipe_tokens_per_s, hf_tokens_per_s, small_config  # noqa: E402
+from bench_small import bipe_tokens_per_s, hf_tokens_per_s, small_config
 
-from bipe.experiments.demo import demo_configs  # noqa: E402
-from bipe.experiments.rundir import read_json  # noqa: E402
-from bipe.experiments.train import train  # noqa: E402
-from bipe.models import ModelConfig, Transformer  # noqa: E402
+from bipe.experiments.demo import demo_configs
+from bipe.experiments.rundir import read_json
+from bipe.experiments.train import train
+from bipe.models import ModelConfig, Transformer
 
 DECODE_ENCODINGS = ("rope", "bipe_rope", "alibi", "bipe_alibi", "t5")
 

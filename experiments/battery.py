@@ -221,7 +221,7 @@ def machine() -> str:
     except OSError:
         pass
     words = f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
-    import torch  # noqa: PLC0415
+    import torch
 
     if torch.cuda.is_available():
         words += f", GPU {torch.cuda.get_device_name(0)}"

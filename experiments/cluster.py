@@ -62,7 +62,7 @@ SLURM_KEYS = {
 def require_submitit():
     """The submitit module, or an ``OSError`` naming the extra that provides it."""
     try:
-        import submitit  # noqa: PLC0415
+        import submitit
     except ImportError:
         raise OSError(
             '--executor submitit needs submitit: pip install "bipe-workbench[cluster]"'
@@ -156,7 +156,7 @@ class TrainJob:
     def __call__(self) -> str | None:
         """Run it; returns None, or the one-line error of a bad config or folder."""
         if self.threads:
-            import torch  # noqa: PLC0415
+            import torch
 
             torch.set_num_threads(self.threads)
         run_dir = Path(self.config.out)
@@ -211,7 +211,7 @@ def _reattach(submitit, row: dict, folder: Path, cluster: str):
 def _error(job) -> str | None:
     try:
         return job.result()
-    except Exception as err:  # noqa: BLE001 (submitit re-raises the job's failure)
+    except Exception as err:  # submitit re-raises the job's failure
         lines = [x for x in str(err).strip().splitlines() if x.strip()]
         return lines[-1] if lines else type(err).__name__
 

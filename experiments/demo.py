@@ -165,7 +165,7 @@ def run_demo(
 ) -> Path:
     """Train, evaluate, print the table and the conclusion, write the report. ``progress``:
     a bar on a terminal, plain lines (a heartbeat at least every 30 s) in a log or pipe."""
-    from bipe.analysis.report import write_report  # noqa: PLC0415
+    from bipe.analysis.report import write_report
 
     spec, out = _spec(spec), Path(out)
     encodings = encodings or spec.encodings
@@ -201,7 +201,7 @@ def _per_length(result: dict, metric: str) -> dict[int, float]:
 
 def summary_table(configs, results, metric: str, unit: str = "segments") -> str:
     """Markdown: per encoding and length, mean ``metric`` over seeds [95% bootstrap]."""
-    from bipe.analysis.stats import bootstrap_ci  # noqa: PLC0415
+    from bipe.analysis.stats import bootstrap_ci
 
     rng = np.random.default_rng(0)
     groups = _by_encoding(configs, results)
@@ -242,7 +242,7 @@ def conclusions(
 ) -> list[str]:
     """One sentence per comparison of the first encoding with each other one: the paired
     difference beyond the training range with its 95% t interval, and what it supports."""
-    from bipe.analysis.stats import t_interval, verdict  # noqa: PLC0415
+    from bipe.analysis.stats import t_interval, verdict
 
     groups = _by_encoding(configs, results)
     first, lines = encodings[0], []

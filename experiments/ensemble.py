@@ -62,7 +62,7 @@ def group_key(config: RunConfig) -> str | None:
 
 def _own_batches(config: RunConfig) -> bool:
     """Whether the run's task draws its own training rows (``Task.batch_rows``)."""
-    from bipe.experiments.tasks import Task, get_task  # noqa: PLC0415
+    from bipe.experiments.tasks import Task, get_task
 
     return type(get_task(config.task)).batch_rows is not Task.batch_rows
 
@@ -71,7 +71,7 @@ def _reads_content(config: RunConfig) -> bool:
     """Whether the run's encoding has a content hook (ensembles refuse those): declared by its
     registry entry (``reads_content``) or found on the built module (a plug-in may not say);
     per-layer encodings and windows (``layer_pattern``, ``window``) are refused too."""
-    from bipe.models.plugins import resolve_encoding  # noqa: PLC0415
+    from bipe.models.plugins import resolve_encoding
 
     if config.model.layer_pattern or config.model.window is not None:
         return True
@@ -122,7 +122,7 @@ def train_ensemble(
     """Train ``configs`` as one ensemble into new run folders (``run_dirs``, default each
     config's ``out``); returns the folders. ``stop_after`` ends after that many steps as if
     interrupted (tests use it to check resume)."""
-    from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (imports train)
+    from bipe.experiments.evaluate import check_feasible  # imports train
 
     dirs = [Path(d) for d in run_dirs] if run_dirs is not None else [Path(c.out) for c in configs]
     if len(dirs) != len(configs):
@@ -244,7 +244,7 @@ def _run(
             member = model.member(k)
             save_model(member, m.out / "model.pt")
             if tc.evaluate_at_end:
-                from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
+                from bipe.experiments.evaluate import evaluate_run
 
                 tblog.log_eval(m.out, evaluate_run(m.out, model=member, progress=progress), step)
     return dirs
@@ -444,7 +444,7 @@ class _Window:
 def _loop(
     model, optimizer, members, step: int, window: _Window, progress: bool, stop_after: int | None
 ) -> int:
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     tc = members[0].prepared.config.train
     device = model.weight("embed.weight").device

@@ -29,7 +29,7 @@ def _state(run_dir: Path, status: str) -> tuple:
     """``("new",)`` or ``("partial", checkpoint step | None)``."""
     if status != "partial":
         return ("new",)
-    from bipe.experiments.rundir import load_checkpoint  # noqa: PLC0415 (torch only here)
+    from bipe.experiments.rundir import load_checkpoint  # torch only here
 
     try:
         state = load_checkpoint(run_dir)
@@ -73,7 +73,7 @@ def run_unit(
 ) -> list[str | None]:
     """Train one ensemble unit; one error message (or None) per run."""
     if inline:
-        from bipe.experiments.ensemble import resume_ensemble, train_ensemble  # noqa: PLC0415
+        from bipe.experiments.ensemble import resume_ensemble, train_ensemble
 
         try:
             if partial:

@@ -189,7 +189,7 @@ def evaluate_model(
     """The ``eval.json`` content of ``model`` trained under ``config`` (``segmenters``: the
     run's fitted entropy segmenters, needed when ``segment_eval`` uses ``entropy``)."""
     entropy = (segmenters or {}).get("eval")
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
     model.eval()

@@ -123,7 +123,7 @@ class SweepProgress:
             return self
         if not self.enabled:
             return self
-        from tqdm.auto import tqdm  # noqa: PLC0415
+        from tqdm.auto import tqdm
 
         total = sum(steps for _, _, steps in self.runs)
         self._bar = tqdm(

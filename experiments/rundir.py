@@ -199,7 +199,7 @@ def load_checkpoint(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 (torch raises many types for a bad file)
+    except Exception as err:  # torch raises many types for a bad file
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ValueError(f"{path}: corrupt checkpoint ({type(err).__name__}: {first})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

@@ -50,7 +50,7 @@ def run_one(
 ) -> str | None:
     """Train (status ``new``) or resume (``partial``) one run in this process, without a bar;
     returns None or the one-line error of a bad config or folder."""
-    from bipe.experiments.train import resume, train  # noqa: PLC0415 (torch only when running)
+    from bipe.experiments.train import resume, train  # torch only when running
 
     try:
         if status == "partial":

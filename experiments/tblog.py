@@ -35,7 +35,7 @@ def _writer_class():
     if os.environ.get("BIPE_TENSORBOARD", "1") == "0":
         return None
     try:
-        from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415
+        from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         if not _warned:
             print(

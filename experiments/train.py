@@ -162,7 +162,7 @@ def _train(
             f"{out} already holds a run; resume it with --resume or pick another --out"
         )
     prepared = prepare(config)
-    from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (evaluate imports us)
+    from bipe.experiments.evaluate import check_feasible  # evaluate imports us
 
     check_feasible(prepared)
     distributed.check_batch(config.train.batch_size)
@@ -214,7 +214,7 @@ def _resume(
     overrides: dict[str, str],
     command: list[str] | None,
 ) -> Path:
-    from bipe.experiments.resume_changes import resumed_config  # noqa: PLC0415
+    from bipe.experiments.resume_changes import resumed_config
 
     state = rundir.load_checkpoint(run_dir)
     config, changes = resumed_config(
@@ -233,7 +233,7 @@ def _resume(
     if distributed.is_main():
         _announce(config.model.compute_dtype, config.train.device, progress)
     if changes:
-        from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415
+        from bipe.experiments.evaluate import check_feasible
 
         check_feasible(prepared)
     if (changes or command is not None) and distributed.is_main():
@@ -279,7 +279,7 @@ def _run(
     if step >= tc.steps and distributed.is_main():
         save_model(model, out / "model.pt")
         if tc.evaluate_at_end:
-            from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
+            from bipe.experiments.evaluate import evaluate_run
 
             tblog.log_eval(out, evaluate_run(out, model=model, progress=progress), step)
     return out
@@ -363,7 +363,7 @@ def _checkpoint(out, model, optimizer, sampler, step, window, rngs=None) -> None
 
 
 def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop_after) -> int:
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     config, tc, task = prepared.config, prepared.config.train, prepared.task
     shown = progress and distributed.is_main()

@@ -49,6 +49,9 @@ class Alibi(Encoding):
     """ALiBi: bias ``-scale * m_h * (p_query - p_key)`` on one stream (BiPE-ALiBi: ``seg``, so
     zero inside a segment; hbipe: ``levels``, head group g on level g)."""
 
+    slopes: Tensor  # buffers (H,)
+    levels_of_heads: Tensor
+
     uses_bias = True
 
     def __init__(

@@ -223,7 +223,7 @@ class ModelConfig:
         if not isinstance(self.causal, bool):
             raise ValueError(f"causal must be true or false, got {self.causal!r}")
         if not self.causal:
-            import torch  # noqa: PLC0415
+            import torch
 
             from .encoding import bidirectional_refusals
 

@@ -22,6 +22,7 @@ L layers, P position-table rows (``cope_max_pos``). See ``docs/method.md#newer-e
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -136,7 +137,7 @@ class Fox(Encoding):
     def log_forget(self, layer: int, h: Tensor) -> Tensor:
         """(B, H, T) ``log f`` of layer inputs h (B, T, D), at least float32."""
         work = torch.promote_types(h.dtype, torch.float32)
-        lin = self.gate[layer]
+        lin = cast(nn.Linear, self.gate[layer])
         return F.logsigmoid(F.linear(h.to(work), lin.weight.to(work), lin.bias.to(work))).transpose(
             1, 2
         )  # (B, H, T)
@@ -171,7 +172,7 @@ def layer_hooks(
     def for_layer(layer: int):
         state = states[layer] if states else None
 
-        def hook(q: Tensor, k: Tensor, h: Tensor) -> Tensor:
+        def hook(q: Tensor, k: Tensor, h: Tensor) -> Tensor | None:
             ctx = AttentionContext(layer, q, k, h, pos, k_pos, allowed, start, state)
             return encoding.content(ctx)
 

@@ -32,7 +32,7 @@ the encoding's effect unchanged (tested for every registry entry).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -97,6 +97,8 @@ def head_levels(n_heads: int, n_levels: int) -> Tensor:
 def read_stream(pos: Positions, source: str, levels_of_heads: Tensor | None = None) -> Tensor:
     """The stream an encoding reads: (B, T) long, or (B, T, H) for ``levels``."""
     if source == "levels":
+        if levels_of_heads is None:
+            raise ValueError("source 'levels' needs levels_of_heads (the level of each head)")
         stacked = torch.stack(pos.levels, dim=-1)  # (B, T, L)
         return stacked[..., levels_of_heads.to(stacked.device)]  # (B, T, H)
     if source not in SOURCES:
@@ -137,6 +139,9 @@ class Encoding(nn.Module):
     uses_bias: bool = False  # True when ``bias`` can return a tensor (the model skips it else)
     uses_content: bool = False  # True when ``content`` can return a tensor (else SDPA as is)
     key_state_width: int = 0  # floats per (head, key) the content hook keeps in the KV cache
+    # token index from which cached decoding would not be exact (xPos centres its decay past
+    # it); None: no limit
+    cached_position_limit: int | None = None
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Positions the other hooks see (identity unless overridden)."""
@@ -181,20 +186,26 @@ class Combined(Encoding):
         if len(stateful) > 1:
             raise ValueError("at most one part of a combined encoding may keep per-key state")
         self.key_state_width = stateful[0] if stateful else 0
+        limits = [p.cached_position_limit for p in parts if p.cached_position_limit is not None]
+        self.cached_position_limit = min(limits) if limits else None
+
+    def each_part(self) -> list[Encoding]:
+        """The parts, typed (``self.parts`` is their ``nn.ModuleList``)."""
+        return [cast(Encoding, part) for part in self.parts]
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Each part's ``prepare`` in turn."""
-        for part in self.parts:
+        for part in self.each_part():
             pos = part.prepare(pos, generator)
         return pos
 
     def embed(self, pos: Positions) -> Tensor | None:
         """Sum of the parts' embeddings."""
-        return _sum(part.embed(pos) for part in self.parts)
+        return _sum(part.embed(pos) for part in self.each_part())
 
     def rotation(self, pos: Positions) -> Rotation | None:
         """The single rotating part's rotation."""
-        rotations = [r for r in (part.rotation(pos) for part in self.parts) if r is not None]
+        rotations = [r for r in (part.rotation(pos) for part in self.each_part()) if r is not None]
         if len(rotations) > 1:
             raise ValueError("at most one part of a combined encoding may rotate q and k")
         return rotations[0] if rotations else None
@@ -207,11 +218,11 @@ class Combined(Encoding):
         dtype: torch.dtype | None = None,
     ) -> Tensor | None:
         """Sum of the parts' biases."""
-        return _sum(part.bias(q_pos, k_pos, allowed, dtype) for part in self.parts)
+        return _sum(part.bias(q_pos, k_pos, allowed, dtype) for part in self.each_part())
 
     def content(self, ctx: AttentionContext) -> Tensor | None:
         """Sum of the parts' content terms."""
-        return _sum(part.content(ctx) for part in self.parts if part.uses_content)
+        return _sum(part.content(ctx) for part in self.each_part() if part.uses_content)
 
 
 def _sum(items) -> Tensor | None:

@@ -25,13 +25,14 @@ The pieces both models share (norm, q/k rotation, compute dtype, positional hook
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .encoding import Rotation
+from .encoding import Encoding, Rotation
 from .positions import Positions
 from .transformer import Transformer
 from .trunk import (
@@ -130,7 +131,7 @@ class EnsembleTransformer(nn.Module):
         """The stacked trunk parameter of a member parameter name, (M, ...)."""
         return self.stacked[_stacked_name(name)]
 
-    def locate(self, m: int, name: str) -> tuple[nn.Parameter, int | None]:
+    def locate(self, m: int, name: str) -> tuple[Tensor, int | None]:
         """Where member m's parameter ``name`` lives: (stacked tensor, m) or (own tensor, None)."""
         if name.startswith("encoding."):
             return self.encodings[m].get_parameter(name.removeprefix("encoding.")), None
@@ -230,7 +231,7 @@ class EnsembleTransformer(nn.Module):
         dtype: torch.dtype,
     ) -> PositionalTerms:
         """Member m's positional terms on its unpadded tokens (B, T_m)."""
-        enc = self.encodings[m]
+        enc = cast(Encoding, self.encodings[m])
         pos = prepared_positions(enc, self.configs[m], tokens, pos, generator)
         Tm = tokens.shape[1]
         allowed = allowed_keys(Tm, 0, None, tokens.device) if enc.uses_bias else None
@@ -260,7 +261,7 @@ class EnsembleTransformer(nn.Module):
 
 
 def _copy_encoding(member: Transformer) -> nn.Module:
-    import copy  # noqa: PLC0415
+    import copy
 
     return copy.deepcopy(member.encoding)
 

@@ -36,7 +36,7 @@ _FILE_MODULES: dict[tuple[str, int, int], Any] = {}
 def resolve_encoding(spec: str) -> Any:
     """The :class:`~bipe.models.registry.EncodingEntry` that ``spec`` names (module docstring);
     a ``ValueError`` naming the spec when it is unknown or cannot be imported."""
-    from .registry import REGISTRY  # noqa: PLC0415 (the registry imports this module)
+    from .registry import REGISTRY  # the registry imports this module
 
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"pe must be a non-empty string, got {spec!r}")
@@ -54,14 +54,14 @@ def resolve_encoding(spec: str) -> Any:
         raise ValueError(f"unknown pe {spec!r}; known: {known} (or {SPEC_FORMS})")
     try:
         obj = point.load()
-    except Exception as err:  # noqa: BLE001 (any import failure is the user's to read)
+    except Exception as err:  # any import failure is the user's to read
         raise ValueError(f"cannot import pe {spec!r} ({point.value}): {_one_line(err)}") from None
     return _entry(spec, obj, f"entry point {point.value} is None")
 
 
 def is_plugin(spec: str) -> bool:
     """True when ``spec`` is not a built-in registry name."""
-    from .registry import REGISTRY  # noqa: PLC0415
+    from .registry import REGISTRY
 
     return spec not in REGISTRY
 
@@ -133,11 +133,13 @@ def _load_file(spec: str, where: str) -> Any:
         digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
         name = f"bipe_plugin_{path.stem}_{digest}"
         module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ValueError(f"{path}: not a Python file bipe can load")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module  # dataclasses and pickling look their module up here
         try:
             module_spec.loader.exec_module(module)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             del sys.modules[name]
             raise ValueError(f"cannot import pe {spec!r}: {_one_line(err)}") from None
         _FILE_MODULES[key] = module
@@ -147,12 +149,12 @@ def _load_file(spec: str, where: str) -> Any:
 def _import(spec: str, module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise ValueError(f"cannot import pe {spec!r}: {_one_line(err)}") from None
 
 
 def _entry(spec: str, obj: Any, missing: str) -> Any:
-    from .registry import EncodingEntry  # noqa: PLC0415
+    from .registry import EncodingEntry
 
     if obj is None:
         raise ValueError(f"cannot import pe {spec!r}: {missing}")

@@ -65,7 +65,7 @@ class Randomized(Encoding):
         if not self.training and generator is None:
             generator = eval_generator(values)
         subset = ordered_subset(generator, n, self.max_pos, values.device)  # (n,)
-        return replace(pos, **{self.stream: subset[values]})  # (B, T)
+        return replace(pos, **{self.stream: subset[values]})  # type: ignore[arg-type]  # (B, T)
 
     def embed(self, pos: Positions) -> Tensor | None:
         return self.inner.embed(pos)

@@ -209,7 +209,7 @@ DERIVED_OPTIONS = ("max_intra",)
 def field_options(*names: str, **defaults: Any) -> tuple[Option, ...]:
     """Options for ModelConfig fields ``names`` (type and default from the field; ``defaults``
     gives an entry's own meaning of a None default, e.g. ``alibi_slope_scale=96.0``)."""
-    from .config import ModelConfig  # noqa: PLC0415 (config imports us lazily)
+    from .config import ModelConfig  # config imports us lazily
 
     fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
     return tuple(

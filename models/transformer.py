@@ -308,6 +308,9 @@ class Transformer(nn.Module):
                 "a non-causal model (model.causal=false) cannot decode with a KV cache"
             )
         pos = prepared_positions(self.encoding, self.config, tokens, positions, generator)
+        limits = [e.cached_position_limit for e in self._encodings() if e.cached_position_limit]
+        if cache is not None and limits:
+            _check_cached_positions(pos, min(limits), self.config.pe)
         if cache is not None and any(e.uses_bias or e.uses_content for e in self._encodings()):
             cache.write_positions(pos, start)
         k_pos = cache.positions.select(0, start + T) if cache is not None else pos
@@ -402,8 +405,19 @@ def _windowed_hooks(hooks: Callable, allowed: Tensor) -> Callable:
     return for_layer
 
 
+def _check_cached_positions(pos: Positions, limit: int, pe: str) -> None:
+    """Cached decoding of an encoding with a ``cached_position_limit`` stays below it."""
+    top = int(pos.index.max())
+    if top >= limit:
+        raise ValueError(
+            f"pe={pe!r}: cached decoding is exact only below position {limit} (got {top}); "
+            "decode without the cache (use_cache=False)"
+        )
+
+
 def _init_weights(module: nn.Module) -> None:
     if isinstance(module, (nn.Linear, nn.Embedding)):
         nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
-        if getattr(module, "bias", None) is not None:
-            nn.init.zeros_(module.bias)
+        bias = getattr(module, "bias", None)
+        if bias is not None:
+            nn.init.zeros_(bias)

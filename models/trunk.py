@@ -136,7 +136,8 @@ def prepared_positions(
     if positions is None:
         positions = default_positions(tokens, levels)
     else:
-        check_positions(positions, tuple(tokens.shape), levels, config.pe)
+        B, T = tokens.shape
+        check_positions(positions, (B, T), levels, config.pe)
     return encoding.prepare(positions, generator)
 
 

@@ -56,7 +56,7 @@ FAMILIES: dict[str, DataFamily] = {
         config=ArithmeticData,
         generators=("arith",),
         generate_dataset=arith_data.generate_dataset,
-        verify_record=arithmetic.verify_record,
+        verify_record=arithmetic.verify_record,  # type: ignore[arg-type]
         dataset_keys=("n_train", "operators", "fmt", "modulus"),
     ),
     "automaton": DataFamily(
@@ -91,7 +91,7 @@ FAMILIES: dict[str, DataFamily] = {
         config=ChomskyData,
         generators=chomsky_data.GENERATORS,
         generate_dataset=chomsky_data.generate_dataset,
-        verify_record=chomsky_data.verify_record,
+        verify_record=chomsky_data.verify_record,  # type: ignore[arg-type]
         dataset_keys=("n_train", "lengths"),
     ),
 }

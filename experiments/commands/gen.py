@@ -17,12 +17,11 @@ uniform:4:8``, ``--data.n_train 10000`` examples), parsed by the field's type wi
 (:func:`bipe.experiments.config.parse_value`), so the same settings describe the same data as
 ``bipe train --task binfa_lm --data.n_symbols 3 ...``: with ``--seed S`` and ``--data_seed S``,
 exactly that run's training set (docs/method.md#bi-nfa). Defaults are the family's, except
-``data.n_train`` (1000 here) and arith's ``data.operators`` (``fixed:3``). The earlier
-spellings (``--n``, ``--n-symbols``, ``--segments``, ``--segment-length``, ``--operators``,
-``--modulus``, arith's ``--format``, ...) remain as deprecated aliases of those fields (same
-bytes). Options of the dataset only: ``--seed``, ``--out``, ``--force``; sequence kinds:
-``--automaton``, ``--deterministic``, ``--sub-segments`` (binfa3), ``--length`` (nfa),
-``--format jsonl|npz``, ``--no-progress``; arith: :mod:`bipe.experiments.commands.gen_arith`.
+``data.n_train`` (1000 here) and arith's ``data.operators`` (``fixed:3``). Options of the
+dataset only: ``--seed``,
+``--out``, ``--force``; sequence kinds: ``--automaton``, ``--deterministic``, ``--sub-segments``
+(binfa3), ``--length`` (nfa), ``--format jsonl|npz``, ``--no-progress``; arith:
+:mod:`bipe.experiments.commands.gen_arith`.
 
 Same options, same seed: same bytes. Every setting is checked before anything is drawn; a bad
 option, a malformed length spec or an impossible setting is one line on stderr, exit status 2,
@@ -92,25 +91,6 @@ _GEN_DEFAULTS: dict[str, dict[str, Any]] = {
     "automaton": {"n_train": 1000},
     "arithmetic": {"n_train": 1000, "operators": "fixed:3"},
 }
-# deprecated spellings -> the family config field they set
-_ALIASES: dict[str, dict[str, str]] = {
-    "automaton": {
-        "--n": "n_train",
-        "--n-symbols": "n_symbols",
-        "--n-types": "n_types",
-        "--inner-states": "inner_states",
-        "--outer-states": "outer_states",
-        "--out-degree": "out_degree",
-        "--segments": "segments",
-        "--segment-length": "segment_length",
-    },
-    "arithmetic": {
-        "--n": "n_train",
-        "--operators": "operators",
-        "--format": "fmt",
-        "--modulus": "modulus",
-    },
-}
 # fields fixed by a loaded automaton (--automaton refuses them)
 _STRUCTURE = (
     "n_symbols",
@@ -124,8 +104,7 @@ _STRUCTURE = (
 
 
 def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
-    """``--data.FIELD`` for the family's dataset fields (bipe train's derivation) and the
-    deprecated aliases."""
+    """``--data.FIELD`` for the family's dataset fields (bipe train's derivation)."""
     from bipe.experiments.commands.train import add_override_arguments
     from bipe.experiments.config import valid_keys
 
@@ -141,15 +120,6 @@ def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
         helps=helps,
         title=(f"dataset settings: the {family.name} family config's fields (as in bipe train)"),
     )
-    for flag, name in _ALIASES.get(family.name, {}).items():
-        note = " (a bare count L means fixed:L)" if flag == "--operators" else ""
-        parser.add_argument(
-            flag,
-            dest=f"alias:{name}",
-            default=None,
-            metavar="VALUE",
-            help=f"deprecated alias of --data.{name}{note}",
-        )
 
 
 def _sequence_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
@@ -310,24 +280,12 @@ def _name_unknown_data_keys(parser: argparse.ArgumentParser, families: dict) -> 
 
 
 def _given(args: argparse.Namespace, family: Any) -> dict[str, tuple[str, str]]:
-    """``{field: (flag as typed, text)}`` from ``--data.*`` and the deprecated aliases."""
+    """``{field: (flag as typed, text)}`` from the ``--data.*`` options."""
     from bipe.experiments.commands.train import collect_overrides
 
     given = {
         key.split(".", 1)[1]: (f"--{key}", text) for key, text in collect_overrides(args).items()
     }
-    for flag, name in _ALIASES.get(family.name, {}).items():
-        text = vars(args).get(f"alias:{name}")
-        if text is None:
-            continue
-        if name in given:
-            raise ValueError(
-                f"{flag} and {given[name][0]} both set data.{name}; give one "
-                f"({flag} is a deprecated alias)"
-            )
-        if flag == "--operators" and text.strip().isdigit():
-            text = f"fixed:{int(text)}"  # the alias took a bare operator count L
-        given[name] = (flag, text)
     return given
 
 

@@ -55,7 +55,7 @@ class Binfa3Task(AutomatonTask):
         """As for ``binfa_lm``; a saved dataset's sentences-per-paragraph law must be the run's
         (evaluation draws with the run's)."""
         if data.path:
-            from bipe.synthetic.distributions import parse_length_spec  # noqa: PLC0415
+            from bipe.synthetic.distributions import parse_length_spec
 
             saved = self.dataset_meta(data.path).get("config", {}).get("sub_segments")
             mine = str(parse_length_spec(self.sub_segments(data)))

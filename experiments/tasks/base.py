@@ -61,6 +61,16 @@ class Task:
     unit: str = "length"
     length_field: str = ""  # the data-config field holding the training length law
     metric_names: tuple[str, ...] = ("accuracy",)
+    # fields of the family's data config this task never reads: refused unless at the default
+    ignored_data: tuple[str, ...] = ()
+
+    def check_data(self, data: Any) -> None:
+        """Refuse a non-default value of a data field this task never reads."""
+        for name in self.ignored_data:
+            if getattr(data, name) != type(data).__dataclass_fields__[name].default:
+                raise ValueError(
+                    f"data.{name} has no effect on task {self.name!r}; leave it at its default"
+                )
 
     def setup(self, rng: np.random.Generator, data: Any) -> Any:
         """The task's fixed world (e.g. an automaton), shared by training and evaluation."""
@@ -97,7 +107,7 @@ class Task:
 
     def default_eval_lengths(self, data: Any) -> tuple[int, ...]:
         """Evaluation settings when ``data.eval_lengths`` is empty: lo..2*hi (at least hi+3)."""
-        from bipe.synthetic.family import default_eval_lengths  # noqa: PLC0415
+        from bipe.synthetic.family import default_eval_lengths
 
         return default_eval_lengths(*self.train_range(data))
 
@@ -116,7 +126,7 @@ class Task:
 
     def dataset_meta(self, path: str) -> dict[str, Any]:
         """``meta.json`` of a saved dataset this task can train on, else a ``ValueError``."""
-        from bipe.synthetic.families import dataset_meta  # noqa: PLC0415
+        from bipe.synthetic.families import dataset_meta
 
         return dataset_meta(path, self.generators, f"task {self.name!r}")
 

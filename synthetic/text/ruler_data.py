@@ -94,7 +94,7 @@ def _records(seed, task, config, tokenizer, filler, params, lengths) -> Iterator
         for i in range(config.n_eval):
             depth = float(depths[i % len(depths)])
             ex = ruler_example(rng, tokenizer, task, int(length), depth, filler, params)
-            depth = None if math.isnan(ex.depth) else ex.depth
+            depth = None if math.isnan(ex.depth) else ex.depth  # type: ignore[assignment]
             text = tokenizer.decode(ex.tokens[: len(ex.tokens) - ex.n_answer])
             yield {
                 "task": task,

@@ -1,7 +1,6 @@
 """Parameter formulas equal the parameters of real Transformers (Hypothesis)."""
 
 import dataclasses
-import subprocess
 import sys
 
 import pytest
@@ -22,6 +21,7 @@ from bipe.analysis.params import (
 from bipe.models import ENCODINGS, REGISTRY
 from bipe.models.config import BIPE_INTER, BIPE_INTRA, HBIPE_INTER, ModelConfig
 from bipe.models.transformer import Transformer
+from bipe.testing.strategies import scaled_examples
 
 
 @st.composite
@@ -79,7 +79,7 @@ def test_every_registry_encoding_has_a_formula():
     assert set(POSITIONAL) == set(ENCODINGS)
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=scaled_examples(40))
 @given(configs())
 def test_formulas_equal_counted_parameters(config):
     torch.manual_seed(0)
@@ -90,7 +90,7 @@ def test_formulas_equal_counted_parameters(config):
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
 
 
-@settings(deadline=None, max_examples=25)
+@settings(deadline=None, max_examples=scaled_examples(25))
 @given(configs(), st.integers(2_000, 400_000))
 def test_fit_width_is_the_largest_width_within_budget(config, budget):
     step = width_step(config)
@@ -98,11 +98,11 @@ def test_fit_width_is_the_largest_width_within_budget(config, budget):
         fitted = fit_width(config, budget)
     except ValueError:
         assert parameter_counts(dataclasses.replace(config, d_model=step))["total"] > budget
-        return
-    assert parameter_counts(fitted)["total"] <= budget
-    assert fitted.d_model % step == 0
-    bigger = dataclasses.replace(config, d_model=fitted.d_model + step)
-    assert parameter_counts(bigger)["total"] > budget
+    else:
+        assert parameter_counts(fitted)["total"] <= budget
+        assert fitted.d_model % step == 0
+        bigger = dataclasses.replace(config, d_model=fitted.d_model + step)
+        assert parameter_counts(bigger)["total"] > budget
 
 
 def test_formula_is_symbolic_and_table_lists_components():
@@ -116,7 +116,7 @@ def test_formula_is_symbolic_and_table_lists_components():
     assert f"{parameter_counts(cfg)['total']:,}" in table
 
 
-def test_cli_params_prints_table_and_rejects_bad_keys():
+def test_cli_params_prints_table_and_rejects_bad_keys(bipe_cli):
     cmd = [
         sys.executable,
         "-m",
@@ -129,12 +129,12 @@ def test_cli_params_prints_table_and_rejects_bad_keys():
         "--model.n_heads",
         "4",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = bipe_cli(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "positional" in proc.stdout and "D*R_intra" in proc.stdout
-    bad = subprocess.run(cmd + ["--model.frobnicate", "3"], capture_output=True, text=True)
+    bad = bipe_cli(cmd + ["--model.frobnicate", "3"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "frobnicate" in bad.stderr
-    budget = subprocess.run(cmd + ["--budget", "100000"], capture_output=True, text=True)
+    budget = bipe_cli(cmd + ["--budget", "100000"], capture_output=True, text=True)
     assert budget.returncode == 0 and "d_model" in budget.stdout
 
 

@@ -152,7 +152,7 @@ def _write_passkey_run(folder: Path, pe: str, seed: int, acc: float) -> None:
 
 
 def test_passkey_studies_get_a_depth_heatmap_averaged_over_seeds(tmp_path, monkeypatch):
-    import bipe.analysis.report as report  # noqa: PLC0415
+    import bipe.analysis.report as report
 
     drawn = {}
     real = report.plot_heatmaps

@@ -71,16 +71,6 @@ def tokens(seed: int, batch: int = 3, length: int = 20) -> torch.Tensor:
     return torch.where(sep > 0.92, torch.full_like(x, OUTER_SEP), x)
 
 
-def ref_positions(row: list[int], separators) -> tuple[list[int], list[int]]:
-    """docs/method.md#positions by a plain loop: (seg, intra) of one row."""
-    seg, intra, s, i = [], [], 0, 0
-    for tok in row:
-        seg.append(s)
-        intra.append(i)
-        s, i = (s + 1, 0) if tok in separators else (s, i + 1)
-    return seg, intra
-
-
 def ref_rotate(
     x: torch.Tensor, pos: torch.Tensor, inv_freq: list[float], scale: list[float] | None = None
 ) -> torch.Tensor:

@@ -14,7 +14,6 @@ from model_helpers import (
     VARIANT_IDS,
     VARIANTS,
     VOCAB,
-    ref_positions,
     tiny_config,
     tiny_model,
     tokens,
@@ -22,6 +21,7 @@ from model_helpers import (
 
 from bipe.models import ModelConfig, Positions, Transformer, generate
 from bipe.models.transformer import KVCache
+from bipe.testing import reference_positions
 
 each_variant = pytest.mark.parametrize(("pe", "extra"), VARIANTS, ids=VARIANT_IDS)
 
@@ -79,12 +79,12 @@ def test_explicit_default_positions_equal_implicit(pe, extra):
     seps = set(model.config.level_separators()[0]) | {
         s for lv in model.config.level_separators() for s in lv
     }
-    ref = [ref_positions(row, seps) for row in x.tolist()]
+    ref = [reference_positions(row, seps) for row in x.tolist()]
     seg = torch.tensor([r[0] for r in ref])
     intra = torch.tensor([r[1] for r in ref])
     outer = ()
     if pe == "hbipe":
-        outer = (torch.tensor([ref_positions(row, {11})[0] for row in x.tolist()]),)
+        outer = (torch.tensor([reference_positions(row, {11})[0] for row in x.tolist()]),)
     explicit = Positions(torch.arange(T).repeat(B, 1), seg, intra, outer)
     assert torch.equal(model(x), model(x, positions=explicit))
 

@@ -1,8 +1,5 @@
-"""Hypothesis strategies and slow reference code for the automata tests (test-only).
-
-Strategies build valid values constructively (drawn pieces are mapped into place, nothing is
-filtered). The reference functions are deliberately naive per-word set loops.
-"""
+"""Slow reference code for the automata tests (test-only): deliberately naive per-word set
+loops, and automata-lib as an outside oracle. The strategies are bipe.testing.strategies'."""
 
 from __future__ import annotations
 
@@ -10,65 +7,8 @@ import itertools
 import sys
 from pathlib import Path
 
-import numpy as np
-from hypothesis import strategies as st
-
 import bipe
-from bipe.automata import NFA, BiNFA
-
-
-@st.composite
-def nfas(
-    draw,
-    max_states: int = 6,
-    max_symbols: int = 3,
-    min_states: int = 1,
-    max_edges: int | None = None,
-    n_symbols: int | None = None,
-    no_empty: bool = False,
-) -> NFA:
-    """A random NFA: sparse random transitions, a non-empty start set, any accept set.
-
-    ``n_symbols`` fixes the alphabet; ``no_empty`` drops start states from the accept set so the
-    empty word is rejected.
-    """
-    q = draw(st.integers(min_states, max_states))
-    a = n_symbols if n_symbols is not None else draw(st.integers(1, max_symbols))
-    state = st.integers(0, q - 1)
-    edges = draw(
-        st.lists(
-            st.tuples(state, st.integers(0, a - 1), state),
-            max_size=max_edges if max_edges is not None else 3 * q * a,
-        )
-    )
-    start = {draw(state)} | set(draw(st.lists(state, max_size=2)))
-    accept = set(draw(st.lists(state, max_size=q)))
-    if no_empty:
-        accept -= start
-    return NFA.from_transitions(q, a, start, accept, edges)
-
-
-@st.composite
-def binfas(
-    draw,
-    levels: int = 2,
-    max_symbols: int = 2,
-    max_types: int = 3,
-    n_symbols: int | None = None,
-    top: bool = True,
-) -> BiNFA:
-    """A random Bi-NFA with ``levels`` levels built from random NFAs (types with empty words
-    are made non-empty by dropping start states from the accept set)."""
-    a = n_symbols if n_symbols is not None else draw(st.integers(1, max_symbols))
-    k = draw(st.integers(1, max_types))
-    if levels == 2:
-        inner = tuple(draw(nfas(max_states=4, n_symbols=a, no_empty=True)) for _ in range(k))
-    else:
-        inner = tuple(
-            draw(binfas(levels - 1, max_types=2, n_symbols=a, top=False)) for _ in range(k)
-        )
-    outer = draw(nfas(max_states=4, n_symbols=k, no_empty=not top))
-    return BiNFA(n_symbols=a, separator=a + levels - 2, outer=outer, inner=inner)
+from bipe.automata import NFA
 
 
 def ref_member(automaton, word) -> bool:
@@ -93,25 +33,6 @@ def ref_member(automaton, word) -> bool:
         types = [k for k, x in enumerate(automaton.inner) if ref_member(x, segment)]
         states = {r for q in states for k in types for r in edges.get((q, k), ())}
     return bool(states & outer.accept)
-
-
-@st.composite
-def nfa_and_words(
-    draw,
-    max_states: int = 6,
-    max_symbols: int = 3,
-    max_n: int = 6,
-    max_t: int = 8,
-    min_states: int = 1,
-):
-    """(nfa, words (N, T) int64, lengths (N,) int64) with lengths in 0..T."""
-    nfa = draw(nfas(max_states=max_states, max_symbols=max_symbols, min_states=min_states))
-    n = draw(st.integers(1, max_n))
-    t = draw(st.integers(0, max_t))
-    flat = draw(st.lists(st.integers(0, nfa.n_symbols - 1), min_size=n * t, max_size=n * t))
-    words = np.array(flat, dtype=np.int64).reshape(n, t)
-    lengths = np.array(draw(st.lists(st.integers(0, t), min_size=n, max_size=n)), dtype=np.int64)
-    return nfa, words, lengths
 
 
 # ------------------------------------------------------------------ slow references

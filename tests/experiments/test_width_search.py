@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bipe.experiments.study import WidthStudy, run_width_study, study_configs
+from bipe.experiments.width_search import WidthStudy, run_width_study, study_configs
 
 WIDTHS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
