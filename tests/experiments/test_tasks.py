@@ -26,6 +26,26 @@ def test_registry_names_are_exact():
         "ruler:niah_multiquery",
         "ruler:variable_tracking",
         "ruler:common_words",
+        *(
+            f"chomsky:{name}"
+            for name in (
+                "even_pairs",
+                "modular_arithmetic",
+                "parity_check",
+                "cycle_navigation",
+                "stack_manipulation",
+                "reverse_string",
+                "modular_arithmetic_brackets",
+                "solve_equation",
+                "duplicate_string",
+                "missing_duplicate_string",
+                "odds_first",
+                "binary_addition",
+                "binary_multiplication",
+                "compute_sqrt",
+                "bucket_sort",
+            )
+        ),
     ]
     with pytest.raises(ValueError, match="known tasks: arith, arith_direct"):
         get_task("copy")
