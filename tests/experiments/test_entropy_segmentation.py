@@ -20,6 +20,7 @@ from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.entropy import entropy_positions, fit_entropy_segmenter
 
 ENTROPY = {"segment_train.method": "entropy", "segment_eval.method": "entropy"}
+RULER_CONTEXT = {"ruler": {"data.context": "320"}}
 
 
 def test_config_knobs_are_validated():
@@ -218,7 +219,8 @@ def test_every_task_prepares_with_entropy_segmentation(tmp_path, task):
         task=task,
         pe="bipe_rope",
         out=str(tmp_path / "r"),
-        overrides={"data.n_train": "48", **ENTROPY},
+        # the RULER tasks' needles and question need more than the tiny preset's 96-byte context
+        overrides={"data.n_train": "48", **ENTROPY, **RULER_CONTEXT.get(task.split(":")[0], {})},
     )
     prepared = prepare(config)
     check_feasible(prepared, [1])

@@ -8,6 +8,7 @@ to a temporary folder; ``examples/encodings/kerple``) and are named as ``FILE.py
 import dataclasses
 import math
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ def test_every_spec_form_resolves_to_the_entry(plugin, tmp_path, monkeypatch):
     by_file = resolve_encoding(f"{plugin}:SEG_DECAY")
     assert isinstance(by_file, EncodingEntry) and by_file.doc.startswith("linear decay")
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_encodings", raising=False)  # another test's module
     assert resolve_encoding("my_encodings:SEG_DECAY").doc == by_file.doc
     # an installed distribution's entry point, without pip: its metadata on sys.path
     info = tmp_path / "my_encodings-0.1.dist-info"
