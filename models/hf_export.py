@@ -1,0 +1,156 @@
+"""Write a bipe Transformer as a self-contained Hugging Face folder, and read one back.
+
+Shape legend: none (files and state dicts).
+
+The folder carries the model's own code: ``modeling_bipe.py`` (:mod:`.hf_modeling`),
+``configuration_bipe.py`` (:mod:`.hf_config`) and every ``models/`` module they import,
+copied flat as ``bipe_<name>.py`` with their relative imports renamed. ``models/`` needs only
+torch, so loading needs only torch and transformers (``trust_remote_code=True``), and every
+registry encoding exports with the exact code that trained it. The folder is written by
+transformers' own ``save_pretrained`` through the copied code (``config.json`` with
+``auto_map``, ``model.safetensors``, ``generation_config.json``), so a save ->
+``from_pretrained`` -> save round trip rewrites the same files.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import itertools
+import json
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ModelConfig
+from .transformer import Transformer
+
+MODELS_DIR = Path(__file__).resolve().parent
+MODELING_FILE, CONFIGURATION_FILE = "modeling_bipe.py", "configuration_bipe.py"
+RENAMED = {"hf_modeling": MODELING_FILE[:-3], "hf_config": CONFIGURATION_FILE[:-3]}
+_RELATIVE = re.compile(r"^(\s*from\s+\.)(\w+)(\s+import)", flags=re.MULTILINE)
+_COUNTER = itertools.count()
+
+
+def exported_name(module: str) -> str:
+    """File stem of ``models/<module>.py`` in an export."""
+    return RENAMED.get(module, f"bipe_{module}")
+
+
+def _imported_modules(text: str, where: str) -> tuple[set[str], set[str]]:
+    """(relative module names, absolute top-level packages) imported anywhere in ``text``."""
+    relative, absolute = set(), set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            if node.level != 1 or not node.module:
+                raise ValueError(f"{where}: cannot export 'from {'.' * node.level} import'")
+            relative.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            absolute.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            absolute.update(a.name.split(".")[0] for a in node.names)
+    return relative, absolute
+
+
+def source_files(header: str) -> dict[str, str]:
+    """``{file name: text}`` of the code an export carries: the modeling and configuration
+    modules and, transitively, every ``models/`` module they import (``header``, a comment
+    block, goes on top of each). A module importing ``bipe`` absolutely is a ValueError."""
+    todo, done, out = ["hf_modeling", "hf_config"], set(), {}
+    while todo:
+        module = todo.pop()
+        if module in done:
+            continue
+        done.add(module)
+        path = MODELS_DIR / f"{module}.py"
+        text = path.read_text()
+        relative, absolute = _imported_modules(text, f"models/{module}.py")
+        if "bipe" in absolute:
+            raise ValueError(f"models/{module}.py imports bipe: it cannot be exported")
+        todo.extend(sorted(relative))
+        renamed = _RELATIVE.sub(lambda m: m[1] + exported_name(m[2]) + m[3], text)
+        out[exported_name(module) + ".py"] = header + renamed
+    return dict(sorted(out.items()))
+
+
+def load_exported_code(folder: str | Path):
+    """The modeling module of the exported code in ``folder``, imported as a fresh package
+    (its ``BipeForCausalLM`` and ``BipeConfig``), without transformers' remote-code cache."""
+    name = f"_bipe_hf_export_{next(_COUNTER)}"
+    package = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, None))
+    package.__path__ = [str(folder)]
+    sys.modules[name] = package
+    return importlib.import_module(f"{name}.{MODELING_FILE[:-3]}")
+
+
+def write_hf_folder(
+    model: Transformer,
+    out: str | Path,
+    *,
+    header: str,
+    extra_files: dict[str, str | bytes] | None = None,
+    generation: dict[str, Any] | None = None,
+) -> None:
+    """Write ``model`` to the new folder ``out`` (see the module docstring); ``extra_files``
+    (tokenizer, model card) and ``generation`` (generation_config fields) join it. Everything is
+    written to a temporary folder beside ``out`` and renamed into place at the end."""
+    out = Path(out)
+    if out.exists():
+        raise ValueError(f"{out} exists; give a new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        src, dst = work / "src", work / "out"
+        src.mkdir()
+        for name, text in source_files(header).items():
+            (src / name).write_text(text)
+        modeling = load_exported_code(src)
+        config = modeling.BipeConfig(bipe_model=model.config.to_dict(), **(generation or {}))
+        config.register_for_auto_class()
+        hf = modeling.BipeForCausalLM(config)
+        hf.model.load_state_dict(model.state_dict(), strict=True)
+        hf.register_for_auto_class("AutoModelForCausalLM")
+        hf.eval().save_pretrained(dst)
+        for name, content in (extra_files or {}).items():
+            path = dst / name
+            path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+        dst.rename(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def read_hf_folder(folder: str | Path) -> Transformer:
+    """The bipe Transformer of an exported folder (config and weights exact; no transformers
+    needed). A folder that is not a bipe export is a ValueError naming the problem."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    cfg_path, weights = folder / "config.json", folder / "model.safetensors"
+    if not cfg_path.is_file() or not weights.is_file():
+        raise ValueError(
+            f"{folder}: not a Hugging Face model folder (config.json, model.safetensors)"
+        )
+    try:
+        raw = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{cfg_path}: corrupt JSON ({err})") from None
+    if not isinstance(raw, dict) or raw.get("model_type") != "bipe" or "bipe_model" not in raw:
+        raise ValueError(f"{cfg_path}: not a bipe export (model_type 'bipe' with bipe_model)")
+    config = ModelConfig.from_dict(raw["bipe_model"])
+    state = {k.removeprefix("model."): v for k, v in load_file(str(weights)).items()}
+    model = Transformer(config)
+    if config.tie_embeddings:
+        state.setdefault("head.weight", state.get("embed.weight"))
+    expected = model.state_dict()
+    if set(state) != set(expected):
+        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        raise ValueError(
+            f"{weights}: weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
+    return model.eval()
