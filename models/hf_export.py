@@ -25,8 +25,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .config import ModelConfig
 from .transformer import Transformer
 
@@ -150,7 +148,8 @@ def read_hf_folder(folder: str | Path) -> Transformer:
     if set(state) != set(expected):
         missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
         raise ValueError(
-            f"{weights}: weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})"
+            f"{weights}: weights do not match the config "
+            f"(missing {missing[:3]}, unexpected {extra[:3]})"
         )
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
     return model.eval()

@@ -73,15 +73,18 @@ class BipeCache:
         if n_slots <= capacity:
             return
         old, S = self.kv, self.seen
-        new = _empty_cache(model, old.key_valid.shape[0], max(n_slots, 2 * capacity), old)
-        for dst, src in zip(new.keys + new.values + new.states, old.keys + old.values + old.states):
+        new = _empty_cache(model, old.key_valid.shape[0], max(n_slots, 2 * capacity))
+        for dst, src in zip(
+            new.keys + new.values + new.states, old.keys + old.values + old.states, strict=True
+        ):
             dst[:, :, :S] = src[:, :, :S]
         new.write_positions(old.positions.select(0, S), 0)
         new.key_valid[:, :S] = old.key_valid[:, :S]
         self.kv = new
 
 
-def _empty_cache(model: Transformer, batch: int, n_slots: int, like: Tensor | KVCache) -> KVCache:
+def _empty_cache(model: Transformer, batch: int, n_slots: int) -> KVCache:
+    """An empty cache of ``n_slots`` slots for ``model``."""
     n_outer = len(model.config.level_separators()) - 1
     device = model.embed.weight.device
     return KVCache.empty(
@@ -195,7 +198,7 @@ class BipeForCausalLM(PreTrainedModel, GenerationMixin):
                 raise ValueError("attention_mask must be left or right padding (no holes)")
         if not use_cache:
             return self.model.run(ids, pos, key_valid=key_valid), None
-        kv = _empty_cache(self.model, B, T, ids)
+        kv = _empty_cache(self.model, B, T)
         kv.key_valid[:, :T] = True if key_valid is None else key_valid
         logits = self.model.run(ids, pos, cache=kv, start=0, key_valid=key_valid)
         last = pos.select(T - 1, T)
