@@ -22,8 +22,8 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from .config import ModelConfig
 from .transformer import Transformer
@@ -57,8 +57,9 @@ def _imported_modules(text: str, where: str) -> tuple[set[str], set[str]]:
 
 def source_files(header: str) -> dict[str, str]:
     """``{file name: text}`` of the code an export carries: the modeling and configuration
-    modules and, transitively, every ``models/`` module they import (``header``, a comment
-    block, goes on top of each). A module importing ``bipe`` absolutely is a ValueError."""
+    modules and, transitively, every ``models/`` module they import. ``header``, a comment
+    block with ``{source}`` standing for the module's path, goes on top of each. A module
+    importing ``bipe`` absolutely is a ValueError."""
     todo, done, out = ["hf_modeling", "hf_config"], set(), {}
     while todo:
         module = todo.pop()
@@ -72,7 +73,9 @@ def source_files(header: str) -> dict[str, str]:
             raise ValueError(f"models/{module}.py imports bipe: it cannot be exported")
         todo.extend(sorted(relative))
         renamed = _RELATIVE.sub(lambda m: m[1] + exported_name(m[2]) + m[3], text)
-        out[exported_name(module) + ".py"] = header + renamed
+        out[exported_name(module) + ".py"] = (
+            header.replace("{source}", f"models/{module}.py") + renamed
+        )
     return dict(sorted(out.items()))
 
 
@@ -91,12 +94,13 @@ def write_hf_folder(
     out: str | Path,
     *,
     header: str,
-    extra_files: dict[str, str | bytes] | None = None,
-    generation: dict[str, Any] | None = None,
+    extras: Callable[[Path], None] | None = None,
+    special_ids: dict[str, int] | None = None,
 ) -> None:
-    """Write ``model`` to the new folder ``out`` (see the module docstring); ``extra_files``
-    (tokenizer, model card) and ``generation`` (generation_config fields) join it. Everything is
-    written to a temporary folder beside ``out`` and renamed into place at the end."""
+    """Write ``model`` to the new folder ``out`` (see the module docstring). ``special_ids``
+    (``eos_token_id``, ``pad_token_id``, ...) go into config.json and generation_config.json;
+    ``extras(folder)`` writes more files (tokenizer, model card). Everything is written to a
+    temporary folder beside ``out`` and renamed into place at the end."""
     out = Path(out)
     if out.exists():
         raise ValueError(f"{out} exists; give a new folder")
@@ -108,15 +112,14 @@ def write_hf_folder(
         for name, text in source_files(header).items():
             (src / name).write_text(text)
         modeling = load_exported_code(src)
-        config = modeling.BipeConfig(bipe_model=model.config.to_dict(), **(generation or {}))
+        config = modeling.BipeConfig(bipe_model=model.config.to_dict(), **(special_ids or {}))
         config.register_for_auto_class()
         hf = modeling.BipeForCausalLM(config)
         hf.model.load_state_dict(model.state_dict(), strict=True)
         hf.register_for_auto_class("AutoModelForCausalLM")
-        hf.eval().save_pretrained(dst)
-        for name, content in (extra_files or {}).items():
-            path = dst / name
-            path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+        _quiet_save(hf.eval(), dst)
+        if extras is not None:
+            extras(dst)
         dst.rename(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -153,3 +156,16 @@ def read_hf_folder(folder: str | Path) -> Transformer:
         )
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
     return model.eval()
+
+
+def _quiet_save(model, folder: Path) -> None:
+    """``model.save_pretrained(folder)`` without transformers' progress bars."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(folder)
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
