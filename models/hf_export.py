@@ -31,6 +31,11 @@ from .transformer import Transformer
 MODELS_DIR = Path(__file__).resolve().parent
 MODELING_FILE, CONFIGURATION_FILE = "modeling_bipe.py", "configuration_bipe.py"
 RENAMED = {"hf_modeling": MODELING_FILE[:-3], "hf_config": CONFIGURATION_FILE[:-3]}
+ENTRIES = ("hf_modeling", "hf_config")
+ALL_MODULES_NOTE = (
+    "# Every module of the model code, named here so that transformers 4.x copies them all\n"
+    "# (it copies only the modules a loaded file imports itself)."
+)
 _RELATIVE = re.compile(r"^(\s*from\s+\.)(\w+)(\s+import)", flags=re.MULTILINE)
 _COUNTER = itertools.count()
 
@@ -59,24 +64,29 @@ def source_files(header: str) -> dict[str, str]:
     """``{file name: text}`` of the code an export carries: the modeling and configuration
     modules and, transitively, every ``models/`` module they import. ``header``, a comment
     block with ``{source}`` standing for the module's path, goes on top of each. A module
-    importing ``bipe`` absolutely is a ValueError."""
-    todo, done, out = ["hf_modeling", "hf_config"], set(), {}
+    importing ``bipe`` absolutely is a ValueError.
+
+    transformers 4.x copies into its module cache only the modules that the file it loads
+    imports itself, so the two entry files end with an import of every other module."""
+    todo, imports, out = list(ENTRIES), {}, {}
     while todo:
         module = todo.pop()
-        if module in done:
+        if module in imports:
             continue
-        done.add(module)
-        path = MODELS_DIR / f"{module}.py"
-        text = path.read_text()
+        text = (MODELS_DIR / f"{module}.py").read_text()
         relative, absolute = _imported_modules(text, f"models/{module}.py")
         if "bipe" in absolute:
             raise ValueError(f"models/{module}.py imports bipe: it cannot be exported")
+        imports[module] = relative
         todo.extend(sorted(relative))
         renamed = _RELATIVE.sub(lambda m: m[1] + exported_name(m[2]) + m[3], text)
-        out[exported_name(module) + ".py"] = (
-            header.replace("{source}", f"models/{module}.py") + renamed
-        )
-    return dict(sorted(out.items()))
+        out[module] = header.replace("{source}", f"models/{module}.py") + renamed
+    for entry in ENTRIES:
+        rest = sorted(set(imports) - set(imports[entry]) - set(ENTRIES))
+        lines = [f"from .{exported_name(m)} import __name__ as _  # noqa: E402, F401" for m in rest]
+        if lines:
+            out[entry] += "\n\n" + "\n".join([ALL_MODULES_NOTE, *lines]) + "\n"
+    return dict(sorted((exported_name(m) + ".py", text) for m, text in out.items()))
 
 
 def load_exported_code(folder: str | Path):

@@ -8,8 +8,8 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -126,7 +126,7 @@ def test_byte_tokenizer_equals_bipe_byte_for_byte():
 
 FRESH = """
 import json, sys
-sys.path[:0] = [{site!r}]
+sys.path[:0] = {paths!r}
 try:
     import bipe
 except ImportError:
@@ -159,7 +159,10 @@ def test_fresh_interpreter_without_bipe_loads_generates_and_resaves(runs, tmp_pa
         ("arith", str(runs["arith"][1]), "( 2 + 7 ) * 6 ="),
         ("text", str(runs["text"][1]), "Héllo\n\nwörld"),
     ]
-    script = FRESH.format(site=sysconfig.get_paths()["purelib"], jobs=jobs, texts=TEXTS)
+    # this interpreter's paths (torch, transformers) except those holding bipe; -S skips the
+    # site hooks, so an editable install of bipe is not found either
+    paths = [p for p in sys.path if p and not (Path(p) / "bipe").exists()]
+    script = FRESH.format(paths=paths, jobs=jobs, texts=TEXTS)
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HF_HOME": str(tmp_path / "hf_home"),
