@@ -225,7 +225,7 @@ print(tok.decode(model.generate(**tok(PROMPT, return_tensors="pt"), max_new_toke
 
 The model computes its positions (token index, segment index, intra-segment position) from
 `input_ids` and the separators: do not pass `position_ids`. `generate` works with and
-without the cache and with left padding (greedy and sampling; not beam search); `labels` give
+without the cache and with left padding (greedy, sampling, beam search); `labels` give
 the next-token loss, so `Trainer` can fine-tune it. Serving engines with built-in position
 schemes (vLLM, TGI) cannot run it. `bipe import-hf PATH --out RUN` turns this folder back into
 a bipe run.

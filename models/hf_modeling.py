@@ -14,8 +14,8 @@ position, outer levels) come from ``input_ids`` and the separator ids in the con
   positions are the ones the whole prefix would give: never plain token indices.
 
 ``labels`` give the shifted next-token cross-entropy (``-100`` ignored), so ``Trainer`` can
-fine-tune it. The cache is a :class:`BipeCache` (bipe's own KV cache, grown by doubling);
-beam search is not supported. Computation runs in the weights' dtype (``bipe_model``'s
+fine-tune it. The cache is a :class:`BipeCache` (bipe's own KV cache, grown by doubling,
+reordered for beam search). Computation runs in the weights' dtype (``bipe_model``'s
 ``compute_dtype`` is kept for re-import but not applied here). This module is copied into
 every export (``bipe export-hf``) with the bipe model code it imports: loading needs only
 torch and transformers.
@@ -66,6 +66,21 @@ class BipeCache:
     def get_seq_length(self, layer_idx: int = 0) -> int:
         """Tokens held (the transformers cache interface)."""
         return self.seen
+
+    def reorder_cache(self, beam_idx: Tensor) -> None:
+        """Keep rows ``beam_idx`` (B,) of every tensor, in that order (beam search)."""
+        kv, idx = self.kv, beam_idx.to(self.kv.key_valid.device)
+        pos = kv.positions
+        for t in (*kv.keys, *kv.values, *kv.states, kv.key_valid, pos.index, pos.seg, pos.intra):
+            t.copy_(t.index_select(0, idx))
+        for t in pos.outer:
+            t.copy_(t.index_select(0, idx))
+        last = self.last
+        self.last = Positions(
+            *(x.index_select(0, idx) for x in (last.index, last.seg, last.intra)),
+            tuple(o.index_select(0, idx) for o in last.outer),
+        )
+        self.last_token = self.last_token.index_select(0, idx)
 
     def reserve(self, model: Transformer, n_slots: int) -> None:
         """Make room for ``n_slots`` slots in all (copying the filled ones into a larger cache)."""

@@ -76,6 +76,17 @@ def test_greedy_generate_equals_bipe_cached_or_not(exports, index):
         assert torch.equal(got, want), f"use_cache={use_cache}"
 
 
+@pytest.mark.parametrize("name", ["hbipe", "fox", "bipe_alibi"])
+def test_beam_search_with_the_cache_equals_without(exports, name):
+    _, hf, _ = exports(ALL_IDS.index(name))
+    prompt = tokens(300, batch=2, length=6)
+    runs = [
+        hf.generate(prompt, max_new_tokens=8, num_beams=3, do_sample=False, use_cache=use_cache)
+        for use_cache in (True, False)
+    ]
+    assert torch.equal(runs[0], runs[1])
+
+
 @pytest.mark.parametrize("index", range(len(ALL_VARIANTS)), ids=ALL_IDS)
 def test_left_padded_batch_equals_rows_one_by_one(exports, index):
     model, hf, _ = exports(index)
