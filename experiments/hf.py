@@ -23,6 +23,7 @@ from bipe.models import ModelConfig
 from bipe.models import load as load_model
 from bipe.models import save as save_model
 
+MIN_TRANSFORMERS = (4, 56)  # remote-code loaders before 4.56 loop on relative-import cycles
 RUN_FILES = ("config.json", "eval.json", "manifest.json", "tokenizer.json")
 RUN_SUBDIR = "bipe_run"
 HEADER = (
@@ -49,6 +50,15 @@ def _require(*modules: str) -> None:
         raise ValueError(
             f"Hugging Face export needs {', '.join(missing)}: pip install 'bipe-workbench[hf]'"
         )
+    if "transformers" in modules:
+        import transformers
+
+        major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+        if (major, minor) < MIN_TRANSFORMERS:
+            raise ValueError(
+                f"Hugging Face export needs transformers >= 4.56 (older versions loop forever "
+                f"on the model code's import cycles), found {transformers.__version__}"
+            )
 
 
 def export_run(run_dir: str | Path, out: str | Path) -> Path:
