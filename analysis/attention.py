@@ -92,7 +92,7 @@ def _binned(a: np.ndarray, bins: np.ndarray, where: np.ndarray, n_bins: int) -> 
 def model_attention_profile(model, tokens, **kwargs) -> AttentionProfile:
     """:func:`attention_profile` of a :class:`bipe.models.Transformer` on ``tokens`` (B, T),
     with the model's own default positions (for hbipe, ``seg`` is the innermost level)."""
-    import torch  # noqa: PLC0415 (torch only when a model is analysed)
+    import torch  # torch only when a model is analysed
 
     tokens = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
     vocab = model.config.vocab_size
@@ -124,7 +124,7 @@ def pad_batch(token_lists: Sequence[Sequence[int]], pad: int = 0) -> tuple[np.nd
 
 def run_attention_profile(run_dir: str | Path, tokens, **kwargs) -> AttentionProfile:
     """Load ``RUN/model.pt`` with :func:`bipe.models.load` and profile it on ``tokens``."""
-    from bipe.models import load  # noqa: PLC0415
+    from bipe.models import load
 
     path = Path(run_dir) / "model.pt"
     if not path.is_file():

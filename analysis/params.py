@@ -11,7 +11,9 @@ positional          per encoding, from the registry (each
                     R rows (``learned``: R = max_len; BiPE intra: R = max_intra),
                     ``N_b*H`` for T5 buckets, ``F_h*(H+2) + H + 2`` for FIRE,
                     ``L*(D/H)*P`` for CoPE's tables (``cope``, ``bipe_cope``),
-                    ``L*H*(D+1)`` for fox's forget gates; 0 otherwise
+                    ``L*H*(D+1)`` for fox's forget gates, ``L*D`` (L H K) for PoPE's phase
+                    biases (``pope``, ``bipe_pope``), ``L*(2*D*R_w + 3*D + H*(D+1))`` for
+                    PaTH's projections (``path``, ``bipe_path``); 0 otherwise
 attention           ``L*4*D**2`` (fused qkv ``D x 3D`` and output ``D x D``, no biases)
 mlp                 ``L*3*D*F`` (SwiGLU: gate, up ``D x F`` and down ``F x D``)
 norms               ``(2*L + 1)*D`` (two RMSNorm weights per block and a final one)
@@ -45,8 +47,8 @@ from bipe.models.config import BIPE_INTER, BIPE_INTRA, ModelConfig
 from bipe.models.registry import REGISTRY, intra_params, parameter_count, relative_params
 
 V, D, L, H, F = sp.symbols("V D L H F", positive=True, integer=True)
-R_POS, R_INTRA, N_B, F_H, P_COPE = sp.symbols(
-    "R_pos R_intra N_b F_h P", positive=True, integer=True
+R_POS, R_INTRA, N_B, F_H, P_COPE, R_W = sp.symbols(
+    "R_pos R_intra N_b F_h P R_w", positive=True, integer=True
 )
 COMPONENTS = ("token_embedding", "positional", "attention", "mlp", "norms", "head")
 # ModelConfig size -> its symbol (``d_head`` is D/H).
@@ -61,8 +63,15 @@ FIELD_SYMBOLS: dict[str, sp.Symbol] = {
     "t5_n_buckets": N_B,
     "fire_d_hidden": F_H,
     "cope_max_pos": P_COPE,
+    "path_w_rank": R_W,
 }
-SYMBOL_MEANING = {**{s: name for name, s in FIELD_SYMBOLS.items()}, F: "SwiGLU width (d_ff)"}
+# The positional parameters of a plug-in encoding that gives no formula (n_params None).
+P_UNKNOWN = sp.Symbol("P_unknown", nonnegative=True, integer=True)
+SYMBOL_MEANING = {
+    **{s: name for name, s in FIELD_SYMBOLS.items()},
+    F: "SwiGLU width (d_ff)",
+    P_UNKNOWN: "the encoding's parameters (unknown: its entry gives no formula)",
+}
 
 
 class SymbolicConfig:
@@ -109,7 +118,7 @@ def component_formulas(config: ModelConfig, *, symbolic_ff: bool = False) -> dic
     ff = F if (symbolic_ff or config.d_ff is not None) else 4 * D
     out = {
         "token_embedding": V * D,
-        "positional": _symbolic(parameter_count(SymbolicConfig(config))),
+        "positional": _positional(config),
         "attention": L * 4 * D**2,
         "mlp": sp.expand(L * 3 * D * ff),
         "norms": (2 * L + 1) * D,
@@ -119,15 +128,22 @@ def component_formulas(config: ModelConfig, *, symbolic_ff: bool = False) -> dic
     return out
 
 
+def _positional(config: ModelConfig) -> sp.Expr:
+    count = parameter_count(SymbolicConfig(config))
+    return P_UNKNOWN if count is None else _symbolic(count)
+
+
 def symbol_values(config: ModelConfig) -> dict[sp.Symbol, int]:
     """The config's value of every symbol."""
     return {s: getattr(config, name) for name, s in FIELD_SYMBOLS.items()}
 
 
 def parameter_counts(config: ModelConfig) -> dict[str, int]:
-    """Exact parameter count per component and ``total`` (integers)."""
+    """Exact parameter count per component and ``total`` (integers); ``positional`` and
+    ``total`` are None when the encoding's entry gives no formula (``P_unknown``)."""
     values = symbol_values(config)
-    return {name: int(expr.subs(values)) for name, expr in component_formulas(config).items()}
+    counts = {name: expr.subs(values) for name, expr in component_formulas(config).items()}
+    return {name: None if c.free_symbols else int(c) for name, c in counts.items()}
 
 
 def width_step(config: ModelConfig) -> int:
@@ -147,6 +163,7 @@ def fit_width(config: ModelConfig, budget: int) -> ModelConfig:
         raise ValueError(f"parameter budget must be positive, got {budget}")
     step = width_step(config)
     values = {s: v for s, v in symbol_values(config).items() if s is not D}
+    values[P_UNKNOWN] = 0  # an encoding without a formula counts as none (the table says so)
     total = component_formulas(config)["total"].subs(values)
     roots = [r for r in sp.solve(sp.Eq(total, budget), D) if r.is_real and r > 0]
     guess = int(math.floor(float(max(roots)))) if roots else step
@@ -171,11 +188,19 @@ def params_table(config: ModelConfig) -> str:
     """A plain-text table: component, formula, count, share of the total."""
     formulas = component_formulas(config)
     counts = parameter_counts(config)
-    total = counts["total"]
+    known = {name: c for name, c in counts.items() if c is not None and name != "total"}
+    total = counts["total"] if counts["total"] is not None else sum(known.values())
     rows = [
         (name, str(formulas[name]), f"{counts[name]:,}", f"{100 * counts[name] / total:.1f}%")
-        for name in (*COMPONENTS, "total")
+        if counts[name] is not None
+        else (name, str(formulas[name]), "unknown", "")
+        for name in COMPONENTS
     ]
+    rows.append(
+        ("total", str(formulas["total"]), f"{total:,}", "100.0%")
+        if counts["total"] is not None
+        else ("total", "(without the unknown)", f"{total:,} + unknown", "")
+    )
     widths = [
         max(len(r[i]) for r in rows + [("component", "formula", "count", "share")])
         for i in range(4)

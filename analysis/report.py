@@ -103,6 +103,7 @@ NOT_VARIANTS = (
     "command",
     "version",
     "resumes",
+    "encoding",
     "out",
     "init_seed",
     "data_seed",
@@ -130,7 +131,9 @@ def _leaves(tree: Any, prefix: str = "") -> dict[str, str]:
 def _variants(runs: Sequence[Run]) -> dict[Path, str]:
     """Per run, the config values that vary among ``runs`` (besides encoding, width, seeds),
     e.g. ``inner_states=3``: runs differing there are different conditions, not replicates."""
-    leaves = {r.path: _leaves(dict(r.config)) for r in runs}
+    leaves = {
+        r.path: _leaves({k: v for k, v in r.config.items() if k not in NOT_VARIANTS}) for r in runs
+    }
     keys = sorted({k for lv in leaves.values() for k in lv})
     varying = [
         k
@@ -204,6 +207,7 @@ def _task_blocks(
         blocks += _width_blocks(rng, task, metrics[0], evaluated, out_dir)
         blocks += _paired_blocks(rng, metrics, evaluated)
     blocks += _depth_blocks(task, evaluated, labels, out_dir)
+    blocks += _effective_length_blocks(evaluated, labels)
     blocks += _training_blocks(task, runs, labels, out_dir)
     return blocks
 
@@ -351,6 +355,16 @@ def _depth_blocks(task, runs, labels, out_dir) -> list[Block]:
     return [Block(kind="h3", text="Accuracy by depth and length"), Block(kind="img", text=name)]
 
 
+def _effective_length_blocks(runs, labels) -> list[Block]:
+    """RULER runs: each label's effective lengths (:mod:`bipe.analysis.ruler`)."""
+    from .ruler import effective_length_blocks  # it imports Block from here
+
+    grouped: dict[str, dict] = defaultdict(dict)
+    for r in runs:
+        grouped[labels[r.path]][r.path.as_posix()] = r
+    return effective_length_blocks(grouped)
+
+
 def plot_depth_heatmaps(
     path: Path, runs: Sequence[Run], labels: Mapping[Path, str], *, title: str
 ) -> bool:
@@ -428,9 +442,9 @@ def _attention_blocks(
     runs: Sequence[Run], data: str | Path, n_records: int, out_dir: Path
 ) -> list[Block]:
     """Same-segment attention mass and distance profiles of every run with a saved model."""
-    from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+    from bipe.synthetic.dataset import load_dataset
 
-    from .attention import pad_batch, run_attention_profile  # noqa: PLC0415 (torch)
+    from .attention import pad_batch, run_attention_profile  # torch
 
     tokens, valid = pad_batch(load_dataset(data).column("tokens")[:n_records])
     groups: dict[str, list] = defaultdict(list)

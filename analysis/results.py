@@ -6,16 +6,22 @@ A study folder (``studies/<name>/``) holds the sweep's grid file, its run folder
 asks and which comparisons answer it::
 
     title = "Segment-count extrapolation (Bi-NFA LM)"
+    order = 10                           # place among the studies found under studies/
     question = "Does BiPE extrapolate further in the number of segments ...?"
     metrics = ["continuation_valid", "accuracy"]   # the first is the headline
     group = ["model.pe"]                 # config keys whose values name a variant
     pairs = [["bipe_rope", "rope"], ["bipe_alibi", "alibi"]]   # variant A minus variant B
+    headline = ["bipe_rope", "rope"]     # the findings table's pair (default: the first)
     runs = ["."]                         # folders (relative to the study) holding its runs
+    average = ["task"]                   # optional: keys averaged over per variant and seed
     [where]                              # optional filter: config key -> allowed values
     "model.pe" = ["alibi", "bipe_alibi"]
+    [labels]                             # optional readable names for the findings table
+    "bipe_alibi" = "BiPE-ALiBi"
 
 A width study (``bipe study width``) adds a ``[width]`` table; its section is
-:mod:`bipe.analysis.width_results`'s.
+:mod:`bipe.analysis.width_results`'s. Parsing, finding study folders and grouping runs are
+:mod:`bipe.analysis.studies`; the headline table is :mod:`bipe.analysis.findings`.
 
 Variants are labelled by the values of the ``group`` keys (``bipe_alibi 8``). Runs are paired
 by ``(data_seed, init_seed)``. Each section states the question, the setup (the grid file), a
@@ -23,7 +29,9 @@ figure of the headline metric against length with 95% percentile-bootstrap inter
 seeds, the per-length table, the paired differences above the training range, and one
 conclusion sentence per pair. A difference is called a finding only when its 95% Student-t
 interval across seeds excludes zero (the bootstrap is too narrow with few seeds); otherwise
-the sentence says no difference was detectable at this budget.
+the sentence says no difference was detectable at this budget. Per-length paired differences
+are exploratory: a length is marked only where its difference survives Holm's correction
+across the lengths of its pair.
 """
 
 from __future__ import annotations
@@ -32,10 +40,8 @@ import difflib
 import math
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -45,117 +51,34 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from bipe.fileio import write_text_atomic
+from bipe.provenance import NUMERICS, run_numerics
 
+from .findings import findings_table, readme_block, write_readme_block
 from .plots import plot_series_ci
 from .report import Block, plot_depth_heatmaps, render_markdown
-from .runs import Run, as_float, load_runs
-from .stats import Interval, bootstrap_ci, t_interval, verdict
-from .width_results import WidthSpec, width_blocks
+from .ruler import effective_length_blocks
+from .stats import Interval, bootstrap_ci, holm, t_interval, t_pvalue, verdict
+from .studies import (
+    StudySpec,
+    above_train_interval,
+    evaluated_runs,
+    find_studies,
+    load_study,
+    per_length_values,
+    study_runs,
+)
+from .width_results import width_blocks
 
-__all__ = ["StudySpec", "load_study", "study_blocks", "write_results"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class StudySpec:
-    """What one study asks (``study.toml``) and where its runs are."""
-
-    path: Path
-    title: str
-    question: str
-    metrics: tuple[str, ...]
-    group: tuple[str, ...] = ("model.pe",)
-    pairs: tuple[tuple[str, str], ...] = ()
-    runs: tuple[str, ...] = (".",)
-    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    width: WidthSpec | None = None  # a width study (``[width]`` table): see width_results
-
-    def __post_init__(self) -> None:
-        if not self.metrics:
-            raise ValueError(f"{self.path}: study.toml needs at least one metric")
-        if any(len(p) != 2 for p in self.pairs):
-            raise ValueError(f"{self.path}: every pair must name two variants")
-
-
-def load_study(folder: str | Path) -> StudySpec:
-    """The :class:`StudySpec` of ``folder/study.toml``."""
-    folder = Path(folder)
-    try:
-        raw = tomllib.loads((folder / "study.toml").read_text())
-    except FileNotFoundError:
-        raise OSError(f"{folder}: no study.toml") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{folder}/study.toml: malformed ({err})") from None
-    known = {"title", "question", "metrics", "group", "pairs", "runs", "where", "width"}
-    if unknown := set(raw) - known:
-        raise ValueError(
-            f"{folder}/study.toml: unknown keys {sorted(unknown)}; "
-            f"valid: {', '.join(sorted(known))}"
-        )
-    missing = {"title", "question", "metrics"} - set(raw)
-    if missing:
-        raise ValueError(f"{folder}/study.toml: missing {sorted(missing)}")
-    return StudySpec(
-        path=folder,
-        title=raw["title"],
-        question=raw["question"],
-        metrics=tuple(raw["metrics"]),
-        group=tuple(raw.get("group", ["model.pe"])),
-        pairs=tuple(tuple(p) for p in raw.get("pairs", [])),
-        runs=tuple(raw.get("runs", ["."])),
-        where=tuple((k, tuple(str(x) for x in v)) for k, v in raw.get("where", {}).items()),
-        width=WidthSpec.from_table(folder, raw["width"]) if "width" in raw else None,
-    )
-
-
-def config_value(config: Mapping[str, Any], dotted: str) -> str:
-    """The value at a dotted key of a run config, as text (``-`` when absent)."""
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return "-"
-        node = node[part]
-    return str(node)
-
-
-def _variant(spec: StudySpec, run: Run) -> str:
-    return " ".join(config_value(run.config, key) for key in spec.group)
-
-
-def _pair_key(run: Run) -> tuple[str, str]:
-    return (config_value(run.config, "data_seed"), config_value(run.config, "init_seed"))
-
-
-def evaluated_runs(spec: StudySpec) -> list[tuple[str, Run]]:
-    """(variant, run) of every evaluated run of the study that its ``where`` admits."""
-    folders = [spec.path / sub for sub in spec.runs]
-    found = [f for f in folders if f.is_dir() and any(f.rglob("config.json"))]
-    runs = [r for r in load_runs(found) if r.evaluation] if found else []
-    return [
-        (_variant(spec, r), r)
-        for r in runs
-        if all(config_value(r.config, k) in allowed for k, allowed in spec.where)
-    ]
-
-
-def study_runs(spec: StudySpec) -> dict[str, dict[tuple[str, str], Run]]:
-    """Evaluated runs of the study: variant -> pair key -> run."""
-    out: dict[str, dict[tuple[str, str], Run]] = defaultdict(dict)
-    for variant, r in evaluated_runs(spec):
-        out[variant][_pair_key(r)] = r
-    return dict(sorted(out.items()))
-
-
-def _per_length(run: Run, metric: str) -> dict[float, float]:
-    return {
-        float(row["length"]): as_float(row.get(metric))
-        for row in run.evaluation.get("per_length", [])
-    }
-
-
-def _above_train(run: Run, metric: str) -> float:
-    hi = (run.evaluation.get("train_range") or [math.inf, math.inf])[1]
-    vals = [v for x, v in _per_length(run, metric).items() if x > hi and not math.isnan(v)]
-    return float(np.mean(vals)) if vals else math.nan
+__all__ = [
+    "StudySpec",
+    "above_train_interval",
+    "evaluated_runs",
+    "find_studies",
+    "load_study",
+    "study_blocks",
+    "study_runs",
+    "write_results",
+]
 
 
 def _fmt(iv: Interval) -> str:
@@ -167,7 +90,7 @@ def _length_table(rng, spec, runs, metric, out_dir, stem) -> list[Block]:
     for variant, by_seed in runs.items():
         pts: dict[float, list[float]] = defaultdict(list)
         for r in by_seed.values():
-            for x, v in _per_length(r, metric).items():
+            for x, v in per_length_values(r, metric).items():
                 if not math.isnan(v):
                     pts[x].append(v)
         series[variant] = [(x, bootstrap_ci(rng, v)) for x, v in sorted(pts.items())]
@@ -211,50 +134,54 @@ def _length_table(rng, spec, runs, metric, out_dir, stem) -> list[Block]:
 def _pair_rows(spec, runs, metric) -> tuple[list[tuple[str, ...]], list[str]]:
     rows, sentences = [], []
     for a, b in spec.pairs:
-        if a not in runs or b not in runs:
+        iv = above_train_interval(runs, a, b, metric)
+        if iv is None:
             continue
-        keys = sorted(set(runs[a]) & set(runs[b]))
-        diffs = [_above_train(runs[a][k], metric) - _above_train(runs[b][k], metric) for k in keys]
-        diffs = [d for d in diffs if not math.isnan(d)]
-        if not diffs:
-            continue
-        iv = t_interval(diffs)
         rows.append((f"{a} - {b}", str(iv.n), _fmt(iv), verdict(a, b, iv)))
         sentences.append(verdict(a, b, iv))
     return rows, sentences
 
 
 def _pair_length_table(spec, runs, metric) -> list[Block]:
-    """Per pair and length: the paired difference [95% t interval]; ``*`` where it excludes 0."""
+    """Per pair and length: the paired difference [95% t interval]; ``*`` where it holds after
+    Holm's correction across that pair's lengths (family-wise 5%)."""
     rows = []
     lengths = sorted(
-        {x for by_seed in runs.values() for r in by_seed.values() for x in _per_length(r, metric)}
+        {
+            x
+            for by_seed in runs.values()
+            for r in by_seed.values()
+            for x in per_length_values(r, metric)
+        }
     )
     for a, b in spec.pairs:
         if a not in runs or b not in runs:
             continue
-        cells = []
+        intervals, pvalues = [], []
         for x in lengths:
             diffs = [
-                _per_length(runs[a][k], metric).get(x, math.nan)
-                - _per_length(runs[b][k], metric).get(x, math.nan)
+                per_length_values(runs[a][k], metric).get(x, math.nan)
+                - per_length_values(runs[b][k], metric).get(x, math.nan)
                 for k in sorted(set(runs[a]) & set(runs[b]))
             ]
             diffs = [d for d in diffs if not math.isnan(d)]
-            iv = t_interval(diffs) if len(diffs) > 1 else None
-            cells.append(
-                "-"
-                if iv is None
-                else iv.format(3) + (" *" if iv.n >= 3 and (iv.lo > 0 or iv.hi < 0) else "")
-            )
+            intervals.append(t_interval(diffs) if len(diffs) > 1 else None)
+            pvalues.append(t_pvalue(diffs) if len(diffs) >= 3 else 1.0)
+        adjusted = holm(pvalues)
+        cells = [
+            "-" if iv is None else iv.format(3) + (" *" if p < 0.05 else "")
+            for iv, p in zip(intervals, adjusted, strict=True)
+        ]
         rows.append((f"{a} - {b}", *cells))
     if not rows:
         return []
     return [
         Block(
             kind="p",
-            text=f"Paired difference of `{metric}` per length [95% t interval "
-            "across seeds; * where it excludes zero]:",
+            text=f"Paired difference of `{metric}` per length [95% t interval across seeds]. "
+            "The intervals are per length and exploratory: * marks the lengths where the "
+            "difference holds after Holm's correction across the pair's "
+            f"{len(lengths)} lengths (family-wise 5%, two-sided t tests, at least 3 seeds).",
         ),
         Block(kind="table", header=("pair", *[f"{x:g}" for x in lengths]), rows=tuple(rows)),
     ]
@@ -272,8 +199,9 @@ def _depth_heatmap(spec, runs, out_dir) -> list[Block]:
         Block(kind="img", text=f"{out_dir.name}/{name}"),
         Block(
             kind="p",
-            text="Exact-match accuracy of the key per depth of the key line "
-            "(rows) and context length (columns), mean over seeds.",
+            text="Exact-match accuracy of the key (RULER tasks: the share of the answer "
+            "strings found) per depth of the key line (RULER: the first asked line) (rows) and "
+            "context length (columns), mean over seeds.",
         ),
     ]
 
@@ -373,6 +301,7 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
             sentences = said
             blocks += _pair_length_table(spec, runs, metric)
     blocks += _depth_heatmap(spec, runs, out_dir)
+    blocks += effective_length_blocks(runs)
     if sentences:
         blocks.append(
             Block(
@@ -400,25 +329,83 @@ def _width_section(rng, spec: StudySpec, blocks: list[Block], out_dir: Path) -> 
     ]
 
 
+def numerics_block(specs: Sequence[StudySpec]) -> Block:
+    """One paragraph naming the studies with runs of an earlier or unrecorded training
+    numerics (``bipe/provenance.py``): today's code does not reproduce those runs."""
+    stale = []
+    for spec in specs:
+        runs = [r for _, r in evaluated_runs(spec)]
+        old = [v for v in (run_numerics(r.config) for r in runs) if v != NUMERICS]
+        if old:
+            versions = sorted({"unrecorded" if v is None else str(v) for v in old})
+            stale.append(
+                f"{spec.title.split(':')[0]} ({len(old)} of {len(runs)} runs; numerics "
+                f"{', '.join(versions)})"
+            )
+    if not stale:
+        return Block(
+            kind="p",
+            text=f"Every run below was produced under the current training numerics "
+            f"(version {NUMERICS}).",
+        )
+    return Block(
+        kind="p",
+        text="**Training numerics.** Studies with runs that predate the current training "
+        f"numerics (version {NUMERICS}) or do not record theirs (a run's `config.json` "
+        'holds it under `"code"`): '
+        + "; ".join(stale)
+        + ". Today's code is not known to reproduce those runs bit for bit; their numbers "
+        "are what the code that trained them measured.",
+    )
+
+
 def write_results(
-    studies: Sequence[str | Path], out: str | Path, *, seed: int = 0, title: str = "Results"
+    studies: Sequence[str | Path],
+    out: str | Path,
+    *,
+    seed: int = 0,
+    title: str = "Results",
+    readme: str | Path | None = None,
 ) -> Path:
-    """Write ``out`` (Markdown) and its figures into a folder beside it named after it."""
+    """Write ``out`` (Markdown) and its figures into a folder beside it named after it.
+
+    ``studies`` are study folders, or folders searched for every ``study.toml`` below them
+    (:func:`find_studies`). With ``readme``, that file's findings block (between
+    ``<!-- findings:start -->`` and ``<!-- findings:end -->``) is rewritten too; its markers
+    are checked before anything is written.
+    """
+
     out = Path(out)
-    specs = [load_study(s) for s in studies]
+    specs = [load_study(s) for s in find_studies(studies)]
+    if readme is not None:
+        readme_block(Path(readme).read_text(), readme)  # fail before writing anything
     fig_dir = out.with_suffix("")
     fig_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
+    command = " ".join(["bipe results", *(Path(s).as_posix() for s in studies)])
+    command += f" --out {out.as_posix()}"
+    if readme is not None:
+        command += f" --readme {Path(readme).as_posix()}"
     blocks = [
         Block(kind="h1", text=title),
         Block(
             kind="p",
-            text="Generated by `bipe results "
-            + " ".join(Path(s).as_posix() for s in studies)
-            + f" --out {out.as_posix()}`"
-            " from the committed run files; do not edit by hand.",
+            text=f"Generated by `{command}` from the committed run files; do not edit by hand.",
         ),
+        Block(kind="h2", text="Headline findings"),
+        Block(
+            kind="p",
+            text="One row per study: its headline comparison (named in its `study.toml`), "
+            "paired by seed, with the 95% Student-t interval across seeds; a difference is "
+            "claimed only where the interval excludes zero.",
+        ),
+        Block(kind="p", text=findings_table(specs, link="")),
     ]
+    blocks.append(numerics_block(specs))
     for spec in specs:
         blocks += study_blocks(rng, spec, fig_dir)
-    return write_text_atomic(out, render_markdown(blocks))
+    path = write_text_atomic(out, render_markdown(blocks))
+    if readme is not None:
+        link = os.path.relpath(out.resolve(), Path(readme).resolve().parent)
+        write_readme_block(readme, findings_table(specs, link=Path(link).as_posix()))
+    return path

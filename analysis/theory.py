@@ -225,7 +225,7 @@ def _find_binfa_dict(tree: Any) -> Mapping[str, Any] | None:
 
 def load_binfa(path: str | Path) -> Any:
     """A Bi-NFA from a JSON file (``BiNFA.to_dict()``) or a dataset folder/meta.json holding one."""
-    from bipe.automata import BiNFA  # noqa: PLC0415 (lands with the automata package)
+    from bipe.automata import BiNFA  # lands with the automata package
 
     path = Path(path)
     if path.is_dir():

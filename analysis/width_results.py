@@ -43,7 +43,7 @@ from .efficiency import (
 from .plots import plot_scaling
 from .report import Block
 from .runs import Run
-from .stats import t_interval, verdict
+from .stats import Interval, t_interval, verdict
 from .theory import THEORY_KEYS, implied_exponents
 
 SETTINGS = ("in_distribution", "above_train")
@@ -152,12 +152,23 @@ def width_results(
 def equal_width_rows(
     runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str, pairs: Sequence[tuple[str, str]]
 ) -> list[tuple[str, ...]]:
+    """Rows of :func:`equal_width_intervals`: pair, width, sizes, difference [95% t interval
+    across seeds], the sentence it supports."""
+    return [
+        (f"{a} - {b}", str(w), str(n_sizes), iv.format(3), verdict(a, b, iv))
+        for a, b, w, n_sizes, iv in equal_width_intervals(runs, spec, metric, pairs)
+    ]
+
+
+def equal_width_intervals(
+    runs: Sequence[tuple[str, Run]], spec: WidthSpec, metric: str, pairs: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, int, int, Interval]]:
     """Per pair (a, b) and width: ``a - b`` in ``metric``, averaged over sizes, paired by seed.
 
     A width counts only where both variants trained every size and seed the study has (for
     either of them): a search stops where a cell reaches the target, so comparing at a width
-    only some cells reached would select cells by their outcome. Rows: pair, width, sizes,
-    difference [95% t interval across seeds], the sentence it supports.
+    only some cells reached would select cells by their outcome. Items: a, b, width, number
+    of sizes, the 95% t interval across seeds; widths ascending within a pair.
     """
     value: dict[tuple[str, Any, int, int], float] = {}
     for variant, run in runs:
@@ -172,7 +183,7 @@ def equal_width_rows(
                 )
             ] = v
     seeds = spec.seeds or sorted({k[2] for k in value})
-    rows = []
+    out = []
     for a, b in pairs:
         sizes = sorted({k[1] for k in value if k[0] in (a, b)}, key=repr)
         keys = [(size, s) for size in sizes for s in seeds]
@@ -183,9 +194,8 @@ def equal_width_rows(
                 np.mean([value[(a, size, s, w)] - value[(b, size, s, w)] for size in sizes])
                 for s in seeds
             ]
-            iv = t_interval(per_seed)
-            rows.append((f"{a} - {b}", str(w), str(len(sizes)), iv.format(3), verdict(a, b, iv)))
-    return rows
+            out.append((a, b, w, len(sizes), t_interval(per_seed)))
+    return out
 
 
 def _theory(results: list[Result], runs: Sequence[tuple[str, Run]], spec: WidthSpec):

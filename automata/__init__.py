@@ -5,12 +5,11 @@ Public API: :class:`NFA` (a DFA is the deterministic case), :class:`WordSampler`
 :func:`count_words`, :func:`random_nfa`, :func:`random_dfa`, :func:`missing_lengths`,
 :class:`BiNFA`, :class:`BiLabels`, :class:`MemberSampler` (the one sampler of NFA words and
 Bi-NFA sequences, under finite :class:`LengthLaw` laws; returns :class:`Ragged`),
-:func:`random_binfa`, :func:`automaton_from_dict`, :func:`segment_labels`; :class:`BiSampler`
-is a deprecated padded wrapper over :class:`MemberSampler`.
+:func:`random_binfa`, :func:`automaton_from_dict`, :func:`segment_labels`.
 """
 
 from bipe.automata.binfa import BiNFA, automaton_from_dict
-from bipe.automata.bisample import BiSampler, LengthLaw, MemberSampler, Ragged
+from bipe.automata.bisample import LengthLaw, MemberSampler, Ragged
 from bipe.automata.bisimulate import BiLabels, segment_labels
 from bipe.automata.counting import WordSampler, count_words
 from bipe.automata.generate import missing_lengths, random_binfa, random_dfa, random_nfa
@@ -20,7 +19,6 @@ __all__ = [
     "NFA",
     "BiLabels",
     "BiNFA",
-    "BiSampler",
     "LengthLaw",
     "MemberSampler",
     "Ragged",

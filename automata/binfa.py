@@ -214,14 +214,6 @@ class BiNFA:
         (the oracle for scoring a language model's next-token choices)."""
         return self.flatten(max_states).trim().legal_next_mask(tokens, lengths)
 
-    def sampler(self, max_lengths: Any) -> Any:
-        """Deprecated: a :class:`~bipe.automata.bisample.BiSampler` (the padded wrapper of
-        :class:`~bipe.automata.bisample.MemberSampler`, the one sampler; use that in new code);
-        ``max_lengths`` has one entry per level, outermost segment count first."""
-        from bipe.automata.bisample import BiSampler
-
-        return BiSampler.build(self, max_lengths)
-
     def labels(self, tokens: np.ndarray, lengths: np.ndarray | None = None) -> Any:
         """Per-token labels: segment index, intra position, inner and outer state sets.
 

@@ -25,8 +25,7 @@ all accepted token sequences of a given length.
 
 The result is ragged (:class:`Ragged`: all sequences concatenated, with boundary marks and the
 type of every unit); :mod:`bipe.synthetic.sequence_sampling` wraps it with length-spec laws,
-position streams and state labels (what ``bipe gen`` and the tasks use). :class:`BiSampler` is
-the earlier padded interface, kept as a deprecated wrapper over the same code path.
+position streams and state labels (what ``bipe gen`` and the tasks use).
 
 Worked example: with counts fixed at 2 and lengths at 1 over the module example of
 :mod:`bipe.automata.binfa`, every row is ``0 2 1 2``.
@@ -34,7 +33,6 @@ Worked example: with counts fixed at 2 and lengths at 1 over the module example 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +43,7 @@ from bipe.automata.binfa import BiNFA
 from bipe.automata.generate import missing_lengths
 from bipe.automata.nfa import NFA
 
-__all__ = ["BiSampler", "LengthLaw", "MemberSampler", "Ragged"]
+__all__ = ["LengthLaw", "MemberSampler", "Ragged"]
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -200,14 +198,14 @@ def _assemble(
     for k, sub_plan in enumerate(plan.subs):
         idx = np.flatnonzero(types == k)  # (U_k,) units of type k, in order
         if idx.size:
-            sub = _sample(rng, sub_plan, idx.size)
+            sub = _sample(rng, sub_plan, idx.size)  # type: ignore[arg-type]
             content[idx] = sub.lengths
             drawn.append((idx, sub))
     starts = np.cumsum(content + 1) - (content + 1)  # (U,) first token of each unit
     ends = starts + content  # (U,) position of each unit's separator
     total = int((content + 1).sum())
     tokens = np.empty(total, dtype=np.int64)
-    tokens[ends] = plan.separator
+    tokens[ends] = plan.separator  # type: ignore[assignment]
     marks = np.zeros((plan.levels - 1, total), dtype=bool)
     marks[:, ends] = True  # this level's separator closes a unit at every level
     lower: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(plan.levels - 2)]
@@ -261,66 +259,3 @@ class MemberSampler:
         if not isinstance(n, int | np.integer) or n < 0:
             raise ValueError(f"number of sequences must be a non-negative int, got {n!r}")
         return _sample(rng, self.plan, int(n))
-
-
-def _law(dist: Any, cap: int) -> LengthLaw:
-    """A :class:`LengthLaw` from a law or a distribution with ``support()``, cut at ``cap``."""
-    if not isinstance(dist, LengthLaw):
-        if not callable(getattr(dist, "support", None)):
-            raise ValueError(
-                f"length distribution {dist!r} has no support(): the sampler "
-                f"draws from finite laws (a LengthLaw or a length spec's law)"
-            )
-        values, probs = dist.support()
-        dist = LengthLaw(
-            values=np.asarray(values, np.int64), probs=np.asarray(probs), label=str(dist)
-        )
-    keep = dist.values <= cap
-    return LengthLaw(values=dist.values[keep], probs=dist.probs[keep], label=dist.label)
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class BiSampler:
-    """Deprecated padded interface over :class:`MemberSampler` (the one code path).
-
-    ``build(binfa, max_lengths)`` then ``sample(rng, n, dists, pad)``: each law in ``dists`` (a
-    :class:`LengthLaw` or any object with ``support() -> (values, probs)``) is cut at its
-    level's ``max_lengths`` entry and the draw is :class:`MemberSampler`'s (feasibility
-    conditioned; earlier versions drew unconditioned lengths and raised on an unrealisable one,
-    a different random stream). Use :class:`MemberSampler` in new code.
-    """
-
-    binfa: BiNFA
-    max_lengths: tuple[int, ...]
-
-    @classmethod
-    def build(cls, binfa: BiNFA, max_lengths: Sequence[int]) -> BiSampler:
-        """``max_lengths`` has one entry per level, outermost count first."""
-        warnings.warn(
-            "BiSampler is deprecated; use bipe.automata.MemberSampler",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        max_lengths = tuple(int(x) for x in max_lengths)
-        if len(max_lengths) != binfa.levels:
-            raise ValueError(
-                f"max_lengths needs {binfa.levels} entries (one per level), got {len(max_lengths)}"
-            )
-        return cls(binfa=binfa, max_lengths=max_lengths)
-
-    def sample(
-        self, rng: np.random.Generator, n: int, dists: Sequence[Any], pad: int = -1
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(tokens (n, T) int64 padded with pad, lengths (n,) int64)``."""
-        if len(dists) != self.binfa.levels:
-            raise ValueError(
-                f"need {self.binfa.levels} length distributions (one per level), got {len(dists)}"
-            )
-        laws = [_law(d, cap) for d, cap in zip(dists, self.max_lengths, strict=True)]
-        ragged = MemberSampler.build(self.binfa, laws).sample(rng, n)
-        valid = (
-            np.arange(int(ragged.lengths.max(initial=0)))[None, :] < ragged.lengths[:, None]
-        )  # (N, T)
-        tokens = np.full(valid.shape, pad, dtype=np.int64)
-        tokens[valid] = ragged.tokens
-        return tokens, ragged.lengths

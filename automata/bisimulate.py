@@ -158,7 +158,8 @@ def labels(bi: BiNFA, tokens: np.ndarray, lengths: np.ndarray | None = None) -> 
     tokens, lengths, valid = check_words(tokens, lengths, bi.vocab_size)
     n, t_len = tokens.shape
     state = _BiRunner(bi, n)
-    outer, inner = [], [[] for _ in bi.inner]
+    outer: list[np.ndarray] = []
+    inner: list[list[np.ndarray]] = [[] for _ in bi.inner]
     for t in range(t_len):
         state.feed(tokens[:, t], t < lengths)
         outer.append(state.packed())

@@ -165,7 +165,7 @@ class WordSampler:
 
     def probability(self, word: np.ndarray) -> float:
         """The probability that :meth:`sample` draws this word at its length (0.0 if rejected)."""
-        word = [int(x) for x in word]
+        word = [int(x) for x in word]  # type: ignore[assignment]
         if self.count(len(word)) == 0:
             return 0.0
         p, state = 1.0, 0

@@ -257,7 +257,7 @@ def random_binfa(
         )
     else:
         inner = tuple(
-            random_binfa(
+            random_binfa(  # type: ignore[misc]
                 rng,
                 n_symbols,
                 n_types,

@@ -251,11 +251,11 @@ class NFA:
 
     def reachable_states(self) -> np.ndarray:
         """(Q,) bool: states reachable from ``start``."""
-        return _closure(self.delta.any(axis=0), _mask(self.start, self.n_states))
+        return _closure(self.delta.any(axis=0), _mask(self.start, self.n_states))  # type: ignore[arg-type]
 
     def coreachable_states(self) -> np.ndarray:
         """(Q,) bool: states from which some accept state is reachable (the live states)."""
-        return _closure(self.delta.any(axis=0).T, _mask(self.accept, self.n_states))
+        return _closure(self.delta.any(axis=0).T, _mask(self.accept, self.n_states))  # type: ignore[arg-type]
 
     def trim(self) -> NFA:
         """Keep only states that are reachable and co-reachable, renumbered in order.

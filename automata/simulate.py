@@ -135,7 +135,7 @@ class StepTable:
             value += base
             got = np.take(table, value, axis=0)  # (N, W)
             out = got if out is None else np.bitwise_or(out, got, out=out)
-        return out
+        return out  # type: ignore[return-value]
 
     def step_1d(self, sets: np.ndarray, symbols: np.ndarray) -> np.ndarray:
         """The W == 1 case on (N,) int64 sets: fewer, cheaper numpy calls per step."""
@@ -146,7 +146,7 @@ class StepTable:
             value += base
             got = table.take(value)  # (N,)
             out = got if out is None else np.bitwise_or(out, got, out=out)
-        return out
+        return out  # type: ignore[return-value]
 
 
 def _run_bitset(nfa: NFA, words: np.ndarray, lengths: np.ndarray, record: bool) -> np.ndarray:
@@ -168,8 +168,8 @@ def _run_bitset(nfa: NFA, words: np.ndarray, lengths: np.ndarray, record: bool) 
             nxt = np.where(active if flat else active[:, None], nxt, sets)
         sets = nxt
         if record:
-            history.append(sets)
-    out = np.stack(history, axis=1) if record else sets  # (N, T+1[, W]) or (N[, W])
+            history.append(sets)  # type: ignore[union-attr]
+    out = np.stack(history, axis=1) if record else sets  # type: ignore[arg-type]  # (N, T+1[, W]) or (N[, W])
     return unpack_sets(out[..., None] if flat else out, nfa.n_states)
 
 
@@ -188,8 +188,8 @@ def _run_dense(nfa: NFA, words: np.ndarray, lengths: np.ndarray, record: bool) -
             nxt[rows] = (sets[rows].astype(np.float32) @ delta[a]) > 0
         sets = nxt
         if record:
-            history.append(sets)
-    return np.stack(history, axis=1) if record else sets
+            history.append(sets)  # type: ignore[union-attr]
+    return np.stack(history, axis=1) if record else sets  # type: ignore[arg-type]
 
 
 def run(
@@ -216,7 +216,7 @@ def accepts(nfa: NFA, words: np.ndarray, lengths: np.ndarray | None = None) -> n
     final = run(nfa, words, lengths, record=False)  # (N, Q)
     accept = np.zeros(nfa.n_states, dtype=bool)
     accept[list(nfa.accept)] = True
-    return (final & accept).any(axis=1)
+    return (final & accept).any(axis=1)  # type: ignore[return-value]
 
 
 def state_sets(nfa: NFA, words: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:

@@ -67,7 +67,7 @@ def aggregate(sweep: Path, k: int, concurrent: int) -> float:
 
 def gpu(runs, k: int) -> None:
     """The GPU figure: K runs one after another against one ensemble of K."""
-    import torch  # noqa: PLC0415
+    import torch
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

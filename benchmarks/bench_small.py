@@ -160,9 +160,9 @@ def bench_ensemble(steps: int) -> None:
     if importlib.util.find_spec("bipe.experiments.ensemble") is None:
         print("ensemble: skipped (bipe.experiments.ensemble is not in this checkout)")
         return
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
+    import subprocess
+    import sys
+    from pathlib import Path
 
     script = Path(__file__).with_name("bench_ensemble.py")  # the full comparison lives there
     subprocess.run([sys.executable, str(script), "--k", "4", "--steps", str(steps)], check=True)

@@ -27,19 +27,19 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_small import bipe_tokens_per_s, hf_tokens_per_s, small_config  # noqa: E402
+from bench_small import bipe_tokens_per_s, hf_tokens_per_s, small_config
 
-from bipe.experiments.demo import demo_configs  # noqa: E402
-from bipe.experiments.rundir import read_json  # noqa: E402
-from bipe.experiments.train import train  # noqa: E402
-from bipe.models import ModelConfig, Transformer  # noqa: E402
+from bipe.experiments.demo import demo_configs
+from bipe.experiments.rundir import read_json
+from bipe.experiments.train import train
+from bipe.models import ModelConfig, Transformer
 
 DECODE_ENCODINGS = ("rope", "bipe_rope", "alibi", "bipe_alibi", "t5")
 
 
 def demo_binfa_runs(device: str, quick: bool, seeds: int) -> None:
     """Train the demo's Bi-NFA runs on ``device`` and print their summaries."""
-    configs = [c for c in demo_configs(quick=quick, seeds=seeds) if c.task == "binfa_lm"]
+    configs = demo_configs("binfa", quick=quick, seeds=seeds)
     with tempfile.TemporaryDirectory() as tmp:
         for config in configs:
             config = dataclasses.replace(

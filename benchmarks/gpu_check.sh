@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU check, under 5 minutes on one GPU (docs/method.md#gpus):
+# One GPU check, under 5 minutes on one GPU (docs/guide.md#gpus):
 #   1. the test suite's CUDA-marked tests (pytest -m cuda);
 #   2. benchmarks/gpu_check.py: the demo's Bi-NFA runs trained on the GPU, cached decoding vs
 #      recomputation in float32, training tokens/s of rope and bipe_rope beside HF Llama.

@@ -1,11 +1,20 @@
 """bipe.experiments: the composition root, where tasks meet models.
 
-Modules: ``config`` (nested frozen run configs, dotted overrides), ``presets`` (``tiny``,
-``demo``, ``paper_arith``, ``cpu_arith``), ``tasks`` (the task registry), ``segmentation``
-(which positions a model receives), ``train`` (runs, checkpoints, exact resume), ``evaluate``
-(the length-extrapolation protocol, ``eval.json``), ``sweep`` and ``study`` (grids of runs),
-``cluster`` (sweeps as submitit/Slurm jobs), ``tblog`` (TensorBoard event files), ``progress``
-(the terminal bar of many runs),
-``demo`` (``bipe demo``), ``rundir`` (run-folder files) and ``cli`` with ``commands/`` (the
-``bipe`` command).
+Modules:
+
+- runs: ``config`` (nested frozen run configs, dotted overrides), ``presets`` (named starting
+  configs), ``tasks/`` (the task registry), ``segmentation`` (which positions a model
+  receives), ``prepare`` (seed streams, the device, a run's data in memory), ``train`` (runs,
+  checkpoints, exact resume), ``resume_changes`` (what a resume may change), ``compiled`` (the
+  training step, optionally ``torch.compile``\\ d), ``distributed`` (data-parallel training
+  under torchrun), ``rundir`` (run-folder files), ``tblog`` (TensorBoard event files);
+- evaluation: ``evaluate`` (the length-extrapolation protocol, ``eval.json``), ``metrics``
+  (language-model metrics), ``online_decode`` (entropy segmentation while decoding);
+- many runs: ``sweep`` (grids of runs), ``sweep_run`` (one run of a sweep), ``ensemble`` and
+  ``ensemble_sweep`` (runs trained together as one ensemble), ``cluster`` (sweeps as
+  submitit/Slurm jobs), ``width_search`` (``bipe study width``: the smallest width reaching a
+  target accuracy), ``progress`` (the terminal bar of many runs);
+- ``battery`` and ``battery_tasks`` (``bipe battery``: a fixed task list measuring encodings
+  against the committed studies' baselines), ``demo`` (``bipe demo``) and ``cli`` with
+  ``commands/`` (the ``bipe`` command).
 """

@@ -40,8 +40,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bipe.experiments.commands.train", "train a model on a task; writes a run folder"),
     "eval": ("bipe.experiments.commands.evaluate", "evaluate a run across lengths"),
     "sweep": ("bipe.experiments.commands.sweep", "run a grid of training runs"),
+    "battery": (
+        "bipe.experiments.commands.battery",
+        "measure encodings on the standard tasks against the baselines",
+    ),
     "study": ("bipe.experiments.commands.study", "parameter-efficiency studies (width search)"),
     "params": ("bipe.experiments.commands.params", "parameter counts per component"),
+    "encodings": (
+        "bipe.experiments.commands.encodings",
+        "the positional encodings (built-in and plug-in) with their options",
+    ),
     "theory": ("bipe.experiments.commands.theory", "state counts of a Bi-NFA and its flattening"),
     "report": ("bipe.experiments.commands.report", "report.md and plots from runs or sweeps"),
     "segstats": ("bipe.experiments.commands.segstats", "segment-length statistics of corpora"),

@@ -1,7 +1,7 @@
 """Sweeps on submitit: one job per run, on Slurm where present, in local processes elsewhere.
 
 ``bipe sweep --executor submitit`` hands every unfinished run of a sweep to submitit's
-``AutoExecutor`` (docs/method.md#sweeps-on-a-cluster). The job is a :class:`TrainJob`, a
+``AutoExecutor`` (docs/guide.md#sweeps-on-a-cluster). The job is a :class:`TrainJob`, a
 picklable callable that trains or resumes one run folder and implements submitit's checkpointing
 protocol: when Slurm preempts a job or its time limit is near, submitit calls
 :meth:`TrainJob.checkpoint`, which returns the same job as a ``DelayedSubmission``, and requeues
@@ -62,7 +62,7 @@ SLURM_KEYS = {
 def require_submitit():
     """The submitit module, or an ``OSError`` naming the extra that provides it."""
     try:
-        import submitit  # noqa: PLC0415
+        import submitit
     except ImportError:
         raise OSError(
             '--executor submitit needs submitit: pip install "bipe-workbench[cluster]"'
@@ -156,7 +156,7 @@ class TrainJob:
     def __call__(self) -> str | None:
         """Run it; returns None, or the one-line error of a bad config or folder."""
         if self.threads:
-            import torch  # noqa: PLC0415
+            import torch
 
             torch.set_num_threads(self.threads)
         run_dir = Path(self.config.out)
@@ -211,7 +211,7 @@ def _reattach(submitit, row: dict, folder: Path, cluster: str):
 def _error(job) -> str | None:
     try:
         return job.result()
-    except Exception as err:  # noqa: BLE001 (submitit re-raises the job's failure)
+    except Exception as err:  # submitit re-raises the job's failure
         lines = [x for x in str(err).strip().splitlines() if x.strip()]
         return lines[-1] if lines else type(err).__name__
 

@@ -1,16 +1,12 @@
 """The training step, optionally compiled once for every batch length.
 
-Documented in docs/method.md#training-step-and-compilation.
+Documented in docs/guide.md#training-step-and-compilation.
 
 ``train.compile`` runs the model's forward through :func:`compile_forward`: ``torch.compile``
 with the length dimension of every input marked dynamic, so batches of any length share one
-graph (compiled once per process, forward and AOT backward) and no padding is computed. (Padding
-batches to buckets of :data:`BUCKET` tokens for static-shape graphs, the first design, computed
-up to 41% extra positions at the ``demo`` shape and gave back most of what compilation saves;
-BENCHMARKS.md has the figures. :func:`pad_batch` and ``compile_forward(..., dynamic_length=False)``
-remain for backends that need static shapes.) Padded tokens get position 0 in every stream and
-target ``IGNORE`` and sit after every real token, so the loss is the unpadded loss up to float
-rounding (``tests/experiments/test_compiled.py``). Inductor's on-disk cache
+graph (compiled once per process, forward and AOT backward) and no padding is computed (padding
+to static-shape buckets computed up to 41% extra positions at the ``demo`` shape; BENCHMARKS.md
+has the figures). Inductor's on-disk cache
 (``TORCHINDUCTOR_CACHE_DIR``, default under /tmp) makes later processes of a sweep at the same
 shape start warm.
 
@@ -23,69 +19,34 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
-from bipe.experiments.tasks import IGNORE
+from bipe.models.plugins import resolve_encoding
 from bipe.models.positions import Positions
 from bipe.models.transformer import Transformer
 
 __all__ = [
-    "BUCKET",
     "backward",
-    "bucket_length",
     "compile_forward",
     "compile_supported",
     "explicit_positions",
-    "pad_batch",
     "train_step",
     "update",
 ]
 
-BUCKET = 16
-
 Forward = Callable[..., torch.Tensor]
-
-
-def bucket_length(t: int, multiple: int = BUCKET) -> int:
-    """The padded length of a batch of length ``t``: the next multiple of ``multiple``."""
-    return -(-t // multiple) * multiple
-
-
-def pad_batch(
-    tokens: torch.Tensor, pos: Positions, targets: torch.Tensor, length: int
-) -> tuple[torch.Tensor, Positions, torch.Tensor]:
-    """Pad tokens (B, T), every position stream (B, T) and targets (B, T[, C]) to ``length``:
-    token 0 and position 0 after the real tokens, targets ``IGNORE``."""
-    extra = length - tokens.shape[1]
-    if extra <= 0:
-        return tokens, pos, targets
-
-    def pad(x: torch.Tensor, value: int = 0) -> torch.Tensor:
-        tail = (0, 0) * (x.dim() - 2) + (0, extra)  # pad dim 1 only
-        return F.pad(x, tail, value=value)  # (B, length[, C])
-
-    padded = Positions(
-        pad(pos.index), pad(pos.seg), pad(pos.intra), tuple(pad(o) for o in pos.outer)
-    )
-    return pad(tokens), padded, pad(targets, IGNORE)
 
 
 def compile_supported(model: Transformer) -> str | None:
     """None if the model's training forward can be compiled, else why not (one phrase)."""
-    if model.config.pe == "randomized_rope":
-        return "randomized_rope samples positions from a torch.Generator every step"
+    if resolve_encoding(model.config.pe).samples_positions:
+        return f"{model.config.pe} samples positions from a torch.Generator every step"
     return None
 
 
-def compile_forward(
-    model: torch.nn.Module, dynamic_length: bool = True, backend: str | Callable = "inductor"
-) -> Forward:
+def compile_forward(model: torch.nn.Module, backend: str | Callable = "inductor") -> Forward:
     """``model(tokens, positions=None) -> logits`` (a Transformer, or one under DDP) compiled
     by ``backend`` (a ``torch.compile`` backend): one graph for every batch length (dim 1 of the
-    tokens and of every position stream marked dynamic), or with ``dynamic_length=False`` one
-    static graph per input shape."""
-    if not dynamic_length:
-        return torch.compile(model, dynamic=False, backend=backend)
+    tokens and of every position stream marked dynamic)."""
     compiled = torch.compile(model, backend=backend)
 
     def forward(tokens: torch.Tensor, positions: Positions | None = None, **kwargs) -> torch.Tensor:

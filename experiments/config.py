@@ -21,12 +21,15 @@ field's type: ``--model.d_model 64``, ``--train.steps 400``, ``--data.operators 
 errors naming the key and listing the valid ones (:func:`apply_overrides`). ``data.KEY``
 resolves against the task's family; a key of another family is an error naming both families.
 A flat ``data`` section of an older ``config.json`` (every family's keys) is read through
-:func:`bipe.synthetic.families.upgrade_data`.
+:func:`bipe.synthetic.families.upgrade_data`; that path is kept for run folders outside the
+repository (the committed studies are migrated: ``studies/migrate_configs.py``) and is to be
+removed on 2027-06-01.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,6 +45,7 @@ __all__ = [
     "SegmentationConfig",
     "TrainConfig",
     "apply_overrides",
+    "check_finite",
     "config_from_dict",
     "config_to_dict",
     "data_family",
@@ -59,7 +63,7 @@ class TrainConfig:
     """Optimisation (AdamW, linear warm-up then cosine decay to ``min_lr_ratio * lr``), logging,
     checkpoints and device (``auto``: CUDA when present, else CPU). ``compile`` runs the
     training forward through ``torch.compile``, one graph for every batch length
-    (``experiments/compiled.py``; docs/method.md#training-step-and-compilation)."""
+    (``experiments/compiled.py``; docs/guide.md#training-step-and-compilation)."""
 
     steps: int = 1000
     batch_size: int = 64
@@ -185,19 +189,23 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         family = data_family(self.task)
-        if type(self.data) is not family.config:
+        if not isinstance(self.data, family.config):
             raise ValueError(
                 f"task {self.task!r} needs data of the {family.name} family "
                 f"({family.config.__name__}), got {type(self.data).__name__}"
             )
         if self.data_seed < 0 or self.init_seed < 0:
             raise ValueError("data_seed and init_seed must be >= 0")
+        check_finite(self)
+        from bipe.experiments.tasks import TASKS  # tasks import this module
+
+        TASKS[self.task].check_data(self.data)
 
     @classmethod
     def section_types(cls, tree: dict[str, Any]) -> dict[str, tuple[type, ...]]:
         """The classes the ``data`` section may take: the task's family config, or every
         family's when ``tree`` names no task (to list every key a command line may give)."""
-        from bipe.synthetic.families import FAMILIES  # noqa: PLC0415
+        from bipe.synthetic.families import FAMILIES
 
         task = tree.get("task")
         if task is None:
@@ -207,7 +215,7 @@ class RunConfig:
 
 def data_family(task: str) -> DataFamily:
     """The data family of a registered task; unknown task -> ``ValueError`` listing them."""
-    from bipe.experiments.tasks import TASKS  # noqa: PLC0415 (tasks import this module)
+    from bipe.experiments.tasks import TASKS  # tasks import this module
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
@@ -216,7 +224,8 @@ def data_family(task: str) -> DataFamily:
 
 def upgrade_run_dict(tree: dict[str, Any]) -> dict[str, Any]:
     """A run config dict whose ``data`` section has only the task's family keys (older,
-    flat ``config.json`` files: see :func:`bipe.synthetic.families.upgrade_data`)."""
+    flat ``config.json`` files: see :func:`bipe.synthetic.families.upgrade_data`). To be removed
+    on 2027-06-01 (tested by tests/experiments/test_committed_configs.py)."""
     if (
         not isinstance(tree, dict)
         or not isinstance(tree.get("data"), dict)
@@ -224,6 +233,21 @@ def upgrade_run_dict(tree: dict[str, Any]) -> dict[str, Any]:
     ):
         return tree
     return {**tree, "data": upgrade_data(data_family(tree["task"]), tree["data"])}
+
+
+def check_finite(config: Any, prefix: str = "") -> None:
+    """Every float of a config (nested sections and tuples included) must be finite: no
+    option gives infinity or NaN a meaning, so ``--train.lr inf`` is refused, naming the key."""
+    for f in dataclasses.fields(config):
+        key = _join(prefix, f.name)
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            check_finite(value, key)
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{key} must be finite, got {value!r}")
 
 
 def _check_positive(obj: Any, *names: str) -> None:
@@ -259,7 +283,13 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
     def plain(value: Any) -> Any:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return {
+                f.name: plain(getattr(value, f.name))
+                for f in dataclasses.fields(value)
+                if getattr(value, f.name) or not f.metadata.get("omit_if_empty")
+            }
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
         if isinstance(value, (tuple, list)):
             return [plain(v) for v in value]
         return value
@@ -353,6 +383,8 @@ def parse_value(tp: Any, text: str, key: str) -> Any:
         raise ValueError(f"{key} expects {getattr(tp, '__name__', tp)}, got {text!r}") from None
     if tp is str or tp is Any:
         return text
+    if tp is dict:
+        raise ValueError(f"{key} is a mapping; set its entries as --{key}.NAME VALUE")
     raise ValueError(f"{key} cannot be set from the command line (type {tp})")
 
 
@@ -368,6 +400,8 @@ def valid_keys(cls: type, prefix: str = "", tree: dict[str, Any] | None = None) 
         for tp in types_[f.name]:
             if _is_config(tp):
                 keys.update(dict.fromkeys(valid_keys(tp, _join(prefix, f.name))))
+            elif tp is dict:  # a mapping of named entries (model.opt.NAME)
+                keys[_join(prefix, f.name) + ".NAME"] = None
             else:
                 keys[_join(prefix, f.name)] = None
     return list(keys)
@@ -419,7 +453,11 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, str], cls: type) 
     and tuple types: ``1,2,4``); ``data.*`` keys by the family of ``data``'s task.
     """
     out = _deep_copy(data)
-    for key, text in overrides.items():
+    # encoding options last: which options exist depends on model.pe
+    for key, text in sorted(overrides.items(), key=lambda kv: kv[0].startswith(OPTION_PREFIX)):
+        if key.startswith(OPTION_PREFIX):
+            _apply_option(out, key, text)
+            continue
         value = parse_value(_leaf_type(cls, key, data), text, key)
         node = out
         parts = key.split(".")
@@ -427,6 +465,25 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, str], cls: type) 
             node = node.setdefault(part, {})
         node[parts[-1]] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+OPTION_PREFIX = "model.opt."  # --model.opt.NAME VALUE: an option of any encoding entry
+
+
+def _apply_option(tree: dict[str, Any], key: str, text: str) -> None:
+    """Set ``model.opt.NAME`` in ``tree``: a built-in option is its flat ModelConfig field
+    (``model.opt.rope_base`` = ``model.rope_base``), a plug-in's goes into ``model.opt``;
+    an option the encoding does not declare is a ``ValueError`` naming its options."""
+    from bipe.models.config import ModelConfig
+    from bipe.models.registry import declared_option
+
+    model = tree.setdefault("model", {})
+    name = key[len(OPTION_PREFIX) :]
+    option = declared_option(model.get("pe", ModelConfig.pe), name)
+    if name in {f.name for f in dataclasses.fields(ModelConfig)}:
+        model[name] = parse_value(_leaf_type(ModelConfig, name), text, key)
+    else:
+        model.setdefault("opt", {})[name] = parse_value(option.type, text, key)
 
 
 def _deep_copy(data: Any) -> Any:

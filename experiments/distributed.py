@@ -1,6 +1,6 @@
 """Data-parallel training: ``torchrun --nproc_per_node N -m bipe train ...``.
 
-Documented in docs/method.md#data-parallel-training.
+Documented in docs/guide.md#data-parallel-training.
 
 Under torchrun (``WORLD_SIZE`` > 1 in the environment) ``bipe train`` joins a process group
 (gloo on CPU, NCCL on CUDA, one GPU per local rank) and trains one run with

@@ -10,7 +10,7 @@ config). Each member is exactly its separate ``bipe train`` run: initial weights
 sampling generator. Every member folder is an ordinary run folder (config.json, metrics.jsonl,
 checkpoint.pt in the ordinary format, model.pt, eval.json): ``bipe eval``/``report`` read it,
 and a member can also be resumed on its own with ``bipe train --resume``. See
-``docs/method.md#ensembles``.
+``docs/guide.md#ensembles``.
 """
 
 from __future__ import annotations
@@ -47,8 +47,11 @@ FREE_RUN_FIELDS = ("init_seed", "data_seed", "out")
 
 def group_key(config: RunConfig) -> str | None:
     """What members of one ensemble share (a JSON-like string), or None: never ensembled
-    (dropout or an encoding with a content hook, which an ensemble refuses)."""
-    if config.model.dropout or _reads_content(config):
+    (dropout, a non-causal model or an encoding with a content hook, which an ensemble refuses;
+    a task that groups its own batches, which the ensemble's shared batch order ignores)."""
+    if config.model.dropout or not config.model.causal or _own_batches(config):
+        return None
+    if _reads_content(config):
         return None
     data = config_to_dict(config)
     for name in FREE_RUN_FIELDS:
@@ -57,12 +60,26 @@ def group_key(config: RunConfig) -> str | None:
     return repr(sorted(data.items()))
 
 
-def _reads_content(config: RunConfig) -> bool:
-    """Whether the run's encoding has a content hook (ensembles refuse those)."""
-    from bipe.models.registry import ENCODINGS  # noqa: PLC0415
+def _own_batches(config: RunConfig) -> bool:
+    """Whether the run's task draws its own training rows (``Task.batch_rows``)."""
+    from bipe.experiments.tasks import Task, get_task
 
+    return type(get_task(config.task)).batch_rows is not Task.batch_rows
+
+
+def _reads_content(config: RunConfig) -> bool:
+    """Whether the run's encoding has a content hook (ensembles refuse those): declared by its
+    registry entry (``reads_content``) or found on the built module (a plug-in may not say);
+    per-layer encodings and windows (``layer_pattern``, ``window``) are refused too."""
+    from bipe.models.plugins import resolve_encoding
+
+    if config.model.layer_pattern or config.model.window is not None:
+        return True
+    entry = resolve_encoding(config.model.pe)
+    if entry.reads_content:
+        return True
     with torch.random.fork_rng(devices=[]):  # building an encoding may draw its init
-        return bool(ENCODINGS[config.model.pe](config.model).uses_content)
+        return bool(entry.build(config.model).uses_content)
 
 
 def ensemble_groups(configs: Sequence[RunConfig], max_size: int) -> list[list[int]]:
@@ -105,7 +122,7 @@ def train_ensemble(
     """Train ``configs`` as one ensemble into new run folders (``run_dirs``, default each
     config's ``out``); returns the folders. ``stop_after`` ends after that many steps as if
     interrupted (tests use it to check resume)."""
-    from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (imports train)
+    from bipe.experiments.evaluate import check_feasible  # imports train
 
     dirs = [Path(d) for d in run_dirs] if run_dirs is not None else [Path(c.out) for c in configs]
     if len(dirs) != len(configs):
@@ -115,6 +132,8 @@ def train_ensemble(
     for out in dirs:
         if (out / "config.json").exists() or (out / "checkpoint.pt").exists():
             raise ValueError(f"{out} already holds a run; resume it or pick another folder")
+    for config in configs:
+        resolve_device(config.train.device)
     prepared = _prepare_all(
         [dataclasses.replace(c, out=str(d)) for c, d in zip(configs, dirs, strict=True)]
     )
@@ -122,7 +141,7 @@ def train_ensemble(
         check_feasible(p)
     for p, out in zip(prepared, dirs, strict=True):
         save_run_segmenters(out, p.segmenters)
-        rundir.write_run_config(out, p.config, command or [])
+        rundir.write_run_config(out, p.config, command or [], ensemble=True)
     return _run(prepared, dirs, [None] * len(dirs), progress=progress, stop_after=stop_after)
 
 
@@ -132,7 +151,10 @@ def resume_ensemble(
     """Continue the runs in ``run_dirs`` as one ensemble from their checkpoints (all at one
     step, or none with a checkpoint)."""
     dirs = [Path(d) for d in run_dirs]
-    configs = [rundir.read_run_config(d)[0] for d in dirs]
+    read = [rundir.read_run_config(d) for d in dirs]
+    for d, (_, raw) in zip(dirs, read, strict=True):  # a changed plug-in source: refused
+        rundir.check_run_encoding(d, raw, resuming=True)
+    configs = [config for config, _ in read]
     states = [rundir.load_checkpoint(d) for d in dirs]
     steps = {None if s is None else int(s["step"]) for s in states}
     if len(steps) > 1:
@@ -222,7 +244,7 @@ def _run(
             member = model.member(k)
             save_model(member, m.out / "model.pt")
             if tc.evaluate_at_end:
-                from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
+                from bipe.experiments.evaluate import evaluate_run
 
                 tblog.log_eval(m.out, evaluate_run(m.out, model=member, progress=progress), step)
     return dirs
@@ -422,7 +444,7 @@ class _Window:
 def _loop(
     model, optimizer, members, step: int, window: _Window, progress: bool, stop_after: int | None
 ) -> int:
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     tc = members[0].prepared.config.train
     device = model.weight("embed.weight").device

@@ -5,7 +5,7 @@
 all interrupted at the same checkpoint step), at most ``size`` runs each; anything else is a
 unit of one, run as before. :func:`run_unit` trains a unit of several runs as one ensemble,
 inline or (``jobs > 1``) in a child process (``python -m bipe.experiments.ensemble_sweep``),
-and returns one error (or None) per run. See ``docs/method.md#ensembles``.
+and returns one error (or None) per run. See ``docs/guide.md#ensembles``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _state(run_dir: Path, status: str) -> tuple:
     """``("new",)`` or ``("partial", checkpoint step | None)``."""
     if status != "partial":
         return ("new",)
-    from bipe.experiments.rundir import load_checkpoint  # noqa: PLC0415 (torch only here)
+    from bipe.experiments.rundir import load_checkpoint  # torch only here
 
     try:
         state = load_checkpoint(run_dir)
@@ -73,7 +73,7 @@ def run_unit(
 ) -> list[str | None]:
     """Train one ensemble unit; one error message (or None) per run."""
     if inline:
-        from bipe.experiments.ensemble import resume_ensemble, train_ensemble  # noqa: PLC0415
+        from bipe.experiments.ensemble import resume_ensemble, train_ensemble
 
         try:
             if partial:

@@ -27,6 +27,7 @@ mean over settings above it (each an unweighted mean over settings; ``{}`` when 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,8 @@ from bipe.experiments.segmentation import (
 from bipe.experiments.tasks import Examples, get_task
 from bipe.models.absolute import LearnedAbsolute
 from bipe.models.checkpoint import load as load_model
+from bipe.models.plugins import resolve_encoding
 from bipe.models.positions import Positions
-from bipe.models.registry import ENCODINGS
 from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.entropy import (
     EntropySegmenter,
@@ -114,7 +115,7 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
             f"pe={config.model.pe} reads every level from the separators; it "
             "supports only the separator segmentation without perturbations"
         )
-    encoding = ENCODINGS[config.model.pe](config.model)
+    encoding = resolve_encoding(config.model.pe).build(config.model)
     tables = [m for m in encoding.modules() if isinstance(m, LearnedAbsolute)]
     index_limit = min((m.table.num_embeddings for m in tables if m.source == "index"), default=None)
     intra_error = any(m.source == "intra" and m.overflow == "error" for m in tables)
@@ -188,12 +189,13 @@ def evaluate_model(
     """The ``eval.json`` content of ``model`` trained under ``config`` (``segmenters``: the
     run's fitted entropy segmenters, needed when ``segment_eval`` uses ``entropy``)."""
     entropy = (segmenters or {}).get("eval")
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
     model.eval()
     rows = []
-    for length in tqdm(lengths, disable=not progress, desc="eval", leave=False):
+    no_bar = not progress or not sys.stderr.isatty()  # no bar into a log or pipe
+    for length in tqdm(lengths, disable=no_bar, desc="eval", leave=False):
         examples = eval_set(config, task, world, length, n)
         longest = max(len(x) for x in examples.inputs) + 1
         batch = max(1, config.data.eval_tokens_per_batch // longest)
@@ -257,6 +259,7 @@ def evaluate_run(
             "run's own eval.json is kept"
         )
     config, raw = evaluation_config(run_dir, overrides or {})
+    rundir.check_run_encoding(run_dir, raw)  # a changed plug-in source: a warning
     apply_threads(config)
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)

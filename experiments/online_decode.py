@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from bipe.models.positions import Positions
-from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.entropy import (
     EntropySegmenter,
     EntropyStreamState,
@@ -26,7 +25,7 @@ from bipe.synthetic.entropy import (
 )
 from bipe.synthetic.segment import StreamState
 
-__all__ = ["EntropyPositions", "decode_entropy_cached"]
+__all__ = ["EntropyPositions"]
 
 
 class EntropyPositions:
@@ -90,19 +89,3 @@ class EntropyPositions:
             entropy=np.array([s.entropy for s in states], dtype=float),
         )
         return seg, intra, stacked
-
-
-def decode_entropy_cached(
-    model, prompts, max_new: int, eos: int | None, device: torch.device, segmenter: EntropySegmenter
-) -> np.ndarray:
-    """(B, max_new) greedy continuations of 1-D ``prompts`` under ``segmenter`` (deprecated
-    name, kept working: ``model.generate(..., positions=EntropyPositions(segmenter))``)."""
-    padded, lengths = pad_rows(prompts, left=True)  # (B, P), (B,)
-    out = model.generate(
-        torch.from_numpy(padded).to(device),
-        max_new,
-        eos=eos,
-        prompt_lengths=torch.from_numpy(lengths).to(device),
-        positions=EntropyPositions(segmenter),
-    )
-    return out[:, padded.shape[1] :].cpu().numpy()  # (B, max_new)

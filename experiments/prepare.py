@@ -38,6 +38,7 @@ __all__ = [
     "Prepared",
     "apply_threads",
     "prepare",
+    "machine_devices",
     "resolve_device",
     "resolve_precision",
     "step_work",
@@ -60,11 +61,32 @@ def apply_threads(config: RunConfig) -> None:
         torch.set_num_threads(config.train.n_threads)
 
 
+def machine_devices() -> list[str]:
+    """The devices this machine has: ``cpu``, then ``cuda:N`` and ``mps`` where present."""
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU."""
+    """``auto`` -> CUDA when present, else CPU; a device this machine lacks (``cuda`` without
+    a GPU, ``cuda:1`` with one, ``mps`` off a Mac) -> ``ValueError`` naming the ones it has."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"train.device {name!r} is not a device name") from None
+    present = machine_devices()
+    wanted = "mps" if device.type == "mps" else f"{device.type}:{device.index or 0}"
+    if device.type != "cpu" and wanted not in present:
+        raise ValueError(
+            f"train.device={name}: this machine has no such device; it has {', '.join(present)}"
+        )
+    return device
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +109,7 @@ def prepare(config: RunConfig, run_dir: str | Path | None = None) -> Prepared:
     segmenters (``segmenters``: split -> fitted segmenter) are read from ``run_dir`` when it
     holds them, else fitted on the training inputs (experiments/segmentation.py).
     ``model.compute_dtype="auto"`` becomes the concrete dtype for the run's device (recorded
-    in config.json, so a resumed run keeps it on any machine; docs/method.md#precision).
+    in config.json, so a resumed run keeps it on any machine; docs/guide.md#precision).
     """
     task = get_task(config.task)
     world = task.setup(stream(config.data_seed, WORLD), config.data)

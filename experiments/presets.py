@@ -7,13 +7,16 @@ binfa_lm`` on ``tiny`` gets ``family_data["automaton"]``). The model's ``vocab_s
 ``separators`` are derived from the task (they cannot be overridden); ``max_intra`` is set
 from the training data when the run starts (``experiments/train.py``).
 
+Each preset says what it is for and what it costs; what runs of it found lives in
+``docs/results.md`` (generated from the committed run folders).
+
 ``tiny``
-    For tests: 2 layers, width 32, 60 steps on 1-2 operator arithmetic; seconds on a CPU.
+    For tests and smoke runs: 2 layers, width 32, 60 steps on 1-2 operator arithmetic; seconds
+    on a CPU.
 ``demo``
-    What ``bipe demo`` trains for arithmetic (about one minute per encoding on a free CPU core,
-    three on the shared machine it was measured on): 2 layers, width 64, 4 heads, 3000 steps
-    of 32 bounded-step chains (``fmt=steps``) with 1-4 operators, evaluated at 1-8. Measured
-    here: every encoding learns 1-3 operators, none gets above chance (about 10%) at 5-8.
+    What ``bipe demo`` trains for arithmetic: 2 layers, width 64, 4 heads, 3000 steps of 32
+    bounded-step chains (``fmt=steps``) with 1-4 operators, evaluated at 1-8; about one minute
+    per encoding on a free CPU core.
 ``paper_arith``
     The reference arithmetic setup (docs/method.md#the-paper) as far as it is stated: 3 layers,
     width 256, 4 heads, AdamW lr 1e-4, batch 512, 1e6 training chains with the reference's
@@ -22,17 +25,16 @@ from the training data when the run starts (``experiments/train.py``).
     defaults: warm-up, cosine decay, weight decay 0.01, gradient clipping 1.0, 1,000 test chains
     per length (they used 1e5 in total). Needs a GPU (days on a CPU).
 ``cpu_arith``
-    The candidate for BiPE's extrapolation claim on 2 CPU cores: the issue's prototype shape
-    (3 layers, width 64, 4 heads), bounded-step chains (``fmt=steps``: every step segment has
-    at most 5 tokens, so only the question and the segment count grow with the operator count)
-    over the wider training range 1-8 operators (the issue's data points show 1-4 and 1-6 are
-    too narrow), 100k chains, 16k steps of 64 (about 10 epochs), evaluated to 12 operators.
-    Measured here with two seeds (rope and bipe_rope side by side on the shared 2-core machine,
-    about 35-40 minutes each including data and evaluation): final-answer accuracy at 8 / 9 /
-    10 / 12 operators, seed 0: rope 98 / 17 / 10 / 6%, bipe_rope 88 / 33 / 8 / 1%; seed 1: rope
-    98 / 45 / 11 / 9%, bipe_rope 92 / 16 / 9 / 7%. Neither encoding extrapolates past one
-    operator beyond training and the order at 9 operators flips with the seed: the paper's claim
-    does not show at this budget.
+    Arithmetic extrapolation within a 2-core CPU budget: 3 layers, width 64, 4 heads,
+    bounded-step chains (``fmt=steps``: every step segment has at most 5 tokens, so only the
+    question and the segment count grow with the operator count) over 1-8 operators, 100k
+    chains, 16k steps of 64 (about 10 epochs), evaluated to 12 operators; about 35-40 minutes
+    per run on two shared cores, data and evaluation included.
+``cpu_text``
+    Language modelling on the Python standard library within a CPU budget: 4 layers, width
+    128, 4 heads, a 128-token training context, 800 steps of 32 windows, loss evaluated at
+    128-1024 tokens (1x-8x the context) on 65,536 validation tokens; 10-20 minutes of training per
+    run on two shared CPU cores.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "segments": "uniform:1:3",
                 "segment_length": "uniform:1:3",
             },
+            "chomsky": {"lengths": "uniform:1:5", "eval_lengths": [3, 7]},
             "text": {
                 "context": 96,
                 "eval_lengths": [],
@@ -162,10 +165,11 @@ def build_config(
 ) -> RunConfig:
     """The RunConfig of ``preset`` with ``task``, ``pe`` (= ``model.pe``) and dotted overrides.
 
-    ``base`` (a config dict, e.g. a run's ``config.json``) replaces the preset. Unknown preset,
+    ``base`` (a config dict, e.g. a run's ``config.json``) goes over the preset: keys it
+    leaves out (a partial config file) come from ``preset`` for ``base``'s task. Unknown preset,
     task or key -> ``ValueError`` listing the known ones.
     """
-    if base is None and preset not in PRESETS:
+    if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
     overrides = dict(overrides or {})
     for key in DERIVED_KEYS:
@@ -173,11 +177,12 @@ def build_config(
             raise ValueError(f"{key} is derived from the task and cannot be set")
     if pe is not None:
         overrides["model.pe"] = pe
-    tree = (
-        _preset_tree(preset, task)
-        if base is None
-        else upgrade_run_dict({**base, "task": task or base.get("task")})
-    )
+    if base is None:
+        tree = _preset_tree(preset, task)
+    else:
+        base = upgrade_run_dict({**base, "task": task or base.get("task")})
+        filler = _preset_tree(preset, base["task"] or PRESETS[preset]["task"])
+        tree = _merged(filler, {k: v for k, v in base.items() if v is not None})
     tree = apply_overrides(tree, overrides, RunConfig)
     if out is not None:
         tree["out"] = out
@@ -189,7 +194,25 @@ def build_config(
     model["vocab_size"] = the_task.vocab_size(data)
     model["separators"] = list(the_task.model_separators(data, model.get("pe", ModelConfig.pe)))
     model.pop("max_intra", None)  # set from the training data when the run starts
-    return config_from_dict(RunConfig, tree)
+    need = the_task.causal(data)
+    if need is not None:
+        model.setdefault("causal", need)
+    config = config_from_dict(RunConfig, tree)
+    if need is not None and config.model.causal != need:
+        raise ValueError(
+            f"task {config.task} with data.protocol={data.protocol} needs "
+            f"model.causal={str(need).lower()}"
+        )
+    return config
+
+
+def _merged(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` with the keys it lacks taken from ``under``, section by section."""
+    out = dict(under)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(under.get(key), dict)
+        out[key] = _merged(under[key], value) if both else value
+    return out
 
 
 def _preset_tree(preset: str, task: str | None) -> dict[str, Any]:

@@ -10,27 +10,87 @@ steps of all runs::
 
 The time left is tqdm's estimate from the step rate seen so far (evaluation after training is not
 counted, so it is an underestimate when evaluation is long). Steps move in ``train.log_every``
-increments. Nothing is drawn when the stream is not a terminal (logs, pipes, CI).
+increments.
+
+When the stream is not a terminal (a log, a pipe, CI) no bar is drawn; plain lines are printed
+instead, so a log shows that work goes on: one per finished run and a heartbeat at least every
+``heartbeat_s`` seconds (30 by default)::
+
+    [bipe] runs 3/8 done (pe-rope__init_seed-2 done), steps 1640/4000, 2m05s elapsed, ~3m01s left
+
+:class:`StepLines` does the same for the steps of one run (``bipe train`` into a log).
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from bipe.experiments.rundir import read_metrics
 
-__all__ = ["SweepProgress"]
+__all__ = ["StepLines", "SweepProgress", "format_seconds"]
+
+
+def format_seconds(seconds: float) -> str:
+    """``75.2`` -> ``1m15s``; ``3725`` -> ``1h02m05s``."""
+    s = max(0, int(round(seconds)))
+    h, m, s = s // 3600, s % 3600 // 60, s % 60
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def _eta(done: int, total: int, start_done: int, elapsed: float) -> str:
+    """Time left from the rate since the start (``?`` before any progress)."""
+    rate = (done - start_done) / elapsed if elapsed > 0 else 0.0
+    return f"~{format_seconds((total - done) / rate)} left" if rate > 0 else "time left unknown"
+
+
+class StepLines:
+    """Plain progress lines for one run's training steps (for streams that are not terminals):
+    ``[bipe] NAME step 120/400, loss 1.234, 0m45s elapsed, ~1m45s left``, at most one line per
+    ``interval_s`` seconds, and always the last step. ``enabled=False`` prints nothing."""
+
+    def __init__(
+        self,
+        name: str,
+        total: int,
+        start: int = 0,
+        *,
+        stream: IO[str] | None = None,
+        enabled: bool = True,
+        interval_s: float = 20.0,
+    ) -> None:
+        self.name, self.total, self.start = name, total, start
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled, self.interval_s = enabled, interval_s
+        self._t0 = time.perf_counter()
+        self._last = -math.inf
+
+    def update(self, step: int, loss: float) -> None:
+        """Report ``step`` (a line when due or at the last step)."""
+        now = time.perf_counter()
+        if not self.enabled or (now - self._last < self.interval_s and step < self.total):
+            return
+        self._last, elapsed = now, now - self._t0
+        eta = _eta(step, self.total, self.start, elapsed)
+        print(
+            f"[bipe] {self.name} step {step}/{self.total}, loss {loss:.3f}, "
+            f"{format_seconds(elapsed)} elapsed, {eta}",
+            file=self.stream,
+            flush=True,
+        )
 
 
 class SweepProgress:
     """A terminal progress bar over ``runs``: ``(name, run folder, training steps)`` triples.
 
     Use as a context manager; call :meth:`finished` when a run ends. ``stream`` defaults to
-    stderr; the bar is drawn only when ``stream.isatty()`` (and ``enabled`` is not False).
+    stderr; the bar is drawn when ``stream.isatty()``, plain lines otherwise (a line per
+    finished run and a heartbeat every ``heartbeat_s``); ``enabled=False`` shows nothing.
     """
 
     def __init__(
@@ -41,11 +101,14 @@ class SweepProgress:
         stream: IO[str] | None = None,
         enabled: bool = True,
         interval_s: float = 1.0,
+        heartbeat_s: float = 30.0,
     ) -> None:
         self.runs = list(runs)
         self.stream = sys.stderr if stream is None else stream
-        self.enabled = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
-        self.interval_s = interval_s
+        is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = enabled and is_terminal
+        self.plain = enabled and not is_terminal and bool(self.runs)
+        self.interval_s, self.heartbeat_s = interval_s, heartbeat_s
         self._done = set(done)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -53,9 +116,14 @@ class SweepProgress:
         self._bar = None
 
     def __enter__(self) -> SweepProgress:
+        if self.plain:
+            self._t0, self._start_steps = time.perf_counter(), self._steps_done()[0]
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+            return self
         if not self.enabled:
             return self
-        from tqdm.auto import tqdm  # noqa: PLC0415
+        from tqdm.auto import tqdm
 
         total = sum(steps for _, _, steps in self.runs)
         self._bar = tqdm(
@@ -82,6 +150,8 @@ class SweepProgress:
         """Mark run ``name`` as ended (done or failed): its steps count in full."""
         with self._lock:
             self._done.add(name)
+        if self.plain:
+            self._line(f"{name} ended")
         self.refresh()
 
     def refresh(self) -> None:
@@ -112,6 +182,28 @@ class SweepProgress:
             total += step
             current.append((name, step, steps))
         return total, current
+
+    def _line(self, event: str = "") -> None:
+        """One plain progress line (runs done, steps, elapsed, time left)."""
+        with self._lock:
+            steps, current = self._steps_done()
+            n_done = len(self._done & {name for name, _, _ in self.runs})
+        total = sum(s for _, _, s in self.runs)
+        elapsed = time.perf_counter() - self._t0
+        running = ", ".join(f"{name} {step}/{n}" for name, step, n in current if step)[:120]
+        print(
+            f"[bipe] runs {n_done}/{len(self.runs)} done"
+            + (f" ({event})" if event else "")
+            + f", steps {steps}/{total}, {format_seconds(elapsed)} elapsed, "
+            + _eta(steps, total, self._start_steps, elapsed)
+            + (f"; running: {running}" if running and not event else ""),
+            file=self.stream,
+            flush=True,
+        )
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            self._line()
 
     def _poll(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -1,7 +1,7 @@
 """What ``bipe train --resume RUN`` may change, and the record of each resume.
 
 A resumed run continues from its checkpoint under its own ``config.json``
-(docs/method.md#resuming-a-run). Options given with ``--resume`` are checked against it:
+(docs/guide.md#resuming-a-run). Options given with ``--resume`` are checked against it:
 
 - **safe** changes are applied: ``train.steps`` (more, or fewer but not below the steps already
   trained), the log and checkpoint cadence (``train.log_every``, ``train.checkpoint_every``),

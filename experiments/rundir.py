@@ -3,7 +3,9 @@
 Layout of a run folder ``RUN``::
 
     RUN/config.json     the full resolved RunConfig + "command" (argv) + "version" (bipe)
-                        + "resumes" (the command line and changes of each CLI resume)
+                        + "code" (version, git commit, dirty flag, numerics: bipe/provenance.py)
+                        + "resumes" (the command line, changes and code of each CLI resume)
+                        + "encoding" (a plug-in encoding: import spec, file, sha256)
     RUN/metrics.jsonl   one JSON object per logged step: step, loss, lr, tokens/s, elapsed_s
     RUN/checkpoint.pt   model + optimizer + step + RNG state (torch.save, weights_only loadable)
     RUN/model.pt        the final model (bipe.models.save), written when training ends
@@ -22,12 +24,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import bipe
+from bipe import provenance
 from bipe.experiments.config import (
     RunConfig,
     config_from_dict,
@@ -35,6 +39,7 @@ from bipe.experiments.config import (
     upgrade_run_dict,
 )
 from bipe.fileio import write_atomic, write_text_atomic
+from bipe.models.plugins import check_source, encoding_source, is_plugin, resolve_encoding
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -52,7 +57,8 @@ __all__ = [
 
 CHECKPOINT_FORMAT = 1
 # config.json keys that record how a run was made, not what it is.
-BOOKKEEPING = ("command", "version", "resumes")
+# ``encoding``: where a plug-in encoding came from (bipe.models.plugins.encoding_source).
+BOOKKEEPING = ("command", "version", "resumes", "encoding", provenance.CODE_KEY)
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> Path:
@@ -72,12 +78,46 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path}: corrupt JSON ({err})") from None
 
 
-def write_run_config(run_dir: str | os.PathLike, config: RunConfig, command: list[str]) -> Path:
-    """``RUN/config.json``: the resolved config plus the command line and package version."""
+def write_run_config(
+    run_dir: str | os.PathLike, config: RunConfig, command: list[str], *, ensemble: bool = False
+) -> Path:
+    """``RUN/config.json``: the resolved config plus the command line, package version and the
+    code record (``bipe.provenance``; ``ensemble`` marks a member trained in an ensemble, whose
+    arithmetic follows a separate run only within a tolerance)."""
     data = config_to_dict(config)
     data["command"] = list(command)
     data["version"] = bipe.__version__
+    data[provenance.CODE_KEY] = provenance.code_record(bipe.__version__)
+    if ensemble:
+        data[provenance.CODE_KEY]["ensemble"] = True
+    _record_encoding(data, config)
     return write_json_atomic(Path(run_dir) / "config.json", data)
+
+
+def _record_encoding(data: dict[str, Any], config: RunConfig) -> None:
+    """``data["encoding"]``: a plug-in's import spec, source file and sha256 (none for a
+    built-in)."""
+    source = encoding_source(config.model.pe)
+    if source is not None:
+        data["encoding"] = source
+
+
+def check_run_encoding(
+    run_dir: str | os.PathLike, raw: dict[str, Any], *, resuming: bool = False, force: bool = False
+) -> str | None:
+    """Compare the plug-in encoding a run recorded with the one importable here: None when
+    they agree (or the run uses a built-in); a changed source is a warning on stderr (and
+    returned), or, when ``resuming`` without ``force``, a ``ValueError``; a spec that cannot
+    be imported is a ``ValueError`` naming it."""
+    message = check_source(raw.get("encoding"))
+    if message is None:
+        return None
+    if resuming and not force:
+        raise ValueError(
+            f"{run_dir}: {message}; resume anyway with bipe train --resume {run_dir} --force"
+        )
+    print(f"bipe: warning: {run_dir}: {message}", file=sys.stderr)
+    return message
 
 
 def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, Any]]:
@@ -89,6 +129,12 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, An
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: corrupt run config (not an object)")
     body = {k: v for k, v in raw.items() if k not in BOOKKEEPING}
+    pe = body.get("model", {}).get("pe") if isinstance(body.get("model"), dict) else None
+    if isinstance(pe, str) and is_plugin(pe):
+        try:
+            resolve_encoding(pe)
+        except ValueError as err:
+            raise ValueError(f"{path}: the run's encoding cannot be used here: {err}") from None
     try:
         return config_from_dict(RunConfig, upgrade_run_dict(body)), raw
     except (ValueError, TypeError) as err:
@@ -98,12 +144,17 @@ def read_run_config(run_dir: str | os.PathLike) -> tuple[RunConfig, dict[str, An
 def record_resume(
     run_dir: str | os.PathLike, config: RunConfig, raw: dict[str, Any], entry: dict[str, Any]
 ) -> Path:
-    """Rewrite ``RUN/config.json`` as ``config``, keeping its command and version and appending
-    ``entry`` (the resume's command line, step and changes) to its ``resumes`` history."""
+    """Rewrite ``RUN/config.json`` as ``config``, keeping its command, version and code record
+    and appending ``entry`` (the resume's command line, step and changes) with the code of the
+    resume to its ``resumes`` history."""
     data = config_to_dict(config)
     data["command"] = raw.get("command", [])
     data["version"] = raw.get("version", bipe.__version__)
+    if provenance.CODE_KEY in raw:
+        data[provenance.CODE_KEY] = raw[provenance.CODE_KEY]
+    entry = {**entry, provenance.CODE_KEY: provenance.code_record(bipe.__version__)}
     data["resumes"] = [*raw.get("resumes", []), entry]
+    _record_encoding(data, config)
     return write_json_atomic(Path(run_dir) / "config.json", data)
 
 
@@ -148,7 +199,7 @@ def load_checkpoint(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 (torch raises many types for a bad file)
+    except Exception as err:  # torch raises many types for a bad file
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ValueError(f"{path}: corrupt checkpoint ({type(err).__name__}: {first})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

@@ -15,7 +15,7 @@ with a different config (nothing is overwritten). Several sweeps may run into on
 once on different parts of a grid (say, one per seed); each keeps the others' rows in the index.
 A grid is given on the command line (``--grid model.pe=rope,bipe_rope --grid init_seed=0,1``)
 or in a small JSON/TOML file, which may also choose the executor and its Slurm parameters
-(docs/method.md#sweeps-on-a-cluster)::
+(docs/guide.md#sweeps-on-a-cluster)::
 
     preset = "tiny"
     task = "arith"
@@ -62,6 +62,7 @@ from bipe.experiments import rundir
 from bipe.experiments.cluster import ClusterOptions
 from bipe.experiments.config import RunConfig, config_to_dict
 from bipe.experiments.ensemble_sweep import run_unit, sweep_units
+from bipe.experiments.prepare import resolve_device
 from bipe.experiments.presets import build_config
 from bipe.experiments.progress import SweepProgress
 from bipe.experiments.sweep_run import run_one, run_status
@@ -196,7 +197,7 @@ def run_sweep(
     ``executor="local"``: ``jobs > 1`` runs that many ``bipe train`` processes at once, each
     with ``cpu_count // jobs`` threads; ``ensemble_size > 1`` trains runs that differ only in
     seeds or encoding as ensembles of up to that many, one process each
-    (``docs/method.md#ensembles``). ``executor="submitit"``: one submitit job per run
+    (``docs/guide.md#ensembles``). ``executor="submitit"``: one submitit job per run
     (``cluster`` says where; ``jobs`` caps the jobs in flight, None: all), see
     :mod:`bipe.experiments.cluster`. Finished runs are skipped, interrupted ones resumed, live
     jobs of an earlier call waited for. ``progress`` draws a bar on a terminal
@@ -205,9 +206,12 @@ def run_sweep(
     atomically as runs finish, keeping the rows of other runs in the folder.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if executor == "local":  # cluster jobs find their devices where they run
+        for config in configs:
+            resolve_device(config.train.device)
+    out.mkdir(parents=True, exist_ok=True)
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     plan = _plan(configs, out)

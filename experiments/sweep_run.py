@@ -13,10 +13,12 @@ from typing import Any
 from bipe.experiments import rundir
 from bipe.experiments.config import RunConfig, config_to_dict
 
-__all__ = ["run_one", "run_status"]
+__all__ = ["comparable", "run_one", "run_status"]
 
 
-def _comparable(data: dict[str, Any]) -> dict[str, Any]:
+def comparable(data: dict[str, Any]) -> dict[str, Any]:
+    """What of a ``config.json`` (as a dict) makes two runs the same run: everything but the
+    bookkeeping, the folder and the data-derived ``model.max_intra``."""
     body = {k: v for k, v in data.items() if k not in (*rundir.BOOKKEEPING, "out")}
     body["model"] = {k: v for k, v in body.get("model", {}).items() if k != "max_intra"}
     return body
@@ -34,7 +36,7 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
     expected = config_to_dict(config)
     if expected["model"]["compute_dtype"] == "auto" and isinstance(saved, dict):
         expected["model"]["compute_dtype"] = saved["model"]["compute_dtype"]  # the run's choice
-    if not isinstance(saved, dict) or _comparable(saved) != _comparable(expected):
+    if not isinstance(saved, dict) or comparable(saved) != comparable(expected):
         raise ValueError(
             f"{run_dir} holds a run with a different config; move it away or "
             "use another sweep folder"
@@ -48,7 +50,7 @@ def run_one(
 ) -> str | None:
     """Train (status ``new``) or resume (``partial``) one run in this process, without a bar;
     returns None or the one-line error of a bad config or folder."""
-    from bipe.experiments.train import resume, train  # noqa: PLC0415 (torch only when running)
+    from bipe.experiments.train import resume, train  # torch only when running
 
     try:
         if status == "partial":

@@ -1,4 +1,4 @@
-"""TensorBoard event files beside ``metrics.jsonl`` (docs/method.md#tensorboard-logging).
+"""TensorBoard event files beside ``metrics.jsonl`` (docs/guide.md#tensorboard-logging).
 
 Every run writes ``RUN/tensorboard/events.out.tfevents.*`` when the optional ``tensorboard``
 package is installed (``pip install "bipe-workbench[tensorboard]"``): the training scalars of
@@ -35,7 +35,7 @@ def _writer_class():
     if os.environ.get("BIPE_TENSORBOARD", "1") == "0":
         return None
     try:
-        from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415
+        from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         if not _warned:
             print(

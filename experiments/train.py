@@ -42,6 +42,7 @@ from bipe.experiments.prepare import (  # noqa: F401 (re-exported: public names 
     step_work,
     stream,
 )
+from bipe.experiments.progress import StepLines
 from bipe.experiments.segmentation import save_run_segmenters
 from bipe.experiments.tasks import IGNORE, Examples
 from bipe.models.checkpoint import save as save_model
@@ -147,6 +148,7 @@ def train(
     the run after that many steps as if interrupted (tests use it to check resume). Under
     torchrun the run trains data-parallel (``experiments/distributed.py``).
     """
+    resolve_device(config.train.device)  # a missing device: refused before anything is written
     with distributed.join(config.train.device):
         return _train(config, command, progress, stop_after)
 
@@ -160,7 +162,7 @@ def _train(
             f"{out} already holds a run; resume it with --resume or pick another --out"
         )
     prepared = prepare(config)
-    from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415 (evaluate imports us)
+    from bipe.experiments.evaluate import check_feasible  # evaluate imports us
 
     check_feasible(prepared)
     distributed.check_batch(config.train.batch_size)
@@ -185,6 +187,7 @@ def resume(
     stop_after: int | None = None,
     overrides: dict[str, str] | None = None,
     command: list[str] | None = None,
+    force: bool = False,
 ) -> Path:
     """Continue the run in ``run_dir`` from its checkpoint (or from scratch if it has none),
     with the recorded config (compute dtype included), under any number of ranks.
@@ -195,6 +198,9 @@ def resume(
     ``config.json["resumes"]``.
     """
     config, raw = rundir.read_run_config(run_dir)
+    resolve_device(config.train.device)
+    # a plug-in whose source changed since the run began: refused unless ``force``
+    rundir.check_run_encoding(run_dir, raw, resuming=True, force=force)
     with distributed.join(config.train.device):
         return _resume(run_dir, config, raw, progress, stop_after, overrides or {}, command)
 
@@ -208,7 +214,7 @@ def _resume(
     overrides: dict[str, str],
     command: list[str] | None,
 ) -> Path:
-    from bipe.experiments.resume_changes import resumed_config  # noqa: PLC0415
+    from bipe.experiments.resume_changes import resumed_config
 
     state = rundir.load_checkpoint(run_dir)
     config, changes = resumed_config(
@@ -227,7 +233,7 @@ def _resume(
     if distributed.is_main():
         _announce(config.model.compute_dtype, config.train.device, progress)
     if changes:
-        from bipe.experiments.evaluate import check_feasible  # noqa: PLC0415
+        from bipe.experiments.evaluate import check_feasible
 
         check_feasible(prepared)
     if (changes or command is not None) and distributed.is_main():
@@ -273,7 +279,7 @@ def _run(
     if step >= tc.steps and distributed.is_main():
         save_model(model, out / "model.pt")
         if tc.evaluate_at_end:
-            from bipe.experiments.evaluate import evaluate_run  # noqa: PLC0415
+            from bipe.experiments.evaluate import evaluate_run
 
             tblog.log_eval(out, evaluate_run(out, model=model, progress=progress), step)
     return out
@@ -297,7 +303,9 @@ def _step_batch(prepared: Prepared, model: Transformer, step: int) -> tuple:
     the global batch, then this rank's rows of it."""
     config, tc = prepared.config, prepared.config.train
     device = next(model.parameters()).device
-    rows = batch_indices(config.data_seed, step, tc.batch_size, len(prepared.train))
+    rows = prepared.task.batch_rows(prepared.train, config.data_seed, step, tc.batch_size)
+    if rows is None:
+        rows = batch_indices(config.data_seed, step, tc.batch_size, len(prepared.train))
     tokens, pos, targets = make_batch(prepared.train, _shipped_positions(prepared), rows, device)
     n_tokens = tokens.numel()
     if distributed.world_size() == 1:
@@ -355,16 +363,19 @@ def _checkpoint(out, model, optimizer, sampler, step, window, rngs=None) -> None
 
 
 def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop_after) -> int:
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm.auto import tqdm
 
     config, tc, task = prepared.config, prepared.config.train, prepared.task
+    shown = progress and distributed.is_main()
+    is_terminal = sys.stderr.isatty()  # a bar on a terminal, plain lines in a log or pipe
     bar = tqdm(
         total=tc.steps,
         initial=step,
-        disable=not progress or not distributed.is_main(),
+        disable=not shown or not is_terminal,
         desc=f"train {config.task} {config.model.pe}",
         leave=False,
     )
+    lines = StepLines(out.name, tc.steps, step, enabled=shown and not is_terminal)
     model.train()
     tokens_seen, t0, updating = 0, time.perf_counter(), False
     last_saved = step  # TensorBoard view of metrics.jsonl (rank 0 only):
@@ -409,6 +420,7 @@ def _loop(prepared, model, optimizer, sampler, out, step, window, progress, stop
                 rundir.append_metrics(out, row)
                 tb.log(row)
                 bar.set_postfix(loss=f"{window[0] / window[1]:.3f}")
+                lines.update(step, window[0] / window[1])
             if step % tc.log_every == 0 or step == tc.steps:
                 window[0], window[1] = 0.0, 0
                 tokens_seen, t0 = 0, time.perf_counter()

@@ -26,7 +26,9 @@ family: ``bipe_rope`` (learned intra table + RoPE on the segment index), ``bipe_
 level). Newer entries (``docs/method.md#newer-encodings``): ``cope``, ``fox`` and
 ``bipe_cope`` (content-aware, through the ``content`` hook), ``hirope``, ``resonance_rope`` and
 ``p_rope``; every RoPE takes ``rope_variant``, PoSE (``pose_target_len``) and ``log_scale``.
-Every encoding acts through the hooks of :class:`Encoding` with explicit
+Plug-ins: ``pe`` may also be ``FILE.py:NAME``, ``package.module:NAME`` or an installed
+``bipe.encodings`` entry point naming an :class:`EncodingEntry` (:func:`resolve_encoding`,
+``docs/extending.md``). Every encoding acts through the hooks of :class:`Encoding` with explicit
 :class:`Positions` (token index, segment index, intra position, outer levels).
 
 Intra overflow (BiPE tables): positions past the *trained* rows follow ``intra_overflow``
@@ -44,6 +46,7 @@ from .config import ModelConfig
 from .encoding import Encoding, Rotation, apply_rotation
 from .generate import generate
 from .llama import from_hf_llama, to_hf_llama
+from .plugins import encoding_source, resolve_encoding
 from .positions import (
     Positions,
     bilevel_positions,
@@ -52,15 +55,18 @@ from .positions import (
     multilevel_positions,
     next_positions,
 )
-from .registry import ENCODINGS
+from .registry import ENCODINGS, REGISTRY, EncodingEntry, Option
 from .rope import randomized_positions, rope_angles, rope_frequencies
 from .transformer import KVCache, Transformer
 
 __all__ = [
     "ENCODINGS",
+    "REGISTRY",
     "Encoding",
+    "EncodingEntry",
     "KVCache",
     "ModelConfig",
+    "Option",
     "Positions",
     "Rotation",
     "Transformer",
@@ -68,6 +74,7 @@ __all__ = [
     "apply_rotation",
     "bilevel_positions",
     "default_positions",
+    "encoding_source",
     "from_hf_llama",
     "generate",
     "left_padded_positions",
@@ -75,6 +82,7 @@ __all__ = [
     "multilevel_positions",
     "next_positions",
     "randomized_positions",
+    "resolve_encoding",
     "rope_angles",
     "rope_frequencies",
     "save",

@@ -49,6 +49,8 @@ class LearnedAbsolute(Encoding):
     overflowing positions.
     """
 
+    n_trained: Tensor  # buffer, a long scalar
+
     @staticmethod
     def n_params(n_rows: Count, d_model: Count) -> Count:
         """Parameters of a table of ``n_rows`` x ``d_model`` (ints or sympy symbols)."""

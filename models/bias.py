@@ -3,8 +3,12 @@
 Shape legend: B batch, T query length, S key length, H heads, N buckets, F FIRE hidden width.
 
 Each returns a (B, H, T, S) bias added to the attention logits of queries at ``q_pos`` and keys
-at ``k_pos``; only keys at or before the query matter (the model masks the rest), so distances
-are ``d = p_query - p_key >= 0``.
+at ``k_pos``; in a causal model only keys at or before the query matter (the model masks the
+rest), so distances are ``d = p_query - p_key >= 0``. Without the causal mask
+(``bidirectional``, ``model.causal=false``) ALiBi penalises ``|d| - 0.5`` for earlier keys and
+``|d|`` for later ones (the symmetric form with the reference's half-step tie-break, so left
+and right differ), T5 gives later keys their own half of the buckets (T5's own bidirectional
+buckets); FIRE refuses (its normalisation by the query position is defined for earlier keys).
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ class Alibi(Encoding):
     """ALiBi: bias ``-scale * m_h * (p_query - p_key)`` on one stream (BiPE-ALiBi: ``seg``, so
     zero inside a segment; hbipe: ``levels``, head group g on level g)."""
 
+    slopes: Tensor  # buffers (H,)
+    levels_of_heads: Tensor
+
     uses_bias = True
 
     def __init__(
@@ -75,6 +82,8 @@ class Alibi(Encoding):
             read_stream(q_pos, self.source, self.levels_of_heads).to(work),
             read_stream(k_pos, self.source, self.levels_of_heads).to(work),
         )
+        if self.bidirectional:
+            d = d.abs() - 0.5 * (d > 0)  # (B, 1|H, T, S) earlier keys half a step closer
         if allowed is not None:
             d = d.masked_fill(~allowed, float("inf"))  # (B, 1|H, T, S); -slope * inf = -inf
         return d.to(dtype) * (-self.slopes).to(dtype)[:, None, None]  # (B, H, T, S)
@@ -94,6 +103,14 @@ def t5_buckets(d: Tensor, n_buckets: int, max_distance: int) -> Tensor:
         ).long()
     )
     return torch.where(d < exact, d, far.clamp(max=n_buckets - 1))
+
+
+def t5_bidirectional_buckets(d: Tensor, n_buckets: int, max_distance: int) -> Tensor:
+    """T5's bidirectional buckets of distances d = p_query - p_key: keys at or before the
+    query use the causal buckets of the first half, later keys the same buckets of ``|d|``
+    shifted into the second half."""
+    half = n_buckets // 2
+    return t5_buckets(d.abs(), half, max_distance) + half * (d < 0)
 
 
 class T5Bias(Encoding):
@@ -123,7 +140,8 @@ class T5Bias(Encoding):
     ) -> Tensor:
         """(B, H, T, S) looked-up bias."""
         d = distances(read_stream(q_pos, self.source), read_stream(k_pos, self.source))
-        buckets = t5_buckets(d[:, 0], self.n_buckets, self.max_distance)  # (B, T, S)
+        bucket = t5_bidirectional_buckets if self.bidirectional else t5_buckets
+        buckets = bucket(d[:, 0], self.n_buckets, self.max_distance)  # (B, T, S)
         return _masked(self.table(buckets).permute(0, 3, 1, 2), allowed, dtype)  # (B, H, T, S)
 
 
@@ -134,6 +152,9 @@ class Fire(Encoding):
     to shifting positions (``invariant_streams`` excludes its source)."""
 
     uses_bias = True
+    bidirectional_refusal = (
+        "fire normalises distances by the query position, defined only for earlier keys"
+    )
 
     @staticmethod
     def n_params(n_heads: Count, d_hidden: Count) -> Count:

@@ -57,7 +57,7 @@ def load(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -
             f"this bipe reads version {VERSION}"
         )
     try:
-        config = ModelConfig.from_dict(payload.get("config"))
+        config = ModelConfig.from_dict(payload.get("config"))  # type: ignore[arg-type]  # checked
     except ValueError as err:
         raise ValueError(f"{path}: bad config: {err}") from None
     model = Transformer(config)

@@ -4,8 +4,9 @@ Shape legend (all ``models`` files): B batch, T query length, S key length, D mo
 H heads, K head width, V vocabulary.
 
 Every field is plain data (ints, floats, strings, tuples), so a config round-trips through
-``to_dict``/``from_dict`` and JSON. ``pe`` names an entry of :data:`bipe.models.ENCODINGS`;
-the encoding options below are read only by the encodings that use them.
+``to_dict``/``from_dict`` and JSON. ``pe`` names an entry of :data:`bipe.models.ENCODINGS`
+or a plug-in (:func:`bipe.models.resolve_encoding`); each entry declares the options it reads,
+and a non-default option that the chosen entry does not read is refused.
 
 Example::
 
@@ -18,18 +19,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 INTRA_OVERFLOW = ("clamp", "sinusoidal", "error")
 BIPE_INTRA = ("learned", "sinusoidal")
 BIPE_INTER = ("rope", "alibi", "xpos", "t5", "fire", "cope")
-HBIPE_INTER = ("rope", "alibi")
 ROPE_SCALING = ("none", "pi", "ntk", "yarn")
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
 ROPE_VARIANTS = ("none", "resonance", "p_rope")
+HBIPE_INTER = ("rope", "alibi")
 LOG_SCALES = ("none", "official", "clamped")
 HIROPE_INNER = ("intra", "index")
+HIROPE_BANDS = ("low", "high", "interleaved")
 OFFICIAL_BIPE_ALIBI_SLOPE_SCALE = 96.0
 
 
@@ -46,13 +48,20 @@ class ModelConfig:
     bfloat16 where the device computes it natively, else float32 (``models/precision.py``;
     training runs record the resolved choice). Exactness claims (cached decoding equals
     recomputation token for token) hold in float32/float64; in bfloat16 up to rounding.
+    ``causal``: True (the default) masks later keys; False makes a bidirectional encoder (the
+    Chomsky-hierarchy reference protocol): every position sees every token, the encodings use
+    their bidirectional forms (``docs/method.md#the-chomsky-hierarchy-suite``) and an encoding
+    without one is refused here; such a model cannot decode with a KV cache.
 
-    Positions: ``pe`` is an :data:`ENCODINGS` name; ``separators`` are the token ids that close a
-    segment (docs/method.md#positions). For ``pe="hbipe"`` entry k of ``separators`` is the
-    separator id (an int, or a tuple of ints) closing a level-k unit, innermost first (at least two
-    levels).
+    Positions: ``pe`` is an :data:`ENCODINGS` name or a plug-in spec (``FILE.py:NAME``,
+    ``package.module:NAME``, a ``bipe.encodings`` entry point); ``separators`` are the token
+    ids that close a segment (docs/method.md#positions). For ``pe="hbipe"`` (a multi-level
+    entry) entry k of ``separators`` is the separator id (an int, or a tuple of ints) closing
+    a level-k unit, innermost first (at least two levels).
 
-    Encoding options (read only by the encodings that use them):
+    Encoding options (each registry entry declares the ones it reads; setting another to a
+    non-default value is a ValueError naming the entry's options; ``opt`` maps a plug-in's own
+    option names to values, ``--model.opt.NAME``; read any option with :meth:`option`):
 
     - ``max_len``: rows of the ``learned`` absolute table; a position past it is a ValueError.
     - ``max_intra``: rows of the BiPE intra table; set it to the largest intra position seen in
@@ -79,7 +88,20 @@ class ModelConfig:
     - ``cope_max_pos``: rows P of CoPE's position table (``cope``, ``bipe_cope``); contextual
       positions are clamped at P - 1.
     - ``hirope_seg_share``: share of the rotary pairs (the slowest) that ``hirope`` turns by the
-      segment index; ``hirope_inner`` (``intra`` or ``index``) turns the rest.
+      segment index; ``hirope_inner`` (``intra`` or ``index``) turns the rest;
+      ``hirope_bands`` says which pairs carry the segment index: ``low`` (the slowest, the
+      default), ``high`` (the fastest) or ``interleaved`` (spread evenly over the spectrum).
+    - ``path_w_rank``: rank R of PaTH's low-rank w projection (``path``, ``bipe_path``).
+    - ``randomized_max_pos`` is also the range M of the random float training positions of
+      ``rfs_sinusoidal``, ``rfs_rope`` and ``rfs_alibi`` (token index); ``rfs_max_seg`` is the
+      range of those of ``bipe_rfs_rope`` and ``bipe_rfs_alibi`` (segment index).
+
+    Interleaved layers (SWAN-GPT, iRoPE; ``models/layers.py``), for every ``pe`` (model
+    options, not encoding options): ``layer_pattern`` (``L`` local / ``G`` global, repeated over
+    the layers; empty: all local), ``window`` (local layers see the last ``window`` keys; None:
+    all), ``global_pe`` (the global layers' encoding, ``nope`` by default; ``pe`` is the local
+    layers') and ``global_log_scale_len`` (global layers scale queries by
+    ``max(1, log(p + 1) / log(global_log_scale_len))``; None: off).
     - ``rope_variant`` (``none``, ``resonance``: integer wavelengths, ``p_rope``: the slowest
       ``p_rope_share`` of the pairs unrotated) applies to every RoPE of the family (``rope``,
       ``randomized_rope``, ``bipe_rope``, ``bipe``/``hbipe`` with rope, ``hirope``); the
@@ -104,6 +126,7 @@ class ModelConfig:
     tie_embeddings: bool = False
     norm_eps: float = 1e-6
     compute_dtype: str = "auto"
+    causal: bool = True
     max_len: int = 2048
     max_intra: int = 256
     intra_overflow: str = "clamp"
@@ -129,9 +152,17 @@ class ModelConfig:
     pose_chunks: int = 2
     log_scale: str = "none"
     log_scale_len: int | None = None
+    hirope_bands: str = "low"
+    path_w_rank: int = 32
+    rfs_max_seg: int = 64
+    layer_pattern: str = ""
+    window: int | None = None
+    global_pe: str = "nope"
+    global_log_scale_len: int | None = None
+    opt: dict = field(default_factory=dict, metadata={"omit_if_empty": True})
 
     def __post_init__(self) -> None:
-        from .registry import ENCODINGS  # lazy: the registry imports the encodings, not us
+        from .registry import resolve_encoding  # lazy: the registry imports the encodings
 
         for name in (
             "vocab_size",
@@ -146,6 +177,8 @@ class ModelConfig:
             "fire_d_hidden",
             "cope_max_pos",
             "pose_chunks",
+            "path_w_rank",
+            "rfs_max_seg",
         ):
             _check_positive_int(name, getattr(self, name))
         if self.d_ff is not None:
@@ -156,8 +189,9 @@ class ModelConfig:
             )
         if self.d_head % 2:
             raise ValueError(f"d_model / n_heads = {self.d_head} must be even (rotary pairs)")
-        if self.pe not in ENCODINGS:
-            raise ValueError(f"unknown pe {self.pe!r}; known: {', '.join(ENCODINGS)}")
+        entry = resolve_encoding(self.pe)
+        if not isinstance(self.opt, dict) or not all(isinstance(k, str) for k in self.opt):
+            raise ValueError(f"opt must be a dict of option names to values, got {self.opt!r}")
         _check_choice("intra_overflow", self.intra_overflow, INTRA_OVERFLOW)
         _check_choice("bipe_intra", self.bipe_intra, BIPE_INTRA)
         _check_choice("bipe_inter", self.bipe_inter, BIPE_INTER)
@@ -184,15 +218,28 @@ class ModelConfig:
                 f"t5_max_distance ({self.t5_max_distance}) must exceed "
                 f"t5_n_buckets / 2 ({self.t5_n_buckets // 2})"
             )
-        self._check_separators()
+        self._check_separators(entry.multi_level)
         self._check_newer()
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"causal must be true or false, got {self.causal!r}")
+        if not self.causal:
+            import torch
+
+            from .encoding import bidirectional_refusals
+
+            with torch.random.fork_rng(devices=[]):  # building draws initial weights
+                refusals = bidirectional_refusals(entry.build(self))
+            if refusals:
+                raise ValueError(f"pe={self.pe!r} cannot run with causal=false: {refusals[0]}")
+        self._check_layers()
 
     def _check_newer(self) -> None:
-        from .registry import uses_rope
+        from .registry import check_options
 
         _check_choice("rope_variant", self.rope_variant, ROPE_VARIANTS)
         _check_choice("log_scale", self.log_scale, LOG_SCALES)
         _check_choice("hirope_inner", self.hirope_inner, HIROPE_INNER)
+        _check_choice("hirope_bands", self.hirope_bands, HIROPE_BANDS)
         for name in ("hirope_seg_share", "p_rope_share"):
             value = getattr(self, name)
             if (
@@ -204,57 +251,46 @@ class ModelConfig:
         for name in ("pose_target_len", "log_scale_len"):
             if getattr(self, name) is not None:
                 _check_positive_int(name, getattr(self, name))
-        rope = uses_rope(self)
-        if self.pe in ("resonance_rope", "p_rope") and self.rope_variant != "none":
-            raise ValueError(
-                f"rope_variant must be 'none' with pe={self.pe!r} (the entry "
-                f"fixes the variant), got {self.rope_variant!r}"
-            )
-        if self.rope_variant != "none" and not rope:
-            raise ValueError(f"rope_variant applies to RoPE encodings, not pe={self.pe!r}")
-        if self.pose_target_len is not None and (
-            not rope or self.pe in ("randomized_rope", "hbipe", "hirope")
-        ):
-            raise ValueError(
-                f"pose_target_len applies to rope, resonance_rope, p_rope and "
-                f"the BiPE family with rope, not pe={self.pe!r}"
-            )
-        if self.log_scale != "none" and (not rope or self.pe == "hirope"):
-            raise ValueError(
-                f"log_scale applies to RoPE encodings (not hirope), not pe={self.pe!r}"
-            )
+        check_options(self)  # an option the encoding does not read; the entry's own checks
         if self.log_scale != "none" and self.log_scale_len is None:
             raise ValueError("log_scale needs log_scale_len (the training length)")
         if self.log_scale_len is not None and self.log_scale_len < 2:
             raise ValueError(f"log_scale_len must be >= 2, got {self.log_scale_len}")
 
-    def _check_separators(self) -> None:
+    def _check_layers(self) -> None:
+        from .layers import GLOBAL_PES, LAYER_KINDS
+
+        if not isinstance(self.layer_pattern, str) or set(self.layer_pattern) - set(LAYER_KINDS):
+            raise ValueError(
+                f"layer_pattern must be a string of L (local) and G (global), "
+                f"got {self.layer_pattern!r}"
+            )
+        for name in ("window", "global_log_scale_len"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
+        _check_choice("global_pe", self.global_pe, GLOBAL_PES)
+        has_global = "G" in self.layer_pattern
+        if not has_global and (self.global_pe != "nope" or self.global_log_scale_len is not None):
+            raise ValueError(
+                "global_pe and global_log_scale_len apply to global layers: "
+                f"layer_pattern {self.layer_pattern!r} has no G"
+            )
+        if self.global_log_scale_len is not None and self.global_log_scale_len < 2:
+            raise ValueError(f"global_log_scale_len must be >= 2, got {self.global_log_scale_len}")
+
+    def _check_separators(self, multi_level: bool) -> None:
         if not isinstance(self.separators, tuple):
             raise ValueError(f"separators must be a tuple, got {type(self.separators).__name__}")
-        if self.pe != "hbipe":
+        if not multi_level:
             for s in self.separators:
                 _check_token("separators", s, self.vocab_size)
             return
-        if len(self.separators) < 2:
-            raise ValueError(
-                "pe='hbipe' needs separators for at least two levels, innermost "
-                f"first, got {self.separators!r}"
-            )
-        if self.bipe_inter not in HBIPE_INTER:
-            raise ValueError(
-                f"pe='hbipe' supports bipe_inter in {HBIPE_INTER}, got {self.bipe_inter!r}"
-            )
-        if self.n_heads < len(self.separators):
-            raise ValueError(
-                f"pe='hbipe' needs n_heads ({self.n_heads}) >= number of levels "
-                f"({len(self.separators)}): each level gets its own head group"
-            )
         seen: set[int] = set()
         for level in self.separators:
             for s in level if isinstance(level, tuple) else (level,):
                 _check_token("separators", s, self.vocab_size)
                 if s in seen:
-                    raise ValueError(f"separator {s} appears at two hbipe levels")
+                    raise ValueError(f"separator {s} appears at two {self.pe} levels")
                 seen.add(s)
 
     @property
@@ -268,8 +304,11 @@ class ModelConfig:
         return self.d_ff if self.d_ff is not None else 4 * self.d_model
 
     def level_separators(self) -> tuple[tuple[int, ...], ...]:
-        """Separator ids per level, innermost first: one level except for ``hbipe``."""
-        if self.pe != "hbipe":
+        """Separator ids per level, innermost first: one level except for a multi-level
+        encoding (``hbipe``)."""
+        from .registry import resolve_encoding
+
+        if not resolve_encoding(self.pe).multi_level:
             return (tuple(int(s) for s in self.separators),)
         return tuple(
             tuple(int(s) for s in (lv if isinstance(lv, tuple) else (lv,)))
@@ -277,14 +316,27 @@ class ModelConfig:
         )
 
     def resolved_alibi_slope_scale(self) -> float:
-        """The ALiBi slope multiplier in use: the field, else 1 (alibi) or 96 (BiPE family)."""
+        """The ALiBi slope multiplier in use: the field, else the entry's declared default
+        (1 for alibi, 96 for the BiPE family)."""
+        from .registry import resolve_encoding
+
         if self.alibi_slope_scale is not None:
             return float(self.alibi_slope_scale)
-        return 1.0 if self.pe == "alibi" else OFFICIAL_BIPE_ALIBI_SLOPE_SCALE
+        declared = {o.name: o.default for o in resolve_encoding(self.pe).options}
+        return float(declared.get("alibi_slope_scale", OFFICIAL_BIPE_ALIBI_SLOPE_SCALE))
+
+    def option(self, name: str) -> Any:
+        """The value of encoding option ``name``: its field (``rope_base``...), else the
+        ``opt`` entry, else the encoding's declared default (a plug-in reads its options so)."""
+        from .registry import option_value
+
+        return option_value(self, name)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists)."""
         out = dataclasses.asdict(self)
+        if not self.opt:  # metadata omit_if_empty
+            del out["opt"]  # as before plug-in options existed (old readers, same files)
         out["separators"] = [list(s) if isinstance(s, tuple) else s for s in self.separators]
         return out
 

@@ -22,6 +22,7 @@ L layers, P position-table rows (``cope_max_pos``). See ``docs/method.md#newer-e
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +64,7 @@ class Cope(Encoding):
     """
 
     uses_content = True
+    bidirectional_refusal = "cope counts gates from the key up to the query, defined only causally"
 
     @staticmethod
     def n_params(d_head: Count, n_layers: Count, max_pos: Count) -> Count:
@@ -121,6 +123,7 @@ class Fox(Encoding):
 
     uses_content = True
     key_state_width = 1
+    bidirectional_refusal = "fox accumulates forget gates from the key up to the query (causal)"
 
     @staticmethod
     def n_params(d_model: Count, n_heads: Count, n_layers: Count) -> Count:
@@ -134,7 +137,7 @@ class Fox(Encoding):
     def log_forget(self, layer: int, h: Tensor) -> Tensor:
         """(B, H, T) ``log f`` of layer inputs h (B, T, D), at least float32."""
         work = torch.promote_types(h.dtype, torch.float32)
-        lin = self.gate[layer]
+        lin = cast(nn.Linear, self.gate[layer])
         return F.logsigmoid(F.linear(h.to(work), lin.weight.to(work), lin.bias.to(work))).transpose(
             1, 2
         )  # (B, H, T)
@@ -169,7 +172,7 @@ def layer_hooks(
     def for_layer(layer: int):
         state = states[layer] if states else None
 
-        def hook(q: Tensor, k: Tensor, h: Tensor) -> Tensor:
+        def hook(q: Tensor, k: Tensor, h: Tensor) -> Tensor | None:
             ctx = AttentionContext(layer, q, k, h, pos, k_pos, allowed, start, state)
             return encoding.content(ctx)
 

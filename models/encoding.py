@@ -32,7 +32,7 @@ the encoding's effect unchanged (tested for every registry entry).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -97,11 +97,27 @@ def head_levels(n_heads: int, n_levels: int) -> Tensor:
 def read_stream(pos: Positions, source: str, levels_of_heads: Tensor | None = None) -> Tensor:
     """The stream an encoding reads: (B, T) long, or (B, T, H) for ``levels``."""
     if source == "levels":
+        if levels_of_heads is None:
+            raise ValueError("source 'levels' needs levels_of_heads (the level of each head)")
         stacked = torch.stack(pos.levels, dim=-1)  # (B, T, L)
         return stacked[..., levels_of_heads.to(stacked.device)]  # (B, T, H)
     if source not in SOURCES:
         raise ValueError(f"unknown position source {source!r}; known: {', '.join(SOURCES)}")
     return getattr(pos, source)
+
+
+def set_bidirectional(encoding: nn.Module) -> None:
+    """Mark every :class:`Encoding` part of ``encoding`` as running without a causal mask."""
+    for part in encoding.modules():
+        if isinstance(part, Encoding):
+            part.bidirectional = True
+
+
+def bidirectional_refusals(encoding: nn.Module) -> list[str]:
+    """Why the parts of ``encoding`` cannot run without a causal mask (empty: they can)."""
+    return sorted(
+        {p.bidirectional_refusal for p in encoding.modules() if isinstance(p, Encoding)} - {""}
+    )
 
 
 def streams_except(source: str) -> tuple[str, ...]:
@@ -114,9 +130,18 @@ class Encoding(nn.Module):
     """Base class: every hook is a no-op; ``nope`` is this class itself."""
 
     invariant_streams: tuple[str, ...] = STREAMS
+    # Non-causal use (``model.causal=false``): ``bidirectional`` is set on every part of a
+    # non-causal model's encoding (:func:`set_bidirectional`), and the parts whose form depends
+    # on the direction (ALiBi, T5 buckets) consult it; a part with a ``bidirectional_refusal``
+    # (one line saying why) cannot run non-causally and the config refuses it.
+    bidirectional: bool = False
+    bidirectional_refusal: str = ""
     uses_bias: bool = False  # True when ``bias`` can return a tensor (the model skips it else)
     uses_content: bool = False  # True when ``content`` can return a tensor (else SDPA as is)
     key_state_width: int = 0  # floats per (head, key) the content hook keeps in the KV cache
+    # token index from which cached decoding would not be exact (xPos centres its decay past
+    # it); None: no limit
+    cached_position_limit: int | None = None
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Positions the other hooks see (identity unless overridden)."""
@@ -161,20 +186,26 @@ class Combined(Encoding):
         if len(stateful) > 1:
             raise ValueError("at most one part of a combined encoding may keep per-key state")
         self.key_state_width = stateful[0] if stateful else 0
+        limits = [p.cached_position_limit for p in parts if p.cached_position_limit is not None]
+        self.cached_position_limit = min(limits) if limits else None
+
+    def each_part(self) -> list[Encoding]:
+        """The parts, typed (``self.parts`` is their ``nn.ModuleList``)."""
+        return [cast(Encoding, part) for part in self.parts]
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Each part's ``prepare`` in turn."""
-        for part in self.parts:
+        for part in self.each_part():
             pos = part.prepare(pos, generator)
         return pos
 
     def embed(self, pos: Positions) -> Tensor | None:
         """Sum of the parts' embeddings."""
-        return _sum(part.embed(pos) for part in self.parts)
+        return _sum(part.embed(pos) for part in self.each_part())
 
     def rotation(self, pos: Positions) -> Rotation | None:
         """The single rotating part's rotation."""
-        rotations = [r for r in (part.rotation(pos) for part in self.parts) if r is not None]
+        rotations = [r for r in (part.rotation(pos) for part in self.each_part()) if r is not None]
         if len(rotations) > 1:
             raise ValueError("at most one part of a combined encoding may rotate q and k")
         return rotations[0] if rotations else None
@@ -187,11 +218,11 @@ class Combined(Encoding):
         dtype: torch.dtype | None = None,
     ) -> Tensor | None:
         """Sum of the parts' biases."""
-        return _sum(part.bias(q_pos, k_pos, allowed, dtype) for part in self.parts)
+        return _sum(part.bias(q_pos, k_pos, allowed, dtype) for part in self.each_part())
 
     def content(self, ctx: AttentionContext) -> Tensor | None:
         """Sum of the parts' content terms."""
-        return _sum(part.content(ctx) for part in self.parts if part.uses_content)
+        return _sum(part.content(ctx) for part in self.each_part() if part.uses_content)
 
 
 def _sum(items) -> Tensor | None:

@@ -18,22 +18,33 @@ Members are built from ordinary :class:`~bipe.models.transformer.Transformer` ob
 Refused: dropout (a member's dropout masks could not follow its separate run's generator)
 and encodings with a content hook (``uses_content``: cope, fox, bipe_cope), which need q and k
 inside attention.
-See ``docs/method.md#ensembles``.
+The pieces both models share (norm, q/k rotation, compute dtype, positional hooks, mask) are
+``models/trunk.py``'s. See ``docs/guide.md#ensembles``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .encoding import Rotation, apply_rotation
+from .encoding import Encoding, Rotation
 from .positions import Positions
-from .precision import NOMINAL_TOKENS, resolve_compute_dtype
 from .transformer import Transformer
+from .trunk import (
+    PositionalTerms,
+    allowed_keys,
+    compute_dtype,
+    in_compute_dtype,
+    positional_terms,
+    prepared_positions,
+    rms_norm,
+    split_qkv,
+)
 
 __all__ = ["TRUNK_FIELDS", "EnsembleTransformer", "trunk_key"]
 
@@ -76,6 +87,16 @@ class EnsembleTransformer(nn.Module):
                     f"members must share {', '.join(TRUNK_FIELDS)}"
                 )
         for m, member in enumerate(members):
+            if not member.config.causal:
+                raise ValueError(
+                    f"ensemble member {m} is non-causal (model.causal=false); ensembles "
+                    "run causal members only"
+                )
+            if member.config.layer_pattern or member.config.window is not None:
+                raise ValueError(
+                    f"ensemble member {m}: layer_pattern/window (per-layer encodings or "
+                    "windows), which ensembles do not support: train it separately"
+                )
             if member.encoding.uses_content:
                 raise ValueError(
                     f"ensemble member {m}: pe={member.config.pe!r} reads attention "
@@ -110,7 +131,7 @@ class EnsembleTransformer(nn.Module):
         """The stacked trunk parameter of a member parameter name, (M, ...)."""
         return self.stacked[_stacked_name(name)]
 
-    def locate(self, m: int, name: str) -> tuple[nn.Parameter, int | None]:
+    def locate(self, m: int, name: str) -> tuple[Tensor, int | None]:
         """Where member m's parameter ``name`` lives: (stacked tensor, m) or (own tensor, None)."""
         if name.startswith("encoding."):
             return self.encodings[m].get_parameter(name.removeprefix("encoding.")), None
@@ -148,16 +169,9 @@ class EnsembleTransformer(nn.Module):
         return model.to(self.weight("embed.weight").device).train(self.training)
 
     def compute_dtype(self) -> torch.dtype:
-        """dtype of activations: the weights' or bfloat16 (autocast), ``auto`` resolved for the
-        weights' device as :meth:`Transformer.compute_dtype` does."""
-        weight = self.weight("embed.weight")
-        work = NOMINAL_TOKENS * self.configs[0].d_model
-        if (
-            resolve_compute_dtype(self.configs[0].compute_dtype, weight.device, work=work)
-            == "bfloat16"
-        ):
-            return torch.bfloat16
-        return weight.dtype
+        """dtype of activations: the weights' or bfloat16 (autocast), as
+        :meth:`Transformer.compute_dtype` resolves it."""
+        return compute_dtype(self.configs[0], self.weight("embed.weight"))
 
     def forward(
         self,
@@ -172,11 +186,9 @@ class EnsembleTransformer(nn.Module):
             raise ValueError(f"expected {M} token batches, got {len(tokens)}")
         positions = positions if positions is not None else [None] * M
         generators = generators if generators is not None else [None] * M
-        if self.compute_dtype() != torch.bfloat16:
-            return self._run(tokens, positions, generators)
-        with torch.autocast(tokens[0].device.type, dtype=torch.bfloat16):
-            logits = self._run(tokens, positions, generators)
-        return [x.float() for x in logits]
+        return in_compute_dtype(
+            self.compute_dtype(), tokens[0].device, lambda: self._run(tokens, positions, generators)
+        )
 
     def _run(self, tokens, positions, generators) -> list[Tensor]:
         cfg, M = self.configs[0], self.n_members
@@ -194,18 +206,18 @@ class EnsembleTransformer(nn.Module):
         x = torch.stack(
             [
                 x[m]
-                if h[0] is None
-                else x[m] + F.pad(h[0].to(x.dtype), (0, 0, 0, T - h[0].shape[1]))
+                if h.embed is None
+                else x[m] + F.pad(h.embed.to(x.dtype), (0, 0, 0, T - h.embed.shape[1]))
                 for m, h in enumerate(hooks)
             ]
         )  # (M, B, T, D)
-        rot = _merge_rotations([h[1] for h in hooks], B, T, cfg.n_heads)
-        mask = _merge_biases([h[2] for h in hooks], B, T, dtype)  # (M * B, H|1, T, T) | None
+        rot = _merge_rotations([h.rotation for h in hooks], B, T, cfg.n_heads)
+        mask = _merge_biases([h.bias for h in hooks], B, T, dtype)  # (M * B, H|1, T, T) | None
         x = x.reshape(M, B * T, D)  # (M, N, D)
         for i in range(cfg.n_layers):
             x = self._block(i, x, rot, mask, B, T)
         head = "embed.weight" if cfg.tie_embeddings else "head.weight"
-        h = _rms(x, self.weight("norm.weight"), cfg.norm_eps)  # (M, N, D)
+        h = _member_norm(x, self.weight("norm.weight"), cfg.norm_eps)  # (M, N, D)
         logits = torch.bmm(h, self.weight(head).transpose(1, 2)).view(M, B, T, V)
         return [logits[m, :, : t.shape[1]] for m, t in enumerate(tokens)]  # M x (B, T_m, V)
 
@@ -217,20 +229,13 @@ class EnsembleTransformer(nn.Module):
         generator: torch.Generator | None,
         T: int,
         dtype: torch.dtype,
-    ):
-        """Member m's (embedding (B, T_m, D) | None, Rotation | None, bias | None)."""
-        enc, cfg = self.encodings[m], self.configs[m]
+    ) -> PositionalTerms:
+        """Member m's positional terms on its unpadded tokens (B, T_m)."""
+        enc = cast(Encoding, self.encodings[m])
+        pos = prepared_positions(enc, self.configs[m], tokens, pos, generator)
         Tm = tokens.shape[1]
-        if pos is None:
-            from .positions import default_positions  # noqa: PLC0415
-
-            pos = default_positions(tokens, cfg.level_separators())
-        pos = enc.prepare(pos, generator)
-        bias = None
-        if enc.uses_bias:
-            allowed = torch.ones(Tm, Tm, dtype=torch.bool, device=tokens.device).tril()
-            bias = enc.bias(pos, pos, allowed[None, None], dtype)  # (B|1, H|1, T_m, T_m)
-        return enc.embed(pos), enc.rotation(pos), bias
+        allowed = allowed_keys(Tm, 0, None, tokens.device) if enc.uses_bias else None
+        return positional_terms(enc, pos, pos, allowed, dtype)  # bias (B|1, H|1, T_m, T_m)
 
     def _block(
         self, i: int, x: Tensor, rot: Rotation | None, mask: Tensor | None, B: int, T: int
@@ -239,24 +244,16 @@ class EnsembleTransformer(nn.Module):
         cfg, M = self.configs[0], self.n_members
         H, K, D = cfg.n_heads, cfg.d_head, cfg.d_model
         w = f"blocks.{i}."
-        h = _rms(x, self.weight(w + "attn_norm.weight"), cfg.norm_eps)  # (M, N, D)
+        h = _member_norm(x, self.weight(w + "attn_norm.weight"), cfg.norm_eps)  # (M, N, D)
         qkv = torch.bmm(h, self.weight(w + "attn.qkv.weight").transpose(1, 2))  # (M, N, 3D)
         qkv = qkv.view(M * B, T, 3, H, K)  # (M * B, T, 3, H, K)
-        if rot is not None and rot.cos_q is rot.cos_k and rot.sin_q is rot.sin_k:
-            qk = apply_rotation(qkv[:, :, :2], rot.cos_q[:, :, None], rot.sin_q[:, :, None])
-            q, k, v = qk[:, :, 0], qk[:, :, 1], qkv[:, :, 2]  # 3 x (M * B, T, H, K)
-        else:
-            q, k, v = qkv.unbind(2)  # 3 x (M * B, T, H, K)
-            if rot is not None:
-                q = apply_rotation(q, rot.cos_q, rot.sin_q)
-                k = apply_rotation(k, rot.cos_k, rot.sin_k)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (M * B, H, T, K)
+        q, k, v = split_qkv(qkv, rot)  # 3 x (M * B, H, T, K)
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=mask is None
         )  # (M * B, H, T, K)
         y = y.transpose(1, 2).reshape(M, B * T, D)  # (M, N, D)
         x = x + torch.bmm(y, self.weight(w + "attn.out.weight").transpose(1, 2))
-        h = _rms(x, self.weight(w + "mlp_norm.weight"), cfg.norm_eps)  # (M, N, D)
+        h = _member_norm(x, self.weight(w + "mlp_norm.weight"), cfg.norm_eps)  # (M, N, D)
         gu = torch.bmm(h, self.weight(w + "mlp.gate_up.weight").transpose(1, 2))  # (M, N, 2F)
         gate, up = gu.chunk(2, dim=-1)  # 2 x (M, N, F)
         down = self.weight(w + "mlp.down.weight").transpose(1, 2)  # (M, F, D)
@@ -264,16 +261,14 @@ class EnsembleTransformer(nn.Module):
 
 
 def _copy_encoding(member: Transformer) -> nn.Module:
-    import copy  # noqa: PLC0415
+    import copy
 
     return copy.deepcopy(member.encoding)
 
 
-def _rms(x: Tensor, weight: Tensor, eps: float) -> Tensor:
-    """Per-member RMSNorm: x (M, N, D), gains (M, D) -> (M, N, D), normalised in float32."""
-    if x.dtype == torch.float32 and weight.dtype == torch.float32:
-        return F.rms_norm(x, (x.shape[-1],), eps=eps) * weight[:, None, :]
-    return weight[:, None, :] * F.rms_norm(x.float(), (x.shape[-1],), eps=eps).to(x.dtype)
+def _member_norm(x: Tensor, gains: Tensor, eps: float) -> Tensor:
+    """Per-member RMSNorm: x (M, N, D), gains (M, D) -> (M, N, D)."""
+    return rms_norm(x, gains[:, None, :], eps)
 
 
 def _merge_rotations(rots: list[Rotation | None], B: int, T: int, H: int) -> Rotation | None:
@@ -312,7 +307,7 @@ def _merge_biases(biases: list[Tensor | None], B: int, T: int, dtype: torch.dtyp
         return None
     heads = max(b.shape[1] for b in present)
     device = present[0].device
-    causal = torch.ones(T, T, dtype=torch.bool, device=device).tril()  # (T, T)
+    causal = allowed_keys(T, 0, None, device)[0, 0]  # (T, T)
     base = torch.zeros(T, T, dtype=dtype, device=device).masked_fill(~causal, float("-inf"))
     out = []
     for bias in biases:

@@ -73,6 +73,11 @@ def generate(
     """
     B, T0 = prompt.shape
     _check_arguments(prompt, max_new_tokens, prompt_lengths, temperature, top_k)
+    if use_cache and not model.config.causal:
+        raise ValueError(
+            "a non-causal model (model.causal=false) cannot decode with a KV cache "
+            "(use_cache=False recomputes every prefix)"
+        )
     was_training = model.training
     model.eval()
     try:

@@ -16,11 +16,13 @@ indexing ``intra_table``. Residual dropout has no Llama counterpart (compare in 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from torch import nn
 
 from .config import ModelConfig
-from .transformer import Transformer
+from .transformer import Block, Transformer
 
 _SCALING_TO_HF = {"none": "default", "pi": "linear"}
 
@@ -36,6 +38,8 @@ def to_hf_llama(model: Transformer):
         "rope_variant": (cfg.rope_variant, "none"),
         "log_scale": (cfg.log_scale, "none"),
         "pose_target_len": (cfg.pose_target_len, None),
+        "layer_pattern": (cfg.layer_pattern, ""),
+        "window": (cfg.window, None),
     }
     for name, (value, plain) in options.items():
         if value != plain:
@@ -63,10 +67,11 @@ def to_hf_llama(model: Transformer):
         bos_token_id=None,
         eos_token_id=None,
         pad_token_id=None,
-        attn_implementation="sdpa",
+        attn_implementation="sdpa",  # type: ignore[call-arg]  # a PretrainedConfig kwarg
     )
     param = next(model.parameters())
-    llama = LlamaForCausalLM(hf_cfg).to(device=param.device, dtype=param.dtype)
+    llama = LlamaForCausalLM(hf_cfg)
+    llama = llama.to(device=param.device, dtype=param.dtype)  # type: ignore[call-arg]
     llama.load_state_dict(_to_hf_state(model), strict=True)
     llama.train(model.training)
     if cfg.pe == "rope":
@@ -109,7 +114,9 @@ def from_hf_llama(
     for name, value, ok in problems:
         if not ok:
             raise ValueError(f"from_hf_llama: unsupported Llama {name}={value!r}")
-    extra = {"max_intra": intra_table.num_embeddings} if intra_table is not None else {}
+    extra: dict[str, Any] = (
+        {"max_intra": intra_table.num_embeddings} if intra_table is not None else {}
+    )
     cfg = ModelConfig(
         hf.vocab_size,
         hf.hidden_size,
@@ -121,7 +128,7 @@ def from_hf_llama(
         tie_embeddings=bool(hf.tie_word_embeddings),
         norm_eps=float(hf.rms_norm_eps),
         rope_base=float(rope.get("rope_theta", 10000.0)),
-        rope_scaling=scaling,
+        rope_scaling=scaling,  # type: ignore[arg-type]  # None refused above
         rope_scaling_factor=float(rope.get("factor", 1.0)),
         max_len=int(hf.max_position_embeddings),
         intra_overflow=intra_overflow,
@@ -146,7 +153,7 @@ def _to_hf_state(model: Transformer) -> dict[str, torch.Tensor]:
         "model.norm.weight": model.norm.weight.detach(),
         "lm_head.weight": model.head.weight.detach(),
     }
-    for i, block in enumerate(model.blocks):
+    for i, block in enumerate(cast("list[Block]", list(model.blocks))):
         p = f"model.layers.{i}."
         q, k, v = block.attn.qkv.weight.detach().split(D, dim=0)  # 3 x (D, D)
         gate, up = block.mlp.gate_up.weight.detach().split(Fw, dim=0)  # 2 x (F, D)

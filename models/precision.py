@@ -15,7 +15,7 @@
   several times *slower* than float32 (6.6-8.3x measured on an AVX2 EPYC), so an explicit
   ``bfloat16`` there earns a one-line warning.
 
-See ``docs/method.md#precision``.
+See ``docs/guide.md#precision``.
 """
 
 from __future__ import annotations

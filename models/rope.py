@@ -99,6 +99,9 @@ class Rope(Encoding):
     ``log(p + 1) / log(log_scale_len)`` of the source stream, folded into the query's cos/sin.
     """
 
+    inv_freq: Tensor  # buffers, (K/2,) and (H,)
+    levels_of_heads: Tensor
+
     def __init__(
         self,
         d_head: int,
@@ -139,10 +142,9 @@ class Rope(Encoding):
         if self.pose_target_len is None or not self.training:
             return pos
         p = read_stream(pos, self.source)  # (B, T)
-        skips = pose_offsets(
-            generator, *p.shape, self.pose_target_len, self.pose_chunks, p.device
-        )  # (B, T)
-        return replace(pos, **{self.source: p + skips})
+        B, T = p.shape
+        skips = pose_offsets(generator, B, T, self.pose_target_len, self.pose_chunks, p.device)
+        return replace(pos, **{self.source: p + skips})  # type: ignore[arg-type]  # one stream
 
     def angles(self, pos: Positions) -> Tensor:
         """(B, T, 1|H, K/2) rotation angles of the source stream."""
@@ -159,22 +161,47 @@ class Rope(Encoding):
         if self.log_scale == "none":
             return Rotation(cos, sin, cos, sin)
         p = read_stream(pos, self.source, self.levels_of_heads)  # (B, T) or (B, T, H)
-        s = log_scale_factor(p, self.log_scale_len, self.log_scale).to(cos.dtype)
+        s = log_scale_factor(p, self.log_scale_len, self.log_scale)  # type: ignore[arg-type]
+        s = s.to(cos.dtype)  # log_scale_len is set whenever log_scale is (ModelConfig)
         s = s[..., None] if p.dim() == 3 else s[:, :, None, None]  # (B, T, 1|H, 1)
         return Rotation(cos * s, sin * s, cos, sin)
 
 
+def segment_pairs(n_pairs: int, n_seg: int, bands: str = "low") -> Tensor:
+    """(K/2,) bool: which ``n_seg`` of the ``n_pairs`` rotary pairs (pair 0 the fastest) carry
+    the segment index: ``low`` the slowest, ``high`` the fastest, ``interleaved`` spread evenly
+    (pair i when ``floor((i + 1) n_seg / n_pairs) > floor(i n_seg / n_pairs)``)."""
+    i = torch.arange(n_pairs)
+    if bands == "low":
+        return i >= n_pairs - n_seg
+    if bands == "high":
+        return i < n_seg
+    if bands == "interleaved":
+        return (i + 1) * n_seg // n_pairs > i * n_seg // n_pairs
+    raise ValueError(f"unknown hirope bands {bands!r}; known: low, high, interleaved")
+
+
 class HiRope(Rope):
-    """HiRoPE (Zhang et al. 2024): the lowest-frequency ``seg_share`` of the rotary pairs turn
-    by the segment index, the other pairs by ``inner`` (``intra`` or ``index``). Both streams
-    enter as rotations, so the encoding is invariant to shifting either."""
+    """HiRoPE (Zhang et al. 2024): a ``seg_share`` of the rotary pairs turn by the segment
+    index (``bands``: the slowest by default, as the paper; or the fastest, or interleaved
+    across the spectrum as VideoRoPE/MRoPE choose), the other pairs by ``inner`` (``intra`` or
+    ``index``). Both streams enter as rotations, so the encoding is invariant to shifting
+    either."""
+
+    on_seg: Tensor  # buffer (K/2,)
 
     def __init__(
-        self, d_head: int, *, seg_share: float = 0.5, inner: str = "intra", **rope_kwargs
+        self,
+        d_head: int,
+        *,
+        seg_share: float = 0.5,
+        inner: str = "intra",
+        bands: str = "low",
+        **rope_kwargs,
     ) -> None:
         super().__init__(d_head, source=inner, **rope_kwargs)
         n_seg = round(seg_share * (d_head // 2))
-        on_seg = torch.arange(d_head // 2) >= d_head // 2 - n_seg  # (K/2,) slowest pairs
+        on_seg = segment_pairs(d_head // 2, n_seg, bands)  # (K/2,)
         self.register_buffer("on_seg", on_seg, persistent=False)
 
     def angles(self, pos: Positions) -> Tensor:
@@ -184,14 +211,25 @@ class HiRope(Rope):
         return (torch.where(self.on_seg, seg, inner) * self.inv_freq)[:, :, None]
 
 
+def eval_generator(stream: Tensor) -> torch.Generator:
+    """The evaluation-time generator of the randomized encodings: seeded with the batch's
+    shape (B, T), so evaluating the same batch twice draws the same positions."""
+    seed = RANDOMIZED_EVAL_SEED + 1_000_003 * stream.shape[0] + stream.shape[1]
+    return torch.Generator(device=stream.device).manual_seed(seed)
+
+
+RANDOMIZED_EVAL_SEED = 20230523
+
+
 class RandomizedRope(Rope):
     """Randomized RoPE (Ruoss et al. 2023): in training mode the token index is replaced by a
     sorted random subset of ``[0, max_pos)`` drawn from the forward's ``generator`` (torch's
     default generator if None, which the composition root seeds).
 
-    In eval mode it is plain RoPE on the given index (0..T-1 by default), so evaluation and
-    cached decoding are deterministic. The reference code also samples at test time; to
-    evaluate that way pass ``Positions(index=randomized_positions(gen, B, T, max_pos), ...)``.
+    In eval mode a causal model uses plain RoPE on the given index (0..T-1 by default), so
+    evaluation and cached decoding are deterministic; a non-causal model (``model.causal=false``,
+    the Chomsky reference protocol) samples at test time too, as the reference code does, from
+    a generator seeded with the batch's shape (reproducible; :mod:`bipe.models.randomized`).
     """
 
     def __init__(self, d_head: int, *, max_pos: int, **rope_kwargs) -> None:
@@ -199,30 +237,52 @@ class RandomizedRope(Rope):
         self.max_pos = max_pos
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
-        """Random ordered training positions; unchanged in eval mode."""
-        if not self.training:
+        """Random ordered training positions; in eval mode unchanged unless non-causal."""
+        if not (self.training or self.bidirectional):
             return pos
         B, T = pos.index.shape
+        if not self.training and generator is None:
+            generator = eval_generator(pos.index)
         index = randomized_positions(generator, B, T, self.max_pos, pos.index.device)  # (B, T)
         return Positions(index, pos.seg, pos.intra, pos.outer)
 
 
-XPOS_MAX_EXPONENT = 40.0  # |log| of any xPos factor: e^40 * e^40 stays finite in float32
+XPOS_MAX_EXPONENT = 80.0  # |log| of any xPos factor: e^80 stays finite in float32 and bf16
+XPOS_CENTRE_FROM = 2**15  # rows reaching this position get a centred decay exponent
+
+
+def xpos_centre(stream: Tensor) -> Tensor:
+    """(B, T) positions -> (B, 1, 1) centre of each row's decay exponent: 0 while the row stays
+    below :data:`XPOS_CENTRE_FROM`, else the middle of its range ``(min + max + 1) // 2``
+    (x-transformers' ``(max + 1) // 2`` for a row starting at 0)."""
+    top = stream.amax(dim=-1, keepdim=True)  # (B, 1)
+    middle = (stream.amin(dim=-1, keepdim=True) + top + 1) // 2  # (B, 1)
+    centre = torch.where(top >= XPOS_CENTRE_FROM, middle, torch.zeros_like(top))  # (B, 1)
+    return centre[..., None]  # (B, 1, 1)
 
 
 class XPos(Encoding):
-    """xPos (Sun et al. 2023): RoPE whose pair i is scaled by ``zeta_i^(p/scale_base)`` on
-    queries and ``zeta_i^(-p/scale_base)`` on keys, ``zeta_i = (2i/K + 0.4) / 1.4``, so the score
-    decays with distance and still depends on p - q only.
+    """xPos (Sun et al. 2023): RoPE whose pair i is scaled by ``zeta_i^((p - c)/scale_base)`` on
+    queries and ``zeta_i^(-(p - c)/scale_base)`` on keys, ``zeta_i = (2i/K + 0.4) / 1.4``, so the
+    score decays with distance like ``zeta_i^((p - q)/scale_base)`` and depends on p - q only.
 
-    The factors are products over positions, so unbounded positions would overflow (keys: inf
-    past ~36,000 tokens at scale_base 512, NaN scores soon after). Each factor's log is clamped
-    to ``[-XPOS_MAX_EXPONENT, XPOS_MAX_EXPONENT]`` (docs/method.md#xpos): every logit stays
-    finite at any position; below ``XPOS_MAX_EXPONENT * scale_base / |log zeta_i|`` (about
-    16,000 tokens at scale_base 512 for the fastest-decaying pair, more for the others) the
-    factors, shift invariance and cached decoding are exact; past it that pair's decay saturates
-    and it rotates like plain RoPE.
+    ``c`` centres the exponent, as the authors' code and x-transformers do (there: half the
+    sequence length), so the factors stay finite: ``c = 0`` for a row whose positions stay below
+    :data:`XPOS_CENTRE_FROM`, else the middle of the row's positions (:func:`xpos_centre`). The
+    scores equal x-transformers' up to rounding at 40,000 positions and beyond; each factor's
+    log is clamped to ``[-XPOS_MAX_EXPONENT, XPOS_MAX_EXPONENT]``, which bites only in rows
+    spanning more than ``2 * 80 * scale_base / |log zeta_0|`` = 65,000 positions at scale_base
+    512 (where the peer's factors overflow): logits stay finite at any position. Cached
+    decoding keeps rotated keys, so it needs one centre for all calls:
+    :attr:`cached_position_limit` refuses it from :data:`XPOS_CENTRE_FROM` on
+    (docs/method.md#xpos).
     """
+
+    inv_freq: Tensor  # buffers (K/2,)
+    log_zeta: Tensor
+
+    cached_position_limit = XPOS_CENTRE_FROM
+    bidirectional_refusal = "xpos's decay grows without bound towards later keys (causal only)"
 
     def __init__(
         self,
@@ -241,10 +301,12 @@ class XPos(Encoding):
 
     def rotation(self, pos: Positions) -> Rotation:
         """Rotation with the decay folded into cos and sin."""
-        p = read_stream(pos, self.source).to(self.inv_freq.dtype)[..., None]  # (B, T, 1)
+        stream = read_stream(pos, self.source)  # (B, T)
+        p = stream.to(self.inv_freq.dtype)[..., None]  # (B, T, 1)
         angles = (p * self.inv_freq)[:, :, None]  # (B, T, 1, K/2)
-        exponent = (p * self.log_zeta / self.scale_base)[:, :, None]  # (B, T, 1, K/2)
-        bound = XPOS_MAX_EXPONENT
+        centre = xpos_centre(stream).to(p.dtype)  # (B, 1, 1)
+        exponent = ((p - centre) * self.log_zeta / self.scale_base)[:, :, None]
+        bound = XPOS_MAX_EXPONENT  # exponent (B, T, 1, K/2)
         up, down = exponent.clamp(-bound, bound).exp(), (-exponent).clamp(-bound, bound).exp()
         cos, sin = angles.cos(), angles.sin()
         return Rotation(cos * up, sin * up, cos * down, sin * down)

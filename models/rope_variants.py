@@ -23,8 +23,7 @@ import math
 import torch
 from torch import Tensor
 
-ROPE_VARIANTS = ("none", "resonance", "p_rope")
-LOG_SCALES = ("none", "official", "clamped")
+from .config import LOG_SCALES, ROPE_VARIANTS
 
 
 def variant_frequencies(inv_freq: Tensor, variant: str, share: float = 0.25) -> Tensor:

@@ -8,6 +8,10 @@ Blocks are ``x + attn(rmsnorm(x))`` then ``x + swiglu(rmsnorm(x))``, no biases, 
 q, k and v come from one fused projection and gate/up from another (split when exporting to
 transformers). Initialisation draws from torch's default generator: seed it at the
 composition root (``torch.manual_seed(init_seed)``) before ``Transformer(config)``.
+
+What the ensemble shares (RMSNorm, the q/k rotation, the compute dtype, the positional hooks
+and :func:`~bipe.models.trunk.allowed_keys`, where the attention mask is built) lives in
+``models/trunk.py``; :meth:`Transformer._run` is the one place a forward combines them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,20 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .content import layer_hooks
-from .encoding import Rotation, apply_rotation
+from .encoding import Rotation, set_bidirectional
+from .layers import layer_kinds, scaled_queries, windowed
+from .plugins import resolve_encoding
 from .positions import Positions, default_positions
-from .precision import NOMINAL_TOKENS, resolve_compute_dtype
-from .registry import ENCODINGS
+from .trunk import (
+    RMSNorm,
+    allowed_keys,
+    compute_dtype,
+    in_compute_dtype,
+    positional_terms,
+    prepared_positions,
+    rms_norm,
+    split_qkv,
+)
 
 INIT_STD = 0.02
 
@@ -88,26 +102,6 @@ class KVCache:
             dst[:, start:stop] = src
 
 
-class RMSNorm(nn.Module):
-    """RMSNorm over the last dim, computed in float32 (as transformers' LlamaRMSNorm)."""
-
-    def __init__(self, d_model: int, eps: float) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(d_model))
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(..., D) -> (..., D)."""
-        return rms_norm(x, self.weight, self.eps)
-
-
-def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
-    """``weight * (x / rms(x))`` with the normalisation in float32. (..., D) -> (..., D)."""
-    if x.dtype == torch.float32 and weight.dtype == torch.float32:
-        return F.rms_norm(x, (x.shape[-1],), weight, eps=eps)
-    return weight * F.rms_norm(x.float(), (x.shape[-1],), eps=eps).to(x.dtype)
-
-
 class Attention(nn.Module):
     """Multi-head causal self-attention with a fused qkv projection."""
 
@@ -133,15 +127,7 @@ class Attention(nn.Module):
         B, T, D = x.shape
         H, K = self.n_heads, self.d_head
         qkv = F.linear(x, self.qkv.weight).view(B, T, 3, H, K)  # (B, T, 3, H, K)
-        if rot is not None and rot.cos_q is rot.cos_k and rot.sin_q is rot.sin_k:
-            qk = apply_rotation(qkv[:, :, :2], rot.cos_q[:, :, None], rot.sin_q[:, :, None])
-            q, k, v = qk[:, :, 0], qk[:, :, 1], qkv[:, :, 2]  # 3 x (B, T, H, K)
-        else:
-            q, k, v = qkv.unbind(2)  # 3 x (B, T, H, K)
-            if rot is not None:
-                q = apply_rotation(q, rot.cos_q, rot.sin_q)
-                k = apply_rotation(k, rot.cos_k, rot.sin_k)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # 3 x (B, H, T, K)
+        q, k, v = split_qkv(qkv, rot)  # 3 x (B, H, T, K)
         if cache is not None:
             cache[0][:, :, start : start + T] = k
             cache[1][:, :, start : start + T] = v
@@ -234,7 +220,19 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model)
-        self.encoding = ENCODINGS[config.pe](config)
+        self.encoding = resolve_encoding(config.pe).build(config)
+        self.layer_kinds = layer_kinds(config.layer_pattern, config.n_layers)
+        self.global_encoding = (
+            resolve_encoding(config.global_pe).build(config) if "G" in self.layer_kinds else None
+        )
+        if not config.causal:
+            for encoding in self._encodings():
+                set_bidirectional(encoding)
+        if self.global_encoding is not None and self.encoding.uses_content:
+            raise ValueError(
+                f"pe={config.pe!r} reads attention content with per-layer modules; global "
+                f"layers (layer_pattern {config.layer_pattern!r}) would leave theirs unused"
+            )
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -242,6 +240,15 @@ class Transformer(nn.Module):
         self.apply(_init_weights)
         if config.tie_embeddings:
             self.head.weight = self.embed.weight
+
+    @property
+    def invariant_streams(self) -> tuple[str, ...]:
+        """Streams whose uniform shift leaves the model's output unchanged: those of every
+        layer's encoding (the token index drops out with ``global_log_scale_len``)."""
+        shared = set.intersection(*(set(e.invariant_streams) for e in self._encodings()))
+        if self.global_encoding is not None and self.config.global_log_scale_len is not None:
+            shared.discard("index")
+        return tuple(s for s in self.encoding.invariant_streams if s in shared)
 
     def positions(self, tokens: Tensor) -> Positions:
         """Default positions of tokens (B, T): index 0..T-1, seg/intra from the separators."""
@@ -280,63 +287,46 @@ class Transformer(nn.Module):
         ``cache`` holds earlier keys (slots < start) and receives these; ``key_valid`` (B, S)
         masks padding keys (S = start + T). Used by :func:`bipe.models.generate`.
         """
-        if self.compute_dtype() != torch.bfloat16:
-            return self._run(tokens, positions, cache, start, key_valid, generator, keep_weights)
-        with torch.autocast(tokens.device.type, dtype=torch.bfloat16):
-            logits = self._run(tokens, positions, cache, start, key_valid, generator, keep_weights)
-        return logits.float()
+        dtype = self.compute_dtype()
+        return in_compute_dtype(
+            dtype,
+            tokens.device,
+            lambda: self._run(
+                tokens, positions, cache, start, key_valid, generator, keep_weights, dtype
+            ),
+        )
 
     def compute_dtype(self) -> torch.dtype:
         """dtype of activations, keys and values: the parameters' or bfloat16 (autocast;
         ``auto`` resolved for the parameters' device, ``models/precision.py``)."""
-        device = self.embed.weight.device
-        work = NOMINAL_TOKENS * self.config.d_model  # a run resolves auto with its real step
-        if resolve_compute_dtype(self.config.compute_dtype, device, work=work) == "bfloat16":
-            return torch.bfloat16
-        return self.embed.weight.dtype
+        return compute_dtype(self.config, self.embed.weight)
 
-    def _check_positions(self, pos: Positions, shape: tuple[int, int]) -> None:
-        """Explicit positions must match the tokens' shape and the number of levels."""
-        streams = {"index": pos.index, "seg": pos.seg, "intra": pos.intra}
-        streams.update({f"outer[{i}]": o for i, o in enumerate(pos.outer)})
-        for name, stream in streams.items():
-            if tuple(stream.shape) != shape:
-                raise ValueError(
-                    f"positions.{name} has shape {tuple(stream.shape)}, tokens have {shape}"
-                )
-        n_outer = len(self.config.level_separators()) - 1
-        if len(pos.outer) < n_outer:
-            raise ValueError(
-                f"pe={self.config.pe!r} needs positions.outer with {n_outer} "
-                f"level(s) above seg, got {len(pos.outer)}"
-            )
-
-    def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights):
+    def _run(self, tokens, positions, cache, start, key_valid, generator, keep_weights, dtype):
         B, T = tokens.shape
-        if positions is None:
-            pos = self.positions(tokens)
-        else:
-            pos = positions
-            self._check_positions(pos, (B, T))
-        pos = self.encoding.prepare(pos, generator)
-        if cache is not None and (self.encoding.uses_bias or self.encoding.uses_content):
+        if not self.config.causal and (cache is not None or start > 0):
+            raise ValueError(
+                "a non-causal model (model.causal=false) cannot decode with a KV cache"
+            )
+        pos = prepared_positions(self.encoding, self.config, tokens, positions, generator)
+        limits = [e.cached_position_limit for e in self._encodings() if e.cached_position_limit]
+        if cache is not None and limits:
+            _check_cached_positions(pos, min(limits), self.config.pe)
+        if cache is not None and any(e.uses_bias or e.uses_content for e in self._encodings()):
             cache.write_positions(pos, start)
+        k_pos = cache.positions.select(0, start + T) if cache is not None else pos
+        # the local encoding's embed acts once on the input; each kind of layer has its own
+        # rotation, mask and content hooks (models/layers.py)
+        inputs = {
+            kind: self._layer_inputs(kind, pos, k_pos, cache, start, key_valid, T, dtype)
+            for kind in {"L", *self.layer_kinds}
+        }
         x = self.embed(tokens)  # (B, T, D)
-        added = self.encoding.embed(pos)
-        if added is not None:
-            x = x + added.to(x.dtype)
+        embed = inputs["L"][0]
+        if embed is not None:
+            x = x + embed.to(x.dtype)
         x = self.drop(x)
-        rot = self.encoding.rotation(pos)
-        mask, is_causal = None, key_valid is None and start == 0  # plain causal: fast kernel
-        if self.encoding.uses_bias:
-            k_pos = cache.positions.select(0, start + T) if cache is not None else pos
-            allowed = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
-            mask = self.encoding.bias(pos, k_pos, allowed, self.compute_dtype())  # all layers
-            is_causal = False
-        elif key_valid is not None or (start > 0 and T > 1):
-            mask = allowed_keys(T, start, key_valid, tokens.device)  # (B|1, 1, T, S)
-        hooks = self._content_hooks(pos, cache, start, key_valid, T)
         for i, block in enumerate(self.blocks):
+            _, rot, mask, is_causal, hooks = inputs[self.layer_kinds[i]]
             layer_cache = (cache.keys[i], cache.values[i]) if cache is not None else None
             x = block.forward(
                 x,
@@ -350,21 +340,53 @@ class Transformer(nn.Module):
             )
         return F.linear(rms_norm(x, self.norm.weight, self.norm.eps), self.head.weight)
 
-    def _content_hooks(self, pos, cache, start, key_valid, T):
+    def _encodings(self) -> tuple:
+        """The local encoding, and the global layers' if any (``models/layers.py``)."""
+        if self.global_encoding is None:
+            return (self.encoding,)
+        return (self.encoding, self.global_encoding)
+
+    def _layer_inputs(self, kind, pos, k_pos, cache, start, key_valid, T, dtype):
+        """``(embed, rotation, mask, is_causal, content hooks)`` of the layers of ``kind``:
+        the local encoding (``L``, within ``config.window``) or the global one (``G``: full
+        causal attention, the optional log-length query scaling)."""
+        cfg = self.config
+        enc = self.encoding if kind == "L" else self.global_encoding
+        window = cfg.window if kind == "L" else None
+        # a bias or content hook folds the mask in; else plain causal runs the fast kernel
+        masked = key_valid is not None or (start > 0 and T > 1) or window is not None
+        allowed = full = None
+        if enc.uses_bias or enc.uses_content or masked:
+            full = allowed_keys(T, start, key_valid, pos.index.device, cfg.causal)  # (B|1, 1, T, S)
+            allowed = windowed(full, start, window)
+        terms = positional_terms(enc, pos, k_pos, allowed, dtype)
+        rot = terms.rotation
+        if kind == "G" and cfg.global_log_scale_len is not None:
+            rot = scaled_queries(rot, pos, cfg.global_log_scale_len, cfg.d_head)
+        mask, is_causal = None, cfg.causal and key_valid is None and start == 0 and window is None
+        if terms.bias is not None:
+            mask, is_causal = terms.bias, False  # (B|1, H|1, T, S) float
+        elif masked:
+            mask = allowed
+        # content hooks see the causal mask (PaTH's transforms and CoPE's gates run over every
+        # earlier token); the window then masks their term
+        hooks = self._content_hooks(enc, pos, k_pos, full, cache, start)
+        if hooks is not None and window is not None:
+            hooks = _windowed_hooks(hooks, allowed)
+        return terms.embed, rot, mask, is_causal, hooks
+
+    def _content_hooks(self, enc, pos, k_pos, allowed, cache, start):
         """``layer -> content hook`` for encodings that read content, else None."""
-        if not self.encoding.uses_content:
+        if not enc.uses_content:
             return None
-        width = self.encoding.key_state_width
+        width = enc.key_state_width
         if cache is not None and width and not cache.states:
             raise ValueError(
                 f"pe={self.config.pe!r} keeps per-key state: build the cache with "
                 f"KVCache.empty(..., state_width={width})"
             )
-        k_pos = cache.positions.select(0, start + T) if cache is not None else pos
-        allowed = allowed_keys(T, start, key_valid, pos.index.device)  # (B|1, 1, T, S)
-        return layer_hooks(
-            self.encoding, pos, k_pos, allowed, start, cache.states if cache is not None else ()
-        )
+        states = cache.states if cache is not None else ()
+        return layer_hooks(enc, pos, k_pos, allowed, start, states)
 
     def generate(self, prompt: Tensor, max_new_tokens: int, **kwargs) -> Tensor:
         """Decode ``max_new_tokens`` after ``prompt`` (B, T0); see :func:`bipe.models.generate`."""
@@ -373,21 +395,29 @@ class Transformer(nn.Module):
         return generate(self, prompt, max_new_tokens, **kwargs)
 
 
-def allowed_keys(T: int, start: int, key_valid: Tensor | None, device: torch.device) -> Tensor:
-    """(B|1, 1, T, S) bool: query slot ``start + i`` may see key slot j <= start + i that is
-    valid (``key_valid`` (B, S), False for padding). A padding query may always see itself, so
-    no row is empty."""
-    S = start + T
-    q_slot = torch.arange(start, S, device=device)[:, None]  # (T, 1)
-    k_slot = torch.arange(S, device=device)[None, :]  # (1, S)
-    allowed = (k_slot <= q_slot)[None, None]  # (1, 1, T, S)
-    if key_valid is not None:
-        allowed = allowed & (key_valid[:, None, None, :S] | (k_slot == q_slot))  # (B, 1, T, S)
-    return allowed
+def _windowed_hooks(hooks: Callable, allowed: Tensor) -> Callable:
+    """``layer -> content hook`` whose term is -inf outside ``allowed`` (B|1, 1, T, S)."""
+
+    def for_layer(layer: int) -> Callable:
+        hook = hooks(layer)
+        return lambda q, k, h: hook(q, k, h).masked_fill(~allowed, float("-inf"))
+
+    return for_layer
+
+
+def _check_cached_positions(pos: Positions, limit: int, pe: str) -> None:
+    """Cached decoding of an encoding with a ``cached_position_limit`` stays below it."""
+    top = int(pos.index.max())
+    if top >= limit:
+        raise ValueError(
+            f"pe={pe!r}: cached decoding is exact only below position {limit} (got {top}); "
+            "decode without the cache (use_cache=False)"
+        )
 
 
 def _init_weights(module: nn.Module) -> None:
     if isinstance(module, (nn.Linear, nn.Embedding)):
         nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
-        if getattr(module, "bias", None) is not None:
-            nn.init.zeros_(module.bias)
+        bias = getattr(module, "bias", None)
+        if bias is not None:
+            nn.init.zeros_(bias)

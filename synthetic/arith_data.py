@@ -85,8 +85,8 @@ def check_request(n: int, operators: LengthDist | str, fmt: str, what: str) -> N
 
 def excluded_questions(paths: Sequence[str | os.PathLike], modulus: int) -> set[str]:
     """The questions of every arithmetic dataset under ``paths`` (mod ``modulus``)."""
-    from bipe.synthetic.arithmetic import question_of  # noqa: PLC0415
-    from bipe.synthetic.dataset import dataset_dirs, load_dataset  # noqa: PLC0415
+    from bipe.synthetic.arithmetic import question_of
+    from bipe.synthetic.dataset import dataset_dirs, load_dataset
 
     questions: set[str] = set()
     for path in paths:
@@ -110,7 +110,7 @@ def _checked(
     data: ArithmeticData, seed: int, *, under: bool, workers: int
 ) -> tuple[int, LengthDist]:
     """The checked modulus and operator-count law; ``ValueError`` names a bad setting."""
-    from bipe.synthetic.arithmetic import check_modulus, operator_dist  # noqa: PLC0415
+    from bipe.synthetic.arithmetic import check_modulus, operator_dist
 
     modulus = check_modulus(data.modulus)
     dist = operator_dist(data.operators)
@@ -137,7 +137,7 @@ def generate_dataset(
     operator count); ``dedup``: drop repeated chains; ``exclude``: dataset folders whose
     questions are dropped; ``workers``: processes (the output does not depend on it). Every
     setting is checked before any chain is drawn."""
-    from bipe.synthetic.arithmetic import SEPARATORS, iter_arithmetic, vocab  # noqa: PLC0415
+    from bipe.synthetic.arithmetic import SEPARATORS, iter_arithmetic, vocab
 
     modulus, dist = _checked(data, seed, under=under, workers=workers)
     questions = excluded_questions(exclude, modulus)

@@ -104,7 +104,7 @@ def _write_npz(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
         else:
             arrays[key] = np.asarray(values)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # uncompressed and timestamp-free: same records, same bytes
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # uncompressed and timestamp-free: same records, same bytes
     path.write_bytes(buffer.getvalue())
     return n
 

@@ -239,7 +239,7 @@ def parse_length_spec(spec: str) -> LengthDist:
         if kind in ("geometric", "poisson") and 1 <= len(args) <= 3:
             bounds = _ints(spec, args[1:])
             lo = bounds[0] if bounds else (1 if kind == "geometric" else 0)
-            hi = bounds[1] if len(bounds) == 2 else None
+            hi = bounds[1] if len(bounds) == 2 else None  # type: ignore[assignment]
             if kind == "geometric":
                 return Geometric(p=float(args[0]), lo=lo, hi=hi)
             return Poisson(lam=float(args[0]), lo=lo, hi=hi)

@@ -187,7 +187,7 @@ def entropy_boundaries(
     exceeds the threshold; nothing is marked past ``lengths``."""
     tokens2, squeeze = _as_batch(np.asarray(tokens, dtype=np.int64))
     marks = entropy_scores(segmenter.model, tokens2, segmenter.rule) > segmenter.threshold
-    marks &= _valid_mask(*tokens2.shape, lengths)  # (N, T)
+    marks &= _valid_mask(*tokens2.shape, lengths)  # type: ignore[call-arg]  # (N, T)
     return marks[0] if squeeze else marks
 
 
@@ -259,12 +259,12 @@ def save_entropy_segmenter(path: str | Path, segmenter: EntropySegmenter) -> Pat
         "achieved_length": np.float64(segmenter.achieved_length),
     }
     for j in range(model.order):
-        arrays[f"keys_{j + 1}"] = model.keys[j]
-        arrays[f"entropy_{j + 1}"] = model.entropy[j]
+        arrays[f"keys_{j + 1}"] = model.keys[j]  # type: ignore[assignment]
+        arrays[f"entropy_{j + 1}"] = model.entropy[j]  # type: ignore[assignment]
 
     def write(tmp: Path) -> None:
         with tmp.open("wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
 
     return write_atomic(path, write)
 

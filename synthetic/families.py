@@ -6,8 +6,10 @@ family                  config (``data`` section of a run)          ``meta.json`
 ``arithmetic``          :class:`~bipe.synthetic.arith_data.ArithmeticData`   ``arith``
 ``automaton``           :class:`~bipe.synthetic.sequence_data.AutomatonData`  ``binfa``, ``nfa``,
                                                                     ``binfa3``
-``text``                :class:`~bipe.synthetic.text.data.TextDataConfig`  none (corpora are read
-                                                                    at run time)
+``text``                :class:`~bipe.synthetic.text.data.TextDataConfig`  ``ruler:TASK`` (RULER
+                                                                    evaluation sets; corpora
+                                                                    are read at run time)
+``chomsky``             :class:`~bipe.synthetic.chomsky_data.ChomskyData`  ``chomsky:TASK`` (15)
 ======================  ==========================================  =======================
 
 Tasks name their family (``Task.family``); the config class of a run's ``data`` section is
@@ -29,11 +31,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from bipe.synthetic import arith_data, arithmetic, sequences
+from bipe.synthetic import arith_data, arithmetic, chomsky_data, sequences
 from bipe.synthetic.arith_data import ArithmeticData
+from bipe.synthetic.chomsky_data import ChomskyData
 from bipe.synthetic.dataset import load_meta
 from bipe.synthetic.family import DataConfig, DataFamily
 from bipe.synthetic.sequence_data import KINDS, AutomatonData
+from bipe.synthetic.text import ruler_data, ruler_reader
 from bipe.synthetic.text.data import TextDataConfig
 
 __all__ = [
@@ -52,7 +56,7 @@ FAMILIES: dict[str, DataFamily] = {
         config=ArithmeticData,
         generators=("arith",),
         generate_dataset=arith_data.generate_dataset,
-        verify_record=arithmetic.verify_record,
+        verify_record=arithmetic.verify_record,  # type: ignore[arg-type]
         dataset_keys=("n_train", "operators", "fmt", "modulus"),
     ),
     "automaton": DataFamily(
@@ -74,7 +78,22 @@ FAMILIES: dict[str, DataFamily] = {
             "eval_segment_length",
         ),
     ),
-    "text": DataFamily(name="text", config=TextDataConfig, generators=()),
+    "text": DataFamily(
+        name="text",
+        config=TextDataConfig,
+        generators=ruler_data.GENERATORS,
+        generate_dataset=ruler_data.generate_dataset,
+        verify_record=ruler_reader.verify_record,
+        dataset_keys=ruler_data.DATASET_KEYS,
+    ),
+    "chomsky": DataFamily(
+        name="chomsky",
+        config=ChomskyData,
+        generators=chomsky_data.GENERATORS,
+        generate_dataset=chomsky_data.generate_dataset,
+        verify_record=chomsky_data.verify_record,  # type: ignore[arg-type]
+        dataset_keys=("n_train", "lengths"),
+    ),
 }
 
 # The family keys and defaults of the single flat DataConfig of earlier versions (frozen here:

@@ -95,7 +95,7 @@ def check_size(tokens: float, what: str, limit: int = MAX_TOKENS) -> None:
 def expected(dist: Any, cost: Any) -> float:
     """E[cost(k)] for k drawn from a bounded :class:`~bipe.synthetic.distributions.LengthDist`
     (huge ranges: the cost at the upper bound, an over-estimate that never enumerates them)."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     if dist.hi is None:
         raise ValueError(f"length spec {dist} must be bounded")

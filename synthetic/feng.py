@@ -23,7 +23,7 @@ files. Reading is strict: a line that is not exactly the canonical rendering of 
 is an error naming the file and line, so :func:`write_feng` of what :func:`read_feng` read
 reproduces the files byte for byte. A split whose files are absent is skipped; a folder with
 none of them is an error. To export data bipe generated, put datasets of the right formats in
-``DIR/<split>`` folders (e.g. ``bipe gen arith --format feng --out DIR/chain_train``).
+``DIR/<split>`` folders (e.g. ``bipe gen arith --data.fmt feng --out DIR/chain_train``).
 
 >>> import tempfile, pathlib
 >>> root = pathlib.Path(tempfile.mkdtemp())
@@ -197,7 +197,7 @@ def export_feng(
         files.update(render_split(split, ds.records))
         counts[split] = len(ds)
     if len(moduli) > 1:
-        raise ValueError(f"{root}: the splits use different moduli {sorted(moduli)}")
+        raise ValueError(f"{root}: the splits use different moduli {sorted(moduli)}")  # type: ignore[type-var]
     out = Path(out)
     with atomic_folder(out, overwrite=overwrite) as tmp:
         for name, text in files.items():

@@ -60,7 +60,7 @@ def _check_prob(name: str, p: float) -> None:
 def _marks(is_last: np.ndarray, lengths: Lengths) -> tuple[np.ndarray, np.ndarray, bool]:
     """``(marks, valid, squeeze)``: marks as a fresh (N, T) bool array, cleared in padding."""
     marks, squeeze = _as_batch(np.asarray(is_last))
-    valid = _valid_mask(*marks.shape, lengths)  # (N, T)
+    valid = _valid_mask(*marks.shape, lengths)  # type: ignore[call-arg]  # (N, T)
     return marks.astype(bool) & valid, valid, squeeze
 
 

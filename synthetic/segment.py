@@ -151,7 +151,7 @@ def separator_positions(
 
 def separator_ids(separators: Iterable[int] | int) -> np.ndarray:
     """One id or a collection of ids as a sorted 1-D int64 array; rejects non-integers."""
-    raw = [separators] if np.isscalar(separators) else list(separators)
+    raw = [separators] if np.isscalar(separators) else list(separators)  # type: ignore[arg-type]
     seps = np.asarray(raw)
     if seps.size and not np.issubdtype(seps.dtype, np.integer):
         raise ValueError(f"separators must be integer ids, got {raw!r}")
@@ -263,7 +263,7 @@ def multilevel_positions(
         seg, level_intra = separator_positions(tokens, closing, lengths, pad_value=pad_value)
         segs.append(seg)
         intra = level_intra if intra is None else intra
-    return np.stack(segs), intra
+    return np.stack(segs), intra  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------- streaming forms
@@ -300,7 +300,7 @@ def _advance(state: StreamState, closes: list) -> tuple[StreamState, Any, Any]:
     segs = tuple(s + np.asarray(c, dtype=np.int64) for s, c in zip(state.segs, closes, strict=True))
     intra = np.where(closes[0], 0, np.asarray(state.intra) + 1)
     if np.ndim(intra) == 0:
-        segs, intra = tuple(int(s) for s in segs), int(intra)
+        segs, intra = tuple(int(s) for s in segs), int(intra)  # type: ignore[assignment]
     return StreamState(segs=segs, intra=intra), state.seg, state.intra
 
 

@@ -39,6 +39,7 @@ from bipe.synthetic.sequence_sampling import effective_support
 __all__ = [
     "DATASET_KINDS",
     "KINDS",
+    "MAX_UNIT",
     "AutomatonData",
     "DatasetKind",
     "build_automaton",
@@ -47,6 +48,10 @@ __all__ = [
     "flat_length_spec",
     "support",
 ]
+
+# the largest count a length law may draw: exact-count sampler tables take seconds at 2**14
+# and grow quadratically past it (minutes at 2e5)
+MAX_UNIT = 2**14
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +118,14 @@ def check_request(
     mean = expected(parse_length_spec(segments), lambda k: k * mean_len)
     unit = f"paragraphs of {sub_segments} sentences" if sub_segments else "segments"
     check_size(n * mean, f"{what}: {n} sequences of {segments} {unit} of {segment_length} tokens")
+    laws = {"segments": segments, "segment_length": segment_length, "sub_segments": sub_segments}
+    for name, spec in laws.items():
+        longest = parse_length_spec(spec).hi if spec else None
+        if longest is not None and longest > MAX_UNIT:
+            raise ValueError(
+                f"{what}: {name} {spec} draws up to {longest} per unit; the exact-count "
+                f"sampler grows quadratically in it and is refused above {MAX_UNIT}"
+            )
 
 
 def flat_length_spec(segments: str, segment_length: str) -> str:

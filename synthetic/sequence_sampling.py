@@ -82,7 +82,7 @@ def effective_support(dist: LengthDist) -> tuple[np.ndarray, np.ndarray]:
     p = getattr(dist, "p", None)
     if p is not None:  # geometric: tail beyond lo + m has mass (1 - p) ** (m + 1)
         span = 0 if p >= 1 else math.ceil(math.log(_TAIL) / math.log1p(-p))
-        return type(dist)(p=p, lo=dist.lo, hi=dist.lo + span).support()
+        return type(dist)(p=p, lo=dist.lo, hi=dist.lo + span).support()  # type: ignore[call-arg]
     return dist.support()  # poisson cuts its own tail
 
 
@@ -226,9 +226,9 @@ class BinfaSequenceSampler:
             "type_offsets": tuple(_unit_offsets(starts, offsets) for _, starts in ragged.units),
         }
         if state_labels and self.binfa.levels == 2:
-            inner, outer = _state_labels(self.binfa, SequenceBatch(**fields))
+            inner, outer = _state_labels(self.binfa, SequenceBatch(**fields))  # type: ignore[arg-type]
             fields.update(inner_state=inner, outer_state=outer)
-        return SequenceBatch(**fields)
+        return SequenceBatch(**fields)  # type: ignore[arg-type]
 
 
 def sample_binfa_sequences(
@@ -307,7 +307,7 @@ def _state_labels(binfa: BiNFA, batch: SequenceBatch) -> tuple[np.ndarray, np.nd
         valid = np.arange(width)[None, :] < content[idx, None]  # (U_k, W)
         pos = np.where(valid, starts[idx, None] + np.arange(width)[None, :], 0)  # (U_k, W)
         words = np.where(valid, batch.tokens[pos], 0)  # (U_k, W)
-        state = _single_states(automaton, words, content[idx])  # (U_k, W + 1)
+        state = _single_states(automaton, words, content[idx])  # type: ignore[arg-type]  # (U_k, W + 1)
         inner[pos[valid]] = state[:, 1:][valid]
         inner[ends[idx]] = state[np.arange(idx.size), content[idx]]
     counts = np.diff(type_offsets)  # (N,) segments per row

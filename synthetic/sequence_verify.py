@@ -180,10 +180,10 @@ def _check_types_and_states(
         if not checker.outer.accepts(types):
             return "types are not a word of the outer automaton"
         for k, segment in zip(types, np.split(row, ends + 1)[:-1], strict=True):
-            if not checker.inner[k].accepts(segment[:-1].tolist()):
+            if not checker.inner[k].accepts(segment[:-1].tolist()):  # type: ignore[union-attr]
                 return f"a segment is not accepted by its type {k}"
     for key, sizes in (
-        ("inner_state", [x.n_states for x in binfa.inner]),
+        ("inner_state", [x.n_states for x in binfa.inner]),  # type: ignore[union-attr]
         ("outer_state", [binfa.outer.n_states]),
     ):
         if key in record:

@@ -31,7 +31,7 @@ for ``binfa`` also ``types`` (each segment's type), ``inner_state`` and ``outer_
 :mod:`bipe.synthetic.sequence_sampling`); for ``binfa3`` ``types`` (sentences) and ``types2``
 (paragraphs).
 
-Worked example (``bipe gen binfa --n-symbols 2 ...``, vocabulary ``a b #``): the record
+Worked example (``bipe gen binfa --data.n_symbols 2 ...``, vocabulary ``a b #``): the record
 ``{"tokens": [0, 0, 2, 1, 2], "seg": [0, 0, 0, 1, 1], "intra": [0, 1, 2, 0, 1], "types": [0, 1],
 ...}`` is the text ``a a # b #``: two segments, of types 0 and 1.
 """
@@ -271,7 +271,7 @@ def batch_records(batch: SequenceBatch, kind: str) -> list[dict[str, Any]]:
         columns["types" if level == 0 else f"types{level + 1}"] = (types, offsets)
     if batch.inner_state is not None:
         columns["inner_state"] = (batch.inner_state, batch.offsets)
-        columns["outer_state"] = (batch.outer_state, batch.offsets)
+        columns["outer_state"] = (batch.outer_state, batch.offsets)  # type: ignore[assignment]
     return [
         {name: values[offsets[i] : offsets[i + 1]] for name, (values, offsets) in columns.items()}
         for i in range(batch.n)

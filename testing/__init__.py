@@ -38,7 +38,8 @@ prefixes); and the streaming form, if given, agrees with the batch form token by
 is an ``AssertionError`` naming the property, with Hypothesis's smallest failing input.
 
 :func:`check_segmenter_on` runs the same checks on one batch you supply (use it inside your own
-``@given`` tests). Strategies: :func:`token_streams`, :func:`nfas`, :func:`binfas`,
+``@given`` tests); :func:`reference_positions` is the slow loop every position test compares
+against. Strategies: :func:`token_streams`, :func:`nfas`, :func:`binfas`,
 :func:`binfa_sequences`.
 
 This package imports hypothesis at the top: it is meant for tests, and no other part of bipe
@@ -46,8 +47,13 @@ imports it. Modules: :mod:`~bipe.testing.strategies` (the strategies) and
 :mod:`~bipe.testing.checks` (the segmenter checks); every name above is importable from here.
 """
 
-from bipe.testing.checks import WORKED_EXAMPLE, check_segmenter, check_segmenter_on
-from bipe.testing.strategies import binfa_sequences, binfas, nfas, token_streams
+from bipe.testing.checks import (
+    WORKED_EXAMPLE,
+    check_segmenter,
+    check_segmenter_on,
+    reference_positions,
+)
+from bipe.testing.strategies import binfa_sequences, binfas, nfas, scaled_examples, token_streams
 
 __all__ = [
     "WORKED_EXAMPLE",
@@ -56,5 +62,7 @@ __all__ = [
     "check_segmenter",
     "check_segmenter_on",
     "nfas",
+    "reference_positions",
+    "scaled_examples",
     "token_streams",
 ]

@@ -23,6 +23,21 @@ Segmenter = Callable[..., tuple[np.ndarray, np.ndarray]]
 Step = Callable[[Any, Any], tuple[Any, Any, Any]]
 
 
+def reference_positions(row: Iterable[Any], separators: Iterable[Any]) -> tuple[list, list]:
+    """``(seg, intra)`` of one row by the slow, obviously correct loop of the BiPE convention
+    (docs/method.md#positions): a separator is the last token of the segment it closes. The
+    one reference every segmenter and position test compares against."""
+    seps = set(separators)
+    seg: list[int] = []
+    intra: list[int] = []
+    s = i = 0
+    for tok in row:
+        seg.append(s)
+        intra.append(i)
+        s, i = (s + 1, 0) if tok in seps else (s, i + 1)
+    return seg, intra
+
+
 def _fail(prop: str, detail: str) -> None:
     raise AssertionError(f"segmenter property violated: {prop}: {detail}")
 

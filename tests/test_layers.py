@@ -90,3 +90,14 @@ def test_data_layers_do_not_load_torch():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_experiments_module_map_names_every_module():
+    import bipe.experiments as experiments
+
+    root = Path(experiments.__file__).parent
+    doc = experiments.__doc__
+    modules = [p.stem for p in root.glob("*.py") if p.stem != "__init__"]
+    modules += [p.name + "/" for p in root.iterdir() if (p / "__init__.py").is_file()]
+    missing = [m for m in modules if f"``{m}``" not in doc]
+    assert not missing, f"experiments/__init__.py's module map lacks {missing}"

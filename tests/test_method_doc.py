@@ -1,12 +1,14 @@
-"""docs/method.md is the one method document: every cited anchor exists, nothing cites the
-external notes it replaced, and every registry encoding has its own subsection."""
+"""docs/method.md is the one method document: every cited anchor exists (in it, and in the
+guide and architecture documents beside it), nothing cites the external notes it replaced, and
+every registry encoding has its own subsection."""
 
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "method.md"
-CITE = re.compile(r"docs/method\.md#([\w-]+)")
+CITE = re.compile(r"docs/(method|guide|architecture)\.md#([\w-]+)")
+LINK = re.compile(r"\]\((method|guide|architecture)\.md#([\w-]+)\)")  # between docs/ files
 REQUIRED = (
     "positions",
     "encodings",
@@ -73,16 +75,19 @@ def test_required_sections_exist():
 
 
 def test_every_cited_anchor_exists():
-    known = anchors(DOC.read_text())
+    docs = ("method", "guide", "architecture")
+    known = {d: anchors((ROOT / "docs" / f"{d}.md").read_text()) for d in docs}
     missing = []
     for rel, text in repository_files():
-        for match in CITE.finditer(text):
-            if match.group(1) not in known:
-                line = text.count("\n", 0, match.start()) + 1
-                missing.append(f"{rel}:{line}: #{match.group(1)}")
-    local = re.findall(r"\]\(#([\w-]+)\)", DOC.read_text())  # links inside the document
-    missing += [f"docs/method.md: #{a}" for a in local if a not in known]
-    assert not missing, f"cited anchors with no heading in docs/method.md: {missing}"
+        for pattern in (CITE, LINK):
+            for match in pattern.finditer(text):
+                if match.group(2) not in known[match.group(1)]:
+                    line = text.count("\n", 0, match.start()) + 1
+                    missing.append(f"{rel}:{line}: {match.group(1)}.md#{match.group(2)}")
+    for d in docs:  # links inside one document
+        local = re.findall(r"\]\(#([\w-]+)\)", (ROOT / "docs" / f"{d}.md").read_text())
+        missing += [f"docs/{d}.md: #{a}" for a in local if a not in known[d]]
+    assert not missing, f"cited anchors with no heading: {missing}"
 
 
 def test_nothing_cites_the_old_external_notes():

@@ -9,7 +9,7 @@ else:
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-SKIP = {"tests", "benchmarks", "studies", "build", "docs"}
+SKIP = {"tests", "benchmarks", "studies", "build", "docs", "examples"}
 
 
 def test_every_package_directory_is_listed():

@@ -23,6 +23,7 @@ from bipe.testing import (
     nfas,
     token_streams,
 )
+from bipe.testing.strategies import scaled_examples
 
 SEPS = [5, 6]
 FAST = {"max_examples": 40}
@@ -163,7 +164,7 @@ def test_seg_jump_and_round_trip_are_caught():
         check_segmenter(alternates, separators=None, n_symbols=8, **FAST)
 
 
-@settings(max_examples=30)
+@settings(max_examples=scaled_examples(30))
 @given(token_streams(SEPS, max_rows=3, max_length=10))
 def test_token_streams_shapes(batch):
     tokens, lengths = batch
@@ -172,14 +173,14 @@ def test_token_streams_shapes(batch):
     check_segmenter_on(loop_segmenter, tokens, lengths, separators=SEPS)
 
 
-@settings(max_examples=30)
+@settings(max_examples=scaled_examples(30))
 @given(nfas(max_states=3, n_symbols=2, nonempty=True, min_word_length=1))
 def test_nonempty_nfas_have_a_word(nfa):
     counts = nfa.count_words(nfa.n_states)
     assert nfa.n_symbols == 2 and any(counts[1:])
 
 
-@settings(max_examples=25)
+@settings(max_examples=scaled_examples(25))
 @given(binfa_sequences())
 def test_separator_segmenter_recovers_true_boundaries(drawn):
     binfa, tokens, lengths, is_last = drawn

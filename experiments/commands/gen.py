@@ -3,7 +3,10 @@
 Kinds are the dataset generators of the registered data families
 (:mod:`bipe.synthetic.families`): ``binfa`` (Bi-NFA sequences), ``nfa`` (words of the flattened
 Bi-NFA, for baselines) and ``binfa3`` (3-level sequences) of the automaton family, ``arith``
-(chain-of-thought arithmetic) of the arithmetic family. The family's registered
+(chain-of-thought arithmetic) of the arithmetic family, ``ruler:TASK`` (RULER evaluation sets,
+:mod:`bipe.synthetic.text.ruler_data`) of the text family, ``chomsky:TASK`` (the 15 tasks of the
+Chomsky-hierarchy suite, :mod:`bipe.synthetic.chomsky`, records ``input``/``output``/``length``;
+``--data.lengths`` sets the input-length law) of the chomsky family. The family's registered
 ``generate_dataset(config, seed, **options)`` draws the records (see
 :mod:`bipe.synthetic.sequences` and :mod:`bipe.synthetic.arith_data` for the sampling rules and
 record fields).
@@ -14,12 +17,11 @@ uniform:4:8``, ``--data.n_train 10000`` examples), parsed by the field's type wi
 (:func:`bipe.experiments.config.parse_value`), so the same settings describe the same data as
 ``bipe train --task binfa_lm --data.n_symbols 3 ...``: with ``--seed S`` and ``--data_seed S``,
 exactly that run's training set (docs/method.md#bi-nfa). Defaults are the family's, except
-``data.n_train`` (1000 here) and arith's ``data.operators`` (``fixed:3``). The earlier
-spellings (``--n``, ``--n-symbols``, ``--segments``, ``--segment-length``, ``--operators``,
-``--modulus``, arith's ``--format``, ...) remain as deprecated aliases of those fields (same
-bytes). Options of the dataset only: ``--seed``, ``--out``, ``--force``; sequence kinds:
-``--automaton``, ``--deterministic``, ``--sub-segments`` (binfa3), ``--length`` (nfa),
-``--format jsonl|npz``, ``--no-progress``; arith: :mod:`bipe.experiments.commands.gen_arith`.
+``data.n_train`` (1000 here) and arith's ``data.operators`` (``fixed:3``). Options of the
+dataset only: ``--seed``,
+``--out``, ``--force``; sequence kinds: ``--automaton``, ``--deterministic``, ``--sub-segments``
+(binfa3), ``--length`` (nfa), ``--format jsonl|npz``, ``--no-progress``; arith:
+:mod:`bipe.experiments.commands.gen_arith`.
 
 Same options, same seed: same bytes. Every setting is checked before anything is drawn; a bad
 option, a malformed length spec or an impossible setting is one line on stderr, exit status 2,
@@ -39,7 +41,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-HELP = "generate a dataset (binfa, nfa, binfa3, arith)"
+HELP = "generate a dataset (binfa, nfa, binfa3, arith, ruler:TASK, chomsky:TASK)"
 EXAMPLE = (
     "bipe gen binfa --data.n_train 10000 --seed 0 --data.segments uniform:4:8 "
     "--data.segment_length uniform:1:6 --out data/binfa"
@@ -50,6 +52,21 @@ _KIND_HELP = {
     "nfa": "words of the flattened Bi-NFA (same language, no segment structure used)",
     "binfa3": "3-level sequences: sentences ('#') in paragraphs ('$')",
     "arith": "chain-of-thought arithmetic over Z_p (formats feng, direct, steps)",
+    "ruler:niah_single": "RULER niah_single (the passkey): prompts and answers per length, depth",
+    "ruler:niah_multikey": "RULER niah_multikey: data.needles keys, one asked",
+    "ruler:niah_multivalue": "RULER niah_multivalue: one key with data.values values",
+    "ruler:niah_multiquery": "RULER niah_multiquery: data.queries of data.needles keys asked",
+    "ruler:variable_tracking": "RULER variable tracking: data.chains chains of data.hops hops",
+    "ruler:common_words": "RULER common-words extraction: the most frequent words of a list",
+}
+# a RULER kind's example: its counts at a 256-byte context (bipe gen ruler:TASK ...)
+_RULER_EXAMPLE = {
+    "niah_single": "",
+    "niah_multikey": "--data.needles 4 ",
+    "niah_multivalue": "--data.values 4 ",
+    "niah_multiquery": "--data.needles 4 --data.queries 2 ",
+    "variable_tracking": "--data.hops 2 --data.chains 2 ",
+    "common_words": "--data.common_words 2 --data.freq_cw 4 ",
 }
 _KIND_EXAMPLE = {
     "binfa": EXAMPLE,
@@ -62,30 +79,17 @@ _KIND_EXAMPLE = {
         "bipe gen arith --data.fmt feng --data.operators fixed:15 --under "
         "--data.n_train 100000 --out data/arith15"
     ),
+    **{
+        f"ruler:{t}": f"bipe gen ruler:{t} {counts}--data.context 256 --data.n_eval 50 --out "
+        f"data/{t}"
+        for t, counts in _RULER_EXAMPLE.items()
+    },
 }
 # bipe gen's defaults where they differ from the family config's (kept from earlier versions)
 _GEN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "chomsky": {"n_train": 1000},
     "automaton": {"n_train": 1000},
     "arithmetic": {"n_train": 1000, "operators": "fixed:3"},
-}
-# deprecated spellings -> the family config field they set
-_ALIASES: dict[str, dict[str, str]] = {
-    "automaton": {
-        "--n": "n_train",
-        "--n-symbols": "n_symbols",
-        "--n-types": "n_types",
-        "--inner-states": "inner_states",
-        "--outer-states": "outer_states",
-        "--out-degree": "out_degree",
-        "--segments": "segments",
-        "--segment-length": "segment_length",
-    },
-    "arithmetic": {
-        "--n": "n_train",
-        "--operators": "operators",
-        "--format": "fmt",
-        "--modulus": "modulus",
-    },
 }
 # fields fixed by a loaded automaton (--automaton refuses them)
 _STRUCTURE = (
@@ -100,8 +104,7 @@ _STRUCTURE = (
 
 
 def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
-    """``--data.FIELD`` for the family's dataset fields (bipe train's derivation) and the
-    deprecated aliases."""
+    """``--data.FIELD`` for the family's dataset fields (bipe train's derivation)."""
     from bipe.experiments.commands.train import add_override_arguments
     from bipe.experiments.config import valid_keys
 
@@ -117,15 +120,6 @@ def _data_arguments(parser: argparse.ArgumentParser, family: Any) -> None:
         helps=helps,
         title=(f"dataset settings: the {family.name} family config's fields (as in bipe train)"),
     )
-    for flag, name in _ALIASES.get(family.name, {}).items():
-        note = " (a bare count L means fixed:L)" if flag == "--operators" else ""
-        parser.add_argument(
-            flag,
-            dest=f"alias:{name}",
-            default=None,
-            metavar="VALUE",
-            help=f"deprecated alias of --data.{name}{note}",
-        )
 
 
 def _sequence_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
@@ -196,7 +190,40 @@ def _command(family_name: str) -> FamilyCommand:
             options=gen_arith.options,
             summary=gen_arith.summary,
         ),
+        "text": FamilyCommand(
+            add_arguments=lambda parser, kind: None,
+            options=lambda args, data, flags: (data, {"kind": args.kind}),
+            summary=_ruler_summary,
+        ),
+        "chomsky": FamilyCommand(
+            add_arguments=lambda parser, kind: None,
+            options=lambda args, data, flags: (data, {"task": args.kind.split(":", 1)[1]}),
+            summary=_chomsky_summary,
+        ),
     }[family_name]
+
+
+def _ruler_summary(meta: dict[str, Any], out: Path) -> str:
+    import json
+
+    written = json.loads((out / "meta.json").read_text())
+    config = meta["config"]
+    lengths = ", ".join(map(str, config["eval_lengths"])) or f"1-16x {config['context']}"
+    return f"wrote {written['n_records']} {meta['generator']} examples (lengths {lengths}) to {out}"
+
+
+def _chomsky_example(kind: str) -> str:
+    return (
+        f"bipe gen {kind} --data.n_train 1000 --data.lengths uniform:41:500 --out data/{kind[8:]}"
+    )
+
+
+def _chomsky_summary(meta: dict[str, Any], out: Path) -> str:
+    config = meta["config"]
+    return (
+        f"wrote {config['n']} {meta['generator']} records (lengths {config['lengths']}, "
+        f"input ids 0..{meta['input_size'] - 1}, output ids 0..{meta['output_size'] - 1}) to {out}"
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -211,13 +238,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for family in FAMILIES.values():
         for kind in family.generators:
-            text = _KIND_HELP.get(kind, f"{family.name} data")
+            text = _KIND_HELP.get(kind, f"{family.name} task {kind.split(':')[-1]}")
             sub = kinds.add_parser(
                 kind,
                 help=text,
                 description=text,
                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                epilog=f"example:\n  {_KIND_EXAMPLE.get(kind, '')}",
+                epilog=f"example:\n  {_KIND_EXAMPLE.get(kind, _chomsky_example(kind))}",
             )
             sub.add_argument("--out", required=True, help="output dataset folder")
             sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -253,24 +280,12 @@ def _name_unknown_data_keys(parser: argparse.ArgumentParser, families: dict) -> 
 
 
 def _given(args: argparse.Namespace, family: Any) -> dict[str, tuple[str, str]]:
-    """``{field: (flag as typed, text)}`` from ``--data.*`` and the deprecated aliases."""
+    """``{field: (flag as typed, text)}`` from the ``--data.*`` options."""
     from bipe.experiments.commands.train import collect_overrides
 
     given = {
         key.split(".", 1)[1]: (f"--{key}", text) for key, text in collect_overrides(args).items()
     }
-    for flag, name in _ALIASES.get(family.name, {}).items():
-        text = vars(args).get(f"alias:{name}")
-        if text is None:
-            continue
-        if name in given:
-            raise ValueError(
-                f"{flag} and {given[name][0]} both set data.{name}; give one "
-                f"({flag} is a deprecated alias)"
-            )
-        if flag == "--operators" and text.strip().isdigit():
-            text = f"fixed:{int(text)}"  # the alias took a bare operator count L
-        given[name] = (flag, text)
     return given
 
 

@@ -1,8 +1,7 @@
 """``bipe gen arith``: chain-of-thought arithmetic datasets over Z_p (Feng et al.).
 
 ``bipe gen`` (:mod:`bipe.experiments.commands.gen`) parses the arithmetic family's settings
-(``--data.operators``, ``--data.fmt``, ``--data.modulus``, ``--data.n_train``; deprecated
-aliases ``--operators``, ``--format``, ``--modulus``, ``--n``) and calls
+(``--data.operators``, ``--data.fmt``, ``--data.modulus``, ``--data.n_train``) and calls
 :func:`bipe.synthetic.arith_data.generate_dataset`; this module adds the dataset-only options.
 Formats, token ids and the record fields are documented in :mod:`bipe.synthetic.arithmetic`.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "results.md from study folders (study.toml + runs), with paired intervals"
-EXAMPLE = "bipe results studies/segment_count studies/segment_count_slopes --out docs/results.md"
+EXAMPLE = "bipe results studies/ --out docs/results.md --readme README.md"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "studies",
         nargs="+",
         metavar="STUDY",
-        help="study folders, each with a study.toml and its run folders",
+        help="study folders (each with a study.toml and its run folders), or folders in which "
+        "every study.toml below is found and ordered by its `order` key",
     )
     parser.add_argument(
         "--out",
@@ -21,12 +22,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.md",
         help="output Markdown file; figures go into a folder of the same name",
     )
+    parser.add_argument(
+        "--readme",
+        metavar="FILE.md",
+        help="also rewrite the headline-findings block of FILE.md (between "
+        "<!-- findings:start --> and <!-- findings:end -->)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
 
 
 def run(args: argparse.Namespace) -> int:
     from bipe.analysis.results import write_results
 
-    path = write_results(args.studies, args.out, seed=args.seed)
+    path = write_results(args.studies, args.out, seed=args.seed, readme=args.readme)
     print(f"wrote {path} (figures in {path.with_suffix('')})")
+    if args.readme:
+        print(f"wrote the findings block of {args.readme}")
     return 0

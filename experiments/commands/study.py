@@ -1,9 +1,9 @@
 """``bipe study width``: smallest d_model reaching a target accuracy, and how it scales.
 
-See :mod:`bipe.experiments.study`. Any other config field can be fixed with a dotted option
+See :mod:`bipe.experiments.width_search`. Any other config field can be fixed with a dotted option
 (``--train.steps 400``); the study itself sets ``model.pe``, ``model.d_model``, ``init_seed``
 and the size keys. The runs go through ``bipe sweep``'s executors (``--executor submitit`` and
-the ``--slurm-*`` flags, docs/method.md#sweeps-on-a-cluster).
+the ``--slurm-*`` flags, docs/guide.md#sweeps-on-a-cluster).
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bipe.experiments.commands.sweep import ensemble_size, executor_from_args
     from bipe.experiments.commands.train import collect_overrides
-    from bipe.experiments.study import WidthStudy, run_width_study
     from bipe.experiments.sweep import run_sweep
+    from bipe.experiments.width_search import WidthStudy, run_width_study
 
     study = WidthStudy(
         encodings=tuple(args.pes),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-DEFAULT_ENSEMBLE_SIZE = 8  # runs per ensemble process, local executor (docs/method.md#ensembles)
+DEFAULT_ENSEMBLE_SIZE = 8  # runs per ensemble process, local executor (docs/guide.md#ensembles)
 HELP = "run a grid of training runs (parallel, resumable; one folder per run plus index.json)"
 EXAMPLE = (
     "bipe sweep --preset tiny --task arith --grid model.pe=rope,bipe_rope "
@@ -93,7 +93,7 @@ def ensemble_size(args: argparse.Namespace, executor: str) -> int:
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     """``--executor`` and the Slurm flags (shared with ``bipe study``)."""
-    group = parser.add_argument_group("executor (docs/method.md#sweeps-on-a-cluster)")
+    group = parser.add_argument_group("executor (docs/guide.md#sweeps-on-a-cluster)")
     group.add_argument(
         "--executor",
         choices=("local", "submitit"),
@@ -230,6 +230,22 @@ def run(args: argparse.Namespace) -> int:
         f"{args.out}: {len(rows) - len(failed)} of {len(rows)} runs done "
         f"(index: {args.out}/index.json)"
     )
-    for row in failed:
-        print(f"failed {row['name']}: {row.get('error', '')}", file=sys.stderr)
+    for line in failure_lines(failed):
+        print(line, file=sys.stderr)
     return 1 if failed else 0
+
+
+def failure_lines(failed: list[dict]) -> list[str]:
+    """One line per distinct error of the failed runs (a config error every run shares is
+    said once, naming how many runs it stopped)."""
+    by_error: dict[str, list[str]] = {}
+    for row in failed:
+        by_error.setdefault(row.get("error", ""), []).append(row["name"])
+    lines = []
+    for error, names in by_error.items():
+        if len(names) == 1:
+            lines.append(f"failed {names[0]}: {error}")
+        else:
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            lines.append(f"failed {len(names)} runs ({shown}): {error}")
+    return lines

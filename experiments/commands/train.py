@@ -24,7 +24,11 @@ def override_keys() -> list[str]:
     from bipe.experiments.config import RunConfig, valid_keys
     from bipe.experiments.presets import DERIVED_KEYS
 
-    return [k for k in valid_keys(RunConfig) if k not in DERIVED_KEYS and k not in OWN_KEYS]
+    return [
+        k
+        for k in valid_keys(RunConfig)
+        if k not in DERIVED_KEYS and k not in OWN_KEYS and not k.endswith(".NAME")
+    ]
 
 
 # help texts of override keys whose meaning is not plain from the name and type
@@ -60,6 +64,7 @@ def add_override_arguments(
             metavar="VALUE",
             help=(OVERRIDE_HELP if helps is None else helps).get(key),
         )
+    _accept_encoding_options(parser)
     original = parser.error
 
     def error(message: str) -> None:
@@ -74,6 +79,49 @@ def add_override_arguments(
         original(message)
 
     parser.error = error  # type: ignore[method-assign]
+
+
+OPTION_FLAG = "--model.opt."
+
+
+def _accept_encoding_options(parser: argparse.ArgumentParser) -> None:
+    """Let ``parser`` take ``--model.opt.NAME VALUE`` (or ``=VALUE``) for any NAME: an option
+    of the chosen encoding, checked against its registry entry when the config is built."""
+    group = parser.add_argument_group("encoding options")
+    group.add_argument(
+        "--model.opt.NAME",
+        dest="override:model.opt.NAME",
+        metavar="VALUE",
+        help="an option of the chosen encoding, built-in or plug-in (see 'bipe encodings'); "
+        "for a built-in it is the model field of that name (--model.opt.rope_base = "
+        "--model.rope_base)",
+    )
+    original = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        words = list(sys.argv[1:] if args is None else args)
+        rest, options = [], {}
+        i = 0
+        while i < len(words):
+            word = words[i]
+            if word.startswith(OPTION_FLAG) and word != f"{OPTION_FLAG}NAME":
+                flag, eq, value = word.partition("=")
+                if not eq:
+                    if i + 1 >= len(words):
+                        raise ValueError(f"{flag} needs a value")
+                    value, i = words[i + 1], i + 1
+                if not flag[len(OPTION_FLAG) :].isidentifier():
+                    raise ValueError(f"{flag}: NAME must be an option name")
+                options[f"override:{flag[2:]}"] = value
+            else:
+                rest.append(word)
+            i += 1
+        parsed, extra = original(rest, namespace)
+        for key, value in options.items():
+            setattr(parsed, key, value)
+        return parsed, extra
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
 def collect_overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -91,10 +139,18 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task",
         default=None,
-        help="task (arith, arith_direct, binfa_lm, "
-        "binfa_state, nfa_lm, binfa3_lm, text_lm, passkey; default: the preset's)",
+        help="task (arith, arith_direct, binfa_lm, binfa_state, nfa_lm, binfa3_lm, text_lm, "
+        "passkey, ruler:niah_single, ruler:niah_multikey, ruler:niah_multivalue, "
+        "ruler:niah_multiquery, ruler:variable_tracking, ruler:common_words; default: the "
+        "preset's)",
     )
-    parser.add_argument("--pe", default=None, help="positional encoding (bipe.models.ENCODINGS)")
+    parser.add_argument(
+        "--pe",
+        default=None,
+        help="positional encoding: a registry name, or a plug-in: FILE.py:NAME, "
+        "package.module:NAME or an installed 'bipe.encodings' entry point "
+        "(list them with 'bipe encodings'; docs/extending.md)",
+    )
     parser.add_argument(
         "--preset",
         default=None,
@@ -104,7 +160,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         default=None,
         metavar="FILE",
-        help="start from a saved config.json instead of a preset",
+        help="start from a saved config.json (keys it leaves out come from --preset)",
     )
     add_override_arguments(parser)
 
@@ -119,6 +175,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue the run in RUN under its own config; with it, only "
         "--train.steps, the log/checkpoint cadence and evaluation "
         "settings may change (anything else is refused)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: continue even though the run's plug-in encoding's source "
+        "changed since it began (config.json records its sha256)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -158,7 +220,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from bipe.experiments.train import resume, train
 
-    progress = not args.no_progress and sys.stderr.isatty()
+    progress = not args.no_progress  # a bar on a terminal, plain lines in a log or pipe
     if args.resume:
         given = [
             f"--{name}"
@@ -175,8 +237,11 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             overrides=collect_overrides(args),
             command=command_line(args),
+            force=args.force,
         )
     else:
+        if args.force:
+            raise ValueError("--force applies only with --resume RUN")
         if not args.out:
             raise ValueError("--out RUN is required (or --resume RUN)")
         config = config_from_args(args)

@@ -7,7 +7,11 @@ One module per task family, each documenting its tasks with a worked input -> ta
 - :mod:`~bipe.experiments.tasks.arith` -- ``arith``, ``arith_direct``;
 - :mod:`~bipe.experiments.tasks.automaton` -- ``binfa_lm``, ``binfa_state``, ``nfa_lm``;
 - :mod:`~bipe.experiments.tasks.automaton3` -- ``binfa3_lm`` (3-level Bi-NFA);
-- :mod:`~bipe.experiments.tasks.text` -- ``text_lm``, ``passkey``.
+- :mod:`~bipe.experiments.tasks.text` -- ``text_lm``, ``passkey``;
+- :mod:`~bipe.experiments.tasks.ruler` -- ``ruler:niah_single``, ``ruler:niah_multikey``,
+  ``ruler:niah_multivalue``, ``ruler:niah_multiquery``, ``ruler:variable_tracking``.
+- :mod:`~bipe.experiments.tasks.chomsky` -- ``chomsky:TASK``, the 15 tasks of the
+  Chomsky-hierarchy suite (reference and decoder protocols).
 
 :data:`TASKS` maps each name to its task object; :func:`get_task` looks one up by exact name.
 """
@@ -18,7 +22,10 @@ from bipe.experiments.tasks.arith import ArithTask
 from bipe.experiments.tasks.automaton import AutomatonTask
 from bipe.experiments.tasks.automaton3 import Binfa3Task
 from bipe.experiments.tasks.base import IGNORE, Examples, Task
+from bipe.experiments.tasks.chomsky import ChomskyTask
+from bipe.experiments.tasks.ruler import RULER_TASK_NAMES, RulerTask
 from bipe.experiments.tasks.text import PasskeyTask, TextLMTask
+from bipe.synthetic.chomsky import TASKS as CHOMSKY_TASKS
 
 __all__ = ["IGNORE", "TASKS", "Examples", "Task", "get_task"]
 
@@ -31,6 +38,8 @@ TASKS: dict[str, Task] = {
     "binfa3_lm": Binfa3Task(),
     "text_lm": TextLMTask(),
     "passkey": PasskeyTask(),
+    **{name: RulerTask(name.removeprefix("ruler:")) for name in RULER_TASK_NAMES},
+    **{f"chomsky:{name}": ChomskyTask(name) for name in CHOMSKY_TASKS},
 }
 
 

@@ -30,7 +30,7 @@ __all__ = ["ArithTask"]
 
 
 def _arith_module():
-    from bipe.synthetic import arithmetic  # noqa: PLC0415 (lands with the arithmetic helper)
+    from bipe.synthetic import arithmetic  # lands with the arithmetic helper
 
     return arithmetic
 
@@ -74,7 +74,7 @@ class ArithTask(Task):
         return int(spec.lo), int(spec.hi)
 
     def generate(self, rng, data, world, n, setting):
-        from bipe.synthetic.arith_data import check_request  # noqa: PLC0415
+        from bipe.synthetic.arith_data import check_request
 
         spec = data.operators if setting is None else f"fixed:{int(setting)}"
         check_request(n, spec, self.fmt(data), f"task {self.name}")
@@ -84,7 +84,7 @@ class ArithTask(Task):
         return self._examples(batch)
 
     def load(self, path, data, world):
-        from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+        from bipe.synthetic.dataset import load_dataset
 
         self.dataset_meta(path)
         dataset = load_dataset(path)

@@ -136,8 +136,8 @@ class AutomatonTask(Task):
         (``fixed:SETTING``, with ``data.eval_segment_length`` when set). Its kind is the task's
         generator; ``deterministic`` for state targets; ``sub_segments`` for 3-level data;
         ``length`` for flat words (:func:`~bipe.synthetic.sequence_data.flat_length_spec`)."""
-        from bipe.synthetic.sequence_data import flat_length_spec  # noqa: PLC0415
-        from bipe.synthetic.sequences import SequenceConfig  # noqa: PLC0415
+        from bipe.synthetic.sequence_data import flat_length_spec
+        from bipe.synthetic.sequences import SequenceConfig
 
         seg_len = self._segment_length(data, setting)
         counts = data.segments if setting is None else f"fixed:{int(setting)}"
@@ -151,7 +151,7 @@ class AutomatonTask(Task):
         return dataclasses.replace(config, n=n, segments=counts, segment_length=seg_len)
 
     def setup(self, rng, data):
-        from bipe.synthetic import sequences  # noqa: PLC0415
+        from bipe.synthetic import sequences
 
         self.sub_segments(data)  # a 2-level task refuses data.sub_segments up front
         if data.path:  # the saved dataset's own automaton (its legality oracle)
@@ -173,7 +173,7 @@ class AutomatonTask(Task):
         return AutomatonWorld(binfa=binfa, flat=binfa.flatten().trim())
 
     def generate(self, rng, data, world, n, setting):
-        from bipe.synthetic import sequences  # noqa: PLC0415
+        from bipe.synthetic import sequences
 
         config = self.dataset_config(data, n, setting)
         sequences.check_dataset_size(config, f"task {self.name}")
@@ -183,7 +183,7 @@ class AutomatonTask(Task):
         return self._examples(Ragged.of_batch(batch), data)
 
     def load(self, path, data, world):
-        from bipe.synthetic.dataset import load_dataset  # noqa: PLC0415
+        from bipe.synthetic.dataset import load_dataset
 
         self.dataset_meta(path)
         dataset = load_dataset(path)

@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from bipe.experiments.tasks.automaton import AutomatonTask
+from bipe.models.registry import is_multi_level
 
 __all__ = ["Binfa3Task", "DEFAULT_SUB_SEGMENTS"]
 
@@ -54,7 +55,7 @@ class Binfa3Task(AutomatonTask):
         """As for ``binfa_lm``; a saved dataset's sentences-per-paragraph law must be the run's
         (evaluation draws with the run's)."""
         if data.path:
-            from bipe.synthetic.distributions import parse_length_spec  # noqa: PLC0415
+            from bipe.synthetic.distributions import parse_length_spec
 
             saved = self.dataset_meta(data.path).get("config", {}).get("sub_segments")
             mine = str(parse_length_spec(self.sub_segments(data)))
@@ -72,7 +73,8 @@ class Binfa3Task(AutomatonTask):
         return (data.n_symbols, data.n_symbols + 1)
 
     def model_separators(self, data: Any, pe: str) -> tuple:
-        """``((A,), (A + 1,))`` for ``hbipe`` (sentences, paragraphs), else ``(A, A + 1)``."""
-        if pe == "hbipe":
+        """``((A,), (A + 1,))`` for a multi-level encoding (``hbipe``: sentences, paragraphs),
+        else ``(A, A + 1)``."""
+        if is_multi_level(pe):
             return tuple((s,) for s in self.separators(data))
         return self.separators(data)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bipe.models.registry import is_multi_level
+
 __all__ = ["IGNORE", "Decoder", "Examples", "Forward", "Task"]
 
 IGNORE = -100  # target value that no loss or metric counts
@@ -59,6 +61,16 @@ class Task:
     unit: str = "length"
     length_field: str = ""  # the data-config field holding the training length law
     metric_names: tuple[str, ...] = ("accuracy",)
+    # fields of the family's data config this task never reads: refused unless at the default
+    ignored_data: tuple[str, ...] = ()
+
+    def check_data(self, data: Any) -> None:
+        """Refuse a non-default value of a data field this task never reads."""
+        for name in self.ignored_data:
+            if getattr(data, name) != type(data).__dataclass_fields__[name].default:
+                raise ValueError(
+                    f"data.{name} has no effect on task {self.name!r}; leave it at its default"
+                )
 
     def setup(self, rng: np.random.Generator, data: Any) -> Any:
         """The task's fixed world (e.g. an automaton), shared by training and evaluation."""
@@ -76,14 +88,14 @@ class Task:
 
     def model_separators(self, data: Any, pe: str) -> tuple:
         """``model.separators`` for encoding ``pe``: :meth:`separators`; a task with separator
-        rules (``multilevel_rules``) gives ``hbipe`` one tuple per level of its
-        ``data.separator_rule``, which must have two or more."""
-        if pe != "hbipe" or not self.multilevel_rules:
+        rules (``multilevel_rules``) gives a multi-level encoding (``hbipe``) one tuple per
+        level of its ``data.separator_rule``, which must have two or more."""
+        if not is_multi_level(pe) or not self.multilevel_rules:
             return self.separators(data)
         levels = self.level_separators(data)
         if len(levels) < 2:
             raise ValueError(
-                f"pe=hbipe needs a multi-level separator rule; data.separator_rule="
+                f"pe={pe} needs a multi-level separator rule; data.separator_rule="
                 f"{data.separator_rule!r} has one level (use "
                 f"{self.multilevel_rules})"
             )
@@ -100,7 +112,7 @@ class Task:
 
     def default_eval_lengths(self, data: Any) -> tuple[int, ...]:
         """Evaluation settings when ``data.eval_lengths`` is empty: lo..2*hi (at least hi+3)."""
-        from bipe.synthetic.family import default_eval_lengths  # noqa: PLC0415
+        from bipe.synthetic.family import default_eval_lengths
 
         return default_eval_lengths(*self.train_range(data))
 
@@ -119,9 +131,20 @@ class Task:
 
     def dataset_meta(self, path: str) -> dict[str, Any]:
         """``meta.json`` of a saved dataset this task can train on, else a ``ValueError``."""
-        from bipe.synthetic.families import dataset_meta  # noqa: PLC0415
+        from bipe.synthetic.families import dataset_meta
 
         return dataset_meta(path, self.generators, f"task {self.name!r}")
+
+    def batch_rows(
+        self, examples: Examples, data_seed: int, step: int, batch_size: int
+    ) -> np.ndarray | None:
+        """(B,) training rows of step ``step`` when the task groups its batches (a pure function
+        of ``(data_seed, step)``); None: the run's shuffled epochs (the default)."""
+        return None
+
+    def causal(self, data: Any) -> bool | None:
+        """The ``model.causal`` the task's data needs (None: either works)."""
+        return None
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, data: Any) -> torch.Tensor:
         """Mean cross-entropy of logits (B, T, V) against next-token targets (B, T)."""

@@ -30,6 +30,7 @@ lengths are 1, 2, 4, 8 and 16 times the training context ``data.context``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,14 +41,13 @@ import torch
 
 from bipe.experiments.tasks.base import IGNORE, Examples, Task
 from bipe.fileio import write_text_atomic
+from bipe.synthetic.text.data import LENGTH_MULTIPLES, RULER_COUNTS
 
 __all__ = ["PasskeyTask", "TextLMTask", "position_profile", "segment_profile", "token_scores"]
 
-LENGTH_MULTIPLES = (1, 2, 4, 8, 16)
-
 
 def _text():
-    from bipe.synthetic.text import data  # noqa: PLC0415 (reads a corpus; only for text tasks)
+    from bipe.synthetic.text import data  # reads a corpus; only for text tasks
 
     return data
 
@@ -59,12 +59,22 @@ class _TextTask(Task):
     family = "text"
     multilevel_rules = "auto_levels, blocks, paragraphs or verses"
 
+    uses_ruler_counts = False  # the RULER tasks read data.needles ... (and check them)
+
     def setup(self, rng, data):
         if data.path:
             raise ValueError(
                 f"{data.path}: task {self.name!r} reads a corpus (data.corpus), "
                 "not a saved dataset (data.path)"
             )
+        if not self.uses_ruler_counts:
+            defaults = {f.name: f.default for f in dataclasses.fields(data)}
+            for name in RULER_COUNTS:
+                if getattr(data, name) != defaults[name]:
+                    raise ValueError(
+                        f"data.{name} has no effect on task {self.name!r} (it is a count of "
+                        "the ruler:* tasks)"
+                    )
         return _text().load_text(data)
 
     def vocab_size(self, data: Any, world: Any = None) -> int:
@@ -84,7 +94,7 @@ class _TextTask(Task):
     def write_files(self, world: Any, out: Path) -> None:
         """``manifest.json`` (documents per split with sizes and sha256) and, for BPE,
         ``tokenizer.json`` into the run folder."""
-        import json  # noqa: PLC0415
+        import json
 
         write_text_atomic(out / "manifest.json", json.dumps(world.manifest, indent=1) + "\n")
         saved = world.tokenizer.to_json()
@@ -96,13 +106,14 @@ class TextLMTask(_TextTask):
     """Next-token language modelling on a text corpus; see the module docstring."""
 
     name = "text_lm"
+    ignored_data = ("passkey_filler", "passkey_digits", "passkey_depths")
     metric_names = ("accuracy", "loss", "perplexity", "bits_per_byte")
 
     def train_range(self, data: Any) -> tuple[int, int]:
         return data.context, data.context
 
     def generate(self, rng, data, world, n, setting):
-        from bipe.synthetic.text.windows import (  # noqa: PLC0415
+        from bipe.synthetic.text.windows import (
             chunk_windows,
             sample_windows,
             sliding_windows,
@@ -208,10 +219,11 @@ class PasskeyTask(_TextTask):
     """Passkey retrieval; see the module docstring."""
 
     name = "passkey"
+    ignored_data = ("protocol", "stride")
     metric_names = ("accuracy",)
 
     def _shortest(self, data: Any, world: Any = None) -> int:
-        from bipe.synthetic.text.passkey import min_passkey_length  # noqa: PLC0415
+        from bipe.synthetic.text.passkey import min_passkey_length
 
         tokenizer = world.tokenizer if world is not None else _text().text_tokenizer(data)
         return min_passkey_length(tokenizer, data.passkey_digits)
@@ -222,7 +234,7 @@ class PasskeyTask(_TextTask):
         return max(self._shortest(data), data.context // 4), data.context
 
     def generate(self, rng, data, world, n, setting):
-        from bipe.synthetic.text.passkey import passkey_example  # noqa: PLC0415
+        from bipe.synthetic.text.passkey import passkey_example
 
         filler = world.streams["train"] if data.passkey_filler == "corpus" else None
         shortest = self._shortest(data, world)

@@ -5,7 +5,7 @@
 # bipe_rope and rope, three seeds; widths are multiples of 4 with 2 heads (even rotary heads),
 # so the grid starts at 4. bipe results fits the width's growth exponents per axis with
 # intervals and sets them beside the additive and product hypotheses (studies/width/study.toml).
-# Resumable: finished searches are skipped (see studies/README.md for what has run).
+# Resumable: finished searches are skipped (studies/width/NOTES.md has the lab notes).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bipe study width --preset demo --task binfa_lm \

@@ -24,7 +24,7 @@ def operator_dist(operators: LengthDist | str | int) -> LengthDist:
         operators = f"fixed:{int(operators)}"
     if isinstance(operators, str) and operators.strip().isdigit():
         operators = f"fixed:{int(operators)}"
-    dist = parse_length_spec(operators)
+    dist = parse_length_spec(operators)  # type: ignore[arg-type]
     if dist.lo < 1:
         raise ValueError(f"operator counts must be at least 1, got {dist}")
     return dist
@@ -175,7 +175,7 @@ def iter_batches(
     dist = operator_dist(operators)
     if under and dist.lo != dist.hi:
         raise ValueError(f"--under needs a fixed operator count L, got {dist}")
-    if dedup and dist.hi == 1 and n > n_distinct_chains(1, modulus):
+    if dedup and dist.hi == 1 and n > n_distinct_chains(1, modulus):  # type: ignore[operator]
         raise ValueError(
             f"cannot draw {n} distinct chains with 1 operator mod {modulus}: only "
             f"{n_distinct_chains(1, modulus)} exist"

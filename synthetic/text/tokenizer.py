@@ -134,7 +134,7 @@ def _byte_level_table() -> set[str]:
 
 def _tokenizers():
     try:
-        import tokenizers  # noqa: PLC0415
+        import tokenizers
     except ModuleNotFoundError:
         raise ValueError(
             "BPE needs the optional extra: pip install 'bipe-workbench[text]' (package tokenizers)"

@@ -42,7 +42,8 @@ PROTOCOLS = ("chunks", "sliding")
 def token_stream(texts: Sequence[str], tokenizer, limit: int | None = None) -> np.ndarray:
     """(N,) int64: the texts tokenised, each followed by ``<eod>``; at most ``limit`` tokens
     (documents past the limit are not tokenised)."""
-    parts, total = [], 0
+    parts: list[np.ndarray] = []
+    total = 0
     eod = np.array([tokenizer.eod], dtype=np.int64)
     step = 64  # documents tokenised per batch (a BPE encodes a batch in parallel)
     for first in range(0, len(texts), step):

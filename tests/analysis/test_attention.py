@@ -13,6 +13,7 @@ from bipe.analysis.attention import (
 )
 from bipe.models import ModelConfig, Transformer
 from bipe.synthetic.segment import separator_positions
+from bipe.testing.strategies import scaled_examples
 
 
 def test_worked_example_first_token_head():
@@ -45,7 +46,7 @@ def reference(a, seg, intra, max_d):
     return same / (B * T), prof / (B * T), iprof / (B * T)
 
 
-@settings(deadline=None, max_examples=30)
+@settings(deadline=None, max_examples=scaled_examples(30))
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 9), st.integers(0, 2**31))
 def test_vectorised_profile_equals_loop_reference(B, H, T, seed):
     rng = np.random.default_rng(seed)

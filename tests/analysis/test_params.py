@@ -1,7 +1,6 @@
 """Parameter formulas equal the parameters of real Transformers (Hypothesis)."""
 
 import dataclasses
-import subprocess
 import sys
 
 import pytest
@@ -19,9 +18,10 @@ from bipe.analysis.params import (
     params_table,
     width_step,
 )
-from bipe.models import ENCODINGS
+from bipe.models import ENCODINGS, REGISTRY
 from bipe.models.config import BIPE_INTER, BIPE_INTRA, HBIPE_INTER, ModelConfig
 from bipe.models.transformer import Transformer
+from bipe.testing.strategies import scaled_examples
 
 
 @st.composite
@@ -35,15 +35,17 @@ def configs(draw):
         separators = ((vocab - 1,), (vocab - 2,))
     else:
         separators = (vocab - 1,) if pe.startswith("bipe") else ()
-    return ModelConfig(
-        vocab,
-        n_heads * 2 * draw(st.integers(1, 4)),
-        draw(st.integers(1, 3)),
-        n_heads,
+    trunk = dict(
+        vocab_size=vocab,
+        d_model=n_heads * 2 * draw(st.integers(1, 4)),
+        n_layers=draw(st.integers(1, 3)),
+        n_heads=n_heads,
         d_ff=draw(st.one_of(st.none(), st.integers(1, 40))),
         pe=pe,
         separators=separators,
         tie_embeddings=draw(st.booleans()),
+    )
+    options = dict(
         max_len=draw(st.integers(1, 64)),
         max_intra=draw(st.integers(1, 64)),
         bipe_intra=draw(st.sampled_from(BIPE_INTRA)),
@@ -53,6 +55,13 @@ def configs(draw):
         fire_d_hidden=draw(st.integers(1, 16)),
         cope_max_pos=draw(st.integers(1, 16)),
     )
+    # only the options the encoding reads (an unread one is refused)
+    choice = {k: v for k, v in options.items() if k in ("bipe_intra", "bipe_inter")}
+    entry = REGISTRY[pe]
+    if not set(choice) <= set(entry.option_names()):
+        choice = {}
+    read = entry.options_read(ModelConfig(**trunk, **choice))
+    return ModelConfig(**trunk, **{k: v for k, v in options.items() if k in read})
 
 
 def counted(config):
@@ -70,7 +79,7 @@ def test_every_registry_encoding_has_a_formula():
     assert set(POSITIONAL) == set(ENCODINGS)
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=scaled_examples(40))
 @given(configs())
 def test_formulas_equal_counted_parameters(config):
     torch.manual_seed(0)
@@ -81,7 +90,7 @@ def test_formulas_equal_counted_parameters(config):
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
 
 
-@settings(deadline=None, max_examples=25)
+@settings(deadline=None, max_examples=scaled_examples(25))
 @given(configs(), st.integers(2_000, 400_000))
 def test_fit_width_is_the_largest_width_within_budget(config, budget):
     step = width_step(config)
@@ -89,11 +98,11 @@ def test_fit_width_is_the_largest_width_within_budget(config, budget):
         fitted = fit_width(config, budget)
     except ValueError:
         assert parameter_counts(dataclasses.replace(config, d_model=step))["total"] > budget
-        return
-    assert parameter_counts(fitted)["total"] <= budget
-    assert fitted.d_model % step == 0
-    bigger = dataclasses.replace(config, d_model=fitted.d_model + step)
-    assert parameter_counts(bigger)["total"] > budget
+    else:
+        assert parameter_counts(fitted)["total"] <= budget
+        assert fitted.d_model % step == 0
+        bigger = dataclasses.replace(config, d_model=fitted.d_model + step)
+        assert parameter_counts(bigger)["total"] > budget
 
 
 def test_formula_is_symbolic_and_table_lists_components():
@@ -107,7 +116,7 @@ def test_formula_is_symbolic_and_table_lists_components():
     assert f"{parameter_counts(cfg)['total']:,}" in table
 
 
-def test_cli_params_prints_table_and_rejects_bad_keys():
+def test_cli_params_prints_table_and_rejects_bad_keys(bipe_cli):
     cmd = [
         sys.executable,
         "-m",
@@ -120,12 +129,12 @@ def test_cli_params_prints_table_and_rejects_bad_keys():
         "--model.n_heads",
         "4",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = bipe_cli(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "positional" in proc.stdout and "D*R_intra" in proc.stdout
-    bad = subprocess.run(cmd + ["--model.frobnicate", "3"], capture_output=True, text=True)
+    bad = bipe_cli(cmd + ["--model.frobnicate", "3"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "frobnicate" in bad.stderr
-    budget = subprocess.run(cmd + ["--budget", "100000"], capture_output=True, text=True)
+    budget = bipe_cli(cmd + ["--budget", "100000"], capture_output=True, text=True)
     assert budget.returncode == 0 and "d_model" in budget.stdout
 
 
@@ -154,11 +163,11 @@ def test_cli_params_options_are_trains_config_options():
     """Derived by the same code as ``bipe train``: every config option, plus --budget."""
     params, train = _options("params"), _options("train")
     assert params - train == {"--budget"}
-    assert train - params == {"--out", "--resume", "--no-progress"}
+    assert train - params == {"--out", "--resume", "--no-progress", "--force"}
     old = {"--preset", "--task", "--pe", "--budget"} | {
         f"--model.{f.name}"
         for f in dataclasses.fields(ModelConfig)
-        if f.name not in ("vocab_size", "separators", "max_intra")
+        if f.name not in ("vocab_size", "separators", "max_intra", "opt")
     }  # max_intra: always refused
     assert old <= params
 

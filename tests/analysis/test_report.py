@@ -1,7 +1,6 @@
 """The report builds from tiny fake run folders and shows the expected figures and numbers."""
 
 import json
-import subprocess
 import sys
 
 import pytest
@@ -115,16 +114,16 @@ def test_bad_folders_are_value_errors(tmp_path):
         load_run(run)
 
 
-def test_cli_report_writes_files_and_reports_errors_in_one_line(sweep, tmp_path):
+def test_cli_report_writes_files_and_reports_errors_in_one_line(sweep, tmp_path, bipe_cli):
     out = tmp_path / "cli"
-    proc = subprocess.run(
+    proc = bipe_cli(
         [sys.executable, "-m", "bipe", "report", str(sweep), "--out", str(out)],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
     assert (out / "report.md").is_file() and str(out / "report.md") in proc.stdout
-    bad = subprocess.run(
+    bad = bipe_cli(
         [sys.executable, "-m", "bipe", "report", str(tmp_path / "nope"), "--out", str(out)],
         capture_output=True,
         text=True,

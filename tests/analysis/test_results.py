@@ -152,7 +152,7 @@ def _write_passkey_run(folder: Path, pe: str, seed: int, acc: float) -> None:
 
 
 def test_passkey_studies_get_a_depth_heatmap_averaged_over_seeds(tmp_path, monkeypatch):
-    import bipe.analysis.report as report  # noqa: PLC0415
+    import bipe.analysis.report as report
 
     drawn = {}
     real = report.plot_heatmaps
@@ -183,3 +183,50 @@ def test_studies_without_depths_get_no_heatmap(tmp_path):
     text = write_results([study], tmp_path / "r.md").read_text()
     assert "Accuracy by depth" not in text
     assert not (tmp_path / "r" / "s_accuracy_by_depth.png").exists()
+
+
+def test_results_name_the_studies_whose_runs_predate_the_current_numerics(tmp_path):
+    from bipe.provenance import NUMERICS
+
+    for name in ("new", "old"):
+        for seed in range(2):
+            _write_run(tmp_path / name / f"r{seed}", "a", seed, [1, 1, 0.5, 0.5])
+        (tmp_path / name / "study.toml").write_text(
+            f'title = "Study {name}: T"\nquestion = "Q?"\nmetrics = ["acc"]\n'
+        )
+    for seed in range(2):  # every run of "new" records today's numerics; "old" only one of two
+        for name, numerics in (("new", NUMERICS), ("old", NUMERICS - seed)):
+            path = tmp_path / name / f"r{seed}" / "config.json"
+            path.write_text(
+                json.dumps({**json.loads(path.read_text()), "code": {"numerics": numerics}})
+            )
+    text = write_results([tmp_path / "new", tmp_path / "old"], tmp_path / "r.md").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("**Training numerics.**"))
+    assert f"Study old (1 of 2 runs; numerics {NUMERICS - 1})" in line
+    assert "Study new" not in line
+    text = write_results([tmp_path / "new"], tmp_path / "r.md").read_text()
+    assert f"under the current training numerics (version {NUMERICS})" in text
+
+
+def test_average_pools_the_runs_of_a_variant_and_seed_before_pairing(tmp_path):
+    from bipe.analysis.studies import load_study, study_runs
+
+    study = tmp_path / "s"
+    for seed in range(3):
+        for task, (hi, lo) in {"t1": (0.9, 0.5), "t2": (0.7, 0.7)}.items():
+            for pe, value in (("good", hi), ("base", lo)):
+                _write_run(study / f"{task}{pe}{seed}", pe, seed, [1, 1, value, value + seed / 100])
+                config = json.loads((study / f"{task}{pe}{seed}" / "config.json").read_text())
+                config["task"] = task
+                (study / f"{task}{pe}{seed}" / "config.json").write_text(json.dumps(config))
+    (study / "study.toml").write_text(
+        'title = "T"\nquestion = "Q?"\nmetrics = ["acc"]\naverage = ["task"]\n'
+        'pairs = [["good", "base"]]\n'
+    )
+    runs = study_runs(load_study(study))
+    assert set(runs) == {"good", "base"} and all(len(v) == 3 for v in runs.values())
+    rows = runs["good"][("0", "1")].evaluation["per_length"]
+    assert [r["acc"] for r in rows] == pytest.approx([1, 1, 0.8, 0.81])  # mean of 0.9 and 0.7
+    assert rows[2]["n"] == 20
+    text = write_results([study], tmp_path / "docs" / "results.md").read_text()
+    assert "good higher than base (3 seeds)" in text  # +0.2 on average over the two tasks

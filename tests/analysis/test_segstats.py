@@ -1,7 +1,6 @@
 """Segment statistics on small known files and datasets."""
 
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -81,7 +80,7 @@ def test_write_segstats_on_folder_of_code(tmp_path):
         assert (out / png).stat().st_size > 1000 and png in md
 
 
-def test_cli_segstats_and_one_line_errors(tmp_path):
+def test_cli_segstats_and_one_line_errors(tmp_path, bipe_cli):
     f = tmp_path / "t.txt"
     f.write_text(KNOWN)
     cmd = [
@@ -95,14 +94,14 @@ def test_cli_segstats_and_one_line_errors(tmp_path):
         "--out",
         str(tmp_path / "o"),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = bipe_cli(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "tokens per segment" in proc.stdout
-    bad = subprocess.run(
+    bad = bipe_cli(
         cmd[:-2] + ["--unit", "byte", "--out", str(tmp_path / "o")], capture_output=True, text=True
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-    missing = subprocess.run(
+    missing = bipe_cli(
         [
             sys.executable,
             "-m",

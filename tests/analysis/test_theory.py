@@ -2,7 +2,6 @@
 
 import json
 import math
-import subprocess
 import sys
 
 import numpy as np
@@ -22,6 +21,7 @@ from bipe.analysis.theory import (
     parse_hypothesis,
 )
 from bipe.automata import NFA, BiNFA, random_binfa
+from bipe.testing.strategies import scaled_examples
 
 
 @given(st.integers(1, 5), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3))
@@ -60,7 +60,7 @@ def test_parse_hypothesis_and_errors():
         evaluate(HYPOTHESES["product"], {"n": 2})
 
 
-def test_cli_theory_prints_counts_hypotheses_and_exponents():
+def test_cli_theory_prints_counts_hypotheses_and_exponents(bipe_cli):
     cmd = [
         sys.executable,
         "-m",
@@ -73,12 +73,12 @@ def test_cli_theory_prints_counts_hypotheses_and_exponents():
         "--hypothesis",
         "lin=n",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = bipe_cli(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "flat_states" in out and "K*m*n*r + m" in out and "lin" in out
     assert "Implied log-log exponent" in out
-    bad = subprocess.run(cmd[:6] + ["--outer", "1,2"], capture_output=True, text=True)
+    bad = bipe_cli(cmd[:6] + ["--outer", "1,2"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
 
@@ -105,7 +105,7 @@ def regular_binfa(k, n, m, a):
     return BiNFA(n_symbols=a, separator=a, outer=outer, inner=inner)
 
 
-@settings(deadline=None, max_examples=20)
+@settings(deadline=None, max_examples=scaled_examples(20))
 @given(st.integers(1, 3), st.integers(2, 5), st.integers(1, 4), st.integers(1, 3))
 def test_family_formulas_equal_concrete_counts(k, n, m, a):
     counts = binfa_counts(regular_binfa(k, n, m, a))
@@ -122,7 +122,7 @@ def test_family_formulas_equal_concrete_counts(k, n, m, a):
         assert counts[key] == evaluate(family[key], values), key
 
 
-@settings(deadline=None, max_examples=15)
+@settings(deadline=None, max_examples=scaled_examples(15))
 @given(st.integers(0, 2**31), st.integers(1, 3), st.integers(2, 4), st.integers(1, 4))
 def test_concrete_counts_of_random_binfa_match_reference(seed, k, n, m):
     b = random_binfa(
@@ -142,7 +142,7 @@ def test_concrete_counts_of_random_binfa_match_reference(seed, k, n, m):
     assert c["flat_transitions"] == int(np.count_nonzero(b.flatten().delta))
 
 
-def test_load_binfa_from_json_and_cli(tmp_path):
+def test_load_binfa_from_json_and_cli(tmp_path, bipe_cli):
     b = regular_binfa(2, 3, 2, 2)
     (tmp_path / "meta.json").write_text(
         json.dumps(
@@ -150,7 +150,7 @@ def test_load_binfa_from_json_and_cli(tmp_path):
         )
     )
     assert load_binfa(tmp_path) == b
-    proc = subprocess.run(
+    proc = bipe_cli(
         [sys.executable, "-m", "bipe", "theory", "--binfa", str(tmp_path)],
         capture_output=True,
         text=True,
@@ -172,7 +172,7 @@ def test_implied_exponents_on_a_two_axis_grid():
         implied_exponent(HYPOTHESES["product"], points[:3], [(2, 2), (4, 4), (8, 8)])
 
 
-@settings(deadline=None, max_examples=10)
+@settings(deadline=None, max_examples=scaled_examples(10))
 @given(st.integers(0, 2**31), st.integers(1, 2), st.integers(2, 3))
 def test_nested_binfa_counts_use_the_flattening(seed, k, n):
     b = random_binfa(

@@ -4,26 +4,20 @@ import json
 
 import numpy as np
 import pytest
-from automata_strategies import (
-    binfas,
-    edge_map,
-    nfas,
-    ref_member,
-    ref_state_sets,
-)
+from automata_reference import edge_map, ref_member, ref_state_sets
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bipe.automata import (
     NFA,
     BiNFA,
-    BiSampler,
     LengthLaw,
     MemberSampler,
     automaton_from_dict,
     random_binfa,
     segment_labels,
 )
+from bipe.testing.strategies import binfas, nfas
 
 # A = 2, separator 2: type 0 = 0+, type 1 = exactly "1"; the outer wants 0 then 1*.
 ZEROS = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 1), (1, 0, 1)])
@@ -90,7 +84,7 @@ def test_segment_labels_follow_bipe_worked_example():
 
 @given(st.data(), st.sampled_from([2, 3]))
 def test_membership_and_flattening_match_reference(data, levels):
-    binfa = data.draw(binfas(levels))
+    binfa = data.draw(binfas(levels=levels, max_symbols=2, sparse=True))
     tokens, lengths = data.draw(tokens_for(binfa))
     got = binfa.accepts(tokens, lengths)
     flat = binfa.flatten()
@@ -138,7 +132,7 @@ def test_flattening_preserves_language_on_members_and_mutants(seed, levels):
 
 @given(st.data(), st.sampled_from([2, 3]))
 def test_dict_round_trip(data, levels):
-    binfa = data.draw(binfas(levels))
+    binfa = data.draw(binfas(levels=levels, max_symbols=2, sparse=True))
     text = json.dumps(binfa.to_dict())
     back = automaton_from_dict(json.loads(text))
     assert back == binfa and hash(back) == hash(binfa)
@@ -148,7 +142,7 @@ def test_dict_round_trip(data, levels):
 
 @given(st.data())
 def test_labels_match_a_per_row_reference(data):
-    binfa = data.draw(binfas(2))
+    binfa = data.draw(binfas(levels=2, max_symbols=2, sparse=True))
     tokens, lengths = data.draw(tokens_for(binfa, max_n=3, max_t=8))
     labels = binfa.labels(tokens, lengths)
     sep = binfa.separator
@@ -238,20 +232,6 @@ def test_sampler_refuses_settings_nothing_meets():
         MemberSampler.build(ONE, [uniform(3, 3)])
 
 
-def test_deprecated_bisampler_is_the_member_sampler_padded():
-    with pytest.warns(DeprecationWarning, match="MemberSampler"):
-        old = EXAMPLE.sampler([4, 3])
-    assert isinstance(old, BiSampler)
-    tokens, lengths = old.sample(np.random.default_rng(3), 9, [uniform(1, 6), uniform(1, 3)])
-    # laws are cut at max_lengths: counts 1..4, then drawn by the one sampler
-    rows, ragged = sample_rows(EXAMPLE, [uniform(1, 4), uniform(1, 3)], 3, 9)
-    np.testing.assert_array_equal(lengths, ragged.lengths)
-    assert [tokens[i, :n].tolist() for i, n in enumerate(lengths)] == rows
-    assert ((tokens == -1) == (np.arange(tokens.shape[1]) >= lengths[:, None])).all()
-    with pytest.raises(ValueError, match="has no support"):
-        old.sample(np.random.default_rng(0), 2, [object(), uniform(1, 1)])
-
-
 def test_flatten_refuses_huge_automata():
     with pytest.raises(ValueError, match="more than max_states=5"):
         EXAMPLE.flatten(max_states=5)
@@ -295,7 +275,7 @@ def test_invalid_binfas_raise(make, message):
         make()
 
 
-@given(nfas(max_states=3, n_symbols=2, no_empty=True))
+@given(nfas(max_states=3, n_symbols=2, accepts_empty=False, sparse=True))
 def test_three_levels_use_two_separators(sentence):
     paragraph = BiNFA(
         n_symbols=2,

@@ -4,16 +4,17 @@ import json
 
 import numpy as np
 import pytest
-from automata_strategies import all_words, nfas, ref_accepts, ref_live
+from automata_reference import all_words, ref_accepts, ref_live
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bipe.automata import NFA
+from bipe.testing.strategies import nfas, scaled_examples
 
 ENDS_IN_ONE = NFA.from_transitions(2, 2, [0], [1], [(0, 0, 0), (0, 1, 0), (0, 1, 1)])
 
 
-@given(nfas())
+@given(nfas(max_states=6, sparse=True))
 def test_dict_round_trip_through_json(nfa):
     data = json.loads(json.dumps(nfa.to_dict()))
     back = NFA.from_dict(data)
@@ -21,7 +22,7 @@ def test_dict_round_trip_through_json(nfa):
     assert hash(back) == hash(nfa)
 
 
-@given(nfas(), nfas())
+@given(nfas(max_states=6, sparse=True), nfas(max_states=6, sparse=True))
 def test_equality_is_structural(a, b):
     same = (
         a.n_states == b.n_states
@@ -119,7 +120,7 @@ def test_networkx_graph_has_states_and_labelled_edges():
     ]
 
 
-@given(nfas(max_states=5, max_symbols=2))
+@given(nfas(max_states=5, max_symbols=2, sparse=True))
 def test_determinize_gives_an_equivalent_dfa(nfa):
     dfa = nfa.determinize()
     assert dfa.is_deterministic
@@ -128,7 +129,7 @@ def test_determinize_gives_an_equivalent_dfa(nfa):
             assert ref_accepts(dfa, word) == ref_accepts(nfa, word)
 
 
-@given(nfas(max_states=5, max_symbols=2))
+@given(nfas(max_states=5, max_symbols=2, sparse=True))
 def test_trim_keeps_the_language_and_only_useful_states(nfa):
     trimmed = nfa.trim()
     for length in range(5):
@@ -141,7 +142,7 @@ def test_trim_keeps_the_language_and_only_useful_states(nfa):
         assert trimmed.n_states == 1 and not trimmed.delta.any()
 
 
-@given(nfas())
+@given(nfas(max_states=6, sparse=True))
 def test_coreachable_states_match_reference(nfa):
     assert set(np.flatnonzero(nfa.coreachable_states())) == ref_live(nfa)
 
@@ -183,7 +184,7 @@ def large_nfas(draw, min_states: int = 60, max_states: int = 200) -> NFA:
     )
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=scaled_examples(20), deadline=None)
 @given(large_nfas(), st.integers(10, 22), st.integers(0, 2**32 - 1))
 def test_determinize_large_refuses_past_the_limit_or_agrees(nfa, log_bytes, seed):
     """Large automata: the subset construction either stays under the memory limit (and keeps
@@ -196,12 +197,12 @@ def test_determinize_large_refuses_past_the_limit_or_agrees(nfa, log_bytes, seed
         states = int(str(err).split("-state")[0].split()[-1])
         assert nfa.n_symbols * states * states > limit  # refused only when really over
         assert nfa.n_symbols * (states - 1) ** 2 <= limit  # and at the first subset over
-        return
-    assert dfa.is_deterministic and dfa.delta.nbytes <= limit
-    words = np.random.default_rng(seed).integers(0, nfa.n_symbols, (64, 12))
-    assert np.array_equal(dfa.accepts(words), nfa.accepts(words))
-    for w in words[:4]:
-        assert bool(dfa.accepts(w[None])[0]) == ref_accepts(nfa, w.tolist())
+    else:
+        assert dfa.is_deterministic and dfa.delta.nbytes <= limit
+        words = np.random.default_rng(seed).integers(0, nfa.n_symbols, (64, 12))
+        assert np.array_equal(dfa.accepts(words), nfa.accepts(words))
+        for w in words[:4]:
+            assert bool(dfa.accepts(w[None])[0]) == ref_accepts(nfa, w.tolist())
 
 
 def test_dense_limit_refuses_before_allocating(monkeypatch):

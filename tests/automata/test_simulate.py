@@ -2,18 +2,12 @@
 
 import numpy as np
 import pytest
-from automata_strategies import (
-    as_text,
-    nfa_and_words,
-    ref_accepts,
-    ref_state_sets,
-    ref_viable,
-    to_automata_lib,
-)
+from automata_reference import as_text, ref_accepts, ref_state_sets, ref_viable, to_automata_lib
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bipe.automata import NFA, simulate
+from bipe.testing.strategies import nfa_and_words
 
 
 @given(nfa_and_words())

@@ -28,12 +28,12 @@ def gen(argv: list[str], capsys) -> tuple[int, str, str]:
 def test_gen_writes_a_verified_dataset(tmp_path, capsys):
     rc, out, _ = gen(
         [
-            "--format",
+            "--data.fmt",
             "feng",
-            "--operators",
-            "4",
+            "--data.operators",
+            "fixed:4",
             "--under",
-            "--n",
+            "--data.n_train",
             "60",
             "--seed",
             "5",
@@ -67,11 +67,11 @@ def test_gen_writes_a_verified_dataset(tmp_path, capsys):
 def test_gen_is_deterministic(tmp_path, capsys, fmt):
     def data(name: str, seed: str) -> bytes:
         args = [
-            "--format",
+            "--data.fmt",
             fmt,
-            "--operators",
+            "--data.operators",
             "uniform:1:5",
-            "--n",
+            "--data.n_train",
             "30",
             "--seed",
             seed,
@@ -85,13 +85,13 @@ def test_gen_is_deterministic(tmp_path, capsys, fmt):
 
 
 def test_exclude_makes_a_disjoint_test_set(tmp_path, capsys):
-    base = ["--operators", "2", "--modulus", "5"]
-    assert gen([*base, "--n", "300", "--out", str(tmp_path / "train")], capsys)[0] == 0
+    base = ["--data.operators", "fixed:2", "--data.modulus", "5"]
+    assert gen([*base, "--data.n_train", "300", "--out", str(tmp_path / "train")], capsys)[0] == 0
     args = [
         *base,
-        "--format",
+        "--data.fmt",
         "direct",
-        "--n",
+        "--data.n_train",
         "100",
         "--seed",
         "1",
@@ -109,13 +109,13 @@ def test_exclude_makes_a_disjoint_test_set(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv,match",
     [
-        (["--modulus", "12"], "prime"),
-        (["--format", "chain"], "data.fmt 'chain' unknown"),
-        (["--operators", "1", "--n", "1000"], "only 473"),
-        (["--operators", "fixed:0"], "at least 1"),
-        (["--operators", "uniform:1:3", "--under"], "fixed operator count"),
-        (["--operators", "wobbly:3"], "malformed length spec"),
-        (["--n", "0"], "at least 1"),
+        (["--data.modulus", "12"], "prime"),
+        (["--data.fmt", "chain"], "data.fmt 'chain' unknown"),
+        (["--data.operators", "fixed:1", "--data.n_train", "1000"], "only 473"),
+        (["--data.operators", "fixed:0"], "at least 1"),
+        (["--data.operators", "uniform:1:3", "--under"], "fixed operator count"),
+        (["--data.operators", "wobbly:3"], "malformed length spec"),
+        (["--data.n_train", "0"], "at least 1"),
         (["--exclude", "/nonexistent/x"], "not a bipe dataset"),
     ],
 )
@@ -126,7 +126,7 @@ def test_gen_errors_are_one_line_and_write_nothing(tmp_path, capsys, argv, match
 
 
 def test_gen_refuses_existing_output_unless_forced(tmp_path, capsys):
-    args = ["--n", "5", "--out", str(tmp_path / "a")]
+    args = ["--data.n_train", "5", "--out", str(tmp_path / "a")]
     assert gen(args, capsys)[0] == 0
     rc, _, err = gen(args, capsys)
     assert rc == 2 and "already exists" in err
@@ -219,7 +219,12 @@ def test_import_errors_are_one_line(tmp_path, capsys):
 
 
 def test_generated_records_match_meta_written(tmp_path, capsys):
-    assert gen(["--format", "steps", "--n", "10", "--out", str(tmp_path / "s")], capsys)[0] == 0
+    assert (
+        gen(["--data.fmt", "steps", "--data.n_train", "10", "--out", str(tmp_path / "s")], capsys)[
+            0
+        ]
+        == 0
+    )
     meta = json.loads((tmp_path / "s" / "meta.json").read_text())
     for rec in load_dataset(tmp_path / "s").records:
         assert verify_record(rec, meta) is None

@@ -17,6 +17,7 @@ from bipe.experiments.train import WORLD, stream
 from bipe.models.positions import default_positions
 from bipe.synthetic.sequence_data import AutomatonData
 from bipe.synthetic.sequences import SequenceBatch
+from bipe.testing.strategies import scaled_examples
 
 torch.set_num_threads(1)
 
@@ -72,7 +73,7 @@ def test_docstring_worked_example():
     assert ex.setting.tolist() == [2]
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=scaled_examples(8), deadline=None)
 @given(seed=st.integers(0, 2**16), setting=st.sampled_from([None, 1, 4]))
 def test_oracle_and_model_positions_equal_a_slow_reference(seed, setting):
     config, world = _world()

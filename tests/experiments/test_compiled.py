@@ -1,11 +1,10 @@
-"""The training step: padded length buckets leave the loss unchanged; compiled and eager
-training agree (experiments/compiled.py).
+"""The training step: compiled and eager training agree (experiments/compiled.py).
 
-Tolerances: padding changes only float rounding (1e-5 absolute on a float32 loss); a compiled
-run's loss curve follows the eager one to 1e-3 relative over 8 steps (inductor fuses and
-reorders float32 arithmetic). One graph serving every batch length is checked with a recording
-backend (fast: no inductor); every registered encoding but randomized_rope (which trains
-eagerly) passed the same check in a one-off run, with and without shipped positions.
+Tolerances: a compiled run's loss curve follows the eager one to 1e-3 relative over 8 steps
+(inductor fuses and reorders float32 arithmetic). One graph serving every batch length is
+checked with a recording backend (fast: no inductor); every registered encoding but
+randomized_rope (which trains eagerly) passed the same check in a one-off run, with and
+without shipped positions.
 """
 
 from __future__ import annotations
@@ -17,10 +16,7 @@ import pytest
 import torch
 
 from bipe.experiments.compiled import (
-    bucket_length,
     compile_forward,
-    explicit_positions,
-    pad_batch,
     train_step,
 )
 from bipe.experiments.presets import build_config
@@ -41,28 +37,6 @@ def tiny(pe: str, **train):
         **{f"train.{k}": v for k, v in train.items()},
     }
     return build_config("tiny", task="binfa_lm", pe=pe, overrides=overrides)
-
-
-def test_bucket_lengths():
-    assert [bucket_length(t, 16) for t in (1, 15, 16, 17, 40)] == [16, 16, 16, 32, 48]
-
-
-@pytest.mark.parametrize("pe", PES)
-def test_padding_to_a_bucket_leaves_the_loss_unchanged(pe):
-    prepared = prepare(tiny(pe))
-    model = build_model(prepared.config, torch.device("cpu")).eval()
-    rows = batch_indices(0, 0, 8, len(prepared.train))
-    tokens, pos, targets = make_batch(prepared.train, prepared.positions, rows, torch.device("cpu"))
-    pos = explicit_positions(None, model, tokens)
-    length = bucket_length(tokens.shape[1], 16) + 16  # at least 16 padded tokens
-    padded = pad_batch(tokens, pos, targets, length)
-    assert padded[0].shape == (8, length) and padded[1].intra.shape == (8, length)
-    with torch.no_grad():
-        loss = prepared.task.loss(model(tokens, pos), targets, prepared.config.data)
-        loss_padded = prepared.task.loss(
-            model(padded[0], padded[1]), padded[2], prepared.config.data
-        )
-    assert float(loss_padded) == pytest.approx(float(loss), abs=1e-5)
 
 
 def test_train_step_returns_a_detached_loss_and_updates():

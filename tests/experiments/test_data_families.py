@@ -130,29 +130,45 @@ def test_old_run_folder_evaluates(tmp_path, capsys):
 # ---------------------------------------------------------------- saved datasets of another kind
 
 _SMALL = [
-    "--n-symbols",
+    "--data.n_symbols",
     "3",
-    "--n-types",
+    "--data.n_types",
     "2",
-    "--inner-states",
+    "--data.inner_states",
     "2",
-    "--outer-states",
+    "--data.outer_states",
     "2",
-    "--segments",
+    "--data.segments",
     "uniform:1:3",
-    "--segment-length",
+    "--data.segment_length",
     "uniform:1:3",
-    "--n",
+    "--data.n_train",
     "16",
 ]
 _DATASETS = {
-    "feng": ["arith", "--operators", "uniform:1:2", "--n", "16"],
-    "direct": ["arith", "--format", "direct", "--operators", "uniform:1:2", "--n", "16"],
-    "steps": ["arith", "--format", "steps", "--operators", "uniform:1:2", "--n", "16"],
-    "binfa": ["binfa", "--n", "16", "--seed", "3"],  # default sizes: nondeterministic
+    "feng": ["arith", "--data.operators", "uniform:1:2", "--data.n_train", "16"],
+    "direct": [
+        "arith",
+        "--data.fmt",
+        "direct",
+        "--data.operators",
+        "uniform:1:2",
+        "--data.n_train",
+        "16",
+    ],
+    "steps": [
+        "arith",
+        "--data.fmt",
+        "steps",
+        "--data.operators",
+        "uniform:1:2",
+        "--data.n_train",
+        "16",
+    ],
+    "binfa": ["binfa", "--data.n_train", "16", "--seed", "3"],  # default sizes: nondeterministic
     "dbinfa": ["binfa", *_SMALL, "--deterministic"],
-    "nfa": ["nfa", *_SMALL[:-2], "--length", "uniform:2:8", "--n", "16"],
-    "binfa3": ["binfa3", "--n", "16"],
+    "nfa": ["nfa", *_SMALL[:-2], "--length", "uniform:2:8", "--data.n_train", "16"],
+    "binfa3": ["binfa3", "--data.n_train", "16"],
 }
 # (task, dataset) pairs a run may train on; every other pair is refused
 _MATCHES = {
@@ -251,11 +267,26 @@ def test_matching_pairs_train(datasets, tmp_path):
 @pytest.mark.parametrize(
     "argv,estimate",
     [
-        (["gen", "arith", "--operators", "fixed:100000", "--n", "2"], "2.6e+10"),
-        (["gen", "arith", "--operators", "100000", "--format", "steps", "--n", "2"], "e+10"),
-        (["gen", "binfa", "--segments", "fixed:10000000000", "--n", "2"], "7.0e+10"),
-        (["gen", "binfa3", "--sub-segments", "fixed:10000000000", "--n", "2"], "e+1"),
-        (["gen", "nfa", "--length", "fixed:10000000000", "--n", "2"], "2.0e+10"),
+        (["gen", "arith", "--data.operators", "fixed:100000", "--data.n_train", "2"], "2.6e+10"),
+        (
+            [
+                "gen",
+                "arith",
+                "--data.operators",
+                "fixed:100000",
+                "--data.fmt",
+                "steps",
+                "--data.n_train",
+                "2",
+            ],
+            "e+10",
+        ),
+        (
+            ["gen", "binfa", "--data.segments", "fixed:10000000000", "--data.n_train", "2"],
+            "7.0e+10",
+        ),
+        (["gen", "binfa3", "--sub-segments", "fixed:10000000000", "--data.n_train", "2"], "e+1"),
+        (["gen", "nfa", "--length", "fixed:10000000000", "--data.n_train", "2"], "2.0e+10"),
         (["train", "--task", "arith", "--data.operators", "fixed:100000"], "tokens"),
         (["train", "--task", "binfa_lm", "--data.segments", "fixed:10000000000"], "tokens"),
     ],
@@ -281,7 +312,7 @@ def test_gen_binfa_and_binfa_lm_defaults_are_the_same_automaton(tmp_path):
     from bipe.synthetic.sequence_data import AutomatonData
     from bipe.synthetic.sequences import SequenceConfig
 
-    assert main(["gen", "binfa", "--n", "4", "--out", str(tmp_path / "g")]) == 0
+    assert main(["gen", "binfa", "--data.n_train", "4", "--out", str(tmp_path / "g")]) == 0
     saved = json.loads((tmp_path / "g" / "meta.json").read_text())["automaton"]
     world = TASKS["binfa_lm"].setup(stream(0, WORLD), AutomatonData())
     assert world.binfa.to_dict() == saved

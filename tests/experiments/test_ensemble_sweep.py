@@ -133,7 +133,7 @@ def test_study_cli_passes_the_ensemble_size(tmp_path, monkeypatch):
         seen.append(kw["runner"].keywords["ensemble_size"])
         raise ValueError("stop here")
 
-    monkeypatch.setattr("bipe.experiments.study.run_width_study", fake)
+    monkeypatch.setattr("bipe.experiments.width_search.run_width_study", fake)
     argv = [
         "study",
         "width",

@@ -1,8 +1,8 @@
 """bipe gen binfa/nfa/binfa3: determinism, reuse of a saved automaton, verification, errors."""
 
+import contextlib
+import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,15 +12,22 @@ from bipe.synthetic.dataset import load_dataset
 from bipe.synthetic.distributions import parse_length_spec
 from bipe.synthetic.sequences import verify_record
 
-SMALL = ["--n", "40", "--segments", "uniform:2:5", "--segment-length", "uniform:1:4"]
+SMALL = [
+    "--data.n_train",
+    "40",
+    "--data.segments",
+    "uniform:2:5",
+    "--data.segment_length",
+    "uniform:1:4",
+]
 
 
 def gen(*args):
-    """Run ``python -m bipe gen ...`` in a subprocess; ``(returncode, stdout, stderr)``."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "bipe", "gen", *map(str, args)], capture_output=True, text=True
-    )
-    return proc.returncode, proc.stdout, proc.stderr
+    """Run ``bipe gen ...`` in this process; ``(returncode, stdout, stderr)``."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["gen", *map(str, args)])
+    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.mark.parametrize("kind", ["binfa", "nfa", "binfa3"])
@@ -48,9 +55,9 @@ def test_meta_and_records(tmp_path):
                 "gen",
                 "binfa",
                 *SMALL,
-                "--n-symbols",
+                "--data.n_symbols",
                 "3",
-                "--n-types",
+                "--data.n_types",
                 "2",
                 "--out",
                 str(tmp_path / "d"),
@@ -85,11 +92,11 @@ def test_saved_automaton_is_reused(tmp_path, capsys):
             [
                 "gen",
                 "binfa",
-                "--n",
+                "--data.n_train",
                 "10",
-                "--segments",
+                "--data.segments",
                 "uniform:8:12",
-                "--segment-length",
+                "--data.segment_length",
                 "uniform:1:4",
                 "--automaton",
                 str(train / "meta.json"),
@@ -140,16 +147,16 @@ def test_verify_catches_corruption(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["binfa", "--segments", "uniform:3"], "malformed length spec 'uniform:3'"),
-        (["binfa", "--segment-length", "bogus:1"], "malformed length spec 'bogus:1'"),
+        (["binfa", "--data.segments", "uniform:3"], "malformed length spec 'uniform:3'"),
+        (["binfa", "--data.segment_length", "bogus:1"], "malformed length spec 'bogus:1'"),
         (["binfa", "--frobnicate", "1"], "unrecognized arguments"),
-        (["binfa", "--n", "0"], "--n must be at least 1"),
-        (["binfa", "--segment-length", "fixed:0"], "no sequence satisfies"),
+        (["binfa", "--data.n_train", "0"], "--data.n_train must be at least 1"),
+        (["binfa", "--data.segment_length", "fixed:0"], "no sequence satisfies"),
         (["nfa", "--length", "fixed:1"], "accepts no word with a length in fixed:1"),
-        (["binfa", "--out-degree", "99"], "out_degree 99"),
+        (["binfa", "--data.out_degree", "99"], "out_degree 99"),
         (["sequences"], "invalid choice"),
         (["binfa", "--automaton", "missing.json"], "no such file"),
-        (["binfa", "--automaton", "{auto}", "--n-types", "2"], "cannot be combined"),
+        (["binfa", "--automaton", "{auto}", "--data.n_types", "2"], "cannot be combined"),
         (["binfa3", "--automaton", "{auto}"], "needs a 3-level automaton"),
     ],
 )
@@ -175,16 +182,32 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, message):
 
 def test_existing_folder_needs_force(tmp_path):
     out = tmp_path / "x"
-    assert gen("binfa", "--n", "5", "--out", out)[0] == 0
+    assert gen("binfa", "--data.n_train", "5", "--out", out)[0] == 0
     before = (out / "data.jsonl").read_bytes()
-    code, _, stderr = gen("binfa", "--n", "5", "--seed", "1", "--out", out)
+    code, _, stderr = gen("binfa", "--data.n_train", "5", "--seed", "1", "--out", out)
     assert code == 2 and "already exists" in stderr
     assert (out / "data.jsonl").read_bytes() == before
-    code, stdout, stderr = gen("binfa", "--n", "5", "--seed", "1", "--out", out, "--force")
+    code, stdout, stderr = gen(
+        "binfa", "--data.n_train", "5", "--seed", "1", "--out", out, "--force"
+    )
     assert code == 0 and stderr == "" and "wrote 5 binfa" in stdout  # no bar off a terminal
     assert (out / "data.jsonl").read_bytes() != before
 
 
 def test_arith_is_delegated(tmp_path):
-    assert main(["gen", "arith", "--n", "5", "--operators", "2", "--out", str(tmp_path / "a")]) == 0
+    assert (
+        main(
+            [
+                "gen",
+                "arith",
+                "--data.n_train",
+                "5",
+                "--data.operators",
+                "fixed:2",
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
     assert load_dataset(tmp_path / "a").meta["generator"] == "arith"

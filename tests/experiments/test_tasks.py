@@ -20,6 +20,12 @@ def test_registry_names_are_exact():
         "binfa3_lm",
         "text_lm",
         "passkey",
+        "ruler:niah_single",
+        "ruler:niah_multikey",
+        "ruler:niah_multivalue",
+        "ruler:niah_multiquery",
+        "ruler:variable_tracking",
+        "ruler:common_words",
     ]
     with pytest.raises(ValueError, match="known tasks: arith, arith_direct"):
         get_task("copy")

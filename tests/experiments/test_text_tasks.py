@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bipe.experiments.tasks import IGNORE
-from bipe.experiments.text_tasks import PasskeyTask, TextLMTask, token_scores
+from bipe.experiments.tasks.text import PasskeyTask, TextLMTask, token_scores
 from bipe.models.config import ModelConfig
 from bipe.models.transformer import Transformer
 from bipe.synthetic.text.data import TextDataConfig, load_text
@@ -94,7 +94,7 @@ def test_protocols_against_slow_reference(setup, protocol, stride):
 
 
 def test_segment_profile_buckets(setup):
-    from bipe.experiments.text_tasks import segment_profile
+    from bipe.experiments.tasks.text import segment_profile
 
     inputs = np.array([[1, 9, 1, 9, 1, 1, 9, 1]])  # segment index 0 0 1 1 2 2 2 3
     nll = np.arange(8, dtype=np.float64)[None]

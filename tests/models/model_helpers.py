@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from bipe.models import ENCODINGS, ModelConfig, Transformer
+from bipe.models import ENCODINGS, ModelConfig, Transformer, resolve_encoding
 
 VOCAB = 12
 SEP, OUTER_SEP = 10, 11
@@ -26,6 +26,14 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in ENCODINGS] + [
     ("bipe_rope", {"rope_variant": "resonance", "log_scale": "official", "log_scale_len": 4}),
     ("rope", {"rope_variant": "p_rope", "log_scale": "clamped", "log_scale_len": 4}),
     ("rope", {"pose_target_len": 80, "pose_chunks": 3}),
+    ("hirope", {"hirope_bands": "interleaved"}),
+    ("hirope", {"hirope_bands": "high", "hirope_inner": "index"}),
+    ("path", {"path_w_rank": 4}),
+    ("rope", {"layer_pattern": "LG", "window": 3, "global_log_scale_len": 4}),  # SWAN-GPT
+    ("intra_rope", {"layer_pattern": "GL", "window": 5, "global_pe": "seg_rope"}),  # bilevel
+    ("bipe_alibi", {"window": 4}),  # a window alone, with a bias
+    ("fox", {"window": 6}),  # a window with a content hook and cache state
+    ("bipe_path", {"window": 4}),  # transforms of every earlier token, keys in the window
 ]
 VARIANT_IDS = [name + "".join(f"-{v}" for v in extra.values()) for name, extra in VARIANTS]
 
@@ -34,17 +42,11 @@ def tiny_config(pe: str, **overrides) -> ModelConfig:
     """2 layers, width 32, 4 heads; separators 10 (and 11 as hbipe's outer level); float32
     pinned (exactness tests; ``auto`` would pick bf16 on CPUs with native bf16)."""
     seps = (SEP, OUTER_SEP) if pe == "hbipe" else (SEP,)
-    kwargs = dict(
-        pe=pe,
-        separators=seps,
-        max_intra=40,
-        max_len=64,
-        d_ff=48,
-        randomized_max_pos=128,
-        fire_threshold=8.0,
-        compute_dtype="float32",
-    )
-    kwargs.update(overrides)
+    kwargs = {**dict(pe=pe, separators=seps, d_ff=48, compute_dtype="float32"), **overrides}
+    # encoding options for the entries that read them (an unread one is refused)
+    read = resolve_encoding(pe).options_read(ModelConfig(VOCAB, 32, 2, 4, **kwargs))
+    options = dict(max_intra=40, max_len=64, randomized_max_pos=128, fire_threshold=8.0)
+    kwargs.update({k: v for k, v in options.items() if k in read and k not in overrides})
     return ModelConfig(VOCAB, 32, 2, 4, **kwargs)
 
 
@@ -55,7 +57,7 @@ def tiny_model(pe: str, seed: int = 0, dtype=torch.float64, **overrides) -> Tran
     model = Transformer(tiny_config(pe, **overrides)).to(dtype).eval()
     with torch.no_grad():
         for name, p in model.encoding.named_parameters():
-            if "table" in name or "mlp" in name or "gate" in name:
+            if any(s in name for s in ("table", "mlp", "gate", "phase")):
                 p.normal_(0.0, 0.5)
     return model
 
@@ -67,16 +69,6 @@ def tokens(seed: int, batch: int = 3, length: int = 20) -> torch.Tensor:
     sep = torch.rand(batch, length, generator=gen)
     x = torch.where(sep < 0.25, torch.full_like(x, SEP), x)
     return torch.where(sep > 0.92, torch.full_like(x, OUTER_SEP), x)
-
-
-def ref_positions(row: list[int], separators) -> tuple[list[int], list[int]]:
-    """docs/method.md#positions by a plain loop: (seg, intra) of one row."""
-    seg, intra, s, i = [], [], 0, 0
-    for tok in row:
-        seg.append(s)
-        intra.append(i)
-        s, i = (s + 1, 0) if tok in separators else (s, i + 1)
-    return seg, intra
 
 
 def ref_rotate(

@@ -144,8 +144,10 @@ def test_content_hook_is_a_no_op_by_default_and_only_new_entries_use_it():
     assert Encoding().content(ctx) is None
     for name, build in ENCODINGS.items():
         enc = build(tiny_config(name))
-        assert enc.uses_content == (name in ("cope", "fox", "bipe_cope")), name
-        assert enc.key_state_width == (1 if name == "fox" else 0), name
+        content = ("cope", "fox", "bipe_cope", "pope", "bipe_pope", "path", "bipe_path")
+        assert enc.uses_content == (name in content), name
+        width = {"fox": 1, "path": 16, "bipe_path": 16}.get(name, 0)  # PaTH: 2 K, K = 8
+        assert enc.key_state_width == width, name
 
 
 def test_stateful_encoding_needs_cache_state():
@@ -247,13 +249,16 @@ def test_new_config_fields_are_validated(field, value, message):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pe": "alibi", "rope_variant": "resonance"}, "rope_variant applies to RoPE"),
-        ({"pe": "p_rope", "rope_variant": "resonance"}, "rope_variant must be 'none'"),
-        ({"pe": "cope", "pose_target_len": 64}, "pose_target_len applies to"),
-        ({"pe": "randomized_rope", "pose_target_len": 64}, "pose_target_len applies to"),
+        ({"pe": "alibi", "rope_variant": "resonance"}, "does not read option rope_variant"),
+        (
+            {"pe": "p_rope", "rope_variant": "resonance"},
+            "p_rope' does not read option rope_variant",
+        ),
+        ({"pe": "cope", "pose_target_len": 64}, "does not read option pose_target_len"),
+        ({"pe": "randomized_rope", "pose_target_len": 64}, "does not read option pose_target_len"),
         (
             {"pe": "bipe", "bipe_inter": "alibi", "log_scale": "official", "log_scale_len": 8},
-            "log_scale applies to RoPE",
+            "does not read option log_scale",
         ),
         ({"pe": "rope", "log_scale": "official"}, "log_scale needs log_scale_len"),
         ({"pe": "rope", "log_scale": "official", "log_scale_len": 1}, "log_scale_len must be >= 2"),

@@ -7,7 +7,6 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from model_helpers import ref_positions
 
 from bipe.models import (
     Positions,
@@ -18,7 +17,8 @@ from bipe.models import (
     next_positions,
 )
 from bipe.synthetic import segment
-from bipe.testing import check_segmenter
+from bipe.testing import check_segmenter, reference_positions
+from bipe.testing.strategies import scaled_examples
 
 S = 9
 rows = st.lists(st.sampled_from([0, 1, 2, S, S, 10]), min_size=1, max_size=24)
@@ -59,7 +59,11 @@ def _streaming_step(state, token):
 
 def test_check_segmenter_properties_and_streaming():
     check_segmenter(
-        _numpy_segmenter, separators=[9, 10], step=_streaming_step, init="start", max_examples=40
+        _numpy_segmenter,
+        separators=[9, 10],
+        step=_streaming_step,
+        init="start",
+        max_examples=scaled_examples(40),
     )
 
 
@@ -70,7 +74,7 @@ def test_equals_numpy_segmenter_and_loop_reference(batch):
     np_seg, np_intra = segment.separator_positions(np.array(batch), [S, 10])
     assert seg.tolist() == np_seg.tolist() and intra.tolist() == np_intra.tolist()
     for b, row in enumerate(batch):
-        assert (seg[b].tolist(), intra[b].tolist()) == ref_positions(row, (S, 10))
+        assert (seg[b].tolist(), intra[b].tolist()) == reference_positions(row, (S, 10))
 
 
 @given(batches)

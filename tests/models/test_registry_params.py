@@ -42,6 +42,10 @@ def _config(pe: str, sizes: dict, options: dict) -> ModelConfig:
     separators = (
         ((v - 1,), (v - 2,)) if pe == "hbipe" else (v - 1,) if pe.startswith("bipe") else ()
     )
+    trunk = ("vocab_size", "d_model", "n_layers", "n_heads")
+    base = ModelConfig(**{k: sizes[k] for k in trunk}, pe=pe, separators=separators, **options)
+    read = REGISTRY[pe].options_read(base)  # an option the entry does not read is refused
+    sizes = {k: v for k, v in sizes.items() if k in trunk or k in read}
     return ModelConfig(**sizes, pe=pe, separators=separators, **options)
 
 
@@ -71,5 +75,5 @@ def test_formulas_run_on_symbols():
 
 
 def test_unknown_pe_is_a_value_error_listing_the_known():
-    with pytest.raises(ValueError, match="no parameter formula for pe 'nonesuch'.*bipe_rope"):
+    with pytest.raises(ValueError, match="unknown pe 'nonesuch'.*bipe_rope"):
         parameter_count(type("Cfg", (), {"pe": "nonesuch"})())

@@ -14,7 +14,6 @@ from model_helpers import (
     VARIANT_IDS,
     VARIANTS,
     VOCAB,
-    ref_positions,
     tiny_config,
     tiny_model,
     tokens,
@@ -22,6 +21,7 @@ from model_helpers import (
 
 from bipe.models import ModelConfig, Positions, Transformer, generate
 from bipe.models.transformer import KVCache
+from bipe.testing import reference_positions
 
 each_variant = pytest.mark.parametrize(("pe", "extra"), VARIANTS, ids=VARIANT_IDS)
 
@@ -43,6 +43,16 @@ RELATIVE_STREAM = {
     "cope": "index",
     "fox": "index",
     "bipe_cope": "seg",
+    "pope": "index",
+    "bipe_pope": "seg",
+    "path": "index",
+    "bipe_path": "seg",
+    "rfs_rope": "index",
+    "rfs_alibi": "index",
+    "bipe_rfs_rope": "seg",
+    "bipe_rfs_alibi": "seg",
+    "intra_rope": "intra",
+    "seg_rope": "seg",
 }
 ABSOLUTE_STREAM = {
     "sinusoidal": "index",
@@ -53,6 +63,11 @@ ABSOLUTE_STREAM = {
     "bipe": "intra",
     "hbipe": "intra",
     "bipe_cope": "intra",
+    "bipe_pope": "intra",
+    "bipe_path": "intra",
+    "rfs_sinusoidal": "index",
+    "bipe_rfs_rope": "intra",
+    "bipe_rfs_alibi": "intra",
 }
 
 
@@ -64,12 +79,12 @@ def test_explicit_default_positions_equal_implicit(pe, extra):
     seps = set(model.config.level_separators()[0]) | {
         s for lv in model.config.level_separators() for s in lv
     }
-    ref = [ref_positions(row, seps) for row in x.tolist()]
+    ref = [reference_positions(row, seps) for row in x.tolist()]
     seg = torch.tensor([r[0] for r in ref])
     intra = torch.tensor([r[1] for r in ref])
     outer = ()
     if pe == "hbipe":
-        outer = (torch.tensor([ref_positions(row, {11})[0] for row in x.tolist()]),)
+        outer = (torch.tensor([reference_positions(row, {11})[0] for row in x.tolist()]),)
     explicit = Positions(torch.arange(T).repeat(B, 1), seg, intra, outer)
     assert torch.equal(model(x), model(x, positions=explicit))
 
@@ -80,11 +95,13 @@ def test_shift_invariance(pe, extra):
     x = tokens(1)
     pos = model.positions(x)
     base = model(x, positions=pos)
-    invariant = model.encoding.invariant_streams
-    absolute_scale = extra.get("bipe_inter") == "fire" or "log_scale" in extra  # query-scaled
+    invariant = model.invariant_streams
+    absolute_scale = extra.get("bipe_inter") == "fire" or any(
+        k in extra for k in ("log_scale", "global_log_scale_len")
+    )  # query-scaled by an absolute position
     if pe in RELATIVE_STREAM and not absolute_scale:
         assert RELATIVE_STREAM[pe] in invariant
-    if "log_scale" in extra:
+    if "log_scale" in extra or "global_log_scale_len" in extra:
         assert RELATIVE_STREAM[pe] not in invariant
     if pe in ABSOLUTE_STREAM:
         assert ABSOLUTE_STREAM[pe] not in invariant
@@ -291,7 +308,9 @@ def test_loss_falls_on_a_counting_task(pe):
     assert sum(losses[-10:]) / 10 < 0.25 * sum(losses[:10]) / 10
 
 
-@pytest.mark.parametrize("pe", ["rope", "bipe_alibi", "t5", "cope", "fox", "bipe_cope"])
+@pytest.mark.parametrize(
+    "pe", ["rope", "bipe_alibi", "t5", "cope", "fox", "bipe_cope", "pope", "bipe_path"]
+)
 def test_bfloat16_compute_is_close_to_float32(pe):
     full = tiny_model(pe, dtype=torch.float32)
     half = Transformer(tiny_config(pe, compute_dtype="bfloat16")).eval()

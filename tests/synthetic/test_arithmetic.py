@@ -31,6 +31,7 @@ from bipe.synthetic.arithmetic import (
     verify_text,
     vocab,
 )
+from bipe.testing import reference_positions
 
 # Real files from the reference generator (Feng et al.), kept with the tests.
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feng_arithmetic"
@@ -80,7 +81,7 @@ def ref_value(words: list[str], p: int) -> int:
     """Python's precedence does the parsing; Z does the arithmetic."""
     Z.p = p
     src = re.sub(r"\d+", lambda m: f"Z({m.group()})", " ".join(words))
-    return eval(src, {"Z": Z}).v  # noqa: S307 - test-only, input built from known words
+    return eval(src, {"Z": Z}).v  # test-only, input built from known words
 
 
 @functools.cache
@@ -206,11 +207,7 @@ def ref_valid(words: list[str], fmt: str, p: int) -> bool:
 def raw_record(ids: list[int], p: int) -> dict:
     """A record whose derived fields follow the token ids, whatever they are (test builder)."""
     tokens = [*ids, EOS]
-    seg, intra, s, j = [], [], 0, 0
-    for t in tokens:
-        seg.append(s)
-        intra.append(j)
-        s, j = (s + 1, 0) if t in (9, 2) else (s, j + 1)
+    seg, intra = reference_positions(tokens, (9, 2))
     prompt_len = tokens.index(9) + 1 if 9 in tokens else len(tokens)
     return {
         "text": " ".join(vocab(p)[t] for t in ids),

@@ -16,6 +16,7 @@ from bipe.synthetic.sequences import (
     draw_batches,
     draw_sequences,
 )
+from bipe.testing.strategies import scaled_examples
 
 KINDS = {  # kind -> (levels of the automaton, config)
     "binfa": (2, SequenceConfig(kind="binfa", segments="uniform:1:4")),
@@ -49,7 +50,7 @@ def _same_records(a: list[dict], b: list[dict]) -> bool:
     )
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=scaled_examples(20), deadline=None)
 @given(
     kind=st.sampled_from(sorted(KINDS)),
     n=st.integers(0, 40),

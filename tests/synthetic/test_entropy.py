@@ -25,6 +25,7 @@ from bipe.synthetic.entropy import (
 from bipe.synthetic.ngram import fit_ngram_entropy
 from bipe.synthetic.segment import positions_from_boundaries, stream_positions
 from bipe.testing import check_segmenter
+from bipe.testing.strategies import scaled_examples
 
 # ------------------------------------------------------------------ the slow reference
 
@@ -69,7 +70,7 @@ def corpora(draw):
     return corpus, order, vocab, k, query
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=scaled_examples(40), deadline=None)
 @given(corpora())
 def test_entropies_equal_the_dense_reference(case):
     corpus, order, vocab, k, query = case
@@ -79,7 +80,7 @@ def test_entropies_equal_the_dense_reference(case):
     np.testing.assert_allclose(entropy_scores(model, query, "rise"), np.diff(ref), atol=1e-9)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=scaled_examples(30), deadline=None)
 @given(corpora(), st.sampled_from(["threshold", "rise"]), st.floats(1.0, 6.0))
 def test_boundaries_equal_the_reference_rule(case, rule, target):
     corpus, order, vocab, k, query = case
@@ -110,7 +111,7 @@ def test_check_segmenter(rule):
         step=partial(entropy_step, segmenter=seg),
         init=entropy_initial_state(seg),
         n_symbols=7,
-        max_examples=40,
+        max_examples=scaled_examples(40),
     )
 
 
@@ -142,11 +143,11 @@ def test_entropy_finds_the_separators_it_was_trained_on():
         separators=[4],
         step=partial(entropy_step, segmenter=seg),
         init=entropy_initial_state(seg),
-        max_examples=40,
+        max_examples=scaled_examples(40),
     )
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=scaled_examples(25), deadline=None)
 @given(
     st.integers(0, 2**32 - 1),
     st.integers(1, 4),

@@ -20,24 +20,12 @@ from bipe.synthetic.segment import (
     separator_step,
     stream_positions,
 )
+from bipe.testing import reference_positions
 
 S = 9
 WORKED = np.array([0, 1, S, 2, 3, 4, S, 5, S, S, 6])
 WORKED_INTRA = [0, 1, 2, 0, 1, 2, 3, 0, 1, 0, 0]
 WORKED_SEG = [0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 4]
-
-
-def reference_positions(tokens, separators):
-    """Slow, obviously correct loop over one row (docs/method.md#positions)."""
-    seg, intra, s, i = [], [], 0, 0
-    for tok in tokens:
-        seg.append(s)
-        intra.append(i)
-        if tok in separators:
-            s, i = s + 1, 0
-        else:
-            i += 1
-    return seg, intra
 
 
 def test_worked_example():

@@ -67,13 +67,13 @@ def test_counts_and_lengths_respect_their_specs(binfa, seed, s_lo, l_lo, s_span,
         batch = sample_binfa_sequences(np.random.default_rng(seed), binfa, 6, [segments, lengths])
     except ValueError as err:  # infeasible for this automaton: must say so, and be so
         assert "no sequence satisfies" in str(err)
-        return
-    assert binfa.accepts(*batch.padded()[:2]).all()
-    for row in rows(batch):
-        ends = np.flatnonzero(row == binfa.separator)
-        assert segments.lo <= len(ends) <= segments.hi and row[-1] == binfa.separator
-        content = np.diff(np.r_[-1, ends]) - 1
-        assert ((content >= lengths.lo) & (content <= lengths.hi)).all()
+    else:
+        assert binfa.accepts(*batch.padded()[:2]).all()
+        for row in rows(batch):
+            ends = np.flatnonzero(row == binfa.separator)
+            assert segments.lo <= len(ends) <= segments.hi and row[-1] == binfa.separator
+            content = np.diff(np.r_[-1, ends]) - 1
+            assert ((content >= lengths.lo) & (content <= lengths.hi)).all()
 
 
 @given(binfas(), st.integers(0, 2**32 - 1))
@@ -162,12 +162,12 @@ def test_flat_nfa_sequences(binfa, seed, lo, span):
     except ValueError as err:
         assert "accepts no word" in str(err)
         assert not any(flat.count_words(lo + span)[lo:])
-        return
-    tokens, lengths, marks = batch.padded()
-    assert flat.accepts(tokens, lengths).all() and binfa.accepts(tokens, lengths).all()
-    assert ((lengths >= lo) & (lengths <= lo + span)).all()
-    valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
-    np.testing.assert_array_equal(marks[0], (tokens == binfa.separator) & valid)
+    else:
+        tokens, lengths, marks = batch.padded()
+        assert flat.accepts(tokens, lengths).all() and binfa.accepts(tokens, lengths).all()
+        assert ((lengths >= lo) & (lengths <= lo + span)).all()
+        valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        np.testing.assert_array_equal(marks[0], (tokens == binfa.separator) & valid)
 
 
 @given(binfas(levels=3, max_symbols=2, max_types=2), st.integers(0, 2**32 - 1))
@@ -177,30 +177,31 @@ def test_three_level_sequences(binfa, seed):
         batch = sample_binfa_sequences(np.random.default_rng(seed), binfa, 4, dists)
     except ValueError as err:
         assert "no sequence satisfies" in str(err)
-        return
-    tokens, lengths, marks = batch.padded()
-    assert binfa.accepts(tokens, lengths).all()
-    assert binfa.flatten().accepts(tokens, lengths).all()
-    segs, intra = batch.positions()
-    ref_segs, ref_intra = multilevel_positions(
-        tokens, [[binfa.n_symbols], [binfa.separator]], lengths
-    )
-    valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
-    np.testing.assert_array_equal(segs, ref_segs[:, valid])
-    np.testing.assert_array_equal(intra, ref_intra[valid])
-    assert batch.inner_state is None and len(batch.types) == 2
-    for row in rows(batch):
-        paragraphs = np.flatnonzero(row == binfa.separator)
-        assert 1 <= len(paragraphs) <= 3 and row[-1] == binfa.separator
-        for para in np.split(row, paragraphs + 1)[:-1]:
-            sentences = np.flatnonzero(para == binfa.n_symbols)
-            assert 1 <= len(sentences) <= 3 and para[-2] == binfa.n_symbols
-            assert (
-                (np.diff(np.r_[-1, sentences]) - 1 >= 1) & (np.diff(np.r_[-1, sentences]) - 1 <= 3)
-            ).all()
-    # types per level: one per sentence and one per paragraph, in order
-    assert len(batch.types[0]) == int((batch.tokens == binfa.n_symbols).sum())
-    assert len(batch.types[1]) == int((batch.tokens == binfa.separator).sum())
+    else:
+        tokens, lengths, marks = batch.padded()
+        assert binfa.accepts(tokens, lengths).all()
+        assert binfa.flatten().accepts(tokens, lengths).all()
+        segs, intra = batch.positions()
+        ref_segs, ref_intra = multilevel_positions(
+            tokens, [[binfa.n_symbols], [binfa.separator]], lengths
+        )
+        valid = np.arange(tokens.shape[1])[None, :] < lengths[:, None]
+        np.testing.assert_array_equal(segs, ref_segs[:, valid])
+        np.testing.assert_array_equal(intra, ref_intra[valid])
+        assert batch.inner_state is None and len(batch.types) == 2
+        for row in rows(batch):
+            paragraphs = np.flatnonzero(row == binfa.separator)
+            assert 1 <= len(paragraphs) <= 3 and row[-1] == binfa.separator
+            for para in np.split(row, paragraphs + 1)[:-1]:
+                sentences = np.flatnonzero(para == binfa.n_symbols)
+                assert 1 <= len(sentences) <= 3 and para[-2] == binfa.n_symbols
+                assert (
+                    (np.diff(np.r_[-1, sentences]) - 1 >= 1)
+                    & (np.diff(np.r_[-1, sentences]) - 1 <= 3)
+                ).all()
+        # types per level: one per sentence and one per paragraph, in order
+        assert len(batch.types[0]) == int((batch.tokens == binfa.n_symbols).sum())
+        assert len(batch.types[1]) == int((batch.tokens == binfa.separator).sum())
 
 
 def test_empty_sequences_and_records():
