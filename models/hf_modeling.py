@@ -34,7 +34,6 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .hf_config import BipeConfig
 from .positions import Positions, default_positions, left_padded_positions, next_positions
-from .registry import ENCODINGS
 from .transformer import KVCache, Transformer
 
 # transformers 5 renamed ``past_key_values`` to ``cache`` (outputs and generate's kwargs).
@@ -126,6 +125,7 @@ class BipeForCausalLM(PreTrainedModel, GenerationMixin):
 
     def __init__(self, config: BipeConfig) -> None:
         super().__init__(config)
+        self._derived: dict[str, Tensor] | None = None
         cfg = dataclasses.replace(config.model_config(), compute_dtype="float32")
         self.model = Transformer(cfg)
         self.post_init()
@@ -142,23 +142,31 @@ class BipeForCausalLM(PreTrainedModel, GenerationMixin):
 
     def _init_weights(self, module: nn.Module) -> None:
         """Weights come from bipe's own initialisation (or the checkpoint); only the
-        encodings' derived buffers (ALiBi slopes, head groups; not saved) are recomputed."""
+        encodings' derived buffers (ALiBi slopes, RoPE frequencies, head groups: not saved,
+        and left undefined by transformers' loading) are recomputed."""
         names = getattr(module, "_non_persistent_buffers_set", ())
-        if not names:
+        model = self.__dict__.get("_modules", {}).get("model")
+        if not names or model is None:
             return
-        prefix = next(
-            (n for n, m in self.model.encoding.named_modules() if m is module),
-            None,
-        )
+        prefix = next((n for n, m in model.named_modules() if m is module), None)
         if prefix is None:
             return
-        with torch.device("cpu"):
-            fresh = ENCODINGS[self.model.config.pe](self.model.config).get_submodule(prefix)
+        fresh = self._derived_buffers()
         with torch.no_grad():
             for name in names:
-                buffer = getattr(module, name)
-                if buffer is not None:
-                    buffer.copy_(getattr(fresh, name).to(buffer.device, buffer.dtype))
+                buffer, key = getattr(module, name), f"{prefix}.{name}".lstrip(".")
+                if buffer is not None and key in fresh:
+                    buffer.copy_(fresh[key].to(buffer.device, buffer.dtype))
+
+    def _derived_buffers(self) -> dict[str, Tensor]:
+        """Non-persistent buffers of a freshly built model (built once, on the CPU, without
+        touching torch's global random state)."""
+        if self._derived is None:
+            with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+                fresh = Transformer(self.model.config)
+            saved = set(fresh.state_dict())
+            self._derived = {n: b for n, b in fresh.named_buffers() if n not in saved}
+        return self._derived
 
     def forward(
         self,
