@@ -5,7 +5,9 @@ Shape legend: none (plain data).
 ``BipeConfig`` holds the whole :class:`ModelConfig` as a dict (``bipe_model``), so every
 registry encoding and option travels unchanged; the standard fields transformers reads
 (``vocab_size``, ``hidden_size``, ``num_hidden_layers``, ``num_attention_heads``,
-``tie_word_embeddings``) mirror it. Separator ids are ``bipe_model["separators"]``.
+``tie_word_embeddings``) mirror it. Separator ids are ``bipe_model["separators"]``. A plug-in
+encoding's file is copied beside this one as ``bipe_plugin.py``; ``bipe_plugin`` names its
+entry, which the model is built with (``bipe_model["pe"]`` keeps the original spec).
 This module is copied into every export (``bipe export-hf``): it imports only transformers and
 the copied model code, never ``bipe``.
 """
@@ -27,8 +29,14 @@ class BipeConfig(_BaseConfig):
 
     model_type = "bipe"
 
-    def __init__(self, bipe_model: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        bipe_model: dict[str, Any] | None = None,
+        bipe_plugin: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.bipe_model = dict(bipe_model) if bipe_model is not None else None
+        self.bipe_plugin = bipe_plugin
         if bipe_model is not None:
             cfg = self.model_config()
             kwargs.setdefault("tie_word_embeddings", cfg.tie_embeddings)
@@ -42,4 +50,7 @@ class BipeConfig(_BaseConfig):
         """The bipe :class:`ModelConfig` (validated; a bad dict is a ValueError)."""
         if self.bipe_model is None:
             raise ValueError("BipeConfig has no bipe_model (an export always writes one)")
-        return ModelConfig.from_dict(self.bipe_model)
+        data = dict(self.bipe_model)
+        if self.bipe_plugin is not None:  # the plug-in's copy beside this file
+            data["pe"] = f"{__package__}.bipe_plugin:{self.bipe_plugin}"
+        return ModelConfig.from_dict(data)

@@ -32,6 +32,7 @@ MODELS_DIR = Path(__file__).resolve().parent
 MODELING_FILE, CONFIGURATION_FILE = "modeling_bipe.py", "configuration_bipe.py"
 RENAMED = {"hf_modeling": MODELING_FILE[:-3], "hf_config": CONFIGURATION_FILE[:-3]}
 ENTRIES = ("hf_modeling", "hf_config")
+PLUGIN = "plugin"  # the plug-in encoding's file, copied as bipe_plugin.py
 ALL_MODULES_NOTE = (
     "# Every module of the model code, named here so that transformers 4.x copies them all\n"
     "# (it copies only the modules a loaded file imports itself)."
@@ -41,8 +42,78 @@ _COUNTER = itertools.count()
 
 
 def exported_name(module: str) -> str:
-    """File stem of ``models/<module>.py`` in an export."""
+    """File stem of ``models/<module>.py`` (or of the plug-in, ``PLUGIN``) in an export."""
     return RENAMED.get(module, f"bipe_{module}")
+
+
+def _package_names() -> dict[str, str]:
+    """``name -> module`` for the names ``models/__init__.py`` imports from its modules."""
+    tree = ast.parse((MODELS_DIR / "__init__.py").read_text())
+    return {
+        alias.asname or alias.name: node.module
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        for alias in node.names
+    }
+
+
+def plugin_source(text: str) -> tuple[str, set[str]]:
+    """A plug-in encoding's file rewritten for an export, and the ``models/`` modules it needs.
+
+    It may import the standard library, torch, ``bipe.models`` and ``bipe.models.<module>``;
+    the bipe imports become relative imports of the copied modules. Anything else (another
+    bipe package, a relative import, a third-party package) is a ValueError naming it."""
+    import sys as _sys
+
+    lines, needs, names = text.splitlines(keepends=True), set(), _package_names()
+    edits = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                if top == "bipe" or (top != "torch" and top not in _sys.stdlib_module_names):
+                    raise ValueError(
+                        f"the plug-in imports {alias.name}: only torch, the standard "
+                        "library and 'from bipe.models... import' can be exported"
+                    )
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            top = module.split(".")[0]
+            if (
+                node.level
+                or (top == "bipe" and not module.startswith("bipe.models"))
+                or (top not in ("bipe", "torch") and top not in _sys.stdlib_module_names)
+            ):
+                raise ValueError(
+                    f"the plug-in imports {'.' * node.level}{module}: only torch, "
+                    "the standard library and 'from bipe.models... import' can be "
+                    "exported"
+                )
+            if top != "bipe":
+                continue
+            groups: dict[str, list[str]] = {}
+            for alias in node.names:
+                if module == "bipe.models":
+                    if alias.name not in names:
+                        raise ValueError(f"the plug-in imports bipe.models.{alias.name}: unknown")
+                    source = names[alias.name]
+                else:
+                    source = module.split(".")[2]
+                text_alias = alias.name + (f" as {alias.asname}" if alias.asname else "")
+                groups.setdefault(source, []).append(text_alias)
+            needs.update(groups)
+            indent = " " * node.col_offset
+            new = "".join(
+                f"{indent}from .{exported_name(m)} import {', '.join(a)}\n"
+                for m, a in sorted(groups.items())
+            )
+            edits.append((node.lineno - 1, node.end_lineno, new))
+    for start, stop, new in sorted(edits, reverse=True):
+        lines[start:stop] = [new]
+    for module in needs:
+        if not (MODELS_DIR / f"{module}.py").is_file():
+            raise ValueError(f"the plug-in imports bipe.models.{module}: no such module")
+    return "".join(lines), needs
 
 
 def _imported_modules(text: str, where: str) -> tuple[set[str], set[str]]:
@@ -60,15 +131,21 @@ def _imported_modules(text: str, where: str) -> tuple[set[str], set[str]]:
     return relative, absolute
 
 
-def source_files(header: str) -> dict[str, str]:
+def source_files(header: str, plugin: str | None = None) -> dict[str, str]:
     """``{file name: text}`` of the code an export carries: the modeling and configuration
     modules and, transitively, every ``models/`` module they import. ``header``, a comment
     block with ``{source}`` standing for the module's path, goes on top of each. A module
     importing ``bipe`` absolutely is a ValueError.
 
     transformers 4.x copies into its module cache only the modules that the file it loads
-    imports itself, so the two entry files end with an import of every other module."""
+    imports itself, so the two entry files end with an import of every other module.
+    ``plugin``, the text of a plug-in encoding's file (:func:`plugin_source`), joins as
+    ``bipe_plugin.py``."""
     todo, imports, out = list(ENTRIES), {}, {}
+    if plugin is not None:
+        text, needs = plugin_source(plugin)
+        imports[PLUGIN], out[PLUGIN] = needs, header.replace("{source}", "a plug-in") + text
+        todo.extend(sorted(needs))
     while todo:
         module = todo.pop()
         if module in imports:
@@ -119,10 +196,13 @@ def write_hf_folder(
     try:
         src, dst = work / "src", work / "out"
         src.mkdir()
-        for name, text in source_files(header).items():
+        plugin_text, plugin_name = _plugin(model.config.pe)
+        for name, text in source_files(header, plugin_text).items():
             (src / name).write_text(text)
         modeling = load_exported_code(src)
-        config = modeling.BipeConfig(bipe_model=model.config.to_dict(), **(special_ids or {}))
+        config = modeling.BipeConfig(
+            bipe_model=model.config.to_dict(), bipe_plugin=plugin_name, **(special_ids or {})
+        )
         config.register_for_auto_class()
         hf = modeling.BipeForCausalLM(config)
         hf.model.load_state_dict(model.state_dict(), strict=True)
@@ -133,6 +213,21 @@ def write_hf_folder(
         dst.rename(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _plugin(pe: str) -> tuple[str | None, str | None]:
+    """``(source text, entry name)`` of a plug-in encoding ``pe`` (``FILE.py:NAME`` or
+    ``package.module:NAME``), ``(None, None)`` for a registry entry."""
+    from .plugins import encoding_source, is_plugin
+
+    if not is_plugin(pe):
+        return None, None
+    source = encoding_source(pe)
+    if ":" not in pe or not source or not source.get("file"):
+        raise ValueError(
+            f"pe {pe!r}: only plug-ins named FILE.py:NAME or package.module:NAME can be exported"
+        )
+    return Path(source["file"]).read_text(), pe.rpartition(":")[2]
 
 
 def read_hf_folder(folder: str | Path) -> Transformer:

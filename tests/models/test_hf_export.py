@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,15 +15,15 @@ import torch
 pytest.importorskip("transformers", minversion="4.56")  # older loaders loop on cycles
 pytest.importorskip("safetensors")
 
-from bipe.models import Transformer  # noqa: E402
-from bipe.models.hf_export import (  # noqa: E402
+from bipe.models import Transformer
+from bipe.models.hf_export import (
     load_exported_code,
     read_hf_folder,
     source_files,
     write_hf_folder,
 )
 
-from .model_helpers import SEP, VARIANT_IDS, VARIANTS, tiny_model, tokens  # noqa: E402
+from .model_helpers import SEP, VARIANT_IDS, VARIANTS, tiny_config, tiny_model, tokens
 
 EXTRA = [("bipe_rope", {"intra_overflow": "sinusoidal"}), ("bipe_alibi", {"tie_embeddings": True})]
 ALL_VARIANTS = VARIANTS + EXTRA
@@ -157,15 +159,19 @@ def test_config_names_the_model_type_and_auto_map(exports):
     assert cfg["bipe_model"]["separators"] == [SEP]
 
 
+def _absolute_imports(text: str) -> set[str]:
+    """Top-level packages ``text`` imports absolutely."""
+    return {
+        ((node.module or "") if isinstance(node, ast.ImportFrom) else a.name).split(".")[0]
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0)
+        for a in node.names
+    }
+
+
 def test_exported_code_never_imports_bipe():
     for name, text in source_files("# h\n").items():
-        imported = {
-            (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else a.name
-            for node in ast.walk(ast.parse(text))
-            if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0)
-            for a in node.names
-        }
-        assert "bipe" not in {m.split(".")[0] for m in imported}, name
+        assert "bipe" not in _absolute_imports(text), name
         assert text.startswith("# h\n")
 
 
@@ -176,3 +182,36 @@ def test_existing_folder_is_refused_and_left_alone(tmp_path):
         write_hf_folder(_model("rope", {}), tmp_path / "x", header="")
     assert [p.name for p in tmp_path.iterdir()] == ["x"]
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["keep"]
+
+
+PLUGIN = Path(__file__).resolve().parents[1] / "fixtures" / "plugins" / "seg_decay.py"
+
+
+def test_a_plugin_encoding_exports_with_its_source(tmp_path):
+    plugin = tmp_path / "my_encodings.py"
+    shutil.copy(PLUGIN, plugin)
+    torch.manual_seed(0)
+    model = Transformer(tiny_config(f"{plugin}:SEG_DECAY")).eval()
+    x, prompt = tokens(5, batch=2, length=30), tokens(6, batch=2, length=6)
+    with torch.no_grad():
+        want_logits, want_tokens = model(x), model.generate(prompt, 8)
+    out = tmp_path / "export"
+    write_hf_folder(model, out, header="# test\n")
+    plugin.unlink()  # the export needs only its own copy
+    assert "bipe" not in _absolute_imports((out / "bipe_plugin.py").read_text())
+    hf = load_exported_code(out).BipeForCausalLM.from_pretrained(out).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(hf(x).logits, want_logits, atol=ATOL, rtol=0)
+    assert torch.equal(hf.generate(prompt, max_new_tokens=8, do_sample=False), want_tokens)
+
+
+def test_a_plugin_importing_other_packages_is_refused(tmp_path):
+    plugin = tmp_path / "bad.py"
+    plugin.write_text(
+        PLUGIN.read_text().replace("import torch\n", "import torch\nimport numpy\n", 1)
+    )
+    torch.manual_seed(0)
+    model = Transformer(tiny_config(f"{plugin}:SEG_DECAY")).eval()
+    with pytest.raises(ValueError, match="imports numpy"):
+        write_hf_folder(model, tmp_path / "export", header="")
+    assert not (tmp_path / "export").exists()
