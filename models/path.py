@@ -122,13 +122,15 @@ class Path(Encoding):
         (B, T, D); u_before (B, 2, D) the two projections before the chunk (zeros at the
         start); valid (B|1, T) real tokens; gate (B|1, T) 1 where a transform acts."""
         B, T, D = h.shape
-        u = F.linear(F.linear(h, self.w_down[layer].weight), self.w_up[layer].weight)  # (B, T, D)
+        down: nn.Linear = self.w_down[layer]  # type: ignore[assignment]
+        up: nn.Linear = self.w_up[layer]  # type: ignore[assignment]
+        u = F.linear(F.linear(h, down.weight), up.weight)  # (B, T, D)
         u = u * valid[..., None].to(u.dtype)
         window = torch.cat((u_before.to(u.dtype), u), dim=1)  # (B, T + 2, D)
         conv = self.conv[layer].to(u.dtype)[:, None, :]  # (D, 1, 3)
         w = F.silu(F.conv1d(window.transpose(1, 2), conv, groups=D)).transpose(1, 2)  # (B, T, D)
         w = F.normalize(w.view(B, T, self.n_heads, self.d_head), dim=-1).transpose(1, 2)
-        lin = self.beta[layer]
+        lin: nn.Linear = self.beta[layer]  # type: ignore[assignment]
         beta = 2 * torch.sigmoid(F.linear(h, lin.weight.to(h.dtype), lin.bias.to(h.dtype)))
         beta = beta * (valid * gate).to(beta.dtype)[..., None]  # (B, T, H)
         return w, beta.transpose(1, 2), u  # (B, H, T, K), (B, H, T), (B, T, D)

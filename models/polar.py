@@ -55,6 +55,7 @@ class Pope(Encoding):
     every uniform shift leaves it unchanged."""
 
     uses_content = True
+    inv_freq: Tensor  # buffer (K,)
 
     @staticmethod
     def n_params(n_layers: Count, n_heads: Count, d_head: Count) -> Count:

@@ -69,8 +69,9 @@ class RandomFloat(Encoding):
         if not self.training:
             return pos
         stream = getattr(pos, self.source)
-        if self.source == "index":
-            values = random_float_positions(generator, *stream.shape, self.max_pos, stream.device)
-        else:
-            values = random_float_stream(generator, stream, self.max_pos)
-        return replace(pos, **{self.source: values})
+        if self.source == "seg":
+            return replace(pos, seg=random_float_stream(generator, stream, self.max_pos))
+        B, T = stream.shape
+        return replace(
+            pos, index=random_float_positions(generator, B, T, self.max_pos, stream.device)
+        )
