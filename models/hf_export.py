@@ -65,7 +65,8 @@ def plugin_source(text: str) -> tuple[str, set[str]]:
     bipe package, a relative import, a third-party package) is a ValueError naming it."""
     import sys as _sys
 
-    lines, needs, names = text.splitlines(keepends=True), set(), _package_names()
+    lines, names = text.splitlines(keepends=True), _package_names()
+    needs: set[str] = set()
     edits = []
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
@@ -170,7 +171,9 @@ def load_exported_code(folder: str | Path):
     """The modeling module of the exported code in ``folder``, imported as a fresh package
     (its ``BipeForCausalLM`` and ``BipeConfig``), without transformers' remote-code cache."""
     name = f"_bipe_hf_export_{next(_COUNTER)}"
-    package = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, None))
+    spec = importlib.util.spec_from_loader(name, None)
+    assert spec is not None  # a name and no loader always make a spec
+    package = importlib.util.module_from_spec(spec)
     package.__path__ = [str(folder)]
     sys.modules[name] = package
     return importlib.import_module(f"{name}.{MODELING_FILE[:-3]}")
@@ -250,8 +253,8 @@ def read_hf_folder(folder: str | Path) -> Transformer:
     config = ModelConfig.from_dict(raw["bipe_model"])
     state = {k.removeprefix("model."): v for k, v in load_file(str(weights)).items()}
     model = Transformer(config)
-    if config.tie_embeddings:
-        state.setdefault("head.weight", state.get("embed.weight"))
+    if config.tie_embeddings and "embed.weight" in state:
+        state.setdefault("head.weight", state["embed.weight"])
     expected = model.state_dict()
     if set(state) != set(expected):
         missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))

@@ -24,6 +24,7 @@ torch and transformers.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +77,9 @@ class BipeCache:
             t.copy_(t.index_select(0, idx))
         last = self.last
         self.last = Positions(
-            *(x.index_select(0, idx) for x in (last.index, last.seg, last.intra)),
+            last.index.index_select(0, idx),
+            last.seg.index_select(0, idx),
+            last.intra.index_select(0, idx),
             tuple(o.index_select(0, idx) for o in last.outer),
         )
         self.last_token = self.last_token.index_select(0, idx)
@@ -119,7 +122,7 @@ class BipeForCausalLM(PreTrainedModel, GenerationMixin):
     base_model_prefix = "model"
     main_input_name = "input_ids"
     _no_split_modules = ["Block"]
-    _tied_weights_keys = (
+    _tied_weights_keys: Any = (  # transformers 5: target -> source; 4.x: a list
         {"model.head.weight": "model.embed.weight"} if _HF_MAJOR >= 5 else ["model.head.weight"]
     )
 
@@ -199,9 +202,8 @@ class BipeForCausalLM(PreTrainedModel, GenerationMixin):
         else:
             logits = self._forward_cached(input_ids, mask, state)
         loss = None if labels is None else _shifted_loss(logits, labels)
-        return CausalLMOutputWithPast(
-            loss=loss, logits=logits, **{CACHE_FIELD: state if use_cache else None}
-        )
+        extra: dict[str, Any] = {CACHE_FIELD: state if use_cache else None}
+        return CausalLMOutputWithPast(loss=loss, logits=logits, **extra)
 
     def _forward_fresh(self, ids: Tensor, mask: Tensor | None, use_cache: bool):
         """Logits (B, T, V) and the cache (or None) of a fresh sequence."""
@@ -211,11 +213,11 @@ class BipeForCausalLM(PreTrainedModel, GenerationMixin):
         if key_valid is None:
             pos = default_positions(ids, seps)
         else:
-            lengths = mask.sum(dim=1)  # (B,)
+            lengths = key_valid.sum(dim=1)  # (B,)
             t = torch.arange(T, device=ids.device)[None, :]  # (1, T)
-            if torch.equal(mask, t >= T - lengths[:, None]):
+            if torch.equal(key_valid, t >= T - lengths[:, None]):
                 pos = left_padded_positions(ids, lengths, seps)
-            elif torch.equal(mask, t < lengths[:, None]):
+            elif torch.equal(key_valid, t < lengths[:, None]):
                 pos = default_positions(ids, seps)
             else:
                 raise ValueError("attention_mask must be left or right padding (no holes)")
@@ -238,7 +240,9 @@ class BipeForCausalLM(PreTrainedModel, GenerationMixin):
             steps.append(last)
             last_token = ids[:, t]
         pos = Positions(
-            *(torch.cat([getattr(p, s) for p in steps], dim=1) for s in ("index", "seg", "intra")),
+            torch.cat([p.index for p in steps], dim=1),
+            torch.cat([p.seg for p in steps], dim=1),
+            torch.cat([p.intra for p in steps], dim=1),
             tuple(torch.cat([p.outer[k] for p in steps], dim=1) for k in range(len(last.outer))),
         )  # (B, T) per stream
         state.reserve(self.model, S)

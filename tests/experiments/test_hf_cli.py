@@ -18,12 +18,12 @@ pytest.importorskip("transformers", minversion="4.56")  # older loaders loop on 
 pytest.importorskip("safetensors")
 pytest.importorskip("tokenizers")
 
-from bipe.experiments.cli import main  # noqa: E402
-from bipe.experiments.hf_tokenizer import byte_tokenizer  # noqa: E402
-from bipe.experiments.presets import build_config  # noqa: E402
-from bipe.experiments.rundir import write_json_atomic, write_run_config  # noqa: E402
-from bipe.models import Transformer, load, save  # noqa: E402
-from bipe.synthetic.text.tokenizer import ByteTokenizer  # noqa: E402
+from bipe.experiments.cli import main
+from bipe.experiments.hf_tokenizer import byte_tokenizer
+from bipe.experiments.presets import build_config
+from bipe.experiments.rundir import write_json_atomic, write_run_config
+from bipe.models import Transformer, load, save
+from bipe.synthetic.text.tokenizer import ByteTokenizer
 
 TEXTS = ["héllo wörld, 日本語 🙂.\n\nNext paragraph!", "a\n\n\nb", "plain ascii ?", ""]
 
