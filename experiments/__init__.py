@@ -14,6 +14,8 @@ Modules:
   ``ensemble_sweep`` (runs trained together as one ensemble), ``cluster`` (sweeps as
   submitit/Slurm jobs), ``width_search`` (``bipe study width``: the smallest width reaching a
   target accuracy), ``progress`` (the terminal bar of many runs);
+- sharing: ``hf`` (``bipe export-hf`` / ``bipe import-hf``: a run as a Hugging Face model
+  folder and back) and ``hf_tokenizer`` (the run's tokenizer for transformers);
 - ``battery`` and ``battery_tasks`` (``bipe battery``: a fixed task list measuring encodings
   against the committed studies' baselines), ``demo`` (``bipe demo``) and ``cli`` with
   ``commands/`` (the ``bipe`` command).

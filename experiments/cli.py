@@ -29,6 +29,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("bipe.experiments.commands.verify", "check every record of a bipe dataset"),
     "import": ("bipe.experiments.commands.import_", "import reference data into bipe format"),
     "export": ("bipe.experiments.commands.export", "export a bipe dataset to a reference format"),
+    "export-hf": (
+        "bipe.experiments.commands.export_hf",
+        "export a trained run as a Hugging Face model folder",
+    ),
+    "import-hf": (
+        "bipe.experiments.commands.import_hf",
+        "import a bipe Hugging Face export back into a run folder",
+    ),
     "train": ("bipe.experiments.commands.train", "train a model on a task; writes a run folder"),
     "eval": ("bipe.experiments.commands.evaluate", "evaluate a run across lengths"),
     "sweep": ("bipe.experiments.commands.sweep", "run a grid of training runs"),

@@ -55,6 +55,10 @@ class ArithTask(Task):
     def vocab_size(self, data: Any, world: Any = None) -> int:
         return len(_arith_module().vocab(data.modulus))
 
+    def token_words(self, data: Any) -> tuple[str, ...]:
+        """``( 2 + 7 ) * 6 =``: the reference vocabulary's words."""
+        return tuple(_arith_module().vocab(data.modulus))
+
     def level_separators(self, data: Any, world: Any = None) -> tuple[tuple[int, ...], ...]:
         """Separator ids per level of ``data.separator_rule``, innermost first."""
         return _arith_module().separator_levels(data.separator_rule)

@@ -101,6 +101,11 @@ class Task:
             )
         return levels
 
+    def token_words(self, data: Any) -> tuple[str, ...] | None:
+        """The word of each token id where the task has words (exported tokenizers), else
+        None."""
+        return None
+
     def train_range(self, data: Any) -> tuple[int, int]:
         """``(lo, hi)`` of the training distribution's length setting."""
         raise NotImplementedError
