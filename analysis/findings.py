@@ -64,7 +64,10 @@ def study_finding(spec: StudySpec) -> Finding:
     pair = spec.headline_pair
     metric = spec.metrics[0]
     missing = Finding(
-        title=spec.title, claim="not run yet: the grid is committed (its NOTES.md says how to run it)", measure="-", difference="-"
+        title=spec.title,
+        claim="not run yet: the grid is committed (its NOTES.md says how to run it)",
+        measure="-",
+        difference="-",
     )
     if pair is None:
         return missing
