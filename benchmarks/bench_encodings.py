@@ -49,6 +49,37 @@ def build(options: dict, dtype: str) -> Transformer:
     ).train()
 
 
+def time_entries(entries: dict[str, dict], batch: int, rounds: int, dtype: str, width=18) -> None:
+    """Time one training step of every entry (interleaved rounds after a warm-up) on one batch
+    of ``batch`` x T tokens and print best, median, tokens/s and the ratio to ``rope``."""
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, V - 1, (batch, T), generator=g)
+    tokens = torch.where(torch.rand(batch, T, generator=g) < 0.1, SEP, tokens)
+    forward = lambda m, x: m(x, generator=torch.Generator().manual_seed(1))  # noqa: E731
+    steps = {
+        name: training_step(build(opts, dtype), forward, False) for name, opts in entries.items()
+    }
+    wall: dict[str, list[float]] = {name: [] for name in steps}
+    for step in steps.values():
+        step(tokens)  # warm-up
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step(tokens)
+            wall[name].append(time.perf_counter() - start)
+    best = {name: min(ts) for name, ts in wall.items()}
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {dtype}, "
+        f"batch {batch} x {T}, d_model {D}, {L} layers, {H} heads; {rounds} rounds"
+    )
+    print(f"{'entry':<{width}}{'best s':>8}{'median s':>10}{'tokens/s':>10}{'vs rope':>9}")
+    for name in steps:
+        print(
+            f"{name:<{width}}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
+            f"{batch * T / best[name]:>10.0f}{best[name] / best['rope']:>8.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
@@ -57,33 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    g = torch.Generator().manual_seed(0)
-    tokens = torch.randint(0, V - 1, (B, T), generator=g)
-    tokens = torch.where(torch.rand(B, T, generator=g) < 0.1, SEP, tokens)
-    forward = lambda m, x: m(x, generator=torch.Generator().manual_seed(1))  # noqa: E731
-    steps = {
-        name: training_step(build(opts, args.dtype), forward, False)
-        for name, opts in ENTRIES.items()
-    }
-    wall: dict[str, list[float]] = {name: [] for name in steps}
-    for step in steps.values():
-        step(tokens)  # warm-up
-    for _ in range(args.rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step(tokens)
-            wall[name].append(time.perf_counter() - start)
-    best = {name: min(ts) for name, ts in wall.items()}
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
-        f"batch {B} x {T}, d_model {D}, {L} layers, {H} heads; {args.rounds} rounds"
-    )
-    print(f"{'entry':<18}{'best s':>8}{'median s':>10}{'tokens/s':>10}{'vs rope':>9}")
-    for name in steps:
-        print(
-            f"{name:<18}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
-            f"{B * T / best[name]:>10.0f}{best[name] / best['rope']:>8.2f}x"
-        )
+    time_entries(ENTRIES, B, args.rounds, args.dtype)
 
 
 if __name__ == "__main__":

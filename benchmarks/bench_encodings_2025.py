@@ -17,13 +17,9 @@ T x T unit-triangular system per head); the random float entries only redraw pos
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
-from bench_models import F_FF, SEP, D, H, L, T, V, training_step
-
-from bipe.models import ModelConfig, Transformer
+from bench_encodings import time_entries
 
 ENTRIES: dict[str, dict] = {
     "rope": {},
@@ -47,17 +43,6 @@ ENTRIES: dict[str, dict] = {
 }
 
 
-def build(options: dict, dtype: str) -> Transformer:
-    """A fresh training-mode model of the benchmark shape with ``options`` (pe defaults rope)."""
-    torch.manual_seed(0)
-    options = {"pe": "rope", **options}
-    return Transformer(
-        ModelConfig(
-            V, D, L, H, d_ff=F_FF, separators=(SEP,), max_intra=T, compute_dtype=dtype, **options
-        )
-    ).train()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds")
@@ -67,34 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    B = args.batch
-    g = torch.Generator().manual_seed(0)
-    tokens = torch.randint(0, V - 1, (B, T), generator=g)
-    tokens = torch.where(torch.rand(B, T, generator=g) < 0.1, SEP, tokens)
-    forward = lambda m, x: m(x, generator=torch.Generator().manual_seed(1))  # noqa: E731
-    steps = {
-        name: training_step(build(opts, args.dtype), forward, False)
-        for name, opts in ENTRIES.items()
-    }
-    wall: dict[str, list[float]] = {name: [] for name in steps}
-    for step in steps.values():
-        step(tokens)  # warm-up
-    for _ in range(args.rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step(tokens)
-            wall[name].append(time.perf_counter() - start)
-    best = {name: min(ts) for name, ts in wall.items()}
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
-        f"batch {B} x {T}, d_model {D}, {L} layers, {H} heads; {args.rounds} rounds"
-    )
-    print(f"{'entry':<28}{'best s':>8}{'median s':>10}{'tokens/s':>10}{'vs rope':>9}")
-    for name in steps:
-        print(
-            f"{name:<28}{best[name]:>8.3f}{statistics.median(wall[name]):>10.3f}"
-            f"{B * T / best[name]:>10.0f}{best[name] / best['rope']:>8.2f}x"
-        )
+    time_entries(ENTRIES, args.batch, args.rounds, args.dtype, width=28)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bipe.experiments.tasks.base import IGNORE, Examples
-from bipe.experiments.tasks.text import _TextTask
+from bipe.experiments.tasks.text import _TextTask, scored_answers
 from bipe.synthetic.text import ruler
 
 __all__ = ["RULER_TASK_NAMES", "RulerTask"]
@@ -81,18 +80,7 @@ class RulerTask(_TextTask):
             ruler.ruler_example(rng, world.tokenizer, self.kind, int(k), float(d), filler, params)
             for k, d in zip(lengths, depths, strict=True)
         ]
-        inputs, targets = [], []
-        for ex in examples:
-            target = ex.tokens[1:].copy()  # (T-1,)
-            target[: len(target) - ex.n_answer] = IGNORE  # only the answer's tokens are scored
-            inputs.append(ex.tokens[:-1])
-            targets.append(target)
-        return Examples(
-            inputs=tuple(inputs),
-            targets=tuple(targets),
-            setting=np.array([len(ex.tokens) for ex in examples], dtype=np.int64),
-            extra={"examples": examples},
-        )
+        return scored_answers(examples)
 
     def metrics(self, examples, world, data, forward, decode, batch_size):
         items = examples.extra["examples"]

@@ -263,18 +263,7 @@ class PasskeyTask(_TextTask):
         return self._examples(examples)
 
     def _examples(self, examples) -> Examples:
-        inputs, targets = [], []
-        for ex in examples:
-            target = ex.tokens[1:].copy()  # (T-1,)
-            target[: len(target) - ex.n_answer] = IGNORE  # only the key's tokens are scored
-            inputs.append(ex.tokens[:-1])
-            targets.append(target)
-        return Examples(
-            inputs=tuple(inputs),
-            targets=tuple(targets),
-            setting=np.array([len(ex.tokens) for ex in examples], dtype=np.int64),
-            extra={"examples": list(examples)},
-        )
+        return scored_answers(examples)
 
     def metrics(self, examples, world, data, forward, decode, batch_size):
         found = np.zeros(len(examples), dtype=bool)
@@ -291,3 +280,20 @@ class PasskeyTask(_TextTask):
             for d in sorted(set(depths.tolist()))
         ]
         return {"accuracy": float(found.mean()), "by_depth": by_depth}
+
+
+def scored_answers(examples) -> Examples:
+    """Next-token examples of retrieval prompts (``tokens`` ending in an answer of ``n_answer``
+    tokens): only the answer's tokens are scored; ``setting`` is each example's length."""
+    inputs, targets = [], []
+    for ex in examples:
+        target = ex.tokens[1:].copy()  # (T-1,)
+        target[: len(target) - ex.n_answer] = IGNORE  # only the answer's tokens are scored
+        inputs.append(ex.tokens[:-1])
+        targets.append(target)
+    return Examples(
+        inputs=tuple(inputs),
+        targets=tuple(targets),
+        setting=np.array([len(ex.tokens) for ex in examples], dtype=np.int64),
+        extra={"examples": list(examples)},
+    )

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bipe.synthetic.family import check_size
-from bipe.synthetic.text.data import LENGTH_MULTIPLES, load_text, text_tokenizer
+from bipe.synthetic.text.data import LENGTH_MULTIPLES, RULER_COUNTS, load_text, text_tokenizer
 from bipe.synthetic.text.ruler import RULER_TASKS, min_ruler_length, ruler_example, ruler_params
 
 __all__ = ["DATASET_KEYS", "GENERATORS", "generate_dataset"]
@@ -44,14 +44,7 @@ DATASET_KEYS = (
     "passkey_filler",
     "passkey_digits",
     "passkey_depths",
-    "needles",
-    "values",
-    "queries",
-    "hops",
-    "chains",
-    "common_words",
-    "freq_cw",
-    "freq_ucw",
+    *RULER_COUNTS,
 )
 
 
