@@ -23,9 +23,12 @@ import bipe
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (
         "bipe.experiments.commands.demo",
-        "the main job: bipe_alibi vs bipe_rope past training, with intervals",
+        "the main job: bipe_rope vs rope on text past the training context, with intervals",
     ),
-    "gen": ("bipe.experiments.commands.gen", "generate a dataset (binfa, nfa, binfa3, arith)"),
+    "gen": (
+        "bipe.experiments.commands.gen",
+        "generate a dataset (binfa, nfa, binfa3, arith, ruler:TASK, chomsky:TASK)",
+    ),
     "verify": ("bipe.experiments.commands.verify", "check every record of a bipe dataset"),
     "import": ("bipe.experiments.commands.import_", "import reference data into bipe format"),
     "export": ("bipe.experiments.commands.export", "export a bipe dataset to a reference format"),
