@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import pytest
+from experiment_helpers import TINY_AUTOMATON_FLAGS
 
 from bipe.experiments.cli import main
 from bipe.experiments.config import RunConfig, config_to_dict, data_family, valid_keys
@@ -129,22 +130,7 @@ def test_old_run_folder_evaluates(tmp_path, capsys):
 
 # ---------------------------------------------------------------- saved datasets of another kind
 
-_SMALL = [
-    "--data.n_symbols",
-    "3",
-    "--data.n_types",
-    "2",
-    "--data.inner_states",
-    "2",
-    "--data.outer_states",
-    "2",
-    "--data.segments",
-    "uniform:1:3",
-    "--data.segment_length",
-    "uniform:1:3",
-    "--data.n_train",
-    "16",
-]
+_SMALL = [*TINY_AUTOMATON_FLAGS, "--data.n_train", "16"]
 _DATASETS = {
     "feng": ["arith", "--data.operators", "uniform:1:2", "--data.n_train", "16"],
     "direct": [

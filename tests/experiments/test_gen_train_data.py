@@ -8,6 +8,7 @@ import hashlib
 
 import numpy as np
 import pytest
+from experiment_helpers import TINY_AUTOMATON_FLAGS
 
 from bipe.experiments.cli import command_parser, main
 from bipe.experiments.commands.train import config_from_args
@@ -19,22 +20,7 @@ from bipe.synthetic.dataset import load_dataset
 from bipe.synthetic.sequence_data import flat_length_spec
 
 # the tiny preset's automaton settings, spelled as flags both commands take
-FLAGS = [
-    "--data.n_symbols",
-    "3",
-    "--data.n_types",
-    "2",
-    "--data.inner_states",
-    "2",
-    "--data.outer_states",
-    "2",
-    "--data.segments",
-    "uniform:1:3",
-    "--data.segment_length",
-    "uniform:1:3",
-    "--data.eval_lengths",
-    "1,2,3",
-]
+FLAGS = [*TINY_AUTOMATON_FLAGS, "--data.eval_lengths", "1,2,3"]
 # task -> (bipe gen kind and its dataset-only flags, bipe train's extra flags)
 CASES = {
     "binfa_lm": (["binfa"], []),

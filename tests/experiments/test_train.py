@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from experiment_helpers import TINY_AUTOMATON_FLAGS
 
 from bipe.experiments.cli import main
 from bipe.experiments.evaluate import evaluate_model
@@ -318,18 +319,7 @@ def test_training_from_saved_datasets(tmp_path, capsys):
                 "binfa",
                 "--data.n_train",
                 "64",
-                "--data.n_symbols",
-                "3",
-                "--data.n_types",
-                "2",
-                "--data.inner_states",
-                "2",
-                "--data.outer_states",
-                "2",
-                "--data.segments",
-                "uniform:1:3",
-                "--data.segment_length",
-                "uniform:1:3",
+                *TINY_AUTOMATON_FLAGS,
                 "--out",
                 str(seqs),
             ]
