@@ -1,10 +1,12 @@
 """``bipe battery``: a fixed, versioned list of tasks that measures encodings against the
 baselines of the committed studies (docs/battery.md).
 
-The tasks (``experiments/battery_tasks.py``) are committed studies' setups, exactly:
-segment-count extrapolation (study 1), hierarchy (study 5), passkey retrieval and text bits per
-byte on code (study 7). Budgets: ``smoke`` shrinks every task to seconds (CI), ``cpu`` is the
-studies' own settings, ``full`` the same settings at more seeds (a GPU or a cluster).
+The tasks (``experiments/battery_tasks.py``) are committed studies' setups, exactly, in
+suites: ``core`` (the default: segment-count extrapolation, study 1; hierarchy, study 5;
+passkey retrieval and text bits per byte on code, study 7), ``chomsky`` (seven tasks of the
+Chomsky-hierarchy suite, study 9) and ``ruler`` (four RULER tasks, study 10). Budgets:
+``smoke`` shrinks every task to seconds (CI), ``cpu`` is the studies' own settings, ``full``
+the same settings at more seeds (a GPU or a cluster).
 
 The battery folder ``DIR`` is a sweep folder (``experiments/sweep.py``): ``DIR/TASK/RUN`` run
 folders, ``DIR/index.json``, so a second call resumes and skips finished runs, on the local or
@@ -37,6 +39,7 @@ from bipe.experiments.battery_tasks import (
     BUDGETS,
     DEFAULT_BASELINES,
     DEFAULT_SEEDS,
+    DEFAULT_SUITE,
     TASKS,
     BatteryTask,
 )
@@ -83,14 +86,20 @@ class PlannedRun:
 
 
 def select_tasks(names: Sequence[str] | None) -> tuple[BatteryTask, ...]:
-    """The battery's tasks named (None: all), in the battery's order."""
-    known = {t.name: t for t in TASKS}
+    """The battery's tasks named, in the battery's order. A name is a task, a suite (every
+    task of it) or ``all``; None is the default suite."""
+    suites = {t.suite for t in TASKS}
     if names is None:
-        return TASKS
-    unknown = [n for n in names if n not in known]
+        names = [DEFAULT_SUITE] if DEFAULT_SUITE in suites else ["all"]
+    known = [t.name for t in TASKS]
+    unknown = [n for n in names if n not in {*known, *suites, "all"}]
     if unknown or not names:
-        raise ValueError(f"unknown battery task {unknown}; known: {', '.join(known)}")
-    return tuple(t for t in TASKS if t.name in names)
+        raise ValueError(
+            f"unknown battery task {unknown}; known: {', '.join(known)}; suites: "
+            f"{', '.join(sorted(suites))}, all"
+        )
+    wanted = set(names)
+    return tuple(t for t in TASKS if {"all", t.suite, t.name} & wanted)
 
 
 def battery_runs(

@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tasks",
         default=None,
         metavar="A,B,...",
-        help="only these of the battery's tasks (segment_count, hierarchy, passkey, text; "
-        "default all)",
+        help="tasks or suites to run: core (segment_count, hierarchy, passkey, text; the "
+        "default), chomsky (chomsky_TASK for seven tasks), ruler (ruler_niah_multikey, "
+        "ruler_niah_multivalue, ruler_vt_2hops, ruler_vt_4hops), or all",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="battery folder")
     parser.add_argument(

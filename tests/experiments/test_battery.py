@@ -24,7 +24,8 @@ PLUGIN = Path(__file__).resolve().parents[1] / "fixtures" / "plugins" / "seg_dec
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.name)
 def test_every_task_has_exactly_its_committed_studys_settings(task):
     spec = load_grid_file(battery.STUDIES / task.grid)
-    assert (spec.preset, spec.task) == (task.preset, task.task)
+    grid_tasks = dict(spec.grid).get("task", [spec.task])
+    assert spec.preset == task.preset and task.task in grid_tasks
     assert dict(spec.fixed) == dict(task.settings)
     assert task.overrides("cpu") == task.overrides("full") == dict(spec.fixed)
     assert (battery.STUDIES / task.study).is_dir()
@@ -42,13 +43,13 @@ def test_smoke_battery_measures_a_file_plugin_resumes_and_writes_its_scorecard(t
     said = capsys.readouterr().out
     assert "2 of 2 runs done (0 reused from committed studies)" in said
     plan = json.loads((out / "battery.json").read_text())
-    assert (plan["budget"], plan["battery_version"], plan["pes"]) == ("smoke", 1, [spec])
+    assert (plan["budget"], plan["battery_version"], plan["pes"]) == ("smoke", 2, [spec])
     assert {r["source"].split(" (")[0] for r in plan["runs"]} == {"trained here"}
     assert "reuse off" in plan["runs"][-1]["source"]  # the smoke budget never reuses
     mine = out / plan["runs"][0]["dir"]
     assert json.loads((mine / "config.json").read_text())["model"]["pe"] == spec
     card = (out / "scorecard.md").read_text()
-    assert "budget `smoke`" in card and "battery version 1" in card and plan["machine"] in card
+    assert "budget `smoke`" in card and "battery version 2" in card and plan["machine"] in card
     assert f"| segment_count | continuation_valid | {spec} - rope | 1 |" in card
     assert f"too few seeds to compare {spec} and rope" in card
     assert "| 2 (train) | 6 (train) | 10 |" in card
@@ -61,6 +62,45 @@ def test_smoke_battery_measures_a_file_plugin_resumes_and_writes_its_scorecard(t
     assert main(argv) == 0  # everything done: nothing retrained, the scorecard rewritten
     assert run.stat().st_mtime_ns == before
     assert (out / "scorecard.md").read_text() == card
+
+
+def test_tasks_name_tasks_or_suites_and_the_default_is_the_core_suite():
+    names = lambda tasks: [t.name for t in battery.select_tasks(tasks)]  # noqa: E731
+    core = ["segment_count", "hierarchy", "passkey", "text"]
+    assert names(None) == names(["core"]) == core
+    assert names(["chomsky"]) == [f"chomsky_{t}" for t in CHOMSKY_STUDY_TASKS]
+    assert names(["ruler"]) == [f"ruler_{s}" for s in RULER_STUDIES]
+    assert names(["ruler_vt_2hops", "segment_count"]) == ["segment_count", "ruler_vt_2hops"]
+    assert len(names(["all"])) == len(TASKS) == 4 + 7 + 4
+    with pytest.raises(ValueError, match="suites: chomsky, core, ruler, all"):
+        battery.select_tasks(["chomsky_arith"])
+
+
+# Study 9's seven tasks and study 10's four folders, as their grid files name them.
+CHOMSKY_STUDY_TASKS = [
+    *(
+        t.split(":")[1]
+        for t in dict(load_grid_file(battery.STUDIES / "chomsky/cpu.toml").grid)["task"]
+    ),
+    "binary_addition",
+]
+RULER_STUDIES = ["niah_multikey", "niah_multivalue", "vt_2hops", "vt_4hops"]
+
+
+def test_smoke_battery_runs_a_chomsky_and_a_ruler_task(tmp_path, capsys):
+    out = tmp_path / "b"
+    argv = ["battery", "--pe", "nope", "--baselines", "bipe_rope", "--budget", "smoke"]
+    argv += ["--tasks", "chomsky_binary_addition,ruler_vt_2hops", "--no-progress"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "4 of 4 runs done" in capsys.readouterr().out
+    data = json.loads((out / "scorecard.json").read_text())
+    chomsky, ruler = data["tasks"]["chomsky_binary_addition"], data["tasks"]["ruler_vt_2hops"]
+    assert chomsky["train_range"] == [1, 40] and ruler["train_range"][1] == 256
+    for task, metric in ((chomsky, "sequence_accuracy"), (ruler, "all_found")):
+        per_length = task["metrics"][metric]["per_length"]
+        assert set(per_length) == {"nope", "bipe_rope"}
+        assert all(0 <= v <= 1 for by in per_length.values() for v in by.values())
+        assert task["metrics"][metric]["pairs"][0]["seeds"] == 1
 
 
 @pytest.mark.parametrize(
