@@ -92,6 +92,17 @@ _BINFA = (
     ("train.n_threads", "1"),
     ("model.compute_dtype", "float32"),
 )
+# Study 7's passkey model and budget; study 10 (RULER) trains the same model.
+_PASSKEY_MODEL = (
+    ("model.d_model", "64"),
+    ("model.n_layers", "2"),
+    ("train.steps", "4000"),
+    ("train.lr", "3e-3"),
+    ("train.warmup", "100"),
+    ("train.checkpoint_every", "1000"),
+    ("train.n_threads", "1"),
+    ("model.compute_dtype", "float32"),
+)
 CORE_TASKS: tuple[BatteryTask, ...] = (
     BatteryTask(
         name="segment_count",
@@ -132,17 +143,7 @@ CORE_TASKS: tuple[BatteryTask, ...] = (
         grid="passkey/grid.toml",
         preset="cpu_text",
         task="passkey",
-        settings=(
-            ("data.eval_lengths", "128,256,512,1024,2048"),
-            ("model.d_model", "64"),
-            ("model.n_layers", "2"),
-            ("train.steps", "4000"),
-            ("train.lr", "3e-3"),
-            ("train.warmup", "100"),
-            ("train.checkpoint_every", "1000"),
-            ("train.n_threads", "1"),
-            ("model.compute_dtype", "float32"),
-        ),
+        settings=(("data.eval_lengths", "128,256,512,1024,2048"), *_PASSKEY_MODEL),
         metrics=("accuracy",),
         smoke=TEXT_SMOKE,
     ),
@@ -217,17 +218,7 @@ CHOMSKY_TASKS = tuple(
 )
 
 # Study 10 (studies/ruler/): the passkey study's model at a longer context, one grid per task.
-_RULER_MODEL = (
-    ("data.n_eval", "50"),
-    ("model.d_model", "64"),
-    ("model.n_layers", "2"),
-    ("train.steps", "4000"),
-    ("train.lr", "3e-3"),
-    ("train.warmup", "100"),
-    ("train.checkpoint_every", "1000"),
-    ("train.n_threads", "1"),
-    ("model.compute_dtype", "float32"),
-)
+_RULER_MODEL = (("data.n_eval", "50"), *_PASSKEY_MODEL)
 _RULER_TASKS = (
     ("niah_multikey", "niah_multikey", "four needles, one key asked", (("data.needles", "4"),)),
     ("niah_multivalue", "niah_multivalue", "one key, four values", (("data.values", "4"),)),
