@@ -376,6 +376,7 @@ def _run_process(config: RunConfig, run_dir: Path, status: str, threads: int) ->
     if status == "partial":
         cmd += ["--resume", str(run_dir)]
     else:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)  # TASK/RUN names (bipe battery)
         fd, tmp = tempfile.mkstemp(prefix=".sweep-", suffix=".json", dir=run_dir.parent)
         with os.fdopen(fd, "w") as handle:
             json.dump(config_to_dict(config), handle)

@@ -108,6 +108,17 @@ def test_sweep_cli_in_parallel_processes(tmp_path, capsys):
     assert main(["sweep", "--out", str(tmp_path / "x"), "--grid", "model.d_model"]) == 2
 
 
+def test_parallel_processes_make_nested_run_folders(tmp_path):
+    # bipe battery names its runs TASK/RUN; a task folder may not exist yet
+    configs = [
+        build_config("tiny", pe=pe, overrides=dict(STEPS), out=f"task/pe-{pe}")
+        for pe in ("rope", "alibi")
+    ]
+    rows = run_sweep(configs, tmp_path / "battery", jobs=2)
+    assert [r["status"] for r in rows] == ["done", "done"], rows
+    assert (tmp_path / "battery" / "task" / "pe-alibi" / "eval.json").exists()
+
+
 def test_sweeps_running_at_once_into_one_folder_keep_each_others_rows(tmp_path):
     from bipe.experiments.sweep import _Index
 
