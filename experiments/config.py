@@ -11,6 +11,9 @@ A run is described by one :class:`RunConfig`::
       train           TrainConfig: optimisation, logging, checkpoints, device
       segment_train   SegmentationConfig: which positions the model sees while training
       segment_eval    SegmentationConfig: ... and while being evaluated
+      eval_positions  ``integer`` (the default) or ``sampled``: at evaluation, an entry that
+                      samples positions in training (randomized_*, rfs_*) draws them again
+                      (bipe.models.sampled_positions) instead of reading the plain integers
       data_seed       seeds every data stream (training set, batch order, evaluation sets)
       init_seed       seeds the model's initial weights (and dropout)
       out             the run folder
@@ -170,6 +173,9 @@ class SegmentationConfig:
         return self.method == "separator" and not (self.drop or self.insert or self.shift)
 
 
+EVAL_POSITIONS = ("integer", "sampled")
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """One training run: task, data, model, training, segmentation, seeds, output folder.
@@ -183,6 +189,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     segment_train: SegmentationConfig = field(default_factory=SegmentationConfig)
     segment_eval: SegmentationConfig = field(default_factory=SegmentationConfig)
+    eval_positions: str = "integer"
     data_seed: int = 0
     init_seed: int = 0
     out: str = "run"
@@ -197,9 +204,32 @@ class RunConfig:
         if self.data_seed < 0 or self.init_seed < 0:
             raise ValueError("data_seed and init_seed must be >= 0")
         check_finite(self)
+        self._check_eval_positions()
         from bipe.experiments.tasks import TASKS  # tasks import this module
 
         TASKS[self.task].check_data(self.data)
+
+    def _check_eval_positions(self) -> None:
+        if self.eval_positions not in EVAL_POSITIONS:
+            raise ValueError(
+                f"eval_positions must be one of {', '.join(EVAL_POSITIONS)}, "
+                f"got {self.eval_positions!r}"
+            )
+        if self.eval_positions == "integer":
+            return
+        from bipe.models import resolve_encoding
+
+        if not resolve_encoding(self.model.pe).samples_positions:
+            raise ValueError(
+                f"eval_positions=sampled draws the positions an encoding samples in training; "
+                f"pe={self.model.pe!r} samples none (randomized_* and rfs_* entries do)"
+            )
+        seg = self.segment_eval
+        if seg.drop or seg.insert or seg.shift:
+            raise ValueError(
+                "eval_positions=sampled cannot be combined with perturbed evaluation "
+                "segments (segment_eval.drop, insert, shift)"
+            )
 
     @classmethod
     def section_types(cls, tree: dict[str, Any]) -> dict[str, tuple[type, ...]]:

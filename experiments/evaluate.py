@@ -14,6 +14,11 @@ training split and saved in ``--out`` when ``--set`` changes it) and, unperturbe
 segments online by its streaming form (``experiments/online_decode.py``; equal to recomputing
 because the segmenter is causal).
 
+With ``eval_positions=sampled``, an entry that samples positions in training (randomized_*,
+rfs_*) draws them for every evaluated row as training did (``bipe.models.sampled_positions``;
+for decoding, once at the prompt for the longest sequence it can reach), from the length's own
+seed stream, instead of reading the plain integers.
+
 ``eval.json``::
 
     {"task": "arith", "pe": "bipe_rope", "train_range": [1, 4],
@@ -46,6 +51,7 @@ from bipe.experiments.config import (
 from bipe.experiments.online_decode import EntropyPositions
 from bipe.experiments.prepare import (
     EVAL,
+    POSITIONS,
     SEGMENT,
     WORLD,
     Prepared,
@@ -65,7 +71,8 @@ from bipe.experiments.tasks import Examples, get_task
 from bipe.models.absolute import LearnedAbsolute
 from bipe.models.checkpoint import load as load_model
 from bipe.models.plugins import resolve_encoding
-from bipe.models.positions import Positions
+from bipe.models.positions import Positions, default_positions
+from bipe.models.sampled_positions import SampledPositions, sample_positions, sampling_parts
 from bipe.synthetic.arrays import pad_rows
 from bipe.synthetic.entropy import (
     EntropySegmenter,
@@ -199,8 +206,9 @@ def evaluate_model(
         examples = eval_set(config, task, world, length, n)
         longest = max(len(x) for x in examples.inputs) + 1
         batch = max(1, config.data.eval_tokens_per_batch // longest)
-        forward = _forward_fn(model, config, examples, length, device, entropy)
-        decode = _decode_fn(model, config, length, device, entropy)
+        sampler = position_sampler(model, config, length)
+        forward = _forward_fn(model, config, examples, length, device, entropy, sampler)
+        decode = _decode_fn(model, config, length, device, entropy, sampler)
         with torch.no_grad():
             values = task.metrics(examples, world, config.data, forward, decode, batch)
         rows.append({"length": int(length), "n": len(examples), **values})
@@ -214,7 +222,13 @@ def evaluate_model(
     }
 
 
-EVAL_KEYS = ("segment_eval.", "data.eval_lengths", "data.n_eval", "data.eval_tokens_per_batch")
+EVAL_KEYS = (
+    "segment_eval.",
+    "eval_positions",
+    "data.eval_lengths",
+    "data.n_eval",
+    "data.eval_tokens_per_batch",
+)
 
 
 def evaluation_config(run_dir: str | Path, overrides: dict[str, str]) -> tuple[RunConfig, dict]:
@@ -224,7 +238,7 @@ def evaluation_config(run_dir: str | Path, overrides: dict[str, str]) -> tuple[R
     bad = [k for k in overrides if not k.startswith(EVAL_KEYS)]
     if bad:
         raise ValueError(
-            f"{bad[0]} cannot change at evaluation (allowed: segment_eval.*, "
+            f"{bad[0]} cannot change at evaluation (allowed: segment_eval.*, eval_positions, "
             "data.eval_lengths, data.n_eval, data.eval_tokens_per_batch)"
         )
     tree = apply_overrides(config_to_dict(config), overrides, RunConfig)
@@ -287,9 +301,46 @@ def evaluate_run(
     return result
 
 
-def _forward_fn(model, config, examples: Examples, length: int, device, entropy=None):
+class PositionSampler:
+    """What ``eval_positions=sampled`` needs at one evaluation length: the model's sampling
+    parts and the length's generator (``POSITIONS`` stream), shared by its forward and decode
+    calls in the order the task makes them."""
+
+    def __init__(self, parts, generator: torch.Generator) -> None:
+        self.parts, self.generator = parts, generator
+
+    def rows(self, pos: Positions, lengths: np.ndarray) -> Positions:
+        """Whole right-padded rows (B, T) with their true ``lengths`` (B,)."""
+        B, T = pos.index.shape
+        n = torch.from_numpy(lengths).to(pos.index.device)
+        valid = torch.arange(T, device=pos.index.device)[None, :] < n[:, None]  # (B, T)
+        return sample_positions(self.parts, pos, valid, self.generator)
+
+    def decoding(self, model, n_new: int, inner=None) -> SampledPositions:
+        seps = model.config.level_separators()
+        return SampledPositions(self.parts, seps, n_new, self.generator, inner)
+
+
+def position_sampler(model, config, length: int) -> PositionSampler | None:
+    """The length's :class:`PositionSampler` under ``eval_positions=sampled``, else None."""
+    if config.eval_positions != "sampled":
+        return None
+    parts = sampling_parts(model.encoding)
+    if not parts:
+        raise ValueError(f"eval_positions=sampled: pe={config.model.pe!r} has no sampling part")
+    if any(p.samples_in_eval for p in parts):
+        raise ValueError(
+            f"eval_positions=sampled: pe={config.model.pe!r} already samples positions at "
+            "evaluation (model.causal=false)"
+        )
+    seed = int(stream(config.data_seed, POSITIONS, int(length)).integers(2**62))
+    return PositionSampler(parts, torch.Generator().manual_seed(seed))
+
+
+def _forward_fn(model, config, examples: Examples, length: int, device, entropy=None, sampler=None):
     """forward(rows) -> logits (B, T, V) of ``examples.inputs[rows]`` under eval positions
-    (computed only when the evaluation segmentation is not the model's own)."""
+    (computed only when the evaluation segmentation is not the model's own, or ``sampler``
+    draws them)."""
     positions = None
     if not config.segment_eval.is_default:
         positions = example_positions(
@@ -301,26 +352,31 @@ def _forward_fn(model, config, examples: Examples, length: int, device, entropy=
         )
 
     def forward(rows: np.ndarray) -> torch.Tensor:
-        tokens, _ = pad_rows([examples.inputs[i] for i in rows])  # (B, T)
+        tokens, lengths = pad_rows([examples.inputs[i] for i in rows])  # (B, T), (B,)
+        x = torch.from_numpy(tokens).to(device)
+        if positions is None and sampler is None:
+            return model(x)  # the model's own streams
         if positions is None:
-            return model(torch.from_numpy(tokens).to(device))  # the model's own streams
-        seg, _ = pad_rows([positions[i][0] for i in rows])  # (B, T)
-        intra, _ = pad_rows([positions[i][1] for i in rows])  # (B, T)
-        b, t = tokens.shape
-        pos = Positions(
-            torch.arange(t, device=device).expand(b, t),
-            torch.from_numpy(seg).to(device),
-            torch.from_numpy(intra).to(device),
-        )
-        return model(torch.from_numpy(tokens).to(device), pos)
+            pos = default_positions(x, model.config.level_separators())
+        else:
+            seg, _ = pad_rows([positions[i][0] for i in rows])  # (B, T)
+            intra, _ = pad_rows([positions[i][1] for i in rows])  # (B, T)
+            b, t = tokens.shape
+            pos = Positions(
+                torch.arange(t, device=device).expand(b, t),
+                torch.from_numpy(seg).to(device),
+                torch.from_numpy(intra).to(device),
+            )
+        return model(x, pos if sampler is None else sampler.rows(pos, lengths))
 
     return forward
 
 
-def _decode_fn(model, config, length: int, device, entropy=None):
+def _decode_fn(model, config, length: int, device, entropy=None, sampler=None):
     """decode(prompts, max_new, eos) -> (B, max_new) greedy continuations of 1-D prompts, by
     ``model.generate`` (``bipe.models.generate``): with the KV cache, except under perturbed
-    segmentations (redrawn for every prefix, so not causal), which recompute each prefix."""
+    segmentations (redrawn for every prefix, so not causal), which recompute each prefix;
+    ``sampler`` draws the sampled streams once per call."""
     seg_config = config.segment_eval
     perturbed = bool(seg_config.drop or seg_config.insert or seg_config.shift)
 
@@ -331,6 +387,8 @@ def _decode_fn(model, config, length: int, device, entropy=None):
             positions = EntropyPositions(entropy)  # streaming: one step per token
         elif not seg_config.is_default:
             positions = segmentation_positions(config, length, entropy)
+        if sampler is not None:
+            positions = sampler.decoding(model, max_new, positions)
         uniform = bool((lengths == padded.shape[1]).all())
         out = model.generate(
             torch.from_numpy(padded).to(device),

@@ -3,7 +3,7 @@ and the config resolved against them).
 
 Seed streams (``SeedSequence(data_seed)`` with these spawn keys): 0 the task's world (e.g. the
 automaton), 1 the training set, 2 the batch order, 3 evaluation sets, 4 segmentation
-perturbations.
+perturbations, 5 sampled evaluation positions (``eval_positions=sampled``).
 
 Both ``experiments/train.py`` and ``experiments/evaluate.py`` build on this module, so neither
 imports the other at load time.
@@ -45,7 +45,7 @@ __all__ = [
     "stream",
 ]
 
-WORLD, TRAIN, BATCH, EVAL, SEGMENT = range(5)
+WORLD, TRAIN, BATCH, EVAL, SEGMENT, POSITIONS = range(6)
 
 
 def stream(data_seed: int, *key: int) -> np.random.Generator:

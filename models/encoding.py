@@ -142,6 +142,20 @@ class Encoding(nn.Module):
     # token index from which cached decoding would not be exact (xPos centres its decay past
     # it); None: no limit
     cached_position_limit: int | None = None
+    # The stream a part replaces by random values in training (``index`` or ``seg``; "" for
+    # none). Such a part also implements ``draw_table`` (:mod:`bipe.models.sampled_positions`)
+    # so that an evaluation can draw positions the way training did.
+    sampled_stream: str = ""
+
+    @property
+    def samples_in_eval(self) -> bool:
+        """True when ``prepare`` already draws random positions in eval mode."""
+        return False
+
+    def draw_table(self, generator: torch.Generator, counts: Tensor, width: int) -> Tensor:
+        """(B, W) tables: row b starts with the ``counts[b]`` values a training row with that
+        many stream values would get, in order; the rest is filler (parts that sample only)."""
+        raise NotImplementedError(f"{type(self).__name__} does not sample positions")
 
     def prepare(self, pos: Positions, generator: torch.Generator | None = None) -> Positions:
         """Positions the other hooks see (identity unless overridden)."""

@@ -164,6 +164,7 @@ def _decode_cached(model, prompt, n_new, prompt_lengths, pick, eos, positions=No
         prompt.device,
         model.compute_dtype(),
         model.encoding.key_state_width,
+        like=pos,
     )
     cache.key_valid[:, :T0] = True if valid is None else valid
     cache.key_valid[:, T0:] = True

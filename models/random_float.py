@@ -13,8 +13,9 @@ token index, and ``bipe_rfs_rope`` / ``bipe_rfs_alibi`` on BiPE's segment stream
 segment, shared by the segment's tokens, the intra stream untouched).
 
 In eval mode the given positions are used as they are (0..T-1 by default), so evaluation and
-cached decoding are deterministic; the paper also samples at inference, which an evaluation can
-do by passing float ``Positions`` drawn with :func:`random_float_positions`.
+cached decoding are deterministic; the paper also samples at inference, which an evaluation
+does with ``eval_positions=sampled`` (:mod:`bipe.models.sampled_positions`, drawing from
+:func:`random_float_table`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ def random_float_positions(
     """(B, T) float32: per row T independent Uniform[0, max_pos) draws, sorted ascending."""
     draws = torch.rand(batch, length, generator=generator, device=device) * max_pos  # (B, T)
     return draws.sort(dim=-1).values
+
+
+def random_float_table(
+    generator: torch.Generator | None, counts: Tensor, width: int, max_pos: float
+) -> Tensor:
+    """(B, W) float32: row b starts with ``counts[b]`` sorted Uniform[0, max_pos) draws (a
+    training row of that length); the rest of the row is ``max_pos``."""
+    B = counts.shape[0]
+    draws = torch.rand(B, width, generator=generator, device=counts.device) * max_pos  # (B, W)
+    unused = torch.arange(width, device=counts.device)[None, :] >= counts[:, None]  # (B, W)
+    table = draws.masked_fill(unused, float("inf")).sort(dim=-1).values  # (B, W)
+    return table.masked_fill(unused, float(max_pos))
 
 
 def random_float_stream(
@@ -75,3 +88,10 @@ class RandomFloat(Encoding):
         return replace(
             pos, index=random_float_positions(generator, B, T, self.max_pos, stream.device)
         )
+
+    @property
+    def sampled_stream(self) -> str:  # type: ignore[override]
+        return self.source
+
+    def draw_table(self, generator: torch.Generator, counts: Tensor, width: int) -> Tensor:
+        return random_float_table(generator, counts, width, self.max_pos)

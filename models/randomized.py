@@ -29,7 +29,7 @@ from torch import Tensor
 
 from .encoding import Encoding, Rotation
 from .positions import Positions
-from .rope import eval_generator
+from .rope import eval_generator, ordered_subset_table
 
 __all__ = ["Randomized", "ordered_subset"]
 
@@ -66,6 +66,17 @@ class Randomized(Encoding):
             generator = eval_generator(values)
         subset = ordered_subset(generator, n, self.max_pos, values.device)  # (n,)
         return replace(pos, **{self.stream: subset[values]})  # type: ignore[arg-type]  # (B, T)
+
+    @property
+    def sampled_stream(self) -> str:  # type: ignore[override]
+        return self.stream
+
+    @property
+    def samples_in_eval(self) -> bool:
+        return self.bidirectional
+
+    def draw_table(self, generator: torch.Generator, counts: Tensor, width: int) -> Tensor:
+        return ordered_subset_table(generator, counts, width, self.max_pos)
 
     def embed(self, pos: Positions) -> Tensor | None:
         return self.inner.embed(pos)

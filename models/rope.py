@@ -89,6 +89,26 @@ def randomized_positions(
     return keys.topk(length, dim=-1).indices.sort(dim=-1).values  # (B, T)
 
 
+def ordered_subset_table(
+    generator: torch.Generator, counts: Tensor, width: int, max_pos: int
+) -> Tensor:
+    """(B, W) long: row b starts with a sorted uniform random ``counts[b]``-subset of
+    ``range(max_pos)`` (``randomized_positions`` of one row of that length); the rest of the
+    row is ``max_pos``."""
+    if int(counts.max()) > max_pos:
+        raise ValueError(
+            f"a row needs {int(counts.max())} sampled positions, more than "
+            f"randomized_max_pos {max_pos}"
+        )
+    B = counts.shape[0]
+    keys = torch.rand(B, max_pos, generator=generator, device=counts.device)  # (B, M)
+    top = keys.argsort(dim=-1, descending=True)[:, : min(width, max_pos)]  # (B, min(W, M))
+    unused = torch.arange(top.shape[1], device=counts.device)[None, :] >= counts[:, None]
+    table = top.masked_fill(unused, max_pos).sort(dim=-1).values  # (B, min(W, M))
+    filler = table.new_full((B, width - table.shape[1]), max_pos)  # (B, W - min(W, M))
+    return torch.cat([table, filler], dim=1)  # (B, W)
+
+
 class Rope(Encoding):
     """RoPE on one stream (``index``; ``seg`` for BiPE-RoPE; ``levels`` for hbipe head groups).
 
@@ -245,6 +265,15 @@ class RandomizedRope(Rope):
             generator = eval_generator(pos.index)
         index = randomized_positions(generator, B, T, self.max_pos, pos.index.device)  # (B, T)
         return Positions(index, pos.seg, pos.intra, pos.outer)
+
+    sampled_stream = "index"
+
+    @property
+    def samples_in_eval(self) -> bool:
+        return self.bidirectional
+
+    def draw_table(self, generator: torch.Generator, counts: Tensor, width: int) -> Tensor:
+        return ordered_subset_table(generator, counts, width, self.max_pos)
 
 
 XPOS_MAX_EXPONENT = 80.0  # |log| of any xPos factor: e^80 stays finite in float32 and bf16

@@ -65,19 +65,30 @@ class KVCache:
         device: torch.device,
         dtype: torch.dtype,
         state_width: int = 0,
+        like: Positions | None = None,
     ) -> KVCache:
         """A zeroed cache for ``max_len`` tokens (``state_width``: the encoding's
-        ``key_state_width``, floats kept per head and key for its content hook)."""
+        ``key_state_width``, floats kept per head and key for its content hook). Key positions
+        are kept as long, or per stream in the dtype of ``like`` (float positions drawn at
+        evaluation: ``bipe.models.sampled_positions``)."""
         shape = (batch, config.n_heads, max_len, config.d_head)
         keys = tuple(torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.n_layers))
         values = tuple(torch.zeros_like(k) for k in keys)
-        zeros = torch.zeros(batch, max_len, dtype=torch.long, device=device)
-        pos = Positions(
-            zeros.clone(),
-            zeros.clone(),
-            zeros.clone(),
-            tuple(zeros.clone() for _ in range(n_outer)),
-        )
+
+        def zeros(stream: Tensor | None) -> Tensor:  # (B, S_max)
+            kind = torch.long if stream is None else stream.dtype
+            return torch.zeros(batch, max_len, dtype=kind, device=device)
+
+        if like is None:
+            outer = tuple(zeros(None) for _ in range(n_outer))
+            pos = Positions(zeros(None), zeros(None), zeros(None), outer)
+        else:
+            pos = Positions(
+                zeros(like.index),
+                zeros(like.seg),
+                zeros(like.intra),
+                tuple(zeros(o) for o in like.outer),
+            )
         work = torch.promote_types(dtype, torch.float32)
         states = (
             tuple(
@@ -99,6 +110,11 @@ class KVCache:
             (pos.index, pos.seg, pos.intra, *pos.outer),
             strict=True,
         ):
+            if src.is_floating_point() and not dst.is_floating_point():
+                raise ValueError(
+                    "float positions into a cache that keeps integer positions; "
+                    "build it with KVCache.empty(..., like=positions)"
+                )
             dst[:, start:stop] = src
 
 

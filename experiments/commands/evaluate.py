@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="evaluation-only override (segment_eval.*, data.eval_lengths, "
+        help="evaluation-only override (segment_eval.*, eval_positions, data.eval_lengths, "
         "data.n_eval); repeatable; needs --out",
     )
     parser.add_argument(
