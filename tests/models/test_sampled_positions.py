@@ -16,6 +16,7 @@ from bipe.models.positions import default_positions, left_padded_positions
 from bipe.models.random_float import random_float_table
 from bipe.models.rope import ordered_subset_table
 from bipe.models.sampled_positions import SampledPositions, sample_positions, sampling_parts
+from bipe.models.transformer import KVCache
 
 SAMPLING = ["rfs_rope", "bipe_rfs_rope", "rfs_alibi", "randomized_rope", "randomized_bipe_alibi"]
 
@@ -128,3 +129,22 @@ def test_decoding_positions_are_drawn_once_for_the_longest_sequence(pe):
     reach = at_prompt.masked_fill(~prompt, -1).amax(dim=1) + 1 + 5  # (2,)
     (table,) = fn.tables
     assert torch.equal((table < part.max_pos).sum(dim=1), reach)
+
+
+def test_the_cache_keeps_float_positions_and_refuses_to_truncate_them():
+    model = tiny_model("rfs_alibi")
+    x = tokens(1, batch=2, length=6)
+    pos = default_positions(x, model.config.level_separators())
+    drawn = sample_positions(
+        sampling_parts(model.encoding),
+        pos,
+        torch.ones(2, 6, dtype=torch.bool),
+        torch.Generator().manual_seed(0),
+    )
+    assert drawn.index.is_floating_point()
+    cache = KVCache.empty(model.config, 2, 6, 0, x.device, torch.float64, like=drawn)
+    cache.write_positions(drawn, 0)
+    assert torch.equal(cache.positions.index, drawn.index)
+    integer = KVCache.empty(model.config, 2, 6, 0, x.device, torch.float64)
+    with pytest.raises(ValueError, match="float positions into a cache"):
+        integer.write_positions(drawn, 0)
