@@ -6,7 +6,8 @@ A resumed run continues from its checkpoint under its own ``config.json``
 - **safe** changes are applied: ``train.steps`` (more, or fewer but not below the steps already
   trained), the log and checkpoint cadence (``train.log_every``, ``train.checkpoint_every``),
   ``train.evaluate_at_end``, and evaluation settings (``data.n_eval``, ``data.eval_lengths``,
-  ``data.eval_tokens_per_batch``, ``data.eval_segment_length``, any ``segment_eval.*``);
+  ``data.eval_tokens_per_batch``, ``data.eval_segment_length``, any ``segment_eval.*``,
+  ``eval_positions``);
 - anything else (model, data, seeds, optimiser and learning-rate schedule shape, ...) is refused
   with one line naming the key and both values.
 
@@ -31,12 +32,18 @@ __all__ = ["SAFE_KEYS", "is_safe_on_resume", "resumed_config"]
 SAFE_KEYS = ("train.steps", "train.log_every", "train.checkpoint_every", "train.evaluate_at_end")
 EVAL_FIELDS = ("n_eval", "eval_lengths", "eval_tokens_per_batch", "eval_segment_length")
 EVAL_SECTIONS = ("segment_eval",)
+EVAL_TOP = ("eval_positions",)
 
 
 def is_safe_on_resume(key: str) -> bool:
     """Whether the dotted config ``key`` may change when a run is resumed."""
     top, leaf = key.split(".")[0], key.rsplit(".", 1)[-1]
-    return key in SAFE_KEYS or top in EVAL_SECTIONS or (top == "data" and leaf in EVAL_FIELDS)
+    return (
+        key in SAFE_KEYS
+        or key in EVAL_TOP
+        or top in EVAL_SECTIONS
+        or (top == "data" and leaf in EVAL_FIELDS)
+    )
 
 
 def _changes(old: Any, new: Any, prefix: str = "") -> dict[str, list]:
@@ -68,7 +75,7 @@ def resumed_config(
             f"--resume cannot change {key} ({before!r} -> {after!r}); a resumed run may change "
             f"only {', '.join(SAFE_KEYS)} and evaluation settings (data.n_eval, "
             "data.eval_lengths, data.eval_tokens_per_batch, data.eval_segment_length, "
-            "segment_eval.*)"
+            "segment_eval.*, eval_positions)"
         )
     new = config_from_dict(RunConfig, data)
     if new.train.steps < step:

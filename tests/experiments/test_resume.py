@@ -177,3 +177,12 @@ def test_plain_resume_of_a_finished_run_changes_nothing_but_the_record(finished,
         progress=False,
     )
     assert "resumes" not in json.loads((train_again / "config.json").read_text())
+
+
+def test_evaluation_keys_are_the_safe_ones():
+    from bipe.experiments.resume_changes import is_safe_on_resume
+
+    for key in ("eval_positions", "segment_eval.drop", "data.eval_lengths", "train.steps"):
+        assert is_safe_on_resume(key), key
+    for key in ("model.pe", "data.n_train", "init_seed", "segment_train.drop"):
+        assert not is_safe_on_resume(key), key
