@@ -112,7 +112,8 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
 
     An absolute table over token indices (``learned``) must cover the longest evaluation
     sequence; an intra table with overflow policy ``error`` must cover every intra position
-    of the evaluation sets under the evaluation segmentation.
+    of the evaluation sets under the evaluation segmentation; under ``eval_positions=sampled``
+    an ordered random subset (``randomized_*``) must have room for every evaluated row.
     """
     config, task, world = prepared.config, prepared.task, prepared.world
     if len(config.model.level_separators()) > 1 and not (
@@ -126,7 +127,8 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
     tables = [m for m in encoding.modules() if isinstance(m, LearnedAbsolute)]
     index_limit = min((m.table.num_embeddings for m in tables if m.source == "index"), default=None)
     intra_error = any(m.source == "intra" and m.overflow == "error" for m in tables)
-    if index_limit is None and not intra_error:
+    sampled = sampling_parts(encoding) if config.eval_positions == "sampled" else []
+    if index_limit is None and not intra_error and not sampled:
         return
     for length in lengths or eval_lengths(config, task):
         examples = eval_set(config, task, world, length)
@@ -136,14 +138,16 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
                 f"pe={config.model.pe} has {index_limit} positions but evaluation at length "
                 f"{length} needs {longest}; raise model.max_len or drop that length"
             )
+        if not (intra_error or sampled):
+            continue
+        pos = example_positions(
+            stream(config.data_seed, SEGMENT, 1, int(length)),
+            examples,
+            config.segment_eval,
+            config.model.separators,
+            prepared.segmenters.get("eval"),
+        )
         if intra_error:
-            pos = example_positions(
-                stream(config.data_seed, SEGMENT, 1, int(length)),
-                examples,
-                config.segment_eval,
-                config.model.separators,
-                prepared.segmenters.get("eval"),
-            )
             top = max(int(p[1].max()) for p in pos)
             if top >= config.model.max_intra:
                 raise ValueError(
@@ -151,6 +155,17 @@ def check_feasible(prepared: Prepared, lengths: Sequence[int] | None = None) -> 
                     f"intra table ({config.model.max_intra} rows) and model.intra_overflow is "
                     "'error'; use clamp or sinusoidal, or train on longer segments"
                 )
+        counts = {"index": longest, "seg": max(int(p[0].max()) + 1 for p in pos)}
+        for part in sampled:
+            _check_draw(part, counts[part.sampled_stream], length)
+
+
+def _check_draw(part, n: int, length: int) -> None:
+    """A dry draw of ``n`` sampled positions (the most a row at ``length`` needs)."""
+    try:
+        part.draw_table(torch.Generator().manual_seed(0), torch.tensor([n]), n)
+    except ValueError as err:
+        raise ValueError(f"eval_positions=sampled at evaluation length {length}: {err}") from None
 
 
 def metric_columns(per_length: list[dict]) -> list[str]:

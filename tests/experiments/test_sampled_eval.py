@@ -73,3 +73,19 @@ def test_a_model_that_already_samples_at_evaluation_is_refused():
     with pytest.raises(ValueError, match="already samples positions at evaluation"):
         position_sampler(Transformer(model_config), config, 3)
     assert position_sampler(Transformer(config.model), config, 3) is not None
+
+
+@pytest.mark.parametrize(
+    "pe, lengths, need",
+    [("randomized_rope", "1,2,12", "12"), ("randomized_bipe_alibi", "1,30", "30")],
+)
+def test_an_ordered_subset_too_small_for_the_evaluation_is_refused_before_training(
+    tmp_path, capsys, pe, lengths, need
+):
+    out = tmp_path / "r"
+    argv = ["train", "--task", "binfa_lm", "--preset", "tiny", "--pe", pe, "--out", str(out)]
+    argv += ["--model.randomized_max_pos", "24", "--eval_positions", "sampled"]
+    assert main([*argv, "--data.eval_lengths", lengths, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"at evaluation length {need}:" in err and "randomized_max_pos 24" in err
+    assert "\n" not in err and not out.exists()
