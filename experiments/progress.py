@@ -14,7 +14,9 @@ increments.
 
 When the stream is not a terminal (a log, a pipe, CI) no bar is drawn; plain lines are printed
 instead, so a log shows that work goes on: one per finished run and a heartbeat at least every
-``heartbeat_s`` seconds (30 by default)::
+``heartbeat_s`` seconds (30 by default). Their time left is the rate since the fewest steps
+seen: a resumed run first drops the steps it logged after its last checkpoint, and counting
+the rate from the sweep's start would take that re-done work for slowness::
 
     [bipe] runs 3/8 done (pe-rope__init_seed-2 done), steps 1640/4000, 2m05s elapsed, ~3m01s left
 
@@ -44,9 +46,15 @@ def format_seconds(seconds: float) -> str:
 
 
 def _eta(done: int, total: int, start_done: int, elapsed: float) -> str:
-    """Time left from the rate since the start (``?`` before any progress)."""
+    """Time left from the rate since ``start_done`` steps, ``elapsed`` seconds ago."""
     rate = (done - start_done) / elapsed if elapsed > 0 else 0.0
     return f"~{format_seconds((total - done) / rate)} left" if rate > 0 else "time left unknown"
+
+
+def rate_origin(origin: tuple[int, float], steps: int, now: float) -> tuple[int, float]:
+    """The (steps, time) the rate counts from: ``origin``, or (``steps``, ``now``) when fewer
+    steps are logged than at the origin (a resumed run dropped steps past its checkpoint)."""
+    return (steps, now) if steps < origin[0] else origin
 
 
 class StepLines:
@@ -117,7 +125,8 @@ class SweepProgress:
 
     def __enter__(self) -> SweepProgress:
         if self.plain:
-            self._t0, self._start_steps = time.perf_counter(), self._steps_done()[0]
+            self._t0 = time.perf_counter()
+            self._origin = (self._steps_done()[0], self._t0)
             self._thread = threading.Thread(target=self._beat, daemon=True)
             self._thread.start()
             return self
@@ -189,13 +198,15 @@ class SweepProgress:
             steps, current = self._steps_done()
             n_done = len(self._done & {name for name, _, _ in self.runs})
         total = sum(s for _, _, s in self.runs)
-        elapsed = time.perf_counter() - self._t0
+        now = time.perf_counter()
+        elapsed = now - self._t0
+        self._origin = rate_origin(self._origin, steps, now)
         running = ", ".join(f"{name} {step}/{n}" for name, step, n in current if step)[:120]
         print(
             f"[bipe] runs {n_done}/{len(self.runs)} done"
             + (f" ({event})" if event else "")
             + f", steps {steps}/{total}, {format_seconds(elapsed)} elapsed, "
-            + _eta(steps, total, self._start_steps, elapsed)
+            + _eta(steps, total, self._origin[0], now - self._origin[1])
             + (f"; running: {running}" if running and not event else ""),
             file=self.stream,
             flush=True,

@@ -84,3 +84,16 @@ def test_a_torn_or_corrupt_metrics_file_counts_as_no_progress(tmp_path):
     with SweepProgress([("r", run, 8)], stream=stream, interval_s=3600) as bar:
         bar.refresh()
     assert "0/8" in stream.getvalue()
+
+
+def test_time_left_counts_from_the_fewest_steps_seen():
+    """A resumed run drops the steps logged after its checkpoint; the rate then counts from
+    there, not from the sweep's start."""
+    from bipe.experiments.progress import _eta, rate_origin
+
+    origin = (700, 0.0)  # steps logged when the sweep started
+    origin = rate_origin(origin, 500, 10.0)  # resumed: back to its checkpoint at step 500
+    assert origin == (500, 10.0)
+    assert rate_origin(origin, 600, 20.0) == origin  # progress keeps the origin
+    assert _eta(600, 1600, origin[0], 20.0 - origin[1]) == "~1m40s left"  # 10 steps/s
+    assert _eta(600, 1600, 700, 20.0) == "time left unknown"  # from the start: no progress
