@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from model_helpers import tiny_model, tokens
 
+from bipe.models.encoding import Encoding
 from bipe.models.positions import default_positions, left_padded_positions
 from bipe.models.random_float import random_float_table
 from bipe.models.rope import ordered_subset_table
@@ -148,3 +149,21 @@ def test_the_cache_keeps_float_positions_and_refuses_to_truncate_them():
     integer = KVCache.empty(model.config, 2, 6, 0, x.device, torch.float64)
     with pytest.raises(ValueError, match="float positions into a cache"):
         integer.write_positions(drawn, 0)
+
+
+class _EvenPositions(Encoding):
+    """A plug-in-style part: in training the index stream becomes 0, 2, 4, ... (a toy law)."""
+
+    sampled_stream = "index"
+
+    def draw_table(self, generator, counts, width):
+        return 2 * torch.arange(width).expand(len(counts), width)
+
+
+def test_any_part_with_a_sampled_stream_joins_sampled_evaluation():
+    part = _EvenPositions()
+    assert sampling_parts(part) == [part]
+    x = tokens(2, batch=2, length=5)
+    pos = default_positions(x, ((10,),))
+    got = sample_positions([part], pos, torch.ones(2, 5, dtype=torch.bool), torch.Generator())
+    assert got.index.tolist() == [[0, 2, 4, 6, 8]] * 2
