@@ -218,7 +218,8 @@ def run_sweep(
     statuses = [run_status(Path(c.out), c) for c in plan]  # validates every folder
     index = _Index(out, plan, statuses)
     todo = [i for i, s in enumerate(statuses) if s != "done"]
-    runs = [(Path(c.out).name, Path(c.out), c.train.steps) for c in plan]
+    # progress keys: the folders relative to out (a battery's tasks share run names)
+    runs = [(_relative(Path(c.out), out), Path(c.out), c.train.steps) for c in plan]
     done = [runs[i][0] for i, s in enumerate(statuses) if s == "done"]
     with SweepProgress(runs, done=done, enabled=progress) as bar:
 
@@ -257,6 +258,11 @@ def _plan(configs: Sequence[RunConfig], out: Path) -> list[RunConfig]:
     return plan
 
 
+def _relative(run_dir: Path, out: Path) -> str:
+    """A run folder as ``index.json`` names it: relative to the sweep folder when inside it."""
+    return str(run_dir.relative_to(out)) if run_dir.is_relative_to(out) else str(run_dir)
+
+
 class _Index:
     """The rows of ``index.json``: this call's runs, plus rows of other runs kept as found."""
 
@@ -266,7 +272,7 @@ class _Index:
         self.rows = []
         for config, status in zip(plan, statuses, strict=True):
             d = Path(config.out)
-            rel = str(d.relative_to(out)) if d.is_relative_to(out) else str(d)
+            rel = _relative(d, out)
             row = {k: v for k, v in old.get(rel, {}).items() if k in JOB_FIELDS}
             self.rows.append(
                 {

@@ -119,6 +119,19 @@ def test_parallel_processes_make_nested_run_folders(tmp_path):
     assert (tmp_path / "battery" / "task" / "pe-alibi" / "eval.json").exists()
 
 
+def test_progress_tells_apart_runs_of_one_name_in_two_folders(tmp_path, capsys):
+    """A battery's tasks share run names (passkey/pe-rope, text/pe-rope): the progress lines
+    count each run once, by its folder, so both end as their own runs."""
+    configs = [
+        build_config("tiny", pe="rope", overrides=dict(STEPS), out=f"{task}/pe-rope")
+        for task in ("a", "b")
+    ]
+    run_sweep(configs, tmp_path / "battery", progress=True)
+    err = capsys.readouterr().err
+    assert "runs 1/2 done (a/pe-rope ended)" in err
+    assert "runs 2/2 done (b/pe-rope ended)" in err
+
+
 def test_sweeps_running_at_once_into_one_folder_keep_each_others_rows(tmp_path):
     from bipe.experiments.sweep import _Index
 
