@@ -326,7 +326,7 @@ class PositionSampler:
 
     def rows(self, pos: Positions, lengths: np.ndarray) -> Positions:
         """Whole right-padded rows (B, T) with their true ``lengths`` (B,)."""
-        B, T = pos.index.shape
+        T = pos.index.shape[1]
         n = torch.from_numpy(lengths).to(pos.index.device)
         valid = torch.arange(T, device=pos.index.device)[None, :] < n[:, None]  # (B, T)
         return sample_positions(self.parts, pos, valid, self.generator)

@@ -102,7 +102,7 @@ def ordered_subset_table(
         )
     B = counts.shape[0]
     keys = torch.rand(B, max_pos, generator=generator, device=counts.device)  # (B, M)
-    top = keys.argsort(dim=-1, descending=True)[:, : min(width, max_pos)]  # (B, min(W, M))
+    top = keys.topk(min(width, max_pos), dim=-1).indices  # (B, min(W, M)), largest keys first
     unused = torch.arange(top.shape[1], device=counts.device)[None, :] >= counts[:, None]
     table = top.masked_fill(unused, max_pos).sort(dim=-1).values  # (B, min(W, M))
     filler = table.new_full((B, width - table.shape[1]), max_pos)  # (B, W - min(W, M))

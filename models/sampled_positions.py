@@ -28,13 +28,14 @@ Example: an ``rfs_rope`` row of 4 tokens with ``M = 10`` may be read at index po
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
 
 from .encoding import Encoding
+from .generate import PositionFn
 from .positions import Positions, left_padded_positions
 
 __all__ = ["SampledPositions", "sample_positions", "sampling_parts"]
@@ -76,9 +77,6 @@ def sample_positions(
         table = part.draw_table(generator, stream_counts(values, valid), width)  # (B, W)
         pos = _mapped(pos, part.sampled_stream, table)
     return pos
-
-
-PositionFn = Callable[[Tensor, Tensor], Positions]
 
 
 class SampledPositions:

@@ -79,16 +79,13 @@ class KVCache:
             kind = torch.long if stream is None else stream.dtype
             return torch.zeros(batch, max_len, dtype=kind, device=device)
 
-        if like is None:
-            outer = tuple(zeros(None) for _ in range(n_outer))
-            pos = Positions(zeros(None), zeros(None), zeros(None), outer)
-        else:
-            pos = Positions(
-                zeros(like.index),
-                zeros(like.seg),
-                zeros(like.intra),
-                tuple(zeros(o) for o in like.outer),
-            )
+        streams = (
+            (None,) * (3 + n_outer)
+            if like is None
+            else (like.index, like.seg, like.intra, *like.outer)
+        )
+        index, seg, intra, *outer = (zeros(s) for s in streams)
+        pos = Positions(index, seg, intra, tuple(outer))
         work = torch.promote_types(dtype, torch.float32)
         states = (
             tuple(
