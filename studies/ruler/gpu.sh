@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Study 10 on one GPU (studies/ruler/NOTES.md). The CPU calibration showed that the committed
-# budget (4,000 steps, width 64) teaches no encoding niah_multikey, and a run costs about 20
-# minutes of a CPU core, so the budget is found, and the study run, where a step costs
-# milliseconds:
+# Study 10 on one GPU (studies/ruler/NOTES.md). On the CPU, the committed budget (4,000 steps,
+# width 64) teaches niah_multivalue (study 10b, run there) but neither niah_multikey nor 2-hop
+# variable tracking, and a run costs about 20 minutes of a CPU core, so the budget of the other
+# studies is found, and they are run, where a step costs milliseconds:
 #
-#   studies/ruler/gpu.sh calibrate DIR        niah_multikey, rope and bipe_rope at seed 0, for
-#                                             every budget in STEPS x WIDTHS, side by side;
-#                                             prints each run's score at the training context
-#   studies/ruler/gpu.sh run DIR STEPS WIDTH  the four grids (60 runs) at that budget
+#   studies/ruler/gpu.sh calibrate DIR        rope and bipe_rope at seed 0 on every study in
+#                                             STUDIES, for every budget in STEPS x WIDTHS, side
+#                                             by side; prints each run's score at the training
+#                                             context
+#   studies/ruler/gpu.sh run DIR STEPS WIDTH  the grids of STUDIES (15 runs each) at that budget
 #   studies/ruler/gpu.sh summaries DIR DEST   copies what a study commits (config.json,
 #                                             metrics.jsonl, eval.json, index.json) to DEST
 #
-# Environment: DEVICE (default cuda), JOBS (runs side by side, default 8), STEPS (default
+# Environment: STUDIES (default "niah_multikey vt_2hops vt_4hops": the studies the CPU budget
+# does not teach), DEVICE (default cuda), JOBS (runs side by side, default 8), STEPS (default
 # "4000 8000 16000") and WIDTHS (default "64 128") for `calibrate`; TINY=1 shrinks every run
 # to a few steps and one evaluation length, to check the script on a CPU:
 #   TINY=1 DEVICE=cpu JOBS=2 STEPS=10 WIDTHS=64 studies/ruler/gpu.sh calibrate /tmp/ruler
@@ -26,7 +28,10 @@ ln -s "$ROOT" "$SHIM/bipe"
 export PYTHONPATH="$SHIM${PYTHONPATH:+:$PYTHONPATH}"
 DEVICE="${DEVICE:-cuda}"
 JOBS="${JOBS:-8}"
-STUDIES=(niah_multikey niah_multivalue vt_2hops vt_4hops)
+read -r -a STUDIES <<< "${STUDIES:-niah_multikey vt_2hops vt_4hops}"
+for study in "${STUDIES[@]}"; do
+  [[ -f "$ROOT/studies/ruler/$study/grid.toml" ]] || { echo "gpu.sh: no study studies/ruler/$study" >&2; exit 2; }
+done
 
 usage() { echo "usage: $0 calibrate DIR | run DIR STEPS WIDTH | summaries DIR DEST" >&2; exit 2; }
 
@@ -64,12 +69,15 @@ case "${1:-}" in
     [[ $# -eq 2 ]] || usage
     mkdir -p "$2"
     dirs=() pids=()
-    for steps in ${STEPS:-4000 8000 16000}; do
-      for width in ${WIDTHS:-64 128}; do
-        dirs+=("$2/steps$steps-width$width")
-        sweep niah_multikey "$2/steps$steps-width$width" "$steps" "$width" \
-          --grid model.pe=rope,bipe_rope --grid init_seed=0 > "$2/steps$steps-width$width.log" 2>&1 &
-        pids+=($!)
+    for study in "${STUDIES[@]}"; do
+      for steps in ${STEPS:-4000 8000 16000}; do
+        for width in ${WIDTHS:-64 128}; do
+          dirs+=("$2/$study-steps$steps-width$width")
+          sweep "$study" "$2/$study-steps$steps-width$width" "$steps" "$width" \
+            --grid model.pe=rope,bipe_rope --grid init_seed=0 \
+            > "$2/$study-steps$steps-width$width.log" 2>&1 &
+          pids+=($!)
+        done
       done
     done
     for pid in "${pids[@]}"; do wait "$pid"; done  # a failed sweep stops the script here
