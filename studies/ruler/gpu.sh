@@ -72,10 +72,10 @@ case "${1:-}" in
     for study in "${STUDIES[@]}"; do
       for steps in ${STEPS:-4000 8000 16000}; do
         for width in ${WIDTHS:-64 128}; do
-          dirs+=("$2/$study-steps$steps-width$width")
-          sweep "$study" "$2/$study-steps$steps-width$width" "$steps" "$width" \
-            --grid model.pe=rope,bipe_rope --grid init_seed=0 \
-            > "$2/$study-steps$steps-width$width.log" 2>&1 &
+          dir="$2/$study-steps$steps-width$width"
+          dirs+=("$dir")
+          sweep "$study" "$dir" "$steps" "$width" --grid model.pe=rope,bipe_rope \
+            --grid init_seed=0 > "$dir.log" 2>&1 &
           pids+=($!)
         done
       done
