@@ -6,7 +6,8 @@ named before the row is computed: for a length study, ``a - b`` in its first met
 over the lengths above the training range, paired by seed, with the 95% Student-t interval
 across seeds (one test per study, so no per-length selection enters the table); for a width
 study, the same pair at the smallest width both variants trained in every size and seed.
-The claim is the sentence the interval supports (:func:`bipe.analysis.stats.verdict`).
+The claim is the sentence the interval supports (:func:`bipe.analysis.stats.verdict`); the
+measure says "partial" while fewer of the study's own runs are in than its grid files plan.
 
 Worked example of the README block this module rewrites::
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from bipe.fileio import write_text_atomic
 
 from .stats import verdict
-from .studies import StudySpec, above_train_interval, evaluated_runs, study_runs
+from .studies import StudySpec, above_train_interval, evaluated_runs, run_counts, study_runs
 from .width_results import equal_width_intervals
 
 __all__ = [
@@ -79,10 +80,14 @@ def study_finding(spec: StudySpec) -> Finding:
         *_, width, n_sizes, iv = found[0]  # the smallest width both trained everywhere
         measure = f"`{metric}` at width {width}, mean over {n_sizes} sizes"
     else:
-        iv = above_train_interval(study_runs(spec), a, b, metric)
+        runs = study_runs(spec)
+        iv = above_train_interval(runs, a, b, metric)
         if iv is None:
             return missing
         measure = f"`{metric}`, mean past training"
+        own, planned = run_counts(spec, runs)
+        if own < planned:  # the headline pair is in, the rest of the grid is not
+            measure += f" (partial: {own} of the grid's {planned} runs)"
     return Finding(
         title=spec.title,
         claim=verdict(spec.label(a), spec.label(b), iv),

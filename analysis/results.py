@@ -45,11 +45,6 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from bipe.fileio import write_text_atomic
 from bipe.provenance import NUMERICS, run_numerics
 
@@ -63,8 +58,10 @@ from .studies import (
     above_train_interval,
     evaluated_runs,
     find_studies,
+    grid_files,
     load_study,
     per_length_values,
+    run_counts,
     study_runs,
 )
 from .width_results import width_blocks
@@ -206,12 +203,6 @@ def _depth_heatmap(spec, runs, out_dir) -> list[Block]:
     ]
 
 
-def _grid_size(path: Path) -> int:
-    """Runs a sweep grid file expands to (product of its grid axes' lengths)."""
-    grid = tomllib.loads(path.read_text()).get("grid", {})
-    return int(np.prod([len(v) if isinstance(v, list) else 1 for v in grid.values()]))
-
-
 def _setup_text(grids: list[Path]) -> str:
     """The study's grid files for its Setup: the first in full and, when there are more, what
     each other one changes (a unified diff of their non-comment lines), not five near-copies."""
@@ -244,14 +235,12 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
         Block(kind="h2", text=spec.title),
         Block(kind="p", text=f"**Question.** {spec.question}"),
     ]
-    grids = [g for g in sorted(spec.path.glob("*.toml")) if g.name != "study.toml"]
+    grids = grid_files(spec)
     if spec.width is not None:
         return _width_section(rng, spec, blocks, out_dir)
     runs = study_runs(spec)
     n = sum(len(v) for v in runs.values())
-    planned = sum(_grid_size(g) for g in grids)
-    here = spec.path.resolve()
-    own = sum(here in r.path.resolve().parents for v in runs.values() for r in v.values())
+    own, planned = run_counts(spec, runs)
     status = f"{own} evaluated runs"
     if planned:
         status = (
@@ -315,9 +304,7 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
 
 def _width_section(rng, spec: StudySpec, blocks: list[Block], out_dir: Path) -> list[Block]:
     runs = evaluated_runs(spec)
-    grids = sorted(spec.path.glob("*.sh")) + [
-        g for g in sorted(spec.path.glob("*.toml")) if g.name != "study.toml"
-    ]
+    grids = sorted(spec.path.glob("*.sh")) + grid_files(spec)
     setup = " ".join(f"Command `{g.name}`:\n\n```bash\n{g.read_text().strip()}\n```" for g in grids)
     where = ", ".join(
         f"`{Path(os.path.normpath(spec.path / sub)).as_posix()}`" for sub in spec.runs

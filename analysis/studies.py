@@ -30,8 +30,10 @@ __all__ = [
     "config_value",
     "evaluated_runs",
     "find_studies",
+    "grid_files",
     "load_study",
     "per_length_values",
+    "run_counts",
     "study_runs",
 ]
 
@@ -190,6 +192,24 @@ def study_runs(spec: StudySpec) -> dict[str, dict[tuple[str, str], Run]]:
         variant: {key: _mean_run(runs) for key, runs in by_key.items()}
         for variant, by_key in sorted(pooled.items())
     }
+
+
+def grid_files(spec: StudySpec) -> list[Path]:
+    """The sweep grid files in the study's folder (every ``*.toml`` but ``study.toml``)."""
+    return [g for g in sorted(spec.path.glob("*.toml")) if g.name != "study.toml"]
+
+
+def _grid_size(path: Path) -> int:
+    """Runs a sweep grid file expands to (product of its grid axes' lengths)."""
+    grid = tomllib.loads(path.read_text()).get("grid", {})
+    return int(np.prod([len(v) if isinstance(v, list) else 1 for v in grid.values()]))
+
+
+def run_counts(spec: StudySpec, runs: Mapping[str, Mapping[Any, Run]]) -> tuple[int, int]:
+    """(evaluated runs of ``runs`` inside the study's own folder, runs its grid files plan)."""
+    here = spec.path.resolve()
+    own = sum(here in r.path.resolve().parents for v in runs.values() for r in v.values())
+    return own, sum(_grid_size(g) for g in grid_files(spec))
 
 
 def _mean_run(runs: Sequence[Run]) -> Run:

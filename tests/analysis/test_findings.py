@@ -149,6 +149,19 @@ def test_findings_table_one_row_per_study_with_its_headline(tmp_path):
     assert table[3].endswith("|") and "`acc`, mean past training" in table[3]
 
 
+def test_a_study_whose_grid_is_not_all_in_is_marked_partial(tmp_path):
+    _two_studies(tmp_path / "studies")
+    study = tmp_path / "studies" / "two"
+    grid = '[grid]\n"model.pe" = ["a", "b", "c"]\n"init_seed" = [0, 1, 2, 3]\n'
+    (study / "grid.toml").write_text(grid)  # 12 runs, all in
+    spec = load_study(study)
+    assert "partial" not in findings_table([spec], link="r.md")
+    (study / "grid.toml").write_text(grid.replace('"c"]', '"c", "d"]'))  # 16 planned
+    row = findings_table([spec], link="r.md").splitlines()[2]
+    assert "`acc`, mean past training (partial: 12 of the grid's 16 runs) |" in row
+    assert "a higher than b (4 seeds)" in row  # the claim itself is unchanged
+
+
 def test_readme_block_is_rewritten_and_stale_blocks_detected(tmp_path):
     text = f"# R\n\nintro\n\n{START}\nold\n{END}\n\nrest\n"
     new = replace_block(text, "| t |")
