@@ -256,14 +256,6 @@ def _ruler_context(study: str) -> tuple[tuple[str, str], ...]:
     return (("data.context", str(context)), ("data.eval_lengths", lengths))
 
 
-def _overridden(*layers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """The settings of every layer, a later layer's value replacing an earlier one's."""
-    merged: dict[str, str] = {}
-    for layer in layers:
-        merged.update(layer)
-    return tuple(merged.items())
-
-
 def _ruler_smoke(study: str) -> tuple[tuple[str, str], ...]:
     context = dict(_ruler_context(study))["data.context"]
     return (*RULER_SMOKE, ("data.eval_lengths", f"{context},{2 * int(context)}"))
@@ -277,7 +269,7 @@ RULER_TASKS = tuple(
         grid=f"ruler/{study}/grid.toml",
         preset="cpu_text",
         task=f"ruler:{task}",
-        settings=_overridden(_RULER_MODEL, _ruler_context(study), params),
+        settings=tuple(dict(_RULER_MODEL + _ruler_context(study) + params).items()),
         metrics=("accuracy", "all_found"),
         smoke=_ruler_smoke(study),
         suite="ruler",
