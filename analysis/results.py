@@ -27,7 +27,9 @@ Variants are labelled by the values of the ``group`` keys (``bipe_alibi 8``). Ru
 by ``(data_seed, init_seed)``. Each section states the question, the setup (the grid file), a
 figure of the headline metric against length with 95% percentile-bootstrap intervals across
 seeds, the per-length table, the paired differences above the training range, and one
-conclusion sentence per pair. A difference is called a finding only when its 95% Student-t
+conclusion sentence per pair. Each study draws its bootstrap from its own random stream (the
+seed and its title), so a run added to one study leaves every other study's numbers as they
+were. A difference is called a finding only when its 95% Student-t
 interval across seeds excludes zero (the bootstrap is too narrow with few seeds); otherwise
 the sentence says no difference was detectable at this budget. Per-length paired differences
 are exploratory: a length is marked only where its difference survives Holm's correction
@@ -346,6 +348,12 @@ def numerics_block(specs: Sequence[StudySpec]) -> Block:
     )
 
 
+def study_rng(seed: int, spec: StudySpec) -> np.random.Generator:
+    """The random stream of one study's bootstrap intervals: ``seed`` and the study's title."""
+
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(spec.title.encode())))
+
+
 def write_results(
     studies: Sequence[str | Path],
     out: str | Path,
@@ -368,7 +376,6 @@ def write_results(
         readme_block(Path(readme).read_text(), readme)  # fail before writing anything
     fig_dir = out.with_suffix("")
     fig_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
     command = " ".join(["bipe results", *(Path(s).as_posix() for s in studies)])
     command += f" --out {out.as_posix()}"
     if readme is not None:
@@ -390,7 +397,7 @@ def write_results(
     ]
     blocks.append(numerics_block(specs))
     for spec in specs:
-        blocks += study_blocks(rng, spec, fig_dir)
+        blocks += study_blocks(study_rng(seed, spec), spec, fig_dir)
     path = write_text_atomic(out, render_markdown(blocks))
     if readme is not None:
         link = os.path.relpath(out.resolve(), Path(readme).resolve().parent)

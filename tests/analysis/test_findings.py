@@ -162,6 +162,26 @@ def test_a_study_whose_grid_is_not_all_in_is_marked_partial(tmp_path):
     assert "a higher than b (4 seeds)" in row  # the claim itself is unchanged
 
 
+def test_a_run_added_to_one_study_leaves_the_other_studies_numbers_alone(tmp_path):
+    # every study bootstraps from its own stream: with one shared stream, a run added to the
+    # first study would shift every interval of the studies after it
+    _two_studies(tmp_path / "studies")
+    out = tmp_path / "results.md"
+    before = write_results([tmp_path / "studies"], out).read_text()
+    for seed in range(4):
+        _run(
+            tmp_path / "studies" / "two" / f"d{seed}",
+            "d",
+            seed,
+            [1, 1, 0.7, 0.6, 0.5, 0.4 + seed / 10],
+        )
+    after = write_results([tmp_path / "studies"], out).read_text()
+    first, second = "## Study two", "## Study one"
+    assert before.split(first)[1].split(second)[0] != after.split(first)[1].split(second)[0]
+    assert "[" in before.split(second)[1]  # it has bootstrap intervals to shift
+    assert before.split(second)[1] == after.split(second)[1]
+
+
 def test_readme_block_is_rewritten_and_stale_blocks_detected(tmp_path):
     text = f"# R\n\nintro\n\n{START}\nold\n{END}\n\nrest\n"
     new = replace_block(text, "| t |")
