@@ -29,7 +29,7 @@ from bipe.fileio import write_text_atomic
 
 from .plots import plot_curves, plot_heatmaps, plot_series_ci
 from .runs import Run, as_float, load_runs, metric_names
-from .stats import Interval, bootstrap_ci, paired_difference
+from .stats import Interval, bootstrap_ci, named_rng, paired_difference
 
 SETTINGS = ("in_distribution", "above_train")
 
@@ -512,10 +512,11 @@ def _attention_blocks(
     return blocks
 
 
-def build_report(
-    rng: np.random.Generator, runs: Sequence[Run], out_dir: Path, *, title: str
-) -> list[Block]:
-    """The report's blocks; writes its figures into ``out_dir``."""
+def build_report(seed: int, runs: Sequence[Run], out_dir: Path, *, title: str) -> list[Block]:
+    """The report's blocks; writes its figures into ``out_dir``.
+
+    Each task's bootstrap draws from its own stream (``seed`` and the task's name).
+    """
     blocks = [
         Block(kind="h1", text=title),
         Block(
@@ -529,7 +530,7 @@ def build_report(
     for r in runs:
         by_task[r.task].append(r)
     for task, rs in sorted(by_task.items()):
-        blocks += _task_blocks(rng, task, rs, out_dir)
+        blocks += _task_blocks(named_rng(seed, task), task, rs, out_dir)
     return blocks
 
 
@@ -552,8 +553,7 @@ def write_report(
     runs = load_runs(run_dirs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
-    blocks = build_report(rng, runs, out, title=title)
+    blocks = build_report(seed, runs, out, title=title)
     if attention_data is not None:
         blocks += _attention_blocks(runs, attention_data, attention_records, out)
     write_text_atomic(out / "report.html", render_html(blocks, title))

@@ -54,7 +54,7 @@ from .findings import findings_table, readme_block, write_readme_block
 from .plots import plot_series_ci
 from .report import Block, plot_depth_heatmaps, render_markdown
 from .ruler import effective_length_blocks
-from .stats import Interval, bootstrap_ci, holm, t_interval, t_pvalue, verdict
+from .stats import Interval, bootstrap_ci, holm, named_rng, t_interval, t_pvalue, verdict
 from .studies import (
     StudySpec,
     above_train_interval,
@@ -348,12 +348,6 @@ def numerics_block(specs: Sequence[StudySpec]) -> Block:
     )
 
 
-def study_rng(seed: int, spec: StudySpec) -> np.random.Generator:
-    """The random stream of one study's bootstrap intervals: ``seed`` and the study's title."""
-
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(spec.title.encode())))
-
-
 def write_results(
     studies: Sequence[str | Path],
     out: str | Path,
@@ -397,7 +391,7 @@ def write_results(
     ]
     blocks.append(numerics_block(specs))
     for spec in specs:
-        blocks += study_blocks(study_rng(seed, spec), spec, fig_dir)
+        blocks += study_blocks(named_rng(seed, spec.title), spec, fig_dir)
     path = write_text_atomic(out, render_markdown(blocks))
     if readme is not None:
         link = os.path.relpath(out.resolve(), Path(readme).resolve().parent)

@@ -27,7 +27,7 @@ from bipe.fileio import write_text_atomic
 from .plots import plot_series_ci
 from .report import Block, render_html, render_markdown
 from .runs import Run, as_float, load_run
-from .stats import Interval, bootstrap_ci, t_interval, verdict
+from .stats import Interval, bootstrap_ci, named_rng, t_interval, verdict
 
 __all__ = ["scorecard", "write_scorecard"]
 
@@ -130,7 +130,6 @@ def scorecard(folder: str | Path, *, seed: int = 0) -> tuple[list[Block], dict[s
     folder = Path(folder)
     plan = _read_json(folder / "battery.json")
     encodings = [*plan["pes"], *plan["baselines"]]
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
     result: dict[str, Any] = {
         key: plan.get(key)
         for key in ("bipe_version", "battery_version", "budget", "seeds", "machine", "code")
@@ -145,6 +144,7 @@ def scorecard(folder: str | Path, *, seed: int = 0) -> tuple[list[Block], dict[s
         for metric in task["metrics"]:
             entry["metrics"][metric] = _metric_result(runs, encodings, plan, metric, train)
         result["tasks"][task["name"]] = entry
+        rng = named_rng(seed, task["name"])  # a stream per task: see named_rng
         sections += _task_blocks(rng, folder, task, runs, encodings, entry, train)
     blocks = [*_head_blocks(plan, result), *sections, *_source_blocks(plan)]
     return blocks, result

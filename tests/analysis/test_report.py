@@ -1,8 +1,10 @@
 """The report builds from tiny fake run folders and shows the expected figures and numbers."""
 
+import itertools
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from bipe.analysis.report import write_report
@@ -78,6 +80,20 @@ def test_report_is_deterministic(sweep, tmp_path):
     a = write_report([sweep], tmp_path / "a").read_text()
     b = write_report([sweep], tmp_path / "b").read_text()
     assert a == b
+
+
+def test_a_run_added_to_one_task_leaves_the_other_tasks_numbers_alone(sweep, tmp_path):
+    rng = np.random.default_rng(0)
+    for pe, seed in itertools.product(("rope", "bipe_rope"), range(8)):
+        acc = [1.0, 0.9, *rng.uniform(0, 1, 3)]  # irregular values: intervals that can move
+        make_run(sweep, pe, seed, acc, task="binfa_lm")
+    heading = "## Task `binfa_lm`"
+    before = write_report([sweep], tmp_path / "a").read_text()
+    make_run(sweep, "alibi", 0, [1.0, 0.8, 0.7, 0.1, 0.0])  # arith comes first
+    make_run(sweep, "alibi", 1, [1.0, 0.9, 0.6, 0.2, 0.1])
+    after = write_report([sweep], tmp_path / "b").read_text()
+    assert "alibi" in after.split(heading)[0] and "[" in before.split(heading)[1]
+    assert before.split(heading)[1] == after.split(heading)[1]
 
 
 def test_width_curves_appear_when_widths_vary(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bipe.analysis.stats import bootstrap_ci, paired_difference
+from bipe.analysis.stats import bootstrap_ci, named_rng, paired_difference
 
 
 def test_constant_sample_has_zero_width_interval():
@@ -65,3 +65,10 @@ def test_bad_inputs_raise():
         bootstrap_ci(rng, [1.0, float("nan")])
     with pytest.raises(ValueError, match="level"):
         bootstrap_ci(rng, [1.0, 2.0], level=1.5)
+
+
+def test_named_streams_depend_on_seed_and_name_only():
+    draw = lambda seed, name: named_rng(seed, name).random(4).tolist()  # noqa: E731
+    assert draw(0, "Study 1") == draw(0, "Study 1")
+    assert draw(0, "Study 1") != draw(0, "Study 2")
+    assert draw(0, "Study 1") != draw(1, "Study 1")
