@@ -29,9 +29,9 @@ figure of the headline metric against length with 95% percentile-bootstrap inter
 seeds, the per-length table, the paired differences above the training range, and one
 conclusion sentence per pair. Each study draws its bootstrap from its own random stream (the
 seed and its title), so a run added to one study leaves every other study's numbers as they
-were. A difference is called a finding only when its 95% Student-t
-interval across seeds excludes zero (the bootstrap is too narrow with few seeds); otherwise
-the sentence says no difference was detectable at this budget. Per-length paired differences
+were. A difference is called a finding only when its 95% Student-t interval across seeds
+excludes zero (the bootstrap is too narrow with few seeds); otherwise the sentence says no
+difference was detectable at this budget. Per-length paired differences
 are exploratory: a length is marked only where its difference survives Holm's correction
 across the lengths of its pair.
 """

@@ -68,7 +68,9 @@ def test_bad_inputs_raise():
 
 
 def test_named_streams_depend_on_seed_and_name_only():
-    draw = lambda seed, name: named_rng(seed, name).random(4).tolist()  # noqa: E731
+    def draw(seed: int, name: str) -> list[float]:
+        return named_rng(seed, name).random(4).tolist()
+
     assert draw(0, "Study 1") == draw(0, "Study 1")
     assert draw(0, "Study 1") != draw(0, "Study 2")
     assert draw(0, "Study 1") != draw(1, "Study 1")
