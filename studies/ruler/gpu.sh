@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Study 10 on one GPU (studies/ruler/NOTES.md). On the CPU, 4,000 steps at width 64 teach
 # niah_multivalue (study 10b, run there) and 8,000 teach 2-hop variable tracking (study 10c, run
-# there), but 4,000 do not teach niah_multikey, and a run costs 20-40 minutes of a CPU core, so
-# the budget of the studies left is found, and they are run, where a step costs milliseconds:
+# there), but neither 8,000 steps nor width 128 nor 4 layers teach niah_multikey, and a run costs
+# 20-40 minutes of a CPU core, so the budget of the studies left is found, and they are run, where
+# a step costs milliseconds:
 #
 #   studies/ruler/gpu.sh calibrate DIR        rope and bipe_rope at seed 0 on every study in
-#                                             STUDIES, for every budget in STEPS x WIDTHS, side
-#                                             by side; prints each run's score at the training
-#                                             context
-#   studies/ruler/gpu.sh run DIR STEPS WIDTH  the grids of STUDIES (15 runs each) at that budget
+#                                             STUDIES, for every budget in STEPS x WIDTHS x
+#                                             LAYERS, side by side; prints each run's score at
+#                                             the training context
+#   studies/ruler/gpu.sh run DIR STEPS WIDTH [LAYERS]
+#                                             the grids of STUDIES (15 runs each) at that budget
+#                                             (LAYERS: default 2, the grids' depth)
 #   studies/ruler/gpu.sh summaries DIR DEST   copies what a study commits (config.json,
 #                                             metrics.jsonl, eval.json, index.json) to DEST
 #
 # Environment: STUDIES (default "niah_multikey vt_4hops": the studies without a calibrated
 # budget), DEVICE (default cuda), JOBS (runs side by side, default 8), STEPS (default
-# "4000 8000 16000") and WIDTHS (default "64 128") for `calibrate`; TINY=1 shrinks every run
-# to a few steps and one evaluation length, to check the script on a CPU:
-#   TINY=1 DEVICE=cpu JOBS=2 STEPS=10 WIDTHS=64 studies/ruler/gpu.sh calibrate /tmp/ruler
+# "4000 8000 16000"), WIDTHS (default "64 128") and LAYERS (default "2 4") for `calibrate`;
+# TINY=1 shrinks every run to a few steps and one evaluation length, to check the script on a
+# CPU:
+#   TINY=1 DEVICE=cpu JOBS=2 STEPS=10 WIDTHS=64 LAYERS=2 studies/ruler/gpu.sh calibrate /tmp/ruler
 # PY selects the Python (default: python3). The repository root is the package `bipe`; the
 # script makes it importable whatever the checkout's folder is called.
 set -euo pipefail
@@ -33,12 +37,15 @@ for study in "${STUDIES[@]}"; do
   [[ -f "$ROOT/studies/ruler/$study/grid.toml" ]] || { echo "gpu.sh: no study studies/ruler/$study" >&2; exit 2; }
 done
 
-usage() { echo "usage: $0 calibrate DIR | run DIR STEPS WIDTH | summaries DIR DEST" >&2; exit 2; }
+usage() {
+  echo "usage: $0 calibrate DIR | run DIR STEPS WIDTH [LAYERS] | summaries DIR DEST" >&2
+  exit 2
+}
 
-# sweep STUDY OUT STEPS WIDTH [bipe sweep arguments...]: one grid at one budget
+# sweep STUDY OUT STEPS WIDTH LAYERS [bipe sweep arguments...]: one grid at one budget
 sweep() {
-  local study="$1" out="$2" steps="$3" width="$4"
-  shift 4
+  local study="$1" out="$2" steps="$3" width="$4" layers="$5"
+  shift 5
   local extra=()
   if [[ "${TINY:-0}" == "1" ]]; then
     local context
@@ -46,7 +53,8 @@ sweep() {
     extra=(--set data.n_eval=5 --set "data.eval_lengths=$context" --set train.log_every=5)
   fi
   "$PY" -m bipe sweep --file "$ROOT/studies/ruler/$study/grid.toml" --out "$out" \
-    --set "train.steps=$steps" --set "model.d_model=$width" --set "train.device=$DEVICE" \
+    --set "train.steps=$steps" --set "model.d_model=$width" --set "model.n_layers=$layers" \
+    --set "train.device=$DEVICE" \
     --set "train.checkpoint_every=$steps" "${extra[@]}" --no-ensemble --jobs "$JOBS" "$@"
 }
 
@@ -72,11 +80,13 @@ case "${1:-}" in
     for study in "${STUDIES[@]}"; do
       for steps in ${STEPS:-4000 8000 16000}; do
         for width in ${WIDTHS:-64 128}; do
-          dir="$2/$study-steps$steps-width$width"
-          dirs+=("$dir")
-          sweep "$study" "$dir" "$steps" "$width" --grid model.pe=rope,bipe_rope \
-            --grid init_seed=0 > "$dir.log" 2>&1 &
-          pids+=($!)
+          for layers in ${LAYERS:-2 4}; do
+            dir="$2/$study-steps$steps-width$width-layers$layers"
+            dirs+=("$dir")
+            sweep "$study" "$dir" "$steps" "$width" "$layers" --grid model.pe=rope,bipe_rope \
+              --grid init_seed=0 > "$dir.log" 2>&1 &
+            pids+=($!)
+          done
         done
       done
     done
@@ -84,9 +94,9 @@ case "${1:-}" in
     score "${dirs[@]}"
     ;;
   run)
-    [[ $# -eq 4 ]] || usage
+    [[ $# -eq 4 || $# -eq 5 ]] || usage
     for study in "${STUDIES[@]}"; do
-      sweep "$study" "$2/$study" "$3" "$4"
+      sweep "$study" "$2/$study" "$3" "$4" "${5:-2}"
     done
     score "${STUDIES[@]/#/$2/}"
     ;;
