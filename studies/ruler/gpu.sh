@@ -11,7 +11,7 @@
 #                                             the training context
 #   studies/ruler/gpu.sh run DIR STEPS WIDTH [LAYERS]
 #                                             the grids of STUDIES (15 runs each) at that budget
-#                                             (LAYERS: default 2, the grids' depth)
+#                                             (LAYERS: default the grid's own depth)
 #   studies/ruler/gpu.sh summaries DIR DEST   copies what a study commits (config.json,
 #                                             metrics.jsonl, eval.json, index.json) to DEST
 #
@@ -42,19 +42,20 @@ usage() {
   exit 2
 }
 
-# sweep STUDY OUT STEPS WIDTH LAYERS [bipe sweep arguments...]: one grid at one budget
+# sweep STUDY OUT STEPS WIDTH LAYERS [bipe sweep arguments...]: one grid at one budget (an
+# empty LAYERS keeps the grid's depth)
 sweep() {
   local study="$1" out="$2" steps="$3" width="$4" layers="$5"
   shift 5
   local extra=()
+  [[ -z "$layers" ]] || extra+=(--set "model.n_layers=$layers")
   if [[ "${TINY:-0}" == "1" ]]; then
     local context
     context="$(sed -n 's/^"data.context" = "\([0-9]*\)"$/\1/p' "$ROOT/studies/ruler/$study/grid.toml")"
-    extra=(--set data.n_eval=5 --set "data.eval_lengths=$context" --set train.log_every=5)
+    extra+=(--set data.n_eval=5 --set "data.eval_lengths=$context" --set train.log_every=5)
   fi
   "$PY" -m bipe sweep --file "$ROOT/studies/ruler/$study/grid.toml" --out "$out" \
-    --set "train.steps=$steps" --set "model.d_model=$width" --set "model.n_layers=$layers" \
-    --set "train.device=$DEVICE" \
+    --set "train.steps=$steps" --set "model.d_model=$width" --set "train.device=$DEVICE" \
     --set "train.checkpoint_every=$steps" "${extra[@]}" --no-ensemble --jobs "$JOBS" "$@"
 }
 
@@ -96,7 +97,7 @@ case "${1:-}" in
   run)
     [[ $# -eq 4 || $# -eq 5 ]] || usage
     for study in "${STUDIES[@]}"; do
-      sweep "$study" "$2/$study" "$3" "$4" "${5:-2}"
+      sweep "$study" "$2/$study" "$3" "$4" "${5:-}"
     done
     score "${STUDIES[@]/#/$2/}"
     ;;
