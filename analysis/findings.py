@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
+NOT_RUN = "not run yet: the grid is committed (its NOTES.md says how to run it)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +67,7 @@ def study_finding(spec: StudySpec) -> Finding:
     metric = spec.metrics[0]
     missing = Finding(
         title=spec.title,
-        claim="not run yet: the grid is committed (its NOTES.md says how to run it)",
+        claim=spec.pending or NOT_RUN,
         measure="-",
         difference="-",
     )

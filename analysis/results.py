@@ -14,6 +14,7 @@ asks and which comparisons answer it::
     headline = ["bipe_rope", "rope"]     # the findings table's pair (default: the first)
     runs = ["."]                         # folders (relative to the study) holding its runs
     average = ["task"]                   # optional: keys averaged over per variant and seed
+    pending = "not run: ..."             # optional: why no run is in yet (shown until one is)
     [where]                              # optional filter: config key -> allowed values
     "model.pe" = ["alibi", "bipe_alibi"]
     [labels]                             # optional readable names for the findings table
@@ -267,7 +268,9 @@ def study_blocks(rng: np.random.Generator, spec: StudySpec, out_dir: Path) -> li
         )
     )
     if not runs:
-        return [*blocks, Block(kind="p", text="**Status.** No evaluated run yet.")]
+        status = spec.pending or "no evaluated run yet"
+        text = f"**Status.** {status[0].upper()}{status[1:].rstrip('.')}."
+        return [*blocks, Block(kind="p", text=text)]
     stem = spec.path.name
     sentences: list[str] = []
     for i, metric in enumerate(spec.metrics):

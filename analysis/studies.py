@@ -55,6 +55,7 @@ class StudySpec:
     headline: tuple[str, str] | None = None  # the pair of the findings table (default: first)
     labels: tuple[tuple[str, str], ...] = ()  # variant -> readable name in the findings table
     average: tuple[str, ...] = ()  # config keys whose runs are averaged per variant and seed
+    pending: str | None = None  # why no run is in yet: the findings table's claim until one is
 
     def __post_init__(self) -> None:
         if not self.metrics:
@@ -84,7 +85,7 @@ def load_study(folder: str | Path) -> StudySpec:
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{folder}/study.toml: malformed ({err})") from None
     known = {"title", "question", "metrics", "group", "pairs", "runs", "where", "width"}
-    known |= {"order", "headline", "labels", "average"}
+    known |= {"order", "headline", "labels", "average", "pending"}
     if unknown := set(raw) - known:
         raise ValueError(
             f"{folder}/study.toml: unknown keys {sorted(unknown)}; "
@@ -107,7 +108,19 @@ def load_study(folder: str | Path) -> StudySpec:
         headline=tuple(raw["headline"]) if "headline" in raw else None,
         labels=tuple((str(k), str(v)) for k, v in raw.get("labels", {}).items()),
         average=tuple(raw.get("average", [])),
+        pending=_pending(folder, raw.get("pending")),
     )
+
+
+def _pending(folder: Path, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\n" in value.strip() or "|" in value:
+        raise ValueError(
+            f"{folder}/study.toml: pending must be one line of text without '|' "
+            f"(a table cell), got {value!r}"
+        )
+    return value.strip()
 
 
 def _order(folder: Path, value: Any) -> float | None:

@@ -162,6 +162,31 @@ def test_a_study_whose_grid_is_not_all_in_is_marked_partial(tmp_path):
     assert "a higher than b (4 seeds)" in row  # the claim itself is unchanged
 
 
+def test_pending_says_why_a_study_has_no_runs_until_one_is_in(tmp_path):
+    study = tmp_path / "s"
+    _study(study, 1, "S", 'pending = "not run: no budget found yet (NOTES.md)"\n')
+    spec = load_study(study)
+    row = findings_table([spec], link="r.md").splitlines()[2]
+    assert "| not run: no budget found yet (NOTES.md) | - | - |" in row
+    text = write_results([study], tmp_path / "results.md").read_text()
+    assert "**Status.** Not run: no budget found yet (NOTES.md)." in text
+    _study(tmp_path / "plain", 2, "P")
+    plain = load_study(tmp_path / "plain")
+    assert "| not run yet: the grid is committed" in findings_table([plain], link="r.md")
+    for seed in range(3):  # once the headline pair is in, the runs speak, not `pending`
+        _run(study / f"a{seed}", "a", seed, [1, 1, 0.9, 0.8, 0.9, 0.85])
+        _run(study / f"b{seed}", "b", seed, [1, 1, 0.1 * seed, 0.0, 0.1, 0.0])
+    row = findings_table([load_study(study)], link="r.md").splitlines()[2]
+    assert "no budget" not in row and "a higher than b (3 seeds)" in row
+
+
+@pytest.mark.parametrize("value", ['""', '"two\\nlines"', '"a | b"', "3"])
+def test_pending_must_be_one_line_of_text(tmp_path, value):
+    _study(tmp_path, 1, "S", f"pending = {value}\n")
+    with pytest.raises(ValueError, match="pending must be one line of text"):
+        load_study(tmp_path)
+
+
 def test_a_run_added_to_one_study_leaves_the_other_studies_numbers_alone(tmp_path):
     # every study bootstraps from its own stream: with one shared stream, a run added to the
     # first study would shift every interval of the studies after it
