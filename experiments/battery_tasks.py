@@ -8,7 +8,8 @@ seven tasks of the Chomsky-hierarchy suite) and ``ruler`` (study 10's four RULER
 change to a task, to the list or to a budget's settings bumps ``BATTERY_VERSION``.
 
 Versions: 1, the core suite; 2, the chomsky and ruler suites added (core unchanged); 3,
-``ruler_vt_2hops`` trains 8000 steps (its study's calibrated budget) instead of 4000.
+``ruler_vt_2hops`` trains 8000 steps (its study's calibrated budget) instead of 4000; 4,
+``ruler_vt_4hops`` 16000 (its study's).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = [
     "BatteryTask",
 ]
 
-BATTERY_VERSION = 3
+BATTERY_VERSION = 4
 BUDGETS = ("smoke", "cpu", "full")
 DEFAULT_SEEDS = {"smoke": 1, "cpu": 3, "full": 10}
 DEFAULT_BASELINES = ("rope", "bipe_rope", "alibi", "bipe_alibi")
@@ -234,7 +235,7 @@ _RULER_TASKS = (
         "vt_4hops",
         "variable_tracking",
         "variable tracking, 4 hops",
-        (("data.hops", "4"), ("data.chains", "2")),
+        (("data.hops", "4"), ("data.chains", "2"), ("train.steps", "16000")),
     ),
 )
 RULER_SMOKE = (

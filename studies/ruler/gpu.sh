@@ -15,7 +15,7 @@
 #   studies/ruler/gpu.sh summaries DIR DEST   copies what a study commits (config.json,
 #                                             metrics.jsonl, eval.json, index.json) to DEST
 #
-# Environment: STUDIES (default "niah_multikey vt_4hops": the studies without a calibrated
+# Environment: STUDIES (default "niah_multikey": the study without a calibrated
 # budget), DEVICE (default cuda), JOBS (runs side by side, default 8), STEPS (default
 # "4000 8000 16000"), WIDTHS (default "64 128") and LAYERS (default "2 4") for `calibrate`;
 # TINY=1 shrinks every run to a few steps and one evaluation length, to check the script on a
@@ -32,7 +32,7 @@ ln -s "$ROOT" "$SHIM/bipe"
 export PYTHONPATH="$SHIM${PYTHONPATH:+:$PYTHONPATH}"
 DEVICE="${DEVICE:-cuda}"
 JOBS="${JOBS:-8}"
-read -r -a STUDIES <<< "${STUDIES:-niah_multikey vt_4hops}"
+read -r -a STUDIES <<< "${STUDIES:-niah_multikey}"
 for study in "${STUDIES[@]}"; do
   [[ -f "$ROOT/studies/ruler/$study/grid.toml" ]] || { echo "gpu.sh: no study studies/ruler/$study" >&2; exit 2; }
 done

@@ -43,13 +43,13 @@ def test_smoke_battery_measures_a_file_plugin_resumes_and_writes_its_scorecard(t
     said = capsys.readouterr().out
     assert "2 of 2 runs done (0 reused from committed studies)" in said
     plan = json.loads((out / "battery.json").read_text())
-    assert (plan["budget"], plan["battery_version"], plan["pes"]) == ("smoke", 3, [spec])
+    assert (plan["budget"], plan["battery_version"], plan["pes"]) == ("smoke", 4, [spec])
     assert {r["source"].split(" (")[0] for r in plan["runs"]} == {"trained here"}
     assert "reuse off" in plan["runs"][-1]["source"]  # the smoke budget never reuses
     mine = out / plan["runs"][0]["dir"]
     assert json.loads((mine / "config.json").read_text())["model"]["pe"] == spec
     card = (out / "scorecard.md").read_text()
-    assert "budget `smoke`" in card and "battery version 3" in card and plan["machine"] in card
+    assert "budget `smoke`" in card and "battery version 4" in card and plan["machine"] in card
     assert f"| segment_count | continuation_valid | {spec} - rope | 1 |" in card
     assert f"too few seeds to compare {spec} and rope" in card
     assert "| 2 (train) | 6 (train) | 10 |" in card
