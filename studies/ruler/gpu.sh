@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Study 10 on one GPU (studies/ruler/NOTES.md). On the CPU, 4,000 steps at width 64 teach
 # niah_multivalue (study 10b, run there) and 8,000 teach 2-hop variable tracking (study 10c, run
-# there), but neither 8,000 steps nor width 128 nor 4 layers teach niah_multikey, 8,000 steps teach
-# 4-hop tracking to bipe_rope and not to rope, and a run costs 20-75 minutes of a CPU core, so the
-# budget of the studies left is found, and they are run, where a step costs milliseconds:
+# there) and 16,000 teach 4-hop tracking to bipe_rope, not to rope (study 10d, run there), but
+# neither 8,000 steps nor width 128 nor 4 layers teach niah_multikey, and a run costs 20-130
+# minutes of a CPU core, so the budget of the study left is found, and it is run, where a step
+# costs milliseconds:
 #
 #   studies/ruler/gpu.sh calibrate DIR        rope and bipe_rope at seed 0 on every study in
 #                                             STUDIES, for every budget in STEPS x WIDTHS x
