@@ -6,14 +6,21 @@ operations a training step performs (the optimizer kernel, the order of reductio
 losses are read back). Two runs of one config reproduce each other bit for bit on one machine
 only when they were produced under the same numerics. Any change of training arithmetic must
 bump it and add a line to ``NUMERICS_HISTORY``; ``tests/test_provenance.py`` pins a tiny run's
-training losses and evaluation bit for bit so such a change cannot go unnoticed.
+training losses and evaluation bit for bit, per kernel set, so such a change cannot go
+unnoticed.
 
-A run records its code in ``config.json["code"]``::
+Bit-for-bit also needs the same kernels: torch's build and the CPU instruction set its
+kernels dispatch to (``torch.backends.cpu.get_cpu_capability()``). Vector width changes the
+order of a reduction's additions, so one config under one numerics ends in different last
+bits on an AVX512 and an AVX2 machine. A run records both, with its code, in
+``config.json["code"]``::
 
-    "code": {"version": "0.1.0", "commit": "0ae17a4...", "dirty": false, "numerics": 2}
+    "code": {"version": "0.1.0", "commit": "0ae17a4...", "dirty": false, "numerics": 2,
+             "torch": "2.13.0+cpu", "cpu_capability": "AVX2"}
 
-``commit`` and ``dirty`` are ``"unknown"`` when the package does not run from a git checkout.
-Runs written before this record existed carry none; ``studies/stamp_code.py`` may add one
+``torch`` and ``cpu_capability`` are absent where torch cannot be imported, and in runs
+written before 2026-12-07. ``commit`` and ``dirty`` are ``"unknown"`` when the package does not
+run from a git checkout. Runs written before this record existed carry none; ``studies/stamp_code.py`` may add one
 after the fact from stated evidence, marked ``"stamped": true`` with the ``"evidence"``.
 Documented in docs/battery.md.
 """
@@ -34,6 +41,7 @@ __all__ = [
     "NUMERICS_HISTORY",
     "code_record",
     "git_state",
+    "kernels",
     "run_numerics",
     "stamp_record",
     "stamp_run",
@@ -76,14 +84,26 @@ def _git(root: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
+def kernels() -> dict[str, str]:
+    """``{"torch": version, "cpu_capability": instruction set}`` of the kernels this process
+    computes with; empty where torch is not installed (this module itself needs only the
+    standard library)."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
 def code_record(version: str | None = None) -> dict[str, Any]:
-    """The ``config.json["code"]`` record of the running code."""
+    """The ``config.json["code"]`` record of the running code and its kernels."""
     if version is None:
         import bipe  # bipe/__init__ is light; avoids a cycle at import
 
         version = bipe.__version__
     commit, dirty = git_state()
-    return {"version": version, "commit": commit, "dirty": dirty, "numerics": NUMERICS}
+    record = {"version": version, "commit": commit, "dirty": dirty, "numerics": NUMERICS}
+    return record | kernels()
 
 
 def stamp_record(numerics: int, evidence: str) -> dict[str, Any]:
