@@ -20,9 +20,9 @@ bits on an AVX512 and an AVX2 machine. A run records both, with its code, in
 
 ``torch`` and ``cpu_capability`` are absent where torch cannot be imported, and in runs
 written before 2026-12-07. ``commit`` and ``dirty`` are ``"unknown"`` when the package does not
-run from a git checkout. Runs written before this record existed carry none; ``studies/stamp_code.py`` may add one
-after the fact from stated evidence, marked ``"stamped": true`` with the ``"evidence"``.
-Documented in docs/battery.md.
+run from a git checkout. Runs written before this record existed carry none;
+``studies/stamp_code.py`` may add one after the fact from stated evidence, marked
+``"stamped": true`` with the ``"evidence"``. Documented in docs/battery.md.
 """
 
 from __future__ import annotations
